@@ -1,0 +1,14 @@
+"""Built-in kernels (``unrollkit.kernels``): descriptors written as plain Python loops.
+
+Element types are generic (``T``): the arrays' dtype is bound at call time.
+"""
+from .dot import dot
+from .gemm import gemm, gemm_order
+from .gemv import gemv
+from .iir import iir, prefix_sum
+from .jacobi1d import jacobi1d
+from .mac import mac
+
+ALL = {k.name: k for k in (mac, dot, gemm, gemv, jacobi1d, iir, prefix_sum)}
+
+__all__ = ["mac", "dot", "gemm", "gemm_order", "gemv", "jacobi1d", "iir", "prefix_sum", "ALL"]

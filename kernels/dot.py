@@ -1,0 +1,9 @@
+"""Dot product: out[0] += sum_i x[i] * y[i], a reduction with one loop-carried chain."""
+import unrollkit as uk
+from unrollkit import T
+
+
+@uk.kernel
+def dot(x: T["N"], y: T["N"], out: T[1]):
+    for i in range(N):
+        out[0] += x[i] * y[i]

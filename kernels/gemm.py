@@ -1,0 +1,17 @@
+"""GEMM: C += A @ B, i-k-j order (unit stride on the innermost j loop) by default."""
+import unrollkit as uk
+from unrollkit import T
+from unrollkit.descriptor import permute
+
+
+@uk.kernel
+def gemm(A: T["M", "K"], B: T["K", "N"], C: T["M", "N"]):
+    for i in range(M):
+        for k in range(K):
+            for j in range(N):
+                C[i, j] += A[i, k] * B[k, j]
+
+
+def gemm_order(order: str = "ikj"):
+    """GEMM with another loop order, e.g. ``gemm_order("ijk")`` (the textbook one)."""
+    return gemm if order == "ikj" else permute(gemm, order)

@@ -1,0 +1,10 @@
+"""GEMV: y += A @ x, a reduction along j for every row i."""
+import unrollkit as uk
+from unrollkit import T
+
+
+@uk.kernel
+def gemv(A: T["M", "N"], x: T["N"], y: T["M"]):
+    for i in range(M):
+        for j in range(N):
+            y[i] += A[i, j] * x[j]

@@ -1,0 +1,65 @@
+"""The pass protocol and the registry."""
+from __future__ import annotations
+
+import dataclasses
+import os
+from typing import ClassVar
+
+from unrollkit.errors import CodeSizeError
+
+REGISTRY: dict = {}
+
+#: How many operations a pass may leave in one function. Unrolling multiplies code: a
+#: 16-deep full unroll of a tile loop produced 31 MB of IR upstream and never finished.
+DEFAULT_MAX_OPS = 50_000
+
+
+def max_ops() -> int:
+    return int(os.environ.get("UNROLLKIT_MAX_OPS", DEFAULT_MAX_OPS))
+
+
+def register(cls):
+    """Class decorator: make ``cls`` (a frozen dataclass with a ``name``) usable by name."""
+    if cls.name in REGISTRY:
+        raise ValueError(f"pass {cls.name!r} registered twice")
+    REGISTRY[cls.name] = cls
+    return cls
+
+
+@dataclasses.dataclass(frozen=True)
+class Pass:
+    name: ClassVar[str] = ""
+
+    def apply(self, module) -> None:  # pragma: no cover - every pass overrides it
+        raise NotImplementedError
+
+    @classmethod
+    def options(cls) -> dict:
+        """Option name → (type, default)."""
+        return {f.name: (f.type, f.default) for f in dataclasses.fields(cls)}
+
+    def text(self) -> str:
+        """The pass in pipeline text form, e.g. ``unroll{factor=4,loop=k}``; defaults omitted."""
+        opts = []
+        for f in dataclasses.fields(self):
+            v = getattr(self, f.name)
+            if v != f.default:
+                opts.append(f"{f.name}={_fmt(v)}")
+        return self.name + ("{" + ",".join(opts) + "}" if opts else "")
+
+
+def _fmt(v) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, tuple):
+        return ":".join(str(x) for x in v)
+    return str(v)
+
+
+def check_code_size(what: str, loop: str, ops_after: int, env_hint: str = "UNROLLKIT_MAX_OPS"):
+    limit = max_ops()
+    if ops_after > limit:
+        raise CodeSizeError(
+            f"{what} of loop {loop!r} would generate about {ops_after:,} operations, over the "
+            f"code-size budget of {limit:,}; lower the factor, or raise the budget with "
+            f"{env_hint}=<n> if you really want that much code")

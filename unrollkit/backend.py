@@ -1,0 +1,133 @@
+"""llvmlite: optimise LLVM IR under an explicit unroll policy, generate host machine code, JIT.
+
+Nothing else in unrollkit touches llvmlite's code generation. LLVM's own unroller is off by
+default (``LLVMPolicy.unroll=False``) so that "factor=4" measures MLIR's unrolling and not
+two unrollers; with it off, LLVM still honours ``llvm.loop.unroll.count`` metadata (pragma).
+"""
+from __future__ import annotations
+
+import ctypes
+import dataclasses
+import functools
+import threading
+
+import llvmlite.binding as llvm
+
+from .errors import CompileError
+
+
+@dataclasses.dataclass(frozen=True)
+class LLVMPolicy:
+    """What LLVM's optimiser may do on its own. Recorded with every result."""
+    opt: int = 3
+    unroll: bool = False        # LLVM's loop unroller (runtime/partial/full heuristics)
+    interleave: bool = False    # the loop vectoriser's interleaving (unrolling of vector loops)
+    vectorize: bool = True      # the loop vectoriser
+    slp: bool = True            # superword-level parallelism (straight-line vectorisation)
+
+    def describe(self) -> str:
+        on = [k for k in ("unroll", "interleave", "vectorize", "slp") if getattr(self, k)]
+        return f"O{self.opt} " + (",".join(on) if on else "no-loop-opts")
+
+
+_init_lock = threading.Lock()
+
+
+@functools.lru_cache(None)
+def _init():
+    with _init_lock:
+        llvm.initialize_native_target()
+        llvm.initialize_native_asmprinter()
+    return True
+
+
+@functools.lru_cache(None)
+def host() -> tuple:
+    """(triple, cpu name, feature string) of this machine."""
+    _init()
+    return llvm.get_process_triple(), llvm.get_host_cpu_name(), llvm.get_host_cpu_features().flatten()
+
+
+def new_target_machine():
+    """A fresh host target machine. An MCJIT engine takes ownership of (and frees) the one it
+    is given, so each engine gets its own; sharing one crashed on the second dispose."""
+    triple, cpu, features = host()
+    target = llvm.Target.from_triple(triple)
+    return target.create_target_machine(cpu=cpu, features=features, opt=3, reloc="pic",
+                                        codemodel="jitdefault")
+
+
+@functools.lru_cache(None)
+def target_machine():
+    """The process-wide machine for optimisation and emission (never handed to an engine)."""
+    return new_target_machine()
+
+
+def parse(llvm_ir: str):
+    """Parse and verify LLVM IR text into an llvmlite module."""
+    _init()
+    try:
+        mod = llvm.parse_assembly(llvm_ir)
+        mod.verify()
+    except RuntimeError as exc:
+        raise CompileError(f"LLVM rejected the IR: {exc}") from None
+    return mod
+
+
+def optimize(llvm_ir: str, policy: LLVMPolicy):
+    """Parse, verify and optimise LLVM IR text; returns the llvmlite module."""
+    mod = parse(llvm_ir)
+    mod.triple = host()[0]
+    tm = target_machine()
+    mod.data_layout = str(tm.target_data)
+    pto = llvm.create_pipeline_tuning_options(speed_level=policy.opt)
+    pto.loop_unrolling = policy.unroll
+    pto.loop_interleaving = policy.interleave
+    pto.loop_vectorization = policy.vectorize
+    pto.slp_vectorization = policy.slp
+    pb = llvm.create_pass_builder(tm, pto)
+    pb.getModulePassManager().run(mod, pb)
+    return mod
+
+
+def assembly(mod) -> str:
+    return target_machine().emit_assembly(mod)
+
+
+def object_code(mod) -> bytes:
+    return target_machine().emit_object(mod)
+
+
+def text_bytes(obj: bytes) -> int:
+    """Bytes of machine code in an object file (its text sections)."""
+    of = llvm.ObjectFileRef.from_data(obj)
+    return sum(s.size() for s in of.sections() if s.is_text())
+
+
+class Engine:
+    """An MCJIT engine owning one module. ``cached_object`` skips code generation."""
+
+    def __init__(self, mod, cached_object: bytes | None = None):
+        _init()
+        self.object: bytes | None = cached_object
+        self._ee = llvm.create_mcjit_compiler(mod, new_target_machine())
+        self._ee.set_object_cache(self._notify, self._getbuffer)
+        self._ee.finalize_object()
+        self._ee.run_static_constructors()
+
+    def _notify(self, module, buffer):
+        self.object = bytes(buffer)
+
+    def _getbuffer(self, module):
+        return self.object
+
+    def function(self, name: str, restype, argtypes):
+        addr = self._ee.get_function_address(name)
+        if not addr:
+            raise CompileError(f"symbol {name!r} missing from the compiled module")
+        return ctypes.CFUNCTYPE(restype, *argtypes)(addr)
+
+    def close(self):
+        ee, self._ee = self._ee, None
+        if ee is not None:
+            ee.close()

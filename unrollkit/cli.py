@@ -1,0 +1,99 @@
+"""The ``unrollkit`` command. Sub-commands live with the code they drive; this module wires them."""
+from __future__ import annotations
+
+import sys
+from typing import Optional
+
+import typer
+from rich.console import Console
+
+from .errors import UnrollkitError
+
+app = typer.Typer(help="unrollkit: a loop-unrolling kernel compiler for Python.",
+                  no_args_is_help=True, add_completion=False)
+cache_app = typer.Typer(help="The disk cache of compiled kernels.", no_args_is_help=True)
+app.add_typer(cache_app, name="cache")
+console = Console()
+
+
+def parse_sizes(kernel, sizes: Optional[str]) -> dict:
+    """``"N=1000,M=64"`` → {"N": 1000, "M": 64}; unnamed sizes default to 64."""
+    out = {}
+    if sizes:
+        for item in sizes.split(","):
+            if "=" not in item:
+                raise UnrollkitError(f"--size expects NAME=VALUE pairs, got {item!r}")
+            k, v = item.split("=", 1)
+            out[k.strip()] = int(v)
+    return out
+
+
+def example_args(kernel, sizes: dict, dtype: str = "f32"):
+    """Arrays and scalars for ``kernel`` with the given sizes (random, reproducible)."""
+    import numpy as np
+    from .dtypes import BY_NAME
+    rng = np.random.default_rng(0)
+    args = []
+    for p in kernel.params:
+        et = BY_NAME[dtype] if p.elem.is_generic else p.elem
+        if p.is_array:
+            shape = tuple(s if isinstance(s, int) else sizes.get(s, 64) for s in p.shape)
+            a = rng.random(shape) if et.is_float else rng.integers(-5, 5, shape)
+            args.append(np.ascontiguousarray(a, dtype=et.numpy))
+        else:
+            args.append(0.5 if et.is_float else 3)
+    return args
+
+
+@app.command("ir")
+def ir_cmd(kernel: str = typer.Argument(..., help="built-in kernel name or path/to/file.py:function"),
+           factor: int = typer.Option(1, "--factor", help="unroll factor of the innermost loops"),
+           stage: str = typer.Option("transformed", "--stage",
+                                     help="affine | transformed | llvm | llvm-opt | asm"),
+           variant: str = typer.Option("affine", "--variant"),
+           size: Optional[str] = typer.Option(None, "--size", help="sizes, e.g. N=1000,M=64"),
+           dtype: str = typer.Option("f32", "--dtype")):
+    """Print a kernel's code at one stage."""
+    import unrollkit as uk
+    from .kernel_ref import resolve_kernel
+    k = resolve_kernel(kernel)
+    f = uk.jit(k, factor=factor, variant=variant)
+    args = example_args(k, parse_sizes(k, size), dtype)
+    typer.echo(f.ir(stage, *args))
+
+
+@cache_app.command("info")
+def cache_info():
+    """Where the cache is, and how many entries and bytes it holds."""
+    from . import cache
+    i = cache.info()
+    console.print(f"directory: {i['directory']}\nenabled: {i['enabled']}\n"
+                  f"entries: {i['entries']}\nbytes: {i['bytes']}")
+
+
+@cache_app.command("clear")
+def cache_clear():
+    """Remove every entry."""
+    from . import cache
+    n = cache.clear()
+    console.print(f"removed {n} entries from {cache.directory()}")
+
+
+def main(argv=None):
+    try:
+        app(args=argv, standalone_mode=False)
+    except UnrollkitError as exc:
+        console.print(f"[red]error:[/red] {exc}", highlight=False)
+        sys.exit(2)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except Exception as exc:  # click's usage errors arrive here in non-standalone mode
+        import click
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise
+
+
+if __name__ == "__main__":
+    main()

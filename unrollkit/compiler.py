@@ -1,0 +1,137 @@
+"""Compiler: (kernel, call signature, plan) → machine code, through every stage, with a disk cache.
+
+Stages, each kept as text for ``CompiledKernel.ir(stage)``:
+``affine`` (lowered descriptor), ``transformed`` (after the pass pipeline), ``llvm`` (LLVM IR
+from MLIR), ``llvm-opt`` (after LLVM's optimiser), ``asm`` (host assembly, made on request).
+"""
+from __future__ import annotations
+
+import ctypes
+import dataclasses
+import time
+
+from mlir import ir
+
+from . import backend, cache, semantics
+from .backend import Engine
+from .dtypes import BY_NAME
+from .errors import CompileError, UnrollkitError
+from .lower_affine import lower
+from .to_llvm import to_llvm_ir
+from .variants import Plan
+from .versions import versions
+
+STAGES = ("affine", "transformed", "llvm", "llvm-opt", "asm")
+
+_CTYPES = {"f32": ctypes.c_float, "f64": ctypes.c_double, "i32": ctypes.c_int32, "i64": ctypes.c_int64}
+
+
+@dataclasses.dataclass(frozen=True)
+class Signature:
+    """What a compiled kernel is specialised on: each parameter's element type and shape."""
+    types: tuple   # ((param, "f32"), ...)
+    shapes: tuple  # ((param, (512, 300)), ...) for arrays
+
+    def ptypes(self) -> dict:
+        return {n: BY_NAME[t] for n, t in self.types}
+
+    def shape_map(self) -> dict:
+        return dict(self.shapes)
+
+
+def sizes_of(kernel, sig: Signature) -> dict:
+    shapes = sig.shape_map()
+    sizes = {}
+    for p in kernel.arrays:
+        for dim, s in enumerate(p.shape):
+            if isinstance(s, str):
+                sizes.setdefault(s, shapes[p.name][dim])
+    return sizes
+
+
+class CompiledKernel:
+    """Machine code for one signature: a ctypes function plus every stage's text."""
+
+    def __init__(self, kernel, sig: Signature, plan: Plan, stages: dict, engine: Engine,
+                 times: dict, code_bytes: int, from_cache: bool):
+        self.kernel, self.signature, self.plan = kernel, sig, plan
+        self.stages, self.engine, self.times = stages, engine, times
+        self.code_bytes, self.from_cache = code_bytes, from_cache
+        ptypes = sig.ptypes()
+        argtypes = [ctypes.c_void_p if p.is_array else _CTYPES[ptypes[p.name].name]
+                    for p in kernel.params]
+        self.cfunc = engine.function(kernel.name, None, argtypes)
+
+    @property
+    def compile_seconds(self) -> float:
+        return sum(self.times.values())
+
+    def ir(self, stage: str = "transformed") -> str:
+        if stage not in STAGES:
+            raise ValueError(f"unknown stage {stage!r}; the stages are {list(STAGES)}")
+        if stage == "asm" and "asm" not in self.stages:
+            mod = backend.optimize(self.stages["llvm"], self.plan.policy)
+            self.stages["asm"] = backend.assembly(mod)
+        return self.stages[stage]
+
+
+def cache_key(kernel, sig: Signature, plan: Plan) -> str:
+    return cache.make_key("kernel-v1", kernel, sig, plan.kernel, plan.pipeline.text(),
+                          plan.policy, plan.variant, versions(), backend.host())
+
+
+def compile_kernel(kernel, sig: Signature, plan: Plan) -> CompiledKernel:
+    ptypes, shapes = sig.ptypes(), sig.shape_map()
+    sizes = sizes_of(kernel, sig)
+    # checks on the user's descriptor: they cite the user's file:line
+    semantics.check_types(kernel, ptypes)
+    semantics.check_bounds(kernel, sizes, shapes)
+    key = cache_key(kernel, sig, plan)
+    hit = cache.get(key)
+    if hit is not None:
+        t0 = time.perf_counter()
+        try:
+            mod = backend.parse(hit["stages"]["llvm-opt"])
+            engine = Engine(mod, cached_object=hit["object"])
+            ck = CompiledKernel(kernel, sig, plan, dict(hit["stages"]), engine,
+                                {"cache-load": time.perf_counter() - t0}, hit["code_bytes"], True)
+            return ck
+        except UnrollkitError:
+            pass  # a stale entry: rebuild below
+    times, stages = {}, {}
+    t = time.perf_counter()
+    with ir.Context(), ir.Location.unknown():
+        module = lower(plan.kernel, sizes, ptypes, shapes)
+        _verify(module, "lowering")
+        stages["affine"] = str(module)
+        times["lower"] = time.perf_counter() - t
+        t = time.perf_counter()
+        plan.pipeline.run(module)
+        _verify(module, f"pipeline {plan.pipeline.text()!r}")
+        stages["transformed"] = str(module)
+        times["passes"] = time.perf_counter() - t
+        t = time.perf_counter()
+        stages["llvm"] = to_llvm_ir(module)
+        times["to-llvm"] = time.perf_counter() - t
+    t = time.perf_counter()
+    mod = backend.optimize(stages["llvm"], plan.policy)
+    stages["llvm-opt"] = str(mod)
+    times["llvm-opt"] = time.perf_counter() - t
+    t = time.perf_counter()
+    engine = Engine(mod)
+    times["codegen"] = time.perf_counter() - t
+    code_bytes = backend.text_bytes(engine.object) if engine.object else 0
+    ck = CompiledKernel(kernel, sig, plan, stages, engine, times, code_bytes, False)
+    if engine.object:
+        cache.put(key, {"stages": stages, "object": engine.object, "code_bytes": code_bytes})
+    return ck
+
+
+def _verify(module, after: str):
+    try:
+        ok = module.operation.verify()
+    except ir.MLIRError as exc:
+        msgs = "; ".join(d.message for d in exc.error_diagnostics) or str(exc)
+        raise CompileError(f"invalid IR after {after}: {msgs}") from None
+    if not ok:
+        raise CompileError(f"invalid IR after {after}")

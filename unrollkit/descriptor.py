@@ -1,0 +1,333 @@
+"""The loop-nest descriptor: a small, frozen, hashable IR of a kernel.
+
+The frontend builds it from Python source; `lower_affine` turns it into MLIR; the reference
+interpreter runs it directly; descriptor-level rewrites (`macro` unrolling, loop permutation)
+return new descriptors. Being frozen, a descriptor is its own cache key.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Union
+
+from .dtypes import ElementType
+
+# ---------------------------------------------------------------- affine expressions
+# Index arithmetic over loop variables and size names, as in MLIR's affine maps.
+
+
+@dataclass(frozen=True)
+class Var:
+    name: str
+
+
+@dataclass(frozen=True)
+class Lit:
+    value: int
+
+
+@dataclass(frozen=True)
+class Add:
+    lhs: "Aff"
+    rhs: "Aff"
+
+
+@dataclass(frozen=True)
+class Mul:
+    lhs: "Aff"
+    coeff: int
+
+
+@dataclass(frozen=True)
+class FloorDiv:
+    lhs: "Aff"
+    divisor: int  # > 0
+
+
+Aff = Union[Var, Lit, Add, Mul, FloorDiv]
+
+
+def aff_add(a: Aff, b: Aff) -> Aff:
+    if isinstance(a, Lit) and isinstance(b, Lit):
+        return Lit(a.value + b.value)
+    if isinstance(b, Lit) and b.value == 0:
+        return a
+    if isinstance(a, Lit) and a.value == 0:
+        return b
+    return Add(a, b)
+
+
+def aff_mul(a: Aff, k: int) -> Aff:
+    if isinstance(a, Lit):
+        return Lit(a.value * k)
+    if k == 1:
+        return a
+    return Mul(a, k)
+
+
+def aff_eval(e: Aff, env: dict) -> int:
+    if isinstance(e, Var):
+        return env[e.name]
+    if isinstance(e, Lit):
+        return e.value
+    if isinstance(e, Add):
+        return aff_eval(e.lhs, env) + aff_eval(e.rhs, env)
+    if isinstance(e, Mul):
+        return aff_eval(e.lhs, env) * e.coeff
+    return aff_eval(e.lhs, env) // e.divisor
+
+
+def aff_subst(e: Aff, env: dict) -> Aff:
+    """Replace variables by expressions (or ints), folding constants."""
+    if isinstance(e, Var):
+        v = env.get(e.name, e)
+        return Lit(v) if isinstance(v, int) else v
+    if isinstance(e, Lit):
+        return e
+    if isinstance(e, Add):
+        return aff_add(aff_subst(e.lhs, env), aff_subst(e.rhs, env))
+    if isinstance(e, Mul):
+        return aff_mul(aff_subst(e.lhs, env), e.coeff)
+    inner = aff_subst(e.lhs, env)
+    return Lit(inner.value // e.divisor) if isinstance(inner, Lit) else FloorDiv(inner, e.divisor)
+
+
+def aff_linear(e: Aff) -> tuple[dict, int] | None:
+    """``(coefficients by variable, constant)`` of a linear expression, None if it has floordiv."""
+    if isinstance(e, Var):
+        return {e.name: 1}, 0
+    if isinstance(e, Lit):
+        return {}, e.value
+    if isinstance(e, Add):
+        a, b = aff_linear(e.lhs), aff_linear(e.rhs)
+        if a is None or b is None:
+            return None
+        coeffs = dict(a[0])
+        for k, v in b[0].items():
+            coeffs[k] = coeffs.get(k, 0) + v
+        return {k: v for k, v in coeffs.items() if v}, a[1] + b[1]
+    if isinstance(e, Mul):
+        a = aff_linear(e.lhs)
+        if a is None:
+            return None
+        return {k: v * e.coeff for k, v in a[0].items() if v * e.coeff}, a[1] * e.coeff
+    return None
+
+
+def aff_vars(e: Aff) -> set:
+    if isinstance(e, Var):
+        return {e.name}
+    if isinstance(e, Lit):
+        return set()
+    if isinstance(e, Add):
+        return aff_vars(e.lhs) | aff_vars(e.rhs)
+    return aff_vars(e.lhs)
+
+
+def aff_str(e: Aff) -> str:
+    if isinstance(e, Var):
+        return e.name
+    if isinstance(e, Lit):
+        return str(e.value)
+    if isinstance(e, Add):
+        return f"{aff_str(e.lhs)} + {aff_str(e.rhs)}"
+    if isinstance(e, Mul):
+        return f"({aff_str(e.lhs)}) * {e.coeff}"
+    return f"({aff_str(e.lhs)}) // {e.divisor}"
+
+
+# ---------------------------------------------------------------- value expressions
+
+
+@dataclass(frozen=True)
+class Loc:
+    filename: str
+    lineno: int
+
+    def __str__(self) -> str:
+        return f"{self.filename}:{self.lineno}"
+
+
+@dataclass(frozen=True)
+class Load:
+    array: str
+    index: tuple  # of Aff
+
+
+@dataclass(frozen=True)
+class Const:
+    value: Union[int, float]
+
+
+@dataclass(frozen=True)
+class Scalar:
+    """A scalar kernel parameter."""
+    name: str
+
+
+@dataclass(frozen=True)
+class Index:
+    """An index expression (loop variable, size) used as a value."""
+    expr: Aff
+
+
+@dataclass(frozen=True)
+class Local:
+    name: str
+
+
+@dataclass(frozen=True)
+class BinOp:
+    op: str  # "+", "-", "*", "/", "min", "max"
+    lhs: "Expr"
+    rhs: "Expr"
+
+
+@dataclass(frozen=True)
+class Neg:
+    operand: "Expr"
+
+
+Expr = Union[Load, Const, Scalar, Index, Local, BinOp, Neg]
+
+# ---------------------------------------------------------------- statements
+
+
+@dataclass(frozen=True)
+class Store:
+    array: str
+    index: tuple  # of Aff
+    value: Expr
+    loc: Loc = field(compare=False, default=Loc("<kernel>", 0))
+
+
+@dataclass(frozen=True)
+class Let:
+    name: str
+    value: Expr
+    loc: Loc = field(compare=False, default=Loc("<kernel>", 0))
+
+
+@dataclass(frozen=True)
+class Loop:
+    """``for var in range(max(lower), min(upper), step)``; ``name`` is the source loop's name."""
+    var: str
+    lower: tuple  # of Aff; the bound is their max
+    upper: tuple  # of Aff; the bound is their min
+    step: int
+    body: tuple  # of Stmt
+    name: str
+    loc: Loc = field(compare=False, default=Loc("<kernel>", 0))
+
+
+Stmt = Union[Store, Let, Loop]
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    elem: ElementType
+    shape: tuple | None  # None for a scalar; else size names (str) or fixed sizes (int)
+
+    @property
+    def is_array(self) -> bool:
+        return self.shape is not None
+
+
+@dataclass(frozen=True)
+class Kernel:
+    """A kernel descriptor. Decorate a function with ``@unrollkit.kernel`` to get one."""
+    name: str
+    params: tuple  # of Param
+    body: tuple  # of Stmt
+    filename: str = field(default="<kernel>")
+    lineno: int = field(default=0)
+    source: str = field(default="", compare=False)
+
+    # -- derived facts
+    @property
+    def arrays(self) -> tuple:
+        return tuple(p for p in self.params if p.is_array)
+
+    @property
+    def written(self) -> frozenset:
+        return frozenset(s.array for s in walk(self.body) if isinstance(s, Store))
+
+    def param(self, name: str) -> Param:
+        for p in self.params:
+            if p.name == name:
+                return p
+        raise KeyError(name)
+
+    def loops(self) -> list:
+        return [s for s in walk(self.body) if isinstance(s, Loop)]
+
+    def loop_names(self) -> list:
+        seen = []
+        for lp in self.loops():
+            if lp.name not in seen:
+                seen.append(lp.name)
+        return seen
+
+    def innermost_loop_names(self) -> list:
+        names = []
+        for lp in self.loops():
+            if not any(isinstance(s, Loop) for s in lp.body) and lp.name not in names:
+                names.append(lp.name)
+        return names
+
+    def with_body(self, body: tuple, suffix: str = "") -> "Kernel":
+        return replace(self, body=tuple(body), name=self.name + suffix)
+
+    def __call__(self, *args):
+        raise TypeError(
+            f"kernel {self.name!r} is a descriptor; compile it first: unrollkit.jit({self.name})(...)"
+        )
+
+
+def walk(body):
+    """Every statement of a body, outer first."""
+    for s in body:
+        yield s
+        if isinstance(s, Loop):
+            yield from walk(s.body)
+
+
+def expr_children(e: Expr) -> tuple:
+    if isinstance(e, BinOp):
+        return (e.lhs, e.rhs)
+    if isinstance(e, Neg):
+        return (e.operand,)
+    return ()
+
+
+def walk_expr(e: Expr):
+    yield e
+    for c in expr_children(e):
+        yield from walk_expr(c)
+
+
+def permute(kernel: Kernel, order) -> Kernel:
+    """Reorder a perfect, rectangular loop nest: ``permute(gemm, "ijk")``.
+
+    Only for nests whose bounds do not use other loops' variables (then every order visits
+    the same iterations); the caller is responsible for the reordering being legal.
+    """
+    order = tuple(order)
+    loops, body = [], kernel.body
+    while len(body) == 1 and isinstance(body[0], Loop):
+        loops.append(body[0])
+        body = body[0].body
+    names = [lp.name for lp in loops]
+    if sorted(names) != sorted(order):
+        raise ValueError(f"order {''.join(order)!r} must be a permutation of the perfect nest {names}")
+    vars_ = {lp.var for lp in loops}
+    for lp in loops:
+        for e in lp.lower + lp.upper:
+            if aff_vars(e) & vars_:
+                raise ValueError(f"loop {lp.name!r} has bounds that depend on another loop; "
+                                 "only rectangular nests can be permuted this way")
+    by_name = {lp.name: lp for lp in loops}
+    for name in reversed(order):
+        lp = by_name[name]
+        body = (replace(lp, body=tuple(body)),)
+    return replace(kernel, body=body, name=f"{kernel.name}_{''.join(order)}")

@@ -1,0 +1,201 @@
+"""Executor: the callable returned by `unrollkit.jit`.
+
+It checks the arguments against the kernel's parameters before any machine code runs (count,
+dtypes, ranks, agreement of shared sizes, contiguity, writability, aliasing), specialises on
+the call signature at first call, and keeps compiled code per signature in a small LRU.
+"""
+from __future__ import annotations
+
+import collections
+import numbers
+import threading
+
+import numpy as np
+
+from .compiler import STAGES, CompiledKernel, Signature, compile_kernel
+from .dtypes import FROM_NUMPY
+from .errors import ArgumentError
+from .variants import plan as make_plan
+
+#: compiled signatures kept per jitted kernel; older ones release their machine code
+MAX_SIGNATURES = 32
+
+
+class JitKernel:
+    """A kernel with its compile options; call it with numpy arrays and scalars."""
+
+    def __init__(self, kernel, factor=1, variant="affine", pipeline=None, llvm=None):
+        from .descriptor import Kernel
+        from .pipeline import Pipeline
+        if not isinstance(kernel, Kernel):
+            raise TypeError(f"jit() takes a kernel descriptor (decorate the function with "
+                            f"@unrollkit.kernel), got {type(kernel).__name__}")
+        if isinstance(pipeline, str):
+            pipeline = Pipeline.parse(pipeline)
+        self.kernel = kernel
+        self.plan = make_plan(kernel, variant=variant, factor=factor, pipeline=pipeline, policy=llvm)
+        self._compiled: collections.OrderedDict = collections.OrderedDict()
+        self._lock = threading.Lock()
+        self.last: CompiledKernel | None = None
+
+    # -- argument binding
+    def signature(self, args) -> tuple:
+        """Check ``args``; returns (Signature, arrays/scalars ready to pass)."""
+        k = self.kernel
+        if len(args) != len(k.params):
+            names = ", ".join(p.name for p in k.params)
+            raise ArgumentError(f"{k.name}() takes {len(k.params)} arguments ({names}), got {len(args)}")
+        generic = None
+        types, shapes, ready, sizes = [], [], [], {}
+        written = k.written
+        for p, a in zip(k.params, args):
+            if p.is_array:
+                if not isinstance(a, np.ndarray):
+                    raise ArgumentError(f"{k.name}(): argument {p.name!r} must be a numpy array, "
+                                        f"got {type(a).__name__}")
+                if a.dtype not in FROM_NUMPY:
+                    raise ArgumentError(f"{k.name}(): argument {p.name!r} has dtype {a.dtype}; "
+                                        "supported: float32, float64, int32, int64")
+                et = FROM_NUMPY[a.dtype]
+                if p.elem.is_generic:
+                    if generic is None:
+                        generic = (et, p.name)
+                    elif generic[0] != et:
+                        raise ArgumentError(
+                            f"{k.name}(): argument {p.name!r} has dtype {a.dtype} but {generic[1]!r} "
+                            f"has {np.dtype(_np_name(generic[0]))}; they share the element type T")
+                elif et != p.elem.name:
+                    raise ArgumentError(f"{k.name}(): argument {p.name!r} must have dtype "
+                                        f"{p.elem.numpy}, got {a.dtype}")
+                if a.ndim != len(p.shape):
+                    raise ArgumentError(f"{k.name}(): argument {p.name!r} must be {len(p.shape)}-D "
+                                        f"(shape {_shape_str(p.shape)}), got {a.ndim}-D shape {a.shape}")
+                for dim, (want, got) in enumerate(zip(p.shape, a.shape)):
+                    if isinstance(want, int):
+                        if got != want:
+                            raise ArgumentError(f"{k.name}(): dimension {dim} of {p.name!r} must be "
+                                                f"{want}, got {got}")
+                    elif want in sizes and sizes[want][0] != got:
+                        raise ArgumentError(
+                            f"{k.name}(): size {want} disagrees: {sizes[want][1]} gives {sizes[want][0]} "
+                            f"but {p.name!r} gives {got} (dimension {dim})")
+                    else:
+                        sizes.setdefault(want, (got, f"{p.name!r} (dimension {dim})"))
+                if p.name in written:
+                    if not a.flags.c_contiguous:
+                        raise ArgumentError(f"{k.name}(): output {p.name!r} must be C-contiguous "
+                                            "(results are written in place); pass np.ascontiguousarray(x) "
+                                            "and read the result from it")
+                    if not a.flags.writeable:
+                        raise ArgumentError(f"{k.name}(): output {p.name!r} is read-only")
+                elif not a.flags.c_contiguous:
+                    a = np.ascontiguousarray(a)  # an input: a contiguous copy is equivalent
+                types.append((p.name, et))
+                shapes.append((p.name, tuple(a.shape)))
+            ready.append(a)
+        # scalars, now that T is known
+        for i, (p, a) in enumerate(zip(k.params, args)):
+            if p.is_array:
+                continue
+            et = p.elem.name
+            if p.elem.is_generic:
+                if generic is None:
+                    raise ArgumentError(f"{k.name}(): the element type T of scalar {p.name!r} "
+                                        "cannot be inferred: no array parameter has type T")
+                et = generic[0]
+            ready[i] = _scalar(k.name, p.name, a, et)
+            types.append((p.name, et))
+        self._check_aliasing(ready)
+        return Signature(tuple(types), tuple(shapes)), ready
+
+    def _check_aliasing(self, ready):
+        """Machine code assumes arrays do not overlap (noalias): copy an overlapping input,
+        refuse two overlapping outputs."""
+        k = self.kernel
+        arrays = [(p, i) for i, p in enumerate(k.params) if p.is_array]
+        written = k.written
+        for x, (p, i) in enumerate(arrays):
+            for q, j in arrays[x + 1:]:
+                if not np.may_share_memory(ready[i], ready[j]):
+                    continue
+                if p.name in written and q.name in written:
+                    raise ArgumentError(f"{k.name}(): outputs {p.name!r} and {q.name!r} overlap in "
+                                        "memory; pass separate arrays")
+                src = j if p.name in written else i
+                ready[src] = ready[src].copy()
+
+    # -- compile and call
+    def compiled(self, *args) -> CompiledKernel:
+        sig, _ = self.signature(args)
+        return self._get(sig)
+
+    def _get(self, sig: Signature) -> CompiledKernel:
+        with self._lock:
+            ck = self._compiled.get(sig)
+            if ck is not None:
+                self._compiled.move_to_end(sig)
+                return ck
+            ck = compile_kernel(self.kernel, sig, self.plan)
+            self._compiled[sig] = ck
+            while len(self._compiled) > MAX_SIGNATURES:
+                _, old = self._compiled.popitem(last=False)
+                old.engine.close()
+            return ck
+
+    def __call__(self, *args):
+        sig, ready = self.signature(args)
+        ck = self._get(sig)
+        self.last = ck
+        ck.cfunc(*[a.ctypes.data if isinstance(a, np.ndarray) else a for a in ready])
+        # keep copies alive until the call returned; results are in the caller's outputs
+
+    def ir(self, stage: str = "transformed", *args) -> str:
+        """The code at ``stage`` for the last call's signature (or for ``args``)."""
+        if stage not in STAGES:
+            raise ValueError(f"unknown stage {stage!r}; the stages are {list(STAGES)}")
+        ck = self.compiled(*args) if args else self.last
+        if ck is None:
+            raise ArgumentError("no signature compiled yet: call the kernel first, or pass "
+                                "example arguments: f.ir(stage, *arrays)")
+        return ck.ir(stage)
+
+    def __repr__(self):
+        return f"<unrollkit.jit {self.kernel.name} variant={self.plan.variant} pipeline={self.plan.pipeline.text()!r}>"
+
+
+def _np_name(et: str) -> str:
+    return {"f32": "float32", "f64": "float64", "i32": "int32", "i64": "int64"}[et]
+
+
+def _shape_str(shape) -> str:
+    return "[" + ", ".join(map(str, shape)) + "]"
+
+
+_LIMITS = {"i32": (-2**31, 2**31 - 1), "i64": (-2**63, 2**63 - 1)}
+
+
+def _scalar(kname, pname, a, et):
+    if isinstance(a, (bool, np.bool_)) or not isinstance(a, numbers.Real):
+        raise ArgumentError(f"{kname}(): scalar {pname!r} must be a real number, got {type(a).__name__}")
+    if et.startswith("i"):
+        if isinstance(a, numbers.Integral):
+            v = int(a)
+        elif float(a).is_integer():
+            v = int(a)
+        else:
+            raise ArgumentError(f"{kname}(): scalar {pname!r} is {et} but got the non-integer {a!r}")
+        lo, hi = _LIMITS[et]
+        if not lo <= v <= hi:
+            raise ArgumentError(f"{kname}(): scalar {pname!r} = {v} does not fit in {et}")
+        return v
+    return float(a)
+
+
+def jit(kernel, factor=1, variant: str = "affine", pipeline=None, llvm=None) -> JitKernel:
+    """Compile ``kernel`` lazily (per call signature) with MLIR unrolling by ``factor``.
+
+    ``factor``: an int for every innermost loop, or ``{"k": 4}`` by loop name.
+    ``variant``: how to unroll (see `unrollkit.variants`). ``pipeline``: extra passes after the
+    unrolling (a `Pipeline` or its text). ``llvm``: a `LLVMPolicy` (LLVM's unroller is off by default).
+    """
+    return JitKernel(kernel, factor=factor, variant=variant, pipeline=pipeline, llvm=llvm)
