@@ -22,6 +22,10 @@ def register(cls):
     """Class decorator: make ``cls`` (a frozen dataclass with a ``name``) usable by name."""
     if cls.name in REGISTRY:
         raise ValueError(f"pass {cls.name!r} registered twice")
+    doc = cls.__doc__ or ""
+    if not doc or doc.startswith(cls.__name__ + "("):  # dataclass's generated signature
+        import sys
+        cls.__doc__ = sys.modules[cls.__module__].__doc__  # one pass per file: the file's doc
     REGISTRY[cls.name] = cls
     return cls
 
@@ -44,16 +48,24 @@ class Pass:
         for f in dataclasses.fields(self):
             v = getattr(self, f.name)
             if v != f.default:
-                opts.append(f"{f.name}={_fmt(v)}")
+                opts.append(f"{f.name.replace('_', '-')}={_fmt(self.name, f.name, v)}")
         return self.name + ("{" + ",".join(opts) + "}" if opts else "")
 
 
-def _fmt(v) -> str:
+_RESERVED = set(",{}=: \t\n")
+
+
+def _fmt(pname: str, key: str, v) -> str:
+    """An option value in pipeline text; refuses values the text form could not parse back."""
     if isinstance(v, bool):
         return "true" if v else "false"
-    if isinstance(v, tuple):
-        return ":".join(str(x) for x in v)
-    return str(v)
+    items = [str(x) for x in v] if isinstance(v, tuple) else [str(v)]
+    for x in items:
+        if not x or _RESERVED & set(x):
+            from unrollkit.errors import TransformError
+            raise TransformError(f"option {key}={v!r} of pass {pname!r} cannot be written as pipeline "
+                                 "text (empty, or contains one of , { } = : or spaces)")
+    return ":".join(items)
 
 
 def check_code_size(what: str, loop: str, ops_after: int, env_hint: str = "UNROLLKIT_MAX_OPS"):

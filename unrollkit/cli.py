@@ -79,6 +79,46 @@ def cache_clear():
     console.print(f"removed {n} entries from {cache.directory()}")
 
 
+@app.command("fuzz")
+def fuzz_cmd(examples: int = typer.Option(1000, "--examples", help="how many random cases"),
+             seed: int = typer.Option(0, "--seed", help="first seed; case k uses seed + k"),
+             save_dir: str = typer.Option("fuzz-failures", "--save-dir",
+                                          help="where failing cases are written as replayable files")):
+    """Differential fuzzing: random kernels x pipelines x variants against the reference interpreter."""
+    from collections import Counter
+    from pathlib import Path
+
+    from rich.progress import Progress
+
+    from .fuzz import Mismatch, RandomChooser, gen_case, run_case, save_case
+    counts, failures = Counter(), []
+    last = Path(save_dir) / "last-case.py"  # survives a crash of this process, for replay
+    with Progress(console=console, transient=True) as bar:
+        task = bar.add_task("fuzzing", total=examples)
+        for k in range(examples):
+            case = gen_case(RandomChooser(seed + k))
+            save_case(case, save_dir).replace(last)
+            try:
+                counts[run_case(case)] += 1
+            except Mismatch as exc:
+                counts["mismatch"] += 1
+                failures.append((save_case(case, save_dir), str(exc).splitlines()[0]))
+            except Exception as exc:  # an unexpected exception is a bug too: keep the case
+                counts["error"] += 1
+                failures.append((save_case(case, save_dir), f"{type(exc).__name__}: {exc}"))
+            bar.advance(task)
+    last.unlink(missing_ok=True)
+    if not any(Path(save_dir).iterdir()):
+        Path(save_dir).rmdir()
+    bad = counts["mismatch"] + counts["error"]
+    console.print(f"{examples} examples: {counts['ok']} ok, {counts['refused']} refused by a pass, "
+                  f"{counts['mismatch']} mismatches, {counts['error']} errors")
+    for path, why in failures[:20]:
+        console.print(f"  {path}: {why}", highlight=False)
+    if bad:
+        raise typer.Exit(1)
+
+
 def main(argv=None):
     try:
         app(args=argv, standalone_mode=False)
@@ -87,13 +127,16 @@ def main(argv=None):
         sys.exit(2)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
-    except Exception as exc:  # click's usage errors arrive here in non-standalone mode
-        import click
-        if isinstance(exc, click.ClickException):
+    except Exception as exc:  # usage errors (click's, as bundled by typer) in non-standalone mode
+        if hasattr(exc, "show") and hasattr(exc, "exit_code"):
             exc.show()
             sys.exit(exc.exit_code)
         raise
 
+
+from . import cli_bench  # noqa: E402,F401  (registers `unrollkit bench` on app)
+from . import cli_passes  # noqa: E402,F401  (registers `unrollkit opt` and `unrollkit passes`)
+from . import cli_explain  # noqa: E402,F401  (registers `unrollkit explain` and `unrollkit validate`)
 
 if __name__ == "__main__":
     main()

@@ -10,16 +10,25 @@ import ctypes
 import dataclasses
 import time
 
+import numpy as np
 from mlir import ir
+from mlir.dialects import arith, func, scf
+from mlir.dialects import llvm as llvm_dialect
 
-from . import backend, cache, semantics
+from . import backend, cache, ir_bounds, pragma, semantics
 from .backend import Engine
 from .dtypes import BY_NAME
 from .errors import CompileError, UnrollkitError
 from .lower_affine import lower
-from .to_llvm import to_llvm_ir
+from .pipeline import lower_to_llvm_dialect
 from .variants import Plan
 from .versions import versions
+
+#: bump when code generation changes in a way the cache key does not otherwise see
+CODEGEN_VERSION = "kernel-v2-repeat-pragma"
+
+#: suffix of the generated timing entry point ``<kernel>_repeat(args..., i64 reps)``
+REPEAT_SUFFIX = "_repeat"
 
 STAGES = ("affine", "transformed", "llvm", "llvm-opt", "asm")
 
@@ -52,6 +61,9 @@ def sizes_of(kernel, sig: Signature) -> dict:
 class CompiledKernel:
     """Machine code for one signature: a ctypes function plus every stage's text."""
 
+    #: the cost model's `Choice` when compiled with ``factor="auto"`` (else None)
+    choice = None
+
     def __init__(self, kernel, sig: Signature, plan: Plan, stages: dict, engine: Engine,
                  times: dict, code_bytes: int, from_cache: bool):
         self.kernel, self.signature, self.plan = kernel, sig, plan
@@ -60,7 +72,22 @@ class CompiledKernel:
         ptypes = sig.ptypes()
         argtypes = [ctypes.c_void_p if p.is_array else _CTYPES[ptypes[p.name].name]
                     for p in kernel.params]
-        self.cfunc = engine.function(kernel.name, None, argtypes)
+        # the symbol is the compiled descriptor's name (a rewrite may differ from the user's)
+        self.symbol = plan.kernel.name
+        self.cfunc = engine.function(self.symbol, None, argtypes)
+        self.crepeat = engine.function(self.symbol + REPEAT_SUFFIX, None, argtypes + [ctypes.c_int64])
+
+    def time_native(self, ready_args, reps: int) -> float:
+        """Seconds for ``reps`` calls of the kernel, looped in native code (one Python call).
+
+        ``ready_args``: the arguments as the kernel takes them (numpy arrays, scalars), already
+        checked (e.g. from `JitKernel.signature`). The repeat loop calls the kernel, which is
+        ``noinline``, so each repetition runs exactly the kernel's machine code.
+        """
+        raw = [a.ctypes.data if isinstance(a, np.ndarray) else a for a in ready_args]
+        t0 = time.perf_counter_ns()
+        self.crepeat(*raw, int(reps))
+        return (time.perf_counter_ns() - t0) * 1e-9
 
     @property
     def compile_seconds(self) -> float:
@@ -76,8 +103,8 @@ class CompiledKernel:
 
 
 def cache_key(kernel, sig: Signature, plan: Plan) -> str:
-    return cache.make_key("kernel-v1", kernel, sig, plan.kernel, plan.pipeline.text(),
-                          plan.policy, plan.variant, versions(), backend.host())
+    return cache.make_key(CODEGEN_VERSION, kernel, sig, plan.kernel, plan.pipeline.text(),
+                          plan.policy, plan.variant, plan.pragma, versions(), backend.host())
 
 
 def compile_kernel(kernel, sig: Signature, plan: Plan) -> CompiledKernel:
@@ -108,10 +135,12 @@ def compile_kernel(kernel, sig: Signature, plan: Plan) -> CompiledKernel:
         t = time.perf_counter()
         plan.pipeline.run(module)
         _verify(module, f"pipeline {plan.pipeline.text()!r}")
+        # no transformed access may leave its array: refuse rather than corrupt memory
+        ir_bounds.check_module(module, f"pipeline {plan.pipeline.text()!r}")
         stages["transformed"] = str(module)
         times["passes"] = time.perf_counter() - t
         t = time.perf_counter()
-        stages["llvm"] = to_llvm_ir(module)
+        stages["llvm"] = _to_llvm_ir(module, plan)
         times["to-llvm"] = time.perf_counter() - t
     t = time.perf_counter()
     mod = backend.optimize(stages["llvm"], plan.policy)
@@ -125,6 +154,52 @@ def compile_kernel(kernel, sig: Signature, plan: Plan) -> CompiledKernel:
     if engine.object:
         cache.put(key, {"stages": stages, "object": engine.object, "code_bytes": code_bytes})
     return ck
+
+
+def _to_llvm_ir(module, plan: Plan) -> str:
+    """Add the repeat entry point, lower to the LLVM dialect, keep the kernel out of line,
+    attach pragma metadata, translate to LLVM IR text."""
+    name = plan.kernel.name
+    loops = pragma.loop_table(module, name) if plan.pragma else []
+    add_repeat(module, name)
+    lower_to_llvm_dialect(module)
+    kfn = pragma.find_llvm_func(module, name)
+    # noinline: the repeat loop must run the kernel's own machine code, not a copy inlined
+    # (and then possibly optimised across repetitions) into the loop.
+    kfn.attributes["no_inline"] = ir.UnitAttr.get()
+    if plan.pragma:
+        pragma.annotate(module, name, loops, plan.pragma)
+    return str(llvm_dialect.translate_module_to_llvmir(module.operation))
+
+
+def add_repeat(module, name: str) -> None:
+    """Append ``func.func @<name>_repeat(args..., %reps: i64)`` calling ``@name`` reps times.
+
+    Added after the pass pipeline so that no loop pass sees (and unrolls) its loop. The calls
+    write through the kernel's pointer arguments, which the caller observes, so LLVM cannot
+    drop or merge them.
+    """
+    kfn = None
+    for op in module.body.operations:
+        if op.operation.name == "func.func" and \
+                ir.StringAttr(op.operation.attributes["sym_name"]).value == name:
+            kfn = op.operation
+    if kfn is None:
+        raise CompileError(f"no func.func @{name} in the module")
+    ftype = ir.FunctionType(ir.TypeAttr(kfn.attributes["function_type"]).value)
+    i64, index = ir.IntegerType.get_signless(64), ir.IndexType.get()
+    with ir.InsertionPoint(module.body), ir.Location.unknown():
+        rep = func.FuncOp(name + REPEAT_SUFFIX, ir.FunctionType.get(list(ftype.inputs) + [i64], []))
+        entry = rep.add_entry_block()
+        with ir.InsertionPoint(entry):
+            n = arith.IndexCastOp(index, entry.arguments[len(ftype.inputs)]).result
+            lo = arith.ConstantOp(index, 0).result
+            one = arith.ConstantOp(index, 1).result
+            loop = scf.ForOp(lo, n, one)
+            with ir.InsertionPoint(loop.body):
+                func.CallOp([], name, list(entry.arguments)[:len(ftype.inputs)])
+                scf.YieldOp([])
+            func.ReturnOp([])
 
 
 def _verify(module, after: str):

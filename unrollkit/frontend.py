@@ -192,9 +192,12 @@ class _Parser:
             step = 1
             if len(args) == 3:
                 s = args[2]
-                if not (isinstance(s, ast.Constant) and type(s.value) is int):
+                try:
+                    step = ast.literal_eval(s)
+                except ValueError:
+                    step = None
+                if type(step) is not int:
                     self.fail(s, "the loop step must be a positive integer literal")
-                step = s.value
                 if step <= 0:
                     self.fail(s, f"the loop step must be positive, got {step}")
         self.inherited.append(frozenset(locals_))

@@ -40,7 +40,7 @@ def lower(kernel: d.Kernel, sizes: dict, ptypes: dict, shapes: dict) -> ir.Modul
     arg_types = []
     for p in kernel.params:
         et = mlir_type(ptypes[p.name])
-        arg_types.append(ir.MemRefType.get(list(shapes[p.name]), et) if p.is_array else et)
+        arg_types.append(ir.MemRefType.get(_memref_shape(shapes[p.name]), et) if p.is_array else et)
     with ir.InsertionPoint(module.body), ir.Location.file(kernel.filename, kernel.lineno, 1):
         fn = func.FuncOp(kernel.name, ir.FunctionType.get(arg_types, []))
         fn.attributes["llvm.emit_c_interface"] = ir.UnitAttr.get()
@@ -53,6 +53,14 @@ def lower(kernel: d.Kernel, sizes: dict, ptypes: dict, shapes: dict) -> ir.Modul
         with ir.InsertionPoint(entry):
             func.ReturnOp([])
     return module
+
+
+def _memref_shape(shape) -> list:
+    """The static memref shape of an argument. An empty array (a 0 in its shape) is declared
+    with 1s instead: MLIR's bare-pointer convention rejects shapes like 9x0, and no access to
+    an empty array can execute (`semantics.check_bounds` refuses any access a running loop
+    could reach), so its declared extent is never used."""
+    return [max(1, s) for s in shape] if 0 in shape else list(shape)
 
 
 class _Builder:
@@ -99,17 +107,19 @@ class _Builder:
                     with ir.InsertionPoint(op.body):
                         affine.AffineYieldOp([])
                 elif isinstance(s, d.Let):
-                    ty = value_type(s.value, self.ptypes, ltypes, s.loc) or _i64()
-                    locals_[s.name] = self.expr(s.value, ty, ivs, locals_)
+                    ty = value_type(s.value, self.ptypes, ltypes, s.loc)
                     ltypes[s.name] = ty
+                    # an untyped local (literals and indices only) is re-emitted at each use
+                    # in the type its use needs
+                    locals_[s.name] = s.value if ty is None else self.expr(s.value, ty, ivs, locals_)
                 else:
                     ty = self.ptypes[s.array]
-                    v = self.expr(s.value, ty, ivs, locals_, ltypes)
+                    v = self.expr(s.value, ty, ivs, locals_)
                     amap, ops = self.affine_map(s.index, ivs)
                     affine.AffineStoreOp(v, self.args[s.array], ops, map=amap)
 
     # -- values, all of element type ``ty``
-    def expr(self, e, ty: ElementType, ivs, locals_, ltypes=None):
+    def expr(self, e, ty: ElementType, ivs, locals_):
         t = mlir_type(ty)
         if isinstance(e, d.Load):
             amap, ops = self.affine_map(e.index, ivs)
@@ -121,7 +131,8 @@ class _Builder:
         if isinstance(e, d.Scalar):
             return self.args[e.name]
         if isinstance(e, d.Local):
-            return locals_[e.name]
+            v = locals_[e.name]
+            return v if isinstance(v, ir.Value) else self.expr(v, ty, ivs, locals_)
         if isinstance(e, d.Index):
             amap, ops = self.affine_map((e.expr,), ivs)
             idx = affine.AffineApplyOp(amap, ops).result
@@ -144,8 +155,3 @@ class _Builder:
         op = {"+": arith.AddIOp, "-": arith.SubIOp, "*": arith.MulIOp,
               "min": arith.MinSIOp, "max": arith.MaxSIOp}[e.op]
         return op(a, b).result
-
-
-def _i64():
-    from .dtypes import i64
-    return i64

@@ -14,7 +14,7 @@ import typing
 from mlir import ir
 from mlir.passmanager import PassManager
 
-from .errors import CompileError, TransformError
+from .errors import CompileError, TransformError, UnrollkitError
 
 #: affine (after our passes) → LLVM dialect, bare-pointer memrefs so ``noalias`` reaches LLVM.
 LOWER_TO_LLVM = ",".join([
@@ -65,24 +65,78 @@ def lower_to_llvm_dialect(module) -> None:
 # ---------------------------------------------------------------- the Pipeline object
 
 
+def check_mlir_pipeline(text: str) -> None:
+    """Parse an upstream pipeline now (in a scratch context), so a typo fails before running."""
+    ctx = ir.Context() if _no_context() else None
+    try:
+        if ctx is not None:
+            with ctx:
+                PassManager.parse(f"builtin.module({text})")
+        else:
+            PassManager.parse(f"builtin.module({text})")
+    except (ValueError, ir.MLIRError) as exc:
+        raise TransformError(f"invalid MLIR pass pipeline {text!r}: {exc}") from None
+
+
+def _no_context() -> bool:
+    try:
+        return ir.Context.current is None
+    except ValueError:
+        return True
+
+
 @dataclasses.dataclass(frozen=True)
 class Step:
+    """The module after one pass: ``name`` is the pass in text form (``input`` first)."""
+    index: int
     name: str
     ir: str
     seconds: float
+    ops: int
 
 
 @dataclasses.dataclass(frozen=True)
 class Pipeline:
+    """An ordered tuple of passes; ``Pipeline.parse("tile{i=32},unroll{loop=i,factor=4}")``.
+
+    ``run(module, record=True)`` returns (and keeps, for `diff`) a `Step` per pass."""
     passes: tuple = ()
+    _steps: list = dataclasses.field(default=None, init=False, compare=False, hash=False, repr=False)
+
+    def __post_init__(self):
+        from unrollkit.passes.base import Pass
+        passes = tuple(self.passes)
+        for p in passes:
+            if not isinstance(p, Pass):
+                raise TransformError(f"a Pipeline holds passes (see unrollkit.passes), got {p!r}")
+        object.__setattr__(self, "passes", passes)
 
     @classmethod
     def parse(cls, text: str) -> "Pipeline":
         """Parse ``name{opt=value,...},name,...``; unknown passes or options list the valid ones."""
+        if not text.strip():
+            return cls(())
         return cls(tuple(make_pass(name, opts) for name, opts in split_text(text)))
 
-    def __add__(self, other: "Pipeline") -> "Pipeline":
-        return Pipeline(self.passes + other.passes)
+    @classmethod
+    def coerce(cls, value) -> "Pipeline":
+        """A Pipeline, its text, a single pass, or None (empty)."""
+        from unrollkit.passes.base import Pass
+        if value is None:
+            return cls(())
+        if isinstance(value, Pipeline):
+            return value
+        if isinstance(value, str):
+            return cls.parse(value)
+        if isinstance(value, Pass):
+            return cls((value,))
+        return cls(tuple(value))
+
+    def __add__(self, other) -> "Pipeline":
+        return Pipeline(self.passes + Pipeline.coerce(other).passes)
+
+    def __len__(self) -> int:
+        return len(self.passes)
 
     def text(self) -> str:
         return ",".join(p.text() for p in self.passes)
@@ -91,14 +145,89 @@ class Pipeline:
         return self.text()
 
     def run(self, module, record: bool = False) -> list:
-        """Apply every pass in order; with ``record``, the IR and time after each."""
-        steps = [Step("input", str(module) if record else "", 0.0)]
-        for p in self.passes:
+        """Apply every pass in order, verifying the IR after each; with ``record``, each step
+        keeps the IR text (``str(module)``) too. Returns the steps (``input`` first)."""
+        from unrollkit.ir_utils import count_ops
+        from unrollkit.passes.base import max_ops
+        steps = [Step(0, "input", str(module) if record else "", 0.0, count_ops(module.operation))]
+        for i, p in enumerate(self.passes, 1):
             t0 = time.perf_counter()
-            p.apply(module)
+            try:
+                p.apply(module)
+            except (ValueError, ir.MLIRError) as exc:
+                msgs = "; ".join(d.message for d in getattr(exc, "error_diagnostics", [])) or str(exc)
+                raise TransformError(f"pass {p.text()!r} failed: {msgs}") from None
             dt = time.perf_counter() - t0
-            steps.append(Step(p.text(), str(module) if record else "", dt))
+            _verify(module, p.text())
+            n = count_ops(module.operation)
+            if n > max_ops():
+                from .errors import CodeSizeError
+                raise CodeSizeError(f"after pass {p.text()!r} the module has {n:,} operations, over "
+                                    f"the code-size budget of {max_ops():,} (UNROLLKIT_MAX_OPS)")
+            steps.append(Step(i, p.text(), str(module) if record else "", dt, n))
+        if record:
+            object.__setattr__(self, "_steps", steps)
         return steps
+
+    def trace(self, kernel, dtype: str = "f32", **sizes) -> list:
+        """Lower ``kernel`` (sizes by name, 64 if not given; generic arrays of ``dtype``), run
+        the pipeline on it recording every step, and return the steps (``diff`` works after)::
+
+            p = uk.Pipeline.parse("tile{i=32},unroll{loop=i,factor=4}")
+            p.trace(gemm, M=100, K=50, N=70)[-1].ir; print(p.diff(1, 2))
+        """
+        module = lower_kernel(kernel, sizes, dtype)
+        with module.context, ir.Location.unknown():
+            return self.run(module, record=True)
+
+    @property
+    def steps(self) -> list:
+        """The steps of the last recorded run."""
+        if self._steps is None:
+            raise TransformError("no recorded run: call pipeline.run(module, record=True) first")
+        return self._steps
+
+    def diff(self, i: int = 0, j: int = -1, context: int = 3) -> str:
+        """Unified diff of the IR between recorded steps ``i`` and ``j`` (0 = input, -1 = last)."""
+        return diff_steps(self.steps, i, j, context)
+
+
+def lower_kernel(kernel, sizes: dict, dtype: str = "f32"):
+    """The affine module of a kernel descriptor at ``sizes`` (a fresh MLIR context)."""
+    from .cli import example_args
+    from .compiler import sizes_of
+    from .lower_affine import lower
+    from .runtime import JitKernel
+    names = {s for p in kernel.arrays for s in p.shape if isinstance(s, str)}
+    unknown = sorted(set(sizes) - names)
+    if unknown:
+        raise UnrollkitError(f"kernel {kernel.name!r} has no size {unknown[0]!r}; its sizes are {sorted(names)}")
+    sig, _ = JitKernel(kernel).signature(example_args(kernel, sizes, dtype))
+    ctx = ir.Context()
+    with ctx, ir.Location.unknown():
+        return lower(kernel, sizes_of(kernel, sig), sig.ptypes(), sig.shape_map())
+
+
+def diff_steps(steps: list, i: int = 0, j: int = -1, context: int = 3) -> str:
+    import difflib
+    try:
+        a, b = steps[i], steps[j]
+    except IndexError:
+        raise TransformError(f"no step {i if abs(i) >= len(steps) else j}; the steps are "
+                             f"0..{len(steps) - 1}") from None
+    return "\n".join(difflib.unified_diff(a.ir.splitlines(), b.ir.splitlines(),
+                                          fromfile=f"{a.index}: {a.name}", tofile=f"{b.index}: {b.name}",
+                                          lineterm="", n=context))
+
+
+def _verify(module, after: str) -> None:
+    try:
+        ok = module.operation.verify()
+    except ir.MLIRError as exc:
+        msgs = "; ".join(d.message for d in exc.error_diagnostics) or str(exc)
+        raise CompileError(f"invalid IR after pass {after!r}: {msgs}") from None
+    if not ok:
+        raise CompileError(f"invalid IR after pass {after!r}")
 
 
 def split_text(text: str) -> list:
@@ -143,8 +272,8 @@ def parse_options(cls, body: str) -> dict:
             key, raw = (x.strip() for x in item.split("=", 1))
         key = key.replace("-", "_")
         if key not in fields:
-            raise TransformError(f"pass {cls.name!r} has no option {key!r}; its options are "
-                                 f"{sorted(fields) or 'none'}")
+            raise TransformError(f"pass {cls.name!r} has no option {key.replace('_', '-')!r}; its options "
+                                 f"are {sorted(k.replace('_', '-') for k in fields) or 'none'}")
         out[key] = coerce(cls.name, key, raw, hints[key])
     return out
 
@@ -159,7 +288,7 @@ def coerce(pname: str, key: str, raw: str, ty):
             return int(raw)
         if ty is str:
             return raw
-        if typing.get_origin(ty) is tuple:
+        if ty is tuple or typing.get_origin(ty) is tuple:
             return tuple(int(x) if x.lstrip("-").isdigit() else x for x in raw.split(":"))
     except ValueError:
         pass

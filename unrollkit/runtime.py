@@ -33,7 +33,14 @@ class JitKernel:
         if isinstance(pipeline, str):
             pipeline = Pipeline.parse(pipeline)
         self.kernel = kernel
-        self.plan = make_plan(kernel, variant=variant, factor=factor, pipeline=pipeline, policy=llvm)
+        # factor="auto" (or variant="auto"): the cost model chooses per call signature, at
+        # compile time (unrollkit.cost_model.choose); self.plan is then a placeholder
+        self.auto = factor == "auto" or variant == "auto"
+        if self.auto:
+            from .cost_model import auto_plan
+            self.plan = auto_plan(kernel, pipeline, llvm)
+        else:
+            self.plan = make_plan(kernel, variant=variant, factor=factor, pipeline=pipeline, policy=llvm)
         self._compiled: collections.OrderedDict = collections.OrderedDict()
         self._lock = threading.Lock()
         self.last: CompiledKernel | None = None
@@ -135,7 +142,11 @@ class JitKernel:
             if ck is not None:
                 self._compiled.move_to_end(sig)
                 return ck
-            ck = compile_kernel(self.kernel, sig, self.plan)
+            if self.auto:
+                from .cost_model import compile_auto
+                ck = compile_auto(self.kernel, sig, self.plan)
+            else:
+                ck = compile_kernel(self.kernel, sig, self.plan)
             self._compiled[sig] = ck
             while len(self._compiled) > MAX_SIGNATURES:
                 _, old = self._compiled.popitem(last=False)
@@ -194,7 +205,9 @@ def _scalar(kname, pname, a, et):
 def jit(kernel, factor=1, variant: str = "affine", pipeline=None, llvm=None) -> JitKernel:
     """Compile ``kernel`` lazily (per call signature) with MLIR unrolling by ``factor``.
 
-    ``factor``: an int for every innermost loop, or ``{"k": 4}`` by loop name.
+    ``factor``: an int for every innermost loop, or ``{"k": 4}`` by loop name, or ``"auto"``:
+    the cost model chooses the variant and factor for each call signature (the compiled
+    kernel's ``.choice`` says what and why; see `unrollkit.cost_model`).
     ``variant``: how to unroll (see `unrollkit.variants`). ``pipeline``: extra passes after the
     unrolling (a `Pipeline` or its text). ``llvm``: a `LLVMPolicy` (LLVM's unroller is off by default).
     """

@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 from . import descriptor as d
-from .dtypes import ElementType, i64
+from .dtypes import ElementType
 from .errors import KernelSyntaxError
 
 
@@ -54,9 +54,9 @@ def check_types(kernel: d.Kernel, ptypes: dict) -> dict:
                 block(s.body, dict(ltypes))
             elif isinstance(s, d.Let):
                 ty = value_type(s.value, ptypes, ltypes, s.loc)
-                if ty is None:
-                    ty = i64  # a local computed from indices and int literals only
-                check_literals(s.value, ty, s.loc)
+                if ty is not None:
+                    check_literals(s.value, ty, s.loc)
+                # None: built from literals and indices only; it takes the type of each use
                 ltypes[s.name] = ty
                 ltypes_all[s.name] = ty
             else:

@@ -1,7 +1,20 @@
 """The ways of unrolling a kernel that unrollkit compares (DESIGN §3).
 
 `plan` turns (kernel, variant, factor) into what the compiler runs: a possibly rewritten
-descriptor, a pass pipeline over the affine IR, and LLVM's policy.
+descriptor, a pass pipeline over the affine IR, LLVM's policy, and loop metadata.
+
+=============  ===============================================================================
+``none``       no unrolling anywhere (LLVM's unroller off): the 1.00x baseline
+``llvm-auto``  LLVM's own unroller and interleaver decide (like ``-O3 -funroll-loops``)
+``pragma``     the loop stays rolled; ``llvm.loop.unroll.count = N`` metadata asks LLVM to unroll
+``macro``      the descriptor's body is expanded N times before MLIR, with a remainder loop
+``manual``     a hand-unrolled kernel from `unrollkit.kernels.manual` (mac, dot, gemm at 2, 4, 8)
+``affine``     MLIR's structural unrolling of ``affine.for``
+``multi-acc``  the reduction loop unrolled with N independent accumulators combined at the end
+=============  ===============================================================================
+
+Any variant also takes ``accumulators=k`` (through `plan`): the reduction loop is first split
+into k accumulators, then the variant's own unrolling applies.
 """
 from __future__ import annotations
 
@@ -12,7 +25,10 @@ from .backend import LLVMPolicy
 from .errors import TransformError
 from .pipeline import Pipeline
 
-VARIANTS = ("none", "llvm-auto", "affine")
+VARIANTS = ("none", "llvm-auto", "pragma", "macro", "manual", "affine", "multi-acc")
+
+#: factors with a hand-written kernel in kernels/manual.py
+MANUAL_FACTORS = (2, 4, 8)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -22,6 +38,23 @@ class Plan:
     policy: LLVMPolicy
     variant: str
     factors: tuple  # ((loop name or "", factor), ...) as requested
+    #: ((loop name or "", n), ...): llvm.loop.unroll.count metadata put on those loops' latches
+    pragma: tuple = ()
+    accumulators: int = 1
+
+    def describe(self) -> str:
+        """One line: what unrolls where, for tables and JSON."""
+        parts = [self.variant]
+        f = ",".join(f"{n or '*'}={x}" for n, x in self.factors)
+        parts.append(f"factor {f}")
+        if self.accumulators > 1:
+            parts.append(f"{self.accumulators} accumulators")
+        if self.pipeline.passes:
+            parts.append(f"passes {self.pipeline.text()}")
+        if self.pragma:
+            parts.append("unroll.count " + ",".join(f"{n or '*'}={x}" for n, x in self.pragma))
+        parts.append(f"LLVM {self.policy.describe()}")
+        return "; ".join(parts)
 
 
 def normalize_factor(factor) -> tuple:
@@ -46,8 +79,39 @@ def unroll_pipeline(factors: tuple) -> Pipeline:
     return Pipeline(tuple(Unroll(factor=f, loop=loop) for loop, f in factors if f > 1))
 
 
+def accumulator_pipeline(k: int, loop: str = "") -> Pipeline:
+    """k independent accumulators on the reduction loop: the pass library's
+    ``split-accumulators`` (which peels the loop to a multiple of k and carries the k partial
+    sums in ``affine.for`` iter_args)."""
+    if k <= 1:
+        return Pipeline()
+    from unrollkit.passes.split_accumulators import SplitAccumulators
+    return Pipeline((SplitAccumulators(loop=loop, accumulators=k),))
+
+
+def manual_kernel(kernel: d.Kernel, factors: tuple) -> d.Kernel:
+    from unrollkit.kernels.manual import MANUAL
+    if len(factors) != 1 or factors[0][0]:
+        raise TransformError("variant 'manual' unrolls the innermost loop of the shipped kernels; "
+                             "give factor as an int, not by loop name")
+    f = factors[0][1]
+    if f == 1:
+        return kernel
+    k = MANUAL.get((kernel.name, f))
+    if k is None:
+        have = sorted({n for n, _ in MANUAL})
+        if kernel.name not in have:
+            raise TransformError(f"variant 'manual' has no hand-unrolled form of kernel {kernel.name!r}; "
+                                 f"kernels/manual.py ships {have}")
+        raise TransformError(f"variant 'manual' has no hand-unrolled {kernel.name!r} at factor {f}; "
+                             f"kernels/manual.py ships factors {list(MANUAL_FACTORS)}")
+    if [(p.name, p.shape) for p in k.params] != [(p.name, p.shape) for p in kernel.params]:
+        raise TransformError(f"the hand-unrolled {k.name!r} does not take {kernel.name!r}'s parameters")
+    return k
+
+
 def plan(kernel: d.Kernel, variant: str = "affine", factor=1, pipeline: Pipeline | None = None,
-         policy: LLVMPolicy | None = None) -> Plan:
+         policy: LLVMPolicy | None = None, accumulators: int = 1) -> Plan:
     if variant not in VARIANTS:
         raise TransformError(f"unknown variant {variant!r}; the variants are {list(VARIANTS)}")
     factors = normalize_factor(factor)
@@ -55,12 +119,32 @@ def plan(kernel: d.Kernel, variant: str = "affine", factor=1, pipeline: Pipeline
         if loop and loop not in kernel.loop_names():
             raise TransformError(f"kernel {kernel.name!r} has no loop named {loop!r}; "
                                  f"its loops are {kernel.loop_names()}")
+    if isinstance(accumulators, bool) or not isinstance(accumulators, int) or accumulators < 1:
+        raise TransformError(f"accumulators must be a positive integer, got {accumulators!r}")
     user = pipeline or Pipeline()
+    pol = policy or LLVMPolicy()
+    if variant == "multi-acc":
+        # the factor is the number of accumulators; the reduction loop is unrolled by it
+        if len(factors) != 1:
+            raise TransformError("variant 'multi-acc' takes one factor (the number of accumulators)")
+        (loop, f), = factors
+        return Plan(kernel, accumulator_pipeline(f, loop) + user, pol, variant, factors, (), f)
+    acc = accumulator_pipeline(accumulators)
     if variant == "none":
         if any(f > 1 for _, f in factors):
             raise TransformError("variant 'none' does no unrolling; use factor=1")
-        return Plan(kernel, user, policy or LLVMPolicy(), variant, factors)
+        return Plan(kernel, acc + user, pol, variant, factors, (), accumulators)
     if variant == "llvm-auto":
         pol = policy or LLVMPolicy(unroll=True, interleave=True)
-        return Plan(kernel, user, pol, variant, factors)
-    return Plan(kernel, unroll_pipeline(factors) + user, policy or LLVMPolicy(), variant, factors)
+        return Plan(kernel, acc + user, pol, variant, factors, (), accumulators)
+    if variant == "pragma":
+        counts = tuple((loop, f) for loop, f in factors if f > 1)
+        return Plan(kernel, acc + user, pol, variant, factors, counts, accumulators)
+    if variant == "macro":
+        from .macro_unroll import macro_unroll
+        return Plan(macro_unroll(kernel, factors), acc + user, pol, variant, factors, (), accumulators)
+    if variant == "manual":
+        return Plan(manual_kernel(kernel, factors), acc + user, pol, variant, factors, (), accumulators)
+    # the user's passes first, then `factor`: it unrolls the innermost loops of the final nest
+    # (after a tile or vectorize), which is what "factor=4 with this pipeline" reads as
+    return Plan(kernel, acc + user + unroll_pipeline(factors), pol, variant, factors, (), accumulators)

@@ -1,0 +1,27 @@
+"""``canonicalize``: MLIR's canonicalizer (folds constants, simplifies affine maps and bounds,
+removes loops with no iterations, promotes single-iteration loops into their parent).
+
+Options: none.
+
+Before → after::
+
+    %c = affine.apply affine_map<(d0) -> (d0 + 0)>(%i)     →   (uses of %c read %i)
+    affine.for %j = 0 to 1 { S(%j) }                        →   S(0)
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import ClassVar
+
+from unrollkit.pipeline import run_upstream
+
+from .base import Pass, register
+
+
+@register
+@dataclasses.dataclass(frozen=True)
+class Canonicalize(Pass):
+    name: ClassVar[str] = "canonicalize"
+
+    def apply(self, module) -> None:
+        run_upstream("canonicalize", module)

@@ -1,0 +1,86 @@
+"""``peel``: split a loop so its main part's trip count is a multiple of ``factor``.
+
+Options:
+    loop (str, ""): the source name of the loop(s); "" means every innermost loop.
+    factor (int, 4): the main part runs a multiple of this many iterations.
+    side (str, "back"): where the remainder goes: ``back`` (an epilogue after the main loop)
+        or ``front`` (a prologue before it).
+
+Naming: the main loop keeps the name (``i``), the remainder is ``i.rem``; a remainder with no
+iterations (the factor divides a constant trip count) is not emitted, while a main loop with
+none (trip count below the factor) stays, empty, so later passes still find it by name; a pass
+that targets ``i.rem`` when there is no remainder at this size does nothing (``i`` must exist). Later passes target
+either part, e.g. ``peel{loop=i,factor=8},vectorize{loop=i}`` or ``unroll{loop=i.rem,full=true}``.
+This is the building block of `unroll`'s remainder strategies (``remainder=peel-back``,
+``peel-front``, ``unrolled-cleanup``). Refused for a loop whose bounds are a min/max of
+several expressions (a partial tile of `tile`): the split point would not be affine.
+
+Before → after (``peel{loop=i,factor=4}``, 0..10; ``side=front`` puts 0..2 first)::
+
+    affine.for %i = 0 to 10 {         affine.for %i = 0 to 8 { S(%i) }  {uk.name = "i"}
+      S(%i)                     →     affine.for %i = 8 to 10 { S(%i) } {uk.name = "i.rem"}
+    } {uk.name = "i"}
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import ClassVar
+
+from unrollkit.errors import TransformError
+from unrollkit.ir_utils import (constant_trip_count, count_ops, has_iter_args, loop_name,
+                                split_loop, split_point, never_runs, trip_count_nonnegative)
+
+from .base import Pass, check_code_size, register
+from .unroll import select_loops
+
+REM_SUFFIX = ".rem"
+SIDES = ("back", "front")
+
+
+def peel_loop(op, factor: int, side: str = "back"):
+    """Split ``op``; returns (main loop, remainder loop or None). ``op`` is erased."""
+    name = loop_name(op) or "<unnamed>"
+    if has_iter_args(op):
+        raise TransformError(f"cannot peel loop {name!r}: it carries values (iter_args)")
+    trips = constant_trip_count(op)
+    if factor <= 1 or trips is not None and trips % factor == 0 or never_runs(op):
+        return op, None
+    front = side == "front"
+    at = split_point(op, factor, front)
+    # The split point is computed from the raw trip count ceildiv(ub - lb, step), which is
+    # negative when the loop is empty with ub < lb (a triangular ``range(i + 1, M - 1)`` for
+    # large i); then ``mod``/``floordiv`` put the split point outside [lb, ub] and the
+    # remainder would run iterations the loop never had. Clamp the remainder's bound to the
+    # loop's own (the main part is empty then either way, and keeps single-result bounds).
+    clamp = "" if trip_count_nonnegative(op) else ("first" if front else "second")
+    first, second = split_loop(op, at, name if not front else name + REM_SUFFIX,
+                               name + REM_SUFFIX if not front else name, clamp=clamp)
+    main, rem = (second, first) if front else (first, second)
+    # an empty remainder is dropped; an empty main loop stays (trip count below the factor), so
+    # passes that target it by name still find it
+    if constant_trip_count(rem) == 0:
+        rem.erase()
+        rem = None
+    return main, rem
+
+
+@register
+@dataclasses.dataclass(frozen=True)
+class Peel(Pass):
+    name: ClassVar[str] = "peel"
+    loop: str = ""
+    factor: int = 4
+    side: str = "back"
+
+    def __post_init__(self):
+        if isinstance(self.factor, bool) or not isinstance(self.factor, int) or self.factor < 1:
+            raise TransformError(f"peel factor must be an integer >= 1, got {self.factor!r}")
+        if self.side not in SIDES:
+            raise TransformError(f"peel side must be one of {list(SIDES)}, got {self.side!r}")
+
+    def apply(self, module) -> None:
+        targets = select_loops(module, self.loop)
+        total = count_ops(module.operation) + sum(count_ops(op) for op in targets)
+        check_code_size("peeling", self.loop or "<innermost>", total)
+        for op in targets:
+            peel_loop(op, self.factor, self.side)

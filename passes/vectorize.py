@@ -1,0 +1,266 @@
+"""``vectorize``: turn an innermost loop into vector-dialect code, ``width`` lanes per iteration.
+
+Options:
+    loop (str, ""): the source name of the loop(s); "" means every innermost loop.
+    width (int, 8): lanes per vector (8 × f32 = one AVX2 register, 16 × f32 = AVX-512).
+    reductions (bool, false): also vectorize reductions ``M[idx] = M[idx] ⊕ x`` (idx invariant in
+        the loop) with a vector accumulator and one ``vector.reduction`` after the loop; this
+        reassociates the sum, so it is opt-in (as upstream's ``vectorize-reductions``).
+
+The loop is first peeled (see `peel`) so the vector loop runs a multiple of ``width``
+iterations; the rest runs scalar as ``<name>.rem``. Every vector access therefore covers
+``width`` iterations of the original loop, all of which accessed memory in bounds, and each
+``vector.transfer_read``/``transfer_write`` is marked ``in_bounds = [true]`` after a check of
+the subscript ranges against the array's shape (lowering then emits plain vector loads and
+stores, no masks). Upstream's ``affine-super-vectorize`` leaves the last partial vector to
+masked transfers and picks loops itself; it remains reachable as
+``mlir{func.func(affine-super-vectorize{virtual-vector-size=8})}``.
+
+Per access: unit stride along the loop in the last dimension → a vector transfer; invariant in
+the loop → a scalar load broadcast to a vector. Refused, naming the loop: not innermost, a
+step other than 1, strided or gathered accesses, a loop-carried dependence (a recurrence such
+as ``y[t] = y[t-1] + x[t]``), the induction variable used as a value, a reduction without
+``reductions=true``.
+
+Before → after (``vectorize{loop=i,width=8}`` on mac, N = 20)::
+
+    affine.for %i = 0 to 20 {            affine.for %i = 0 to 16 step 8 {
+      c[i] += a[i] * b[i]          →       %a = vector.transfer_read a[%i] {in_bounds = [true]}
+    } {uk.name = "i"}                      ... vector.transfer_write %r, c[%i] {in_bounds = [true]}
+                                         } {uk.name = "i"}
+                                         affine.for %i = 16 to 20 { c[i] += a[i] * b[i] } // "i.rem"
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import ClassVar
+
+from mlir import ir
+from mlir.dialects import affine, arith, vector
+
+from unrollkit.errors import TransformError
+from unrollkit.ir_utils import (body_ops, bound_maps, bound_operands, copy_attributes, count_ops,
+                                has_iter_args, is_innermost, iv_of, loop_name, step_of)
+
+from .base import Pass, check_code_size, register
+from .dependence import Access, _range, dependence_pairs, interval, signs
+from .peel import peel_loop
+from .split_accumulators import REDUCTIONS, find_reductions
+from .unroll import select_loops
+
+KINDS = {"arith.addf": "add", "arith.addi": "add", "arith.mulf": "mul", "arith.muli": "mul",
+         "arith.maximumf": "maximumf", "arith.minimumf": "minimumf", "arith.maxsi": "maxsi",
+         "arith.minsi": "minsi"}
+
+
+@register
+@dataclasses.dataclass(frozen=True)
+class Vectorize(Pass):
+    name: ClassVar[str] = "vectorize"
+    loop: str = ""
+    width: int = 8
+    reductions: bool = False
+
+    def __post_init__(self):
+        w = self.width
+        if isinstance(w, bool) or not isinstance(w, int) or w < 1:
+            raise TransformError(f"vectorize width must be an integer >= 1, got {w!r}")
+
+    def apply(self, module) -> None:
+        if self.width == 1:
+            return
+        targets = select_loops(module, self.loop)
+        plans = [(op, _analyse(op, self.width, self.reductions)) for op in targets]
+        check_code_size(f"vectorizing by {self.width}", self.loop or "<innermost>",
+                        count_ops(module.operation) + sum(2 * count_ops(op) for op in targets))
+        for op, _ in plans:
+            main, _rem = peel_loop(op, self.width, "back")
+            if main is not None:
+                _vectorize(main, self.width, _analyse(main, self.width, self.reductions))
+
+
+def _fail(loop, why: str):
+    raise TransformError(f"cannot vectorize loop {loop_name(loop) or '<unnamed>'!r}: {why}")
+
+
+def _analyse(loop, width: int, allow_red: bool) -> dict:
+    """Which values vary with the loop (become vectors), which accesses are contiguous."""
+    if not is_innermost(loop):
+        _fail(loop, "it is not innermost (vectorize the innermost loop of a nest)")
+    if has_iter_args(loop):
+        _fail(loop, "it carries values (iter_args)")
+    if step_of(loop) != 1:
+        _fail(loop, f"its step is {step_of(loop)} (unrolled already?); vectorize before unrolling")
+    reds = find_reductions(loop) if allow_red else []
+    red_ops = {op for r in reds for op in (r[0], r[2])}
+    iv = iv_of(loop)
+    varying = {iv}
+    kinds = {}
+    for op in body_ops(loop):
+        ins = list(op.operands)
+        if op.name == "affine.apply":
+            if any(v in varying for v in ins):
+                varying.add(op.result)
+            continue
+        if op in red_ops:
+            kinds[op] = "reduction"
+            if op.name == "affine.load":
+                varying.add(op.result)
+            continue
+        if op.name in ("affine.load", "affine.store"):
+            acc = Access(op)
+            where = acc.memref.get_name()
+            if any(f is None for f in acc.forms):
+                _fail(loop, f"a subscript of {where} is not affine in the loop variables")
+            coeffs = [f[0].get(loop, 0) for f in acc.forms]
+            if not any(coeffs):
+                if op.name == "affine.store":
+                    if allow_red:
+                        _fail(loop, f"every iteration stores to one element of {where}, and not as "
+                                    "a reduction M[idx] = M[idx] op x")
+                    _fail(loop, f"every iteration stores to one element of {where} (a reduction): "
+                                "pass reductions=true (reassociates the sum) or use split-accumulators")
+                kinds[op] = "uniform"
+                continue
+            if any(coeffs[:-1]) or coeffs[-1] != 1:
+                _fail(loop, f"{where} is accessed with stride {coeffs} along it (only unit stride "
+                            "in the last dimension, or invariant, vectorizes)")
+            kinds[op] = "contiguous"
+            if op.name == "affine.load":
+                varying.add(op.result)
+            continue
+        if not op.name.startswith("arith.") or any(isinstance(r.type, ir.VectorType) for r in op.results):
+            _fail(loop, f"it contains {op.name}, which vectorize does not handle")
+        if op.name == "arith.index_cast" and any(v in varying for v in ins):
+            _fail(loop, "its induction variable is used as a value (only as a subscript vectorizes)")
+        if any(v in varying for v in ins):
+            varying.update(op.results)
+    for a, b in dependence_pairs(loop):
+        if a.op in red_ops and b.op in red_ops:
+            continue
+        if any(vec[0] != 0 for vec in signs(a, b, [loop])):
+            _fail(loop, f"a dependence on {a.memref.get_name()} crosses its iterations (a recurrence "
+                        "or an unknown distance): lanes would read values not yet computed")
+    return {"varying": varying, "kinds": kinds, "reds": reds}
+
+
+def _vectorize(loop, width: int, plan: dict) -> None:
+    iv = iv_of(loop)
+    lbm, ubm = bound_maps(loop)
+    lbo, ubo = bound_operands(loop)
+    reds = plan["reds"]
+    ip = ir.InsertionPoint(loop)
+    inits, scalars = [], []
+    with ip, loop.location:
+        for ld, red, st in reds:
+            first = ld.clone(ip)
+            scalars.append(first.result)
+            ty = ld.result.type
+            vty = ir.VectorType.get([width], ty)
+            ident = REDUCTIONS[red.name]
+            if ident is None:
+                inits.append(vector.BroadcastOp(vty, first.result).result)
+            else:
+                attr = (ir.FloatAttr.get(ty, ident) if isinstance(ident, float) else ir.IntegerAttr.get(ty, ident))
+                inits.append(arith.ConstantOp(vty, ir.DenseElementsAttr.get_splat(vty, attr)).result)
+        new = affine.AffineForOp(lbm, ubm, width, iter_args=inits or None,
+                                 lower_bound_operands=list(lbo), upper_bound_operands=list(ubo))
+    new = new.operation
+    copy_attributes(loop, new)
+    block = new.regions[0].blocks[0]
+    niv = block.arguments[0]
+    vals = {iv: niv}
+    vecs = {}
+    for r, (ld, red, st) in enumerate(reds):
+        vecs[ld.result] = block.arguments[1 + r]
+    ranges = {}
+    r = _range(loop, ranges)
+    if r is not None:  # the vector loop's IV: the last vector starts width − 1 before the end
+        ranges[loop] = (r[0], r[1] - width + 1)
+    with ir.InsertionPoint(block), loop.location:
+        def as_vector(v):
+            if v in vecs:
+                return vecs[v]
+            s = vals.get(v, v)
+            vecs[v] = vector.BroadcastOp(ir.VectorType.get([width], s.type), s).result
+            return vecs[v]
+
+        for op in body_ops(loop):
+            kind = plan["kinds"].get(op)
+            if op.name == "affine.load" and kind == "reduction":
+                continue
+            if op.name == "affine.store" and kind == "reduction":
+                continue
+            if op.name == "affine.apply" or kind == "uniform" or (
+                    op.name.startswith("arith.") and not any(r in plan["varying"] for r in op.results)):
+                new_op = op.clone(ir.InsertionPoint(block)).operation
+                for v in list(new_op.operands):
+                    if v in vals:
+                        new_op.replace_uses_of_with(v, vals[v])
+                for a, b in zip(op.results, new_op.results):
+                    vals[a] = b
+                continue
+            if kind == "contiguous":
+                acc = Access(op)
+                idx = _indices(op, vals)
+                et = ir.MemRefType(acc.memref.type).element_type
+                vty = ir.VectorType.get([width], et)
+                rank = len(acc.forms)
+                pmap = ir.AffineMap.get_minor_identity(rank, 1)
+                inb = _in_bounds(acc, loop, width, ranges)
+                if op.name == "affine.load":
+                    pad = arith.ConstantOp(et, ir.FloatAttr.get(et, 0.0) if _is_float(et)
+                                           else ir.IntegerAttr.get(et, 0)).result
+                    rd = vector.TransferReadOp(vty, acc.memref, idx, pmap, pad, [inb])
+                    vecs[op.result] = rd.result
+                else:
+                    vector.TransferWriteOp(None, as_vector(op.operands[0]), acc.memref, idx, pmap, [inb])
+                continue
+            # an elementwise arith op on at least one varying operand
+            operands = [as_vector(v) for v in op.operands]
+            rtypes = [ir.VectorType.get([width], r.type) for r in op.results]
+            new_op = ir.Operation.create(op.name, results=rtypes, operands=operands,
+                                         attributes={n: op.attributes[n] for n in op.attributes})
+            for a, b in zip(op.results, new_op.results):
+                vecs[a] = b
+        affine.AffineYieldOp([vecs[st.operands[0]] for _, _, st in reds])
+    with ip, loop.location:
+        for r, (ld, red, st) in enumerate(reds):
+            kind = ir.Attribute.parse(f"#vector.kind<{KINDS[red.name]}>")
+            total = vector.ReductionOp(ld.result.type, kind, new.results[r], acc=scalars[r]).result
+            st_new = st.clone(ip).operation
+            st_new.replace_uses_of_with(st.operands[0], total)
+    loop.erase()
+
+
+def _is_float(t) -> bool:
+    return isinstance(t, ir.FloatType)
+
+
+def _indices(op, vals):
+    """Index values for a transfer: one affine.apply per subscript, over the new loop's IV."""
+    amap = ir.AffineMapAttr(op.attributes["map"]).value
+    operands = list(op.operands)[2 if op.name == "affine.store" else 1:]
+    operands = [vals.get(v, v) for v in operands]
+    out = []
+    for e in amap.results:
+        try:  # a plain dimension needs no affine.apply
+            out.append(operands[ir.AffineDimExpr(e).position])
+            continue
+        except (ValueError, TypeError):
+            pass
+        out.append(affine.AffineApplyOp(ir.AffineMap.get(amap.n_dims, amap.n_symbols, [e]), operands).result)
+    return out
+
+
+def _in_bounds(acc, loop, width: int, ranges) -> bool:
+    """Does every lane stay inside the array? (The last subscript spans ``width`` elements.)"""
+    shape = ir.MemRefType(acc.memref.type).shape
+    for d, form in enumerate(acc.forms):
+        span = interval(form, ranges)
+        if span is None:
+            return False
+        hi = span[1] + (width - 1 if d == len(shape) - 1 else 0)
+        if span[0] < 0 or hi >= shape[d]:
+            return False
+    return True

@@ -1,0 +1,52 @@
+"""Shared test setup: an isolated compile cache, hypothesis profiles, and FileCheck."""
+from __future__ import annotations
+
+import inspect
+import os
+import tempfile
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+# Tests never touch the user's cache; set before unrollkit reads it.
+os.environ.setdefault("UNROLLKIT_CACHE_DIR", tempfile.mkdtemp(prefix="unrollkit-test-cache-"))
+
+settings.register_profile("ci", max_examples=40, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("dev", max_examples=15, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
+
+
+def run_filecheck(text: str, checks: str) -> tuple[int, str]:
+    """Run the `filecheck` package (LLVM FileCheck semantics) on ``text``; (exit code, output)."""
+    import contextlib
+    import io
+
+    from filecheck.matcher import Matcher
+    from filecheck.options import parse_argv_options
+    with tempfile.TemporaryDirectory() as d:
+        cf, inp = os.path.join(d, "checks"), os.path.join(d, "input")
+        open(cf, "w").write(checks)
+        open(inp, "w").write(text)
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+            code = Matcher.from_opts(parse_argv_options(["filecheck", cf, "--input-file", inp])).run()
+    return code, out.getvalue()
+
+
+@pytest.fixture
+def check_ir(request):
+    """``check_ir(text, prefix="CHECK")``: match ``text`` against the ``# CHECK:`` comments written
+    in the calling test's own source, next to the code that builds the IR."""
+    src = inspect.getsource(request.function)
+
+    def check(text: str, prefix: str = "CHECK"):
+        lines = [ln.strip()[1:].strip() for ln in src.splitlines()
+                 if ln.strip().startswith(f"# {prefix}")]
+        assert lines, f"test has no '# {prefix}' lines"
+        checks = "\n".join(ln.replace(prefix, "CHECK", 1) if prefix != "CHECK" else ln for ln in lines)
+        code, out = run_filecheck(text, checks)
+        assert code == 0, f"FileCheck failed:\n{out}\n--- input ---\n{text}"
+
+    return check

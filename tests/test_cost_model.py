@@ -1,0 +1,314 @@
+"""The cost model (issue 5): host facts, analytical estimates on hand-checked loops, the
+machine-code check on code built to spill and to gather, and ``factor="auto"`` end to end.
+No timing assertions: speed targets live in ``unrollkit validate``."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import unrollkit as uk
+from unrollkit import asm_facts, cost_loop, cost_mc, cost_model, target
+from unrollkit.cost_model import Candidate
+from unrollkit.kernels import dot, gemm, gemv, iir, jacobi1d, mac, prefix_sum
+from unrollkit.runtime import JitKernel
+
+AVX512 = {"avx", "avx2", "fma", "avx512f", "avx512vl"}
+
+
+@pytest.fixture
+def spr():
+    """A fixed Sapphire-Rapids-class target, independent of the host running the tests."""
+    return target.make_target("sapphirerapids", AVX512,
+                              {"l1d": 48 << 10, "l1i": 32 << 10, "l2": 2 << 20, "l3": 64 << 20, "line": 64})
+
+
+def sig_of(kernel, *args):
+    return JitKernel(kernel).signature(list(args))[0]
+
+
+def vec(n, dt=np.float32, seed=0):
+    return (np.random.default_rng(seed).random(n) - 0.5).astype(dt)
+
+
+# ---------------------------------------------------------------- target
+
+
+def test_target_registers_follow_features():
+    t512 = target.make_target("skylake-avx512", AVX512)
+    assert (t512.vector_registers, t512.vector_bits, t512.preferred_vector_bits) == (32, 512, 256)
+    t256 = target.make_target("haswell", {"avx", "avx2", "fma"})
+    assert (t256.vector_registers, t256.vector_bits, t256.family) == (16, 256, "generic")
+
+
+def test_vm_cpu_name_with_amx_is_sapphire_rapids():
+    # this machine: the KVM guest says rocketlake, the features say Sapphire Rapids
+    assert target.family_of("rocketlake", {"avx512f"}) == "icelake"
+    assert target.family_of("rocketlake", {"avx512f", "amx-tile"}) == "sapphirerapids"
+    t = target.make_target("rocketlake", AVX512 | {"amx-tile"})
+    assert t.mca_cpu == "sapphirerapids" and t.load_ports == 3
+
+
+def test_target_overrides(monkeypatch, spr):
+    assert spr.replace(fma_units=1).fma_units == 1
+    with pytest.raises(ValueError, match="unknown target field"):
+        spr.replace(fma_unit=1)
+    monkeypatch.setenv(target.ENV_VAR, json.dumps({"fma_latency": 7, "l2_bytes": 12345}))
+    t = target.host_target()
+    assert (t.fma_latency, t.l2_bytes) == (7, 12345)
+    assert target.host_target({"issue_width": 3}).issue_width == 3
+
+
+def test_read_caches_from_a_sysfs_tree(tmp_path):
+    for n, (level, kind, size) in enumerate([(1, "Data", "48K"), (1, "Instruction", "32K"),
+                                             (2, "Unified", "2048K"), (3, "Unified", "60M")]):
+        d = tmp_path / f"index{n}"
+        d.mkdir()
+        for name, val in (("level", level), ("type", kind), ("size", size), ("coherency_line_size", 64)):
+            (d / name).write_text(f"{val}\n")
+    c = target.read_caches(str(tmp_path))
+    assert c == {"l1d": 48 << 10, "l1i": 32 << 10, "l2": 2 << 20, "l3": 60 << 20, "line": 64}
+
+
+# ---------------------------------------------------------------- loop profiles (hand-checked)
+
+
+def test_profiles_of_the_builtin_kernels(spr):
+    m = cost_loop.profile(mac, {"N": 1000}, 4, spr)
+    assert (m.loads, m.stores, m.fma, m.reduction, m.recurrence, m.regs_per_copy) == (3, 1, 1, False, 0, 2)
+    assert m.vectorizable and m.chain_latency == 0 and m.level == "L1"
+    d = cost_loop.profile(dot, {"N": 1000}, 4, spr)
+    # the accumulator out[0] lives in a register: its load/store are not per iteration
+    assert (d.loads, d.stores, d.reduction, d.chain_latency) == (2, 0, True, spr.fma_latency)
+    assert not d.vectorizable
+    r = cost_loop.profile(iir, {"N": 1000}, 4, spr)
+    assert (r.recurrence, r.chain_latency, r.loads, r.stores) == (1, spr.fma_latency, 1, 1)
+    p = cost_loop.profile(prefix_sum, {"N": 1000}, 8, spr)
+    assert (p.recurrence, p.chain_latency) == (1, spr.add_latency)
+    j = cost_loop.profile(jacobi1d, {"N": 1000}, 4, spr)
+    assert (j.loads, j.add, j.div, j.fma) == (3, 2, 1, 0)
+    g = cost_loop.profile(gemm, {"M": 64, "N": 64, "K": 64}, 4, spr)
+    # A[i, k] is invariant in j (one broadcast register); C[i, j] is shared by copies jammed on k
+    assert (g.loop, g.parent, g.invariant_values, g.shared_loads, g.shared_stores) == ("j", "k", 1, 1, 1)
+    assert (g.trip, g.instances) == (64, 64 * 64)
+
+
+def test_cache_level_by_reuse_footprint(spr):
+    # gemm i-k-j: B is reused across i, so it is served from where all of B fits
+    small = cost_loop.profile(gemm, {"M": 8, "N": 64, "K": 64}, 4, spr)        # B 16 KiB
+    mid = cost_loop.profile(gemm, {"M": 8, "N": 256, "K": 256}, 4, spr)        # B 256 KiB
+    big = cost_loop.profile(gemm, {"M": 8, "N": 2048, "K": 2048}, 4, spr)      # B 16 MiB
+    assert (small.level, mid.level, big.level) == ("L1", "L2", "L3")
+    assert cost_loop.profile(mac, {"N": 10 << 20}, 8, spr).level == "DRAM"
+    # stores beyond L1 cost the line twice (read for ownership + write-back)
+    assert dict(cost_loop.profile(mac, {"N": 100000}, 4, spr).traffic) == {"L2": 4 * 3 + 4 * 2}
+
+
+# ---------------------------------------------------------------- analytical estimates
+
+
+def test_registers_and_bytes_hand_checked(spr):
+    m = cost_loop.profile(mac, {"N": 4096}, 4, spr)
+    p1 = cost_model.predict(m, Candidate("affine", 1), spr)
+    # rolled: 8 f32 lanes (256-bit preferred), 3 loads + 1 store + 1 FMA + 2 loop uops
+    assert (p1.iters, p1.uops, p1.vec_regs, p1.code_bytes) == (8, 7, 2, (7 - 2) * 6 + 10)
+    p4 = cost_model.predict(m, Candidate("affine", 4), spr)
+    # unrolled by 4: one interleave group of 32 elements = two zmm per stream, 2 regs each
+    assert (p4.iters, p4.vec_regs, p4.uops) == (32, 4, 12)
+    g = cost_loop.profile(gemm, {"M": 64, "N": 64, "K": 64}, 4, spr)
+    pj = cost_model.predict(g, Candidate("affine", 1, 4, "k"), spr)
+    # jam k by 4: 4 broadcasts of A[i, k..k+3] + (2 + 3) per vector copy; C loaded once per 4 FMAs
+    assert pj.vec_regs == 4 + 5
+    assert pj.uops == 4 + 1 + 1 + 4 + 2  # B ×4, C load, C store, 4 FMAs, loop
+    assert cost_model.predict(g, Candidate("affine", 16, 8, "k"), spr).spill_regs > 0
+
+
+def test_recurrence_bound_dot_vs_mac(spr):
+    d = cost_loop.profile(dot, {"N": 4096}, 4, spr)
+    m = cost_loop.profile(mac, {"N": 4096}, 4, spr)
+    for u in (1, 2, 4, 8):
+        pd = cost_model.predict(d, Candidate("affine", u), spr)
+        # one accumulator: RecMII(u) = latency · u / 1 per trip of u iterations, whatever u
+        assert pd.rec_mii == pytest.approx(spr.fma_latency * u)
+        assert pd.rec_mii / pd.iters == pytest.approx(spr.fma_latency)
+        assert pd.bound == "rec"
+        assert cost_model.predict(m, Candidate("affine", u), spr).rec_mii == 0
+    for k in (2, 4, 8):
+        pk = cost_model.predict(d, Candidate("multi-acc", k), spr)
+        assert pk.rec_mii / pk.iters == pytest.approx(spr.fma_latency / k)
+    # iir unrolled: the chain runs through a store-to-load forwarding once per trip
+    r = cost_loop.profile(iir, {"N": 4096}, 4, spr)
+    assert cost_model.predict(r, Candidate("affine", 1), spr).rec_mii == spr.fma_latency
+    assert cost_model.predict(r, Candidate("affine", 4), spr).rec_mii == \
+        4 * spr.fma_latency + spr.store_forward_latency
+
+
+def test_memory_bound_makes_factors_tie(spr):
+    # mac streaming from far memory: every factor is bandwidth-bound, within the tie margin
+    m = cost_loop.profile(mac, {"N": 8 << 20}, 4, spr)
+    preds = [cost_model.predict(m, Candidate("affine", u), spr) for u in (1, 2, 4, 8)]
+    assert all(p.bound == "mem" for p in preds)
+    assert max(p.cycles for p in preds) <= min(p.cycles for p in preds) * 1.2
+
+
+def test_pick_smallest_within_tie_and_never_rejected():
+    def row(f, cyc, ok=True, jam=1):
+        return {"candidate": Candidate("affine", f, jam, "k" if jam > 1 else ""), "cycles": cyc, "accepted": ok}
+    rows = [row(2, 1.00), row(4, 0.99), row(8, 1.20), row(16, 0.50, ok=False)]
+    assert cost_model.pick(rows)["candidate"].factor == 2
+    assert cost_model.pick([row(2, 1.1), row(4, 1.0)])["candidate"].factor == 4
+    assert cost_model.pick([row(4, 1.0), row(2, 1.0, jam=2)])["candidate"].jam == 1
+    assert cost_model.pick([row(16, 0.5, ok=False)]) is None
+
+
+# ---------------------------------------------------------------- machine-code check
+
+
+def test_asm_helpers_on_hand_written_loops():
+    chained = """\t.type\tf,@function
+f:
+.L1:
+\tvmovss\t4(%rsi,%rax,4), %xmm1
+\tvfmadd213ss\t8(%rdi,%rax,4), %xmm0, %xmm1
+\tvmovss\t%xmm1, 8(%rsi,%rax,4)
+\taddq\t$1, %rax
+\tcmpq\t$100, %rax
+\tjne\t.L1
+\t.size\tf, .-f
+"""
+    lp = asm_facts.hot_loop(asm_facts.functions(chained)["f"])
+    assert cost_mc.reloads_stored(lp)          # loads 4(%rsi,…) after storing 8(%rsi,…)
+    assert cost_mc._mem_ops(lp)[:2] == (2, 1)
+    text = cost_mc.loop_text(lp)
+    assert text.startswith(".L1:") and "jne\t.L1" in text
+    spilled = asm_facts.functions(chained.replace("vmovss\t4(%rsi,%rax,4), %xmm1",
+                                                  "vmovss\t16(%rsp), %xmm1  # 4-byte Reload"))["f"]
+    facts = asm_facts.loop_facts(asm_facts.hot_loop(spilled))
+    base = asm_facts.loop_facts(lp)
+    assert "spills" in cost_mc.verdict(facts, base, target.host_target())
+    assert cost_mc.verdict(base, base, target.host_target()) == ""
+
+
+@pytest.mark.skipif(cost_mc.mca_path() is None, reason="llvm-mca not installed")
+def test_mca_sees_a_register_chain():
+    chain = ".L1:\n" + "".join("\tvaddss\t%xmm1, %xmm0, %xmm0\n" for _ in range(4)) + "\tjne\t.L1\n"
+    free = ".L1:\n" + "".join(f"\tvaddss\t%xmm1, %xmm{n + 2}, %xmm{n + 2}\n" for n in range(4)) + "\tjne\t.L1\n"
+    a, b = cost_mc.run_mca(chain, "sapphirerapids"), cost_mc.run_mca(free, "sapphirerapids")
+    assert a["cycles"] >= 4 * 2.5 > b["cycles"]
+
+
+def _facts(kernel, cand, *args):
+    sig = sig_of(kernel, *args)
+    ck = uk.jit(kernel, factor=cand.factor, variant=cand.variant,
+                pipeline=cand.pipeline() if cand.jam > 1 else None).compiled(*args)
+    t = target.host_target()
+    return cost_mc.facts_of(ck, t), cost_mc.facts_of(uk.jit(kernel).compiled(*args), t), sig
+
+
+def test_check_detects_gathers_of_mac_and_gemm_at_16():
+    t = target.host_target()
+    a = [vec(4096, seed=s) for s in range(3)]
+    f16, f1, _ = _facts(mac, Candidate("affine", 16), *a)
+    assert f1["gathers"] == 0 and f16["gathers"] > 0          # verified on this machine first
+    assert cost_mc.verdict(f16, f1, t).startswith("vectoriser cliff")
+    A, B, C = (np.random.default_rng(s).random((64, 64)).astype(np.float32) for s in range(3))
+    g16, g1, _ = _facts(gemm, Candidate("affine", 16), A, B, C)
+    assert g1["gathers"] == 0 and g16["gathers"] > 0
+    assert cost_mc.verdict(g16, g1, t) != ""
+
+
+def test_check_detects_spills_of_a_wide_jam():
+    # gemm unrolled by 16 and jammed on k by 8: far more live values than 32 registers
+    A, B, C = (np.random.default_rng(s).random((64, 64)).astype(np.float32) for s in range(3))
+    f, base, _ = _facts(gemm, Candidate("affine", 16, 8, "k"), A, B, C)
+    assert f["spills"] + f["reloads"] > base["spills"] + base["reloads"]
+    assert cost_mc.verdict(f, base, target.host_target()).startswith("spills")
+
+
+# ---------------------------------------------------------------- factor="auto"
+
+
+def test_choose_never_returns_a_rejected_candidate():
+    a = [vec(4096, seed=s) for s in range(3)]
+    ch = cost_model.choose(mac, sig_of(mac, *a), keep=False)
+    rows = {r["candidate"]: r for r in ch.rows}
+    assert rows[ch.candidate]["accepted"] and rows[ch.candidate]["checked"]
+    rejected = [r for r in ch.rows if r["checked"] and not r["accepted"]]
+    assert rejected and all(r["why"] for r in rejected)  # mac × 16 gathers here
+    assert ch.candidate not in {r["candidate"] for r in rejected}
+    best = min(r["cycles"] for r in ch.rows if r["accepted"])
+    assert ch.predicted <= best * (1 + cost_model.TIE)
+
+
+def test_choose_falls_back_to_the_rolled_loop_when_everything_is_rejected(monkeypatch):
+    def reject_all(kernel, signature, prof, rows, t, pipeline=None, policy=None):
+        for r in rows:
+            r.update(checked=True, accepted=False, why="test: rejected")
+    monkeypatch.setattr(cost_mc, "check_all", reject_all)
+    a = [vec(100, seed=s) for s in range(3)]
+    ch = cost_model.choose(mac, sig_of(mac, *a), keep=False)
+    assert ch.candidate == Candidate("affine", 1) and "fallback" in [
+        r for r in ch.rows if r["candidate"] == ch.candidate][0]["why"]
+
+
+@pytest.mark.parametrize("kernel,make", [
+    (mac, lambda: [vec(1001, seed=s) for s in range(3)]),
+    (dot, lambda: [vec(999), vec(999, seed=1), np.zeros(1, np.float32)]),
+    (gemv, lambda: [np.random.default_rng(0).random((13, 301)), vec(301, np.float64), vec(13, np.float64)]),
+    (iir, lambda: [0.5, vec(777), vec(777, seed=1)]),
+    (prefix_sum, lambda: [vec(555, np.float64), vec(555, np.float64, seed=1)]),
+    (jacobi1d, lambda: [vec(1003), np.zeros(1003, np.float32)]),
+    (gemm, lambda: [np.random.default_rng(s).random(sh).astype(np.float32)
+                    for s, sh in enumerate([(9, 37), (37, 45), (9, 45)])]),
+])
+def test_auto_is_correct_against_numpy(kernel, make):
+    args = make()
+    want = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
+    f = uk.jit(kernel, factor="auto")
+    f(*args)
+    ch = f.last.choice
+    assert ch is not None and f.last.plan.variant == ch.variant
+    assert {r["candidate"]: r for r in ch.rows}[ch.candidate]["accepted"]
+    out = {mac: 2, dot: 2, gemv: 2, iir: 2, prefix_sum: 1, jacobi1d: 1, gemm: 2}[kernel]
+    w = [x.astype(np.float64) if isinstance(x, np.ndarray) else x for x in want]
+    if kernel is mac:
+        ref = w[2] + w[0] * w[1]
+    elif kernel is dot:
+        ref = w[2] + w[0] @ w[1]
+    elif kernel is gemv or kernel is gemm:
+        ref = w[2] + w[0] @ w[1]
+    elif kernel is iir:
+        ref = w[2].copy()
+        for t in range(1, len(ref)):
+            ref[t] = w[0] * ref[t - 1] + w[1][t]
+    elif kernel is prefix_sum:
+        ref = w[1].copy()
+        ref[1:] = ref[0] + np.cumsum(w[0][1:])
+    else:
+        ref = w[1].copy()
+        ref[1:-1] = (w[0][:-2] + w[0][1:-1] + w[0][2:]) / 3
+    rtol = 1e-4 if args[out].dtype == np.float32 else 1e-10
+    np.testing.assert_allclose(args[out], ref, rtol=rtol, atol=rtol * 10)
+
+
+def test_auto_resolves_per_signature():
+    f = uk.jit(iir, factor="auto")
+    f(0.5, vec(300), vec(300, seed=1))
+    small = f.last
+    f(0.5, vec(300, np.float64), vec(300, np.float64, seed=1))
+    assert f.last is not small and f.last.choice is not small.choice
+    assert f.last.choice.profile.elem_bytes == 8 and small.choice.profile.elem_bytes == 4
+    assert uk.jit(iir, factor=2).compiled(0.5, vec(300), vec(300)).choice is None
+
+
+def test_explain_and_validate_commands(capsys):
+    from unrollkit.cli import main
+    main(["explain", "dot", "--size", "N=1001", "--no-check"])
+    out = capsys.readouterr().out
+    assert "multi-acc×8" in out and "choice:" in out and "not checked" in out
+    main(["explain", "mac", "--size", "N=4096"])
+    out = capsys.readouterr().out
+    assert "CHOSEN" in out and "rejected" in out  # factor 16 gathers
+    main(["validate", "--dry-run", "--cases", "mac-L1-f32"])
+    assert "mac-L1-f32" in capsys.readouterr().out

@@ -1,0 +1,247 @@
+"""Every construct outside the kernel subset is a KernelSyntaxError citing the user's file:line."""
+import inspect
+
+import numpy as np
+import pytest
+
+import unrollkit as uk
+from unrollkit import T, f32, i32
+from unrollkit.frontend import parse_kernel
+
+HERE = __file__
+
+
+def line_of(fn, marker: str) -> int:
+    lines, first = inspect.getsourcelines(fn)
+    for i, ln in enumerate(lines):
+        if marker in ln:
+            return first + i
+    raise AssertionError(marker)
+
+
+def expect(fn, marker, message):
+    with pytest.raises(uk.KernelSyntaxError) as info:
+        uk.kernel(fn)
+    err = info.value
+    assert err.filename == HERE
+    assert err.lineno == line_of(fn, marker), str(err)
+    assert str(err).startswith(f"{HERE}:{err.lineno}: ")
+    assert message in str(err), str(err)
+
+
+def test_if_statement():
+    def k(x: f32["N"]):
+        for i in range(N):  # noqa: F821
+            if i > 2:  # MARK
+                x[i] = 0.0
+    expect(k, "# MARK", "conditionals are not supported")
+
+
+def test_while_loop():
+    def k(x: f32["N"]):
+        while True:  # MARK
+            x[0] = 1.0
+    expect(k, "# MARK", "while loops are not supported")
+
+
+def test_non_range_iteration():
+    def k(x: f32["N"]):
+        for i in [1, 2]:  # MARK
+            x[i] = 1.0
+    expect(k, "# MARK", "range(hi)")
+
+
+def test_non_affine_subscript():
+    def k(x: f32["N"]):
+        for i in range(N):  # noqa: F821
+            x[i * i] = 1.0  # MARK
+    expect(k, "# MARK", "not affine")
+
+
+def test_subscript_with_data():
+    def k(x: f32["N"], idx: i32["N"]):
+        for i in range(N):  # noqa: F821
+            x[idx[i]] = 1.0  # MARK
+    expect(k, "# MARK", "unsupported index expression")
+
+
+def test_unknown_function_call():
+    def k(x: f32["N"]):
+        for i in range(N):  # noqa: F821
+            x[i] = sqrt(x[i])  # noqa: F821  MARK
+    expect(k, "MARK", "call to sqrt() is not supported")
+
+
+def test_unknown_name():
+    def k(x: f32["N"]):
+        for i in range(N):  # noqa: F821
+            x[i] = y  # noqa: F821  MARK
+    expect(k, "MARK", "unknown name 'y'")
+
+
+def test_wrong_rank():
+    def k(A: f32["N", "N"]):
+        for i in range(N):  # noqa: F821
+            A[i] = 1.0  # MARK
+    expect(k, "# MARK", "A has 2 dimension(s) but is indexed with 1")
+
+
+def test_slice():
+    def k(x: f32["N"]):
+        x[1:3] = 0.0  # MARK
+    expect(k, "# MARK", "slices are not supported")
+
+
+def test_unsupported_operator():
+    def k(x: f32["N"]):
+        for i in range(N):  # noqa: F821
+            x[i] = x[i] ** 2  # MARK
+    expect(k, "# MARK", "operator 'Pow' is not supported")
+
+
+def test_floor_div_augmented():
+    def k(x: f32["N"]):
+        for i in range(N):  # noqa: F821
+            x[i] //= 2  # MARK
+    expect(k, "# MARK", "unsupported augmented assignment")
+
+
+def test_missing_annotation():
+    def k(x):  # MARK
+        x[0] = 1.0
+    expect(k, "# MARK", "needs a type annotation")
+
+
+def test_bad_annotation():
+    def k(x: int):  # MARK
+        x[0] = 1.0
+    expect(k, "# MARK", "must be an unrollkit element type")
+
+
+def test_negative_step():
+    def k(x: f32["N"]):
+        for i in range(N, 0, -1):  # noqa: F821  MARK
+            x[i] = 1.0
+    expect(k, "MARK", "the loop step must be positive")
+
+
+def test_loop_carried_scalar():
+    def k(x: f32["N"], out: f32[1]):
+        s = 0.0
+        for i in range(N):  # noqa: F821
+            s = s + x[i]  # MARK
+        out[0] = s
+    expect(k, "# MARK", "loop-carried scalar is not supported")
+
+
+def test_return_value():
+    def k(x: f32["N"]):
+        return x  # MARK
+    expect(k, "# MARK", "return nothing")
+
+
+def test_shadowing_loop_variable():
+    def k(x: f32["N"]):
+        for i in range(N):  # noqa: F821
+            for i in range(N):  # noqa: F821  MARK
+                x[i] = 1.0
+    expect(k, "MARK", "shadows an enclosing loop variable")
+
+
+def test_min_in_lower_bound():
+    def k(x: f32["N"]):
+        for i in range(min(1, N), N):  # noqa: F821  MARK
+            x[i] = 1.0
+    expect(k, "MARK", "a lower bound may use max(...), not min(...)")
+
+
+def test_scalar_in_bound():
+    def k(x: f32["N"], n: i32):
+        for i in range(n):  # MARK
+            x[i] = 1.0
+    expect(k, "# MARK", "cannot be used in an index or bound")
+
+
+def test_kernel_that_stores_nothing():
+    def k(x: f32["N"]):  # MARK
+        for i in range(N):  # noqa: F821
+            t = x[i]  # noqa: F841
+    expect(k, "# MARK", "stores to no array")
+
+
+def test_string_literal():
+    def k(x: f32["N"]):
+        x[0] = "a"  # MARK
+    expect(k, "# MARK", "only int and float literals")
+
+
+def test_syntax_error_in_parsed_text():
+    with pytest.raises(uk.KernelSyntaxError, match=r"user\.py:12: invalid Python"):
+        parse_kernel("def k(x):\n    x[0] = = 1\n", filename="user.py", first_line=11)
+
+
+# ---- type errors are found when the kernel is bound to dtypes (still with file:line)
+
+def test_mixed_element_types():
+    @uk.kernel
+    def k(x: f32["N"], y: i32["N"]):
+        for i in range(N):  # noqa: F821
+            x[i] = x[i] + y[i]  # MARK
+    with pytest.raises(uk.KernelSyntaxError, match="mixes element types f32 and i32") as info:
+        uk.jit(k)(np.zeros(3, np.float32), np.zeros(3, np.int32))
+    assert info.value.lineno == line_of(k.__wrapped__ if hasattr(k, "__wrapped__") else test_mixed_element_types, "# MARK")
+
+
+def test_float_literal_in_integer_kernel():
+    @uk.kernel
+    def k(x: T["N"]):
+        for i in range(N):  # noqa: F821
+            x[i] = x[i] * 0.5
+    with pytest.raises(uk.KernelSyntaxError, match="float literal 0.5 in an i32 expression"):
+        uk.jit(k)(np.zeros(3, np.int32))
+    x = np.ones(3, np.float32)
+    uk.jit(k)(x)  # the same generic kernel is fine on floats
+    assert (x == 0.5).all()
+
+
+def test_integer_division_refused():
+    @uk.kernel
+    def k(x: T["N"]):
+        for i in range(N):  # noqa: F821
+            x[i] = x[i] / 2
+    with pytest.raises(uk.KernelSyntaxError, match="integer division is not supported"):
+        uk.jit(k)(np.ones(3, np.int64))
+
+
+def test_out_of_bounds_subscript_is_refused_before_compiling():
+    @uk.kernel
+    def k(x: f32["N"], y: f32["N"]):
+        for i in range(N):  # noqa: F821
+            y[i] = x[i + 1]  # MARK
+    with pytest.raises(uk.KernelSyntaxError, match=r"subscript i \+ 1 of x .*ranges over \[1, 5\].*out of bounds") as info:
+        uk.jit(k)(np.zeros(5, np.float32), np.zeros(5, np.float32))
+    assert info.value.lineno == line_of(test_out_of_bounds_subscript_is_refused_before_compiling, "# MARK")
+
+
+def test_negative_subscript_is_refused():
+    @uk.kernel
+    def k(x: f32["N"]):
+        for i in range(N):  # noqa: F821
+            x[i] = x[i - 1]
+    with pytest.raises(uk.KernelSyntaxError, match=r"ranges over \[-1, 3\]"):
+        uk.jit(k)(np.zeros(5, np.float32))
+
+
+def test_triangular_bounds_in_range_are_accepted():
+    @uk.kernel
+    def k(A: f32["N", "N"]):
+        for i in range(N):  # noqa: F821
+            for j in range(i):
+                A[i, j - i + N - 1] = 1.0  # j - i + N - 1 in [0, N - 2]
+    uk.jit(k)(np.zeros((6, 6), np.float32))
+
+
+def test_calling_a_descriptor_directly_explains():
+    from unrollkit.kernels import mac
+    with pytest.raises(TypeError, match="compile it first"):
+        mac(1, 2, 3)

