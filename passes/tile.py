@@ -217,8 +217,8 @@ def _separate(root, name: str, size: int) -> None:
     for tile in [l for l in affine_loops(root)
                  if loop_name(l) == name + TILE_SUFFIX and FRESH in l.attributes]:
         trips = constant_trip_count(tile)
-        if trips is None or trips < 1:
-            continue
+        if trips is None or trips < 1 or len(bound_maps(tile)[0].results) != 1:
+            continue  # (a max() lower bound: where the last tile starts is not one expression)
         points = [l for l in affine_loops(tile) if loop_name(l) == name
                   and iv_of(tile) in bound_operands(l)[1]]
         if not points or len(bound_maps(points[0])[1].results) < 2:

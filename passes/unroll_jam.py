@@ -70,11 +70,25 @@ class UnrollJam(Pass):
                                      "(a partial tile of tile{...,separate=false}); MLIR's unroll-and-jam "
                                      "needs single-expression bounds")
             iv = iv_of(op)
-            for inner in walk_ops(op, "affine.for")[1:]:
+            inner_loops = walk_ops(op, "affine.for")[1:]
+            # values defined inside the loop: upstream's unroll-and-jam (areInnerBoundsInvariant)
+            # fails without a reason when an inner loop's bounds use one, e.g. the point loop of
+            # a tile whose tile loop sits inside the jammed loop
+            inside = [iv_of(l) for l in inner_loops] + [r for o in walk_ops(op)[1:] for r in o.results]
+            for inner in inner_loops:
                 lbo, ubo = bound_operands(inner)
                 if any(v == iv for v in list(lbo) + list(ubo)):
                     raise TransformError(f"cannot {what}: the bounds of loop {loop_name(inner)!r} "
                                          f"depend on {self.loop!r} (the copies could not be jammed)")
+                for v in list(lbo) + list(ubo):
+                    src = next((loop_name(l) for l in inner_loops if iv_of(l) == v), None)
+                    if src is not None or any(v == x for x in inside):
+                        raise TransformError(
+                            f"cannot {what}: the bounds of loop {loop_name(inner)!r} use "
+                            f"{'loop ' + repr(src) if src else 'a value computed'} inside "
+                            f"{self.loop!r}; MLIR's unroll-and-jam needs the bounds of inner loops "
+                            "invariant in the jammed loop (jam the tile loop's copies instead, or "
+                            "tile after unroll-and-jam)")
             check_unroll_jam(op, what)
             if self.remainder != "cleanup":
                 from .peel import peel_loop

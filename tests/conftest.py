@@ -8,6 +8,11 @@ import tempfile
 import pytest
 from hypothesis import HealthCheck, settings
 
+#: working directory for Python subprocesses: never the repository root, where `python -m`
+#: and `python -c` would import the source tree's unrollkit/ (without its kernels/ and
+#: passes/, which only the installed package maps in) instead of the installed one
+OUTSIDE = tempfile.mkdtemp(prefix="unrollkit-test-cwd-")
+
 # Tests never touch the user's cache; set before unrollkit reads it.
 os.environ.setdefault("UNROLLKIT_CACHE_DIR", tempfile.mkdtemp(prefix="unrollkit-test-cache-"))
 

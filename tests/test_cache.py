@@ -11,6 +11,7 @@ import pytest
 import unrollkit as uk
 from unrollkit import cache
 from unrollkit.kernels import gemm, mac
+from conftest import OUTSIDE
 
 
 @pytest.fixture
@@ -132,9 +133,11 @@ def test_cache_cli_info_and_clear(cache_dir):
     run_mac()
     env = dict(os.environ, UNROLLKIT_CACHE_DIR=str(cache_dir))
     exe = [sys.executable, "-m", "unrollkit"]
-    out = subprocess.run(exe + ["cache", "info"], capture_output=True, text=True, env=env, check=True).stdout
+    out = subprocess.run(exe + ["cache", "info"], capture_output=True, text=True, env=env, check=True,
+                         cwd=OUTSIDE).stdout
     assert str(cache_dir) in out and "entries: 1" in out
-    out = subprocess.run(exe + ["cache", "clear"], capture_output=True, text=True, env=env, check=True).stdout
+    out = subprocess.run(exe + ["cache", "clear"], capture_output=True, text=True, env=env, check=True,
+                         cwd=OUTSIDE).stdout
     assert "removed 1 entries" in out
     assert cache.info()["entries"] == 0
 

@@ -9,6 +9,7 @@ from typer.testing import CliRunner
 
 from unrollkit.cli import app
 from unrollkit.errors import TransformError, UnrollkitError
+from conftest import OUTSIDE
 
 runner = CliRunner()
 
@@ -123,9 +124,9 @@ def test_the_installed_command_reports_errors_with_exit_code_2():
     env = dict(os.environ, COLUMNS="200")
     code = "import sys; from unrollkit.cli import main; main(sys.argv[1:])"
     p = subprocess.run([sys.executable, "-c", code, "opt", "skew_missing.py:k", "-p", "cse"],
-                       capture_output=True, text=True, env=env, timeout=120)
+                       capture_output=True, text=True, env=env, timeout=120, cwd=OUTSIDE)
     assert p.returncode == 2, p.stdout + p.stderr
     assert "error:" in p.stdout and "not found" in p.stdout
     p = subprocess.run([sys.executable, "-c", code, "opt", "mac", "-p", "unroll{factor=2}", "--size", "N=4"],
-                       capture_output=True, text=True, env=env, timeout=120)
+                       capture_output=True, text=True, env=env, timeout=120, cwd=OUTSIDE)
     assert p.returncode == 0 and "step 2" in p.stdout, p.stdout + p.stderr

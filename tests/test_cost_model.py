@@ -312,3 +312,40 @@ def test_explain_and_validate_commands(capsys):
     assert "CHOSEN" in out and "rejected" in out  # factor 16 gathers
     main(["validate", "--dry-run", "--cases", "mac-L1-f32"])
     assert "mac-L1-f32" in capsys.readouterr().out
+
+
+def test_validation_scoring_with_a_synthetic_clock(monkeypatch):
+    """The sweep's bookkeeping, timed by a fake clock (no real timing): a configuration's
+    time per call is set by its label, so the best, the pick's slowdown and the summary
+    are known in advance."""
+    from unrollkit import cost_validate
+
+    def fake_time(self, arrays, reps):
+        c = self.ck.plan
+        # factor 4 is the fastest; slower the further from it; llvm-auto in between
+        f = dict(c.factors).get("", 1) if c.variant != "llvm-auto" else 3
+        return reps * 1e-6 * (1 + 0.1 * abs(f - 4))
+    monkeypatch.setattr(cost_validate._Runner, "time", fake_time)
+    case = ("mac-test", "mac", {"N": 1001}, "f32", "L1")
+    res = cost_validate.run_case(case, repeat=3, target=1e-4, max_factor=6, seed=0)
+    assert res["best"]["label"] == "affine×4" and not res["mismatch"]
+    f = res["pick"]["factor"]
+    assert res["pick_slowdown"] == pytest.approx(1 + 0.1 * abs(f - 4))
+    assert res["factor1_slowdown"] == pytest.approx(1.3)
+    assert res["llvm_auto_slowdown"] == pytest.approx(1.1)
+    s = cost_validate.summary([res])
+    assert s["factor1"]["geomean"] == pytest.approx(1.3) and s["factor1"]["within5"] == 0
+    assert s["auto"]["within5"] == (1.0 if f == 4 else 0.0)
+    assert "| mac-test |" in cost_validate.markdown({"summary": s, "cases": [res], "environment": {
+        "cpu_model": "x", "cpu": "y", "versions": {}, "repeat": 3, "target_sample_s": 1e-4,
+        "max_factor": 6, "seconds": 1.0}})
+
+
+def test_without_llvm_mca_the_check_uses_port_counts(monkeypatch):
+    monkeypatch.setattr(cost_mc, "mca_path", lambda: None)
+    a = [vec(2048, seed=s) for s in range(3)]
+    ch = cost_model.choose(mac, sig_of(mac, *a), keep=False)
+    checked = [r for r in ch.rows if r["checked"] and r["facts"].get("found")]
+    assert checked and all(r["facts"]["mca_cycles"] is None for r in checked)
+    assert all(r["bound"] != "mca" for r in checked)
+    assert {r["candidate"]: r for r in ch.rows}[ch.candidate]["accepted"]

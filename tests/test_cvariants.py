@@ -15,6 +15,7 @@ import pytest
 import unrollkit.kernels
 from unrollkit import cvariants as cv
 from unrollkit.errors import ArgumentError, CompileError, ToolMissingError, TransformError
+from conftest import OUTSIDE
 
 REPO = Path(__file__).resolve().parent.parent
 COMPILERS = [pytest.param("gcc", id="gcc"),
@@ -251,7 +252,7 @@ def test_damaged_cache_entry_is_rebuilt(monkeypatch, tmp_path):
     so_path = subprocess.run(
         [sys.executable, "-c", "from unrollkit import cvariants as cv; "
                                "print(cv.build('mac', 'c-pragma', 2, 'f64').so_path)"],
-        capture_output=True, text=True, check=True).stdout.strip()
+        capture_output=True, text=True, check=True, cwd=OUTSIDE).stdout.strip()
     Path(so_path).write_bytes(b"not an ELF file")
     rebuilt = cv.build("mac", "c-pragma", 2, "f64")
     assert not rebuilt.cache_hit

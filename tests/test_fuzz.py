@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 from unrollkit.fuzz import Case, RandomChooser, gen_case, run_case, save_case
+from conftest import OUTSIDE
 
 
 class HypothesisChooser:
@@ -61,7 +62,7 @@ def test_saved_case_replays(tmp_path):
     case = gen_case(RandomChooser(7))
     path = save_case(case, tmp_path)
     out = subprocess.run([sys.executable, str(path)], capture_output=True, text=True,
-                         env=dict(os.environ), timeout=120)
+                         env=dict(os.environ), timeout=120, cwd=OUTSIDE)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() in ("ok", "refused")
 
@@ -69,7 +70,7 @@ def test_saved_case_replays(tmp_path):
 def test_fuzz_cli_runs_clean(tmp_path):
     out = subprocess.run([sys.executable, "-m", "unrollkit", "fuzz", "--examples", "25",
                           "--seed", "3", "--save-dir", str(tmp_path)],
-                         capture_output=True, text=True, timeout=300)
+                         capture_output=True, text=True, timeout=300, cwd=OUTSIDE)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "25 examples" in out.stdout and "0 mismatches" in out.stdout
     assert not list(tmp_path.glob("case_*.py"))

@@ -80,6 +80,9 @@ def explain_cmd(kernel: str = typer.Argument(..., help="built-in kernel name or 
     t = host_target(over)
     sig, _ = JitKernel(k).signature(example_args(k, parse_sizes(k, size), dtype))
     choice = cost_model.choose(k, sig, target=t, check=not no_check, keep=False)
+    if choice.profile is None:
+        console.print(f"[bold]choice:[/bold] {choice.describe()}", highlight=False)
+        return
     out = console if console.is_terminal else Console(width=max(console.width, 180))
     out.print(f"target: {t.cpu} → family {t.family}; {t.vector_registers} vector registers "
               f"({t.vector_bits}-bit, LLVM prefers {t.preferred_vector_bits}); FMA latency {t.fma_latency}, "

@@ -12,23 +12,19 @@ import time
 
 import numpy as np
 from mlir import ir
-from mlir.dialects import arith, func, scf
-from mlir.dialects import llvm as llvm_dialect
 
-from . import backend, cache, ir_bounds, pragma, semantics
+from . import backend, cache, ir_bounds, semantics
 from .backend import Engine
 from .dtypes import BY_NAME
 from .errors import CompileError, UnrollkitError
 from .lower_affine import lower
-from .pipeline import lower_to_llvm_dialect
+from .to_llvm import REPEAT_SUFFIX, to_llvm_ir
 from .variants import Plan
 from .versions import versions
 
 #: bump when code generation changes in a way the cache key does not otherwise see
 CODEGEN_VERSION = "kernel-v2-repeat-pragma"
 
-#: suffix of the generated timing entry point ``<kernel>_repeat(args..., i64 reps)``
-REPEAT_SUFFIX = "_repeat"
 
 STAGES = ("affine", "transformed", "llvm", "llvm-opt", "asm")
 
@@ -140,7 +136,7 @@ def compile_kernel(kernel, sig: Signature, plan: Plan) -> CompiledKernel:
         stages["transformed"] = str(module)
         times["passes"] = time.perf_counter() - t
         t = time.perf_counter()
-        stages["llvm"] = _to_llvm_ir(module, plan)
+        stages["llvm"] = to_llvm_ir(module, plan.kernel.name, plan.pragma)
         times["to-llvm"] = time.perf_counter() - t
     t = time.perf_counter()
     mod = backend.optimize(stages["llvm"], plan.policy)
@@ -154,52 +150,6 @@ def compile_kernel(kernel, sig: Signature, plan: Plan) -> CompiledKernel:
     if engine.object:
         cache.put(key, {"stages": stages, "object": engine.object, "code_bytes": code_bytes})
     return ck
-
-
-def _to_llvm_ir(module, plan: Plan) -> str:
-    """Add the repeat entry point, lower to the LLVM dialect, keep the kernel out of line,
-    attach pragma metadata, translate to LLVM IR text."""
-    name = plan.kernel.name
-    loops = pragma.loop_table(module, name) if plan.pragma else []
-    add_repeat(module, name)
-    lower_to_llvm_dialect(module)
-    kfn = pragma.find_llvm_func(module, name)
-    # noinline: the repeat loop must run the kernel's own machine code, not a copy inlined
-    # (and then possibly optimised across repetitions) into the loop.
-    kfn.attributes["no_inline"] = ir.UnitAttr.get()
-    if plan.pragma:
-        pragma.annotate(module, name, loops, plan.pragma)
-    return str(llvm_dialect.translate_module_to_llvmir(module.operation))
-
-
-def add_repeat(module, name: str) -> None:
-    """Append ``func.func @<name>_repeat(args..., %reps: i64)`` calling ``@name`` reps times.
-
-    Added after the pass pipeline so that no loop pass sees (and unrolls) its loop. The calls
-    write through the kernel's pointer arguments, which the caller observes, so LLVM cannot
-    drop or merge them.
-    """
-    kfn = None
-    for op in module.body.operations:
-        if op.operation.name == "func.func" and \
-                ir.StringAttr(op.operation.attributes["sym_name"]).value == name:
-            kfn = op.operation
-    if kfn is None:
-        raise CompileError(f"no func.func @{name} in the module")
-    ftype = ir.FunctionType(ir.TypeAttr(kfn.attributes["function_type"]).value)
-    i64, index = ir.IntegerType.get_signless(64), ir.IndexType.get()
-    with ir.InsertionPoint(module.body), ir.Location.unknown():
-        rep = func.FuncOp(name + REPEAT_SUFFIX, ir.FunctionType.get(list(ftype.inputs) + [i64], []))
-        entry = rep.add_entry_block()
-        with ir.InsertionPoint(entry):
-            n = arith.IndexCastOp(index, entry.arguments[len(ftype.inputs)]).result
-            lo = arith.ConstantOp(index, 0).result
-            one = arith.ConstantOp(index, 1).result
-            loop = scf.ForOp(lo, n, one)
-            with ir.InsertionPoint(loop.body):
-                func.CallOp([], name, list(entry.arguments)[:len(ftype.inputs)])
-                scf.YieldOp([])
-            func.ReturnOp([])
 
 
 def _verify(module, after: str):

@@ -102,7 +102,7 @@ def _su(e) -> int:
     return 1
 
 
-def _flops(e, counts: dict, under_add: bool = False) -> None:
+def _flops(e, counts: dict) -> None:
     """Count FP ops, contracting a multiply that feeds an add/sub into one FMA (LLVM does)."""
     if isinstance(e, d.BinOp):
         if e.op in ("+", "-"):

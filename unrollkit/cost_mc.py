@@ -175,15 +175,20 @@ def grounded(row: dict, facts: dict, prof, t) -> None:
         # The loop-carried chain is known from the descriptor: llvm-mca sees register
         # dependences only (a chain through memory, y[t] ← y[t-1] reloaded, escapes it) and
         # charges an FMA with a folded load the load's latency on the accumulator too (5
-        # cycles for dot × 1, where the chain is 4). So: resources from llvm-mca's block
-        # throughput, the recurrence from the chain.
+        # cycles for dot × 1, where the chain is 4). So, for a single chain: resources from
+        # llvm-mca's block throughput, the recurrence from the chain.
         if prof.recurrence:
             rec = prof.chain_latency * iters / prof.recurrence
             if facts.get("store_forwarding"):
                 rec += t.store_forward_latency
         else:
             rec = prof.chain_latency * iters / (row["candidate"].accumulators * jam)
-        res = facts.get("mca_rthroughput") or facts["asm_core"]
+        if prof.recurrence or row["candidate"].accumulators * jam == 1:
+            res = facts.get("mca_rthroughput") or facts["asm_core"]
+        else:
+            # several chains: llvm-mca's steady state (shuffles feeding the packed
+            # accumulators, scheduler limits) matched the measured dot × 2/4/8 here
+            res = trip
         trip = max(res, rec)
         chain = rec >= res
     uops = facts.get("mca_uops") or facts["insns"]

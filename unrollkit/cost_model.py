@@ -1,7 +1,8 @@
 """The cost model behind ``factor="auto"`` (DESIGN §4): predict, then check the machine code.
 
-For a kernel and a call signature, every candidate — MLIR unrolling (``affine``) by u = 1…16
-and, for reductions, u independent accumulators (``multi-acc``) — gets
+For a kernel and a call signature, every candidate — MLIR unrolling (``affine``) by u = 1…16;
+for reductions, k = 2…16 independent accumulators (``multi-acc``); for nests, unroll-and-jam
+of the loop around the innermost one by 2, 4 or 8 (``unroll-jam``) with unrolling by u — gets
 
 1. an analytical prediction from the descriptor (`unrollkit.cost_loop`) and the host
    (`unrollkit.target`): live vector and scalar registers, uops and bytes of the loop body,
@@ -77,6 +78,7 @@ class Candidate:
         pipe = self.pipeline(user)
         return plan(kernel, variant=self.variant, factor=self.factor,
                     pipeline=pipe if pipe.passes else None, policy=policy)
+
 
 #: unroll-and-jam factors tried for the loop around the innermost one
 JAM_FACTORS = (2, 4, 8)
@@ -326,6 +328,8 @@ def choose(kernel, signature, pipeline=None, policy=None, target: Target | None 
     """
     from . import cost_mc
     t = target or host_target()
+    if not kernel.loops():
+        return Choice(Candidate("affine", 1), 0.0, "no loop to unroll", None, [], t)
     prof, preds = analyse(kernel, signature, t)
     rows = [{"candidate": x.candidate, "prediction": x, "checked": False, "accepted": True,
              "why": "", "cycles": x.cycles, "facts": {}} for x in preds]

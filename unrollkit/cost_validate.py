@@ -48,7 +48,7 @@ CORPUS = [
     ("jacobi1d-L2-f64-odd", "jacobi1d", {"N": 50001}, "f64", "L2"),
     ("jacobi1d-mem-f32", "jacobi1d", {"N": 4 << 20}, "f32", "mem"),
     ("iir-L1-f32", "iir", {"N": 4000}, "f32", "L1"),
-    ("iir-L2-f64-odd", "iir", {"N": 100001}, "f64", "L2"),
+    ("iir-L2-f64-odd", "iir", {"N": 80001}, "f64", "L2"),
     ("prefix_sum-L1-f32-odd", "prefix_sum", {"N": 3001}, "f32", "L1"),
     ("prefix_sum-mem-f64", "prefix_sum", {"N": 1 << 20}, "f64", "mem"),
 ]

@@ -55,33 +55,88 @@ def count_ops(op) -> int:
 
 
 def constant_trip_count(loop_op) -> int | None:
-    """Trip count of an ``affine.for`` whose bounds are constants, else None."""
-    lb = ir.AffineMapAttr(loop_op.attributes["lowerBoundMap"]).value
-    ub = ir.AffineMapAttr(loop_op.attributes["upperBoundMap"]).value
-    step = ir.IntegerAttr(loop_op.attributes["step"]).value
-    try:
-        lo = max(ir.AffineConstantExpr(e).value for e in lb.results)
-        hi = min(ir.AffineConstantExpr(e).value for e in ub.results)
-    except (ValueError, TypeError):
-        trips = _difference_trip_count(lb, ub, loop_op, step)
-        return trips
-    return max(0, -(-(hi - lo) // step))
+    """Trip count of an ``affine.for`` when it is a compile-time constant, else None.
+
+    Constant when the bounds are constants, or when ``ub − lb`` is (a full tile: ``%t`` to
+    ``%t + 8``). Bound operands that are constants (``arith.constant``, an ``affine.apply`` of
+    constants: what full unrolling leaves, e.g. ``affine.for %j = #map(%c1) to 8``) are folded
+    first, as upstream's ``getConstantTripCount`` does: if upstream saw a constant trip count
+    where we see none, the two would disagree about what to unroll (and upstream fails on a
+    loop shorter than the factor)."""
+    step = step_of(loop_op)
+    lbs, ubs = _bounds_in_one_space(loop_op)
+    lo_c, hi_c = [_const_of(e) for e in lbs], [_const_of(e) for e in ubs]
+    if None not in lo_c and None not in hi_c:
+        return max(0, -(-(min(hi_c) - max(lo_c)) // step))
+    if len(lbs) != 1:
+        return None
+    diffs = [_const_of(u - lbs[0]) for u in ubs]
+    if None in diffs:
+        return None
+    return max(0, -(-min(diffs) // step))
 
 
-def _difference_trip_count(lb, ub, loop_op, step):
-    """``lb = e``, ``ub = e + c`` over the same operands (a full tile): trip count ceil(c/step)."""
-    if len(lb.results) != 1 or len(ub.results) != 1:
-        return None
-    lo_ops, hi_ops = bound_operands(loop_op)
-    if list(lo_ops) != list(hi_ops) or lb.n_dims != ub.n_dims or lb.n_symbols != ub.n_symbols:
-        return None
-    diff = ir.AffineExpr.simplify_affine_expr(ub.results[0] - lb.results[0], lb.n_dims, lb.n_symbols) \
-        if hasattr(ir.AffineExpr, "simplify_affine_expr") else ub.results[0] - lb.results[0]
+def _const_of(expr):
     try:
-        c = ir.AffineConstantExpr(diff).value
+        return ir.AffineConstantExpr(expr).value
     except (ValueError, TypeError):
         return None
-    return max(0, -(-c // step))
+
+
+def const_index(v):
+    """The integer an index value always has (an ``arith.constant``, or an ``affine.apply``
+    of such), else None."""
+    owner = v.owner if isinstance(v, ir.OpResult) else None
+    if owner is None:
+        return None
+    if owner.name == "arith.constant":
+        try:
+            return ir.IntegerAttr(owner.attributes["value"]).value
+        except (ValueError, TypeError):
+            return None
+    if owner.name == "affine.apply":
+        amap = ir.AffineMapAttr(owner.attributes["map"]).value
+        vals = [const_index(x) for x in owner.operands]
+        if amap.n_symbols or None in vals or len(amap.results) != 1:
+            return None
+        sub = ir.AffineMap.get(0, 0, [ir.AffineConstantExpr.get(c) for c in vals])
+        return _const_of(ir.AffineExpr.simplify_affine_expr(amap.results[0].compose(sub), 0, 0))
+    return None
+
+
+def _bounds_in_one_space(loop_op):
+    """The lower- and upper-bound results of ``loop_op`` over one list of distinct, non-constant
+    operands (constants folded in), simplified: ``(lb exprs, ub exprs)``."""
+    lbm, ubm = bound_maps(loop_op)
+    lbo, ubo = bound_operands(loop_op)
+    if lbm.n_symbols or ubm.n_symbols:
+        return list(lbm.results), list(ubm.results)  # not folded: compared as they are
+    uniq = []
+
+    def subst(amap, operands):
+        dims = []
+        for v in operands:
+            c = const_index(v)
+            if c is not None:
+                dims.append(ir.AffineConstantExpr.get(c))
+                continue
+            k = next((k for k, u in enumerate(uniq) if u == v), None)
+            if k is None:
+                k = len(uniq)
+                uniq.append(v)
+            dims.append(ir.AffineDimExpr.get(k))
+        return dims
+
+    ld, ud = subst(lbm, lbo), subst(ubm, ubo)
+    n = max(len(uniq), 1)
+
+    def fold(amap, dims):
+        if not dims:
+            return [ir.AffineExpr.simplify_affine_expr(e, n, 0) for e in amap.results]
+        sub = ir.AffineMap.get(n, 0, dims)
+        return [ir.AffineExpr.simplify_affine_expr(e.compose(sub), n, 0) for e in amap.results]
+
+    return fold(lbm, ld), fold(ubm, ud)
 
 
 def step_of(loop_op) -> int:
@@ -206,7 +261,34 @@ def split_point(loop_op, multiple: int, front: bool):
     m = ir.AffineConstantExpr.get(multiple)
     count = ir.AffineExpr.get_mod(trips, m) if front else ir.AffineExpr.get_floor_div(trips, m) * m
     e = lo + count * st
-    return ir.AffineMap.get(lbm.n_dims + ubm.n_dims, 0, [e]), list(lbo) + list(ubo)
+    return dedup_operands(ir.AffineMap.get(lbm.n_dims + ubm.n_dims, 0, [e]), list(lbo) + list(ubo))
+
+
+def dedup_operands(amap, operands):
+    """``(amap, operands)`` with each distinct operand once and the results simplified.
+
+    A map over ``(%t, %t)`` (a bound built from the lower and the upper bound of a tile's point
+    loop, both ``%t``) hides that ``d1 - d0`` is 0: upstream then finds a constant trip count
+    that ours (`constant_trip_count`) missed, and the two disagree (upstream's unroller fails
+    on a loop it sees as shorter than the factor)."""
+    if amap.n_symbols:
+        return amap, list(operands)
+    uniq, index = [], []
+    for v in operands:
+        for k, u in enumerate(uniq):
+            if u == v:
+                index.append(k)
+                break
+        else:
+            index.append(len(uniq))
+            uniq.append(v)
+    if len(uniq) == len(operands):
+        exprs = list(amap.results)
+    else:
+        sub = ir.AffineMap.get(len(uniq), 0, [ir.AffineDimExpr.get(k) for k in index])
+        exprs = [e.compose(sub) for e in amap.results]
+    exprs = [ir.AffineExpr.simplify_affine_expr(e, len(uniq), 0) for e in exprs]
+    return ir.AffineMap.get(len(uniq), 0, exprs), uniq
 
 
 def split_loop(loop_op, at, first_name=None, second_name=None, clamp: str = ""):
@@ -235,7 +317,7 @@ def _bound_union(a, b):
     am, ao = a
     bm, bo = b
     exprs = shifted(am, 0) + shifted(bm, am.n_dims)
-    return ir.AffineMap.get(am.n_dims + bm.n_dims, 0, exprs), list(ao) + list(bo)
+    return dedup_operands(ir.AffineMap.get(am.n_dims + bm.n_dims, 0, exprs), list(ao) + list(bo))
 
 
 def trip_count_nonnegative(loop_op) -> bool:

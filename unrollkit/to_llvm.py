@@ -1,12 +1,62 @@
-"""Transformed affine IR → LLVM dialect → LLVM IR text, in process."""
+"""Transformed affine IR → LLVM dialect → LLVM IR text, in process.
+
+Besides the kernel, the module gets ``<kernel>_repeat(args..., i64 reps)``: the native repeat
+loop the benchmarks time, so a Python call's microseconds never hide a nanosecond kernel.
+"""
 from __future__ import annotations
 
+from mlir import ir
+from mlir.dialects import arith, func, scf
 from mlir.dialects import llvm as llvm_dialect
 
+from . import pragma
+from .errors import CompileError
 from .pipeline import lower_to_llvm_dialect
 
+#: suffix of the generated timing entry point ``<kernel>_repeat(args..., i64 reps)``
+REPEAT_SUFFIX = "_repeat"
 
-def to_llvm_ir(module) -> str:
-    """Lower ``module`` (in place) to the LLVM dialect and translate it to LLVM IR text."""
+
+def to_llvm_ir(module, name: str, pragma_counts=()) -> str:
+    """Add the repeat entry point, lower to the LLVM dialect (in place), keep the kernel out
+    of line, attach pragma unroll metadata, and translate to LLVM IR text."""
+    loops = pragma.loop_table(module, name) if pragma_counts else []
+    add_repeat(module, name)
     lower_to_llvm_dialect(module)
+    kfn = pragma.find_llvm_func(module, name)
+    # noinline: the repeat loop must run the kernel's own machine code, not a copy inlined
+    # (and then possibly optimised across repetitions) into the loop.
+    kfn.attributes["no_inline"] = ir.UnitAttr.get()
+    if pragma_counts:
+        pragma.annotate(module, name, loops, pragma_counts)
     return str(llvm_dialect.translate_module_to_llvmir(module.operation))
+
+
+def add_repeat(module, name: str) -> None:
+    """Append ``func.func @<name>_repeat(args..., %reps: i64)`` calling ``@name`` reps times.
+
+    Added after the pass pipeline so that no loop pass sees (and unrolls) its loop. The calls
+    write through the kernel's pointer arguments, which the caller observes, so LLVM cannot
+    drop or merge them.
+    """
+    kfn = None
+    for op in module.body.operations:
+        if op.operation.name == "func.func" and \
+                ir.StringAttr(op.operation.attributes["sym_name"]).value == name:
+            kfn = op.operation
+    if kfn is None:
+        raise CompileError(f"no func.func @{name} in the module")
+    ftype = ir.FunctionType(ir.TypeAttr(kfn.attributes["function_type"]).value)
+    i64, index = ir.IntegerType.get_signless(64), ir.IndexType.get()
+    with ir.InsertionPoint(module.body), ir.Location.unknown():
+        rep = func.FuncOp(name + REPEAT_SUFFIX, ir.FunctionType.get(list(ftype.inputs) + [i64], []))
+        entry = rep.add_entry_block()
+        with ir.InsertionPoint(entry):
+            n = arith.IndexCastOp(index, entry.arguments[len(ftype.inputs)]).result
+            lo = arith.ConstantOp(index, 0).result
+            one = arith.ConstantOp(index, 1).result
+            loop = scf.ForOp(lo, n, one)
+            with ir.InsertionPoint(loop.body):
+                func.CallOp([], name, list(entry.arguments)[:len(ftype.inputs)])
+                scf.YieldOp([])
+            func.ReturnOp([])
