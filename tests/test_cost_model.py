@@ -24,6 +24,13 @@ def spr():
                               {"l1d": 48 << 10, "l1i": 32 << 10, "l2": 2 << 20, "l3": 64 << 20, "line": 64})
 
 
+@pytest.fixture
+def fresh_cache(tmp_path, monkeypatch):
+    """A private disk cache: `factor="auto"` keeps its decisions there, and these tests need
+    to see a decision being made."""
+    monkeypatch.setenv("UNROLLKIT_CACHE_DIR", str(tmp_path))
+
+
 def sig_of(kernel, *args):
     return JitKernel(kernel).signature(list(args))[0]
 
@@ -188,6 +195,11 @@ f:
     base = asm_facts.loop_facts(lp)
     assert "spills" in cost_mc.verdict(facts, base, target.host_target())
     assert cost_mc.verdict(base, base, target.host_target()) == ""
+    t = target.host_target()
+    assert cost_mc.divider_cycles(lp, t) == 0
+    div = asm_facts.functions(chained.replace("vfmadd213ss\t8(%rdi,%rax,4), %xmm0, %xmm1",
+                                              "vdivps\t%ymm2, %ymm3, %ymm3"))["f"]
+    assert cost_mc.divider_cycles(asm_facts.hot_loop(div), t) == t.div_rthroughput
 
 
 @pytest.mark.skipif(cost_mc.mca_path() is None, reason="llvm-mca not installed")
@@ -262,7 +274,7 @@ def test_choose_falls_back_to_the_rolled_loop_when_everything_is_rejected(monkey
     (gemm, lambda: [np.random.default_rng(s).random(sh).astype(np.float32)
                     for s, sh in enumerate([(9, 37), (37, 45), (9, 45)])]),
 ])
-def test_auto_is_correct_against_numpy(kernel, make):
+def test_auto_is_correct_against_numpy(kernel, make, fresh_cache):
     args = make()
     want = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
     f = uk.jit(kernel, factor="auto")
@@ -292,7 +304,7 @@ def test_auto_is_correct_against_numpy(kernel, make):
     np.testing.assert_allclose(args[out], ref, rtol=rtol, atol=rtol * 10)
 
 
-def test_auto_resolves_per_signature():
+def test_auto_resolves_per_signature(fresh_cache):
     f = uk.jit(iir, factor="auto")
     f(0.5, vec(300), vec(300, seed=1))
     small = f.last
@@ -349,3 +361,16 @@ def test_without_llvm_mca_the_check_uses_port_counts(monkeypatch):
     assert checked and all(r["facts"]["mca_cycles"] is None for r in checked)
     assert all(r["bound"] != "mca" for r in checked)
     assert {r["candidate"]: r for r in ch.rows}[ch.candidate]["accepted"]
+
+
+def test_auto_decision_is_kept_in_the_disk_cache(monkeypatch, fresh_cache):
+    args = [vec(1234, seed=s) for s in range(3)]
+    first = uk.jit(mac, factor="auto").compiled(*args).choice
+    assert first.rows  # decided here: candidates were checked
+
+    def boom(*a, **k):
+        raise AssertionError("choose() ran again")
+    monkeypatch.setattr(cost_model, "choose", boom)
+    again = uk.jit(mac, factor="auto").compiled(*args).choice
+    assert again.candidate == first.candidate and not again.rows
+    assert "disk cache" in again.reason

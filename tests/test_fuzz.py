@@ -36,7 +36,8 @@ def test_generated_kernels_cover_the_space():
     assert any("range(i + 1" in c.source or "range(j + 1" in c.source for c in cases)  # triangular
     assert any(", 2):" in c.source or ", 3):" in c.source for c in cases)  # steps
     assert any("unroll" in c.pipeline for c in cases)
-    assert {c.variant for c in cases} >= {"affine", "none", "llvm-auto"}
+    assert {c.variant for c in cases} >= {"affine", "none", "llvm-auto", "pragma", "macro"}
+    assert {c.factor for c in cases} >= {1, 2, 3, 4, 8}
 
 
 def test_a_wrong_result_is_caught(monkeypatch):

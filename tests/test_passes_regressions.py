@@ -147,3 +147,37 @@ def test_the_clamp_is_only_where_needed():
     traced(kernel, "peel{loop=j,factor=4},unroll{loop=j,factor=4}", N=9, M=6)
     with pytest.raises(TransformError, match="j.rem"):
         traced(kernel, "peel{loop=j,factor=4},unroll{loop=j.rem,factor=2}", N=9, M=6)
+
+
+# ---------------------------------------------------------------- trip counts upstream sees
+# Upstream's unrollers fail ("failed to unroll") on a loop whose constant trip count is below
+# the factor. When upstream found a constant trip count that `constant_trip_count` missed, a
+# legal unroll was refused with that bare message.
+
+def test_split_point_over_a_repeated_operand_is_simplified():
+    # tile{i=2} of an empty loop: the point loop runs %t to %t + 4, its split point was a map
+    # over (%t, %t) whose trip count (0) only upstream saw
+    body = ("    for i in range(1, N - 1, 2):\n"
+            "        out[0] += -(-((i * i)))\n")
+    check(body, "1", "tile{i=2},unroll{loop=i,factor=3,remainder=peel-back}", N=2, M=3)
+    check(body, "1", "tile{i=2},unroll{loop=i,factor=3,remainder=peel-back}", N=13, M=3)
+
+
+def test_constant_bound_operands_give_a_constant_trip_count():
+    # a full unroll of i leaves j loops `from #map(%c1) to 8 step 3`: trip counts 1 and 2
+    body = ("    for i in range(1, N - 1):\n"
+            "        for j in range(i + 1, M - 1, 3):\n"
+            "            t = x[i + 1]\n"
+            "            out[i, j - 1] += t * -1.0\n")
+    check(body, '"N", "M"', "unroll{loop=i,factor=16,remainder=unrolled-cleanup},"
+          "peel{loop=i,factor=4,side=front},unroll-jam{loop=j,factor=2}", N=7, M=9)
+
+
+def test_unroll_jam_refuses_inner_bounds_defined_inside_with_a_reason():
+    body = ("    for i in range(1, N - 1):\n"
+            "        for j in range(1, M - 1, 2):\n"
+            "            for k in range(1, N - 1):\n"
+            "                out[i, j] -= z[k, j] * 2.0\n")
+    with pytest.raises(TransformError, match="bounds of loop 'k' use loop 'k.tile' inside 'j'"):
+        traced(_kernel(body, '"N", "M"'), "tile{k=4,separate=false},unroll-jam{loop=j,factor=3}",
+               N=11, M=9)

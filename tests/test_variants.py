@@ -220,3 +220,21 @@ def test_pragma_refuses_when_loops_and_back_edges_disagree():
         with pytest.raises(CompileError, match="left 1 loops where the kernel had 2"):
             pragma.annotate(m, "mac", [("i", False), ("j", True)], (("", 4),))
         assert pragma.annotate(m, "mac", [("i", True)], (("", 4),)) == 1
+
+
+def test_macro_unrolling_of_a_loop_that_is_empty_for_some_outer_iterations():
+    """Found by the fuzzer: a triangular loop with hi < lo has a negative trip count; the
+    macro's remainder loop must not start below lo (it ran iterations the source never did)."""
+    @uk.kernel
+    def tri(x: uk.f64["N"], out: uk.f64["N"]):
+        for i in range(1, N - 1):  # noqa: F821
+            for j in range(i + 1, 5):
+                out[i] += x[j]
+
+    from unrollkit.interpreter import interpret
+    x = np.arange(11.0)
+    for factor in (2, 3, 4):
+        out, want = np.zeros(11), np.zeros(11)
+        uk.jit(tri, factor=factor, variant="macro")(x, out)
+        interpret(tri, x, want)
+        np.testing.assert_array_equal(out, want)

@@ -129,6 +129,21 @@ def reloads_stored(lp: asm_facts.Loop) -> bool:
     return any(lk == sk and ld < sd for lk, ld in loads for sk, sd in stores)
 
 
+_DIV = re.compile(r"^v?(div|sqrt)(p|s)(s|d)$")
+
+
+def divider_cycles(lp: asm_facts.Loop, t) -> float:
+    """Cycles per trip the (unpipelined) divider is busy: ``div_rthroughput`` per 256-bit
+    divide, twice that at 512 bits, 0.6× at 128 bits or scalar. A floor under llvm-mca, whose
+    Sapphire Rapids model charges a ymm vdivps under 2 cycles (uops.info: about 5)."""
+    total = 0.0
+    for i in lp.insns:
+        if _DIV.match(i.mnemonic):
+            w = 2.0 if "%zmm" in i.operands else 1.0 if "%ymm" in i.operands else 0.6
+            total += w * t.div_rthroughput
+    return total
+
+
 def asm_core(lp: asm_facts.Loop, t) -> float:
     """Cycles per trip from the loop's instruction mix alone (without llvm-mca): the busiest
     port group, like the analytical ResMII but on the real instructions."""
@@ -159,6 +174,7 @@ def facts_of(ck, t) -> dict:
     facts["asm_core"] = asm_core(lp, t)
     facts["mem_loads"], facts["mem_stores"], facts["wide"] = _mem_ops(lp)
     facts["store_forwarding"] = reloads_stored(lp)
+    facts["divider"] = divider_cycles(lp, t)
     facts["code_bytes"] = ck.code_bytes
     return facts
 
@@ -169,7 +185,8 @@ def grounded(row: dict, facts: dict, prof, t) -> None:
     pred = row["prediction"]
     jam = row["candidate"].jam
     iters = (facts.get("step_elements") or pred.iters // jam) * jam
-    trip = facts["mca_cycles"] if facts.get("mca_cycles") else facts["asm_core"]
+    trip = max(facts["mca_cycles"] if facts.get("mca_cycles") else facts["asm_core"],
+               facts.get("divider", 0.0))
     chain = False
     if prof.recurrence or prof.reduction:
         # The loop-carried chain is known from the descriptor: llvm-mca sees register
@@ -184,7 +201,7 @@ def grounded(row: dict, facts: dict, prof, t) -> None:
         else:
             rec = prof.chain_latency * iters / (row["candidate"].accumulators * jam)
         if prof.recurrence or row["candidate"].accumulators * jam == 1:
-            res = facts.get("mca_rthroughput") or facts["asm_core"]
+            res = max(facts.get("mca_rthroughput") or facts["asm_core"], facts.get("divider", 0.0))
         else:
             # several chains: llvm-mca's steady state (shuffles feeding the packed
             # accumulators, scheduler limits) matched the measured dot × 2/4/8 here
@@ -200,6 +217,8 @@ def grounded(row: dict, facts: dict, prof, t) -> None:
     mem = memory_cycles(prof, t)
     l1 = l1_cycles(facts["mem_loads"], facts["mem_stores"], facts["wide"], t) / iters
     bound = "rec" if chain else "mca" if facts.get("mca_cycles") else "asm"
+    if not chain and facts.get("divider", 0.0) >= trip:
+        bound = "div"
     if fe > trip:
         bound = "fe"
     if mem > core:

@@ -346,6 +346,7 @@ def choose(kernel, signature, pipeline=None, policy=None, target: Target | None 
             r["accepted"] = False
             r["why"] = "not leading (analytical prediction > {:.1f}× the best)".format(LEAD)
     cost_mc.check_all(kernel, signature, prof, checked, t, pipeline, policy)
+    jam_remainders(rows, prof)
     win = pick(rows)
     if win is None:
         # every candidate failed to compile or was rejected: the rolled loop is the safe answer
@@ -365,6 +366,25 @@ def choose(kernel, signature, pipeline=None, policy=None, target: Target | None 
             ck.engine.close()  # machine code of the losers is released now
     return Choice(win["candidate"], win["cycles"], reason,
                   prof, rows, t, compiled if keep else _close(compiled))
+
+
+def jam_remainders(rows: list, p: LoopProfile) -> None:
+    """Unroll-and-jam by f leaves (parent trip mod f) iterations of the enclosing loop to an
+    un-jammed cleanup nest: that fraction of the work runs at the speed of the same candidate
+    without jam (its checked estimate when there is one, else its analytical one)."""
+    by = {r["candidate"]: r for r in rows}
+    for r in rows:
+        c = r["candidate"]
+        if c.jam <= 1 or not p.parent_trip:
+            continue
+        rem = (p.parent_trip % c.jam) / p.parent_trip
+        if not rem:
+            continue
+        plain = by.get(Candidate(c.variant, c.factor))
+        if plain is None:
+            continue
+        other = plain["cycles"] if plain["accepted"] or plain["checked"] else plain["prediction"].cycles
+        r["cycles"] = (1 - rem) * r["cycles"] + rem * other
 
 
 def _close(ck):
@@ -389,11 +409,35 @@ def auto_plan(kernel, pipeline=None, policy=None):
     return Plan(kernel, pipeline or Pipeline(), policy or LLVMPolicy(), "auto", (("", "auto"),))
 
 
+def _choice_key(kernel, signature, pipeline, policy, t: Target) -> str:
+    from . import cache
+    from .versions import versions
+    return cache.make_key("choice-v1", kernel, signature, pipeline.text() if pipeline else "",
+                          policy, sorted(t.as_dict().items()), versions())
+
+
 def compile_auto(kernel, signature, placeholder):
-    """Choose for this signature, then return the winner's CompiledKernel with ``.choice`` set."""
+    """Choose for this signature, then return the winner's CompiledKernel with ``.choice`` set.
+
+    The decision is kept in the disk cache (keyed on the kernel, signature, passes, LLVM
+    policy, every Target field and the tool versions): another process skips the candidates'
+    compiles and machine-code checks. Its Choice then has no candidate rows."""
+    from . import cache
     from .compiler import compile_kernel
     user = placeholder.pipeline if placeholder.pipeline.passes else None
-    choice = choose(kernel, signature, pipeline=user, policy=placeholder.policy)
+    t = host_target()
+    key = _choice_key(kernel, signature, user, placeholder.policy, t)
+    hit = cache.get(key)
+    if hit is not None and kernel.loops():
+        v, f, jam, loop = hit["candidate"]
+        prof, _ = analyse(kernel, signature, t)
+        choice = Choice(Candidate(v, f, jam, loop), hit["predicted"],
+                        hit["reason"] + " (decision from the disk cache)", prof, [], t)
+    else:
+        choice = choose(kernel, signature, pipeline=user, policy=placeholder.policy, target=t)
+        c = choice.candidate
+        cache.put(key, {"object": b"", "candidate": [c.variant, c.factor, c.jam, c.jam_loop],
+                        "predicted": choice.predicted, "reason": choice.reason})
     ck = choice.compiled
     choice.compiled = None  # the CompiledKernel owns its engine; the Choice only describes it
     if ck is None:

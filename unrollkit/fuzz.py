@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 DTYPES = ("f32", "f64", "i32")
-VARIANTS = ("affine", "none", "llvm-auto")
+VARIANTS = ("affine", "none", "llvm-auto", "pragma", "macro")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -27,9 +27,10 @@ class Case:
     pipeline: str        # pipeline text (may be "")
     variant: str
     data_seed: int
+    factor: int = 1      # the variant's unroll factor (of the innermost loops)
 
     def describe(self) -> str:
-        return (f"dtype={self.dtype} sizes={dict(self.sizes)} variant={self.variant} "
+        return (f"dtype={self.dtype} sizes={dict(self.sizes)} variant={self.variant} factor={self.factor} "
                 f"pipeline={self.pipeline!r} data_seed={self.data_seed}\n{self.source}")
 
 
@@ -85,7 +86,9 @@ def gen_case(ch) -> Case:
     params = (f'x: {T}["N"], y: {T}["N"], z: {T}["N", "M"], s: {T}, out: {T}[{out_shape}]')
     src = f"def fuzz_kernel({params}):\n" + textwrap.indent("\n".join(lines), "    ") + "\n"
     pipeline = _pipeline(ch, vars_, inner)
-    return Case(src, dtype, sizes, pipeline, ch.choice(VARIANTS), ch.int(0, 2**16))
+    variant = ch.choice(VARIANTS)
+    factor = 1 if variant == "none" else ch.choice((1, 2, 3, 4, 8))
+    return Case(src, dtype, sizes, pipeline, variant, ch.int(0, 2**16), factor)
 
 
 def _size_of(d: int) -> str:
@@ -219,7 +222,7 @@ def run_case(case: Case) -> str:
     expected = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
     interpret(kernel, *expected)
     try:
-        f = uk.jit(kernel, variant=case.variant, pipeline=pipeline)
+        f = uk.jit(kernel, factor=case.factor, variant=case.variant, pipeline=pipeline)
         f(*args)
     except TransformError:
         return "refused"

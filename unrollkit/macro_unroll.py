@@ -71,7 +71,9 @@ def split_loop(lp: d.Loop, factor: int) -> tuple:
     for u in range(factor):
         copies.extend(shift_body(lp.body, lp.var, u * step, {}, f"_u{u}" if u else ""))
     main = replace(lp, upper=(split,), step=span, body=tuple(copies))
-    rest = replace(lp, lower=(split,))
+    # an empty loop (hi < lo, e.g. a triangular range(i + 1, M) late in i) has negative
+    # "trips" and a split point below lo: the remainder must still start no earlier than lo
+    rest = replace(lp, lower=(split, lo))
     return main, rest
 
 
