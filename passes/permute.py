@@ -26,7 +26,7 @@ import dataclasses
 from typing import ClassVar
 
 from unrollkit.errors import TransformError
-from unrollkit.ir_utils import affine_loops, loop_name, loop_names, perfect_band, reorder_band
+from unrollkit.ir_utils import affine_loops, loop_name, loop_names, perfect_band, reorder_band, vanished
 
 from .base import Pass, register
 from .dependence import check_permutation
@@ -38,6 +38,8 @@ def permute_loops(module, order: list, what: str) -> None:
         raise TransformError(f"{what}: give at least two loops, got {order}")
     if len(set(order)) != len(order):
         raise TransformError(f"{what}: a loop is named twice in {order}")
+    if any(vanished(module, n) for n in order):
+        return  # a loop was fully unrolled by an earlier pass at this size: nothing to reorder
     known = loop_names(module)
     for n in order:
         if n not in known:
@@ -93,6 +95,8 @@ class Interchange(Pass):
         if not self.a or not self.b:
             raise TransformError(f"{what}: give both loops, e.g. interchange{{a=i,b=k}}")
         heads = [l for l in affine_loops(module) if loop_name(l) in (self.a, self.b)]
+        if not heads and (vanished(module, self.a) or vanished(module, self.b)):
+            return  # fully unrolled by an earlier pass at this size
         if not heads:
             raise TransformError(f"{what}: no such loops; the loops are {loop_names(module)}")
         # the band runs from the outer of the two to the inner: swap them, keep the rest

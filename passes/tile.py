@@ -39,7 +39,7 @@ from unrollkit.errors import TransformError
 from unrollkit.ir_utils import (affine_loops, count_ops, has_iter_args, bound_maps, bound_operands, constant_trip_count, iv_of,
                                 loop_name, loop_names, new_loop, perfect_band, rebuild_loop, reorder_band,
                                 shifted, split_loop,
-                                step_of)
+                                step_of, vanished)
 
 from .base import Pass, check_code_size, register
 from .dependence import check_tiling
@@ -102,6 +102,13 @@ class Tile(Pass):
 
     def apply(self, module) -> None:
         sizes = {k: v for k, v in self.sizes if v > 1}
+        gone = [k for k in sizes if vanished(module, k)]  # fully unrolled earlier at this size
+        if gone:
+            if self.order:
+                return  # the order names a loop that no longer exists: nothing to reorder
+            sizes = {k: v for k, v in sizes.items() if k not in gone}
+            if not sizes:
+                return
         if not sizes:
             if self.order:
                 raise TransformError("tile: order= given but no loop has a tile size > 1")

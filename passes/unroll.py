@@ -30,7 +30,7 @@ from mlir import ir
 
 from unrollkit.errors import TransformError
 from unrollkit.ir_utils import (affine_loops, bound_results, distinct_inits, constant_trip_count, count_ops,
-                                is_innermost, loop_name, never_runs)
+                                is_innermost, loop_name, never_runs, vanished)
 from unrollkit.transform_script import apply_to_groups
 
 from .base import Pass, check_code_size, register
@@ -45,6 +45,8 @@ def select_loops(module, loop: str) -> list:
             names = sorted({n for n in map(loop_name, loops) if n})
             if loop.endswith(".rem") and loop[:-len(".rem")] in names:
                 return []  # the factor divided the trip count: no remainder at this size
+            if vanished(module, loop):
+                return []  # fully unrolled (or removed as empty) by an earlier pass at this size
             raise TransformError(f"no loop named {loop!r}; the loops are {names}")
         return chosen
     return [op for op in loops if is_innermost(op)]

@@ -16,7 +16,9 @@ OUTSIDE = tempfile.mkdtemp(prefix="unrollkit-test-cwd-")
 # Tests never touch the user's cache; set before unrollkit reads it.
 os.environ.setdefault("UNROLLKIT_CACHE_DIR", tempfile.mkdtemp(prefix="unrollkit-test-cache-"))
 
-settings.register_profile("ci", max_examples=40, deadline=None,
+# CI is derandomized (the same examples every run: a red CI is a reproducible one); a local
+# run explores new examples each time. `unrollkit fuzz` runs many more.
+settings.register_profile("ci", max_examples=60, deadline=None, derandomize=True,
                           suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("dev", max_examples=15, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow])

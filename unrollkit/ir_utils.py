@@ -6,6 +6,8 @@ count in place, and a fresh op keeps every handle the caller holds either valid 
 """
 from __future__ import annotations
 
+import contextvars
+
 from mlir import ir
 from mlir.dialects import affine
 
@@ -44,6 +46,21 @@ def affine_loops(module) -> list:
 
 def loop_names(module) -> list:
     return sorted({n for n in map(loop_name, affine_loops(module)) if n})
+
+
+#: loop names seen in the module by the running `Pipeline`, before any of its passes so far
+SEEN_LOOPS: contextvars.ContextVar = contextvars.ContextVar("unrollkit_seen_loops", default=None)
+
+
+def vanished(module, name: str) -> bool:
+    """Was loop ``name`` in the module earlier in the running pipeline, and is it gone now?
+
+    Unrolling by a factor at least the trip count (``unroll{factor=8}`` of a 5-trip loop,
+    ``unroll-jam`` by the trip count) or canonicalizing an empty loop removes the loop at that
+    size only; a later pass that names it then has nothing to do (like ``i.rem`` when the
+    factor divides the trip count) instead of failing at some sizes and not others."""
+    seen = SEEN_LOOPS.get()
+    return seen is not None and name in seen and name not in loop_names(module)
 
 
 def is_innermost(loop_op) -> bool:

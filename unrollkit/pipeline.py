@@ -146,12 +146,28 @@ class Pipeline:
 
     def run(self, module, record: bool = False) -> list:
         """Apply every pass in order, verifying the IR after each; with ``record``, each step
-        keeps the IR text (``str(module)``) too. Returns the steps (``input`` first)."""
-        from unrollkit.ir_utils import count_ops
-        from unrollkit.passes.base import max_ops
+        keeps the IR text (``str(module)``) too. Returns the steps (``input`` first).
+
+        A pass that names a loop an earlier pass removed at these sizes (fully unrolled: its
+        trip count was at most the factor) does nothing, see `unrollkit.ir_utils.vanished`."""
+        from unrollkit.ir_utils import SEEN_LOOPS, count_ops
         steps = [Step(0, "input", str(module) if record else "", 0.0, count_ops(module.operation))]
+        seen: set = set()  # loop names so far: a pass naming one that vanished does nothing
+        token = SEEN_LOOPS.set(seen)
+        try:
+            self._run_passes(module, record, steps, seen)
+        finally:
+            SEEN_LOOPS.reset(token)
+        if record:
+            object.__setattr__(self, "_steps", steps)
+        return steps
+
+    def _run_passes(self, module, record: bool, steps: list, seen: set) -> None:
+        from unrollkit.ir_utils import count_ops, loop_names
+        from unrollkit.passes.base import max_ops
         for i, p in enumerate(self.passes, 1):
             t0 = time.perf_counter()
+            seen.update(loop_names(module))
             try:
                 p.apply(module)
             except (ValueError, ir.MLIRError) as exc:
@@ -165,9 +181,6 @@ class Pipeline:
                 raise CodeSizeError(f"after pass {p.text()!r} the module has {n:,} operations, over "
                                     f"the code-size budget of {max_ops():,} (UNROLLKIT_MAX_OPS)")
             steps.append(Step(i, p.text(), str(module) if record else "", dt, n))
-        if record:
-            object.__setattr__(self, "_steps", steps)
-        return steps
 
     def trace(self, kernel, dtype: str = "f32", **sizes) -> list:
         """Lower ``kernel`` (sizes by name, 64 if not given; generic arrays of ``dtype``), run
