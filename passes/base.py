@@ -33,6 +33,9 @@ def register(cls):
 @dataclasses.dataclass(frozen=True)
 class Pass:
     name: ClassVar[str] = ""
+    #: may remove loops as a side effect (a full unroll): a later pass naming such a loop then
+    #: does nothing instead of failing (see `unrollkit.ir_utils.vanished`)
+    removes_loops: ClassVar[bool] = False
 
     def apply(self, module) -> None:  # pragma: no cover - every pass overrides it
         raise NotImplementedError

@@ -22,6 +22,7 @@ from .base import Pass, register
 @dataclasses.dataclass(frozen=True)
 class Canonicalize(Pass):
     name: ClassVar[str] = "canonicalize"
+    removes_loops: ClassVar[bool] = True
 
     def apply(self, module) -> None:
         run_upstream("canonicalize", module)

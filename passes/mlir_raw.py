@@ -29,6 +29,7 @@ from .base import Pass, check_code_size, register
 @dataclasses.dataclass(frozen=True)
 class MLIRPasses(Pass):
     name: ClassVar[str] = "mlir"
+    removes_loops: ClassVar[bool] = True
     pipeline: str = ""
 
     def __post_init__(self):

@@ -15,6 +15,13 @@ This is the building block of `unroll`'s remainder strategies (``remainder=peel-
 ``peel-front``, ``unrolled-cleanup``). Refused for a loop whose bounds are a min/max of
 several expressions (a partial tile of `tile`): the split point would not be affine.
 
+Empty loops: the split point comes from the raw trip count ``ceildiv(ub - lb, step)``, which
+is negative where a loop is empty because ``ub < lb`` (a triangular ``range(i + 1, M - 1)``
+for large ``i``). Unless the bounds prove ``ub >= lb`` for every outer iteration, the
+remainder's bound is clamped to the loop's (``max(split, lb)`` behind, ``min(split, ub)`` in
+front); that remainder then has a min/max bound (`unroll` refuses it, the main loop is
+unaffected). A loop the bounds prove never runs is not split at all.
+
 Before → after (``peel{loop=i,factor=4}``, 0..10; ``side=front`` puts 0..2 first)::
 
     affine.for %i = 0 to 10 {         affine.for %i = 0 to 8 { S(%i) }  {uk.name = "i"}
@@ -28,7 +35,8 @@ from typing import ClassVar
 
 from unrollkit.errors import TransformError
 from unrollkit.ir_utils import (constant_trip_count, count_ops, has_iter_args, loop_name,
-                                split_loop, split_point, never_runs, trip_count_nonnegative)
+                                split_loop, split_point, never_runs, trip_count_divisor,
+                                trip_count_nonnegative)
 
 from .base import Pass, check_code_size, register
 from .unroll import select_loops
@@ -43,8 +51,8 @@ def peel_loop(op, factor: int, side: str = "back"):
     if has_iter_args(op):
         raise TransformError(f"cannot peel loop {name!r}: it carries values (iter_args)")
     trips = constant_trip_count(op)
-    if factor <= 1 or trips is not None and trips % factor == 0 or never_runs(op):
-        return op, None
+    if factor <= 1 or trip_count_divisor(op) % factor == 0 or never_runs(op):
+        return op, None  # (also a main loop an earlier split made a multiple of ``factor``)
     front = side == "front"
     at = split_point(op, factor, front)
     # The split point is computed from the raw trip count ceildiv(ub - lb, step), which is

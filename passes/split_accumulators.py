@@ -34,7 +34,8 @@ from mlir.dialects import affine, arith
 
 from unrollkit.errors import TransformError
 from unrollkit.ir_utils import (body_ops, bound_maps, bound_operands, clone_into, copy_attributes,
-                                count_ops, has_iter_args, iv_of, loop_name, step_of, walk_ops)
+                                count_ops, has_iter_args, iv_of, loop_name, never_runs, step_of,
+                                walk_ops)
 
 from .base import Pass, check_code_size, register
 from .dependence import Access
@@ -115,7 +116,10 @@ class SplitAccumulators(Pass):
             plans.append(op)
         for op in plans:
             main, _ = peel_loop(op, self.accumulators, "back")
-            if main is not None:
+            # a main loop that never runs (trip count below k at this size) stays a plain loop:
+            # a zero-trip loop with iter_args would be folded away by the lowering's
+            # canonicalization, which the loop-by-loop metadata of the pragma variant relies on not doing
+            if main is not None and not never_runs(main):
                 _split(main, self.accumulators)
 
 

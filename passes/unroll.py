@@ -8,7 +8,10 @@ Options:
         fully (by its trip count); false leaves such loops rolled, as upstream does without
         ``unroll-up-to-factor``.
     remainder (str, "cleanup"): what happens to the trip count mod factor iterations:
-        ``cleanup``: upstream's remainder loop after the unrolled one (it keeps the name);
+        ``cleanup``: upstream's remainder loop after the unrolled one (it keeps the name); for
+            a loop that may be empty with ``ub < lb`` (triangular) the remainder is split off
+            as by ``peel-back`` instead (upstream's cleanup bound is unclamped there, see
+            `own_cleanup`), and it also keeps the name;
         ``peel-back`` / ``peel-front``: the remainder split off first (see `peel`) as its own
             loop ``<name>.rem`` after / before the main loop, left rolled;
         ``unrolled-cleanup``: peel-back, then the remainder fully unrolled;
@@ -56,6 +59,7 @@ def select_loops(module, loop: str) -> list:
 @dataclasses.dataclass(frozen=True)
 class Unroll(Pass):
     name: ClassVar[str] = "unroll"
+    removes_loops: ClassVar[bool] = True
     factor: int = 4
     loop: str = ""
     full: bool = False
@@ -159,11 +163,19 @@ def own_cleanup(op, factor):
     gets a cleanup running from below ``lb`` up to ``ub``: iterations the loop never had, out
     of bounds. Such loops are peeled here with a clamped split (see `peel_loop`); the
     remainder keeps the loop's name, like upstream's cleanup loop."""
-    from unrollkit.ir_utils import never_runs, set_loop_name, trip_count_nonnegative
+    from unrollkit.ir_utils import (has_iter_args, never_runs, set_loop_name, trip_count_divisor,
+                                    trip_count_nonnegative)
     from .peel import peel_loop
-    if factor <= 1 or trip_count_nonnegative(op) or bound_results(op) != (1, 1) or never_runs(op):
-        return op
+    if (factor <= 1 or trip_count_nonnegative(op) or bound_results(op) != (1, 1) or never_runs(op)
+            or trip_count_divisor(op) % factor == 0):
+        return op  # (with tc a multiple of f, upstream's cleanup starts at lb + tc·step >= ub)
     name = loop_name(op)
+    if has_iter_args(op):
+        raise TransformError(
+            f"cannot unroll loop {name or '<unnamed>'!r} by {factor}: it may run no iterations with "
+            "its upper bound below its lower bound (e.g. a triangular loop), where MLIR's cleanup "
+            "loop would run iterations outside it, and it carries values (iter_args), so its "
+            "remainder cannot be split off instead; unroll it before split-accumulators/vectorize")
     main, rem = peel_loop(op, factor, "back")
     if rem is not None and name is not None:
         set_loop_name(rem, name)

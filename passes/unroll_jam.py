@@ -5,7 +5,8 @@ Options:
     factor (int, 2): copies of the body; a loop with a constant trip count below the factor is
         unrolled by its trip count.
     remainder (str, "cleanup"): ``cleanup``: upstream's cleanup nest after the jammed one (a
-        copy that keeps the loop's name); ``peel-back`` / ``peel-front``: the remainder split off
+        copy that keeps the loop's name; for a loop that may be empty with ``ub < lb`` it is
+        split off as by ``peel-back``, see `unroll`); ``peel-back`` / ``peel-front``: the remainder split off
         first as ``<name>.rem`` (see `peel`), so the jammed loop has no cleanup.
 
 Uses the transform dialect's ``transform.loop.unroll_and_jam`` on the named loops (upstream's
@@ -42,6 +43,7 @@ from .unroll import own_cleanup, select_loops
 @dataclasses.dataclass(frozen=True)
 class UnrollJam(Pass):
     name: ClassVar[str] = "unroll-jam"
+    removes_loops: ClassVar[bool] = True
     loop: str = ""
     factor: int = 2
     remainder: str = "cleanup"

@@ -40,7 +40,7 @@ from mlir.dialects import affine, arith, vector
 
 from unrollkit.errors import TransformError
 from unrollkit.ir_utils import (body_ops, bound_maps, bound_operands, copy_attributes, count_ops,
-                                has_iter_args, is_innermost, iv_of, loop_name, step_of)
+                                has_iter_args, is_innermost, iv_of, loop_name, never_runs, step_of)
 
 from .base import Pass, check_code_size, register
 from .dependence import Access, _range, dependence_pairs, interval, signs
@@ -75,7 +75,7 @@ class Vectorize(Pass):
                         count_ops(module.operation) + sum(2 * count_ops(op) for op in targets))
         for op, _ in plans:
             main, _rem = peel_loop(op, self.width, "back")
-            if main is not None:
+            if main is not None and not never_runs(main):  # (see split-accumulators)
                 _vectorize(main, self.width, _analyse(main, self.width, self.reductions))
 
 

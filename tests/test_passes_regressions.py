@@ -27,7 +27,7 @@ def _kernel(body: str, out_shape: str, dtype: str = "f64"):
 
 
 def check(body: str, out_shape: str, pipeline: str, *, N: int, M: int, variant: str = "affine",
-          dtype: str = "f64", seed: int = 0) -> None:
+          dtype: str = "f64", seed: int = 0, **jit_options) -> None:
     """Compile ``body`` with ``pipeline`` and compare every array with the interpreter's."""
     kernel = _kernel(body, out_shape, dtype)
     sizes = {"N": N, "M": M}
@@ -42,7 +42,7 @@ def check(body: str, out_shape: str, pipeline: str, *, N: int, M: int, variant: 
             args.append(float(rng.uniform(-1, 1)))
     want = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
     interpret(kernel, *want)
-    uk.jit(kernel, variant=variant, pipeline=Pipeline.parse(pipeline))(*args)
+    uk.jit(kernel, variant=variant, pipeline=Pipeline.parse(pipeline), **jit_options)(*args)
     for got, exp in zip(args, want):
         if isinstance(got, np.ndarray):
             np.testing.assert_allclose(got, exp, rtol=1e-9, atol=1e-9)
@@ -181,3 +181,49 @@ def test_unroll_jam_refuses_inner_bounds_defined_inside_with_a_reason():
     with pytest.raises(TransformError, match="bounds of loop 'k' use loop 'k.tile' inside 'j'"):
         traced(_kernel(body, '"N", "M"'), "tile{k=4,separate=false},unroll-jam{loop=j,factor=3}",
                N=11, M=9)
+
+
+# ---------------------------------------------------------------- loops unrolled away
+# A loop whose trip count is at most the factor is unrolled fully and disappears at that size
+# only; a later pass naming it did fail ("no loop named 'i'") at some sizes and not at others.
+
+@pytest.mark.parametrize("N", [6, 13])
+@pytest.mark.parametrize("pipeline", [
+    "unroll-jam{loop=i,factor=2},unroll-jam{loop=i,factor=16}",
+    "unroll{loop=i,factor=4},unroll{loop=i,factor=2},peel{loop=i,factor=3}",
+    "unroll{loop=i,factor=4},tile{i=2}",
+    "unroll{loop=i,factor=4},interchange{a=i,b=j}",
+])
+def test_a_pass_naming_a_loop_unrolled_away_does_nothing(pipeline, N):
+    # N = 6: i runs 1, 4 (2 trips) and is unrolled away; N = 13: it stays
+    body = ("    for i in range(1, N - 1, 3):\n"
+            "        for j in range(1, M - 1):\n"
+            "            out[i, j] += z[i - 1, j + 1] * 2.0\n")
+    check(body, '"N", "M"', pipeline, N=N, M=5)
+
+
+def test_a_loop_never_seen_or_renamed_away_is_still_refused():
+    body = ("    for i in range(1, N - 1, 3):\n"
+            "        out[i] += x[i]\n")
+    with pytest.raises(TransformError, match="no loop named 'q'"):
+        check(body, '"N"', "unroll{loop=i,factor=4},unroll{loop=q,factor=2}", N=6, M=5)
+    with pytest.raises(TransformError, match="no loop named 'i'"):
+        check(body, '"N"', "rename{loop=i,to=a},unroll{loop=i,factor=2}", N=6, M=5)
+
+
+# ---------------------------------------------------------------- loops that never run
+# split-accumulators and vectorize{reductions=true} turned a main loop with no iterations
+# (trip count below k at this size) into a zero-trip loop with iter_args, which the lowering's
+# canonicalization folds away: the pragma variant, which matches loops to back-edges one to
+# one, then failed ("lowering left 0 loops where the kernel had 1").
+
+@pytest.mark.parametrize("N", [0, 3, 4, 13])
+@pytest.mark.parametrize("pipeline", [
+    "split-accumulators{loop=i,accumulators=4}",
+    "unroll{loop=i,factor=1,remainder=peel-back},split-accumulators{loop=i,accumulators=2}",
+    "vectorize{loop=i,width=4,reductions=true}",
+])
+def test_a_reduction_loop_shorter_than_k_under_the_pragma_variant(pipeline, N):
+    body = ("    for i in range(1, N - 1):\n"
+            "        out[0] += max(-(-(x[i])), s)\n")
+    check(body, "1", pipeline, N=N, M=4, variant="pragma", factor=3)

@@ -28,6 +28,9 @@ from .errors import UnrollkitError
 
 KERNELS = ("mac", "dot", "gemm")
 IR_VARIANTS = ("none", "llvm-auto", "pragma", "macro", "manual", "affine", "multi-acc")
+#: variants that choose their own schedule, measured when asked for (--variants): ``auto``
+#: (the cost model; GEMM nests get the BLAS-style schedule) and ``blas`` (GEMM nests only)
+CHOOSING_VARIANTS = ("auto", "blas")
 C_VARIANTS = ("c-plain", "c-pragma", "c-manual", "c-macro")
 DEFAULT_SIZES = {"gemm": "128,512", "mac": "4096,262144", "dot": "4096,262144"}
 DEFAULT_FACTORS = (1, 2, 4, 8)
@@ -290,7 +293,7 @@ def plan_rows(kernel: str, sizes: list, variants: list, factors: list, dtype: st
             tools = [c for c in compilers] if v in C_VARIANTS else ["mlir"]
             for tool in tools:
                 for f in factors:
-                    single = v in ("llvm-auto", "c-plain")
+                    single = v in ("llvm-auto", "c-plain", "blas", "auto")  # choose their own
                     if (single and f != 1) or (not single and f == 1 and v != "c-pragma"):
                         continue
                     if v == "manual" and f not in (2, 4, 8):
@@ -453,10 +456,10 @@ def run(kernel: str, sizes: list, variants: list, factors: list, dtype: str = "f
     from threadpoolctl import threadpool_limits
     if kernel not in KERNELS:
         raise UnrollkitError(f"unknown kernel {kernel!r}; bench takes {list(KERNELS)}")
-    unknown = [v for v in variants if v not in IR_VARIANTS + C_VARIANTS + ("numpy",)]
+    unknown = [v for v in variants if v not in IR_VARIANTS + CHOOSING_VARIANTS + C_VARIANTS + ("numpy",)]
     if unknown:
         raise UnrollkitError(f"unknown variant(s) {unknown}; the variants are "
-                             f"{list(IR_VARIANTS + C_VARIANTS)}")
+                             f"{list(IR_VARIANTS + CHOOSING_VARIANTS + C_VARIANTS)}")
     if dtype not in ("f32", "f64"):
         raise UnrollkitError(f"--dtype must be f32 or f64, got {dtype!r}")
     if pin is not None:

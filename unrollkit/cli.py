@@ -121,7 +121,10 @@ def fuzz_cmd(examples: int = typer.Option(1000, "--examples", help="how many ran
 
 def main(argv=None):
     try:
-        app(args=argv, standalone_mode=False)
+        # non-standalone mode returns (rather than raises) the code of a `typer.Exit`
+        code = app(args=argv, standalone_mode=False)
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except UnrollkitError as exc:
         console.print(f"[red]error:[/red] {exc}", highlight=False)
         sys.exit(2)

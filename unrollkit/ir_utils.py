@@ -48,8 +48,8 @@ def loop_names(module) -> list:
     return sorted({n for n in map(loop_name, affine_loops(module)) if n})
 
 
-#: loop names seen in the module by the running `Pipeline`, before any of its passes so far
-SEEN_LOOPS: contextvars.ContextVar = contextvars.ContextVar("unrollkit_seen_loops", default=None)
+#: loop names that a pass of the running `Pipeline` unrolled away (see `vanished`)
+UNROLLED_AWAY: contextvars.ContextVar = contextvars.ContextVar("unrollkit_unrolled_away", default=None)
 
 
 def vanished(module, name: str) -> bool:
@@ -58,9 +58,12 @@ def vanished(module, name: str) -> bool:
     Unrolling by a factor at least the trip count (``unroll{factor=8}`` of a 5-trip loop,
     ``unroll-jam`` by the trip count) or canonicalizing an empty loop removes the loop at that
     size only; a later pass that names it then has nothing to do (like ``i.rem`` when the
-    factor divides the trip count) instead of failing at some sizes and not others."""
-    seen = SEEN_LOOPS.get()
-    return seen is not None and name in seen and name not in loop_names(module)
+    factor divides the trip count) instead of failing at some sizes and not others. Only
+    passes that remove loops as a side effect of their work count (``Pass.removes_loops``:
+    unroll, unroll-jam, canonicalize, mlir): a name that ``rename`` took away is still an
+    error to use."""
+    gone = UNROLLED_AWAY.get()
+    return gone is not None and name in gone and name not in loop_names(module)
 
 
 def is_innermost(loop_op) -> bool:
@@ -81,13 +84,13 @@ def constant_trip_count(loop_op) -> int | None:
     where we see none, the two would disagree about what to unroll (and upstream fails on a
     loop shorter than the factor)."""
     step = step_of(loop_op)
-    lbs, ubs = _bounds_in_one_space(loop_op)
+    lbs, ubs, space = _bounds_in_one_space(loop_op)
     lo_c, hi_c = [_const_of(e) for e in lbs], [_const_of(e) for e in ubs]
     if None not in lo_c and None not in hi_c:
         return max(0, -(-(min(hi_c) - max(lo_c)) // step))
-    if len(lbs) != 1:
+    if len(lbs) != 1 or space is None:
         return None
-    diffs = [_const_of(u - lbs[0]) for u in ubs]
+    diffs = [_const_of(ir.AffineExpr.simplify_affine_expr(u - lbs[0], *space)) for u in ubs]
     if None in diffs:
         return None
     return max(0, -(-min(diffs) // step))
@@ -123,11 +126,13 @@ def const_index(v):
 
 def _bounds_in_one_space(loop_op):
     """The lower- and upper-bound results of ``loop_op`` over one list of distinct, non-constant
-    operands (constants folded in), simplified: ``(lb exprs, ub exprs)``."""
+    operands (constants folded in), simplified: ``(lb exprs, ub exprs, (dims, symbols))``; the
+    last is None when the two are over different operands (then they cannot be subtracted)."""
     lbm, ubm = bound_maps(loop_op)
     lbo, ubo = bound_operands(loop_op)
-    if lbm.n_symbols or ubm.n_symbols:
-        return list(lbm.results), list(ubm.results)  # not folded: compared as they are
+    if lbm.n_symbols or ubm.n_symbols:  # (only from raw mlir{...} steps) not folded
+        same = list(lbo) == list(ubo) and (lbm.n_dims, lbm.n_symbols) == (ubm.n_dims, ubm.n_symbols)
+        return list(lbm.results), list(ubm.results), (lbm.n_dims, lbm.n_symbols) if same else None
     uniq = []
 
     def subst(amap, operands):
@@ -153,7 +158,7 @@ def _bounds_in_one_space(loop_op):
         sub = ir.AffineMap.get(n, 0, dims)
         return [ir.AffineExpr.simplify_affine_expr(e.compose(sub), n, 0) for e in amap.results]
 
-    return fold(lbm, ld), fold(ubm, ud)
+    return fold(lbm, ld), fold(ubm, ud), (n, 0)
 
 
 def step_of(loop_op) -> int:
@@ -346,6 +351,32 @@ def trip_count_nonnegative(loop_op) -> bool:
         return True  # constant: already clamped at 0 by whoever asks
     span = _bound_span(loop_op)
     return span is not None and span[0] >= 0
+
+
+def trip_count_divisor(loop_op) -> int:
+    """The largest integer known to divide the trip count of ``loop_op`` for every execution
+    (its constant trip count, or e.g. 4 for a main loop that `peel` cut to a multiple of 4;
+    0 divides nothing but is divided by everything: an always-empty loop gives 0)."""
+    trips = constant_trip_count(loop_op)
+    if trips is not None:
+        return trips
+    lbs, ubs, space = _bounds_in_one_space(loop_op)
+    if len(lbs) != 1 or len(ubs) != 1 or space is None:
+        return 1
+    t = ir.AffineExpr.get_ceil_div(ubs[0] - lbs[0], ir.AffineConstantExpr.get(step_of(loop_op)))
+    return _known_divisor(ir.AffineExpr.simplify_affine_expr(t, *space))
+
+
+def _known_divisor(e) -> int:
+    import math
+    e = e.maybe_downcast() if hasattr(e, "maybe_downcast") else e
+    if isinstance(e, ir.AffineConstantExpr):
+        return abs(e.value)
+    if isinstance(e, ir.AffineMulExpr):
+        return _known_divisor(e.lhs) * _known_divisor(e.rhs)
+    if isinstance(e, ir.AffineAddExpr):
+        return math.gcd(_known_divisor(e.lhs), _known_divisor(e.rhs))
+    return 1  # a dim, floordiv, ceildiv, mod: nothing known
 
 
 def never_runs(loop_op) -> bool:

@@ -142,10 +142,18 @@ class JitKernel:
             if ck is not None:
                 self._compiled.move_to_end(sig)
                 return ck
-            if self.auto:
+            ck = None
+            if self.auto or self.plan.variant == "blas":
+                # a GEMM nest gets its derived BLAS-style schedule (None: not a GEMM)
+                from .gemm_schedule import compile_gemm
+                ck = compile_gemm(self.kernel, sig, self.plan)
+                if ck is None and not self.auto:
+                    raise ArgumentError(f"{self.kernel.name}(): variant 'blas' needs float32 "
+                                        "or float64 arrays")
+            if ck is None and self.auto:
                 from .cost_model import compile_auto
                 ck = compile_auto(self.kernel, sig, self.plan)
-            else:
+            elif ck is None:
                 ck = compile_kernel(self.kernel, sig, self.plan)
             self._compiled[sig] = ck
             while len(self._compiled) > MAX_SIGNATURES:

@@ -11,6 +11,8 @@ descriptor, a pass pipeline over the affine IR, LLVM's policy, and loop metadata
 ``manual``     a hand-unrolled kernel from `unrollkit.kernels.manual` (mac, dot, gemm at 2, 4, 8)
 ``affine``     MLIR's structural unrolling of ``affine.for``
 ``multi-acc``  the reduction loop unrolled with N independent accumulators combined at the end
+``blas``       GEMM nests only: the cache-blocked, packed, register-tiled schedule that
+               `unrollkit.gemm_schedule` derives per call signature (factor is ignored)
 =============  ===============================================================================
 
 Any variant also takes ``accumulators=k`` (through `plan`): the reduction loop is first split
@@ -26,6 +28,8 @@ from .errors import TransformError
 from .pipeline import Pipeline
 
 VARIANTS = ("none", "llvm-auto", "pragma", "macro", "manual", "affine", "multi-acc")
+#: variants for one kernel shape, not unrolling variants of every kernel: ``blas`` (GEMM nests)
+SCHEDULES = ("blas",)
 
 #: factors with a hand-written kernel in kernels/manual.py
 MANUAL_FACTORS = (2, 4, 8)
@@ -112,7 +116,7 @@ def manual_kernel(kernel: d.Kernel, factors: tuple) -> d.Kernel:
 
 def plan(kernel: d.Kernel, variant: str = "affine", factor=1, pipeline: Pipeline | None = None,
          policy: LLVMPolicy | None = None, accumulators: int = 1) -> Plan:
-    if variant not in VARIANTS:
+    if variant not in VARIANTS + SCHEDULES:
         raise TransformError(f"unknown variant {variant!r}; the variants are {list(VARIANTS)}")
     factors = normalize_factor(factor)
     for loop, _ in factors:
@@ -129,6 +133,14 @@ def plan(kernel: d.Kernel, variant: str = "affine", factor=1, pipeline: Pipeline
             raise TransformError("variant 'multi-acc' takes one factor (the number of accumulators)")
         (loop, f), = factors
         return Plan(kernel, accumulator_pipeline(f, loop) + user, pol, variant, factors, (), f)
+    if variant == "blas":
+        # the GEMM schedule (unrollkit.gemm_schedule): derived per call signature at compile
+        # time (runtime.JitKernel._get); this plan holds the user's extra passes and policy
+        from .gemm_schedule import match_gemm
+        if match_gemm(kernel) is None:
+            raise TransformError(f"variant 'blas' schedules GEMM nests C[i, j] += A[i, k] * B[k, j]; "
+                                 f"kernel {kernel.name!r} is not one")
+        return Plan(kernel, user, pol, variant, factors, (), 1)
     acc = accumulator_pipeline(accumulators)
     if variant == "none":
         if any(f > 1 for _, f in factors):

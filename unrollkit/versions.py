@@ -20,9 +20,29 @@ def _dist_version(*names) -> str | None:
 
 
 @functools.lru_cache(None)
+def source_hash() -> str:
+    """A hash of unrollkit's own code (the package, its passes and kernels): a fixed pass must
+    not be served a kernel it miscompiled before, and a version number does not change
+    between development builds."""
+    import hashlib
+    import importlib.util
+    from pathlib import Path
+
+    h = hashlib.sha256()
+    for name in ("unrollkit", "unrollkit.passes", "unrollkit.kernels"):
+        # located, not imported: this runs while unrollkit itself is still importing
+        root = Path(importlib.util.find_spec(name).submodule_search_locations[0])
+        for f in sorted(root.glob("*.py")) + sorted(root.glob("c/*.[ch]")):
+            h.update(f.name.encode())
+            h.update(f.read_bytes())
+    return h.hexdigest()[:16]
+
+
+@functools.lru_cache(None)
 def versions() -> dict:
     return {
         "unrollkit": _dist_version("unrollkit") or "dev",
+        "unrollkit_source": source_hash(),
         "mlir": _dist_version("xtc-mlir-python-bindings", "mlir-python-bindings", "mlir") or "unknown",
         "llvmlite": llvmlite.__version__,
         "llvmlite_llvm": ".".join(map(str, llvm.llvm_version_info)),

@@ -1,0 +1,220 @@
+"""``pack``: copy the part of an input array a loop's iteration reads into a local, aligned buffer.
+
+Options:
+    arg (int, required): the array, by position among the function's arguments (0 = first).
+    loop (str, required): the anchor loop. At the start of each of its iterations the elements
+        its body reads (the footprint) are copied into the buffer; its body then reads the
+        buffer instead of the array.
+    transpose (bool, false): store the footprint with its two last dimensions swapped
+        (column-major slivers: GEMM's A block read down its columns, one stream per tile).
+    pad (int, 0): extra elements at the end of the buffer's rows (the leading dimension), so
+        that rows whose length is a multiple of 4 KiB do not all map to one cache set.
+    align (int, 64): byte alignment of the buffer (one cache line; full-width vector loads).
+
+Why: a tile of a large array is scattered over pages and cache sets (GEMM's B panel of
+KC rows, 4 KiB apart at N = 1024, maps every row to one L1 set). Packed, the tile is one
+contiguous, aligned block that stays in cache for the whole reuse, and the loads of the
+kernel become unit-stride loads at constant offsets from one pointer.
+
+The footprint of each access is found from the loops inside the anchor (each inner loop
+variable at its extreme values, bounds followed inward), so it is affine in the loops around
+the anchor and must have a constant extent in every dimension (tile first: `tile` with
+``separate=true`` gives constant-size tiles, and a separate nest for the last partial one,
+which gets its own smaller buffer). Only arrays the anchor's body reads and never writes are
+packed. The buffer is allocated once at the function's entry (``memref.alloc`` with
+``alignment``) and freed at its return; the copy loops are named ``<loop>.pack<arg>.<dim>``.
+
+Before → after (``pack{arg=1,loop=j.tile}`` on a tiled GEMM, B: 512×512, tiles 512×64)::
+
+    affine.for %jt = 0 to 512 step 64 {           %Bp = memref.alloc() {alignment = 64} : memref<512x64xf32>
+      affine.for %k = 0 to 512 {                  affine.for %jt = 0 to 512 step 64 {
+        affine.for %j = %jt to %jt + 64 {   →       affine.for %a = 0 to 512 { affine.for %b = 0 to 64 {
+          ... B[%k, %j] ...                           %Bp[%a, %b] = B[%a, %jt + %b] }}
+                                                    affine.for %k ... affine.for %j ... %Bp[%k, %j - %jt]
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import ClassVar
+
+from mlir import ir
+from mlir.dialects import affine, memref
+
+from unrollkit.errors import TransformError
+from unrollkit.ir_utils import (bound_maps, bound_operands, dedup_operands, enclosing_loops, iv_of,
+                                loop_name, new_loop, step_of, walk_ops)
+
+from .base import Pass, check_code_size, register
+from .dependence import linear
+from .unroll import select_loops
+
+
+@register
+@dataclasses.dataclass(frozen=True)
+class Pack(Pass):
+    name: ClassVar[str] = "pack"
+    arg: int = -1
+    loop: str = ""
+    transpose: bool = False
+    pad: int = 0
+    align: int = 64
+
+    def __post_init__(self):
+        for k in ("arg", "pad", "align"):
+            v = getattr(self, k)
+            if isinstance(v, bool) or not isinstance(v, int):
+                raise TransformError(f"pack option {k} must be an integer, got {v!r}")
+        if self.pad < 0 or self.align < 1:
+            raise TransformError("pack: pad must be >= 0 and align >= 1")
+
+    def apply(self, module) -> None:
+        if self.arg < 0 or not self.loop:
+            raise TransformError("pack needs arg=<argument position> and loop=<anchor loop name>")
+        from unrollkit.ir_utils import count_ops
+        for anchor in select_loops(module, self.loop):
+            fn = _function_of(anchor)
+            args = fn.regions[0].blocks[0].arguments
+            if self.arg >= len(args) or not isinstance(args[self.arg].type, ir.MemRefType):
+                raise TransformError(f"pack: argument {self.arg} of the function is not an array")
+            _pack(fn, anchor, args[self.arg], self)
+        check_code_size("packing", self.loop, count_ops(module.operation))
+
+
+def _function_of(op):
+    p = op.parent
+    while p is not None and p.name != "func.func":
+        p = p.parent
+    if p is None:
+        raise TransformError("pack: the loop is not inside a function")
+    return p
+
+
+def _fail(p: Pack, why: str):
+    raise TransformError(f"cannot pack argument {p.arg} at loop {p.loop!r}: {why}")
+
+
+def _pack(fn, anchor, array, p: Pack) -> None:
+    ops = [op for op in walk_ops(anchor)[1:] if op.name in ("affine.load", "affine.store")
+           and list(op.operands)[1 if op.name == "affine.store" else 0] == array]
+    if not ops:
+        return  # this copy of the nest does not read the array
+    if any(op.name == "affine.store" for op in ops):
+        _fail(p, "the loop writes the array (only inputs are packed)")
+    outer = enclosing_loops(anchor) + [anchor]
+    rank = len(ir.MemRefType(array.type).shape)
+    lows, highs = [None] * rank, [None] * rank
+    for op in ops:
+        amap = ir.AffineMapAttr(op.attributes["map"]).value
+        idx = list(op.operands)[1:]
+        for d, e in enumerate(amap.results):
+            form = linear(e, amap.n_dims, idx)
+            if form is None:
+                _fail(p, f"subscript {d} is not affine in the loop variables")
+            lo, hi = _extreme(form, outer, p, False), _extreme(form, outer, p, True)
+            lows[d] = lo if lows[d] is None else _join(lows[d], lo, min, p)
+            highs[d] = hi if highs[d] is None else _join(highs[d], hi, max, p)
+    extents = []
+    for d in range(rank):
+        if lows[d][0] != highs[d][0]:
+            _fail(p, f"the footprint's extent in dimension {d} varies with the loops around it "
+                     "(tile the loops inside it to constant sizes first)")
+        extents.append(highs[d][1] - lows[d][1] + 1)
+    order = list(range(rank))
+    if p.transpose and rank >= 2:
+        order[-2], order[-1] = order[-1], order[-2]
+    shape = [extents[d] for d in order]
+    shape[-1] += p.pad
+    et = ir.MemRefType(array.type).element_type
+    loc = anchor.location
+    entry = fn.regions[0].blocks[0]
+    with loc:
+        with ir.InsertionPoint.at_block_begin(entry):
+            buf = memref.AllocOp(ir.MemRefType.get(shape, et), [], [],
+                                 alignment=ir.IntegerAttr.get(ir.IntegerType.get_signless(64), p.align)).result
+        ret = list(entry.operations)[-1]
+        with ir.InsertionPoint(ret):
+            memref.DeallocOp(buf)
+    ivs = [iv_of(l) for l in outer]
+    keys = list(outer)
+    # origin of the footprint, one affine expression per dimension over the outer loop IVs
+    def origin_expr(form, nd_offset):
+        e = ir.AffineConstantExpr.get(form[1])
+        for k, c in form[0].items():
+            e = e + ir.AffineDimExpr.get(nd_offset + keys.index(k)) * c
+        return e
+    # copy loops at the start of the anchor's body: buf[order(t)] = array[origin + t]
+    body = anchor.regions[0].blocks[0]
+    first = list(body.operations)[0]
+    ip = ir.InsertionPoint(first)
+    zero = ir.AffineMap.get(0, 0, [ir.AffineConstantExpr.get(0)])
+    copy_loops = []
+    for d in range(rank):
+        ub = ir.AffineMap.get(0, 0, [ir.AffineConstantExpr.get(extents[d])])
+        l = new_loop(zero, [], ub, [], 1, ip, name=f"{p.loop}.pack{p.arg}.{d}")
+        copy_loops.append(l)
+        ip = ir.InsertionPoint(list(l.regions[0].blocks[0].operations)[-1])
+    ts = [iv_of(l) for l in copy_loops]
+    with ip, loc:
+        src = ir.AffineMap.get(rank + len(keys), 0,
+                               [origin_expr(lows[d], rank) + ir.AffineDimExpr.get(d) for d in range(rank)])
+        smap, sops = dedup_operands(src, ts + ivs)
+        v = affine.AffineLoadOp(et, array, sops, map=smap).result
+        dst = ir.AffineMap.get(rank, 0, [ir.AffineDimExpr.get(d) for d in order])
+        affine.AffineStoreOp(v, buf, ts, map=dst)
+    # the body's accesses read the buffer: subscript − origin, dimensions in buffer order
+    for op in ops:
+        amap = ir.AffineMapAttr(op.attributes["map"]).value
+        idx = list(op.operands)[1:]
+        n = amap.n_dims
+        res = [amap.results[d] - origin_expr(lows[d], n) for d in range(rank)]
+        new_map, new_ops = dedup_operands(ir.AffineMap.get(n + len(keys), 0, [res[d] for d in order]),
+                                          idx + ivs)
+        with ir.InsertionPoint(op), op.location:
+            new = affine.AffineLoadOp(et, buf, new_ops, map=new_map)
+        op.result.replace_all_uses_with(new.result)
+        op.erase()
+
+
+def _join(a, b, pick, p):
+    if a[0] != b[0]:
+        _fail(p, "two reads of the array have footprints that move differently with the loops")
+    return a[0], pick(a[1], b[1])
+
+
+def _extreme(form, outer, p, want_max: bool):
+    """The min or max of a linear form over the loops inside the anchor, as a form over the
+    ``outer`` loops (the anchor and those around it): each inner loop variable is replaced by
+    its lower bound, or its last value, whichever gives the extreme, followed inward."""
+    coeffs, const = dict(form[0]), form[1]
+    for _ in range(64):
+        inner = [k for k in coeffs if k not in outer]
+        if not inner:
+            return {k: c for k, c in coeffs.items() if c}, const
+        key = inner[0]
+        if isinstance(key, ir.Value):
+            _fail(p, "a subscript uses a value that is not a loop variable")
+        c = coeffs.pop(key)
+        take_hi = (c > 0) == want_max
+        lbm, ubm = bound_maps(key)
+        lbo, ubo = bound_operands(key)
+        if len(lbm.results) != 1 or len(ubm.results) != 1:
+            _fail(p, f"loop {loop_name(key)!r} has min/max bounds (tile with separate=true first)")
+        lo = linear(lbm.results[0], lbm.n_dims, lbo)
+        hi = linear(ubm.results[0], ubm.n_dims, ubo)
+        if lo is None or hi is None:
+            _fail(p, f"loop {loop_name(key)!r} has bounds that are not affine")
+        if take_hi:
+            # the last value: ub − 1, or on the step grid when ub − lb is a constant
+            diff = {k: hi[0].get(k, 0) - lo[0].get(k, 0) for k in set(hi[0]) | set(lo[0])}
+            span = hi[1] - lo[1]
+            if not any(diff.values()) and step_of(key) > 1:
+                sub = (lo[0], lo[1] + max(0, (span - 1) // step_of(key)) * step_of(key))
+            else:
+                sub = (hi[0], hi[1] - 1)
+        else:
+            sub = lo
+        for k, v in sub[0].items():
+            coeffs[k] = coeffs.get(k, 0) + c * v
+        const += c * sub[1]
+        coeffs = {k: v for k, v in coeffs.items() if v}
+    _fail(p, "the loops inside are nested too deep to follow")
