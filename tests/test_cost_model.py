@@ -192,7 +192,15 @@ f:
     spilled = asm_facts.functions(chained.replace("vmovss\t4(%rsi,%rax,4), %xmm1",
                                                   "vmovss\t16(%rsp), %xmm1  # 4-byte Reload"))["f"]
     facts = asm_facts.loop_facts(asm_facts.hot_loop(spilled))
+    facts["vector_spills"] = cost_mc.vector_stack_ops(asm_facts.hot_loop(spilled))
     base = asm_facts.loop_facts(lp)
+    base["vector_spills"] = cost_mc.vector_stack_ops(lp)
+    assert (facts["vector_spills"], base["vector_spills"]) == (1, 0)
+    # a general register reloaded (a pointer) is a plain load llvm-mca prices: not rejected
+    gp = asm_facts.functions(chained.replace("\taddq\t$1, %rax", "\tmovq\t8(%rsp), %r8\n\taddq\t$1, %rax"))["f"]
+    gfacts = asm_facts.loop_facts(asm_facts.hot_loop(gp))
+    gfacts["vector_spills"] = cost_mc.vector_stack_ops(asm_facts.hot_loop(gp))
+    assert gfacts["reloads"] == 1 and cost_mc.verdict(gfacts, base, target.host_target()) == ""
     assert "spills" in cost_mc.verdict(facts, base, target.host_target())
     assert cost_mc.verdict(base, base, target.host_target()) == ""
     t = target.host_target()
