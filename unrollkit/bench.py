@@ -492,3 +492,13 @@ def _prepare_and_measure(rows, inputs, repeat, target, progress_factory) -> None
     judge_unroll(rows)
     live = sum(1 for r in rows if r.verified)
     measure(rows, inputs, repeat, target, progress_factory(live * (repeat + 1), "time"))
+
+
+def format_time(s) -> str:
+    """Seconds as a short human string: 2.5 ms, 310 ns; "-" for None."""
+    if s is None:
+        return "-"
+    for unit, k in (("s", 1), ("ms", 1e-3), ("µs", 1e-6)):
+        if s >= k:
+            return f"{s / k:.3g} {unit}"
+    return f"{s / 1e-9:.3g} ns"

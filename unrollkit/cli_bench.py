@@ -117,13 +117,6 @@ def bench_cmd(
         raise bench.BenchMismatch(f"{len(bad)} result(s) differ from numpy's; see MISMATCH above")
 
 
-def _fmt_time(s) -> str:
-    if s is None:
-        return "-"
-    for unit, k in (("s", 1), ("ms", 1e-3), ("µs", 1e-6)):
-        if s >= k:
-            return f"{s / k:.3g} {unit}"
-    return f"{s / 1e-9:.3g} ns"
 
 
 COLUMNS = ("variant", "factor", "median", "spread", "{unit}", "speedup", "compile", "code B",
@@ -142,7 +135,7 @@ def cells(r) -> list:
     if f.get("gathers") or f.get("scatters"):
         seen += f" {f.get('gathers', 0)}g/{f.get('scatters', 0)}s"
     check = "skipped" if r.error else "-" if r.verified is None else "ok" if r.verified else "MISMATCH"
-    return [r.label + (f" ({r.note})" if r.note else ""), str(r.factor), _fmt_time(r.median),
+    return [r.label + (f" ({r.note})" if r.note else ""), str(r.factor), bench.format_time(r.median),
             f"±{r.spread * 50:.1f}%" if r.spread is not None else "-",
             f"{r.rate:.3g}" if r.rate is not None else "-",
             f"{r.speedup:.2f}x" if r.speedup is not None else "-",

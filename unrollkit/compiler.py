@@ -16,8 +16,9 @@ from mlir import ir
 from . import backend, cache, ir_bounds, semantics
 from .backend import Engine
 from .dtypes import BY_NAME
-from .errors import CompileError, UnrollkitError
+from .errors import UnrollkitError
 from .lower_affine import lower
+from .pipeline import verify
 from .to_llvm import REPEAT_SUFFIX, to_llvm_ir
 from .variants import Plan
 from .versions import versions
@@ -125,12 +126,12 @@ def compile_kernel(kernel, sig: Signature, plan: Plan) -> CompiledKernel:
     t = time.perf_counter()
     with ir.Context(), ir.Location.unknown():
         module = lower(plan.kernel, sizes, ptypes, shapes)
-        _verify(module, "lowering")
+        verify(module, "lowering")
         stages["affine"] = str(module)
         times["lower"] = time.perf_counter() - t
         t = time.perf_counter()
         plan.pipeline.run(module)
-        _verify(module, f"pipeline {plan.pipeline.text()!r}")
+        verify(module, f"pipeline {plan.pipeline.text()!r}")
         # no transformed access may leave its array: refuse rather than corrupt memory
         ir_bounds.check_module(module, f"pipeline {plan.pipeline.text()!r}")
         stages["transformed"] = str(module)
@@ -150,13 +151,3 @@ def compile_kernel(kernel, sig: Signature, plan: Plan) -> CompiledKernel:
     if engine.object:
         cache.put(key, {"stages": stages, "object": engine.object, "code_bytes": code_bytes})
     return ck
-
-
-def _verify(module, after: str):
-    try:
-        ok = module.operation.verify()
-    except ir.MLIRError as exc:
-        msgs = "; ".join(d.message for d in exc.error_diagnostics) or str(exc)
-        raise CompileError(f"invalid IR after {after}: {msgs}") from None
-    if not ok:
-        raise CompileError(f"invalid IR after {after}")

@@ -382,19 +382,12 @@ def case_table(result):
         s = c["pick_slowdown"]
         color = "green" if c["exact"] else "yellow" if c["within5"] else "red"
         t.add_row(c["name"], f"{c['level']}/{c['model_level']}", _cfg(c["best"]),
-                  bench_fmt(c["best"]["median_s"]), _cfg(c["pick"]),
+                  bench.format_time(c["best"]["median_s"]), _cfg(c["pick"]),
                   f"[{color}]{_x(s)}[/{color}]", _x(c["factor1_slowdown"]), _x(c["llvm_auto_slowdown"]),
                   _x(c["spearman"]), f"{c['choose_s']:.1f} s")
     return t
 
 
-def bench_fmt(s) -> str:
-    if s is None:
-        return "-"
-    for unit, k in (("s", 1), ("ms", 1e-3), ("µs", 1e-6)):
-        if s >= k:
-            return f"{s / k:.3g} {unit}"
-    return f"{s / 1e-9:.3g} ns"
 
 
 def summary_table(result):

@@ -176,7 +176,7 @@ class Pipeline:
                 msgs = "; ".join(d.message for d in getattr(exc, "error_diagnostics", [])) or str(exc)
                 raise TransformError(f"pass {p.text()!r} failed: {msgs}") from None
             dt = time.perf_counter() - t0
-            _verify(module, p.text())
+            verify(module, f"pass {p.text()!r}")
             if getattr(p, "removes_loops", False):
                 gone.update(before - set(loop_names(module)))
             n = count_ops(module.operation)
@@ -237,14 +237,15 @@ def diff_steps(steps: list, i: int = 0, j: int = -1, context: int = 3) -> str:
                                           lineterm="", n=context))
 
 
-def _verify(module, after: str) -> None:
+def verify(module, after: str) -> None:
+    """Raise CompileError, naming ``after``, if ``module`` is not valid IR."""
     try:
         ok = module.operation.verify()
     except ir.MLIRError as exc:
         msgs = "; ".join(d.message for d in exc.error_diagnostics) or str(exc)
-        raise CompileError(f"invalid IR after pass {after!r}: {msgs}") from None
+        raise CompileError(f"invalid IR after {after}: {msgs}") from None
     if not ok:
-        raise CompileError(f"invalid IR after pass {after!r}")
+        raise CompileError(f"invalid IR after {after}")
 
 
 def split_text(text: str) -> list:
