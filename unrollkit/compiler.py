@@ -94,8 +94,8 @@ class CompiledKernel:
         if stage not in STAGES:
             raise ValueError(f"unknown stage {stage!r}; the stages are {list(STAGES)}")
         if stage == "asm" and "asm" not in self.stages:
-            mod = backend.optimize(self.stages["llvm"], self.plan.policy)
-            self.stages["asm"] = backend.assembly(mod)
+            # the optimised IR is kept: emit from it rather than running LLVM's O3 again
+            self.stages["asm"] = backend.assembly(backend.parse(self.stages["llvm-opt"]))
         return self.stages[stage]
 
 

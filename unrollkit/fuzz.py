@@ -67,9 +67,8 @@ def gen_case(ch) -> Case:
         loops.append((v, f"for {v} in range({lo}, {hi}{'' if step == 1 else f', {step}'}):"))
     vars_ = [v for v, _ in loops]
     # arrays: 1-D over N (x, y), 2-D over N x M (z), and the output
-    inner = vars_[-1]
     out_kind = ch.choice(("elementwise", "reduction"))
-    out_dims = _out_dims(vars_, out_kind, ch)
+    out_dims = _out_dims(vars_, out_kind)
     out_shape = ", ".join(f'"{_size_of(_LOOP_VARS.index(v))}"' for v in out_dims) if out_dims else "1"
     out_idx = ", ".join(_sub(v, ch) if out_kind == "elementwise" else v for v in out_dims) if out_dims else "0"
     expr = _expr(ch, vars_, dtype, 3)
@@ -85,7 +84,7 @@ def gen_case(ch) -> Case:
     T = {"f32": "uk.f32", "f64": "uk.f64", "i32": "uk.i32"}[dtype]
     params = (f'x: {T}["N"], y: {T}["N"], z: {T}["N", "M"], s: {T}, out: {T}[{out_shape}]')
     src = f"def fuzz_kernel({params}):\n" + textwrap.indent("\n".join(lines), "    ") + "\n"
-    pipeline = _pipeline(ch, vars_, inner)
+    pipeline = _pipeline(ch, vars_)
     variant = ch.choice(VARIANTS)
     factor = 1 if variant == "none" else ch.choice((1, 2, 3, 4, 8))
     return Case(src, dtype, sizes, pipeline, variant, ch.int(0, 2**16), factor)
@@ -95,7 +94,7 @@ def _size_of(d: int) -> str:
     return "M" if d == 1 else "N"
 
 
-def _out_dims(vars_, kind, ch):
+def _out_dims(vars_, kind):
     if kind == "reduction":  # drop the innermost variable: a loop-carried accumulation
         return vars_[:-1]
     return vars_
@@ -172,7 +171,7 @@ REMAINDERS = ("cleanup", "peel-back", "peel-front", "unrolled-cleanup")
 JAM_REMAINDERS = ("cleanup", "peel-back", "peel-front")
 
 
-def _pipeline(ch, vars_, inner) -> str:
+def _pipeline(ch, vars_) -> str:
     from unrollkit.passes import REGISTRY
     steps = []
     for _ in range(ch.int(0, 3)):

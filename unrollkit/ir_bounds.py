@@ -39,6 +39,9 @@ def _const(c):
 class _Analysis:
     def __init__(self):
         self.loops = {}  # key -> loop op (OpView)
+        # bound forms per (loop, upper): `extreme` asks for them at every substitution step,
+        # and they depend only on values defined outside the loop
+        self._bounds = {}
 
     # -- values → forms
     def value(self, v, scope):
@@ -95,6 +98,12 @@ class _Analysis:
 
     # -- extremes over the loop nest
     def bounds(self, loop, scope, upper: bool):
+        key = (_key(loop), upper)
+        if key not in self._bounds:
+            self._bounds[key] = self._bound_forms(loop, scope, upper)
+        return self._bounds[key]
+
+    def _bound_forms(self, loop, scope, upper: bool):
         amap = ir.AffineMapAttr(loop.attributes["upperBoundMap" if upper else "lowerBoundMap"]).value
         ops = list(loop.operation.operands)
         n_lb = ir.AffineMapAttr(loop.attributes["lowerBoundMap"]).value.n_inputs

@@ -103,10 +103,8 @@ def _extreme(coeffs: dict, const: int, loops: list, want_max: bool):
 
 
 def _lin(e: d.Aff, sizes: dict):
-    lin = d.aff_linear(d.aff_subst(e, sizes))
-    if lin is None:
-        return None
-    return lin
+    """The linear form of ``e`` with sizes substituted (None if it has a floordiv)."""
+    return d.aff_linear(d.aff_subst(e, sizes))
 
 
 def check_bounds(kernel: d.Kernel, sizes: dict, shapes: dict):
