@@ -21,7 +21,8 @@ AVX512 = {"avx", "avx2", "fma", "avx512f", "avx512vl"}
 def spr():
     """A fixed Sapphire-Rapids-class target, independent of the host running the tests."""
     return target.make_target("sapphirerapids", AVX512,
-                              {"l1d": 48 << 10, "l1i": 32 << 10, "l2": 2 << 20, "l3": 64 << 20, "line": 64})
+                              {"l1d": 48 << 10, "l1i": 32 << 10, "l2": 2 << 20, "l3": 64 << 20, "line": 64,
+                               "l3_sharers": 1})
 
 
 @pytest.fixture
@@ -105,8 +106,14 @@ def test_cache_level_by_reuse_footprint(spr):
     # gemm i-k-j: B is reused across i, so it is served from where all of B fits
     small = cost_loop.profile(gemm, {"M": 8, "N": 64, "K": 64}, 4, spr)        # B 16 KiB
     mid = cost_loop.profile(gemm, {"M": 8, "N": 256, "K": 256}, 4, spr)        # B 256 KiB
+    l3 = cost_loop.profile(gemm, {"M": 8, "N": 768, "K": 768}, 4, spr)         # B 2.25 MiB
     big = cost_loop.profile(gemm, {"M": 8, "N": 2048, "K": 2048}, 4, spr)      # B 16 MiB
-    assert (small.level, mid.level, big.level) == ("L1", "L2", "L3")
+    # one core's usable L3 share: 2 MiB per sharing CPU (1 here), not all 64 MiB
+    assert spr.l3_usable_bytes == 2 << 20
+    assert (small.level, mid.level, big.level) == ("L1", "L2", "DRAM")
+    wide = spr.replace(l3_usable_bytes=8 << 20)
+    assert cost_loop.profile(gemm, {"M": 8, "N": 768, "K": 768}, 4, wide).level == "L3"
+    assert l3.level == "DRAM"
     assert cost_loop.profile(mac, {"N": 10 << 20}, 8, spr).level == "DRAM"
     # stores beyond L1 cost the line twice (read for ownership + write-back)
     assert dict(cost_loop.profile(mac, {"N": 100000}, 4, spr).traffic) == {"L2": 4 * 3 + 4 * 2}
@@ -382,3 +389,42 @@ def test_auto_decision_is_kept_in_the_disk_cache(monkeypatch, fresh_cache):
     again = uk.jit(mac, factor="auto").compiled(*args).choice
     assert again.candidate == first.candidate and not again.rows
     assert "disk cache" in again.reason
+
+
+def test_transfers_beyond_l2_overlap_the_core(spr):
+    # from L2: ECM's sum (core + L1 ports, then the L2→L1 transfer); from DRAM: the far
+    # transfers run behind the core, so a faster loop body gains nothing once they dominate
+    assert cost_model.combine(1.0, 0.5, (0.25, 0.0)) == 1.25
+    assert cost_model.combine(0.2, 0.1, (0.25, 2.0)) == 2.0
+    assert cost_model.combine(0.1, 0.1, (0.25, 2.0)) == 2.0
+    p = cost_loop.profile(dot, {"N": 8 << 20}, 4, spr)
+    near, far = cost_model.memory_parts(p, spr)
+    assert p.level == "DRAM"
+    assert near == pytest.approx(8 / spr.l2_bytes_per_cycle)
+    assert far == pytest.approx(8 / spr.l3_bytes_per_cycle + 8 / spr.dram_bytes_per_cycle)
+
+
+def test_vector_accumulators_are_candidates_for_unit_stride_loops_only(spr):
+    d = cost_loop.profile(dot, {"N": 4000}, 4, spr)
+    labels = [c.label for c in cost_model.candidates(d)]
+    assert [x for x in labels if x.startswith("vector-acc")] == [f"vector-acc×{k}" for k in (1, 2, 4, 8)]
+    r = cost_loop.profile(iir, {"N": 1000}, 4, spr)
+    assert not any(c.variant == "vector-acc" for c in cost_model.candidates(r))
+    # k vector accumulators: one chain link per trip of k·16 lanes, so ×4 breaks dot's chain
+    one = cost_model.predict(d, cost_model.Candidate("vector-acc", 1), spr)
+    four = cost_model.predict(d, cost_model.Candidate("vector-acc", 4), spr)
+    assert (one.iters, four.iters) == (16, 64)
+    assert one.bound == "rec" and one.rec_mii == spr.fma_latency
+    assert four.cycles < one.cycles / 2
+
+
+def test_grounding_counts_the_whole_row_when_one_trip_covers_the_inner_loop():
+    # gemv rows of 2·W elements at vector-acc × 2: LLVM drops the inner loop, the hot loop is
+    # the row loop (step 1 in the asm) and one of its trips does a whole row of 2·W iterations
+    t = target.host_target()
+    w = t.vector_lanes(4, t.vector_bits)
+    a = np.random.default_rng(0).random((64, 2 * w)).astype(np.float32)
+    ch = cost_model.choose(gemv, sig_of(gemv, a, vec(2 * w), vec(64)), keep=False)
+    row = next(r for r in ch.rows if r["candidate"] == Candidate("vector-acc", 2))
+    assert row["checked"] and row.get("iters") == 2 * w
+    assert row["cycles"] < 1.0  # not the cycles of a whole row charged to one iteration

@@ -238,3 +238,52 @@ def test_macro_unrolling_of_a_loop_that_is_empty_for_some_outer_iterations():
         uk.jit(tri, factor=factor, variant="macro")(x, out)
         interpret(tri, x, want)
         np.testing.assert_array_equal(out, want)
+
+
+# ---------------------------------------------------------------- vector accumulators
+
+
+@pytest.mark.parametrize("k", [1, 2, 3, 4, 8])
+@pytest.mark.parametrize("n", [0, 1, 15, 16, 17, 63, 1001, 4099])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_vector_accumulators_match_numpy(k, n, dtype):
+    args = make_args("dot", n, dtype)
+    want = expected("dot", args)
+    uk.jit(dot, factor=k, variant="vector-acc")(*args)
+    np.testing.assert_allclose(args[2], want, rtol=1e-5 if dtype == np.float32 else 1e-12, atol=1e-6)
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (5, 17), (17, 200), (64, 1027)])
+def test_vector_accumulators_on_gemv_rows(shape):
+    from unrollkit.kernels import gemv
+    rng = np.random.default_rng(1)
+    a, x, y = rng.random(shape), rng.random(shape[1]), rng.random(shape[0])
+    want = y + a @ x
+    uk.jit(gemv, factor=4, variant="vector-acc")(a, x, y)
+    np.testing.assert_allclose(y, want, rtol=1e-12)
+
+
+def test_vector_accumulators_are_independent_registers_in_the_asm():
+    # k vector accumulators: k FMAs per trip, each into its own register (no chain between them)
+    from unrollkit.target import host_target
+    if host_target().vector_bits < 256:
+        pytest.skip("no wide vector registers on this host")
+    args = make_args("dot", 4096)
+    lp = asm_facts.hot_loop(asm_facts.functions(asm_facts.encode(
+        uk.jit(dot, factor=4, variant="vector-acc").compiled(*args).ir("asm")))["dot"])
+    fmas = [i for i in lp.insns if i.mnemonic.startswith("vfmadd")]
+    assert len(fmas) == 4
+    assert len({i.operands.split(",")[-1].strip() for i in fmas}) == 4
+    assert asm_facts.loop_facts(lp)["gathers"] == 0
+
+
+def test_vector_accumulators_refuse_a_recurrence_naming_the_loop():
+    from unrollkit.kernels import iir
+    y = np.zeros(64, np.float32)
+    with pytest.raises(TransformError, match="cannot vectorize loop 't'"):
+        uk.jit(iir, factor=2, variant="vector-acc")(0.5, np.ones(64, np.float32), y)
+
+
+def test_vector_accumulators_do_not_take_accumulators():
+    with pytest.raises(TransformError, match="does not combine"):
+        plan(dot, variant="vector-acc", factor=2, accumulators=2)

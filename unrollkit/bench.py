@@ -27,7 +27,7 @@ from . import asm_facts
 from .errors import UnrollkitError
 
 KERNELS = ("mac", "dot", "gemm")
-IR_VARIANTS = ("none", "llvm-auto", "pragma", "macro", "manual", "affine", "multi-acc")
+IR_VARIANTS = ("none", "llvm-auto", "pragma", "macro", "manual", "affine", "multi-acc", "vector-acc")
 #: variants that choose their own schedule, measured when asked for (--variants): ``auto``
 #: (the cost model; GEMM nests get the BLAS-style schedule) and ``blas`` (GEMM nests only)
 CHOOSING_VARIANTS = ("auto", "blas")
@@ -294,7 +294,9 @@ def plan_rows(kernel: str, sizes: list, variants: list, factors: list, dtype: st
             for tool in tools:
                 for f in factors:
                     single = v in ("llvm-auto", "c-plain", "blas", "auto")  # choose their own
-                    if (single and f != 1) or (not single and f == 1 and v != "c-pragma"):
+                    # vector-acc × 1 is not `none`: one full-width register per trip, ours
+                    own_one = v in ("c-pragma", "vector-acc")
+                    if (single and f != 1) or (not single and f == 1 and not own_one):
                         continue
                     if v == "manual" and f not in (2, 4, 8):
                         continue

@@ -130,8 +130,7 @@ def compile_kernel(kernel, sig: Signature, plan: Plan) -> CompiledKernel:
         stages["affine"] = str(module)
         times["lower"] = time.perf_counter() - t
         t = time.perf_counter()
-        plan.pipeline.run(module)
-        verify(module, f"pipeline {plan.pipeline.text()!r}")
+        plan.pipeline.run(module)  # (it verifies the module after every pass)
         # no transformed access may leave its array: refuse rather than corrupt memory
         ir_bounds.check_module(module, f"pipeline {plan.pipeline.text()!r}")
         stages["transformed"] = str(module)

@@ -50,6 +50,12 @@ class LoopProfile:
         return not self.recurrence and not self.reduction and not self.strided
 
     @property
+    def vector_reducible(self) -> bool:
+        """Can unrollkit's own `vectorize` (reductions=true) take it: unit-stride accesses and
+        no recurrence through memory; a reduction gets vector accumulators (``vector-acc``)."""
+        return not self.recurrence and not self.strided
+
+    @property
     def fp_ops(self) -> int:
         return self.fma + self.add + self.mul + self.div
 
@@ -316,6 +322,6 @@ def cache_level(nbytes: int, t: Target) -> str:
         return "L1"
     if nbytes <= 0.75 * t.l2_bytes:
         return "L2"
-    if nbytes <= 0.5 * t.l3_bytes:
+    if nbytes <= 0.75 * (t.l3_usable_bytes or t.l3_bytes):
         return "L3"
     return "DRAM"

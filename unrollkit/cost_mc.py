@@ -193,10 +193,14 @@ def facts_of(ck, t) -> dict:
 
 def grounded(row: dict, facts: dict, prof, t) -> None:
     """Replace the row's analytical core estimate by one from the machine code."""
-    from .cost_model import combine, l1_cycles, memory_cycles, tail_cycles
+    from .cost_model import combine, l1_cycles, memory_cycles, memory_parts, tail_cycles
     pred = row["prediction"]
     jam = row["candidate"].jam
     iters = (facts.get("step_elements") or pred.iters // jam) * jam
+    if 0 < prof.trip <= pred.iters // jam:
+        # one trip covers the whole inner loop (gemv rows of 64 at 4 × 16 lanes): LLVM drops
+        # that loop and the hot loop is the enclosing one, whose step counts rows, not elements
+        iters = prof.trip * max(jam, facts.get("step_elements") or 1)
     trip = max(facts["mca_cycles"] if facts.get("mca_cycles") else facts["asm_core"],
                facts.get("divider", 0.0))
     chain = False
@@ -211,7 +215,9 @@ def grounded(row: dict, facts: dict, prof, t) -> None:
             if facts.get("store_forwarding"):
                 rec += t.store_forward_latency
         else:
-            rec = prof.chain_latency * iters / (row["candidate"].accumulators * jam)
+            # independent chains: accumulators × jammed rows, × lanes for vector accumulators
+            lanes = pred.lanes if row["candidate"].variant == "vector-acc" else 1
+            rec = prof.chain_latency * iters / (row["candidate"].accumulators * jam * lanes)
         if prof.recurrence or row["candidate"].accumulators * jam == 1:
             res = max(facts.get("mca_rthroughput") or facts["asm_core"], facts.get("divider", 0.0))
         else:
@@ -239,7 +245,8 @@ def grounded(row: dict, facts: dict, prof, t) -> None:
     row["core"] = core
     row["mem"] = mem
     row["bound"] = bound
-    row["cycles"] = combine(core, l1, mem) + tail_cycles(prof, iters // jam, t, jam)
+    lanes = pred.lanes if row["candidate"].variant == "vector-acc" else 0
+    row["cycles"] = combine(core, l1, memory_parts(prof, t)) + tail_cycles(prof, iters // jam, t, jam, lanes)
 
 
 def verdict(facts: dict, base: dict, t) -> str:

@@ -1,7 +1,8 @@
 """Validation of the cost model against measured sweeps (DESIGN §5): ``unrollkit validate``.
 
 For each case of the corpus (kernel × size × element type), every configuration — MLIR
-unrolling by 1…16 and, for reductions, 2…16 independent accumulators, LLVM's unroller and
+unrolling by 1…16, for reductions 2…16 independent accumulators, for loops unrollkit
+vectorises 1, 2, 4, 8 vector registers per trip (vector accumulators), LLVM's unroller and
 interleaver off — is compiled, verified against numpy, and timed with the benchmark harness
 (`unrollkit.bench`: native repeat loop, calibrated sample length, samples taken round-robin in
 a shuffled order, medians). ``llvm-auto`` (LLVM's own unroller and interleaver) is timed as a
@@ -168,10 +169,12 @@ JAM_SWEEP = (1, 2, 4, 8)
 
 def configs(profile, max_factor: int) -> list:
     """Every configuration measured for a case, as cost-model candidates, then llvm-auto."""
-    from .cost_model import JAM_FACTORS, Candidate
+    from .cost_model import JAM_FACTORS, VECTOR_REGISTERS, Candidate
     out = [Candidate("affine", u) for u in range(1, max_factor + 1)]
     if profile.reduction:
         out += [Candidate("multi-acc", k) for k in range(2, max_factor + 1)]
+    if profile.vector_reducible:  # the family: powers of two (see cost_model.VECTOR_REGISTERS)
+        out += [Candidate("vector-acc", k) for k in VECTOR_REGISTERS]
     if profile.parent:
         out += [Candidate("affine", u, f, profile.parent) for f in JAM_FACTORS
                 if f <= profile.parent_trip for u in JAM_SWEEP if u <= max_factor]

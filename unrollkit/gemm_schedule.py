@@ -30,7 +30,8 @@ The derivation (each rule names the machine fact it uses):
   full tiles at this M and N (edge tiles run smaller, slower register tiles);
 * KC: the A sliver (MR × KC) fills half of L1 (the other half for the B and C lines that
   stream through); the K range is split into equal blocks so the last is not a sliver;
-* NC: the B block (KC × NC) fills half of L2; equal blocks, a multiple of NR;
+* NC: the B block (KC × NC) fills half of L2; equal blocks, a multiple of NR, over the
+  columns of whole register tiles (the partial tile's columns are a last block of their own);
 * KU (k unroll): the smallest power of two that brings the loop's own two uops (increment,
   compare-and-branch) under 3% of the unrolled body;
 * pad of B's packed rows: one cache line when a row is a multiple of the L1 set stride
@@ -275,9 +276,14 @@ def derive(nest: GemmNest, sizes: dict, elem_bytes: int, target: Target | None =
     # KC: the A sliver MR×KC in half of L1; equal blocks over K
     kc_max = max(1, t.l1d_bytes // 2 // (mr * elem_bytes))
     kc = _balanced(K, kc_max, 4)
-    # NC: the B block KC×NC in half of L2; equal blocks over N, a multiple of NR
+    # NC: the B block KC×NC in half of L2; equal blocks, a multiple of NR, over the columns
+    # of whole register tiles (N rounded down to NR): the partial tile's columns are then the
+    # last block on their own. Split over all of N, the last block mixed whole tiles with the
+    # partial one (1023 f64: 4×240 + 63 = 40 + 23), and `tile` gives that block its own copy
+    # of the full tile's nest under every K block and row remainder: 12 nests instead of 8,
+    # each one more pass over LLVM (cold compile 1.4 s → under 1 s)
     nc_max = max(nr, t.l2_bytes // 2 // (kc * elem_bytes) // nr * nr)
-    nc = N if N <= nc_max else _balanced(N, nc_max, nr)
+    nc = N if N <= nc_max else _balanced(N // nr * nr, nc_max, nr)
     # k unroll: the loop's 2 uops under 3% of the body (MR·nv FMAs, nv loads, MR broadcasts);
     # measured at 1024³ f32 (6×64 or 5×80): ×1 (6% overhead) 7% slower, ×2 and ×4 equal,
     # and every further copy multiplies the code of all 2^3 remainder nests

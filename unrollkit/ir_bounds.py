@@ -42,9 +42,23 @@ class _Analysis:
         # bound forms per (loop, upper): `extreme` asks for them at every substitution step,
         # and they depend only on values defined outside the loop
         self._bounds = {}
+        # form per SSA value: unrolled code uses one IV or apply in many accesses. A form
+        # depends only on the value (an affine.min's range on loops enclosing its definition,
+        # which enclose every use), not on the scope of the access asking.
+        self._values = {}
+        # extreme per (coefficients, want_max) at a zero constant part: substitution is
+        # translation-invariant (the constant range rides along unchanged), so the copies of
+        # an unrolled body — same loops, other offsets — share one substitution walk
+        self._extremes = {}
 
     # -- values → forms
     def value(self, v, scope):
+        form = self._values.get(v)
+        if form is None:
+            form = self._values[v] = self._value(v, scope)
+        return form
+
+    def _value(self, v, scope):
         if isinstance(v, ir.BlockArgument):
             owner = v.owner.owner
             if owner is not None and owner.operation.name == _LOOP and v.arg_number == 0:
@@ -115,6 +129,15 @@ class _Analysis:
         coeffs, lo, hi = form
         if not coeffs:
             return hi if want_max else lo
+        memo = (frozenset(coeffs.items()), want_max)
+        base = self._extremes.get(memo)
+        if base is None:
+            base = self._extremes[memo] = self._extreme(coeffs, want_max, scope)
+        return base + (hi if want_max else lo)
+
+    def _extreme(self, coeffs, want_max: bool, scope):
+        """`extreme` of ``sum(coeffs · iv)`` (no constant part)."""
+        lo = hi = 0
         # the innermost loop variable of the form (scope lists loops outermost first)
         key = next(k for k in reversed(scope) if k in coeffs)
         c = coeffs[key]
@@ -160,21 +183,31 @@ def _never_runs(an, loop, scope) -> bool:
     return max(lows) >= min(highs)
 
 
+_ACCESS_OPS = frozenset(("affine.load", "affine.vector_load", "affine.store", "affine.vector_store",
+                         "vector.transfer_read", "vector.transfer_write", "vector.load", "vector.store"))
+
+
 def _accesses(op):
     """(memref value, index values or (map, operands), extent per dim) of an access op."""
     name = op.operation.name
-    ops = list(op.operation.operands)
+    ops = op.operation.operands
     if name in ("affine.load", "affine.vector_load"):
-        return ops[0], ir.AffineMapAttr(op.attributes["map"]).value, ops[1:], _vec_shape(op.operation.results[0].type)
+        return ops[0], ir.AffineMapAttr(op.attributes["map"]).value, list(ops)[1:], _vec_shape(op.operation.results[0].type)
     if name in ("affine.store", "affine.vector_store"):
-        return ops[1], ir.AffineMapAttr(op.attributes["map"]).value, ops[2:], _vec_shape(ops[0].type)
-    if name in ("vector.transfer_read", "vector.transfer_write", "vector.load", "vector.store"):
-        v = op.opview
-        base = v.base if hasattr(v, "base") else v.source
-        idx = list(v.indices)
-        vt = op.operation.results[0].type if name in ("vector.transfer_read", "vector.load") else ops[0].type
-        return base, None, idx, _vec_shape(vt)
+        return ops[1], ir.AffineMapAttr(op.attributes["map"]).value, list(ops)[2:], _vec_shape(ops[0].type)
+    if name in ("vector.transfer_read", "vector.load"):
+        # operands by position (the op definitions: base, one index per memref dim, then
+        # padding/mask), not through the generated op view, which costs more than the check
+        base = ops[0]
+        return base, None, list(ops)[1:1 + _rank(base.type)], _vec_shape(op.operation.results[0].type)
+    if name in ("vector.transfer_write", "vector.store"):
+        base = ops[1]  # (the value stored comes first)
+        return base, None, list(ops)[2:2 + _rank(base.type)], _vec_shape(ops[0].type)
     return None
+
+
+def _rank(t) -> int:
+    return ir.ShapedType(t).rank
 
 
 def _masked_dims(op, rank: int) -> set:
@@ -193,10 +226,8 @@ def _masked_dims(op, rank: int) -> set:
 
 
 def _vec_shape(t):
-    try:
-        return list(ir.VectorType(t).shape)
-    except ValueError:
-        return []
+    # (a type-id test: a failed cast raises, and that costs more than the whole check)
+    return list(ir.VectorType(t).shape) if t.typeid == ir.VectorType.static_typeid else []
 
 
 def check_module(module, after: str) -> None:
@@ -217,9 +248,8 @@ def check_module(module, after: str) -> None:
                     pass
                 visit(op.regions[0].blocks[0], inner)
                 continue
-            acc = _accesses(op)
-            if acc is not None:
-                _check(an, op, acc, scope, after)
+            if name in _ACCESS_OPS:  # (most ops are arithmetic: skip building their view)
+                _check(an, op, _accesses(op), scope, after)
             for region in op.operation.regions:
                 for b in region.blocks:
                     visit(b, scope)

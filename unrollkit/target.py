@@ -43,6 +43,8 @@ class Target:
     l2_bytes: int
     l3_bytes: int
     line_bytes: int
+    #: the share of the shared L3 one core can count on (0: all of l3_bytes); see make_target
+    l3_usable_bytes: int = 0
     # -- from the family table (FAMILIES)
     fma_latency: int = 4          # cycles of a dependent FMA (and FP add/mul on Intel since Skylake)
     add_latency: int = 4
@@ -87,8 +89,9 @@ class Target:
 #: Per-family timings. Sources: Intel's optimisation manual, uops.info, Agner Fog's tables.
 #: Bandwidths are per-core transfer rates between adjacent levels in bytes/cycle, as the ECM
 #: model uses them (a line from L3 pays L3→L2 and L2→L1). Sapphire Rapids' L3 figure fits
-#: bench/mac.json here (mac, 262144 f32, 3 MB: 1.04 cycles/element at 2.7 GHz); the DRAM
-#: figures are not measured on this machine.
+#: bench/mac.json here (mac, 262144 f32, 3 MB: 1.04 cycles/element at 2.7 GHz); its DRAM
+#: figure fits the validation's dot (32–64 MB) and gemv (16 MB) here: 6.8–7 B/cycle at 3 GHz.
+#: The other families' DRAM figures are not measured on this machine.
 FAMILIES: dict = {
     # Skylake-SP / Cascade Lake: FMA on p0 (+p1 at 256 bit) and p5 at 512 bit (SKU-dependent),
     # 2 loads + 1 store, 4-wide rename, 1.5K-uop DSB, LSD disabled.
@@ -112,7 +115,7 @@ FAMILIES: dict = {
                            store_ports=2, issue_width=6, uop_cache_uops=4096, uops_per_32b_window=18,
                            legacy_decode_bytes=32, has_lsd=True, taken_branches_per_cycle=1.0,
                            l1_bytes_per_cycle=160.0, l2_bytes_per_cycle=48.0, l3_bytes_per_cycle=28.0,
-                           dram_bytes_per_cycle=10.0, mca_cpu="sapphirerapids"),
+                           dram_bytes_per_cycle=7.0, mca_cpu="sapphirerapids"),
     # Zen 4: 2 FMA pipes (512 bit double-pumped), 3 loads (2 at 256 bit+), 6-wide, 6.75K op cache.
     "znver4": dict(fma_latency=4, add_latency=3, mul_latency=3, div_rthroughput=5.0,
                    fma_units=2, fma_units_512=1, load_ports=3, load_ports_512=1, store_ports=2,
@@ -167,7 +170,27 @@ def read_caches(root: str = "/sys/devices/system/cpu/cpu0/cache") -> dict:
         key = {(1, "Data"): "l1d", (1, "Instruction"): "l1i"}.get((level, kind), f"l{level}")
         out[key] = size
         out["line"] = line
+        try:
+            out[key + "_sharers"] = len(_cpu_list((d / "shared_cpu_list").read_text().strip()))
+        except (OSError, ValueError):
+            pass
     return out
+
+
+def _cpu_list(text: str) -> set:
+    """"0-3,8" → {0, 1, 2, 3, 8}"""
+    cpus = set()
+    for part in filter(None, text.split(",")):
+        lo, _, hi = part.partition("-")
+        cpus.update(range(int(lo), int(hi or lo) + 1))
+    return cpus
+
+
+#: L3 per core on Intel server parts since Skylake-SP (1.375–1.875 MiB slices); with the other
+#: cores busy, a core keeps about its own slices' worth. Measured here (a 2-vCPU VM whose sysfs
+#: claims a 480 MiB L3 shared by both): mac at 3 MB streams at L3 speed, gemv at 16 MB and dot
+#: at 32–64 MB at DRAM speed (~7 B/cycle), so the usable share lies between 3 and 16 MiB.
+L3_PER_CORE = 2 << 20
 
 
 def _size(text: str) -> int:
@@ -205,6 +228,7 @@ def make_target(cpu: str, features, caches: dict | None = None) -> Target:
         l1d_bytes=caches.get("l1d", 32 << 10), l1i_bytes=caches.get("l1i", 32 << 10),
         l2_bytes=caches.get("l2", 1 << 20), l3_bytes=caches.get("l3", 16 << 20),
         line_bytes=caches.get("line", 64),
+        l3_usable_bytes=min(caches.get("l3", 16 << 20), L3_PER_CORE * max(1, caches.get("l3_sharers", 1))),
         **FAMILIES[fam])
 
 

@@ -11,6 +11,10 @@ descriptor, a pass pipeline over the affine IR, LLVM's policy, and loop metadata
 ``manual``     a hand-unrolled kernel from `unrollkit.kernels.manual` (mac, dot, gemm at 2, 4, 8)
 ``affine``     MLIR's structural unrolling of ``affine.for``
 ``multi-acc``  the reduction loop unrolled with N independent accumulators combined at the end
+``vector-acc`` the loop vectorised N vector registers wide (N independent vector accumulators
+               for a reduction, combined by a tree after the loop), one register wide for what
+               is left, scalar for the rest: ``#pragma clang loop vectorize(enable)
+               interleave_count(N)`` under ``-ffast-math``; reassociates sums like multi-acc
 ``blas``       GEMM nests only: the cache-blocked, packed, register-tiled schedule that
                `unrollkit.gemm_schedule` derives per call signature (factor is ignored)
 =============  ===============================================================================
@@ -27,7 +31,7 @@ from .backend import LLVMPolicy
 from .errors import TransformError
 from .pipeline import Pipeline
 
-VARIANTS = ("none", "llvm-auto", "pragma", "macro", "manual", "affine", "multi-acc")
+VARIANTS = ("none", "llvm-auto", "pragma", "macro", "manual", "affine", "multi-acc", "vector-acc")
 #: variants for one kernel shape, not unrolling variants of every kernel: ``blas`` (GEMM nests)
 SCHEDULES = ("blas",)
 
@@ -93,6 +97,19 @@ def accumulator_pipeline(k: int, loop: str = "") -> Pipeline:
     return Pipeline((SplitAccumulators(loop=loop, accumulators=k),))
 
 
+def vector_acc_pipeline(kernel: d.Kernel, k: int, loop: str = "") -> Pipeline:
+    """The loop (every innermost loop when ``loop`` is "") vectorised ``k`` registers wide,
+    reductions included; then its remainder ``<loop>.rem`` one register wide (k > 1)."""
+    from unrollkit.passes.vectorize import Vectorize
+    names = [loop] if loop else kernel.innermost_loop_names()
+    passes = []
+    for name in names:
+        passes.append(Vectorize(loop=name, registers=k, reductions=True))
+        if k > 1:
+            passes.append(Vectorize(loop=name + ".rem", registers=1, reductions=True))
+    return Pipeline(tuple(passes))
+
+
 def manual_kernel(kernel: d.Kernel, factors: tuple) -> d.Kernel:
     from unrollkit.kernels.manual import MANUAL
     if len(factors) != 1 or factors[0][0]:
@@ -133,6 +150,14 @@ def plan(kernel: d.Kernel, variant: str = "affine", factor=1, pipeline: Pipeline
             raise TransformError("variant 'multi-acc' takes one factor (the number of accumulators)")
         (loop, f), = factors
         return Plan(kernel, accumulator_pipeline(f, loop) + user, pol, variant, factors, (), f)
+    if variant == "vector-acc":
+        if len(factors) != 1:
+            raise TransformError("variant 'vector-acc' takes one factor (vector registers per trip)")
+        if accumulators > 1:
+            raise TransformError("variant 'vector-acc' already keeps `factor` vector accumulators; "
+                                 "accumulators= does not combine with it")
+        (loop, f), = factors
+        return Plan(kernel, vector_acc_pipeline(kernel, f, loop) + user, pol, variant, factors, (), 1)
     if variant == "blas":
         # the GEMM schedule (unrollkit.gemm_schedule): derived per call signature at compile
         # time (runtime.JitKernel._get); this plan holds the user's extra passes and policy
