@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import unrollkit as uk
-from unrollkit import asm_facts, cost_loop, cost_mc, cost_model, target
+from unrollkit import asm_facts, cost_loop, cost_mc, cost_model, cost_terms, target
 from unrollkit.cost_model import Candidate
 from unrollkit.kernels import dot, gemm, gemv, iir, jacobi1d, mac, prefix_sum
 from unrollkit.runtime import JitKernel
@@ -394,11 +394,13 @@ def test_auto_decision_is_kept_in_the_disk_cache(monkeypatch, fresh_cache):
 def test_transfers_beyond_l2_overlap_the_core(spr):
     # from L2: ECM's sum (core + L1 ports, then the L2→L1 transfer); from DRAM: the far
     # transfers run behind the core, so a faster loop body gains nothing once they dominate
-    assert cost_model.combine(1.0, 0.5, (0.25, 0.0)) == 1.25
-    assert cost_model.combine(0.2, 0.1, (0.25, 2.0)) == 2.0
-    assert cost_model.combine(0.1, 0.1, (0.25, 2.0)) == 2.0
+    assert cost_terms.combine(1.0, 0.5, (0.25, 0.0)) == pytest.approx(cost_terms.overlap(1.0, 0.5) + 0.25)
+    assert cost_terms.overlap(1.0, 0.0) == 1.0 and cost_terms.overlap(1.0, 0.1) < 1.001
+    assert cost_terms.overlap(1.0, 1.0) == pytest.approx(2 ** 0.25)  # close bottlenecks cost more
+    assert cost_terms.combine(0.2, 0.1, (0.25, 2.0)) == 2.0
+    assert cost_terms.combine(0.1, 0.1, (0.25, 2.0)) == 2.0
     p = cost_loop.profile(dot, {"N": 8 << 20}, 4, spr)
-    near, far = cost_model.memory_parts(p, spr)
+    near, far = cost_terms.memory_parts(p, spr)
     assert p.level == "DRAM"
     assert near == pytest.approx(8 / spr.l2_bytes_per_cycle)
     assert far == pytest.approx(8 / spr.l3_bytes_per_cycle + 8 / spr.dram_bytes_per_cycle)
@@ -428,3 +430,38 @@ def test_grounding_counts_the_whole_row_when_one_trip_covers_the_inner_loop():
     row = next(r for r in ch.rows if r["candidate"] == Candidate("vector-acc", 2))
     assert row["checked"] and row.get("iters") == 2 * w
     assert row["cycles"] < 1.0  # not the cycles of a whole row charged to one iteration
+
+
+def test_chain_across_the_enclosing_loop_bounds_short_rows(spr):
+    # gemm i-k-j, 48 columns: C[i, j] is stored at every k and loaded at the next — per
+    # jammed block of f k's: forwarding + f FMA latencies, over f · 48 iterations
+    short = cost_loop.profile(gemm, {"M": 48, "N": 48, "K": 48}, 4, spr)
+    chain = cost_terms.parent_chain(short, 4, spr)
+    assert chain == pytest.approx((spr.store_forward_latency + 4 * spr.fma_latency) / (4 * 48))
+    assert cost_terms.parent_chain(short, 1, spr) > cost_terms.parent_chain(short, 8, spr)
+    long = cost_loop.profile(gemm, {"M": 8, "N": 4096, "K": 64}, 4, spr)
+    assert cost_terms.parent_chain(long, 1, spr) < 0.01
+    assert cost_terms.parent_chain(cost_loop.profile(dot, {"N": 100}, 4, spr), 1, spr) == 0.0
+    jam = cost_model.predict(short, Candidate("affine", 1, 4, "k"), spr)
+    assert jam.bound == "rec/parent" and jam.cycles >= chain
+
+
+def test_a_row_in_registers_is_a_chain_over_the_enclosing_loop(spr):
+    # vector-acc × 2 on 48 f32 columns: 32 + 16 lanes, both loops of one trip: the C row is
+    # hoisted out of k into 3 registers, so each k adds one FMA latency for the whole row
+    p = cost_loop.profile(gemm, {"M": 48, "N": 48, "K": 48}, 4, spr)
+    two = cost_model.predict(p, Candidate("vector-acc", 2), spr)
+    assert (two.iters, two.tail, two.bound) == (48, 0.0, "rec")
+    assert two.cycles == pytest.approx(spr.fma_latency / 48, rel=0.05)
+    # 4 registers (64 lanes) leave a 3-trip one-register loop: not hoisted, C goes to memory
+    four = cost_model.predict(p, Candidate("vector-acc", 4), spr)
+    assert four.iters == 64 and four.tail > 0 and four.cycles > two.cycles
+
+
+def test_ties_go_to_fewer_uops_per_iteration(spr):
+    p = cost_loop.profile(mac, {"N": 1 << 24}, 4, spr)  # 192 MiB: DRAM, every width ties
+    rows = [{"candidate": x.candidate, "prediction": x, "accepted": True, "cycles": x.cycles}
+            for x in (cost_model.predict(p, c, spr) for c in
+                      (Candidate("affine", 1), Candidate("vector-acc", 1), Candidate("affine", 2)))]
+    assert abs(rows[0]["cycles"] / rows[1]["cycles"] - 1) < cost_model.TIE
+    assert cost_model.pick(rows)["candidate"] == Candidate("vector-acc", 1)

@@ -193,18 +193,32 @@ def facts_of(ck, t) -> dict:
 
 def grounded(row: dict, facts: dict, prof, t) -> None:
     """Replace the row's analytical core estimate by one from the machine code."""
-    from .cost_model import combine, l1_cycles, memory_cycles, memory_parts, tail_cycles
+    from .cost_terms import combine, l1_cycles, memory_cycles, memory_parts, parent_chain, tail_cycles
     pred = row["prediction"]
     jam = row["candidate"].jam
     iters = (facts.get("step_elements") or pred.iters // jam) * jam
-    if 0 < prof.trip <= pred.iters // jam:
-        # one trip covers the whole inner loop (gemv rows of 64 at 4 × 16 lanes): LLVM drops
-        # that loop and the hot loop is the enclosing one, whose step counts rows, not elements
-        iters = prof.trip * max(jam, facts.get("step_elements") or 1)
+    muls = prof.fma + prof.mul
+    if iters < pred.iters and muls and facts.get("mul_lanes"):
+        # the hot loop is an enclosing loop: one trip of the candidate covers the whole inner
+        # loop (gemv rows of 64 at 4 × 16 lanes, gemm rows of 48 at 2 × 16 + 16), LLVM drops
+        # that loop, and the hot loop's step counts rows; its multiplied lanes count the work
+        iters = max(iters, round(facts["mul_lanes"] / muls))
+    # (+ the back-edge's fetch bubble, which llvm-mca's perfect front end does not see)
     trip = max(facts["mca_cycles"] if facts.get("mca_cycles") else facts["asm_core"],
-               facts.get("divider", 0.0))
+               facts.get("divider", 0.0)) + t.back_edge_cycles
     chain = False
-    if prof.recurrence or prof.reduction:
+    # the inner loop vanished into the enclosing one: no loop entry or remainder of its own,
+    # and when nothing is stored in the hot loop, what the inner loop stored stays in
+    # registers across the enclosing loop (gemm: the C row over k), a chain per trip
+    whole = bool(prof.parent) and 0 < prof.trip <= iters
+    if whole and prof.shared_stores and not facts.get("mem_stores") and not prof.reduction:
+        link = t.fma_latency if prof.fma else t.add_latency
+        rec = link * iters / prof.trip
+        res = max(facts.get("mca_rthroughput") or facts["asm_core"],
+                  facts.get("divider", 0.0)) + t.back_edge_cycles
+        trip = max(res, rec)
+        chain = rec >= res
+    elif prof.recurrence or prof.reduction:
         # The loop-carried chain is known from the descriptor: llvm-mca sees register
         # dependences only (a chain through memory, y[t] ← y[t-1] reloaded, escapes it) and
         # charges an FMA with a folded load the load's latency on the accumulator too (5
@@ -219,7 +233,8 @@ def grounded(row: dict, facts: dict, prof, t) -> None:
             lanes = pred.lanes if row["candidate"].variant == "vector-acc" else 1
             rec = prof.chain_latency * iters / (row["candidate"].accumulators * jam * lanes)
         if prof.recurrence or row["candidate"].accumulators * jam == 1:
-            res = max(facts.get("mca_rthroughput") or facts["asm_core"], facts.get("divider", 0.0))
+            res = max(facts.get("mca_rthroughput") or facts["asm_core"],
+                      facts.get("divider", 0.0)) + t.back_edge_cycles
         else:
             # several chains: llvm-mca's steady state (shuffles feeding the packed
             # accumulators, scheduler limits) matched the measured dot × 2/4/8 here
@@ -246,7 +261,13 @@ def grounded(row: dict, facts: dict, prof, t) -> None:
     row["mem"] = mem
     row["bound"] = bound
     lanes = pred.lanes if row["candidate"].variant == "vector-acc" else 0
-    row["cycles"] = combine(core, l1, memory_parts(prof, t)) + tail_cycles(prof, iters // jam, t, jam, lanes)
+    tail = 0.0 if whole else tail_cycles(prof, iters // jam, t, jam, lanes)
+    cycles = combine(core, l1, memory_parts(prof, t))
+    if not (whole and not facts.get("mem_stores")):  # (else the row stays in registers)
+        across = parent_chain(prof, jam, t)
+        if across > cycles:
+            cycles, row["bound"] = across, "rec/parent"
+    row["cycles"] = cycles + tail
 
 
 def verdict(facts: dict, base: dict, t) -> str:

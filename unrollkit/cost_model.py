@@ -10,17 +10,21 @@ by 2, 4 or 8 (``unroll-jam``) with unrolling by u — gets
    (`unrollkit.target`): live vector and scalar registers, uops and bytes of the loop body,
    and cycles per original iteration::
 
-       c(u)   = max(max(ResMII, RecMII, FE) / iters(u),  L1(u)) + transfers  + tail(u) / trip
+       c(u)   = max(‖core(u), L1(u)‖₄ + near,  far,  parent(u))  + tail(u) / trip
+       core   = max(ResMII + back-edge, RecMII, FE) / iters(u)
        ResMII = max over port groups of uops per trip / ports      (loads, stores, FMA, divide, issue)
        RecMII = chain latency · u / k                              (k independent accumulators)
        FE     = (uops + 2) / issue width while the loop fits the decoded-uop cache, else bytes / 16
 
    assuming the code LLVM ought to produce (W-lane vectors where the loop vectorises); spill(u)
    (live vector values over the register file) adds a store and a reload per excess value;
-   L1(u) + transfers is the ECM memory model: the L1 port cycles of the trip's loads and stores,
-   and the line transfers from the level that holds the data (nothing when it is in L1);
-   L2→L1 transfers do not overlap with the core's work, transfers from beyond L2 overlap all
-   of it (see `combine`);
+   back-edge: the fetch cycles a taken back-edge costs beyond the ports (`Target`); L1(u),
+   near, far is the ECM memory model: the L1 port cycles of the trip's loads and stores (a
+   soft maximum with the core, `overlap`), the L2→L1 transfers (not overlapping the core) and
+   the transfers from beyond L2 (overlapping all of it, see `combine`); parent(u): the chain
+   through memory across the enclosing loop (`parent_chain`: gemm's C row at every k); a
+   ``vector-acc`` candidate that swallows its whole inner loop keeps that row in registers
+   instead (one FMA latency per enclosing iteration);
 2. for the leading candidates, a check of the code LLVM really produced (`unrollkit.cost_mc`):
    the hot loop's spills, gathers, bytes and uops, and llvm-mca's cycles per trip, which
    replace the analytical core estimate. A candidate that spills more than the rolled loop,
@@ -35,6 +39,8 @@ import math
 
 from . import cost_loop
 from .cost_loop import LoopProfile
+from .cost_terms import (combine, l1_cycles, memory_cycles, memory_parts, parent_chain,
+                         tail_cycles)
 from .target import Target, host_target
 
 #: a candidate within this fraction of the best prediction ties with it; the smallest tying
@@ -43,8 +49,6 @@ TIE = 0.02
 #: candidates whose analytical prediction is within this ratio of the best are machine-checked
 LEAD = 2.5
 MAX_FACTOR = 16
-#: cycles to enter and leave one instance of the inner loop (setup, exit branch, remainder test)
-LOOP_ENTRY = 6.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -84,6 +88,10 @@ class Candidate:
                     pipeline=pipe if pipe.passes else None, policy=policy)
 
 
+#: constant-trip loops LLVM still unrolls fully with its unroller "off" (full unrolling of a
+#: tiny constant trip count stays on): seen here for 2 trips of 8 zmm (gemm 256 columns), not
+#: for 4 trips of 4 zmm
+MAX_FULL_TRIPS = 2
 #: unroll-and-jam factors tried for the loop around the innermost one
 JAM_FACTORS = (2, 4, 8)
 #: vector registers per trip tried for ``vector-acc``: powers of two (a 3- or 6-register
@@ -180,6 +188,15 @@ def predict(p: LoopProfile, c: Candidate, t: Target) -> Prediction:
     copies = c.factor
     lanes = max(1, reg_bits // (8 * p.elem_bytes))
     wide = reg_bits > 256
+    # vector-acc covering the whole inner loop in at most MAX_FULL_TRIPS trips of its main
+    # loop and one of its one-register remainder, in whole registers (gemm 48 columns at
+    # 2 × 16 lanes: 32 + 16; 256 columns at 8 × 16: 2 trips): LLVM drops both loops, the trip is the whole row, and it hoists the accesses
+    # invariant in the enclosing loop (C[i, j] over k: the row lives in registers); the values
+    # stored there become chains across that loop's iterations, one link per row
+    hoisted = (c.variant == "vector-acc" and bool(p.parent) and p.trip > 0 and p.trip % lanes == 0
+               and p.trip // iters <= MAX_FULL_TRIPS and (p.trip % iters) // lanes <= 1)
+    if hoisted:
+        iters, per = p.trip, p.trip / lanes
     # `per` vector (or scalar) instructions for each operation of the body, per trip; jammed
     # copies share the accesses invariant in the jammed loop (gemm i-k-j jammed on k: C[i, j])
     f = c.jam
@@ -188,6 +205,9 @@ def predict(p: LoopProfile, c: Candidate, t: Target) -> Prediction:
     stores = per * (f * (p.stores - p.shared_stores) + p.shared_stores)
     fp = (p.fma + p.add + p.mul) * per * f
     div = p.div * per * f
+    if hoisted:
+        loads -= per * p.shared_loads
+        stores -= per * p.shared_stores
     if cliff:  # a gather/scatter costs about one load/store uop per element, plus the insert
         loads, stores = 2 * loads, 2 * stores
     vec, gp = registers(p, c, per)
@@ -198,7 +218,7 @@ def predict(p: LoopProfile, c: Candidate, t: Target) -> Prediction:
     load_ports = t.load_ports_512 if wide else t.load_ports
     res = max((loads + spill) / load_ports, (stores + spill) / t.store_ports,
               fp / fma_units, div * t.div_rthroughput, uops / t.issue_width,
-              1.0 / t.taken_branches_per_cycle)
+              1.0 / t.taken_branches_per_cycle) + t.back_edge_cycles
     if p.reduction:
         rec = p.chain_latency * copies / c.accumulators
     elif p.recurrence:
@@ -207,6 +227,9 @@ def predict(p: LoopProfile, c: Candidate, t: Target) -> Prediction:
         rec = p.chain_latency * copies / p.recurrence + (t.store_forward_latency if copies > 1 else 0)
     else:
         rec = 0.0
+    if hoisted and p.shared_stores:
+        link = t.fma_latency if p.fma else t.add_latency
+        rec = max(rec, link * iters / p.trip)
     insn_bytes = 6 if lanes > 1 or p.elem_bytes == 8 else 5
     code_bytes = int(round((uops - overhead) * insn_bytes)) + 10
     if uops <= t.uop_cache_uops:
@@ -218,90 +241,15 @@ def predict(p: LoopProfile, c: Candidate, t: Target) -> Prediction:
     core = core_trip / iters
     mem = memory_cycles(p, t)
     cycles = combine(core, l1_cycles(loads + spill, stores + spill, wide, t) / iters, memory_parts(p, t))
+    across = 0.0 if hoisted else parent_chain(p, f, t)
+    if across > cycles:
+        cycles, bound = across, "rec/parent"
     if mem > core:
         bound = "mem"
-    tail = tail_cycles(p, iters // f, t, f, lanes if c.variant == "vector-acc" else 0)
+    # (hoisted: no loop of its own left to enter, no remainder)
+    tail = 0.0 if hoisted else tail_cycles(p, iters // f, t, f, lanes if c.variant == "vector-acc" else 0)
     return Prediction(c, lanes, iters, uops, code_bytes, vec, gp, spill, res, rec, fe, bound,
                       core, mem, tail, cycles + tail)
-
-
-def combine(core: float, l1: float, transfers) -> float:
-    """Cycles per iteration from the in-core time, the L1 port time and the line transfers
-    ``(near, far)`` (see `memory_parts`; a number means all near).
-
-    ECM overlaps the in-core work with nothing but itself: T = max(T_core, T_L1) + T_L2→L1.
-    (Textbook ECM lets arithmetic overlap the transfers; on this machine the committed
-    benchmarks rank like the sum: gemm 512 i-k-j, B from L2, runs 0.36 / 0.22 / 0.17 cycles
-    per iteration at factors 1 / 2 / 4, where an overlapping model predicts a tie.) Transfers
-    from beyond L2 run behind the core, driven by the L2 streamer prefetcher, so they overlap
-    all of it: T = max(that, T_far). Measured here: dot at 64 MB ran within 8% of itself from
-    4 to 128 lanes per trip (the sum predicted 27% between them), gemv at 16 MB within 4%."""
-    near, far = transfers if isinstance(transfers, tuple) else (transfers, 0.0)
-    return max(max(core, l1) + near, far)
-
-
-def memory_parts(p: LoopProfile, t: Target) -> tuple:
-    """(near, far) cycles per iteration to bring its data into L1: ``near`` the L2→L1 line
-    transfers of everything served beyond L1, ``far`` the transfers into L2 from L3 or DRAM.
-
-    The ECM model (Hager, Treibig et al.): on Intel cores, transfers between cache levels do
-    not overlap with each other nor with the L1 loads and stores, so a line from L3 pays the
-    L3→L2 and the L2→L1 transfer; data in L1 costs nothing here (the load/store ports are in
-    the core estimate)."""
-    near = far = 0.0
-    for level, nbytes in p.traffic:
-        if level == "L1":
-            continue
-        near += nbytes / t.l2_bytes_per_cycle
-        if level in ("L3", "DRAM"):
-            far += nbytes / t.l3_bytes_per_cycle
-        if level == "DRAM":
-            far += nbytes / t.dram_bytes_per_cycle
-    return near, far
-
-
-def memory_cycles(p: LoopProfile, t: Target) -> float:
-    """Cycles per iteration the transfers take alone (``near + far`` of `memory_parts`)."""
-    return sum(memory_parts(p, t))
-
-
-def l1_cycles(loads: float, stores: float, wide: bool, t: Target) -> float:
-    """Cycles the L1 ports are busy with a trip's loads and stores (ECM's non-overlapping part)."""
-    lp = t.load_ports_512 if wide else t.load_ports
-    sp = 1 if wide else t.store_ports  # one 64-byte store per cycle
-    return max(loads / lp, stores / sp)
-
-
-def scalar_cycles(p: LoopProfile, t: Target) -> float:
-    """One iteration of the rolled scalar remainder loop."""
-    uops = p.uops + 2
-    return max(uops / t.issue_width, p.chain_latency / max(1, p.recurrence or 1),
-               p.div * t.div_rthroughput, 1.0)
-
-
-def tail_cycles(p: LoopProfile, iters: int, t: Target, jam: int = 1, lanes: int = 0) -> float:
-    """Per original iteration: the remainder iterations (trip mod iterations per trip) run one
-    at a time, and each loop instance pays its entry and exit (twice with a remainder loop),
-    shared by ``jam`` jammed rows.
-
-    With ``lanes`` (``vector-acc``): the remainder runs ``lanes`` at a time in a one-register
-    loop (a chain link per vector for a reduction), then the rest one at a time; a reduction's
-    vector accumulators are then added up (a tree: log2 of the lanes, each an add latency)."""
-
-    if p.trip <= 0:
-        return 0.0
-    rem = p.trip % max(1, iters)
-    entry = LOOP_ENTRY * (2 if rem else 1)
-    if not lanes:
-        return (rem * scalar_cycles(p, t) + entry / jam) / p.trip
-    vec = rem // lanes
-    link = max(1.0, p.chain_latency if p.reduction else (p.loads + p.stores) / t.load_ports)
-    levels = math.ceil(math.log2(max(2, iters))) if p.reduction else 0
-    # one instance (dot): the tree's latency is on the critical path; several (gemv rows):
-    # the next row's loop does not wait for it, so only its uops (shuffle + add per level) count
-    tree = levels * t.add_latency if p.instances <= 1 else levels * 2 / t.issue_width
-    return (vec * link + (rem % lanes) * scalar_cycles(p, t) + tree
-            + entry * (2 if vec else 1)) / p.trip
 
 
 def leading(preds: list, ratio: float = LEAD) -> list:
@@ -317,14 +265,24 @@ def leading(preds: list, ratio: float = LEAD) -> list:
 
 def pick(rows: list, key=lambda r: r["cycles"], tie: float = TIE):
     """The smallest candidate within ``tie`` of the best ``key`` among accepted rows.
-    Rows are dicts with "candidate" and "accepted"; order: fewest body copies, then affine."""
+    Rows are dicts with "candidate" and "accepted"; order: fewest body copies, fewest uops
+    per iteration, then affine."""
     ok = [r for r in rows if r["accepted"]]
     if not ok:
         return None
     best = min(key(r) for r in ok)
     near = [r for r in ok if key(r) <= best * (1 + tie)]
+    # among as many copies, the fewest uops per original iteration (full-width vectors over
+    # half-width ones: when the memory system sets the pace, fewer instructions still leave
+    # it more room — dot, mac, jacobi1d at 16–64 MB ran 4–6% faster with 512-bit vectors)
     return min(near, key=lambda r: (r["candidate"].copies, r["candidate"].jam,
+                                    round(_uops_per_iteration(r), 3),
                                     r["candidate"].variant != "affine"))
+
+
+def _uops_per_iteration(row) -> float:
+    p = row.get("prediction")
+    return p.uops / max(1, p.iters) if p is not None else 0.0
 
 
 # ---------------------------------------------------------------- the decision

@@ -62,6 +62,10 @@ class Target:
     legacy_decode_bytes: int = 16  # bytes per cycle the legacy decoders fetch
     has_lsd: bool = False          # a loop stream detector (disabled on Skylake-class server parts)
     taken_branches_per_cycle: float = 1.0
+    #: fetch cycles a trip loses at its taken back-edge beyond its resource bound (the front
+    #: end redirects; llvm-mca assumes a perfect one). Measured here, mac in L1 at 1, 2, 4, 8
+    #: zmm per trip: 0.14–0.27 cycles per trip over the port bound, the same at every width
+    back_edge_cycles: float = 0.2
     l1_bytes_per_cycle: float = 128.0   # sustained load+store bandwidth for streaming kernels
     l2_bytes_per_cycle: float = 48.0
     l3_bytes_per_cycle: float = 16.0
