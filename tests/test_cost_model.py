@@ -465,3 +465,17 @@ def test_ties_go_to_fewer_uops_per_iteration(spr):
                       (Candidate("affine", 1), Candidate("vector-acc", 1), Candidate("affine", 2)))]
     assert abs(rows[0]["cycles"] / rows[1]["cycles"] - 1) < cost_model.TIE
     assert cost_model.pick(rows)["candidate"] == Candidate("vector-acc", 1)
+
+
+def test_bench_validate_runs_the_validation(monkeypatch, tmp_path, capsys):
+    from unrollkit import cli_explain
+    from unrollkit.cli import main
+    seen = {}
+    monkeypatch.setattr(cli_explain, "validate_cmd", lambda **kw: seen.update(kw))
+    main(["bench", "validate", "--pin", "1", "--json", str(tmp_path / "v.json")])
+    assert (seen["repeat"], seen["target_ms"], seen["pin"]) == (15, 10.0, 1)
+    assert seen["json_out"] == tmp_path / "v.json" and seen["cases"] is None
+    with pytest.raises(SystemExit) as exc:
+        main(["bench", "validate", "--sizes", "5"])
+    assert exc.value.code == 2
+    assert "corpus options are on `unrollkit validate`" in capsys.readouterr().out

@@ -37,7 +37,8 @@ def _factors(text: str) -> list:
 
 @app.command("bench")
 def bench_cmd(
-        kernel: str = typer.Argument(..., help="gemm | mac | dot"),
+        kernel: str = typer.Argument(..., help="gemm | mac | dot | validate (the cost model's "
+                                     "validation, as `unrollkit validate`)"),
         sizes: Optional[str] = typer.Option(None, "--sizes", help="comma-separated; gemm: N or MxNxK "
                                             "(default gemm 128,512; mac and dot 4096,262144)"),
         factors: str = typer.Option("1,2,4,8", "--factors", help="unroll factors"),
@@ -45,8 +46,10 @@ def bench_cmd(
                                                help="comma-separated (default: every IR variant and, "
                                                     "where a C compiler exists, every C variant)"),
         dtype: str = typer.Option("f32", "--dtype", help="f32 | f64"),
-        repeat: int = typer.Option(11, "--repeat", help="samples per row (the median is reported)"),
-        target_ms: float = typer.Option(20.0, "--target-ms", help="minimum duration of one sample"),
+        repeat: Optional[int] = typer.Option(None, "--repeat", help="samples per row (the median is "
+                                             "reported; default 11, validate 15)"),
+        target_ms: Optional[float] = typer.Option(None, "--target-ms", help="minimum duration of one "
+                                                  "sample (default 20 ms, validate 10 ms)"),
         compilers: Optional[str] = typer.Option(None, "--compilers", help="C compilers (default: all found)"),
         json_out: Optional[Path] = typer.Option(None, "--json", help="write every row and the environment"),
         plot_out: Optional[Path] = typer.Option(None, "--plot", help="speedup-vs-factor figure (matplotlib)"),
@@ -55,8 +58,20 @@ def bench_cmd(
         use_cache: bool = typer.Option(False, "--use-cache", help="reuse cached compiles (compile "
                                        "times then show cache loads)")):
     """Time every unrolling variant of KERNEL against numpy; verify every result."""
-    if repeat < 1:
+    if repeat is not None and repeat < 1:
         raise UnrollkitError("--repeat must be at least 1")
+    if kernel == "validate":
+        # the cost model's sweep is a benchmark suite too; its own options are on `unrollkit validate`
+        from .cli_explain import validate_cmd
+        if sizes or variants or compilers or plot_out or factors != "1,2,4,8" or dtype != "f32":
+            raise UnrollkitError("`unrollkit bench validate` takes --repeat, --target-ms, --json, "
+                                 "--markdown and --pin; its corpus options are on `unrollkit validate`")
+        validate_cmd(repeat=repeat or 15, target_ms=target_ms or 10.0, cases=None,
+                     json_out=json_out or Path("bench/validate.json"),
+                     md_out=md_out if md_out is not None else Path("bench/VALIDATE.md"), pin=pin,
+                     max_factor=16, dry_run=False)
+        return
+    repeat, target_ms = repeat or 11, target_ms or 20.0
     size_list = _csv(sizes or bench.DEFAULT_SIZES.get(kernel, "1024"))
     for s in size_list:
         bench.parse_size(kernel, s)

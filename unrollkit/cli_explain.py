@@ -98,7 +98,7 @@ def explain_cmd(kernel: str = typer.Argument(..., help="built-in kernel name or 
 
 
 @app.command("validate")
-def validate_cmd(repeat: int = typer.Option(9, "--repeat", help="samples per configuration (median)"),
+def validate_cmd(repeat: int = typer.Option(15, "--repeat", help="samples per configuration (median)"),
                  target_ms: float = typer.Option(10.0, "--target-ms", help="minimum duration of one sample"),
                  cases: Optional[str] = typer.Option(None, "--cases",
                                                      help="comma-separated case names or kernels (default: all)"),
@@ -109,8 +109,9 @@ def validate_cmd(repeat: int = typer.Option(9, "--repeat", help="samples per con
                  max_factor: int = typer.Option(16, "--max-factor"),
                  dry_run: bool = typer.Option(False, "--dry-run", help="compile, verify and choose "
                                               "only; time nothing, write nothing")):
-    """Sweep the corpus over factors 1..16 (and accumulators for reductions), LLVM's unroller off,
-    and score factor="auto" against the measured best (and factor 1 and llvm-auto against it)."""
+    """Sweep the corpus over factors 1..16 (accumulators and vector accumulators for reductions,
+    unroll-and-jam for nests), LLVM's unroller off, and score factor="auto" against the measured
+    best (and factor 1 and llvm-auto against it). Also ``unrollkit bench validate``."""
     import json
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
