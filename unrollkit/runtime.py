@@ -41,6 +41,10 @@ class JitKernel:
             self.plan = auto_plan(kernel, pipeline, llvm)
         else:
             self.plan = make_plan(kernel, variant=variant, factor=factor, pipeline=pipeline, policy=llvm)
+        if self.auto or self.plan.variant == "blas":
+            # whether this is a GEMM nest (the derived schedule) is known now, from the
+            # descriptor: load the scheduler here rather than inside the first call's compile
+            from . import gemm_schedule  # noqa: F401
         self._compiled: collections.OrderedDict = collections.OrderedDict()
         self._lock = threading.Lock()
         self.last: CompiledKernel | None = None
