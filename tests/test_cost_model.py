@@ -479,3 +479,19 @@ def test_bench_validate_runs_the_validation(monkeypatch, tmp_path, capsys):
         main(["bench", "validate", "--sizes", "5"])
     assert exc.value.code == 2
     assert "corpus options are on `unrollkit validate`" in capsys.readouterr().out
+
+
+def test_leading_candidates_are_capped_fewest_copies_first_among_ties(spr):
+    # gemm beyond L2: memory-bound, so every candidate ties; only MAX_CHECKED are compiled
+    # (plus factor 1 and the largest factor), the ones `pick` would prefer among equals
+    p = cost_loop.profile(gemm, {"M": 16, "N": 1024, "K": 1024}, 4, spr)
+    preds = [cost_model.predict(p, c, spr) for c in cost_model.candidates(p)]
+    lead = cost_model.leading(preds)
+    assert len(preds) > cost_model.MAX_CHECKED + 2
+    assert len(lead) <= cost_model.MAX_CHECKED + 2
+    labels = {x.candidate.label for x in lead}
+    assert {"affine×1", "affine×16"} <= labels
+    best = min(x.cycles for x in preds)
+    ties = [x for x in preds if x.cycles <= best * (1 + cost_model.TIE)]
+    fewest = min(x.candidate.copies for x in ties)
+    assert any(x.candidate.copies == fewest for x in lead if x in ties)

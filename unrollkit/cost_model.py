@@ -48,6 +48,8 @@ from .target import Target, host_target
 TIE = 0.02
 #: candidates whose analytical prediction is within this ratio of the best are machine-checked
 LEAD = 2.5
+#: at most this many of the leading candidates are compiled and checked (each ~0.1–0.2 s)
+MAX_CHECKED = 20
 MAX_FACTOR = 16
 
 
@@ -259,8 +261,15 @@ def leading(preds: list, ratio: float = LEAD) -> list:
     top = max(x.candidate.factor for x in preds if x.candidate.variant == "affine")
     # factor 1 is the baseline; the largest factor grounds the top of the range (a predicted
     # cliff, or a spill, is then seen in real code rather than assumed)
-    return [x for x in preds if x.cycles <= ratio * best or
-            (x.candidate.variant == "affine" and x.candidate.jam == 1 and x.candidate.factor in (1, top))]
+    fixed = [x for x in preds if x.candidate.variant == "affine" and x.candidate.jam == 1
+             and x.candidate.factor in (1, top)]
+    near = [x for x in preds if x.cycles <= ratio * best and x not in fixed]
+    # at most MAX_CHECKED of them, best first; predictions within TIE of each other rank as
+    # equals, fewest copies first (what `pick` would prefer among them): a memory-bound loop
+    # ties every candidate, and checking all 60 of a gemm nest took 19 s for one signature
+    near.sort(key=lambda x: (math.floor(math.log(x.cycles / best) / math.log(1 + TIE)) if best > 0 else 0,
+                             x.candidate.copies, x.candidate.jam))
+    return fixed + near[:MAX_CHECKED]
 
 
 def pick(rows: list, key=lambda r: r["cycles"], tie: float = TIE):
