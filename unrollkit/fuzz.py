@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 DTYPES = ("f32", "f64", "i32")
-VARIANTS = ("affine", "none", "llvm-auto", "pragma", "macro")
+VARIANTS = ("affine", "none", "llvm-auto", "pragma", "macro", "vector-acc")
 
 
 @dataclasses.dataclass(frozen=True)
