@@ -100,8 +100,12 @@ class CompiledKernel:
 
 
 def cache_key(kernel, sig: Signature, plan: Plan) -> str:
+    from .target import host_target
+    # the vector width too: `vectorize{registers=k}` resolves it from the Target, which a user
+    # may override (UNROLLKIT_TARGET) on the same CPU
     return cache.make_key(CODEGEN_VERSION, kernel, sig, plan.kernel, plan.pipeline.text(),
-                          plan.policy, plan.variant, plan.pragma, versions(), backend.host())
+                          plan.policy, plan.variant, plan.pragma, versions(), backend.host(),
+                          host_target().vector_bits)
 
 
 def compile_kernel(kernel, sig: Signature, plan: Plan) -> CompiledKernel:

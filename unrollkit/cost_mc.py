@@ -206,6 +206,9 @@ def grounded(row: dict, facts: dict, prof, t) -> None:
     # (+ the back-edge's fetch bubble, which llvm-mca's perfect front end does not see)
     trip = max(facts["mca_cycles"] if facts.get("mca_cycles") else facts["asm_core"],
                facts.get("divider", 0.0)) + t.back_edge_cycles
+    # resources alone (llvm-mca's block throughput), for loops whose chain is known separately
+    block = max(facts.get("mca_rthroughput") or facts["asm_core"],
+                facts.get("divider", 0.0)) + t.back_edge_cycles
     chain = False
     # the inner loop vanished into the enclosing one: no loop entry or remainder of its own,
     # and when nothing is stored in the hot loop, what the inner loop stored stays in
@@ -214,8 +217,7 @@ def grounded(row: dict, facts: dict, prof, t) -> None:
     if whole and prof.shared_stores and not facts.get("mem_stores") and not prof.reduction:
         link = t.fma_latency if prof.fma else t.add_latency
         rec = link * iters / prof.trip
-        res = max(facts.get("mca_rthroughput") or facts["asm_core"],
-                  facts.get("divider", 0.0)) + t.back_edge_cycles
+        res = block
         trip = max(res, rec)
         chain = rec >= res
     elif prof.recurrence or prof.reduction:
@@ -233,8 +235,7 @@ def grounded(row: dict, facts: dict, prof, t) -> None:
             lanes = pred.lanes if row["candidate"].variant == "vector-acc" else 1
             rec = prof.chain_latency * iters / (row["candidate"].accumulators * jam * lanes)
         if prof.recurrence or row["candidate"].accumulators * jam == 1:
-            res = max(facts.get("mca_rthroughput") or facts["asm_core"],
-                      facts.get("divider", 0.0)) + t.back_edge_cycles
+            res = block
         else:
             # several chains: llvm-mca's steady state (shuffles feeding the packed
             # accumulators, scheduler limits) matched the measured dot × 2/4/8 here
