@@ -90,10 +90,11 @@ class Vectorize(Pass):
         plans = [(op, w, _analyse(op, w, self.reductions)) for op, w in zip(targets, widths) if w > 1]
         check_code_size(f"vectorizing by {max(widths)}", self.loop or "<innermost>",
                         count_ops(module.operation) + sum(2 * count_ops(op) for op in targets))
-        for op, w, _ in plans:
+        for op, w, plan in plans:
             main, _rem = peel_loop(op, w, "back")
             if main is not None and not never_runs(main):  # (see split-accumulators)
-                _vectorize(main, w, _analyse(main, w, self.reductions))
+                # a loop already a multiple of w is not split: its analysis still holds
+                _vectorize(main, w, plan if main is op else _analyse(main, w, self.reductions))
 
 
 def _element_bits(loop) -> int:
