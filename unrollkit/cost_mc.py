@@ -214,12 +214,12 @@ def grounded(row: dict, facts: dict, prof, t) -> None:
     # and when nothing is stored in the hot loop, what the inner loop stored stays in
     # registers across the enclosing loop (gemm: the C row over k), a chain per trip
     whole = bool(prof.parent) and 0 < prof.trip <= iters
-    if whole and prof.shared_stores and not facts.get("mem_stores") and not prof.reduction:
+    in_registers = whole and not facts.get("mem_stores")
+    if in_registers and prof.shared_stores and not prof.reduction:
         link = t.fma_latency if prof.fma else t.add_latency
         rec = link * iters / prof.trip
-        res = block
-        trip = max(res, rec)
-        chain = rec >= res
+        trip = max(block, rec)
+        chain = rec >= block
     elif prof.recurrence or prof.reduction:
         # The loop-carried chain is known from the descriptor: llvm-mca sees register
         # dependences only (a chain through memory, y[t] ← y[t-1] reloaded, escapes it) and
@@ -264,7 +264,7 @@ def grounded(row: dict, facts: dict, prof, t) -> None:
     lanes = pred.lanes if row["candidate"].variant == "vector-acc" else 0
     tail = 0.0 if whole else tail_cycles(prof, iters // jam, t, jam, lanes)
     cycles = combine(core, l1, memory_parts(prof, t))
-    if not (whole and not facts.get("mem_stores")):  # (else the row stays in registers)
+    if not in_registers:  # (a row kept in registers has no chain through memory)
         across = parent_chain(prof, jam, t)
         if across > cycles:
             cycles, row["bound"] = across, "rec/parent"

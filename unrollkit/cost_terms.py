@@ -30,9 +30,9 @@ def parent_chain(p: LoopProfile, jam: int, t: Target) -> float:
     return (t.store_forward_latency + jam * link) / (jam * p.trip)
 
 
-def combine(core: float, l1: float, transfers) -> float:
+def combine(core: float, l1: float, transfers: tuple) -> float:
     """Cycles per iteration from the in-core time, the L1 port time and the line transfers
-    ``(near, far)`` (see `memory_parts`; a number means all near).
+    ``(near, far)`` (see `memory_parts`).
 
     ECM overlaps the in-core work with nothing but itself: T = max(T_core, T_L1) + T_L2→L1.
     (Textbook ECM lets arithmetic overlap the transfers; on this machine the committed
@@ -41,7 +41,7 @@ def combine(core: float, l1: float, transfers) -> float:
     from beyond L2 run behind the core, driven by the L2 streamer prefetcher, so they overlap
     all of it: T = max(that, T_far). Measured here: dot at 64 MB ran within 8% of itself from
     4 to 128 lanes per trip (the sum predicted 27% between them), gemv at 16 MB within 4%."""
-    near, far = transfers if isinstance(transfers, tuple) else (transfers, 0.0)
+    near, far = transfers
     return max(overlap(core, l1) + near, far)
 
 
