@@ -63,20 +63,38 @@ def test_variants_in_f64():
 # ---------------------------------------------------------------- the unroll is in the asm
 
 
-def hot_facts(kernel, variant, factor, args):
-    ck = uk.jit(kernel, factor=factor, variant=variant).compiled(*args)
+def hot_facts(kernel, variant, factor, args, llvm=None):
+    ck = uk.jit(kernel, factor=factor, variant=variant, llvm=llvm).compiled(*args)
     return asm_facts.function_facts(asm_facts.encode(ck.ir("asm")), ck.symbol)
+
+
+#: LLVM's vectorisers off: each copy of the body is one scalar copy in the hot loop, so the
+#: requested factor is countable exactly, on any CPU
+SCALAR = uk.LLVMPolicy(vectorize=False, slp=False)
 
 
 @pytest.mark.parametrize("variant", ["pragma", "affine", "macro", "manual"])
 @pytest.mark.parametrize("name", ["mac", "gemm"])
 def test_requested_unroll_is_in_the_asm(name, variant):
     args = make_args(name, 1024 if name == "mac" else 96)
+    base = hot_facts(KERNELS[name], "none", 1, args, SCALAR)
+    facts = hot_facts(KERNELS[name], variant, 4, args, SCALAR)
+    assert asm_facts.unroll_seen(facts, base) == 4
+    assert facts["mul_lanes"] == 4 * base["mul_lanes"]
+
+
+@pytest.mark.parametrize("variant", ["pragma", "affine", "macro", "manual"])
+@pytest.mark.parametrize("name", ["mac", "gemm"])
+def test_requested_unroll_survives_vectorisation(name, variant):
+    """With the loop vectoriser on, the copies are vectorised too. Its vector width for the
+    unrolled body is its own choice and CPU-dependent (on znver4 it takes 8 lanes × 4 copies
+    where the rolled loop gets 16 lanes: 2 zmm per trip, not 4), so the hot loop does at least
+    twice the baseline's work per trip, never less."""
+    args = make_args(name, 1024 if name == "mac" else 96)
     base = hot_facts(KERNELS[name], "none", 1, args)
     facts = hot_facts(KERNELS[name], variant, 4, args)
-    assert asm_facts.unroll_seen(facts, base) == 4
-    # the multiplies agree (LLVM may use wider vectors for the unrolled body: fewer, wider FMAs)
-    assert facts["mul_lanes"] == 4 * base["mul_lanes"]
+    assert 2 <= asm_facts.unroll_seen(facts, base) <= 4
+    assert facts["mul_lanes"] >= 2 * base["mul_lanes"]
 
 
 def test_pragma_keeps_the_loop_rolled_until_llvm():
