@@ -104,6 +104,39 @@ def test_odd_factors_of_pragma_and_macro(compiler):
                     _run_and_check(kernel, rng, "f64", size)
 
 
+@pytest.mark.parametrize("compiler", COMPILERS)
+def test_odd_and_large_factors_of_the_cxx_template(compiler):
+    rng = np.random.default_rng(5)
+    for factor in (3, 13, 64):
+        for name in cv.C_KERNELS:
+            kernel = cv.build(name, "cxx-template", factor, "f64", compiler=compiler)
+            for size in (GEMM_SHAPES if name == "gemm" else VECTOR_SIZES):
+                _run_and_check(kernel, rng, "f64", size)
+
+
+def test_cxx_template_is_a_compile_time_expansion_in_cxx():
+    """The body is expanded by template instantiation (a fold over std::index_sequence), built
+    by the C++ compiler with -std=c++17, behind C linkage for cffi."""
+    k = cv.build("gemm", "cxx-template", 4, "f32")
+    header = (cv.source_directory() / "unroll.hpp").read_text()
+    assert "std::make_index_sequence" in header and "(body(i + static_cast<long>(K)), ...)" in header
+    assert "for_unrolled<UNROLL>" in k.source and "extern" in header
+    assert "-std=c++17" in k.flags and "-DUNROLL=4" in k.flags and "-fno-unroll-loops" in k.flags
+    assert not any(f.startswith("-DUK_VARIANT") for f in k.flags)
+    assert "g++" in Path(cv._cxx_path("gcc")).name or "c++" in Path(cv._cxx_path("gcc")).name
+
+
+def test_cxx_template_errors(monkeypatch):
+    with pytest.raises(TransformError, match="at most 256"):
+        cv.build("mac", "cxx-template", 257)
+    with pytest.raises(TransformError, match="cxx-template"):
+        cv.build("mac", "c-template", 4)  # the error lists every variant, cxx-template too
+    real_which = shutil.which
+    monkeypatch.setattr(cv.shutil, "which", lambda cmd: None if cmd == "g++" else real_which(cmd))
+    with pytest.raises(ToolMissingError, match="C\\+\\+ compiler of 'gcc'.*g\\+\\+"):
+        cv.build("dot", "cxx-template", 4)
+
+
 def test_macro_expands_the_body_once_per_offset():
     """UNROLL_N builds N copies from N's binary digits: the main loop must hold offsets 0..N-1."""
     for factor in (1, 3, 8, 13, 127):
@@ -283,6 +316,10 @@ def test_unwritable_cache_still_builds(monkeypatch, tmp_path):
 def test_cmake_build_and_ctest(compiler, tmp_path):
     build = tmp_path / "build"
     env = dict(os.environ, CC=cv.compilers()[compiler])
+    try:
+        env["CXX"] = cv._cxx_path(compiler)  # the cxx-template rows of the table
+    except ToolMissingError:
+        pass
     for command in (["cmake", "-S", str(REPO), "-B", str(build)],
                     ["cmake", "--build", str(build), "-j", "2"],
                     ["ctest", "--output-on-failure"]):
@@ -291,3 +328,9 @@ def test_cmake_build_and_ctest(compiler, tmp_path):
         assert done.returncode == 0, f"{' '.join(command)}:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
     assert "100% tests passed" in done.stdout
     assert (build / "unrollkit_cbench").is_file()
+    if "CXX" in env:  # the C++ template variant is in the native table and its checks
+        table = (build / "generated" / "registry_f32.inc").read_text()
+        assert "UK_ENTRY(gemm, template, 4)" in table and "UK_ENTRY(mac, template, 3)" in table
+        quick = subprocess.run([str(build / "unrollkit_cbench"), "--quick"], capture_output=True,
+                               text=True, timeout=120)
+        assert quick.returncode == 0 and "template" in quick.stdout

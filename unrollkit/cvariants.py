@@ -3,8 +3,10 @@
 ``c-plain`` is the plain loop with the compiler's defaults; ``c-pragma`` asks the compiler to
 unroll by N (``#pragma GCC unroll N`` / ``#pragma clang loop unroll_count(N)``); ``c-manual`` is
 unrolled by hand (N = 1, 2, 4, 8); ``c-macro`` expands the body N times with the ``UNROLL_N``
-preprocessor macro. The sources are kernels/c/<kernel>.c (+ unroll.h), one file per kernel with
-the variant chosen by ``-D`` flags; the native CMake build compiles the very same files.
+preprocessor macro; ``cxx-template`` expands it N times by a C++ template (a fold over
+``std::index_sequence``, kernels/c/<kernel>.cpp + unroll.hpp, built by g++ or clang++). The C
+sources are kernels/c/<kernel>.c (+ unroll.h), one file per kernel with the variant chosen by
+``-D`` flags; the native CMake build compiles the very same files.
 
     >>> k = build("mac", "c-pragma", 4, "f32", compiler="gcc")
     >>> k(a, b, c)                       # c += a * b, same arguments as unrollkit.kernels.mac
@@ -37,7 +39,7 @@ import numpy as np
 from . import cache
 from .errors import ArgumentError, CompileError, ToolMissingError, TransformError
 
-CVARIANTS = ("c-plain", "c-pragma", "c-manual", "c-macro")
+CVARIANTS = ("c-plain", "c-pragma", "c-manual", "c-macro", "cxx-template")
 C_KERNELS = ("mac", "dot", "gemm")
 DTYPES = {"f32": ("float", np.dtype(np.float32)), "f64": ("double", np.dtype(np.float64))}
 #: the factors kernels/c has hand-unrolled bodies for
@@ -46,6 +48,10 @@ MANUAL_FACTORS = (1, 2, 4, 8)
 MACRO_MAX_FACTOR = 127
 #: what compilers() looks for on PATH, by preference
 COMPILER_COMMANDS = {"gcc": ("gcc",), "clang": ("clang-22", "clang")}
+#: the C++ compiler of each toolchain, for cxx-template (kernels/c/<kernel>.cpp + unroll.hpp)
+CXX_COMMANDS = {"gcc": ("g++",), "clang": ("clang++-22", "clang++")}
+#: the most copies of the body cxx-template expands (a fold over std::index_sequence)
+TEMPLATE_MAX_FACTOR = 256
 
 #: c-plain: the compiler decides about unrolling, as in an everyday build
 OPTIMIZE_FLAGS = ("-O3", "-march=native")
@@ -113,6 +119,9 @@ def _check_choice(kernel: str, variant: str, factor: int, dtype: str, compiler: 
     if variant == "c-manual" and factor not in MANUAL_FACTORS:
         raise CVariantError(f"c-manual is hand-unrolled for factors {list(MANUAL_FACTORS)} only, "
                             f"not {factor}; c-macro and c-pragma take any factor")
+    if variant == "cxx-template" and factor > TEMPLATE_MAX_FACTOR:
+        raise CVariantError(f"cxx-template expands at most {TEMPLATE_MAX_FACTOR} copies of the "
+                            f"body, not {factor}")
     if variant == "c-macro" and factor > MACRO_MAX_FACTOR:
         raise CVariantError(f"c-macro expands at most {MACRO_MAX_FACTOR} copies of the body, "
                             f"not {factor}")
@@ -131,6 +140,9 @@ def compile_flags(variant: str, factor: int, dtype: str) -> list:
     flags = list(OPTIMIZE_FLAGS)
     if variant != "c-plain":
         flags += NO_COMPILER_UNROLL
+    if variant == "cxx-template":  # C++: the template expansion of kernels/c/unroll.hpp
+        flags += ["-std=c++17"] + [f for f in SHARED_OBJECT_FLAGS if not f.startswith("-std=")]
+        return flags + [f"-DREAL={DTYPES[dtype][0]}", f"-DUNROLL={int(factor)}"]
     flags += SHARED_OBJECT_FLAGS
     flags += [f"-DREAL={DTYPES[dtype][0]}", "-DUK_VARIANT_" + variant[2:].upper()]
     if variant != "c-plain":
@@ -232,6 +244,17 @@ def _compiler_path(compiler: str) -> str:
     return found[compiler]
 
 
+def _cxx_path(compiler: str) -> str:
+    """The C++ compiler of the ``compiler`` toolchain (g++, clang++-22 or clang++)."""
+    for command in CXX_COMMANDS[compiler]:
+        path = shutil.which(command)
+        if path:
+            return path
+    raise ToolMissingError(f"the C++ compiler of {compiler!r} is not installed: none of "
+                           f"{', '.join(CXX_COMMANDS[compiler])} is on PATH (cxx-template needs it); "
+                           f"on Debian: apt-get install {'g++' if compiler == 'gcc' else 'clang-22'}")
+
+
 def _writable_cache_directory() -> Path | None:
     """``<unrollkit cache>/c``, or None when the cache is disabled or cannot be written."""
     if not cache.enabled():
@@ -253,12 +276,13 @@ def build(kernel: str, variant: str, factor: int, dtype: str = "f32",
     """
     _check_choice(kernel, variant, factor, dtype, compiler)
     factor = int(factor)
-    compiler_path = _compiler_path(compiler)
+    cxx = variant == "cxx-template"
+    compiler_path = _cxx_path(compiler) if cxx else _compiler_path(compiler)
     version = compiler_version(compiler_path)
     flags = compile_flags(variant, factor, dtype)
-    source_file = source_directory() / f"{kernel}.c"
+    source_file = source_directory() / (f"{kernel}.cpp" if cxx else f"{kernel}.c")
     source = source_file.read_text()
-    header = (source_directory() / "unroll.h").read_text()
+    header = (source_directory() / ("unroll.hpp" if cxx else "unroll.h")).read_text()
     key = hashlib.sha256(json.dumps([BUILD_VERSION, source, header, flags, compiler_path, version,
                                      _host_cpu()]).encode()).hexdigest()
     unroll = "" if variant == "c-plain" else f"-u{factor}"
