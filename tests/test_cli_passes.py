@@ -130,3 +130,40 @@ def test_the_installed_command_reports_errors_with_exit_code_2():
     p = subprocess.run([sys.executable, "-c", code, "opt", "mac", "-p", "unroll{factor=2}", "--size", "N=4"],
                        capture_output=True, text=True, env=env, timeout=120, cwd=OUTSIDE)
     assert p.returncode == 0 and "step 2" in p.stdout, p.stdout + p.stderr
+
+
+def test_opt_imports_the_kernel_file_before_parsing_the_pipeline(tmp_path):
+    """A pass the kernel's file registers is known to `-p` (the file is imported first, once)."""
+    src = tmp_path / "mypass.py"
+    src.write_text(textwrap.dedent("""
+        import unrollkit as uk
+        import unrollkit.passes as P
+
+        @P.function_pass("count-loops-for-test")
+        def count_loops(module, tag: str = "x"):
+            '''Mark the function with the number of loops (a test pass).'''
+            from mlir import ir
+            for op in module.body.operations:
+                op.attributes["uk.tagged"] = ir.StringAttr.get(tag)
+
+        @uk.kernel
+        def kernel(x: uk.f32["N"], y: uk.f32["N"]):
+            for i in range(N):
+                y[i] = x[i] + 1.0
+    """))
+    from unrollkit.passes import unregister
+    try:
+        r = run("opt", f"{src}:kernel", "-p", "count-loops-for-test{tag=hello}", "--size", "N=8")
+        assert r.exit_code == 0, r.output
+        assert 'uk.tagged = "hello"' in r.output
+    finally:
+        unregister("count-loops-for-test")
+
+
+def test_passes_prints_no_rst_markup():
+    from unrollkit.cli_passes import plain_text
+    for args in (["passes"], ["passes", "unroll"], ["passes", "scalar-replace"]):
+        r = runner.invoke(app, args, env={"COLUMNS": "200"})
+        assert r.exit_code == 0, r.output
+        assert "``" not in r.output and ":class:" not in r.output and "`" not in r.output
+    assert plain_text("``a``, `b`, :func:`c`, `d <e>`_ ::") == "a, b, c, d :"

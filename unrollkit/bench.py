@@ -1,15 +1,19 @@
 """The benchmark harness behind ``unrollkit bench`` (DESIGN §6).
 
-For one kernel (mac, dot or gemm), every size, variant and factor becomes a `Row`: compiled
-(its compile time, machine-code bytes, and the facts of its hot loop from the assembly),
-verified against numpy, then timed. Timing is native: IR kernels through the generated
-``<kernel>_repeat(args..., reps)`` loop, C kernels through their C timing loop, so a Python call
-(microseconds) does not hide a kernel that runs in nanoseconds. Each sample is one call of the
-repeat loop lasting at least ``target`` seconds; the rows take their samples in a shuffled
-order, round after round, so that drift of the machine (frequency, a neighbour's load) spreads
-over every row instead of biasing the ones measured last. Buffers are page-aligned plus a
-fixed offset per argument (the same layout for every row, see `PAGE_OFFSETS`); BLAS runs
-single-threaded.
+For one kernel (any built-in, or a user's ``file.py:function``), every size, variant and factor
+becomes a `Row`: compiled (its compile time, machine-code bytes, and the facts of its hot loop
+from the assembly), verified against numpy or the reference interpreter (float64), then timed.
+Timing is native: IR kernels through the generated ``<kernel>_repeat(args..., reps)`` loop, C
+kernels through their C timing loop, so a Python call (microseconds) does not hide a kernel
+that runs in nanoseconds; numpy's equivalent (`bench_workload.NUMPY`, into preallocated
+outputs) in a Python loop, which is what calling numpy costs. Every row, numpy's included, gets
+the same discipline: a warm-up, then samples of at least ``target`` seconds taken round after
+round in a shuffled order, so that drift of the machine (frequency, a neighbour's load) spreads
+over every row; medians are reported, and each row's ratio to numpy is the median of its
+per-round ratios (paired samples). Buffers are page-aligned plus a fixed offset per argument
+(the same layout for every row); BLAS runs single-threaded (threadpoolctl). Every row is also
+shown as a % of the machine's peak (`unrollkit.peak`): the FMA peak or the bandwidth of the
+level its data streams from, whichever bounds the kernel.
 """
 from __future__ import annotations
 
@@ -24,124 +28,25 @@ import time
 import numpy as np
 
 from . import asm_facts
+from .bench_workload import (ALIGN, PAGE, PAGE_OFFSETS, Workload, aligned_empty,  # noqa: F401
+                             alignment, fresh, parse_size, placed)
 from .errors import UnrollkitError
 
-KERNELS = ("mac", "dot", "gemm")
 IR_VARIANTS = ("none", "llvm-auto", "pragma", "macro", "manual", "affine", "multi-acc", "vector-acc")
-#: variants that choose their own schedule, measured when asked for (--variants): ``auto``
-#: (the cost model; GEMM nests get the BLAS-style schedule) and ``blas`` (GEMM nests only)
+#: variants that choose their own schedule: ``auto`` (the cost model; GEMM nests get the
+#: BLAS-style schedule) and ``blas`` (GEMM nests only)
 CHOOSING_VARIANTS = ("auto", "blas")
-C_VARIANTS = ("c-plain", "c-pragma", "c-manual", "c-macro")
-DEFAULT_SIZES = {"gemm": "128,512", "mac": "4096,262144", "dot": "4096,262144"}
+C_VARIANTS = ("c-plain", "c-pragma", "c-manual", "c-macro", "cxx-template")
+DEFAULT_SIZES = {"gemm": "128,512", "mac": "4096,262144", "dot": "4096,262144",
+                 "gemv": "128,1024", "jacobi1d": "4096,262144", "iir": "4096,65536",
+                 "prefix_sum": "4096,65536"}
 DEFAULT_FACTORS = (1, 2, 4, 8)
-ALIGN = 64
+#: variants with one row (they choose their own factor, or have none)
+SINGLE = ("llvm-auto", "c-plain", "blas", "auto", "numpy")
 
 
 class BenchMismatch(UnrollkitError):
-    """A variant computed a different result from numpy's."""
-
-
-# ---------------------------------------------------------------- data
-
-
-#: where each argument's data starts within a 4 KiB page: the output (last argument) at 0,
-#: the inputs 1 and 2 KiB in. The same for every row and every run, so that rows compare the
-#: code and not where malloc put the buffers: two streams whose addresses agree modulo 4096
-#: (a load of ``a[i + k]`` just after a store to ``c[i]``) stall on 4K aliasing, which alone
-#: can swing a memory-bound kernel by tens of percent.
-PAGE = 4096
-PAGE_OFFSETS = (1024, 2048, 0)
-
-
-def aligned_empty(shape, dtype, align: int = ALIGN, offset: int = 0) -> np.ndarray:
-    """An uninitialised C-contiguous array whose data starts ``offset`` bytes past an
-    ``align``-byte boundary: an over-sized byte buffer, sliced at that point."""
-    dtype = np.dtype(dtype)
-    n = int(np.prod(shape)) * dtype.itemsize
-    raw = np.empty(n + align + offset, dtype=np.uint8)
-    off = (-raw.ctypes.data) % align + offset
-    return raw[off:off + n].view(dtype).reshape(shape)
-
-
-def placed(k: int, shape, dtype) -> np.ndarray:
-    """Buffer for argument ``k``: 64-byte aligned, at its fixed offset in a page."""
-    return aligned_empty(shape, dtype, PAGE, PAGE_OFFSETS[k % len(PAGE_OFFSETS)])
-
-
-def alignment(a: np.ndarray) -> int:
-    """The largest power of two (up to 4096) dividing the array's address."""
-    addr = a.ctypes.data
-    return min(PAGE, addr & -addr) if addr else PAGE
-
-
-def parse_size(kernel: str, text: str) -> dict:
-    """``"512"`` → gemm M=N=K=512 (mac, dot: N=512); gemm also takes ``"MxNxK"``."""
-    parts = [int(p) for p in text.lower().split("x")]
-    if any(p < 1 for p in parts):
-        raise UnrollkitError(f"sizes must be positive, got {text!r}")
-    if kernel == "gemm":
-        if len(parts) == 1:
-            parts *= 3
-        if len(parts) != 3:
-            raise UnrollkitError(f"a gemm size is N or MxNxK, got {text!r}")
-        return dict(zip("MNK", parts))
-    if len(parts) != 1:
-        raise UnrollkitError(f"a {kernel} size is one number N, got {text!r}")
-    return {"N": parts[0]}
-
-
-def make_inputs(kernel: str, dims: dict, dtype: str, seed: int = 0) -> list:
-    """Aligned arrays in the kernel's argument order, filled with reproducible values."""
-    rng = np.random.default_rng(seed)
-    dt = np.float32 if dtype == "f32" else np.float64
-    if kernel == "gemm":
-        shapes = [(dims["M"], dims["K"]), (dims["K"], dims["N"]), (dims["M"], dims["N"])]
-    elif kernel == "dot":
-        shapes = [(dims["N"],), (dims["N"],), (1,)]
-    else:
-        shapes = [(dims["N"],)] * 3
-    out = []
-    for k, s in enumerate(shapes):
-        a = placed(k, s, dt)
-        a[...] = rng.random(s) - 0.5
-        out.append(a)
-    return out
-
-
-def fresh(arrays: list) -> list:
-    """Copies, each placed like the original argument."""
-    out = []
-    for k, a in enumerate(arrays):
-        b = placed(k, a.shape, a.dtype)
-        b[...] = a
-        out.append(b)
-    return out
-
-
-def reference(kernel: str, arrays: list) -> tuple:
-    """(expected output, its scale): numpy in float64, and the same sums over absolute values,
-    which bound how far rounding can move a float result."""
-    a, b, c = (x.astype(np.float64) for x in arrays)
-    if kernel == "mac":
-        return c + a * b, np.abs(c) + np.abs(a * b)
-    return c + a @ b, np.abs(c) + np.abs(a) @ np.abs(b)
-
-
-def tolerance(kernel: str, dims: dict, dtype: str) -> float:
-    """Relative (to the scale) error allowed: a few ulps times sqrt(length of each sum), the
-    typical growth of rounding error, which is also what reassociating the sum costs."""
-    eps = float(np.finfo(np.float32 if dtype == "f32" else np.float64).eps)
-    length = 1 if kernel == "mac" else dims["K"] if kernel == "gemm" else dims["N"]
-    return 8 * eps * math.sqrt(length)
-
-
-def work(kernel: str, dims: dict, dtype: str) -> tuple:
-    """(amount, unit) per call: FLOPs for gemm and dot, bytes for mac (a, b, c once each)."""
-    if kernel == "gemm":
-        return 2.0 * dims["M"] * dims["N"] * dims["K"], "GFLOP/s"
-    if kernel == "dot":
-        return 2.0 * dims["N"], "GFLOP/s"
-    return 3.0 * dims["N"] * (4 if dtype == "f32" else 8), "GB/s"
+    """A variant computed a different result from the reference."""
 
 
 # ---------------------------------------------------------------- rows
@@ -172,6 +77,10 @@ class Row:
     samples: list = dataclasses.field(default_factory=list)   # seconds per call
     rate: float | None = None
     speedup: float | None = None
+    #: numpy's time over this row's, per round (paired samples); vs_numpy is their median
+    paired_numpy: list = dataclasses.field(default_factory=list)
+    vs_numpy: float | None = None
+    peak_pct: float | None = None    # % of the bound's peak (see `unrollkit.peak.roofline`)
     alignment: list = dataclasses.field(default_factory=list)     # per buffer, bytes
     page_offsets: list = dataclasses.field(default_factory=list)  # address mod 4096
     note: str = ""
@@ -202,10 +111,18 @@ class IRRunner:
     def __init__(self, row: Row, kernel_desc, arrays):
         import unrollkit as uk
         self.jk = uk.jit(kernel_desc, factor=row.factor, variant=row.variant)
+        t0 = time.perf_counter()
         self.ck = self.jk.compiled(*arrays)
         row.policy = self.jk.plan.describe()
         row.llvm_policy = self.jk.plan.policy.describe()
         row.compile_s = self.ck.compile_seconds
+        if row.variant == "auto":
+            # the decision is part of what auto costs: its compile time is the wall time
+            row.compile_s = time.perf_counter() - t0
+        if self.ck.choice is not None:
+            row.policy = self.ck.choice.describe() + "; " + row.policy
+            if row.variant == "auto":
+                row.note = "=" + self.ck.choice.candidate.label
         self.symbol = self.ck.symbol
 
     def asm(self) -> str:
@@ -240,82 +157,121 @@ class CRunner:
 
 
 class NumpyRunner:
-    """numpy, single-threaded: the reference row. Timed in a Python loop (its call overhead is
-    part of what numpy costs, and shows at small sizes)."""
+    """numpy's equivalent (`bench_workload.NUMPY`), single-threaded, into preallocated outputs:
+    the reference row. Timed in a Python loop (its call overhead is part of what numpy costs,
+    and shows at small sizes)."""
 
-    def __init__(self, row: Row, kernel_name: str):
-        self.kernel = kernel_name
-        row.policy = f"numpy {np.__version__}, BLAS threads 1"
+    def __init__(self, row: Row, work: Workload):
+        self.fn, row.policy = work.numpy_form()
+        row.policy += f" (numpy {np.__version__}, BLAS threads 1)"
         self.symbol = None
 
     def call(self, arrays) -> None:
-        a, b, c = arrays
-        if self.kernel == "gemm":
-            c += a @ b
-        elif self.kernel == "dot":
-            c[0] += np.dot(a, b)
-        else:
-            c += a * b
+        self.fn(arrays)
 
     def time(self, arrays, reps: int) -> float:
+        fn = self.fn
         t0 = time.perf_counter_ns()
         for _ in range(reps):
-            self.call(arrays)
+            fn(arrays)
         return (time.perf_counter_ns() - t0) * 1e-9
 
 
-def kernel_descriptor(kernel: str, order: str = ""):
-    from .kernels import ALL, gemm_order
-    return gemm_order(order) if order else ALL[kernel]
+def kernel_descriptor(kernel, order: str = ""):
+    """The descriptor of a kernel given by name (built-in) or as a descriptor; gemm in ``order``."""
+    from .kernels import gemm_order
+    from .kernel_ref import resolve_kernel
+    k = resolve_kernel(kernel) if isinstance(kernel, str) else kernel
+    return gemm_order(order) if order else k
 
 
-def plan_rows(kernel: str, sizes: list, variants: list, factors: list, dtype: str,
+def has_reduction(kernel) -> bool:
+    """Some innermost loop stores to a location that does not move with the loop (a reduction)."""
+    from . import descriptor as d
+    for lp in kernel.loops():
+        if any(isinstance(s, d.Loop) for s in lp.body):
+            continue
+        for s in lp.body:
+            if isinstance(s, d.Store) and not any(lp.var in d.aff_vars(e) for e in s.index):
+                return True
+    return False
+
+
+def default_variants(kernel, compilers: dict) -> list:
+    """The variants that apply to ``kernel``: numpy's equivalent where one exists, every IR
+    variant that can take it, ``blas`` on GEMM nests, ``auto``, and the C variants where
+    kernels/c has the kernel and a compiler is installed."""
+    from .bench_workload import NUMPY, is_builtin
+    from .gemm_schedule import match_gemm
+    from .kernels.manual import MANUAL
+    out = ["numpy"] if is_builtin(kernel) and kernel.name in NUMPY else []
+    for v in IR_VARIANTS:
+        if v == "manual" and not any(n == kernel.name for n, _ in MANUAL):
+            continue
+        if v == "multi-acc" and not (has_reduction(kernel) or kernel.name == "gemm"):
+            continue
+        out.append(v)
+    if match_gemm(kernel) is not None:
+        out.append("blas")
+    out.append("auto")
+    if compilers and is_builtin(kernel) and kernel.name in ("mac", "dot", "gemm"):
+        out += list(C_VARIANTS)
+    return out
+
+
+def _tool_label(variant: str, tool: str) -> str:
+    if variant.startswith("cxx"):
+        tool = {"gcc": "g++", "clang": "clang++"}.get(tool, tool)
+    return f"{variant} {tool}"
+
+
+def plan_rows(kernel, sizes: list, variants: list, factors: list, dtype: str,
               compilers: dict) -> list:
     """Every (size, variant, factor, toolchain) to measure, with the reference rows first.
 
     Factor 1 of an unrolling variant is the same code as ``none``: only ``none``, ``llvm-auto``
     (LLVM picks its own factor), ``c-plain`` and ``c-pragma`` (the C baseline) run at 1."""
+    kname = kernel if isinstance(kernel, str) else kernel.name
     rows = []
     for size in sizes:
-        rows.append(Row(kernel, size, dtype, "numpy", 1, toolchain="numpy", label="numpy"))
-        rows.append(Row(kernel, size, dtype, "none", 1, label="none"))
+        if "numpy" in variants:
+            rows.append(Row(kname, size, dtype, "numpy", 1, toolchain="numpy", label="numpy"))
+        rows.append(Row(kname, size, dtype, "none", 1, label="none"))
         for v in variants:
             if v in ("none", "numpy"):
                 continue
-            if v == "multi-acc" and kernel == "mac":
+            if v == "multi-acc" and kname == "mac":
                 continue  # no reduction to split
             order = ""
-            if v == "multi-acc" and kernel == "gemm":
+            if v == "multi-acc" and kname == "gemm":
                 # accumulators need the reduction (k) innermost: the i-j-k order, with its own
                 # rolled baseline so that the unroll seen in its asm compares like with like
                 order = "ijk"
-                rows.append(Row(kernel, size, dtype, "none", 1, label="none (i-j-k)", order=order))
-            tools = [c for c in compilers] if v in C_VARIANTS else ["mlir"]
+                rows.append(Row(kname, size, dtype, "none", 1, label="none (i-j-k)", order=order))
+            tools = list(compilers) if v in C_VARIANTS else ["mlir"]
             for tool in tools:
                 for f in factors:
-                    single = v in ("llvm-auto", "c-plain", "blas", "auto")  # choose their own
+                    single = v in SINGLE
                     # vector-acc × 1 is not `none`: one full-width register per trip, ours
                     own_one = v in ("c-pragma", "vector-acc")
                     if (single and f != 1) or (not single and f == 1 and not own_one):
                         continue
-                    if v == "manual" and f not in (2, 4, 8):
+                    if v in ("manual", "c-manual") and f not in (2, 4, 8):
                         continue
-                    label = v if tool == "mlir" else f"{v} {tool}"
+                    label = v if tool == "mlir" else _tool_label(v, tool)
                     if order:
                         label += " (i-j-k)"
-                    rows.append(Row(kernel, size, dtype, v, f, toolchain=tool, label=label, order=order))
+                    rows.append(Row(kname, size, dtype, v, f, toolchain=tool, label=label, order=order))
     return rows
 
 
-def prepare(row: Row, inputs: dict) -> None:
+def prepare(row: Row, work: Workload, args: list, expected: tuple) -> None:
     """Compile the row's code, read its assembly, verify its result. Errors stay in the row."""
-    dims = parse_size(row.kernel, row.size)
-    arrays = inputs[row.size]
     try:
         if row.toolchain == "numpy":
-            row.runner = NumpyRunner(row, row.kernel)
+            row.runner = NumpyRunner(row, work)
         elif row.toolchain == "mlir":
-            row.runner = IRRunner(row, kernel_descriptor(row.kernel, row.order), arrays)
+            row.runner = IRRunner(row, kernel_descriptor(work.kernel, row.order), args)
         else:
             row.runner = CRunner(row, row.kernel)
     except UnrollkitError as exc:
@@ -328,21 +284,20 @@ def prepare(row: Row, inputs: dict) -> None:
             row.code_bytes = row.facts.get("function_bytes")
         except KeyError as exc:
             row.note = (row.note + "; " if row.note else "") + str(exc)
-    check(row, arrays, dims)
+    check(row, work, args, expected)
 
 
-def check(row: Row, arrays: list, dims: dict) -> None:
-    """Run once on fresh copies and compare the output with numpy's (float64) result."""
-    work_arrays = fresh(arrays)
-    row.alignment = [alignment(a) for a in work_arrays]
-    row.page_offsets = [a.ctypes.data % PAGE for a in work_arrays]
-    row.runner.call(work_arrays)
-    want, scale = reference(row.kernel, arrays)
-    got = work_arrays[2].astype(np.float64)
-    # error relative to the scale of each element's sum (the rounding an element can suffer)
-    err = float(np.max(np.abs(got - want) / np.maximum(scale, np.finfo(np.float64).tiny)))
+def check(row: Row, work: Workload, args: list, expected: tuple) -> None:
+    """Run once on fresh copies and compare the outputs with the float64 reference."""
+    copies = work.fresh(args)
+    arrays = [a for a in copies if isinstance(a, np.ndarray)]
+    row.alignment = [alignment(a) for a in arrays]
+    row.page_offsets = [a.ctypes.data % PAGE for a in arrays]
+    row.runner.call(copies)
+    want, scale = expected
+    err = work.error(work.result(copies), want, scale)
     row.max_error = err
-    row.verified = bool(np.isfinite(err) and err <= tolerance(row.kernel, dims, row.dtype))
+    row.verified = bool(np.isfinite(err) and err <= work.tolerance())
 
 
 def judge_unroll(rows: list) -> None:
@@ -354,7 +309,7 @@ def judge_unroll(rows: list) -> None:
             base[(r.size, r.toolchain, r.order)] = r.facts
     for r in rows:
         b = base.get((r.size, r.toolchain, r.order))
-        if not r.facts or b is None:
+        if not r.facts or b is None or r.variant in ("auto", "blas"):
             continue
         r.unroll_seen = asm_facts.unroll_seen(r.facts, b)
         if r.factor > 1 and r.unroll_seen is not None:
@@ -372,10 +327,12 @@ def calibrate(row: Row, arrays: list, target: float) -> None:
     row.reps = max(1, math.ceil(reps * target / max(t, 1e-9)))
 
 
-def measure(rows: list, inputs: dict, repeat: int, target: float, progress=None, seed: int = 0) -> None:
-    """``repeat`` rounds; in each, every live row takes one sample, in a shuffled order."""
+def measure(rows: list, inputs: dict, repeat: int, target: float, progress=None, seed: int = 0,
+            copy=fresh) -> None:
+    """``repeat`` rounds; in each, every live row takes one sample, in a shuffled order.
+    ``copy(inputs[size])`` gives each row its own buffers."""
     live = [r for r in rows if r.runner is not None and r.verified]
-    timing = {id(r): fresh(inputs[r.size]) for r in live}
+    timing = {id(r): copy(inputs[r.size]) for r in live}
     for r in live:
         calibrate(r, timing[id(r)], target)
         if progress:
@@ -390,17 +347,28 @@ def measure(rows: list, inputs: dict, repeat: int, target: float, progress=None,
                 progress()
 
 
-def summarise(rows: list) -> None:
-    """Rates and speedups against ``none`` at factor 1 of the same size."""
+def summarise(rows: list, works: dict, peaks: dict | None) -> None:
+    """Rates, speedups against ``none`` at factor 1 of the same size, ratios to numpy (per
+    round, paired), and the % of the peak that bounds the kernel."""
+    from . import peak
     base = {r.size: r.median for r in rows
             if r.variant == "none" and r.factor == 1 and not r.order and r.samples}
+    ref = {r.size: r for r in rows if r.variant == "numpy" and r.samples}
     for r in rows:
         if not r.samples:
             continue
-        amount, _ = work(r.kernel, parse_size(r.kernel, r.size), r.dtype)
+        w = works[r.size]
+        amount = w.bytes() if w.streaming() else w.flops()
         r.rate = amount / r.median / 1e9
         if base.get(r.size):
             r.speedup = base[r.size] / r.median
+        n = ref.get(r.size)
+        if n is not None and len(n.samples) == len(r.samples):
+            r.paired_numpy = [a / b for a, b in zip(n.samples, r.samples)]
+            r.vs_numpy = statistics.median(r.paired_numpy)
+        if peaks:
+            roof = peak.roofline(w.flops(), w.bytes(), r.dtype, peaks)
+            r.peak_pct = 100.0 * roof["seconds"] / r.median
 
 
 def environment(pin, repeat: int, target: float, compilers: dict) -> dict:
@@ -448,27 +416,44 @@ def available_compilers(wanted=None) -> dict:
     return {k: v for k, v in found.items() if wanted is None or k in wanted}
 
 
-def run(kernel: str, sizes: list, variants: list, factors: list, dtype: str = "f32",
+def run(kernel, sizes: list, variants: list | None, factors: list, dtype: str = "f32",
         repeat: int = 11, target: float = 0.02, pin=None, progress_factory=None,
-        compilers: dict | None = None, use_cache: bool = False) -> dict:
-    """The whole benchmark; returns ``{"environment": ..., "rows": [Row, ...]}``.
+        compilers: dict | None = None, use_cache: bool = False, peaks: bool = True) -> dict:
+    """The whole benchmark; returns ``{"environment": ..., "rows": [Row, ...], "works": ...}``.
 
+    ``kernel``: a built-in name, ``file.py:function`` or a descriptor; ``sizes``: size texts
+    (`bench_workload.parse_size`); ``variants`` None: `default_variants`.
     ``progress_factory(total, description)`` returns a callable to advance a progress bar.
     Without ``use_cache`` every row is compiled afresh, so compile times are real ones."""
     from threadpoolctl import threadpool_limits
-    if kernel not in KERNELS:
-        raise UnrollkitError(f"unknown kernel {kernel!r}; bench takes {list(KERNELS)}")
-    unknown = [v for v in variants if v not in IR_VARIANTS + CHOOSING_VARIANTS + C_VARIANTS + ("numpy",)]
-    if unknown:
-        raise UnrollkitError(f"unknown variant(s) {unknown}; the variants are "
-                             f"{list(IR_VARIANTS + CHOOSING_VARIANTS + C_VARIANTS)}")
+
+    from .bench_workload import NUMPY, is_builtin
+    k = kernel_descriptor(kernel)
     if dtype not in ("f32", "f64"):
         raise UnrollkitError(f"--dtype must be f32 or f64, got {dtype!r}")
+    works = {s: Workload(k, s, parse_size(k, s, is_builtin(k)), dtype) for s in sizes}
+    compilers = available_compilers() if compilers is None else compilers
+    if variants is None:
+        variants = default_variants(k, compilers)
+    elif works[sizes[0]].numpy_form() is not None and "numpy" not in variants:
+        variants = ["numpy"] + list(variants)  # the reference row, like `none`, is always there
+    every = IR_VARIANTS + CHOOSING_VARIANTS + C_VARIANTS + ("numpy",)
+    unknown = [v for v in variants if v not in every]
+    if unknown:
+        raise UnrollkitError(f"unknown variant(s) {unknown}; the variants are {list(every)}")
+    if "numpy" in variants and works[sizes[0]].numpy_form() is None:
+        raise UnrollkitError(f"kernel {k.name!r} has no numpy equivalent; the built-ins with one "
+                             f"are {sorted(NUMPY)}")
+    if any(v in C_VARIANTS for v in variants) and not (is_builtin(k) and k.name in ("mac", "dot", "gemm")):
+        raise UnrollkitError(f"the C variants exist for mac, dot and gemm only, not {k.name!r}")
     if pin is not None:
         os.sched_setaffinity(0, {pin})
-    compilers = available_compilers() if compilers is None else compilers
-    rows = plan_rows(kernel, sizes, variants, factors, dtype, compilers)
-    inputs = {s: make_inputs(kernel, parse_size(kernel, s), dtype) for s in sizes}
+    machine = None
+    if peaks:
+        from . import peak
+        machine = peak.peaks()  # before the cache is turned off below: measured once per CPU
+    rows = plan_rows(k, sizes, variants, factors, dtype, compilers)
+    inputs = {s: works[s].inputs() for s in sizes}
     noop = lambda: None  # noqa: E731
     saved = os.environ.get("UNROLLKIT_CACHE")
     if not use_cache:
@@ -476,24 +461,29 @@ def run(kernel: str, sizes: list, variants: list, factors: list, dtype: str = "f
     try:
         with threadpool_limits(limits=1):
             env = environment(pin, repeat, target, compilers)  # records BLAS at 1 thread
-            _prepare_and_measure(rows, inputs, repeat, target, progress_factory or (lambda n, d: noop))
+            _prepare_and_measure(rows, works, inputs, repeat, target,
+                                 progress_factory or (lambda n, d: noop))
     finally:
         if saved is None:
             os.environ.pop("UNROLLKIT_CACHE", None)
         else:
             os.environ["UNROLLKIT_CACHE"] = saved
-    summarise(rows)
-    return {"environment": env, "rows": rows}
+    env["peaks"] = machine
+    env["numpy_reference"] = {s: (w.numpy_form() or (None, None))[1] for s, w in works.items()}
+    summarise(rows, works, machine)
+    return {"environment": env, "rows": rows, "works": works}
 
 
-def _prepare_and_measure(rows, inputs, repeat, target, progress_factory) -> None:
+def _prepare_and_measure(rows, works, inputs, repeat, target, progress_factory) -> None:
     step = progress_factory(len(rows), "compile + verify")
+    expected = {s: works[s].reference(inputs[s]) for s in works}
     for r in rows:
-        prepare(r, inputs)
+        prepare(r, works[r.size], inputs[r.size], expected[r.size])
         step()
     judge_unroll(rows)
     live = sum(1 for r in rows if r.verified)
-    measure(rows, inputs, repeat, target, progress_factory(live * (repeat + 1), "time"))
+    copy = next(iter(works.values())).fresh
+    measure(rows, inputs, repeat, target, progress_factory(live * (repeat + 1), "time"), copy=copy)
 
 
 def format_time(s) -> str:

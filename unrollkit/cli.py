@@ -17,14 +17,25 @@ console = Console()
 
 
 def parse_sizes(kernel, sizes: Optional[str]) -> dict:
-    """``"N=1000,M=64"`` → {"N": 1000, "M": 64}; unnamed sizes default to 64."""
+    """``"N=1000,M=64"`` → {"N": 1000, "M": 64}; sizes not given default to 64. A name the
+    kernel does not have is an error (``kernel`` None: a .mlir file, any name goes)."""
     out = {}
     if sizes:
         for item in sizes.split(","):
             if "=" not in item:
                 raise UnrollkitError(f"--size expects NAME=VALUE pairs, got {item!r}")
             k, v = item.split("=", 1)
-            out[k.strip()] = int(v)
+            try:
+                out[k.strip()] = int(v)
+            except ValueError:
+                raise UnrollkitError(f"--size {k.strip()} must be an integer, got {v!r}") from None
+    if kernel is not None:
+        from .bench_workload import size_names
+        names = size_names(kernel)
+        unknown = [n for n in out if n not in names]
+        if unknown:
+            raise UnrollkitError(f"kernel {kernel.name!r} has no size {', '.join(map(repr, unknown))}; "
+                                 f"its sizes are {names}")
     return out
 
 
@@ -73,10 +84,12 @@ def cache_info():
 
 @cache_app.command("clear")
 def cache_clear():
-    """Remove every entry."""
-    from . import cache
+    """Remove every entry (only the files the cache wrote: other files in the folder stay)."""
+    from . import cache, so_cache
     n = cache.clear()
-    console.print(f"removed {n} entries from {cache.directory()}")
+    c = so_cache.clear()
+    console.print(f"removed {n} entries from {cache.directory()}"
+                  + (f" and {c} files of C variants" if c else ""))
 
 
 @app.command("fuzz")

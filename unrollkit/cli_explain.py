@@ -79,6 +79,8 @@ def explain_cmd(kernel: str = typer.Argument(..., help="built-in kernel name or 
         over = json.loads(raw)
     t = host_target(over)
     sig, _ = JitKernel(k).signature(example_args(k, parse_sizes(k, size), dtype))
+    if _explain_gemm(k, sig, t) and not show_all:
+        return
     choice = cost_model.choose(k, sig, target=t, check=not no_check, keep=False)
     if choice.profile is None:
         console.print(f"[bold]choice:[/bold] {choice.describe()}", highlight=False)
@@ -97,21 +99,38 @@ def explain_cmd(kernel: str = typer.Argument(..., help="built-in kernel name or 
     out.print(f"[bold]choice:[/bold] {choice.describe()}", highlight=False)
 
 
+def _explain_gemm(k, sig, t) -> bool:
+    """A GEMM nest: jit(factor="auto") runs the derived BLAS-style schedule (what
+    `runtime.JitKernel` does first), not an unroll-factor candidate; print it. False otherwise."""
+    from .gemm_schedule import gemm_schedule
+    s = gemm_schedule(k, sig, t)
+    if s is None:
+        return False
+    console.print(f"[bold]choice:[/bold] blas: GEMM nest: {s.describe()}; " + "; ".join(s.why),
+                  highlight=False)
+    console.print(f"pipeline: {s.pipeline().text()}", highlight=False, soft_wrap=True)
+    console.print("jit(factor=\"auto\") runs this schedule for a GEMM nest; the unroll-factor "
+                  "candidates (--all lists them) are not used", style="dim")
+    return True
+
+
 @app.command("validate")
 def validate_cmd(repeat: int = typer.Option(15, "--repeat", help="samples per configuration (median)"),
                  target_ms: float = typer.Option(10.0, "--target-ms", help="minimum duration of one sample"),
                  cases: Optional[str] = typer.Option(None, "--cases",
                                                      help="comma-separated case names or kernels (default: all)"),
-                 json_out: Path = typer.Option(Path("bench/validate.json"), "--json"),
-                 md_out: Optional[Path] = typer.Option(Path("bench/VALIDATE.md"), "--markdown",
-                                                       help="write the summary tables here ('' to skip)"),
+                 out: Optional[Path] = typer.Option(None, "--out", help="write validate.json and "
+                                                    "VALIDATE.md into this folder (default: print only)"),
+                 json_out: Optional[Path] = typer.Option(None, "--json", help="write every measurement here"),
+                 md_out: Optional[Path] = typer.Option(None, "--markdown", help="write the summary tables here"),
                  pin: Optional[int] = typer.Option(None, "--pin", help="run on this CPU only"),
                  max_factor: int = typer.Option(16, "--max-factor"),
                  dry_run: bool = typer.Option(False, "--dry-run", help="compile, verify and choose "
                                               "only; time nothing, write nothing")):
     """Sweep the corpus over factors 1..16 (accumulators and vector accumulators for reductions,
     unroll-and-jam for nests), LLVM's unroller off, and score factor="auto" against the measured
-    best (and factor 1 and llvm-auto against it). Also ``unrollkit bench validate``."""
+    best (and factor 1 and llvm-auto against it). Also ``unrollkit bench validate``. Nothing
+    is written unless --out, --json or --markdown says where."""
     import json
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -136,16 +155,18 @@ def validate_cmd(repeat: int = typer.Option(15, "--repeat", help="samples per co
         if any(c["mismatch"] for c in result["cases"]):
             raise typer.Exit(1)
         return
-    out = console if console.is_terminal else Console(width=max(console.width, 160))
-    out.print(cost_validate.case_table(result))
-    out.print(cost_validate.summary_table(result))
-    json_out.parent.mkdir(parents=True, exist_ok=True)
-    json_out.write_text(json.dumps(result, indent=1, default=str))
-    console.print(f"wrote {json_out}")
-    if md_out and str(md_out):
-        md_out.parent.mkdir(parents=True, exist_ok=True)
-        md_out.write_text(cost_validate.markdown(result))
-        console.print(f"wrote {md_out}")
+    shown = console if console.is_terminal else Console(width=max(console.width, 160))
+    shown.print(cost_validate.case_table(result))
+    shown.print(cost_validate.summary_table(result))
+    if out is not None:
+        json_out = json_out or out / "validate.json"
+        md_out = md_out or out / "VALIDATE.md"
+    for path, text in ((json_out, lambda: json.dumps(result, indent=1, default=str)),
+                       (md_out, lambda: cost_validate.markdown(result))):
+        if path is not None and str(path):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text())
+            console.print(f"wrote {path}")
     bad = [c for c in result["cases"] if c.get("mismatch")]
     if bad:
         for c in bad:

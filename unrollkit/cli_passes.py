@@ -10,6 +10,7 @@ what each pass does; list the passes with their options and documentation.
 from __future__ import annotations
 
 import inspect
+import re
 from pathlib import Path
 from typing import Optional
 
@@ -21,9 +22,10 @@ from .cli import app, console, example_args, parse_sizes
 from .errors import UnrollkitError
 
 
-def _module_for(kernel_ref: str, sizes: dict, dtype: str):
+def _module_for(kernel_ref: str, sizes: dict, dtype: str, kernel=None):
     """(module, kernel or None, example args or None); a .mlir file is parsed in the current
-    MLIR context, a kernel is lowered in a fresh one."""
+    MLIR context, a kernel (``kernel``, already resolved, or resolved here) is lowered in a
+    fresh one."""
     from mlir import ir
     if kernel_ref.endswith(".mlir"):
         path = Path(kernel_ref)
@@ -36,7 +38,7 @@ def _module_for(kernel_ref: str, sizes: dict, dtype: str):
             raise UnrollkitError(f"cannot parse {kernel_ref}: {msgs}") from None
     from .kernel_ref import resolve_kernel
     from .pipeline import lower_kernel
-    k = resolve_kernel(kernel_ref)
+    k = kernel if kernel is not None else resolve_kernel(kernel_ref)
     return lower_kernel(k, sizes, dtype), k, example_args(k, sizes, dtype)
 
 
@@ -56,9 +58,14 @@ def opt_cmd(kernel: str = typer.Argument(..., help="built-in kernel name, path/t
     from mlir import ir
 
     from .pipeline import Pipeline, diff_steps
+    k = None
+    if not kernel.endswith(".mlir"):
+        # import the kernel's file first: the passes it registers are then known to the parser
+        from .kernel_ref import resolve_kernel
+        k = resolve_kernel(kernel)
     pipe = Pipeline.parse(pipeline)  # validated before anything is built
     with ir.Context():
-        module, k, args = _module_for(kernel, parse_sizes(None, size), dtype)
+        module, k, args = _module_for(kernel, parse_sizes(k, size), dtype, k)
     with module.context, ir.Location.unknown():
         steps = pipe.run(module, record=True)
     if diff:
@@ -120,12 +127,21 @@ def passes_cmd(name: Optional[str] = typer.Argument(None, help="show only this p
         cls = REGISTRY[n]
         opts = "\n".join(f"{k.replace('_', '-')}: {getattr(t, '__name__', t)} = {_default(d)}"
                          for k, (t, d) in cls.options().items()) or "—"
-        doc = inspect.getdoc(cls) or ""
+        doc = plain_text(inspect.getdoc(cls) or "")
         summary = doc.split("\n\n")[0].replace("\n", " ")
         table.add_row(n + (" (user)" if is_user_pass(n) else ""), escape(opts), escape(summary))
     console.print(table)
     if name is not None:
-        console.print(escape(inspect.getdoc(REGISTRY[name]) or ""), highlight=False)
+        console.print(escape(plain_text(inspect.getdoc(REGISTRY[name]) or "")), highlight=False)
+
+
+def plain_text(doc: str) -> str:
+    """A docstring without its reStructuredText markup: ``code``, `refs`, :role:`x` and
+    ``name <target>`` become their text; a paragraph's closing ``::`` becomes ``:``."""
+    doc = re.sub(r":[a-z]+:`([^`]*)`", r"\1", doc)
+    doc = re.sub(r"``([^`]*)``", r"\1", doc)
+    doc = re.sub(r"`([^`<]*?)\s*(<[^`]*>)?`_{0,2}", r"\1", doc)
+    return re.sub(r"::(\s*)$", r":\1", doc, flags=re.M)
 
 
 def _default(v) -> str:

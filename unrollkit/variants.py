@@ -134,7 +134,8 @@ def manual_kernel(kernel: d.Kernel, factors: tuple) -> d.Kernel:
 def plan(kernel: d.Kernel, variant: str = "affine", factor=1, pipeline: Pipeline | None = None,
          policy: LLVMPolicy | None = None, accumulators: int = 1) -> Plan:
     if variant not in VARIANTS + SCHEDULES:
-        raise TransformError(f"unknown variant {variant!r}; the variants are {list(VARIANTS)}")
+        raise TransformError(f"unknown variant {variant!r}; the variants are "
+                             f"{list(VARIANTS + SCHEDULES) + ['auto']}")
     factors = normalize_factor(factor)
     for loop, _ in factors:
         if loop and loop not in kernel.loop_names():
