@@ -42,3 +42,55 @@ def test_ir_of_an_unknown_kernel_lists_the_builtins():
 def test_sizes_must_be_name_value_pairs():
     code, out = run("ir", "mac", "--size", "64")
     assert code != 0
+
+
+def test_unknown_size_names_are_errors():
+    from unrollkit.errors import UnrollkitError
+    r = runner.invoke(app, ["ir", "mac", "--size", "Q=3"])
+    assert isinstance(r.exception, UnrollkitError)
+    assert "no size 'Q'" in str(r.exception) and "['N']" in str(r.exception)
+    r = runner.invoke(app, ["explain", "gemm", "--size", "M=8,X=2", "--no-check"])
+    assert isinstance(r.exception, UnrollkitError) and "'X'" in str(r.exception)
+
+
+def test_the_invalid_variant_error_lists_every_variant():
+    from unrollkit.errors import TransformError
+    from unrollkit.variants import SCHEDULES, VARIANTS
+    r = runner.invoke(app, ["ir", "mac", "--variant", "unrolled", "--size", "N=8"])
+    assert isinstance(r.exception, TransformError)
+    for v in VARIANTS + SCHEDULES + ("auto",):
+        assert f"'{v}'" in str(r.exception), v
+
+
+def _jit_choice(kernel, sizes):
+    import unrollkit as uk
+    from unrollkit.cli import example_args
+    return uk.jit(kernel, factor="auto").compiled(*example_args(kernel, sizes)).choice
+
+
+def test_explain_reports_what_jit_auto_runs_for_a_gemm():
+    from unrollkit.kernels import gemm
+    code, out = run("explain", "gemm", "--size", "M=128,N=128,K=128")
+    assert code == 0, out
+    choice = _jit_choice(gemm, {"M": 128, "N": 128, "K": 128})
+    assert choice.variant == "blas"
+    assert "choice: blas: GEMM nest: GEMM 128×128×128" in out
+    # the same schedule, word for word
+    assert choice.reason.split("; ")[0].split(": ", 1)[1] in out.replace("\n", " ")
+    assert "vector-acc" not in out.split("choice:")[1].split("\n")[0]
+
+
+def test_explain_reports_what_jit_auto_runs_for_a_reduction():
+    from unrollkit.kernels import dot
+    code, out = run("explain", "dot", "--size", "N=2000")
+    assert code == 0, out
+    choice = _jit_choice(dot, {"N": 2000})
+    line = next(ln for ln in out.splitlines() if ln.startswith("choice:"))
+    assert line.startswith(f"choice: {choice.candidate.label}:"), (line, choice.describe())
+
+
+def test_the_jit_docstring_says_where_the_pipeline_runs():
+    import unrollkit as uk
+    doc = " ".join(uk.jit.__doc__.split())
+    assert "run *before* the ``factor`` unrolling" in doc
+    assert "extra passes after the unrolling" not in doc
