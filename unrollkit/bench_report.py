@@ -92,7 +92,8 @@ def table(work, rows: list, peaks=None, wide: bool = False) -> Table:
     if not any(r.vs_numpy is not None for r in rows):
         keep = [k for k in keep if COLUMNS[k][0] != "×np"]
     t = Table(title=f"{work.name} {work.label} {work.dtype}: {bound_text(work, peaks)}",
-              title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1))
+              title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1),
+              collapse_padding=True)
     for k in keep:
         head, justify, _ = COLUMNS[k]
         t.add_column(head.format(unit=unit(work)), justify=justify,
