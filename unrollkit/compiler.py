@@ -136,7 +136,9 @@ def compile_kernel(kernel, sig: Signature, plan: Plan) -> CompiledKernel:
         t = time.perf_counter()
         plan.pipeline.run(module)  # (it verifies the module after every pass)
         # no transformed access may leave its array: refuse rather than corrupt memory
-        ir_bounds.check_module(module, f"pipeline {plan.pipeline.text()!r}")
+        ir_bounds.check_module(module, f"pipeline {plan.pipeline.text()!r}",
+                               arrays=[p.name for p in plan.kernel.params],
+                               raw=ir_bounds.raw_steps(plan.pipeline))
         stages["transformed"] = str(module)
         times["passes"] = time.perf_counter() - t
         t = time.perf_counter()

@@ -1,0 +1,269 @@
+"""MLIR index values, affine maps and integer sets as isl functions of the loop variables.
+
+`ValueForms` turns an SSA index value into an `isl.PwAff` over the loop variables enclosing
+its definition: loop induction variables (bound by the walk that builds the domains), integer
+constants, ``affine.apply/min/max`` and the index arithmetic ``lower-affine`` and
+``scf``-level code use (``arith.addi/subi``, ``muli`` by a constant, ``floordivsi``,
+``ceildivsi``, ``divsi``/``remsi`` by a constant, ``minsi/maxsi``, ``select`` on a comparison,
+widening casts). Anything else cannot be expressed exactly and raises `NotAffine` naming it:
+the caller then refuses the access rather than guess.
+"""
+from __future__ import annotations
+
+import islpy as isl
+from mlir import ir
+
+from .nest import align, constant_of, lift, lift_set
+
+# arith.cmpi predicates (signed and equality only: unsigned order is not affine)
+_CMP = {0: "eq_set", 1: "ne_set", 2: "lt_set", 3: "le_set", 4: "gt_set", 5: "ge_set"}
+
+
+class NotAffine(Exception):
+    """A value the analysis cannot express exactly; the message says which and why."""
+
+
+def op_name(op) -> str:
+    return op.operation.name
+
+
+def _int_width(t) -> int | None:
+    if t.typeid == ir.IndexType.static_typeid:
+        return 64
+    if t.typeid == ir.IntegerType.static_typeid:
+        return ir.IntegerType(t).width
+    return None
+
+
+class ValueForms:
+    """SSA index value → `isl.PwAff`, memoised (unrolled copies share their operands)."""
+
+    def __init__(self, ctx: isl.Context):
+        self.ctx = ctx
+        self._forms = {}
+        self._unknown = {}  # block argument -> why it has no form (an unreadable loop)
+        self._consts = {}
+        self._zero = isl.PwAff.val_on_domain(isl.Set.universe(isl.Space.set_alloc(ctx, 0, 0)),
+                                             isl.Val.zero(ctx))
+
+    def const(self, value: int) -> isl.PwAff:
+        form = self._consts.get(value)
+        if form is None:
+            form = self._consts[value] = self._zero.add_constant_val(isl.Val.int_from_si(self.ctx, value))
+        return form
+
+    def bind(self, value, form: isl.PwAff) -> None:
+        """Give a block argument (an induction variable) its form."""
+        self._forms[value] = form
+
+    def unknown(self, value, why: str) -> None:
+        """Record why an induction variable has no form (its loop's bounds are not affine)."""
+        self._unknown[value] = why
+
+    # -- values
+    def of(self, value) -> isl.PwAff:
+        form = self._forms.get(value)
+        if form is None:
+            form = self._forms[value] = self._of(value)
+        return form
+
+    def _of(self, value) -> isl.PwAff:
+        if isinstance(value, ir.BlockArgument):
+            if value in self._unknown:
+                raise NotAffine(self._unknown[value])
+            owner = value.owner.owner
+            where = op_name(owner) if owner is not None else "a block"
+            raise NotAffine(f"an index is block argument #{value.arg_number} of {where}, which is "
+                            "not a loop induction variable the proof can follow")
+        op = value.owner
+        name = op_name(op)
+        args = op.operation.operands
+        if name == "arith.constant":
+            attr = op.attributes["value"]
+            if not isinstance(attr.maybe_downcast(), ir.IntegerAttr):
+                raise NotAffine(f"an index is the non-integer constant {attr}")
+            return self.const(ir.IntegerAttr(attr).value)
+        if name == "affine.apply":
+            return self.map_results(ir.AffineMapAttr(op.attributes["map"]).value, args)[0]
+        if name in ("affine.min", "affine.max"):
+            forms = self.map_results(ir.AffineMapAttr(op.attributes["map"]).value, args)
+            return _fold(forms, "min" if name == "affine.min" else "max")
+        if name in _BINARY:
+            if _int_width(op.operation.results[0].type) != 64:
+                # narrower arithmetic wraps where the exact value would not
+                raise NotAffine(f"an index is computed by {name} in {op.operation.results[0].type}")
+            return _BINARY[name](self, name, self.of(args[0]), self.of(args[1]))
+        if name in ("arith.index_cast", "arith.extsi", "arith.index_castui", "arith.extui"):
+            src, dst = _int_width(args[0].type), _int_width(op.operation.results[0].type)
+            unsigned = name.endswith("ui")
+            # a sign-extension keeps the value; a zero-extension only at equal widths
+            if src is not None and dst is not None and (src == dst or (src < dst and not unsigned)):
+                return self.of(args[0])
+            raise NotAffine(f"an index goes through {name} from {args[0].type} to "
+                            f"{op.operation.results[0].type}, which may change its value")
+        if name == "arith.select":
+            cond = self.condition(args[0])
+            if cond is None:
+                raise NotAffine("an index is an arith.select on a condition the proof cannot follow")
+            a, b = align(self.of(args[1]), self.of(args[2]))
+            depth = max(a.dim(isl.dim_type.in_), cond.dim(isl.dim_type.set))
+            a, b, cond = lift(a, depth), lift(b, depth), lift_set(cond, depth)
+            return a.intersect_domain(cond).union_add(b.intersect_domain(cond.complement()))
+        raise NotAffine(f"an index is computed by {name}, which the bounds proof does not follow")
+
+    # -- affine maps and sets
+    def map_results(self, amap, operands) -> list:
+        """Each result of ``amap`` applied to the forms of ``operands`` (dims, then symbols)."""
+        forms = [self.of(v) for v in operands]
+        return [self.expr(e, forms, amap.n_dims) for e in amap.results]
+
+    def expr(self, e, forms: list, n_dims: int) -> isl.PwAff:
+        e = e.maybe_downcast()
+        if isinstance(e, ir.AffineDimExpr):
+            return forms[e.position]
+        if isinstance(e, ir.AffineSymbolExpr):
+            return forms[n_dims + e.position]
+        if isinstance(e, ir.AffineConstantExpr):
+            return self.const(e.value)
+        a, b = align(self.expr(e.lhs, forms, n_dims), self.expr(e.rhs, forms, n_dims))
+        if isinstance(e, ir.AffineAddExpr):
+            return a + b
+        if isinstance(e, ir.AffineMulExpr):
+            return _mul(a, b, str(e))
+        if isinstance(e, ir.AffineFloorDivExpr):
+            return _floordiv(a, b, str(e))
+        if isinstance(e, ir.AffineCeilDivExpr):
+            c = _div_by(b, str(e), positive=True)
+            return a.scale_down_val(isl.Val.int_from_si(self.ctx, c)).ceil()
+        if isinstance(e, ir.AffineModExpr):
+            c = _div_by(b, str(e), positive=True)
+            return a.mod_val(isl.Val.int_from_si(self.ctx, c))
+        raise NotAffine(f"unknown affine expression {e}")
+
+    def integer_set(self, text: str, operands) -> isl.Set:
+        """The points where an ``affine_set<...>`` (given as its attribute text: the bindings
+        expose no accessor for its constraints) holds, over the forms of ``operands``."""
+        head, _, body = text[len("affine_set<"):-1].partition(" : ")
+        constraints = _split_top(body.strip()[1:-1])
+        exprs, eqs = [], []
+        for c in constraints:
+            c = c.strip()
+            for tail, eq in ((" >= 0", False), (" == 0", True)):
+                if c.endswith(tail):
+                    exprs.append(c[:-len(tail)])
+                    eqs.append(eq)
+                    break
+            else:
+                raise NotAffine(f"cannot read the constraint {c!r} of {text}")
+        amap = ir.AffineMapAttr(ir.Attribute.parse(f"affine_map<{head} -> ({', '.join(exprs)})>")).value
+        forms = [self.of(v) for v in operands]
+        results = [self.expr(e, forms, amap.n_dims) for e in amap.results]
+        depth = max([f.dim(isl.dim_type.in_) for f in results] + [0])
+        out = isl.Set.universe(isl.Space.set_alloc(self.ctx, 0, depth))
+        for f, eq in zip(results, eqs):
+            f = lift(f, depth)
+            zero = lift(self._zero, depth)
+            out = out & (f.eq_set(zero) if eq else f.ge_set(zero))
+        return out
+
+    def condition(self, value):
+        """The set where an ``i1`` value is true, or None when it is not a comparison of
+        affine values (the caller then keeps both branches' full domains, or refuses)."""
+        try:
+            return self._condition(value)
+        except NotAffine:
+            return None
+
+    def _condition(self, value):
+        if isinstance(value, ir.BlockArgument):
+            return None
+        op = value.owner
+        name = op_name(op)
+        args = op.operation.operands
+        if name == "arith.cmpi":
+            pred = ir.IntegerAttr(op.attributes["predicate"]).value
+            if pred not in _CMP:
+                return None
+            a, b = align(self.of(args[0]), self.of(args[1]))
+            return getattr(a, _CMP[pred])(b)
+        if name in ("arith.andi", "arith.ori") and _int_width(value.type) == 1:
+            a, b = self._condition(args[0]), self._condition(args[1])
+            if a is None or b is None:
+                return None
+            depth = max(a.dim(isl.dim_type.set), b.dim(isl.dim_type.set))
+            a, b = lift_set(a, depth), lift_set(b, depth)
+            return a & b if name == "arith.andi" else a | b
+        if name == "arith.constant" and _int_width(value.type) == 1:
+            space = isl.Space.set_alloc(self.ctx, 0, 0)
+            return isl.Set.universe(space) if ir.IntegerAttr(op.attributes["value"]).value else isl.Set.empty(space)
+        return None
+
+def _split_top(text: str) -> list:
+    """Split at the commas outside parentheses."""
+    out, depth, cur = [], 0, []
+    for ch in text:
+        if ch == "," and depth == 0:
+            out.append("".join(cur))
+            cur = []
+            continue
+        depth += ch == "("
+        depth -= ch == ")"
+        cur.append(ch)
+    out.append("".join(cur))
+    return out
+
+
+def _fold(forms, how: str):
+    out = forms[0]
+    for f in forms[1:]:
+        a, b = align(out, f)
+        out = a.min(b) if how == "min" else a.max(b)
+    return out
+
+
+def _div_by(b, what: str, positive: bool) -> int:
+    c = constant_of(b)
+    if c is None or c == 0 or (positive and c < 0):
+        raise NotAffine(f"{what} divides by a value that is not a "
+                        f"{'positive ' if positive else 'nonzero '}constant")
+    return c
+
+
+def _mul(a, b, what: str):
+    if constant_of(a) is None and constant_of(b) is None:
+        raise NotAffine(f"{what} multiplies two values that vary: not affine")
+    return a.mul(b)
+
+
+def _floordiv(a, b, what: str):
+    c = _div_by(b, what, positive=False)
+    if c < 0:
+        a, c = a.neg(), -c
+    return a.scale_down_val(isl.Val.int_from_si(a.get_ctx(), c)).floor()
+
+
+def _arith(self, name, a, b):
+    a, b = align(a, b)
+    what = f"{name} of an index"
+    if name == "arith.addi":
+        return a + b
+    if name == "arith.subi":
+        return a - b
+    if name == "arith.muli":
+        return _mul(a, b, what)
+    if name == "arith.floordivsi":
+        return _floordiv(a, b, what)
+    if name == "arith.ceildivsi":
+        c = _div_by(b, what, positive=False)
+        if c < 0:
+            a, c = a.neg(), -c
+        return a.scale_down_val(isl.Val.int_from_si(a.get_ctx(), c)).ceil()
+    if name in ("arith.divsi", "arith.remsi"):
+        _div_by(b, what, positive=False)
+        return a.tdiv_q(b) if name == "arith.divsi" else a.tdiv_r(b)
+    return a.min(b) if name == "arith.minsi" else a.max(b)
+
+
+_BINARY = {n: _arith for n in ("arith.addi", "arith.subi", "arith.muli", "arith.floordivsi",
+                                "arith.ceildivsi", "arith.divsi", "arith.remsi", "arith.minsi",
+                                "arith.maxsi")}

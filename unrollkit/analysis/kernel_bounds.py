@@ -1,0 +1,87 @@
+"""The in-bounds proof of a kernel descriptor for one call signature (sizes and shapes known).
+
+The domain of every statement is built from its enclosing `Loop`s (``max`` of the lower
+bounds, ``min`` of the upper bounds, the step) and every subscript — affine in the loop
+variables and sizes, with ``//`` (and ``%``) by positive constants — is bounded exactly over
+it with isl. A loop that is empty exactly where a subscript would leave its array (a guard
+written as a loop bound) is therefore no obstacle, and a subscript with ``//`` is judged like
+any other.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import islpy as isl
+
+from .. import descriptor as d
+from .nest import Nest
+
+
+@dataclasses.dataclass(frozen=True)
+class OutOfBounds:
+    """A subscript whose range over its statement's domain leaves the array."""
+    stmt: object  # the d.Store / d.Let holding the access (its ``loc`` is the user's line)
+    array: str
+    dim: int
+    index: object  # the subscript (d.Aff)
+    lo: int
+    hi: int
+    size: int
+
+
+def first_out_of_bounds(kernel: d.Kernel, sizes: dict, shapes: dict) -> OutOfBounds | None:
+    """The first subscript of ``kernel`` that some executed iteration takes out of its array."""
+    return _Proof(sizes, shapes).block(kernel.body, Nest.root(), {})
+
+
+class _Proof:
+    def __init__(self, sizes, shapes):
+        self.sizes, self.shapes = sizes, shapes
+
+    def block(self, body, nest: Nest, loop_dims: dict):
+        for s in body:
+            if isinstance(s, d.Loop):
+                lows = [self.aff(e, nest, loop_dims) for e in s.lower]
+                highs = [self.aff(e, nest, loop_dims) for e in s.upper]
+                inner = nest.loop(lows, highs, s.step)
+                found = self.block(s.body, inner, {**loop_dims, s.var: nest.depth})
+            else:
+                found = self.statement(s, nest, loop_dims)
+            if found is not None:
+                return found
+        return None
+
+    def statement(self, s, nest: Nest, loop_dims: dict):
+        accesses = [(s.array, s.index)] if isinstance(s, d.Store) else []
+        accesses += [(x.array, x.index) for x in d.walk_expr(s.value) if isinstance(x, d.Load)]
+        for arr, idx in accesses:
+            for dim, e in enumerate(idx):
+                rng = nest.range_of(self.aff(e, nest, loop_dims))
+                if rng is None:
+                    return None  # the statement never runs for these sizes
+                n = self.shapes[arr][dim]
+                if rng[0] < 0 or rng[1] >= n:
+                    return OutOfBounds(s, arr, dim, e, rng[0], rng[1], n)
+        return None
+
+    def aff(self, e, nest: Nest, loop_dims: dict) -> isl.PwAff:
+        """``e`` as an isl function of the loop variables of ``nest``."""
+        if isinstance(e, d.Var):
+            if e.name in loop_dims:
+                return nest.var(loop_dims[e.name])
+            if e.name in self.sizes:
+                return nest.const(int(self.sizes[e.name]))
+            raise KeyError(f"unbound index variable {e.name!r}")
+        if isinstance(e, d.Lit):
+            return nest.const(e.value)
+        if isinstance(e, d.Add):
+            return self.aff(e.lhs, nest, loop_dims) + self.aff(e.rhs, nest, loop_dims)
+        if isinstance(e, d.Mul):
+            return self.aff(e.lhs, nest, loop_dims).scale_val(isl.Val.int_from_si(nest.ctx, e.coeff))
+        inner = self.aff(e.lhs, nest, loop_dims)
+        k = isl.Val.int_from_si(nest.ctx, e.divisor)
+        if isinstance(e, d.FloorDiv):
+            return inner.scale_down_val(k).floor()
+        if type(e).__name__ == "Mod":  # (a descriptor form the frontend may grow)
+            return inner.mod_val(k)
+        raise TypeError(f"unknown index expression {e!r}")

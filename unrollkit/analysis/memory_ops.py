@@ -1,0 +1,159 @@
+"""Which MLIR operations touch memory, and which elements each one touches.
+
+`access_of` describes an element access (``affine.load/store``, ``affine.vector_load/store``,
+``affine.prefetch``, ``memref.load/store``, ``vector.load/store``,
+``vector.transfer_read/write``): the memref, its index values (or an affine map and its
+operands), the extent each memref dimension spans (vector lanes) and the dimensions where
+lanes past the end are masked off. `foreign_memory_op` names any other operation that takes or
+makes a memref or a pointer and is not known to leave elements alone (allocation,
+deallocation, size queries): the proof refuses those by name, since it cannot see what they
+touch.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+from mlir import ir
+
+from .affine_to_isl import NotAffine, op_name
+
+
+@dataclasses.dataclass
+class Access:
+    """One memory access: ``indices`` are index values, or the operands of ``amap``."""
+    memref: object
+    shape: list  # the memref's static shape (a dynamic size is negative)
+    amap: object  # ir.AffineMap | None
+    indices: list
+    extents: list  # elements spanned per memref dimension (1 for a scalar access)
+    masked: frozenset  # dims where a transfer masks the lanes past the end (not the start)
+    writes: bool
+
+
+#: element accesses, by name → (position of the memref operand, writes?, has an affine map?)
+_ACCESSES = {
+    "affine.load": (0, False, True), "affine.vector_load": (0, False, True),
+    "affine.store": (1, True, True), "affine.vector_store": (1, True, True),
+    "affine.prefetch": (0, False, True),
+    "memref.load": (0, False, False), "memref.store": (1, True, False),
+    "vector.load": (0, False, False), "vector.store": (1, True, False),
+    "vector.transfer_read": (0, False, False), "vector.transfer_write": (1, True, False),
+}
+ACCESS_OPS = frozenset(_ACCESSES)
+
+#: operations on memrefs that touch no element (the values they make are checked at use)
+_NO_ELEMENT = frozenset(("memref.alloc", "memref.alloca", "memref.dealloc", "memref.dim",
+                         "memref.assume_alignment", "func.func", "func.return"))
+
+#: dialects and operations that never touch memory: their operands are not even looked at
+_PURE_DIALECTS = ("arith.", "math.", "ub.", "index.")
+_PURE_OPS = frozenset((
+    "affine.apply", "affine.min", "affine.max", "affine.yield", "affine.for", "affine.if",
+    "affine.parallel", "scf.for", "scf.if", "scf.yield", "scf.parallel", "scf.reduce",
+    "scf.reduce.return", "scf.execute_region", "vector.broadcast", "vector.splat", "vector.fma",
+    "vector.reduction", "vector.multi_reduction", "vector.extract", "vector.insert",
+    "vector.extractelement", "vector.insertelement", "vector.shuffle", "vector.shape_cast",
+    "vector.transpose", "vector.from_elements", "vector.step", "vector.create_mask",
+    "vector.constant_mask", "vector.extract_strided_slice", "vector.insert_strided_slice",
+    "vector.contract", "vector.outerproduct", "vector.bitcast", "vector.yield",
+    "vector.interleave", "vector.deinterleave",
+))
+
+
+def is_pure(name: str) -> bool:
+    return name in _PURE_OPS or name.startswith(_PURE_DIALECTS)
+
+
+def _memref_facts(t, memo: dict):
+    """(rank, element is a vector, shape) of a memref type, None for another type; memoised by
+    type for one walk (an unrolled body accesses a few memrefs many times)."""
+    if t in memo:
+        return memo[t]
+    facts = None
+    if t.typeid == ir.MemRefType.static_typeid:
+        mt = ir.MemRefType(t)
+        facts = (mt.rank, mt.element_type.typeid == ir.VectorType.static_typeid, list(mt.shape))
+    memo[t] = facts
+    return facts
+
+
+def _vec_shape(t) -> list:
+    # (a type-id test: a failed cast raises, and that costs more than the whole check)
+    return list(ir.VectorType(t).shape) if t.typeid == ir.VectorType.static_typeid else []
+
+
+def access_of(op, memo: dict | None = None) -> Access | None:
+    """The access ``op`` makes, or None if it is not an element access (or not of a memref).
+    ``memo``: a dict kept for one walk of one module (facts by memref type)."""
+    name = op_name(op)
+    spec = _ACCESSES.get(name)
+    if spec is None:
+        return None
+    pos, writes, mapped = spec
+    ops = list(op.operation.operands)
+    mem = ops[pos]
+    facts = _memref_facts(mem.type, {} if memo is None else memo)
+    if facts is None:
+        return None  # a transfer on a tensor: no memory
+    rank, elem_is_vector, shape = facts
+    if name == "affine.prefetch":
+        vshape = []
+    elif writes:
+        vshape = _vec_shape(ops[0].type)
+    else:
+        vshape = _vec_shape(op.operation.results[0].type)
+    if elem_is_vector:
+        vshape = []  # one element (itself a vector) per access
+    amap = ir.AffineMapAttr(op.attributes["map"]).value if mapped else None
+    n_idx = amap.n_inputs if mapped else rank
+    indices = ops[pos + 1:pos + 1 + n_idx]
+    if name.startswith("vector.transfer_"):
+        extents, masked = _transfer_lanes(op, rank, vshape)
+    else:
+        extents, masked = [1] * (rank - len(vshape)) + vshape, frozenset()
+    return Access(mem, shape, amap, indices, extents, masked, writes)
+
+
+def _transfer_lanes(op, rank: int, vshape: list):
+    """Extent per memref dim and the masked dims of a vector transfer: vector dim i spans
+    the memref dim its permutation map names (a constant 0 result broadcasts: no extent);
+    a vector dim not marked ``in_bounds`` masks its lanes past the end of that memref dim."""
+    if "permutation_map" in op.attributes:
+        results = ir.AffineMapAttr(op.attributes["permutation_map"]).value.results
+    else:
+        results = [ir.AffineDimExpr.get(rank - len(vshape) + i) for i in range(len(vshape))]
+    flags = ([ir.BoolAttr(a).value for a in ir.ArrayAttr(op.attributes["in_bounds"])]
+             if "in_bounds" in op.attributes else [False] * len(vshape))
+    extents, masked = [1] * rank, set()
+    for i, e in enumerate(results):
+        e = e.maybe_downcast()
+        if isinstance(e, ir.AffineDimExpr):
+            extents[e.position] = vshape[i]
+            if not flags[i]:
+                masked.add(e.position)
+        elif not (isinstance(e, ir.AffineConstantExpr) and e.value == 0):
+            raise NotAffine(f"the permutation map of {op_name(op)} has the result {e}")
+    return extents, frozenset(masked)
+
+
+_MEMORY_TYPEIDS = None
+
+
+def _memory_typeids():
+    global _MEMORY_TYPEIDS
+    if _MEMORY_TYPEIDS is None:
+        from mlir.dialects import llvm
+        _MEMORY_TYPEIDS = frozenset((ir.MemRefType.static_typeid, ir.UnrankedMemRefType.static_typeid,
+                                     llvm.PointerType.static_typeid))
+    return _MEMORY_TYPEIDS
+
+
+def foreign_memory_op(op) -> bool:
+    """Does ``op`` (not an element access) take or make a memref or pointer, other than to
+    allocate, free or measure it? Those are refused: nothing shows what they touch."""
+    name = op_name(op)
+    if is_pure(name) or name in _NO_ELEMENT or name in _ACCESSES:
+        return False
+    ids = _memory_typeids()
+    values = list(op.operation.operands) + list(op.operation.results)
+    return any(v.type.typeid in ids for v in values)

@@ -1,0 +1,257 @@
+"""The in-bounds proof of an MLIR module: every element access inside its memref, exactly.
+
+The walk gives every block its iteration domain (`Nest`): ``affine.for`` and ``scf.for``
+(bounds, ``min``/``max``, steps), ``affine.parallel``/``scf.parallel`` bands, and the
+conditions of ``affine.if`` and of ``scf.if`` on comparisons (another condition keeps both
+branches' full domains: a superset, so the proof stays sound). Each access's indices become
+isl functions of the loop variables (`ValueForms`) and their exact range over the domain is
+compared with the memref's static shape, lane by lane for vector accesses. An index the
+analysis cannot express, a dynamic shape, or an operation that touches a memref in a way the
+walk does not know is "not proved": the caller refuses it.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import islpy as isl
+from mlir import ir
+
+from .affine_to_isl import NotAffine, ValueForms, op_name
+from .memory_ops import ACCESS_OPS, Access, access_of, foreign_memory_op, is_pure
+from .nest import Nest, Unbounded, constant_of
+
+
+@dataclasses.dataclass
+class Refusal:
+    """Why the access ``op`` is not proved in bounds. ``dim``/``lo``/``hi``/``size``: the
+    index range found in that memref dimension (lanes included), when it leaves the shape."""
+    op: object
+    memref: object | None
+    reason: str
+    dim: int | None = None
+    lo: int | None = None
+    hi: int | None = None
+    size: int | None = None
+
+    @property
+    def out_of_range(self) -> bool:
+        return self.dim is not None
+
+
+def first_refusal(module) -> Refusal | None:
+    """The first access of ``module`` not proved in bounds (None: every access is)."""
+    found = []
+
+    def visit(walk, op, acc, nest):
+        r = walk.prove(op, acc, nest)
+        if r is not None:
+            found.append(r)
+            raise _Stop()
+
+    try:
+        _Walk(visit).module(module)
+    except _Stop:
+        pass
+    return found[0] if found else None
+
+
+def transfers_in_bounds(module) -> list:
+    """The ``vector.transfer_read/write`` ops of ``module`` whose every lane, masked or not,
+    is proved inside the memref (they may be marked ``in_bounds``)."""
+    proved = []
+
+    def visit(walk, op, acc, nest):
+        if isinstance(acc, Access) and op_name(op).startswith("vector.transfer_") and acc.masked:
+            if walk.prove(op, dataclasses.replace(acc, masked=frozenset()), nest) is None:
+                proved.append(op)
+
+    _Walk(visit).module(module)
+    return proved
+
+
+class _Stop(Exception):
+    pass
+
+
+class _Walk:
+    def __init__(self, visit):
+        self.ctx = isl.Context()
+        self.visit = visit
+        self.forms = ValueForms(self.ctx)
+        self.type_facts = {}  # memref type -> facts, for `access_of`
+
+    def module(self, module) -> None:
+        root = Nest.root(self.ctx)
+        for op in module.body.operations:
+            self.op(op, root)
+
+    def block(self, block, nest: Nest) -> None:
+        for op in block.operations:
+            self.op(op, nest)
+
+    def op(self, op, nest: Nest) -> None:
+        name = op_name(op)
+        if is_pure(name) and name not in _REGION_OPS:
+            return
+        handler = _REGION_OPS.get(name)
+        if handler is not None:
+            handler(self, op, nest)
+            return
+        if name in ACCESS_OPS:
+            try:
+                acc = access_of(op, self.type_facts)
+            except NotAffine as exc:
+                acc = str(exc)
+            if acc is not None:
+                self.visit(self, op, acc, nest)
+        elif foreign_memory_op(op):
+            self.visit(self, op, None, nest)
+        for region in op.operation.regions:  # any other op: its regions in the same domain
+            for b in region.blocks:
+                self.block(b, nest)
+
+    # -- the proof of one access
+    def prove(self, op, acc, nest: Nest) -> Refusal | None:
+        if acc is None:
+            return Refusal(op, None, f"{op_name(op)} touches a memref or pointer in a way the bounds "
+                                     "proof cannot see (only loads, stores and vector transfers are proved)")
+        if isinstance(acc, str):
+            return Refusal(op, None, acc)
+        shape = acc.shape
+        if min(shape, default=0) < 0:
+            return Refusal(op, acc.memref, "the memref has a dynamic shape")
+        try:
+            if acc.amap is not None:
+                indices = self.forms.map_results(acc.amap, acc.indices)
+            else:
+                indices = [self.forms.of(v) for v in acc.indices]
+            for dim, (f, n, ext) in enumerate(zip(indices, shape, acc.extents)):
+                rng = nest.range_of(f)
+                if rng is None:
+                    return None  # the access is never executed
+                lo, hi = rng[0], rng[1] + ext - 1
+                if dim in acc.masked:
+                    hi = min(hi, n - 1)  # lanes past the end are masked off, not the start
+                if lo < 0 or hi >= n:
+                    return Refusal(op, acc.memref, "out of range", dim, lo, hi, n)
+        except NotAffine as exc:
+            return Refusal(op, acc.memref, str(exc))
+        except (Unbounded, isl.Error) as exc:
+            return Refusal(op, acc.memref, f"the integer set library could not bound it ({exc})")
+        return None
+
+    # -- domains
+    def loop_body(self, op, nest: Nest, bounds: list, ivs: list) -> None:
+        """Walk region 0 of ``op`` in ``nest`` extended by ``bounds`` (one per IV), or with
+        the IVs unknown (``bounds`` is a reason string)."""
+        if isinstance(bounds, str):
+            for iv in ivs:
+                self.forms.unknown(iv, bounds)
+            inner = nest
+        else:
+            try:
+                inner = nest.loops(bounds)
+            except isl.Error as exc:
+                return self.loop_body(op, nest, f"the integer set library failed on its bounds ({exc})", ivs)
+            for k, iv in enumerate(ivs):
+                self.forms.bind(iv, inner.var(nest.depth + k))
+        for b in op.operation.regions[0].blocks:
+            self.block(b, inner)
+
+
+def _affine_for(walk: _Walk, op, nest: Nest) -> None:
+    ops = list(op.operation.operands)
+    lbm = ir.AffineMapAttr(op.attributes["lowerBoundMap"]).value
+    ubm = ir.AffineMapAttr(op.attributes["upperBoundMap"]).value
+    step = ir.IntegerAttr(op.attributes["step"]).value
+    iv = op.regions[0].blocks[0].arguments[0]
+    try:
+        lows = walk.forms.map_results(lbm, ops[:lbm.n_inputs])
+        highs = walk.forms.map_results(ubm, ops[lbm.n_inputs:lbm.n_inputs + ubm.n_inputs])
+        bounds = [(lows, highs, step)]
+    except NotAffine as exc:
+        bounds = f"the bounds of its affine.for are not affine: {exc}"
+    walk.loop_body(op, nest, bounds, [iv])
+
+
+def _scf_for(walk: _Walk, op, nest: Nest) -> None:
+    lb, ub, step = list(op.operation.operands)[:3]
+    iv = op.operation.regions[0].blocks[0].arguments[0]
+    try:
+        if "unsignedCmp" in op.attributes:
+            raise NotAffine("it compares unsigned")
+        s = walk.forms.of(step)
+        c = constant_of(s)
+        if c is None or c < 1:
+            raise NotAffine("its step is not a positive constant")
+        bounds = [([walk.forms.of(lb)], [walk.forms.of(ub)], c)]
+    except NotAffine as exc:
+        bounds = f"the bounds of its scf.for cannot be followed: {exc}"
+    walk.loop_body(op, nest, bounds, [iv])
+
+
+def _affine_parallel(walk: _Walk, op, nest: Nest) -> None:
+    ops = list(op.operation.operands)
+    lbm = ir.AffineMapAttr(op.attributes["lowerBoundsMap"]).value
+    ubm = ir.AffineMapAttr(op.attributes["upperBoundsMap"]).value
+    lgroups = list(ir.DenseIntElementsAttr(op.attributes["lowerBoundsGroups"]))
+    ugroups = list(ir.DenseIntElementsAttr(op.attributes["upperBoundsGroups"]))
+    steps = [ir.IntegerAttr(s).value for s in ir.ArrayAttr(op.attributes["steps"])]
+    ivs = list(op.operation.regions[0].blocks[0].arguments)
+    try:
+        lows = walk.forms.map_results(lbm, ops[:lbm.n_inputs])
+        highs = walk.forms.map_results(ubm, ops[lbm.n_inputs:lbm.n_inputs + ubm.n_inputs])
+        bounds, li, ui = [], 0, 0
+        for nl, nu, s in zip(lgroups, ugroups, steps):
+            bounds.append((lows[li:li + nl], highs[ui:ui + nu], s))
+            li, ui = li + nl, ui + nu
+    except NotAffine as exc:
+        bounds = f"the bounds of its affine.parallel are not affine: {exc}"
+    walk.loop_body(op, nest, bounds, ivs)
+
+
+def _scf_parallel(walk: _Walk, op, nest: Nest) -> None:
+    ivs = list(op.operation.regions[0].blocks[0].arguments)
+    n = len(ivs)
+    ops = list(op.operation.operands)
+    try:
+        bounds = []
+        for k in range(n):
+            c = constant_of(walk.forms.of(ops[2 * n + k]))
+            if c is None or c < 1:
+                raise NotAffine("a step is not a positive constant")
+            bounds.append(([walk.forms.of(ops[k])], [walk.forms.of(ops[n + k])], c))
+    except NotAffine as exc:
+        bounds = f"the bounds of its scf.parallel cannot be followed: {exc}"
+    walk.loop_body(op, nest, bounds, ivs)
+
+
+def _branches(walk: _Walk, op, nest: Nest, cond) -> None:
+    then_nest, else_nest = (nest, nest) if cond is None else (nest.restrict(cond), nest.exclude(cond))
+    regions = op.operation.regions
+    for region, inner in zip(regions, (then_nest, else_nest)):
+        for b in region.blocks:
+            walk.block(b, inner)
+
+
+def _affine_if(walk: _Walk, op, nest: Nest) -> None:
+    try:
+        cond = walk.forms.integer_set(str(op.attributes["condition"]), list(op.operation.operands))
+    except NotAffine:
+        cond = None  # both branches keep the whole domain: a superset of where they run
+    _branches(walk, op, nest, cond)
+
+
+def _scf_if(walk: _Walk, op, nest: Nest) -> None:
+    _branches(walk, op, nest, walk.forms.condition(op.operation.operands[0]))
+
+
+def _func(walk: _Walk, op, nest: Nest) -> None:
+    for region in op.operation.regions:
+        for b in region.blocks:
+            walk.block(b, Nest.root(walk.ctx))
+
+
+_REGION_OPS = {"affine.for": _affine_for, "scf.for": _scf_for, "affine.parallel": _affine_parallel,
+               "scf.parallel": _scf_parallel, "affine.if": _affine_if, "scf.if": _scf_if,
+               "func.func": _func}
