@@ -323,6 +323,17 @@ def test_the_peak_is_measured_once_per_cpu_and_cached(tmp_path, monkeypatch):
     data["features"] = "+other"  # another CPU's figures are not ours
     files[0].write_text(json.dumps(data))
     assert not peak.peaks()["cached"] and len(calls) == 3
+    assert not peak.peaks(remeasure=True)["cached"] and len(calls) == 4
+
+
+def test_rows_above_a_low_cached_peak_are_flagged(monkeypatch, capsys):
+    from unrollkit import peak
+    low = {"fma": {"f32": {"gflops": 1e-3}, "f64": {"gflops": 1e-3}},
+           "bandwidth": {lvl: 1e-3 for lvl in peak.LEVELS}, "cached": True,
+           "footprints": {"L1": 16384, "L2": 1 << 19, "L3": 1 << 21, "DRAM": 1 << 27}}
+    monkeypatch.setattr(peak, "peaks", lambda remeasure=False: low)
+    assert run_cli(["bench", "mac", "--sizes", "64", "--factors", "1", "--variants", "none", *QUICK]) == 0
+    assert "--remeasure-peak" in " ".join(capsys.readouterr().out.split())
 
 
 def test_the_fma_loop_computes_its_chains():

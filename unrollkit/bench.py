@@ -418,7 +418,8 @@ def available_compilers(wanted=None) -> dict:
 
 def run(kernel, sizes: list, variants: list | None, factors: list, dtype: str = "f32",
         repeat: int = 11, target: float = 0.02, pin=None, progress_factory=None,
-        compilers: dict | None = None, use_cache: bool = False, peaks: bool = True) -> dict:
+        compilers: dict | None = None, use_cache: bool = False, peaks: bool = True,
+        remeasure_peak: bool = False) -> dict:
     """The whole benchmark; returns ``{"environment": ..., "rows": [Row, ...], "works": ...}``.
 
     ``kernel``: a built-in name, ``file.py:function`` or a descriptor; ``sizes``: size texts
@@ -451,7 +452,7 @@ def run(kernel, sizes: list, variants: list | None, factors: list, dtype: str = 
     machine = None
     if peaks:
         from . import peak
-        machine = peak.peaks()  # before the cache is turned off below: measured once per CPU
+        machine = peak.peaks(remeasure_peak)  # before the cache is turned off below: measured once per CPU
     rows = plan_rows(k, sizes, variants, factors, dtype, compilers)
     inputs = {s: works[s].inputs() for s in sizes}
     noop = lambda: None  # noqa: E731

@@ -30,6 +30,7 @@ LEGEND = ("variant ×N: unroll factor N. median: time per call. %pk: % of the pe
 
 
 def unit(work) -> str:
+    """The rate column's unit: bytes for a streaming kernel, FLOPs otherwise."""
     return "GB/s" if work.streaming() else "GFLOP/s"
 
 
@@ -200,6 +201,7 @@ def sweep(kernel: str, size: str, rows: list) -> list:
 
 
 def require_matplotlib():
+    """matplotlib is an optional extra: a clear error naming it when it is missing."""
     try:
         import matplotlib  # noqa: F401
     except ImportError:

@@ -130,16 +130,11 @@ def _dot(args, tmp):
     out[0] += np.dot(x, y)
 
 
-def _gemm(args, tmp):
+def _matmul_update(args, tmp):
+    """gemm's C += A @ B and gemv's y += A @ x."""
     A, B, C = args
     np.matmul(A, B, out=tmp)
     np.add(C, tmp, out=C)
-
-
-def _gemv(args, tmp):
-    A, x, y = args
-    np.matmul(A, x, out=tmp)
-    np.add(y, tmp, out=y)
 
 
 def _jacobi1d(args, tmp):
@@ -160,8 +155,8 @@ def _prefix_sum(args, tmp):
 NUMPY = {
     "mac": (_mac, "c", "np.multiply(a, b, out=tmp); np.add(c, tmp, out=c)"),
     "dot": (_dot, None, "out[0] += np.dot(x, y)"),
-    "gemm": (_gemm, "C", "np.matmul(A, B, out=tmp); np.add(C, tmp, out=C)"),
-    "gemv": (_gemv, "y", "np.matmul(A, x, out=tmp); np.add(y, tmp, out=y)"),
+    "gemm": (_matmul_update, "C", "np.matmul(A, B, out=tmp); np.add(C, tmp, out=C)"),
+    "gemv": (_matmul_update, "y", "np.matmul(A, x, out=tmp); np.add(y, tmp, out=y)"),
     "jacobi1d": (_jacobi1d, "a", "np.add(a[:-2], a[1:-1], out=t); np.add(t, a[2:], out=t); "
                  "np.divide(t, 3.0, out=b[1:-1])"),
     "prefix_sum": (_prefix_sum, None, "np.copyto(y[1:], x[1:]); np.add.accumulate(y, out=y)"),
@@ -169,6 +164,7 @@ NUMPY = {
 
 
 def is_builtin(kernel: d.Kernel) -> bool:
+    """``kernel`` is one of `unrollkit.kernels.ALL` (not a user kernel of the same name)."""
     from .kernels import ALL
     return ALL.get(kernel.name) is kernel
 
@@ -216,6 +212,7 @@ class Workload:
 
     @property
     def builtin(self) -> bool:
+        """A built-in kernel (sizes may be given as shorthands; numpy may have its equivalent)."""
         return is_builtin(self.kernel)
 
     @property
@@ -324,6 +321,7 @@ class Workload:
 
     # -- work
     def flops(self) -> float:
+        """Floating-point operations of one call (`count_flops`)."""
         return count_flops(self.kernel.body, dict(self.dims))
 
     def bytes(self) -> float:

@@ -61,7 +61,8 @@ def ir_cmd(kernel: str = typer.Argument(..., help="built-in kernel name or path/
            factor: int = typer.Option(1, "--factor", help="unroll factor of the innermost loops"),
            stage: str = typer.Option("transformed", "--stage",
                                      help="affine | transformed | llvm | llvm-opt | asm"),
-           variant: str = typer.Option("affine", "--variant"),
+           variant: str = typer.Option("affine", "--variant", help="none, llvm-auto, pragma, macro, "
+                                       "manual, affine, multi-acc, vector-acc, blas or auto"),
            size: Optional[str] = typer.Option(None, "--size", help="sizes, e.g. N=1000,M=64"),
            dtype: str = typer.Option("f32", "--dtype")):
     """Print a kernel's code at one stage."""

@@ -92,6 +92,8 @@ def bench_cmd(
         pin: Optional[int] = typer.Option(None, "--pin", help="run on this CPU only (sched_setaffinity)"),
         use_cache: bool = typer.Option(False, "--use-cache", help="reuse cached compiles (compile "
                                        "times then show cache loads)"),
+        remeasure_peak: bool = typer.Option(False, "--remeasure-peak", help="measure the machine's "
+                                            "peaks again (else the ones cached for this CPU)"),
         cases: Optional[str] = typer.Option(None, "--cases", help="validate only: case names or kernels"),
         max_factor: int = typer.Option(16, "--max-factor", help="validate only: largest factor swept"),
         dry_run: bool = typer.Option(False, "--dry-run", help="validate only: compile, verify and "
@@ -135,7 +137,8 @@ def bench_cmd(
             return lambda: progress.advance(task)
         result = bench.run(kernel, size_list, _csv(variants) if variants else None, _factors(factors),
                            dtype=dtype, repeat=repeat, target=target_ms / 1000, pin=pin,
-                           progress_factory=factory, compilers=found, use_cache=use_cache)
+                           progress_factory=factory, compilers=found, use_cache=use_cache,
+                           remeasure_peak=remeasure_peak)
     show(kernel, dtype, size_list, result, repeat, target_ms, pin, wide, factors != "1,2,4,8")
     write(kernel, dtype, size_list, result, json_out, md_out, plot_out)
     fail_on_mismatch(result["rows"])
@@ -171,6 +174,11 @@ def show(kernel, dtype, size_list, result, repeat, target_ms, pin, wide, sweep) 
     for s in size_list:
         console.print("[bold]" + report.summary(works[s], [r for r in rows if r.size == s], peaks)
                       + "[/bold]", highlight=False)
+    over = [r for r in rows if r.peak_pct is not None and r.peak_pct > 110]
+    if over:  # a peak measured while the machine was busy is too low: say so, do not hide it
+        console.print(f"[yellow]{len(over)} row(s) above 110% of the cached peak (e.g. {over[0].label}: "
+                      f"{over[0].peak_pct:.0f}%): the peak was measured on a busy machine; rerun "
+                      "with --remeasure-peak on a quiet one[/yellow]", highlight=False)
     numpy_forms = {t for t in env.get("numpy_reference", {}).values() if t}
     console.print(report.LEGEND + (" numpy: " + "; ".join(sorted(numpy_forms)) + ", one thread, "
                                    "outputs preallocated." if numpy_forms else ""),

@@ -23,6 +23,9 @@ typedef REAL real;
 #endif
 static_assert(UNROLL >= 1, "UNROLL must be at least 1");
 
+// The symbol macros repeat unroll.h's (which this header cannot include: it requires a C
+// variant): a header of its own, so that the cache key of a build, which hashes the one header
+// and the source, covers every line the C++ build reads.
 #define UK_CAT_(a, b) a##b
 #define UK_CAT(a, b) UK_CAT_(a, b)
 #ifndef UK_SYMBOL_SUFFIX
