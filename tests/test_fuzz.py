@@ -26,7 +26,8 @@ class HypothesisChooser:
 
 @given(st.data())
 def test_random_kernels_match_the_interpreter(data):
-    case = gen_case(HypothesisChooser(data))
+    # in process only: the classes that need a child process run in test_fuzz_classes.py
+    case = gen_case(HypothesisChooser(data), isolated=False)
     assert run_case(case) in ("ok", "refused")
 
 
@@ -36,8 +37,16 @@ def test_generated_kernels_cover_the_space():
     assert any("range(i + 1" in c.source or "range(j + 1" in c.source for c in cases)  # triangular
     assert any(", 2):" in c.source or ", 3):" in c.source for c in cases)  # steps
     assert any("unroll" in c.pipeline for c in cases)
-    assert {c.variant for c in cases} >= {"affine", "none", "llvm-auto", "pragma", "macro"}
-    assert {c.factor for c in cases} >= {1, 2, 3, 4, 8}
+    assert {c.variant for c in cases} >= {"affine", "none", "llvm-auto", "pragma", "macro", "vector-acc",
+                                          "multi-acc", "blas", "auto"}
+    assert {c.factor for c in cases} >= {1, 2, 3, 4, 8, 16, 32, 64}
+    sources = "\n".join(c.source for c in cases)
+    assert "for j2 in range(" in sources and "unroll-jam{loop=i" in "".join(c.pipeline for c in cases)
+    assert "C[i, j] += A[i, k] * B[k, j]" in sources and "A[k, i]" in sources  # contractions
+    assert "//" in sources and "%" in sources
+    assert "mlir{" in "".join(c.pipeline for c in cases)
+    assert any(c.isolated() and not c.scenario for c in cases)  # libc or non-ASCII names
+    assert {c.scenario.split(":")[0] for c in cases} >= {"", "threads", "tamper"}
 
 
 def test_a_wrong_result_is_caught(monkeypatch):

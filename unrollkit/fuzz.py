@@ -2,47 +2,38 @@
 
 A case is generated from a *chooser* (anything with ``int(lo, hi)`` and ``choice(seq)``):
 `random.Random` for ``unrollkit fuzz``, a hypothesis adapter in the tests (so failures shrink).
-Every generated subscript is in bounds by construction (loops keep a margin of 1 from each end
-and subscripts are ``var + c`` with ``|c| <= 1``). A refused transformation (`TransformError`)
-is a legitimate outcome; anything else that differs from the reference interpreter is a bug.
+Kernel shapes (`SHAPES`): loop nests with ``var + c`` subscripts (``|c| <= 1``, loops keep a
+margin of 1, so every access is in bounds by construction); sibling inner loops carrying
+dependences across the outer loop (unroll-and-jam's hard case); contraction-like nests
+(gemm, gemv, transposed operands, any loop order); GEMM nests sized to hit every remainder
+class of the BLAS schedule; and ``//``/``%`` subscripts that may leave the array. Kernel names
+are sometimes libc symbols or non-ASCII identifiers; some cases run from several threads while
+other signatures compile, or read back a tampered disk cache (`unrollkit.fuzz_scenarios`).
+
+Outcomes: "ok" (equal to the reference interpreter on every array), "refused" (a clear
+`TransformError`, or for a kernel with an access out of bounds — found here by enumerating its
+iterations — any `UnrollkitError` before it runs). Anything else is a bug: `Mismatch` for a
+wrong result, an accepted out-of-bounds kernel, or a crashed child process.
 """
 from __future__ import annotations
 
 import dataclasses
-import random
 import textwrap
 from pathlib import Path
 
-import numpy as np
+from .fuzz_case import (BIG_FACTORS, DTYPES, FACTORS, JAM_REMAINDERS, MLIR_STEPS,  # noqa: F401
+                        REMAINDERS, SLOW_VARIANTS, STEP_TEMPLATES, VARIANTS, Case, Mismatch,
+                        RandomChooser, check_result, choose_variant, compile_options, lit,
+                        make_data, out_of_bounds, pipeline_steps, run_in_process)
+from . import fuzz_scenarios, fuzz_shapes
 
-DTYPES = ("f32", "f64", "i32")
-VARIANTS = ("affine", "none", "llvm-auto", "pragma", "macro", "vector-acc")
-
-
-@dataclasses.dataclass(frozen=True)
-class Case:
-    source: str          # a complete `def` of the kernel (names: N, M sizes; arrays x, y, z, out)
-    dtype: str
-    sizes: tuple         # (("N", 9), ("M", 5))
-    pipeline: str        # pipeline text (may be "")
-    variant: str
-    data_seed: int
-    factor: int = 1      # the variant's unroll factor (of the innermost loops)
-
-    def describe(self) -> str:
-        return (f"dtype={self.dtype} sizes={dict(self.sizes)} variant={self.variant} factor={self.factor} "
-                f"pipeline={self.pipeline!r} data_seed={self.data_seed}\n{self.source}")
-
-
-class RandomChooser:
-    def __init__(self, seed: int):
-        self.r = random.Random(seed)
-
-    def int(self, lo: int, hi: int) -> int:
-        return self.r.randint(lo, hi)
-
-    def choice(self, seq):
-        return seq[self.r.randrange(len(seq))]
+#: kernel shapes, weighted by repetition
+SHAPES = ("nest", "nest", "nest", "siblings", "contraction", "gemm", "divmod")
+#: kernel names that have broken symbol tables (libc) or encoders (non-ASCII)
+ODD_NAMES = ("free", "malloc", "memcpy", "memset", "main", "aligned_alloc", "abort", "exit",
+             "printf", "sqrt", "ядро", "カーネル", "noyau_é", "σ_kernel", "Kernel_ß")
+#: scenarios beyond one call (see unrollkit.fuzz_scenarios); they run in a child process
+SCENARIOS = ("threads", "tamper")
 
 
 # ---------------------------------------------------------------- generation
@@ -50,7 +41,26 @@ class RandomChooser:
 _LOOP_VARS = ("i", "j", "k")
 
 
-def gen_case(ch) -> Case:
+def gen_case(ch, isolated: bool = True) -> Case:
+    """A random case. ``isolated=False`` leaves out what must run in a child process (odd
+    kernel names, scenarios): the in-process hypothesis test uses that."""
+    shape = ch.choice(SHAPES)
+    gen = {"nest": _gen_nest, "siblings": fuzz_shapes.gen_siblings,
+           "contraction": fuzz_shapes.gen_contraction, "gemm": fuzz_shapes.gen_gemm,
+           "divmod": fuzz_shapes.gen_divmod}[shape]
+    case = gen(ch)
+    if isolated and ch.int(0, 9) == 0:
+        name = ch.choice(ODD_NAMES)
+        case = dataclasses.replace(case, source=case.source.replace("def fuzz_kernel(", f"def {name}(", 1))
+    if isolated and ch.int(0, 19) == 0:
+        scenario = ch.choice(SCENARIOS)
+        if scenario == "tamper":
+            scenario += ":" + ch.choice(fuzz_scenarios.TAMPERS)
+        case = dataclasses.replace(case, scenario=scenario)
+    return case
+
+
+def _gen_nest(ch) -> Case:
     dtype = ch.choice(DTYPES)
     depth = ch.int(1, 3)
     sizes = (("N", ch.int(0, 13)), ("M", ch.int(2, 9)))
@@ -75,7 +85,7 @@ def gen_case(ch) -> Case:
     op = ch.choice(("=", "+=", "-=")) if out_kind == "elementwise" else ch.choice(("+=", "+=", "-="))
     body = f"out[{out_idx}] {op} {expr}"
     if ch.int(0, 3) == 0:
-        body = f"t = {expr}\n" + f"out[{out_idx}] {op} t * {_lit(ch, dtype)}"
+        body = f"t = {expr}\n" + f"out[{out_idx}] {op} t * {lit(ch, dtype)}"
     lines = []
     for d, (_, header) in enumerate(loops):
         lines.append("    " * d + header)
@@ -84,9 +94,8 @@ def gen_case(ch) -> Case:
     T = {"f32": "uk.f32", "f64": "uk.f64", "i32": "uk.i32"}[dtype]
     params = (f'x: {T}["N"], y: {T}["N"], z: {T}["N", "M"], s: {T}, out: {T}[{out_shape}]')
     src = f"def fuzz_kernel({params}):\n" + textwrap.indent("\n".join(lines), "    ") + "\n"
-    pipeline = _pipeline(ch, vars_)
-    variant = ch.choice(VARIANTS)
-    factor = 1 if variant == "none" else ch.choice((1, 2, 3, 4, 8))
+    pipeline = pipeline_steps(ch, vars_)
+    variant, factor = choose_variant(ch)
     return Case(src, dtype, sizes, pipeline, variant, ch.int(0, 2**16), factor)
 
 
@@ -103,10 +112,6 @@ def _out_dims(vars_, kind):
 def _sub(v, ch):
     c = ch.choice((0, 0, 1, -1))
     return v if c == 0 else f"{v} {'+' if c > 0 else '-'} {abs(c)}"
-
-
-def _lit(ch, dtype):
-    return ch.choice(("2.0", "0.5", "-1.5", "3.0")) if dtype != "i32" else ch.choice(("2", "3", "-1"))
 
 
 def _load(ch, vars_):
@@ -134,7 +139,7 @@ def _expr(ch, vars_, dtype, depth):
             return "s"
         if kind == "index":
             return ch.choice(vars_)
-        return _lit(ch, dtype)
+        return lit(ch, dtype)
     op = ch.choice(("+", "-", "*", "min", "max", "neg") + (("/",) if dtype != "i32" else ()))
     a = _expr(ch, vars_, dtype, depth - 1)
     if op == "neg":
@@ -147,95 +152,12 @@ def _expr(ch, vars_, dtype, depth):
     return f"({a} {op} {b})"
 
 
-#: pipeline steps the fuzzer draws from; ``{L}`` is a loop name. Steps whose pass is not
-#: registered in this build are skipped, so the fuzzer grows with the pass library.
-STEP_TEMPLATES = (
-    "unroll{{loop={L},factor={F}}}",
-    "unroll{{factor={F}}}",
-    "unroll{{loop={L},factor={F},remainder={R}}}",
-    "unroll-jam{{loop={L},factor={F}}}",
-    "unroll-jam{{loop={L},factor={F},remainder={RJ}}}",
-    "tile{{{L}={F}}}",
-    "tile{{{L}={F},separate=false}}",
-    "interchange{{a={L},b={L2}}}",
-    "peel{{loop={L},factor={F}}}",
-    "peel{{loop={L},factor={F},side=front}}",
-    "split-accumulators{{loop={L},accumulators={F}}}",
-    "vectorize{{loop={L},width={F}}}",
-    "vectorize{{loop={L},width={F},reductions=true}}",
-    "scalar-replace",
-    "canonicalize",
-    "cse",
-)
-REMAINDERS = ("cleanup", "peel-back", "peel-front", "unrolled-cleanup")
-JAM_REMAINDERS = ("cleanup", "peel-back", "peel-front")
-
-
-def _pipeline(ch, vars_) -> str:
-    from unrollkit.passes import REGISTRY
-    steps = []
-    for _ in range(ch.int(0, 3)):
-        t = ch.choice(STEP_TEMPLATES)
-        name = t.split("{")[0]
-        if name not in REGISTRY:
-            continue
-        steps.append(t.format(L=ch.choice(vars_), L2=ch.choice(vars_), F=ch.choice((1, 2, 3, 4, 8, 16)),
-                              R=ch.choice(REMAINDERS), RJ=ch.choice(JAM_REMAINDERS)))
-    return ",".join(steps)
-
-
-# ---------------------------------------------------------------- running
-
-
-class Mismatch(AssertionError):
-    pass
-
-
-def make_data(case: Case):
-    import unrollkit as uk  # noqa: F401  (the kernel source refers to uk.f32 etc.)
-    from unrollkit.frontend import parse_kernel
-    env = {"uk": uk}
-    kernel = parse_kernel(case.source, filename="<fuzz>", env=env)
-    sizes = dict(case.sizes)
-    rng = np.random.default_rng(case.data_seed)
-    dt = {"f32": np.float32, "f64": np.float64, "i32": np.int32}[case.dtype]
-    args = []
-    for p in kernel.params:
-        if p.is_array:
-            shape = tuple(s if isinstance(s, int) else sizes[s] for s in p.shape)
-            a = rng.integers(-5, 6, shape) if case.dtype == "i32" else rng.uniform(-1, 1, shape)
-            args.append(np.ascontiguousarray(a, dtype=dt))
-        else:
-            args.append(int(rng.integers(-3, 4)) if case.dtype == "i32" else float(rng.uniform(-1, 1)))
-    return kernel, args
-
-
 def run_case(case: Case) -> str:
-    """Compile and run ``case`` and compare with the interpreter: "ok", "refused", or Mismatch."""
-    import unrollkit as uk
-    from unrollkit.errors import TransformError
-    from unrollkit.interpreter import interpret
-    from unrollkit.pipeline import Pipeline
-    kernel, args = make_data(case)
-    pipeline = Pipeline.parse(case.pipeline) if case.pipeline else None  # a bad template is a bug here
-    expected = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
-    interpret(kernel, *expected)
-    try:
-        f = uk.jit(kernel, factor=case.factor, variant=case.variant, pipeline=pipeline)
-        f(*args)
-    except TransformError:
-        return "refused"
-    out = kernel.params.index(kernel.param("out"))
-    got, want = args[out], expected[out]
-    if case.dtype == "i32":
-        ok = np.array_equal(got, want)
-    else:
-        rtol = 2e-4 if case.dtype == "f32" else 1e-9
-        ok = np.allclose(got, want, rtol=rtol, atol=rtol * max(1.0, float(np.abs(want).max(initial=0))))
-    if not ok:
-        raise Mismatch(f"compiled result differs from the interpreter\n{case.describe()}\n"
-                       f"got {got!r}\nwant {want!r}")
-    return "ok"
+    """Compile and run ``case`` and compare with the interpreter: "ok", "refused", or Mismatch.
+    A case that could crash the process (`Case.isolated`) runs in a child process."""
+    if case.isolated():
+        return fuzz_scenarios.run_isolated(case)
+    return run_in_process(case)
 
 
 def save_case(case: Case, directory) -> Path:

@@ -1,0 +1,136 @@
+"""The fuzzer's classes, each run on fixed seeds: sibling loops carrying dependences, contraction
+nests, every GEMM remainder class, ``//``/``%`` subscripts in and out of bounds (out of bounds
+refused, never run), raw MLIR steps, large factors, libc and non-ASCII kernel names, calls from
+several threads while other signatures compile, and a tampered disk cache.
+
+The classes that could crash run in a child process (`unrollkit.fuzz_scenarios.run_isolated`),
+so a crash is a failing test here. Every case is differential: the compiled result must equal the
+reference interpreter's on every array.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from unrollkit import fuzz_shapes
+from unrollkit.fuzz import ODD_NAMES, Case, RandomChooser, gen_case, run_case
+from unrollkit.fuzz_case import make_data, out_of_bounds
+from unrollkit.fuzz_scenarios import TAMPERS
+
+
+def _run_all(cases):
+    outcomes = [run_case(c) for c in cases]
+    assert set(outcomes) <= {"ok", "refused"}
+    return outcomes
+
+
+def test_sibling_loops_across_the_outer_loop():
+    """Sibling inner loops with flow, anti and output dependences carried by i, jammed first."""
+    cases = [fuzz_shapes.gen_siblings(RandomChooser(s)) for s in range(400)]
+    jammed = [c for c in cases if c.pipeline.startswith("unroll-jam{loop=i") and c.variant != "auto"
+              and dict(c.sizes)["N"] >= 4][:24]
+    assert len(jammed) == 24
+    outcomes = _run_all(jammed)
+    assert outcomes.count("ok") >= 6 and outcomes.count("refused") >= 3, outcomes
+
+
+def test_sibling_jam_of_the_issue_reproducer_is_refused():
+    src = ('def fuzz_kernel(p: uk.f64["N", "M"], q: uk.f64["N", "M"], z: uk.f64["N", "M"], s: uk.f64):\n'
+           '    for i in range(1, N - 1):\n'
+           '        for j in range(1, M - 1):\n'
+           '            p[i, j] = q[i - 1, j] * 1.0 + 1.0\n'
+           '        for j2 in range(1, M - 1):\n'
+           '            q[i, j2] = p[i, j2] * 2.0 + s\n')
+    case = Case(src, "f64", (("N", 9), ("M", 6)), "unroll-jam{loop=i,factor=2}", "affine", 3)
+    assert run_case(case) == "refused"
+    assert run_case(dataclasses.replace(case, pipeline="tile{i=2}")) == "ok"
+
+
+def test_contraction_nests():
+    cases = [fuzz_shapes.gen_contraction(RandomChooser(s)) for s in range(40)]
+    cases = [c for c in cases if c.variant != "auto"][:16]
+    assert {c.source.splitlines()[-1].strip() for c in cases} >= {"C[i, j] += A[i, k] * B[k, j]"}
+    assert "ok" in _run_all(cases)
+
+
+@pytest.mark.parametrize("dtype,lanes", [("f32", 16), ("f64", 8)])
+def test_gemm_remainder_classes(dtype, lanes):
+    """The BLAS schedule at N = lanes + r for remainders r (each vector width of the chain 8,
+    4, 2 and a scalar column), against the interpreter; the fuzzer draws every r."""
+    base = fuzz_shapes.gen_gemm(RandomChooser(0))
+    src = base.source.replace("uk.f32", f"uk.{dtype}").replace("uk.f64", f"uk.{dtype}")
+    for r in sorted({0, 1, 2, 3, lanes // 2 - 1, lanes - 1}):
+        case = Case(src, dtype, (("M", 3 + r % 5), ("N", lanes + r), ("K", 2 + r % 3)), "", "blas", r)
+        assert run_case(case) == "ok", case.describe()
+
+
+def test_floordiv_and_mod_subscripts_in_and_out_of_bounds():
+    """Out of bounds (found by enumerating iterations) must be refused, and is never run; in
+    bounds must match; `%` is refused by the frontend."""
+    cases = [fuzz_shapes.gen_divmod(RandomChooser(s)) for s in range(60)]
+    kinds = {"mod": 0, "oob": 0, "in": 0}
+    for c in cases:
+        if "%" in c.source:
+            kinds["mod"] += 1
+            continue
+        k, _ = make_data(c)
+        kinds["oob" if out_of_bounds(k, dict(c.sizes)) else "in"] += 1
+    assert min(kinds.values()) >= 5, kinds
+    outcomes = _run_all(cases)
+    assert "ok" in outcomes
+
+
+def test_the_issue_out_of_bounds_write_is_refused():
+    src = ('def fuzz_kernel(x: uk.f32["N"], y: uk.f32["N"]):\n'
+           '    for i in range(0, N):\n'
+           '        y[(i + N) // 1] = x[i] * 2.0 + y[i]\n')
+    for pipeline in ("", "mlir{lower-affine}"):
+        assert run_case(Case(src, "f32", (("N", 10),), pipeline, "affine", 0)) == "refused"
+
+
+def test_out_of_bounds_oracle():
+    src = 'def fuzz_kernel(x: uk.f64["N"], y: uk.f64["N"]):\n    for i in range(1, N):\n        y[{}] = x[i]\n'
+    ok, bad = Case(src.format("i // 2 + 1"), "f64", (("N", 4),), "", "none", 0), \
+        Case(src.format("i // 2 + 3"), "f64", (("N", 4),), "", "none", 0)
+    assert out_of_bounds(make_data(ok)[0], {"N": 4}) is None
+    assert "y[4]" in (out_of_bounds(make_data(bad)[0], {"N": 4}) or "")
+
+
+def test_raw_mlir_steps_and_big_factors():
+    cases = []
+    for s in range(400):
+        c = gen_case(RandomChooser(s), isolated=False)
+        if ("mlir{" in c.pipeline or c.factor >= 16) and c.variant != "auto":
+            cases.append(c)
+        if len(cases) == 12:
+            break
+    assert any("mlir{" in c.pipeline for c in cases) and any(c.factor >= 16 for c in cases)
+    _run_all(cases)
+
+
+@pytest.mark.parametrize("name", ["free", "aligned_alloc", "ядро"])
+def test_odd_kernel_names_in_a_child_process(name):
+    """libc names with the BLAS schedule (which calls aligned_alloc and free), non-ASCII too."""
+    case = dataclasses.replace(fuzz_shapes.gen_gemm(RandomChooser(1)), variant="blas")
+    case = dataclasses.replace(case, source=case.source.replace("def fuzz_kernel(", f"def {name}(", 1))
+    assert case.isolated() and name in ODD_NAMES
+    assert run_case(case) == "ok"
+
+
+def test_threads_while_other_signatures_compile():
+    src = ('def fuzz_kernel(x: uk.f64["N"], y: uk.f64["N"], out: uk.f64["N", "M"]):\n'
+           '    for i in range(N):\n'
+           '        for j in range(M):\n'
+           '            out[i, j] += x[i] * y[i] + 1.0\n')
+    case = Case(src, "f64", (("N", 40), ("M", 30)), "", "affine", 0, 4, scenario="threads")
+    assert run_case(case) == "ok"
+
+
+@pytest.mark.parametrize("how", TAMPERS)
+def test_cache_tampered_between_two_runs(how):
+    src = ('def fuzz_kernel(x: uk.f32["N"], out: uk.f32["N"]):\n'
+           '    for i in range(N):\n'
+           '        out[i] += x[i] * 3.0\n')
+    case = Case(src, "f32", (("N", 17),), "", "affine", 0, 4, scenario=f"tamper:{how}")
+    assert run_case(case) == "ok"

@@ -1,0 +1,225 @@
+"""Mutation testing of the modules whose mistakes are silent (issue 18); not part of CI.
+
+    python tools/mutation.py seeded              # the hand-seeded bugs: each applied, tests run, killed?
+    python tools/mutation.py mutmut [--max-children 1] [--workdir DIR]
+                                                  # mutmut 3 over [tool.mutmut] only_mutate
+    python tools/mutation.py report [--workdir DIR] [--out bench/MUTATION.md]
+
+Everything runs in a *staged copy*, never in the checkout (other work goes on there): the
+committed tree (``git archive HEAD``; ``--worktree`` takes the working tree instead) laid out as
+``src/unrollkit/`` with ``kernels/`` and ``passes/`` moved under it, the layout mutmut and a plain
+``PYTHONPATH`` understand, so the copy imports as ``unrollkit`` ahead of the installed package.
+Run it with the development venv's Python (it needs pytest, hypothesis and mutmut), e.g.
+``/work/devvenv/bin/python tools/mutation.py mutmut``; `tools/mutation.sh` is the one command.
+"""
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+#: repository folder → where it goes in the staged src layout
+LAYOUT = {"unrollkit": "src/unrollkit", "kernels": "src/unrollkit/kernels",
+          "passes": "src/unrollkit/passes", "tests": "tests", "pyproject.toml": "pyproject.toml"}
+
+
+def stage(dest: Path, worktree: bool = False) -> Path:
+    """Copy the package and its tests into ``dest`` in the src layout; returns ``dest``."""
+    if dest.exists():
+        shutil.rmtree(dest)
+    dest.mkdir(parents=True)
+    if worktree:
+        for name, to in LAYOUT.items():
+            src = ROOT / name
+            if src.is_dir():
+                shutil.copytree(src, dest / to, dirs_exist_ok=True,
+                                ignore=shutil.ignore_patterns("__pycache__", "*.so", "*.pyc"))
+            else:
+                shutil.copy2(src, dest / to)
+        return dest
+    raw = subprocess.run(["git", "archive", "--format=tar", "HEAD", *LAYOUT], cwd=ROOT,
+                         check=True, capture_output=True).stdout
+    with tarfile.open(fileobj=io.BytesIO(raw)) as tar:
+        for member in tar.getmembers():
+            if not member.isfile():
+                continue
+            top, _, rest = member.name.partition("/")
+            out = dest / LAYOUT[top] / rest if rest else dest / LAYOUT[top]
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_bytes(tar.extractfile(member).read())
+    return dest
+
+
+def _env(staged: Path) -> dict:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(staged / "src")
+    env["UNROLLKIT_CACHE_DIR"] = tempfile.mkdtemp(prefix="unrollkit-mutation-cache-")
+    env.pop("CI", None)
+    env["HYPOTHESIS_PROFILE"] = "dev"
+    return env
+
+
+# ---------------------------------------------------------------- seeded bugs
+
+#: (what, repository file, text, mutated text, test selection). Each text occurs once in the file.
+SEEDED = [
+    ("unroll-and-jam legality: the zero-direction / statement-order clause dropped (survivor 1)",
+     "passes/dependence.py",
+     "if rest < 0 or (rest == 0 and a.op != b.op and _before(b.op, a.op, loop)\n"
+     "                            and not _same_jam_unit(a.op, b.op)):",
+     "if rest < 0:",
+     ["tests/test_legality.py", "tests/test_passes.py", "tests/test_passes_differential.py",
+      "tests/test_fuzz_classes.py::test_sibling_loops_across_the_outer_loop"]),
+    ("GEMM remainder widths: w >= 2 -> w > 2 (survivor 3)",
+     "unrollkit/gemm_schedule.py", "while rem and w >= 2 and", "while rem and w > 2 and",
+     ["tests/test_remainders.py", "tests/test_gemm_schedule.py",
+      "tests/test_fuzz_classes.py::test_gemm_remainder_classes"]),
+    ("frontend bounds proof off by one: hi >= n -> hi > n (single kill)",
+     "unrollkit/semantics.py", "if lo_v < 0 or hi_v >= n:", "if lo_v < 0 or hi_v > n:",
+     ["tests/test_remainders.py", "tests/test_frontend_errors.py", "tests/test_arguments.py"]),
+    ("tile: the last partial tile starts one tile late (single kill)",
+     "passes/tile.py", "e = lbm.results[0] + (trips - 1) * step_of(tile)",
+     "e = lbm.results[0] + trips * step_of(tile)",
+     ["tests/test_remainders.py", "tests/test_passes.py", "tests/test_gemm_schedule.py"]),
+    ("tile: the last partial tile starts one tile early (variant of the above)",
+     "passes/tile.py", "e = lbm.results[0] + (trips - 1) * step_of(tile)",
+     "e = lbm.results[0] + (trips - 2) * step_of(tile)",
+     ["tests/test_remainders.py", "tests/test_passes.py", "tests/test_gemm_schedule.py"]),
+    ("split-accumulators: the balanced tree drops the odd accumulator (single kill)",
+     "passes/split_accumulators.py",
+     "                if len(parts) % 2:\n                    nxt.append(parts[-1])\n", "",
+     ["tests/test_remainders.py", "tests/test_passes.py", "tests/test_passes_differential.py",
+      "tests/test_cli_passes.py"]),
+    ("cache key: plan.pragma dropped (single kill, test-order dependent)",
+     "unrollkit/compiler.py", "plan.policy, plan.variant, plan.pragma,", "plan.policy, plan.variant,",
+     ["tests/test_cache_key.py", "tests/test_cache.py"]),
+]
+
+
+def _staged_path(staged: Path, repo_file: str) -> Path:
+    top, _, rest = repo_file.partition("/")
+    return staged / LAYOUT[top] / rest
+
+
+def _failing_tests(staged: Path, selection: list, env: dict) -> tuple:
+    """(exit code, [failing test ids]) of pytest over ``selection`` in the staged copy."""
+    out = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rf",
+                          "--tb=no", *selection], cwd=staged, env=env, capture_output=True,
+                         text=True, timeout=3600)
+    failed = re.findall(r"^FAILED (\S+)", out.stdout, re.M)
+    return out.returncode, failed, out.stdout.strip().splitlines()[-1:] if out.stdout.strip() else []
+
+
+def seeded(worktree: bool, only: str | None) -> int:
+    staged = stage(Path(tempfile.mkdtemp(prefix="unrollkit-seeded-")) / "stage", worktree)
+    env = _env(staged)
+    chosen = [m for m in SEEDED if not only or only in m[0]]
+    # the unmutated copy first: a test failing already proves nothing about a mutant
+    union = sorted({t for m in chosen for t in m[4]})
+    _, already, tail = _failing_tests(staged, union, env)
+    print(f"unmutated: {tail[0] if tail else '?'}; failing already: {already or 'none'}", flush=True)
+    rows, bad = [], 0
+    for what, repo_file, text, mutated, selection in chosen:
+        path = _staged_path(staged, repo_file)
+        original = path.read_text()
+        if original.count(text) != 1:
+            rows.append((what, repo_file, "not applied: the text is not in the file once", []))
+            bad += 1
+            continue
+        path.write_text(original.replace(text, mutated))
+        try:
+            code, failed, tail = _failing_tests(staged, selection, env)
+            failed = [t for t in failed if t not in already]
+        finally:
+            path.write_text(original)
+        assert path.read_text() == original
+        units = [t for t in failed if "test_legality" in t or "test_remainders" in t
+                 or "test_cache_key" in t]
+        killed = len(failed) >= 2
+        bad += not killed
+        verdict = (f"KILLED by {len(failed)} tests ({len(units)} in the new guarantee tests)"
+                   if killed else f"SURVIVED (exit {code}, {len(failed)} failing) {tail}")
+        rows.append((what, repo_file, verdict, failed))
+    for what, repo_file, verdict, failed in rows:
+        print(f"- {what}\n  {repo_file}: {verdict}")
+        for t in failed[:12]:
+            print(f"    {t}")
+        if len(failed) > 12:
+            print(f"    ... and {len(failed) - 12} more")
+    shutil.rmtree(staged.parent, ignore_errors=True)
+    return 1 if bad else 0
+
+
+# ---------------------------------------------------------------- mutmut
+
+
+def run_mutmut(workdir: Path, worktree: bool, max_children: int, names: list) -> int:
+    if not (workdir / "mutants").exists():
+        stage(workdir, worktree)
+    env = _env(workdir)
+    env.pop("PYTHONPATH")  # mutmut puts its mutated copy (mutants/src) first itself
+    mutmut = Path(sys.executable).with_name("mutmut")
+    cmd = [str(mutmut), "run", "--max-children", str(max_children), *names]
+    print("in", workdir, ":", " ".join(cmd), flush=True)
+    return subprocess.run(cmd, cwd=workdir, env=env).returncode
+
+
+def results(workdir: Path) -> dict:
+    """module → {status: [mutant names]} from ``mutmut results --all true``."""
+    mutmut = Path(sys.executable).with_name("mutmut")
+    out = subprocess.run([str(mutmut), "results", "--all", "true"], cwd=workdir,
+                         capture_output=True, text=True, env=_env(workdir)).stdout
+    by_module: dict = {}
+    for line in out.splitlines():
+        m = re.match(r"\s*(\S+__mutmut_\d+): (.+)$", line)
+        if not m:
+            continue
+        name, status = m.groups()
+        module = name.split(".x")[0]
+        by_module.setdefault(module, {}).setdefault(status.strip(), []).append(name)
+    return by_module
+
+
+def report(workdir: Path) -> int:
+    rows = results(workdir)
+    print("| module | mutants | killed | survived | no tests | timeout | other | score |")
+    print("|---|---|---|---|---|---|---|---|")
+    for module, by in sorted(rows.items()):
+        n = sum(len(v) for v in by.values())
+        killed = len(by.get("killed", [])) + len(by.get("timeout", []))
+        score = killed / n if n else 1.0
+        other = n - sum(len(by.get(k, [])) for k in ("killed", "survived", "no tests", "timeout"))
+        print(f"| {module} | {n} | {len(by.get('killed', []))} | {len(by.get('survived', []))} | "
+              f"{len(by.get('no tests', []))} | {len(by.get('timeout', []))} | {other} | {score:.1%} |")
+    return 0
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("command", choices=["seeded", "mutmut", "report", "stage"])
+    ap.add_argument("names", nargs="*", help="mutmut: mutant names or globs to run")
+    ap.add_argument("--worktree", action="store_true", help="stage the working tree, not HEAD")
+    ap.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "unrollkit-mutation")
+    ap.add_argument("--max-children", type=int, default=1)
+    ap.add_argument("--only", help="seeded: only the bugs whose description contains this")
+    a = ap.parse_args(argv)
+    if a.command == "seeded":
+        return seeded(a.worktree, a.only)
+    if a.command == "stage":
+        print(stage(a.workdir, a.worktree))
+        return 0
+    if a.command == "mutmut":
+        return run_mutmut(a.workdir, a.worktree, a.max_children, a.names)
+    return report(a.workdir)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
