@@ -129,7 +129,9 @@ class IRRunner:
         return asm_facts.encode(self.ck.ir("asm"))
 
     def call(self, arrays) -> None:
-        self.jk(*arrays)
+        # once through the very entry point that is timed (the checked signature's machine
+        # code, on this thread), so that what is verified is what is measured
+        self.ck.time_native(arrays, 1)
 
     def time(self, arrays, reps: int) -> float:
         return self.ck.time_native(arrays, reps)

@@ -79,7 +79,8 @@ def explain_cmd(kernel: str = typer.Argument(..., help="built-in kernel name or 
         over = json.loads(raw)
     t = host_target(over)
     sig, _ = JitKernel(k).signature(example_args(k, parse_sizes(k, size), dtype))
-    if _explain_gemm(k, sig, t) and not show_all:
+    gemm = _explain_gemm(k, sig, t)
+    if gemm and not show_all:
         return
     choice = cost_model.choose(k, sig, target=t, check=not no_check, keep=False)
     if choice.profile is None:
@@ -96,7 +97,11 @@ def explain_cmd(kernel: str = typer.Argument(..., help="built-in kernel name or 
     out.print(candidate_table(choice, show_all or no_check))
     out.print("predicted and checked: cycles per original iteration; uops, bytes: analytical, per trip; "
               "insns, loop B, spill/rld, gather, mca: the hot loop of the real machine code", style="dim")
-    out.print(f"[bold]choice:[/bold] {choice.describe()}", highlight=False)
+    if gemm:
+        out.print("(these unroll-factor candidates are not what jit runs for this GEMM nest: see "
+                  "the schedule above)", style="dim")
+    else:
+        out.print(f"[bold]choice:[/bold] {choice.describe()}", highlight=False)
 
 
 def _explain_gemm(k, sig, t) -> bool:
