@@ -94,3 +94,11 @@ def test_the_jit_docstring_says_where_the_pipeline_runs():
     doc = " ".join(uk.jit.__doc__.split())
     assert "run *before* the ``factor`` unrolling" in doc
     assert "extra passes after the unrolling" not in doc
+
+
+def test_explain_all_on_a_gemm_keeps_the_schedule_as_the_choice():
+    code, out = run("explain", "gemm", "--size", "M=64,N=64,K=64", "--all", "--no-check")
+    assert code == 0, out
+    choices = [ln for ln in out.splitlines() if ln.startswith("choice:")]
+    assert len(choices) == 1 and choices[0].startswith("choice: blas: GEMM nest")
+    assert "not what jit runs for this GEMM nest" in out
