@@ -14,12 +14,18 @@ The function takes the ``mlir.ir.Module`` (to change in place) and keyword optio
 defaults (bool, int, str: their types come from the annotations or the defaults); they become
 the pass's options, checked when the pipeline is parsed. An exception inside the function
 becomes a `TransformError` naming the pass.
+
+The disk cache keys a compile on what its user passes do (`fingerprint`: the function's code,
+constants, closure, defaults and the globals it names), so a function edited between runs is
+recompiled; a pass the hash cannot see into keeps its pipelines out of the disk cache.
 """
 from __future__ import annotations
 
 import dataclasses
 import inspect
+import types
 
+from unrollkit.code_hash import function_digest
 from unrollkit.errors import TransformError, UnrollkitError
 
 from .base import REGISTRY, Pass
@@ -59,6 +65,7 @@ def register_function(name: str, fn=None, *, replace: bool = False):
     cls_name = "User_" + "".join(c if c.isalnum() else "_" for c in name)
     cls = dataclasses.make_dataclass(cls_name, fields, bases=(Pass,), frozen=True,
                                      namespace={"name": name, "apply": apply,
+                                                "user_function": staticmethod(fn),
                                                 "__doc__": inspect.getdoc(fn) or f"User pass {name!r}."})
     cls.__module__ = getattr(fn, "__module__", __name__)
     REGISTRY[name] = cls
@@ -81,3 +88,26 @@ def unregister(name: str) -> None:
 
 def is_user_pass(name: str) -> bool:
     return name in _USER
+
+
+def fingerprint(pipeline) -> str | None:
+    """A digest of what the user passes of ``pipeline`` do ("" when it has none), or None when
+    one cannot be hashed reliably (then the caller must not use the disk cache).
+
+    User passes are those made by `register_function` and any pass class defined outside
+    unrollkit (registered with `register`): built-in passes are covered by unrollkit's version."""
+    parts = []
+    for p in pipeline.passes:
+        cls = type(p)
+        fn = cls.__dict__.get("user_function")
+        if fn is not None:
+            digest = function_digest(fn.__func__ if isinstance(fn, staticmethod) else fn)
+        elif cls.__module__.startswith("unrollkit."):
+            continue
+        else:  # a Pass subclass of the user's: every function its classes define
+            digest = function_digest([v for c in cls.__mro__ if not c.__module__.startswith(("unrollkit.", "builtins"))
+                                      for v in vars(c).values() if isinstance(v, types.FunctionType)])
+        if digest is None:
+            return None
+        parts.append(f"{p.name}:{digest}")
+    return ",".join(parts)

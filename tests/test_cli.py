@@ -13,7 +13,7 @@ def run(*args):
 
 
 @pytest.mark.parametrize("stage,needle", [("affine", "affine.for"), ("transformed", "step 4"),
-                                          ("llvm", "define void @mac("), ("llvm-opt", "fmul contract"),
+                                          ("llvm", "define void @uk_mac("), ("llvm-opt", "fmul contract"),
                                           ("asm", "mac:")])
 def test_ir_prints_each_stage(stage, needle):
     code, out = run("ir", "mac", "--factor", "4", "--stage", stage, "--size", "N=64")

@@ -80,7 +80,7 @@ def test_trip_count_below_factor_unrolls_fully(check_ir):
 def test_llvm_stage_has_noalias_bare_pointers(check_ir):
     f = uk.jit(mac)
     check_ir(f.ir("llvm", f32(16), f32(16), f32(16)))
-    # CHECK: define void @mac(ptr noalias %{{.*}}, ptr noalias %{{.*}}, ptr noalias %{{.*}})
+    # CHECK: define void @uk_mac(ptr noalias %{{.*}}, ptr noalias %{{.*}}, ptr noalias %{{.*}})
 
 
 def test_asm_stage_is_host_assembly(check_ir):

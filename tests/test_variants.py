@@ -205,7 +205,7 @@ def test_repeat_entry_point_runs_the_kernel_reps_times():
     seconds = ck.time_native([a, b, c], 5)
     assert seconds > 0
     np.testing.assert_allclose(c, c0 + 5 * a * b, rtol=1e-12)
-    assert "@mac_repeat" in ck.ir("llvm") and "noinline" in ck.ir("llvm")
+    assert "@uk_mac_repeat" in ck.ir("llvm") and "noinline" in ck.ir("llvm")
 
 
 def test_pragma_on_empty_and_single_trip_loops():
@@ -288,7 +288,7 @@ def test_vector_accumulators_are_independent_registers_in_the_asm():
         pytest.skip("no wide vector registers on this host")
     args = make_args("dot", 4096)
     lp = asm_facts.hot_loop(asm_facts.functions(asm_facts.encode(
-        uk.jit(dot, factor=4, variant="vector-acc").compiled(*args).ir("asm")))["dot"])
+        uk.jit(dot, factor=4, variant="vector-acc").compiled(*args).ir("asm")))["uk_dot"])
     fmas = [i for i in lp.insns if i.mnemonic.startswith("vfmadd")]
     assert len(fmas) == 4
     assert len({i.operands.split(",")[-1].strip() for i in fmas}) == 4

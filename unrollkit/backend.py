@@ -10,9 +10,11 @@ import ctypes
 import dataclasses
 import functools
 import threading
+import weakref
 
 import llvmlite.binding as llvm
 
+from .elf_check import check_object
 from .errors import CompileError
 
 
@@ -112,34 +114,75 @@ def object_code(mod) -> bytes:
 
 def text_bytes(obj: bytes) -> int:
     """Bytes of machine code in an object file (its text sections)."""
+    check_object(obj)
     of = llvm.ObjectFileRef.from_data(obj)
     return sum(s.size() for s in of.sections() if s.is_text())
 
 
+class _ObjectSlot:
+    """The object code an engine was built from (given, or reported by MCJIT's object cache).
+
+    Kept apart from `Engine`: llvmlite's engine holds the cache callbacks, and callbacks bound
+    to the Engine would make a reference cycle that only the cycle collector could free."""
+
+    def __init__(self, obj: bytes | None):
+        self.object = obj
+
+    def notify(self, module, buffer):
+        self.object = bytes(buffer)
+
+    def getbuffer(self, module):
+        return self.object
+
+
+def _dispose(ee) -> None:
+    ee.close()
+
+
 class Engine:
-    """An MCJIT engine owning one module. ``cached_object`` skips code generation."""
+    """An MCJIT engine owning one module's machine code. ``cached_object`` skips code generation.
+
+    The machine code lives exactly as long as this object: it is freed by a finalizer when the
+    last reference goes, never explicitly. Every function pointer handed out (`function`)
+    holds a reference to its engine, so code that can still be called (or is running in
+    another thread: ctypes releases the GIL) is never freed under it.
+    """
 
     def __init__(self, mod, cached_object: bytes | None = None):
         _init()
-        self.object: bytes | None = cached_object
-        self._ee = llvm.create_mcjit_compiler(mod, new_target_machine())
-        self._ee.set_object_cache(self._notify, self._getbuffer)
-        self._ee.finalize_object()
-        self._ee.run_static_constructors()
+        if cached_object is not None:
+            check_object(cached_object)  # LLVM's loader crashes on a malformed object
+        self._slot = _ObjectSlot(cached_object)
+        ee = llvm.create_mcjit_compiler(mod, new_target_machine())
+        ee.set_object_cache(self._slot.notify, self._slot.getbuffer)
+        ee.finalize_object()
+        ee.run_static_constructors()
+        self._ee = ee
+        self._finalizer = weakref.finalize(self, _dispose, ee)
+        # at interpreter exit a daemon thread may still run this code: let the process end
+        # with it mapped rather than free it under the thread
+        self._finalizer.atexit = False
 
-    def _notify(self, module, buffer):
-        self.object = bytes(buffer)
+    @property
+    def object(self) -> bytes | None:
+        """The object file the machine code was loaded from."""
+        return self._slot.object
 
-    def _getbuffer(self, module):
-        return self.object
+    @property
+    def alive(self) -> bool:
+        """Whether the machine code is still mapped (it is until the engine is collected)."""
+        return self._finalizer.alive
 
     def function(self, name: str, restype, argtypes):
+        """A ctypes function for symbol ``name``; it keeps this engine (its code) alive."""
         addr = self._ee.get_function_address(name)
         if not addr:
             raise CompileError(f"symbol {name!r} missing from the compiled module")
-        return ctypes.CFUNCTYPE(restype, *argtypes)(addr)
+        fn = ctypes.CFUNCTYPE(restype, *argtypes)(addr)
+        fn.engine = self
+        return fn
 
-    def close(self):
-        ee, self._ee = self._ee, None
-        if ee is not None:
-            ee.close()
+    def close(self) -> None:
+        """Does nothing, on purpose: the machine code is freed when the engine is no longer
+        referenced, since a function pointer into it may still be held or running elsewhere.
+        Kept so that callers written for explicit release stay memory-safe."""

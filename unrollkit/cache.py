@@ -1,23 +1,41 @@
 """Disk cache of compiled kernels.
 
 An entry is one file ``<key>.ukc``: a magic line, the SHA-256 of the payload, and the payload
-(JSON). Writes go to a temporary file in the same folder and are renamed into place, so a
-reader sees a whole entry or none, and two processes compiling the same kernel both succeed.
-A corrupted or truncated entry fails its checksum, is removed, and is rebuilt by the caller.
+(JSON, holding its own key). Writes go to a temporary file in the same folder and are renamed
+into place, so a reader sees a whole entry or none, and two processes compiling the same kernel
+both succeed. An entry is used only if its checksum holds, the key inside it is the one asked
+for (a valid entry copied under another name is refused), and its fields have the expected
+types; anything else is removed and rebuilt by the caller.
+
+What the cache trusts: its folder and files, if owned by the current user and not writable by
+group or others (as ssh and pip do). A folder or entry that is not is ignored with a warning:
+nothing in it is loaded, nothing is written to it. The folder is created with mode 0o700.
 
 ``UNROLLKIT_CACHE_DIR`` relocates the cache; ``UNROLLKIT_CACHE=0`` disables it.
 """
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import json
 import os
+import re
+import stat
 import tempfile
+import warnings
 from pathlib import Path
 
-MAGIC = b"UNROLLKIT-CACHE-1\n"
+MAGIC = b"UNROLLKIT-CACHE-2\n"
 SUFFIX = ".ukc"
+#: prefix of the temporary files a write goes through
+TMP_PREFIX = ".tmp-"
+#: the files of the cache folder `clear` may remove: entries and their temporary files
+OWN_FILE = re.compile(r"(?:[0-9a-f]{64}|" + re.escape(TMP_PREFIX) + r"[a-z0-9_]{8})" + re.escape(SUFFIX))
+
+
+class UntrustedCacheWarning(UserWarning):
+    """A cache folder or entry was ignored: not owned by this user, or writable by others."""
 
 
 def enabled() -> bool:
@@ -41,18 +59,83 @@ def make_key(*parts) -> str:
     return h.hexdigest()
 
 
+# ---------------------------------------------------------------- trust
+
+
+_warned: set = set()
+
+
+def untrusted_reason(st: os.stat_result) -> str | None:
+    """Why a file or folder with status ``st`` must not be trusted, or None."""
+    if st.st_uid != os.geteuid():
+        return f"owned by uid {st.st_uid}, not by the current user ({os.geteuid()})"
+    if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        return f"writable by group or others (mode {stat.S_IMODE(st.st_mode):o})"
+    return None
+
+
+def _warn(path, why: str) -> None:
+    if (str(path), why) not in _warned:
+        _warned.add((str(path), why))
+        warnings.warn(f"unrollkit: ignoring the cache at {path}: {why}; fix its owner or mode "
+                      f"(chmod go-w) or set UNROLLKIT_CACHE_DIR", UntrustedCacheWarning, stacklevel=3)
+
+
+def trusted_folder(d: Path, create: bool = False) -> bool:
+    """Whether cache folder ``d`` may be used (created with mode 0o700 when ``create``)."""
+    try:
+        if create:
+            d.mkdir(mode=0o700, parents=True, exist_ok=True)
+        st = d.stat()
+    except OSError:
+        return False
+    why = "not a directory" if not stat.S_ISDIR(st.st_mode) else untrusted_reason(st)
+    if why:
+        _warn(d, why)
+        return False
+    return True
+
+
+def read_trusted(path: Path) -> bytes | None:
+    """The bytes of ``path`` if it is a regular file this user owns and only this user can
+    write (checked on the open file, so a swap after the check is harmless), else None."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0))
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as f:
+        st = os.fstat(f.fileno())
+        why = "not a regular file" if not stat.S_ISREG(st.st_mode) else untrusted_reason(st)
+        if why:
+            _warn(path, why)
+            return None
+        return f.read()
+
+
+# ---------------------------------------------------------------- entries
+
+
 def _path(key: str) -> Path:
     return directory() / (key + SUFFIX)
 
 
-def get(key: str) -> dict | None:
-    """The entry for ``key``, or None if absent, disabled, or damaged (then it is removed)."""
-    if not enabled():
+def _remove(path: Path) -> None:
+    try:
+        path.unlink()
+    except OSError:
+        pass
+
+
+def get(key: str, require: dict | None = None) -> dict | None:
+    """The entry for ``key``, or None if absent, disabled, untrusted or damaged (then removed).
+
+    ``require``: field name → type (or tuple of types) the entry must have; ``object`` is
+    always required (bytes). An int field refuses a bool."""
+    if not enabled() or not trusted_folder(directory()):
         return None
     path = _path(key)
-    try:
-        data = path.read_bytes()
-    except OSError:
+    data = read_trusted(path)
+    if data is None:
         return None
     try:
         if not data.startswith(MAGIC):
@@ -61,37 +144,49 @@ def get(key: str) -> dict | None:
         if hashlib.sha256(payload).hexdigest().encode() != digest:
             raise ValueError("checksum mismatch")
         entry = json.loads(payload)
-        entry["object"] = base64.b64decode(entry["object"])
+        if not isinstance(entry, dict) or entry.get("key") != key:
+            raise ValueError("an entry of another key")
+        if not isinstance(entry.get("object"), str):
+            raise ValueError("no object")
+        entry["object"] = base64.b64decode(entry["object"], validate=True)
+        for name, ty in (require or {}).items():
+            v = entry.get(name)
+            if not isinstance(v, ty) or (isinstance(v, bool) and bool not in _types(ty)):
+                raise ValueError(f"field {name!r} missing or of the wrong type")
         return entry
-    except (ValueError, KeyError, TypeError):
-        try:
-            path.unlink()
-        except OSError:
-            pass
+    except (ValueError, TypeError, RecursionError, binascii.Error, MemoryError):
+        _remove(path)
         return None
+
+
+def _types(ty) -> tuple:
+    return ty if isinstance(ty, tuple) else (ty,)
+
+
+def discard(key: str) -> None:
+    """Remove the entry for ``key`` (one that could not be used)."""
+    _remove(_path(key))
 
 
 def put(key: str, entry: dict) -> None:
     """Store ``entry`` (JSON-able, with bytes under ``object``) atomically; errors are ignored:
-    a cache that cannot be written only costs a recompile."""
+    a cache that cannot be written (or is not trusted) only costs a recompile."""
     if not enabled():
         return
     d = directory()
+    if not trusted_folder(d, create=True):
+        return
     try:
-        d.mkdir(parents=True, exist_ok=True)
-        body = dict(entry, object=base64.b64encode(entry["object"]).decode())
+        body = dict(entry, key=key, object=base64.b64encode(entry["object"]).decode())
         payload = json.dumps(body, sort_keys=True).encode()
         blob = MAGIC + hashlib.sha256(payload).hexdigest().encode() + b"\n" + payload
-        fd, tmp = tempfile.mkstemp(dir=d, prefix=".tmp-", suffix=SUFFIX)
+        fd, tmp = tempfile.mkstemp(dir=d, prefix=TMP_PREFIX, suffix=SUFFIX)
         try:
             with os.fdopen(fd, "wb") as f:
                 f.write(blob)
             os.replace(tmp, _path(key))
         except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
+            _remove(Path(tmp))
             raise
     except OSError:
         return
@@ -99,19 +194,21 @@ def put(key: str, entry: dict) -> None:
 
 def info() -> dict:
     d = directory()
-    files = list(d.glob("*" + SUFFIX)) if d.is_dir() else []
+    files = [f for f in d.glob("*" + SUFFIX) if OWN_FILE.fullmatch(f.name)] if d.is_dir() else []
     return {"directory": str(d), "enabled": enabled(), "entries": len(files),
             "bytes": sum(f.stat().st_size for f in files)}
 
 
 def clear() -> int:
+    """Remove the entries (and temporary files) this cache wrote; other files stay."""
     d = directory()
     n = 0
     if d.is_dir():
-        for f in list(d.glob("*" + SUFFIX)) + list(d.glob(".tmp-*")):
-            try:
-                f.unlink()
-                n += 1
-            except OSError:
-                pass
+        for f in d.iterdir():
+            if OWN_FILE.fullmatch(f.name) and f.is_file() and not f.is_symlink():
+                try:
+                    f.unlink()
+                    n += 1
+                except OSError:
+                    pass
     return n

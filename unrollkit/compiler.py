@@ -16,15 +16,14 @@ from mlir import ir
 from . import backend, cache, ir_bounds, semantics
 from .backend import Engine
 from .dtypes import BY_NAME
-from .errors import UnrollkitError
 from .lower_affine import lower
 from .pipeline import verify
-from .to_llvm import REPEAT_SUFFIX, to_llvm_ir
+from .to_llvm import REPEAT_SUFFIX, kernel_symbol, to_llvm_ir
 from .variants import Plan
 from .versions import versions
 
 #: bump when code generation changes in a way the cache key does not otherwise see
-CODEGEN_VERSION = "kernel-v2-repeat-pragma"
+CODEGEN_VERSION = "kernel-v3-mangled-symbols"
 
 
 STAGES = ("affine", "transformed", "llvm", "llvm-opt", "asm")
@@ -69,8 +68,9 @@ class CompiledKernel:
         ptypes = sig.ptypes()
         argtypes = [ctypes.c_void_p if p.is_array else _CTYPES[ptypes[p.name].name]
                     for p in kernel.params]
-        # the symbol is the compiled descriptor's name (a rewrite may differ from the user's)
-        self.symbol = plan.kernel.name
+        # the symbol of the compiled descriptor's name (a rewrite may differ from the user's),
+        # mangled so that no kernel name can collide with a library symbol
+        self.symbol = kernel_symbol(plan.kernel.name)
         self.cfunc = engine.function(self.symbol, None, argtypes)
         self.crepeat = engine.function(self.symbol + REPEAT_SUFFIX, None, argtypes + [ctypes.c_int64])
 
@@ -99,13 +99,40 @@ class CompiledKernel:
         return self.stages[stage]
 
 
-def cache_key(kernel, sig: Signature, plan: Plan) -> str:
+#: the fields of a compiled kernel's cache entry besides ``object`` (`cache.get` checks them)
+ENTRY_FIELDS = {"stages": dict, "code_bytes": int}
+
+
+def cache_key(kernel, sig: Signature, plan: Plan) -> str | None:
+    """The disk-cache key of a compile, or None when the plan cannot be keyed reliably (a user
+    pass whose behaviour cannot be hashed, see `passes.user.fingerprint`): then no disk cache."""
+    from unrollkit.passes.user import fingerprint
     from .target import host_target
+    user_passes = fingerprint(plan.pipeline)
+    if user_passes is None:
+        return None
     # the vector width too: `vectorize{registers=k}` resolves it from the Target, which a user
     # may override (UNROLLKIT_TARGET) on the same CPU
     return cache.make_key(CODEGEN_VERSION, kernel, sig, plan.kernel, plan.pipeline.text(),
                           plan.policy, plan.variant, plan.pragma, versions(), backend.host(),
-                          host_target().vector_bits)
+                          host_target().vector_bits, user_passes)
+
+
+def _from_cache(kernel, sig: Signature, plan: Plan, hit: dict) -> CompiledKernel | None:
+    """The CompiledKernel of a cache entry, or None if the entry cannot be used (it is then
+    rebuilt): a stage missing or not text, a malformed object, IR LLVM rejects, a symbol
+    missing. Whatever fails here, rebuilding is the answer, never an error on every call."""
+    t0 = time.perf_counter()
+    stages = hit["stages"]
+    if not set(STAGES[:4]) <= set(stages) <= set(STAGES) \
+            or not all(isinstance(v, str) for v in stages.values()) or hit["code_bytes"] < 0:
+        return None
+    try:
+        engine = Engine(backend.parse(stages["llvm-opt"]), cached_object=hit["object"])
+        return CompiledKernel(kernel, sig, plan, dict(stages), engine,
+                              {"cache-load": time.perf_counter() - t0}, hit["code_bytes"], True)
+    except Exception:  # noqa: BLE001 - a damaged entry, whatever the failure
+        return None
 
 
 def compile_kernel(kernel, sig: Signature, plan: Plan) -> CompiledKernel:
@@ -115,17 +142,12 @@ def compile_kernel(kernel, sig: Signature, plan: Plan) -> CompiledKernel:
     semantics.check_types(kernel, ptypes)
     semantics.check_bounds(kernel, sizes, shapes)
     key = cache_key(kernel, sig, plan)
-    hit = cache.get(key)
+    hit = cache.get(key, require=ENTRY_FIELDS) if key else None
     if hit is not None:
-        t0 = time.perf_counter()
-        try:
-            mod = backend.parse(hit["stages"]["llvm-opt"])
-            engine = Engine(mod, cached_object=hit["object"])
-            ck = CompiledKernel(kernel, sig, plan, dict(hit["stages"]), engine,
-                                {"cache-load": time.perf_counter() - t0}, hit["code_bytes"], True)
+        ck = _from_cache(kernel, sig, plan, hit)
+        if ck is not None:
             return ck
-        except UnrollkitError:
-            pass  # a stale entry: rebuild below
+        cache.discard(key)  # rebuilt below
     times, stages = {}, {}
     t = time.perf_counter()
     with ir.Context(), ir.Location.unknown():
@@ -153,6 +175,6 @@ def compile_kernel(kernel, sig: Signature, plan: Plan) -> CompiledKernel:
     times["codegen"] = time.perf_counter() - t
     code_bytes = backend.text_bytes(engine.object) if engine.object else 0
     ck = CompiledKernel(kernel, sig, plan, stages, engine, times, code_bytes, False)
-    if engine.object:
+    if engine.object and key:
         cache.put(key, {"stages": stages, "object": engine.object, "code_bytes": code_bytes})
     return ck

@@ -36,7 +36,7 @@ from pathlib import Path
 import cffi
 import numpy as np
 
-from . import cache
+from . import so_cache
 from .errors import ArgumentError, CompileError, ToolMissingError, TransformError
 
 CVARIANTS = ("c-plain", "c-pragma", "c-manual", "c-macro", "cxx-template")
@@ -62,7 +62,7 @@ NO_COMPILER_UNROLL = ("-fno-unroll-loops",)
 SHARED_OBJECT_FLAGS = ("-std=gnu11", "-fPIC", "-shared")
 
 #: bump when the build changes in a way the cache key does not otherwise see
-BUILD_VERSION = "cvariants-1"
+BUILD_VERSION = "cvariants-2-verified"
 
 
 class CVariantError(TransformError, ValueError):
@@ -190,7 +190,7 @@ def _compile(compiler_path: str, flags: list, source_file: Path, directory: Path
     """Compile to ``directory/stem.so`` through a temporary file and an atomic rename, so that
     a reader never loads half a file and two processes building the same one both succeed.
 
-    Returns (path, seconds, command)."""
+    Returns (path, seconds, command, SHA-256 of the object)."""
     target = directory / (stem + ".so")
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".so")
     os.close(fd)
@@ -202,35 +202,12 @@ def _compile(compiler_path: str, flags: list, source_file: Path, directory: Path
         if done.returncode != 0:
             raise CompileError(f"{' '.join(command[:-2])} failed (exit {done.returncode}):\n"
                                f"{done.stderr.strip()}")
+        digest = so_cache.check_built(tmp, command)  # a compiler that wrote nothing: an error
         os.replace(tmp, target)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
-    return target, seconds, command[:-1] + [str(target)]
-
-
-def _write_json_atomically(path: Path, data: dict) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(data, f, sort_keys=True, indent=1)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def _cached(directory: Path, stem: str, key: str) -> dict | None:
-    """The record of a cached shared object, if both it and its record are whole."""
-    try:
-        record = json.loads((directory / (stem + ".json")).read_text())
-        so = directory / (stem + ".so")
-        if record.get("key") == key and so.stat().st_size > 0:
-            return record
-    except (OSError, ValueError, AttributeError):
-        pass
-    return None
+    return target, seconds, command[:-1] + [str(target)], digest
 
 
 def _compiler_path(compiler: str) -> str:
@@ -256,15 +233,8 @@ def _cxx_path(compiler: str) -> str:
 
 
 def _writable_cache_directory() -> Path | None:
-    """``<unrollkit cache>/c``, or None when the cache is disabled or cannot be written."""
-    if not cache.enabled():
-        return None
-    directory = cache.directory() / "c"
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-    except OSError:
-        return None
-    return directory if os.access(directory, os.W_OK) else None
+    """``<unrollkit cache>/c``, or None when the cache is disabled, untrusted or unwritable."""
+    return so_cache.folder()
 
 
 def build(kernel: str, variant: str, factor: int, dtype: str = "f32",
@@ -293,24 +263,17 @@ def build(kernel: str, variant: str, factor: int, dtype: str = "f32",
     directory = _writable_cache_directory()
     if directory is None:  # no cache: a private folder that goes away with the kernel
         private = Path(tempfile.mkdtemp(prefix="unrollkit-c-"))
-        so_path, seconds, _ = _compile(compiler_path, flags, source_file, private, stem)
+        so_path, seconds, _, _ = _compile(compiler_path, flags, source_file, private, stem)
         return CKernel(**described, compile_seconds=seconds, so_path=str(so_path),
                        _remove_on_close=private)
 
-    record = _cached(directory, stem, key)
-    if record is not None:
-        try:
-            return CKernel(**described, compile_seconds=float(record["compile_seconds"]),
-                           so_path=str(directory / (stem + ".so")), cache_hit=True)
-        except OSError:
-            pass  # a damaged shared object in the cache: build it again
-    so_path, seconds, command = _compile(compiler_path, flags, source_file, directory, stem)
-    try:
-        _write_json_atomically(directory / (stem + ".json"), {
-            "key": key, "compile_seconds": seconds, "command": command,
-            "compiler_version": version})
-    except OSError:
-        pass  # an unwritable record only costs a recompile next time
+    hit = so_cache.load_cached(directory, stem, key, lambda record, path: CKernel(
+        **described, compile_seconds=float(record["compile_seconds"]), so_path=path, cache_hit=True))
+    if hit is not None:
+        return hit  # else missing, damaged, replaced or foreign: build it again
+    so_path, seconds, command, digest = _compile(compiler_path, flags, source_file, directory, stem)
+    so_cache.write_record(directory, stem, {"key": key, "sha256": digest, "compile_seconds": seconds,
+                                            "command": command, "compiler_version": version})
     return CKernel(**described, compile_seconds=seconds, so_path=str(so_path))
 
 
@@ -357,8 +320,9 @@ class CKernel:
             raise ArgumentError(f"{label} takes {len(sig.arrays)} arrays ({names}), got {len(arrays)}")
         sizes, args = {}, []
         for (name, shape), a in zip(sig.arrays, arrays):
-            if not isinstance(a, np.ndarray):
-                raise ArgumentError(f"{label}: {name!r} must be a numpy array, got {type(a).__name__}")
+            if not isinstance(a, np.ndarray) or isinstance(a, np.ma.MaskedArray):
+                raise ArgumentError(f"{label}: {name!r} must be a numpy array (not a masked array: "
+                                    f"its mask would be ignored), got {type(a).__name__}")
             if a.dtype != want_dtype:
                 raise ArgumentError(f"{label}: {name!r} must have dtype {want_dtype} (built for "
                                     f"{self.dtype}), got {a.dtype}")

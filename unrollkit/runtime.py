@@ -17,7 +17,9 @@ from .dtypes import FROM_NUMPY
 from .errors import ArgumentError
 from .variants import plan as make_plan
 
-#: compiled signatures kept per jitted kernel; older ones release their machine code
+#: compiled signatures kept per jitted kernel. Eviction drops only this cache's reference: the
+#: machine code is freed when nothing else (a caller's handle, a call running in another
+#: thread) references its `CompiledKernel` any more (see `backend.Engine`)
 MAX_SIGNATURES = 32
 
 
@@ -64,6 +66,9 @@ class JitKernel:
                 if not isinstance(a, np.ndarray):
                     raise ArgumentError(f"{k.name}(): argument {p.name!r} must be a numpy array, "
                                         f"got {type(a).__name__}")
+                if isinstance(a, np.ma.MaskedArray):  # the code would read and write masked elements
+                    raise ArgumentError(f"{k.name}(): argument {p.name!r} is a masked array; its mask "
+                                        "would be ignored: pass a.filled(value) or np.asarray(a)")
                 if a.dtype not in FROM_NUMPY:
                     raise ArgumentError(f"{k.name}(): argument {p.name!r} has dtype {a.dtype}; "
                                         "supported: float32, float64, int32, int64")
@@ -161,16 +166,16 @@ class JitKernel:
                 ck = compile_kernel(self.kernel, sig, self.plan)
             self._compiled[sig] = ck
             while len(self._compiled) > MAX_SIGNATURES:
-                _, old = self._compiled.popitem(last=False)
-                old.engine.close()
+                self._compiled.popitem(last=False)
             return ck
 
     def __call__(self, *args):
         sig, ready = self.signature(args)
         ck = self._get(sig)
         self.last = ck
+        # `ck` (hence its engine) and `ready` (copies included) are held by this frame until
+        # the call returns, whatever another thread evicts meanwhile
         ck.cfunc(*[a.ctypes.data if isinstance(a, np.ndarray) else a for a in ready])
-        # keep copies alive until the call returned; results are in the caller's outputs
 
     def ir(self, stage: str = "transformed", *args) -> str:
         """The code at ``stage`` for the last call's signature (or for ``args``)."""

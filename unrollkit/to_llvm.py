@@ -1,6 +1,6 @@
 """Transformed affine IR → LLVM dialect → LLVM IR text, in process.
 
-Besides the kernel, the module gets ``<kernel>_repeat(args..., i64 reps)``: the native repeat
+Besides the kernel, the module gets ``<symbol>_repeat(args..., i64 reps)``: the native repeat
 loop the benchmarks time, so a Python call's microseconds never hide a nanosecond kernel.
 """
 from __future__ import annotations
@@ -15,12 +15,35 @@ from .pipeline import lower_to_llvm_dialect
 
 #: suffix of the generated timing entry point ``<kernel>_repeat(args..., i64 reps)``
 REPEAT_SUFFIX = "_repeat"
+#: every kernel symbol starts with it (nothing else in a module does). A user's name used as is
+#: collided with what the module declares or LLVM calls on its own (`free`, `aligned_alloc`
+#: for packing buffers; `memset`/`memcpy` for idiom loops: the kernel would call itself), and
+#: non-ASCII names failed in llvmlite's symbol lookup. The affine stages keep the user's name.
+SYMBOL_PREFIX = "uk_"
+
+
+def kernel_symbol(name: str) -> str:
+    """The machine-code symbol of kernel ``name``: ``uk_`` + the name with ``_`` doubled and
+    every character outside ASCII letters and digits as ``_x<hex>_`` (``free`` → ``uk_free``,
+    ``ñ`` → ``uk__xf1_``). Injective, ASCII, and never a C library name."""
+    out = []
+    for ch in name:
+        if ch == "_":
+            out.append("__")
+        elif ch.isascii() and ch.isalnum():
+            out.append(ch)
+        else:
+            out.append(f"_x{ord(ch):x}_")
+    return SYMBOL_PREFIX + "".join(out)
 
 
 def to_llvm_ir(module, name: str, pragma_counts=()) -> str:
     """Add the repeat entry point, lower to the LLVM dialect (in place), keep the kernel out
     of line, attach pragma unroll metadata, and translate to LLVM IR text."""
     loops = pragma.loop_table(module, name) if pragma_counts else []
+    # from here on the kernel is its symbol (see SYMBOL_PREFIX)
+    _kernel_func(module, name).attributes["sym_name"] = ir.StringAttr.get(kernel_symbol(name))
+    name = kernel_symbol(name)
     add_repeat(module, name)
     lower_to_llvm_dialect(module)
     kfn = pragma.find_llvm_func(module, name)
@@ -39,13 +62,7 @@ def add_repeat(module, name: str) -> None:
     write through the kernel's pointer arguments, which the caller observes, so LLVM cannot
     drop or merge them.
     """
-    kfn = None
-    for op in module.body.operations:
-        if op.operation.name == "func.func" and \
-                ir.StringAttr(op.operation.attributes["sym_name"]).value == name:
-            kfn = op.operation
-    if kfn is None:
-        raise CompileError(f"no func.func @{name} in the module")
+    kfn = _kernel_func(module, name)
     ftype = ir.FunctionType(ir.TypeAttr(kfn.attributes["function_type"]).value)
     i64, index = ir.IntegerType.get_signless(64), ir.IndexType.get()
     with ir.InsertionPoint(module.body), ir.Location.unknown():
@@ -60,3 +77,11 @@ def add_repeat(module, name: str) -> None:
                 func.CallOp([], name, list(entry.arguments)[:len(ftype.inputs)])
                 scf.YieldOp([])
             func.ReturnOp([])
+
+
+def _kernel_func(module, name: str):
+    for op in module.body.operations:
+        if op.operation.name == "func.func" and \
+                ir.StringAttr(op.operation.attributes["sym_name"]).value == name:
+            return op.operation
+    raise CompileError(f"no func.func @{name} in the module")
