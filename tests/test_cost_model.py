@@ -478,7 +478,9 @@ def test_bench_validate_runs_the_validation(monkeypatch, tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:
         main(["bench", "validate", "--sizes", "5"])
     assert exc.value.code == 2
-    assert "corpus options are on `unrollkit validate`" in capsys.readouterr().out
+    assert "takes `unrollkit validate`'s options" in capsys.readouterr().out
+    main(["bench", "validate", "--cases", "mac,dot", "--out", str(tmp_path)])  # the same options
+    assert seen["cases"] == "mac,dot" and seen["out"] == tmp_path
 
 
 def test_leading_candidates_are_capped_fewest_copies_first_among_ties(spr):

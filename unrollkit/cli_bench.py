@@ -107,8 +107,8 @@ def bench_cmd(
         if sizes or size or variants or compilers or plot_out or wide or factors != "1,2,4,8" \
                 or dtype != "f32":
             raise UnrollkitError("`unrollkit bench validate` takes `unrollkit validate`'s options: "
-                                 "--cases, --repeat, --target-ms, --json, --markdown, --pin, "
-                                 "--max-factor, --dry-run")
+                                 "--cases, --repeat, --target-ms, --out, --json, --markdown, "
+                                 "--pin, --max-factor, --dry-run")
         validate_cmd(repeat=repeat or 15, target_ms=target_ms or 10.0, cases=cases, out=out_dir,
                      json_out=json_out, md_out=md_out, pin=pin, max_factor=max_factor,
                      dry_run=dry_run)
