@@ -373,3 +373,28 @@ def test_clear_removes_only_what_the_cache_wrote(cache_dir):
     assert all(f.read_text() == "keep me" for f in theirs)
     assert sorted(p.name for p in cache_dir.rglob("*") if p.is_file()) == sorted(f.name for f in theirs)
     assert so_cache.clear() == 0
+
+
+@pytest.mark.parametrize("candidate", [["no-such-variant", 2, 1, ""], [1, 2], ["affine", True, 1, ""],
+                                       ["affine", 0, 1, ""], "affine"])
+def test_a_damaged_auto_decision_is_decided_again(cache_dir, candidate):
+    """Before: a cached decision with missing or odd fields raised on every call."""
+    import hashlib
+    import json
+    from unrollkit.kernels import dot
+
+    def run():
+        x, out = np.ones(300, np.float32), np.zeros(1, np.float32)
+        f = uk.jit(dot, factor="auto")
+        f(x, x, out)
+        assert out[0] == 300
+        return f.last.choice.reason
+
+    assert "disk cache" not in run()
+    (entry,) = [e for e in cache_dir.glob("*.ukc") if b'"candidate"' in e.read_bytes()]
+    body = json.loads(entry.read_bytes()[len(cache.MAGIC) + 65:])
+    body["candidate"] = candidate
+    payload = json.dumps(body).encode()
+    entry.write_bytes(cache.MAGIC + hashlib.sha256(payload).hexdigest().encode() + b"\n" + payload)
+    assert "disk cache" not in run()  # decided again
+    assert "disk cache" in run()      # and kept

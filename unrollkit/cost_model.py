@@ -407,6 +407,22 @@ def _close(ck):
     return None
 
 
+def _cached_candidate(fields, kernel, pipeline, policy):
+    """The `Candidate` of a cached decision, or None when its fields are not one that plans
+    (a damaged entry is decided again, not an error on every call)."""
+    from .errors import UnrollkitError
+    try:
+        v, f, jam, loop = fields
+        if not (isinstance(v, str) and isinstance(loop, str) and type(f) is int and type(jam) is int
+                and f >= 1 and jam >= 1):
+            return None
+        cand = Candidate(v, f, jam, loop)
+        cand.plan(kernel, pipeline, policy)
+        return cand
+    except (ValueError, TypeError, UnrollkitError):
+        return None
+
+
 def plan_for(kernel, choice: Choice, pipeline=None, policy=None):
     """The `variants.Plan` of a choice (with the user's extra passes and LLVM policy)."""
     return choice.candidate.plan(kernel, pipeline, policy)
@@ -441,11 +457,11 @@ def compile_auto(kernel, signature, placeholder):
     user = placeholder.pipeline if placeholder.pipeline.passes else None
     t = host_target()
     key = _choice_key(kernel, signature, user, placeholder.policy, t)
-    hit = cache.get(key)
-    if hit is not None and kernel.loops():
-        v, f, jam, loop = hit["candidate"]
+    hit = cache.get(key, require={"candidate": list, "predicted": (int, float), "reason": str})
+    cand = _cached_candidate(hit["candidate"], kernel, user, placeholder.policy) if hit else None
+    if cand is not None and kernel.loops():
         prof, _ = analyse(kernel, signature, t)
-        choice = Choice(Candidate(v, f, jam, loop), hit["predicted"],
+        choice = Choice(cand, hit["predicted"],
                         hit["reason"] + " (decision from the disk cache)", prof, [], t)
     else:
         choice = choose(kernel, signature, pipeline=user, policy=placeholder.policy, target=t)
