@@ -142,7 +142,7 @@ def sweep_tables(work, rows: list) -> list:
     """Two tables: speedup against none, and compile time, by factor (one line per variant)."""
     factors = sorted({r.factor for r in rows})
     labels = [lb for lb in dict.fromkeys(r.label for r in rows)
-              if len({r.factor for r in rows if r.label == lb}) > 1]
+              if len({r.factor for r in rows if r.label == lb and r.samples}) > 1]
     out = []
     for title, value in (("speedup against none ×1", lambda r: f"{r.speedup:.2f}" if r.speedup else ""),
                          ("compile time, s", lambda r: f"{r.compile_s:.2f}" if r.compile_s else "")):
@@ -234,7 +234,7 @@ def plot(kernel: str, dtype: str, rows: list, path: Path, env: dict) -> None:
                                     if r.variant != "none" and r.variant not in bench.SINGLE))
         for ax, what, value in ((axes[0][col], "speedup vs none, factor 1", lambda r: r.speedup),
                                 (axes[1][col], "compile time, s", lambda r: r.compile_s)):
-            if value is not None and what.startswith("speedup"):
+            if what.startswith("speedup"):
                 ax.axhline(1.0, color="grey", linewidth=0.8)
             _level_lines(ax, here, colors, value)
             for n, label in enumerate(labels):

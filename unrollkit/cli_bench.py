@@ -206,10 +206,13 @@ def write(kernel, dtype, size_list, result, json_out, md_out, plot_out) -> None:
 def fail_on_mismatch(rows) -> None:
     """Report skipped rows; a wrong result fails the command."""
     bad = [r for r in rows if r.verified is False]
+    skipped = {}  # one line per reason: a variant refused at every factor is one line
     for r in rows:
         if r.error:
-            console.print(f"[yellow]skipped[/yellow] {r.label} ×{r.factor} ({r.size}): {r.error}",
-                          highlight=False)
+            skipped.setdefault((r.label, r.size, r.error), []).append(f"×{r.factor}")
+    for (label, size, error), factors in skipped.items():
+        console.print(f"[yellow]skipped[/yellow] {label} {', '.join(factors)} ({size}): {error}",
+                      highlight=False)
     if bad:
         for r in bad:
             console.print(f"[red]MISMATCH[/red] {r.label} ×{r.factor} size {r.size}: "
