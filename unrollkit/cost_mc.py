@@ -30,39 +30,35 @@ def mca_path() -> str | None:
     return asm_facts._tool("llvm-mca")
 
 
-def loop_text(lp: asm_facts.Loop) -> str:
-    """The hot loop as assembly llvm-mca reads (its header label keeps the back-edge valid)."""
-    lines = []
-    for it in lp.items:
-        if isinstance(it, asm_facts.Label):
-            lines.append(f"{it.name}:")
-        else:
-            lines.append(f"\t{it.text}")
-    return "\n".join(lines) + "\n"
+#: the hot loop as assembly llvm-mca reads (its header label keeps the back-edge valid)
+loop_text = asm_facts.loop_text
 
 
 _MCA_FIELDS = {"Iterations": "iterations", "Total Cycles": "total_cycles", "Total uOps": "total_uops",
                "Block RThroughput": "block_rthroughput"}
+#: llvm-mca's views other than the summary only cost output here
+_MCA_QUIET = ("-instruction-info=0", "-resource-pressure=0")
 
 
-def run_mca(text: str, cpu: str, iterations: int = 200) -> dict | None:
-    """llvm-mca's summary for a loop body: cycles per iteration (steady state, loop-carried
-    register dependences included), uops per iteration, block reciprocal throughput.
-    None if llvm-mca is missing or fails."""
+def _mca(text: str, cpu: str, iterations: int) -> str | None:
+    """llvm-mca's report on ``text``; None if llvm-mca is missing or fails."""
     tool = mca_path()
     if tool is None:
         return None
-    args = [tool, "-mtriple=x86_64-unknown-linux-gnu", f"-iterations={iterations}"]
+    args = [tool, "-mtriple=x86_64-unknown-linux-gnu", f"-iterations={iterations}", *_MCA_QUIET]
     if cpu:
         args.append(f"-mcpu={cpu}")
     try:
         r = subprocess.run(args, input=text, capture_output=True, text=True, timeout=60)
     except (OSError, subprocess.TimeoutExpired):
         return None
-    if r.returncode != 0:
-        return None
+    return r.stdout if r.returncode == 0 else None
+
+
+def _summary(report: str) -> dict | None:
+    """Cycles and uops per iteration and the block reciprocal throughput of one region."""
     out = {}
-    for line in r.stdout.splitlines():
+    for line in report.splitlines():
         key, _, val = line.partition(":")
         if key.strip() in _MCA_FIELDS:
             try:
@@ -74,6 +70,37 @@ def run_mca(text: str, cpu: str, iterations: int = 200) -> dict | None:
     return {"cycles": out["total_cycles"] / out["iterations"],
             "uops": out.get("total_uops", 0.0) / out["iterations"],
             "block_rthroughput": out.get("block_rthroughput")}
+
+
+def run_mca(text: str, cpu: str, iterations: int = 200) -> dict | None:
+    """llvm-mca's summary for a loop body: cycles per iteration (steady state, loop-carried
+    register dependences included), uops per iteration, block reciprocal throughput.
+    None if llvm-mca is missing or fails."""
+    report = _mca(text, cpu, iterations)
+    return _summary(report) if report is not None else None
+
+
+_REGION = re.compile(r"^\[(\d+)\] Code Region - ", re.M)
+
+
+def run_mca_loops(lps: list, cpu: str, iterations: int = 200) -> list:
+    """`run_mca` of each loop's text, all in one llvm-mca process: each loop is a code region
+    of its own (``# LLVM-MCA-BEGIN``/``END``), which llvm-mca simulates from an empty pipeline
+    like a run of its own; labels are tagged per loop (`asm_facts.loop_text`). Loops with the
+    same text are simulated once. If the joint run fails, each loop runs alone."""
+    texts = [loop_text(lp) for lp in lps]
+    unique = list(dict.fromkeys(texts))
+    if len(unique) > 1 and not asm_facts.has_tagged_labels(lps) and mca_path() is not None:
+        joint = "".join(f"# LLVM-MCA-BEGIN r{k}\n{loop_text(lp, k)}# LLVM-MCA-END r{k}\n"
+                        for k, lp in enumerate(lps[texts.index(t)] for t in unique))
+        report = _mca(joint, cpu, iterations)
+        parts = _REGION.split(report)[1:] if report is not None else []
+        # [k, report of region k, k + 1, ...]: every region, in order
+        if [int(k) for k in parts[0::2]] == list(range(len(unique))):
+            by_text = dict(zip(unique, map(_summary, parts[1::2])))
+            return [by_text[t] for t in texts]
+    by_text = {t: run_mca(t, cpu, iterations) for t in unique}
+    return [by_text[t] for t in texts]
 
 
 def max_window_uops(lp: asm_facts.Loop, window: int = 32) -> int | None:
@@ -155,40 +182,67 @@ def vector_stack_ops(lp: asm_facts.Loop) -> int:
                or _STACK.search(i.operands) and ("%ymm" in i.operands or "%zmm" in i.operands))
 
 
-def asm_core(lp: asm_facts.Loop, t) -> float:
+def asm_core(lp: asm_facts.Loop, t, mem_ops: tuple | None = None) -> float:
     """Cycles per trip from the loop's instruction mix alone (without llvm-mca): the busiest
-    port group, like the analytical ResMII but on the real instructions."""
+    port group, like the analytical ResMII but on the real instructions. ``mem_ops``: the
+    loop's `_mem_ops`, when known."""
     insns = lp.insns
-    loads, stores, _ = _mem_ops(lp)
+    loads, stores, _ = mem_ops or _mem_ops(lp)
     fp = asm_facts.fp_ops(lp)
     return max(loads / t.load_ports, stores / t.store_ports, fp / t.fma_units,
                (len(insns) - 1) / t.issue_width, 1.0)
 
 
-def facts_of(ck, t) -> dict:
-    """Machine-code facts of a compiled candidate's hot loop, with llvm-mca's estimate."""
-    asm = asm_facts.encode(ck.ir("asm"))
-    fns = asm_facts.functions(asm)
-    items = fns.get(ck.symbol)
-    if items is None:
-        return {"found": False}
-    lp = asm_facts.hot_loop(items)
+def code_facts(code: list, t) -> tuple:
+    """([facts], [encoded hot loop]) of functions given as ``(symbol, assembly)``: everything
+    but llvm-mca's estimate (`simulate` adds it), with one llvm-mc process for all of them.
+    A function without a loop has facts ``{"found": False}`` and loop None."""
+    found = []
+    for symbol, asm in code:
+        items = asm_facts.function(asm, symbol)
+        found.append(asm_facts.hot_loop(items) if items is not None else None)
+    encoded = iter(asm_facts.encode_loops([lp for lp in found if lp is not None]))
+    loops = [next(encoded) if lp is not None else None for lp in found]
+    return [asm_facts.loop_facts(None) if lp is None else _loop_facts(lp, t) for lp in loops], loops
+
+
+def _loop_facts(lp: asm_facts.Loop, t) -> dict:
     facts = asm_facts.loop_facts(lp)
-    if lp is None:
-        return facts
     facts["window_uops"] = max_window_uops(lp)
-    m = run_mca(loop_text(lp), t.mca_cpu)
-    facts["mca"] = m is not None
-    facts["mca_cycles"] = m["cycles"] if m else None
-    facts["mca_uops"] = m["uops"] if m else None
-    facts["mca_rthroughput"] = m["block_rthroughput"] if m else None
-    facts["asm_core"] = asm_core(lp, t)
-    facts["mem_loads"], facts["mem_stores"], facts["wide"] = _mem_ops(lp)
+    mem_ops = _mem_ops(lp)
+    facts["asm_core"] = asm_core(lp, t, mem_ops)
+    facts["mem_loads"], facts["mem_stores"], facts["wide"] = mem_ops
     facts["store_forwarding"] = reloads_stored(lp)
     facts["divider"] = divider_cycles(lp, t)
     facts["vector_spills"] = vector_stack_ops(lp)
-    facts["code_bytes"] = ck.code_bytes
     return facts
+
+
+def simulate(facts: list, loops: list, t) -> None:
+    """Add llvm-mca's estimate to the facts of each loop given, in one llvm-mca process; a
+    loop given as None (where facts were found) is not simulated: the check uses port
+    counts for it, as without llvm-mca."""
+    todo = [k for k, lp in enumerate(loops) if lp is not None]
+    estimates = dict(zip(todo, run_mca_loops([loops[k] for k in todo], t.mca_cpu)))
+    for k, f in enumerate(facts):
+        if f.get("found"):
+            m = estimates.get(k)
+            f.update(mca=m is not None, mca_cycles=m["cycles"] if m else None,
+                     mca_uops=m["uops"] if m else None,
+                     mca_rthroughput=m["block_rthroughput"] if m else None)
+
+
+def machine_facts(code: list, t) -> list:
+    """Facts of the hot loops of functions given as ``(symbol, assembly)``: `code_facts`, then
+    llvm-mca's estimate of every loop (`simulate`). Two tool processes for all of them."""
+    facts, loops = code_facts(code, t)
+    simulate(facts, loops, t)
+    return facts
+
+
+def facts_of(ck, t) -> dict:
+    """Machine-code facts of a compiled kernel's hot loop, with llvm-mca's estimate."""
+    return machine_facts([(ck.symbol, ck.ir("asm"))], t)[0]
 
 
 def grounded(row: dict, facts: dict, prof, t) -> None:
@@ -271,10 +325,9 @@ def grounded(row: dict, facts: dict, prof, t) -> None:
     row["cycles"] = cycles + tail
 
 
-def verdict(facts: dict, base: dict, t) -> str:
-    """"" if acceptable, else why the candidate is rejected (relative to the rolled loop)."""
-    if not facts.get("found"):
-        return ""
+def cliff(facts: dict, base: dict) -> str:
+    """Why the loop falls off a cliff the rolled loop does not ("" if it does not): more
+    vector spills, or gathers/scatters. Seen in the code alone, before any simulation."""
     extra = facts.get("vector_spills", 0) - base.get("vector_spills", 0)
     if extra > 0:
         return (f"spills: {facts['spills']} spills + {facts['reloads']} reloads in the hot loop, "
@@ -282,6 +335,16 @@ def verdict(facts: dict, base: dict, t) -> str:
     g = facts["gathers"] + facts["scatters"] - base.get("gathers", 0) - base.get("scatters", 0)
     if g > 0:
         return f"vectoriser cliff: {facts['gathers']} gathers, {facts['scatters']} scatters in the hot loop"
+    return ""
+
+
+def verdict(facts: dict, base: dict, t) -> str:
+    """"" if acceptable, else why the candidate is rejected (relative to the rolled loop)."""
+    if not facts.get("found"):
+        return ""
+    why = cliff(facts, base)
+    if why:
+        return why
     uops = facts.get("mca_uops") or facts["insns"]
     if uops > t.uop_cache_uops:
         return f"uop cache: {uops:.0f} uops in the loop > {t.uop_cache_uops}"
@@ -291,30 +354,104 @@ def verdict(facts: dict, base: dict, t) -> str:
     return ""
 
 
-def check_all(kernel, signature, prof, rows: list, t, pipeline=None, policy=None) -> None:
+def check_all(kernel, signature, prof, rows: list, t, pipeline=None, policy=None,
+              settled=None) -> None:
     """Compile every row's candidate, read its machine code, ground and judge it (in place).
-    The rolled loop (affine × 1) is checked first: rejections are relative to it."""
-    from .compiler import compile_kernel
+    The rolled loop (affine × 1) is checked first: rejections are relative to it.
+
+    A candidate is compiled to assembly only (`compiler.optimised_stages`: no machine code is
+    loaded for one that loses; ``choose`` compiles the winner). Candidates whose optimised
+    LLVM IR is the same as another's share its assembly and facts, which the IR determines;
+    llvm-mc and llvm-mca run once for all the loops of a batch (a process costs 20–70 ms here).
+
+    With ``settled(checked, unchecked, prof, t)`` (`cost_model.settled`): the one-copy
+    candidates go first, and when that proves the rest cannot change the pick they are left
+    unchecked (``checked`` False, not accepted)."""
     rows = sorted(rows, key=lambda r: (r["candidate"].variant != "affine", r["candidate"].jam,
                                        r["candidate"].factor))
-    base = None
+    # a candidate jammed by f runs (parent trip mod f) rows as its un-jammed self: that one's
+    # cycles count even if it is rejected (`cost_model.jam_remainders`)
+    blended = {(r["candidate"].variant, r["candidate"].factor) for r in rows if r["candidate"].jam > 1}
+    first = [r for r in rows if r["candidate"].copies == 1] if settled else rows
+    as_given = [dict(r) for r in first]
+    base = _check(first, rows[0], None, blended, kernel, signature, prof, t, pipeline, policy)
+    if first is rows:
+        return
+    rest = [r for r in rows if all(r is not x for x in first)]
+    if "facts" not in rows[0]:
+        # the rolled loop does not compile, so the base is the first row that does, in the
+        # order above: check them all again, as given
+        for r, given in zip(first, as_given):
+            r.clear()
+            r.update(given)
+        rest, base = rows, None
+    elif settled(first, rest, prof, t):
+        for r in rest:
+            r.update(accepted=False, why="not checked: the pick is within "
+                     "the tie of the memory bound and preferred to it (cost_model.settled)")
+        return
+    _check(rest, rows[0], base, blended, kernel, signature, prof, t, pipeline, policy)
+
+
+def _check(batch: list, rolled: dict, base: dict | None, blended: set, kernel, signature, prof,
+           t, pipeline, policy) -> dict | None:
+    """Check the rows of ``batch`` (in order) against ``base``, the facts of the first row that
+    compiled (found here when None); returns that base."""
+    code = _assemble(kernel, signature, batch, pipeline, policy)
+    facts, loops = code_facts(list(code.values()), t)
+    by_ir = dict(zip(code, zip(facts, loops)))
+    compiled = [r for r in batch if "ir" in r]
+    if base is None and compiled:
+        base = by_ir[compiled[0]["ir"]][0]  # affine × 1, the first row
+
+    # llvm-mca takes 10–60 ms per loop simulated, unless the loop falls off a cliff (mac and
+    # gemm unrolled by 9–16 gather: 250–470 instructions, 0.1–0.5 s each): such a candidate
+    # is rejected without its estimate, unless a jammed candidate's remainder runs it
+    def needs_estimate(r) -> bool:
+        c, f = r["candidate"], by_ir[r["ir"]][0]
+        return (r is rolled or (c.jam == 1 and (c.variant, c.factor) in blended)
+                or not f.get("found") or not cliff(f, base))
+    wanted = {r["ir"] for r in compiled if needs_estimate(r)}
+    simulate(facts, [lp if x in wanted else None for x, lp in zip(code, loops)], t)
+    for r in compiled:
+        f = dict(by_ir[r.pop("ir")][0])
+        r["facts"] = f
+        if f.get("found"):
+            grounded(r, f, prof, t)
+        else:
+            r["bound"] = r["prediction"].bound
+        why = verdict(f, base, t) if r is not rolled else ""
+        if why:
+            r.update(accepted=False, why=why)
+    return base
+
+
+def _assemble(kernel, signature, rows: list, pipeline, policy) -> dict:
+    """Compile each row's candidate to optimised LLVM IR (kept as ``row["ir"]``, its plan as
+    ``row["plan"]``); a row that does not compile is rejected, saying why. Returns each
+    distinct IR's ``(symbol, assembly)``, the assembly emitted from the IR text as
+    `CompiledKernel.ir` does."""
+    from . import backend, semantics
+    from .compiler import optimised_stages, sizes_of
+    from .to_llvm import kernel_symbol
+    code = {}
+    try:  # on the user's descriptor, once for all candidates (they cite its file:line)
+        semantics.check_types(kernel, signature.ptypes())
+        semantics.check_bounds(kernel, sizes_of(kernel, signature), signature.shape_map())
+        refused = None
+    except UnrollkitError as exc:
+        refused = exc
     for r in rows:
-        c = r["candidate"]
         r["checked"] = True
         try:
-            ck = compile_kernel(kernel, signature, c.plan(kernel, pipeline, policy))
+            if refused is not None:
+                raise refused
+            plan = r["candidate"].plan(kernel, pipeline, policy)
+            ir_text = optimised_stages(kernel, signature, plan)[0]["llvm-opt"]
         except UnrollkitError as exc:
             r.update(accepted=False, why=f"does not compile: {exc}")
             continue
-        r["compiled"] = ck
-        facts = facts_of(ck, t)
-        r["facts"] = facts
-        if base is None:
-            base = facts  # affine × 1, the first row
-        if facts.get("found"):
-            grounded(r, facts, prof, t)
-        else:
-            r["bound"] = r["prediction"].bound
-        why = verdict(facts, base, t) if r is not rows[0] else ""
-        if why:
-            r.update(accepted=False, why=why)
+        r["ir"], r["plan"] = ir_text, plan
+        if ir_text not in code:
+            code[ir_text] = (kernel_symbol(plan.kernel.name), backend.assembly(backend.parse(ir_text)))
+    return code

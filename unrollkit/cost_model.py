@@ -284,14 +284,44 @@ def pick(rows: list, key=lambda r: r["cycles"], tie: float = TIE):
     # among as many copies, the fewest uops per original iteration (full-width vectors over
     # half-width ones: when the memory system sets the pace, fewer instructions still leave
     # it more room — dot, mac, jacobi1d at 16–64 MB ran 4–6% faster with 512-bit vectors)
-    return min(near, key=lambda r: (r["candidate"].copies, r["candidate"].jam,
-                                    round(_uops_per_iteration(r), 3),
-                                    r["candidate"].variant != "affine"))
+    return min(near, key=preference)
+
+
+def preference(row) -> tuple:
+    """How `pick` orders rows that tie: fewest body copies, fewest jammed rows, fewest uops per
+    original iteration, then affine. Known before the machine-code check (analytical only)."""
+    c = row["candidate"]
+    return c.copies, c.jam, round(_uops_per_iteration(row), 3), c.variant != "affine"
 
 
 def _uops_per_iteration(row) -> float:
     p = row.get("prediction")
     return p.uops / max(1, p.iters) if p is not None else 0.0
+
+
+def settled(checked: list, unchecked: list, prof: LoopProfile, t: Target) -> bool:
+    """Whether checking the ``unchecked`` rows cannot change what `pick` chooses: then the
+    machine-code check stops early (cost_mc.check_all), and the pick is the one a full check
+    makes. A proof, not a guess:
+
+    * every row's cycles, analytical or checked, are ``combine(core, L1, (near, far)) +
+      tail`` (or a larger chain), with core, L1, tail ≥ 0, so at least the memory floor
+      ``max(near, far)`` — the same for every candidate (a jammed row's remainder blend is a
+      mean of two such values, hence ≥ it too);
+    * if the checked pick ``w`` is within `TIE` of that floor, no unchecked row can push the
+      best so low that ``w`` leaves the tie band (best ≥ floor, w ≤ floor·(1 + TIE));
+    * if every unchecked row comes strictly after ``w`` in `preference`, none can be preferred
+      to it within the band; the checked rows in the band can only shrink.
+
+    So: a memory-bound loop (mac, dot, saxpy, jacobi1d beyond L2) whose smallest candidates
+    reach the floor needs only those compiled. Jammed rows among the checked ones (whose
+    remainder may use an unchecked row's cycles) are not settled here."""
+    near, far = memory_parts(prof, t)
+    floor = max(near, far) * (1 - 1e-9)  # (the blend's rounding)
+    win = pick(checked)
+    if not unchecked or win is None or floor <= 0 or any(r["candidate"].jam > 1 for r in checked):
+        return False
+    return win["cycles"] <= floor * (1 + TIE) and all(preference(r) > preference(win) for r in unchecked)
 
 
 # ---------------------------------------------------------------- the decision
@@ -341,6 +371,7 @@ def choose(kernel, signature, pipeline=None, policy=None, target: Target | None 
     the winner's compiled kernel is kept on the Choice (``.compiled``) for the caller to use.
     """
     from . import cost_mc
+    from .compiler import compile_kernel
     t = target or host_target()
     if not kernel.loops():
         return Choice(Candidate("affine", 1), 0.0, "no loop to unroll", None, [], t)
@@ -359,7 +390,7 @@ def choose(kernel, signature, pipeline=None, policy=None, target: Target | None 
         if id(r["prediction"]) not in lead:
             r["accepted"] = False
             r["why"] = "not leading (analytical prediction > {:.1f}× the best)".format(LEAD)
-    cost_mc.check_all(kernel, signature, prof, checked, t, pipeline, policy)
+    cost_mc.check_all(kernel, signature, prof, checked, t, pipeline, policy, settled=settled)
     jam_remainders(rows, prof)
     win = pick(rows)
     if win is None:
@@ -367,19 +398,21 @@ def choose(kernel, signature, pipeline=None, policy=None, target: Target | None 
         base = next(r for r in rows if r["candidate"] == Candidate("affine", 1))
         base.update(accepted=True, why=base["why"] + "; fallback: every candidate was rejected")
         win = base
+    unsure = [r for r in checked if not r["checked"]]
     near = [r for r in rows if r["accepted"] and r["cycles"] <= min(
         x["cycles"] for x in rows if x["accepted"]) * (1 + TIE)]
     reason = (f"predicted {win['cycles']:.3g} cycles/iteration ({win.get('bound', '?')}-bound"
               f"{', llvm-mca' if win['facts'].get('mca_cycles') else ''}); "
               f"{len(near)} candidate(s) within {TIE:.0%} of the best, the smallest wins; "
-              f"{sum(1 for r in checked if not r['accepted'])} of {len(checked)} checked rejected")
-    compiled = win.pop("compiled", None)
+              f"{sum(1 for r in checked if r['checked'] and not r['accepted'])} of "
+              f"{sum(1 for r in checked if r['checked'])} checked rejected"
+              + (f", {len(unsure)} left unchecked (they cannot be picked)" if unsure else ""))
+    plan = win.get("plan")
     for r in rows:
-        ck = r.pop("compiled", None)
-        if ck is not None:
-            ck.engine.close()  # machine code of the losers is released now
-    return Choice(win["candidate"], win["cycles"], reason,
-                  prof, rows, t, compiled if keep else _close(compiled))
+        r.pop("plan", None)
+    # machine code for the winner only (the check compiled every candidate to assembly)
+    compiled = compile_kernel(kernel, signature, plan) if keep and plan is not None else None
+    return Choice(win["candidate"], win["cycles"], reason, prof, rows, t, compiled)
 
 
 def jam_remainders(rows: list, p: LoopProfile) -> None:
@@ -399,12 +432,6 @@ def jam_remainders(rows: list, p: LoopProfile) -> None:
             continue
         other = plain["cycles"] if plain["accepted"] or plain["checked"] else plain["prediction"].cycles
         r["cycles"] = (1 - rem) * r["cycles"] + rem * other
-
-
-def _close(ck):
-    if ck is not None:
-        ck.engine.close()
-    return None
 
 
 def _cached_candidate(fields, kernel, pipeline, policy):
