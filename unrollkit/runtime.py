@@ -12,6 +12,8 @@ import threading
 
 import numpy as np
 
+from . import dispatch
+from . import parallel as par
 from .compiler import STAGES, CompiledKernel, Signature, compile_kernel
 from .dtypes import FROM_NUMPY
 from .errors import ArgumentError
@@ -26,7 +28,8 @@ MAX_SIGNATURES = 32
 class JitKernel:
     """A kernel with its compile options; call it with numpy arrays and scalars."""
 
-    def __init__(self, kernel, factor=1, variant="affine", pipeline=None, llvm=None):
+    def __init__(self, kernel, factor=1, variant="affine", pipeline=None, llvm=None,
+                 parallel=None, threads=None):
         from .descriptor import Kernel
         from .pipeline import Pipeline
         if not isinstance(kernel, Kernel):
@@ -48,8 +51,13 @@ class JitKernel:
             # descriptor: load the scheduler here rather than inside the first call's compile
             from . import gemm_schedule  # noqa: F401
         self._compiled: collections.OrderedDict = collections.OrderedDict()
+        #: `dispatch.FastCall`s of the most recently compiled or slow-called signatures
+        self._fast: tuple = ()
+        self._fast_by_sig: dict = {}  # evicted with their signature from _compiled
         self._lock = threading.Lock()
         self.last: CompiledKernel | None = None
+        self.parallel = _parallel_calls(kernel, parallel, threads, self.auto)
+        self._last_blocks = None  # the last call's row blocks, when it ran in parallel
 
     # -- argument binding
     def signature(self, args) -> tuple:
@@ -166,16 +174,40 @@ class JitKernel:
                 ck = compile_kernel(self.kernel, sig, self.plan)
             self._compiled[sig] = ck
             while len(self._compiled) > MAX_SIGNATURES:
-                self._compiled.popitem(last=False)
+                old_sig, _ = self._compiled.popitem(last=False)
+                self._fast_by_sig.pop(old_sig, None)
             return ck
 
     def __call__(self, *args):
+        for fc in self._fast:  # a signature checked before, with arguments it accepts as they are
+            if fc(args):
+                self.last = fc.owner
+                return None
         sig, ready = self.signature(args)
+        blocks = self.parallel.blocks_for(sig) if self.parallel else None
+        if blocks:
+            ck = self.parallel.run(self._get, blocks, ready)
+            if ck is not None:
+                self.last, self._last_blocks = ck, blocks
+                return None
         ck = self._get(sig)
-        self.last = ck
+        self.last, self._last_blocks = ck, None
+        self._offer_fast(ck, sig)
         # `ck` (hence its engine) and `ready` (copies included) are held by this frame until
         # the call returns, whatever another thread evicts meanwhile
         ck.cfunc(*[a.ctypes.data if isinstance(a, np.ndarray) else a for a in ready])
+
+    def _offer_fast(self, ck, sig) -> None:
+        """Put ``ck``'s fast path first (building it once per compiled kernel)."""
+        if self._fast and self._fast[0].owner is ck:
+            return
+        with self._lock:
+            fc = self._fast_by_sig.get(sig)
+            if fc is None or fc.owner is not ck:
+                fc = self._fast_by_sig[sig] = dispatch.fast_call(ck, self.kernel, sig)
+            if fc is not None:
+                rest = tuple(f for f in self._fast if f.owner is not ck)
+                self._fast = ((fc,) + rest)[:dispatch.FAST_SIGNATURES]
 
     def ir(self, stage: str = "transformed", *args) -> str:
         """The code at ``stage`` for the last call's signature (or for ``args``)."""
@@ -185,10 +217,31 @@ class JitKernel:
         if ck is None:
             raise ArgumentError("no signature compiled yet: call the kernel first, or pass "
                                 "example arguments: f.ir(stage, *arrays)")
-        return ck.ir(stage)
+        if args or not self._last_blocks:
+            return ck.ir(stage)
+        comment = {"llvm": ";", "llvm-opt": ";", "asm": "#"}.get(stage, "//")
+        return f"{comment} {self.parallel.describe(self._last_blocks)}\n" + ck.ir(stage)
 
     def __repr__(self):
         return f"<unrollkit.jit {self.kernel.name} variant={self.plan.variant} pipeline={self.plan.pipeline.text()!r}>"
+
+
+def _parallel_calls(kernel, parallel, threads, auto):
+    """The kernel's `parallel.ParallelCalls`, or None when its calls run on one thread.
+
+    ``parallel=None`` (the default) means: in parallel under ``factor="auto"`` when the
+    outermost loop splits into row blocks and the call is large enough; ``True``: whenever it
+    splits (an error naming the loop when it cannot); ``False``: never."""
+    if parallel not in (None, True, False):
+        raise ValueError(f"parallel must be True, False or None (auto), got {parallel!r}")
+    n = par.default_threads() if threads is None else par.threads_option(threads)
+    split = par.row_split(kernel)
+    if parallel is True and not isinstance(split, par.RowSplit):
+        raise ArgumentError(f"{kernel.name}(): cannot run in parallel: {split}")
+    wanted = parallel or (parallel is None and auto)
+    if not wanted or n < 2 or not isinstance(split, par.RowSplit):
+        return None
+    return par.ParallelCalls(kernel, split, n, auto=parallel is None)
 
 
 def _np_name(et: str) -> str:
@@ -216,16 +269,30 @@ def _scalar(kname, pname, a, et):
         if not lo <= v <= hi:
             raise ArgumentError(f"{kname}(): scalar {pname!r} = {v} does not fit in {et}")
         return v
-    return float(a)
+    try:
+        return float(a)
+    except OverflowError:  # an int beyond any float (10**400)
+        raise ArgumentError(f"{kname}(): scalar {pname!r} is {et} but got an integer of "
+                            f"{len(str(abs(int(a))))} digits, too large for any float") from None
 
 
-def jit(kernel, factor=1, variant: str = "affine", pipeline=None, llvm=None) -> JitKernel:
+def jit(kernel, factor=1, variant: str = "affine", pipeline=None, llvm=None,
+        parallel=None, threads=None) -> JitKernel:
     """Compile ``kernel`` lazily (per call signature) with MLIR unrolling by ``factor``.
 
     ``factor``: an int for every innermost loop, or ``{"k": 4}`` by loop name, or ``"auto"``:
     the cost model chooses the variant and factor for each call signature (the compiled
     kernel's ``.choice`` says what and why; see `unrollkit.cost_model`).
-    ``variant``: how to unroll (see `unrollkit.variants`). ``pipeline``: extra passes after the
-    unrolling (a `Pipeline` or its text). ``llvm``: a `LLVMPolicy` (LLVM's unroller is off by default).
+    ``variant``: how to unroll (see `unrollkit.variants`). ``pipeline``: extra passes over the
+    affine IR (a `Pipeline` or its text); with the default variant ``affine`` they run *before*
+    the ``factor`` unrolling, which then unrolls the innermost loops of the nest they produce
+    (after a tile or vectorize); with ``multi-acc`` and ``vector-acc`` they run after the
+    variant's own passes; ``macro`` and ``manual`` unroll the descriptor before any pass.
+    ``llvm``: a `LLVMPolicy` (LLVM's unroller is off by default).
+    ``parallel``: run the outermost loop's row blocks on several cores (`unrollkit.parallel`):
+    ``True`` always (an error if the loop cannot split), ``False`` never, ``None`` (default)
+    under ``factor="auto"`` for large calls. ``threads``: how many (default:
+    ``UNROLLKIT_NUM_THREADS``, else the cores this process may use).
     """
-    return JitKernel(kernel, factor=factor, variant=variant, pipeline=pipeline, llvm=llvm)
+    return JitKernel(kernel, factor=factor, variant=variant, pipeline=pipeline, llvm=llvm,
+                     parallel=parallel, threads=threads)
