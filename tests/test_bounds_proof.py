@@ -468,3 +468,23 @@ def test_a_raw_step_that_moves_a_store_past_the_end_is_refused(tmp_path):
     assert "REFUSED" in r.stdout, r.stdout
     assert "memref.store" in r.stdout and "array 'y'" in r.stdout and "[1, 10]" in r.stdout
     assert "raw steps shift-store, mlir{lower-affine}" in r.stdout and "please report" not in r.stdout
+
+
+@uk.kernel
+def every_third(x: uk.f32["N"]):
+    for i in range(0, N, 3):  # noqa: F821
+        x[i + 2] = x[i + 2] + 1.0  # the subscript
+
+
+def test_a_kernel_whose_subscript_reaches_the_last_element_runs_and_one_past_is_refused():
+    # i = 0, 3, 6: i + 2 reaches 8, the last element when N = 9 (and 8 = one past when N = 8)
+    x = np.zeros(9, np.float32)
+    uk.jit(every_third)(x)
+    np.testing.assert_array_equal(x, [0, 0, 1, 0, 0, 1, 0, 0, 1])
+    with pytest.raises(KernelSyntaxError, match=r"subscript i \+ 2 of x .*ranges over \[2, 8\]") as info:
+        uk.jit(every_third)(np.zeros(8, np.float32))
+    assert info.value.filename == __file__
+    # the reference interpreter runs the same proof
+    from unrollkit.interpreter import interpret
+    with pytest.raises(KernelSyntaxError, match=r"ranges over \[2, 8\]"):
+        interpret(every_third, np.zeros(8, np.float32))

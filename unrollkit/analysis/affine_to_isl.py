@@ -13,7 +13,7 @@ from __future__ import annotations
 import islpy as isl
 from mlir import ir
 
-from .nest import align, constant_of, lift, lift_set
+from .nest import align, constant_of, lift, lift_set, val
 
 # arith.cmpi predicates (signed and equality only: unsigned order is not affine)
 _CMP = {0: "eq_set", 1: "ne_set", 2: "lt_set", 3: "le_set", 4: "gt_set", 5: "ge_set"}
@@ -43,13 +43,14 @@ class ValueForms:
         self._forms = {}
         self._unknown = {}  # block argument -> why it has no form (an unreadable loop)
         self._consts = {}
+        self._linear = {}
         self._zero = isl.PwAff.val_on_domain(isl.Set.universe(isl.Space.set_alloc(ctx, 0, 0)),
                                              isl.Val.zero(ctx))
 
     def const(self, value: int) -> isl.PwAff:
         form = self._consts.get(value)
         if form is None:
-            form = self._consts[value] = self._zero.add_constant_val(isl.Val.int_from_si(self.ctx, value))
+            form = self._consts[value] = self._zero.add_constant_val(val(self.ctx, value))
         return form
 
     def bind(self, value, form: isl.PwAff) -> None:
@@ -111,6 +112,61 @@ class ValueForms:
             return a.intersect_domain(cond).union_add(b.intersect_domain(cond.complement()))
         raise NotAffine(f"an index is computed by {name}, which the bounds proof does not follow")
 
+    # -- linear shapes: the memo keys unrolled copies share
+    def linear(self, value):
+        """``(coefficients, offset)`` with ``value == sum(c * v) + offset`` over opaque values
+        ``v`` (induction variables, ``affine.min`` results, ...), read through affine maps and
+        ``arith`` additions and multiplications by constants. Only a memo key: the copies of
+        an unrolled body differ in their offsets, so one range of ``sum(c * v)`` (found by isl
+        from the values' forms) serves them all."""
+        lin = self._linear.get(value)
+        if lin is None:
+            lin = self._linear[value] = self._linear_of(value)
+        return lin
+
+    def _linear_of(self, value):
+        if not isinstance(value, ir.BlockArgument):
+            op = value.owner
+            name = op_name(op)
+            if name == "arith.constant":
+                attr = op.attributes["value"]
+                if isinstance(attr.maybe_downcast(), ir.IntegerAttr):
+                    return {}, ir.IntegerAttr(attr).value
+            elif name == "affine.apply":
+                amap = ir.AffineMapAttr(op.attributes["map"]).value
+                lin = self.expr_linear(amap.results[0], op.operation.operands, amap.n_dims)
+                if lin is not None:
+                    return lin
+            elif name in ("arith.addi", "arith.subi", "arith.muli") and _int_width(value.type) == 64:
+                a, b = (self.linear(v) for v in op.operation.operands)
+                lin = _combine(a, b, name[6:9])
+                if lin is not None:
+                    return lin
+        return {value: 1}, 0
+
+    def expr_linear(self, e, operands, n_dims: int):
+        """`linear` of an affine map result over ``operands``; None if it has a division."""
+        e = e.maybe_downcast()
+        if isinstance(e, ir.AffineDimExpr):
+            return self.linear(operands[e.position])
+        if isinstance(e, ir.AffineSymbolExpr):
+            return self.linear(operands[n_dims + e.position])
+        if isinstance(e, ir.AffineConstantExpr):
+            return {}, e.value
+        if isinstance(e, (ir.AffineAddExpr, ir.AffineMulExpr)):
+            a = self.expr_linear(e.lhs, operands, n_dims)
+            b = a and self.expr_linear(e.rhs, operands, n_dims)
+            return b and _combine(a, b, "add" if isinstance(e, ir.AffineAddExpr) else "mul")
+        return None
+
+    def linear_form(self, coeffs) -> isl.PwAff:
+        """``sum(c * v)`` as an isl function (raises `NotAffine` for a value without one)."""
+        out = self._zero
+        for v, c in coeffs:
+            a, b = align(out, self.of(v).scale_val(val(self.ctx, c)))
+            out = a + b
+        return out
+
     # -- affine maps and sets
     def map_results(self, amap, operands) -> list:
         """Each result of ``amap`` applied to the forms of ``operands`` (dims, then symbols)."""
@@ -134,10 +190,10 @@ class ValueForms:
             return _floordiv(a, b, str(e))
         if isinstance(e, ir.AffineCeilDivExpr):
             c = _div_by(b, str(e), positive=True)
-            return a.scale_down_val(isl.Val.int_from_si(self.ctx, c)).ceil()
+            return a.scale_down_val(val(self.ctx, c)).ceil()
         if isinstance(e, ir.AffineModExpr):
             c = _div_by(b, str(e), positive=True)
-            return a.mod_val(isl.Val.int_from_si(self.ctx, c))
+            return a.mod_val(val(self.ctx, c))
         raise NotAffine(f"unknown affine expression {e}")
 
     def integer_set(self, text: str, operands) -> isl.Set:
@@ -213,6 +269,22 @@ def _split_top(text: str) -> list:
     return out
 
 
+def _combine(a, b, how: str):
+    """Two linear shapes added (``add``), subtracted (``sub``) or multiplied (``mul``, one
+    must be a constant); None if the product is not linear."""
+    (ca, ka), (cb, kb) = a, b
+    if how == "mul":
+        if ca and cb:
+            return None
+        (coeffs, k), c = ((ca, ka), kb) if not cb else ((cb, kb), ka)
+        return {v: x * c for v, x in coeffs.items() if x * c}, k * c
+    sign = 1 if how == "add" else -1
+    coeffs = dict(ca)
+    for v, x in cb.items():
+        coeffs[v] = coeffs.get(v, 0) + sign * x
+    return {v: x for v, x in coeffs.items() if x}, ka + sign * kb
+
+
 def _fold(forms, how: str):
     out = forms[0]
     for f in forms[1:]:
@@ -239,7 +311,7 @@ def _floordiv(a, b, what: str):
     c = _div_by(b, what, positive=False)
     if c < 0:
         a, c = a.neg(), -c
-    return a.scale_down_val(isl.Val.int_from_si(a.get_ctx(), c)).floor()
+    return a.scale_down_val(val(a.get_ctx(), c)).floor()
 
 
 def _arith(self, name, a, b):
@@ -257,7 +329,7 @@ def _arith(self, name, a, b):
         c = _div_by(b, what, positive=False)
         if c < 0:
             a, c = a.neg(), -c
-        return a.scale_down_val(isl.Val.int_from_si(a.get_ctx(), c)).ceil()
+        return a.scale_down_val(val(a.get_ctx(), c)).ceil()
     if name in ("arith.divsi", "arith.remsi"):
         _div_by(b, what, positive=False)
         return a.tdiv_q(b) if name == "arith.divsi" else a.tdiv_r(b)

@@ -14,7 +14,7 @@ import dataclasses
 import islpy as isl
 
 from .. import descriptor as d
-from .nest import Nest
+from .nest import Nest, val
 
 
 @dataclasses.dataclass(frozen=True)
@@ -77,9 +77,9 @@ class _Proof:
         if isinstance(e, d.Add):
             return self.aff(e.lhs, nest, loop_dims) + self.aff(e.rhs, nest, loop_dims)
         if isinstance(e, d.Mul):
-            return self.aff(e.lhs, nest, loop_dims).scale_val(isl.Val.int_from_si(nest.ctx, e.coeff))
+            return self.aff(e.lhs, nest, loop_dims).scale_val(val(nest.ctx, e.coeff))
         inner = self.aff(e.lhs, nest, loop_dims)
-        k = isl.Val.int_from_si(nest.ctx, e.divisor)
+        k = val(nest.ctx, e.divisor)
         if isinstance(e, d.FloorDiv):
             return inner.scale_down_val(k).floor()
         if type(e).__name__ == "Mod":  # (a descriptor form the frontend may grow)

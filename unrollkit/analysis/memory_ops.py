@@ -84,15 +84,17 @@ def _vec_shape(t) -> list:
 
 def access_of(op, memo: dict | None = None) -> Access | None:
     """The access ``op`` makes, or None if it is not an element access (or not of a memref).
-    ``memo``: a dict kept for one walk of one module (facts by memref type)."""
+    ``memo``: a dict kept for one walk of one module (facts by memref type, transfer lanes
+    by attributes)."""
     name = op_name(op)
     spec = _ACCESSES.get(name)
     if spec is None:
         return None
     pos, writes, mapped = spec
-    ops = list(op.operation.operands)
+    memo = {} if memo is None else memo
+    ops = list(op.operands)
     mem = ops[pos]
-    facts = _memref_facts(mem.type, {} if memo is None else memo)
+    facts = _memref_facts(mem.type, memo)
     if facts is None:
         return None  # a transfer on a tensor: no memory
     rank, elem_is_vector, shape = facts
@@ -108,7 +110,14 @@ def access_of(op, memo: dict | None = None) -> Access | None:
     n_idx = amap.n_inputs if mapped else rank
     indices = ops[pos + 1:pos + 1 + n_idx]
     if name.startswith("vector.transfer_"):
-        extents, masked = _transfer_lanes(op, rank, vshape)
+        attrs = op.attributes
+        # the lanes depend on these attributes and types only: an unrolled body repeats them
+        key = (attrs["permutation_map"] if "permutation_map" in attrs else None,
+               attrs["in_bounds"] if "in_bounds" in attrs else None, rank, tuple(vshape))
+        lanes = memo.get(key)
+        if lanes is None:
+            lanes = memo[key] = _transfer_lanes(op, rank, vshape)
+        extents, masked = lanes
     else:
         extents, masked = [1] * (rank - len(vshape)) + vshape, frozenset()
     return Access(mem, shape, amap, indices, extents, masked, writes)

@@ -121,12 +121,8 @@ class _Walk:
         if min(shape, default=0) < 0:
             return Refusal(op, acc.memref, "the memref has a dynamic shape")
         try:
-            if acc.amap is not None:
-                indices = self.forms.map_results(acc.amap, acc.indices)
-            else:
-                indices = [self.forms.of(v) for v in acc.indices]
-            for dim, (f, n, ext) in enumerate(zip(indices, shape, acc.extents)):
-                rng = nest.range_of(f)
+            for dim, (n, ext) in enumerate(zip(shape, acc.extents)):
+                rng = self.index_range(acc, dim, nest)
                 if rng is None:
                     return None  # the access is never executed
                 lo, hi = rng[0], rng[1] + ext - 1
@@ -139,6 +135,19 @@ class _Walk:
         except (Unbounded, isl.Error) as exc:
             return Refusal(op, acc.memref, f"the integer set library could not bound it ({exc})")
         return None
+
+    def index_range(self, acc, dim: int, nest: Nest):
+        """Exact (min, max) of index ``dim`` of ``acc`` over ``nest`` (None: never reached)."""
+        if acc.amap is None:
+            lin = self.forms.linear(acc.indices[dim])
+        else:
+            lin = self.forms.expr_linear(acc.amap.results[dim], acc.indices, acc.amap.n_dims)
+        if lin is None:  # a division or modulo: its own isl form
+            forms = [self.forms.of(v) for v in acc.indices]
+            return nest.range_of(self.forms.expr(acc.amap.results[dim], forms, acc.amap.n_dims))
+        coeffs, offset = lin
+        rng = nest.linear_range(frozenset(coeffs.items()), self.forms)
+        return None if rng is None else (rng[0] + offset, rng[1] + offset)
 
     # -- domains
     def loop_body(self, op, nest: Nest, bounds: list, ivs: list) -> None:

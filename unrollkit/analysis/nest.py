@@ -33,7 +33,7 @@ class Nest:
     def const(self, value: int) -> isl.PwAff:
         """The constant ``value`` as a function of this nest's loop variables."""
         space = isl.Space.set_alloc(self.ctx, 0, self.depth)
-        return isl.PwAff.val_on_domain(isl.Set.universe(space), isl.Val.int_from_si(self.ctx, value))
+        return isl.PwAff.val_on_domain(isl.Set.universe(space), val(self.ctx, value))
 
     def var(self, k: int) -> isl.PwAff:
         """Loop variable ``k`` (0 = outermost) as a function of this nest's variables."""
@@ -68,7 +68,7 @@ class Nest:
                 first = lows[0]
                 for lo in lows[1:]:
                     first = first.max(lo)
-                dom = dom & (v - first).mod_val(isl.Val.int_from_si(self.ctx, step)).zero_set()
+                dom = dom & (v - first).mod_val(val(self.ctx, step)).zero_set()
         return Nest(self.ctx, depth, dom.coalesce())
 
     def restrict(self, cond: isl.Set) -> "Nest":
@@ -95,9 +95,29 @@ class Nest:
             rng = self._ranges[key] = self._range(base)
         return None if rng is None else (rng[0] + offset, rng[1] + offset)
 
+    def linear_range(self, coeffs: frozenset, forms):
+        """`range_of` ``sum(c * v)`` over ``(v, c)`` in ``coeffs`` (SSA values with forms in
+        ``forms``, a `ValueForms`), memoised by the coefficients: the copies of an unrolled
+        body, which differ only in constant offsets, need no isl work after the first."""
+        rng = self._ranges.get(coeffs, False)
+        if rng is False:
+            rng = self._ranges[coeffs] = self.range_of(forms.linear_form(coeffs))
+        return rng
+
     def _range(self, pa: isl.PwAff):
-        # the optimum over the set of values taken (projection is exact for integer sets);
-        # isl's min_val/max_val fail on domains whose equalities make the objective rational
+        if pa.n_piece() == 1:  # the common case: one ILP per end over the domain
+            where, aff = pa.get_pieces()[0]
+            dom = self.domain & where
+            try:
+                lo, hi = dom.min_val(aff), dom.max_val(aff)
+            except isl.Error:
+                pass  # isl's ILP refuses objectives that its equalities make rational
+            else:
+                if lo.is_nan():
+                    return None
+                if lo.is_int() and hi.is_int():
+                    return lo.to_python(), hi.to_python()
+        # the optimum over the set of values taken (projection is exact for integer sets)
         values = isl.Map.from_pw_aff(pa.intersect_domain(self.domain)).range()
         if values.is_empty():
             return None
@@ -110,6 +130,11 @@ class Nest:
 
 class Unbounded(Exception):
     """An index whose range over a domain is infinite (an unbounded loop)."""
+
+
+def val(ctx: isl.Context, v: int) -> isl.Val:
+    """The integer ``v`` as an isl value (any size: a kernel may spell a huge literal)."""
+    return isl.Val.int_from_si(ctx, v) if -2**62 < v < 2**62 else isl.Val.read_from_str(ctx, str(int(v)))
 
 
 def lift(pa: isl.PwAff, depth: int) -> isl.PwAff:
@@ -141,8 +166,8 @@ def constant_of(pa: isl.PwAff):
     pieces = pa.get_pieces()
     if len(pieces) != 1 or not pieces[0][0].plain_is_universe():
         return None
-    val = pieces[0][1].get_constant_val()
-    return val.to_python() if val.is_int() else None
+    c = pieces[0][1].get_constant_val()
+    return c.to_python() if c.is_int() else None
 
 
 def split_constant(pa: isl.PwAff):
