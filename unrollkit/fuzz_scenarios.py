@@ -7,10 +7,11 @@ or the `Mismatch`/exception it met.
 
 Scenarios (``Case.scenario``):
 
-* ``threads``: one thread calls the kernel again and again (each result checked) while two
-  others compile and run 34 other signatures of the same jitted kernel, more than its
-  in-memory LRU keeps; afterwards a `CompiledKernel` handle kept from the start is timed and
-  called again. Machine code must outlive every caller.
+* ``threads``: one thread runs long native repeat loops through the `CompiledKernel` handle
+  kept from the first call (without touching the jitted kernel, so its signature ages in the
+  LRU) while two others compile and run 34 other signatures of the same jitted kernel, more
+  than its in-memory LRU keeps; then the handle runs once more and the kernel is called
+  again, both results checked. Machine code must outlive every caller.
 * ``tamper:<how>``: two signatures are compiled into a fresh disk cache, the entries are
   damaged (``TAMPERS``), and a new jitted kernel runs both again: each result must be right
   (a damaged entry rebuilt, an entry of another shape never taken for this one).
@@ -122,13 +123,14 @@ def run_threads(case: Case) -> str:
     kept = f.last
     others = [make_data(case, s, seed=n) for n, s in enumerate(_other_sizes(case, OTHER_SIGNATURES))]
     errors, stop = [], threading.Event()
+    scratch = _copies(args)
+    ready = f.signature(scratch)[1]
+    reps = max(1, int(0.05 / max(kept.time_native(ready, 10) / 10, 1e-7)))  # ~50 ms a loop
 
     def hammer():
         try:
             while not stop.is_set():
-                got = _copies(args)
-                f(*got)
-                check_result(case, kernel, got, want)
+                kept.time_native(ready, reps)  # a long native call, the GIL released
         except BaseException as exc:  # noqa: BLE001
             errors.append(exc)
 
@@ -152,8 +154,9 @@ def run_threads(case: Case) -> str:
     threads[0].join()
     if errors:
         raise errors[0]
-    ready = f.signature(_copies(args))[1]
-    kept.time_native(ready, 3)  # the handle kept from before the evictions
+    got = _copies(args)
+    kept.time_native(f.signature(got)[1], 1)  # the handle kept from before the evictions
+    check_result(case, kernel, got, want)
     got = _copies(args)
     f(*got)
     check_result(case, kernel, got, want)
