@@ -105,8 +105,9 @@ def fingerprint(pipeline) -> str | None:
         elif cls.__module__.startswith("unrollkit."):
             continue
         else:  # a Pass subclass of the user's: every function its classes define
-            digest = function_digest([v for c in cls.__mro__ if not c.__module__.startswith(("unrollkit.", "builtins"))
-                                      for v in vars(c).values() if isinstance(v, types.FunctionType)])
+            own = [c for c in cls.__mro__ if not c.__module__.startswith(("unrollkit.", "builtins"))]
+            digest = function_digest([v for c in own for v in vars(c).values()
+                                      if isinstance(v, types.FunctionType)])
         if digest is None:
             return None
         parts.append(f"{p.name}:{digest}")

@@ -43,6 +43,15 @@ def run_filecheck(text: str, checks: str) -> tuple[int, str]:
 
 
 @pytest.fixture
+def cache_dir(tmp_path, monkeypatch):
+    """An empty compile cache of the test's own (``UNROLLKIT_CACHE_DIR``), enabled."""
+    d = tmp_path / "cache"
+    monkeypatch.setenv("UNROLLKIT_CACHE_DIR", str(d))
+    monkeypatch.delenv("UNROLLKIT_CACHE", raising=False)
+    return d
+
+
+@pytest.fixture
 def check_ir(request):
     """``check_ir(text, prefix="CHECK")``: match ``text`` against the ``# CHECK:`` comments written
     in the calling test's own source, next to the code that builds the IR."""

@@ -14,14 +14,6 @@ from unrollkit.kernels import gemm, mac
 from conftest import OUTSIDE
 
 
-@pytest.fixture
-def cache_dir(tmp_path, monkeypatch):
-    d = tmp_path / "cache"
-    monkeypatch.setenv("UNROLLKIT_CACHE_DIR", str(d))
-    monkeypatch.delenv("UNROLLKIT_CACHE", raising=False)
-    return d
-
-
 def run_mac(factor=4, n=64, dt=np.float32, **kw):
     a, b, c = (np.full(n, 2, dt) for _ in range(3))
     f = uk.jit(mac, factor=factor, **kw)

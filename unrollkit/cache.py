@@ -201,11 +201,16 @@ def info() -> dict:
 
 def clear() -> int:
     """Remove the entries (and temporary files) this cache wrote; other files stay."""
-    d = directory()
+    return remove_own(directory(), OWN_FILE)
+
+
+def remove_own(folder: Path, own) -> int:
+    """Remove the regular files of ``folder`` whose whole name matches the regex ``own``
+    (the files unrollkit wrote there); returns how many."""
     n = 0
-    if d.is_dir():
-        for f in d.iterdir():
-            if OWN_FILE.fullmatch(f.name) and f.is_file() and not f.is_symlink():
+    if folder.is_dir():
+        for f in folder.iterdir():
+            if own.fullmatch(f.name) and f.is_file() and not f.is_symlink():
                 try:
                     f.unlink()
                     n += 1

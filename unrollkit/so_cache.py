@@ -8,8 +8,8 @@ owned by this user, writable by no one else), the record's key is the one asked 
 bytes hash to the recorded digest. It is then loaded by its path: only this user can change
 the folder between the check and the load. (Not through ``/proc/self/fd/N``: the dynamic
 loader matches an already loaded library by that name, and fd numbers are reused — a second
-object came back as the first.) Anything else (a 0-byte, truncated or replaced object, a missing or foreign record) is built
-again.
+object came back as the first.) Anything else (a 0-byte, truncated or replaced object, a
+missing or foreign record) is built again.
 """
 from __future__ import annotations
 
@@ -103,14 +103,4 @@ def load_cached(directory: Path, stem: str, key: str, load):
 
 def clear() -> int:
     """Remove the shared objects, records and temporary files this cache wrote in ``<cache>/c``."""
-    d = cache.directory() / "c"
-    n = 0
-    if d.is_dir():
-        for f in d.iterdir():
-            if OWN_FILE.fullmatch(f.name) and f.is_file() and not f.is_symlink():
-                try:
-                    f.unlink()
-                    n += 1
-                except OSError:
-                    pass
-    return n
+    return cache.remove_own(cache.directory() / "c", OWN_FILE)
