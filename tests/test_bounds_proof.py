@@ -488,3 +488,39 @@ def test_a_kernel_whose_subscript_reaches_the_last_element_runs_and_one_past_is_
     from unrollkit.interpreter import interpret
     with pytest.raises(KernelSyntaxError, match=r"ranges over \[2, 8\]"):
         interpret(every_third, np.zeros(8, np.float32))
+
+
+def test_a_step_that_enlarges_an_argument_type_is_refused(tmp_path):
+    # the proof trusts the arguments' memref types: a user pass must not declare y larger
+    r = _subprocess("""
+        import numpy as np, unrollkit as uk
+        from mlir import ir
+        import unrollkit.passes as P
+
+        def enlarge(module):
+            fn = module.body.operations[0]
+            args = fn.regions[0].blocks[0].arguments
+            big = ir.MemRefType.get([20], ir.F32Type.get())
+            args[1].set_type(big)
+            fn.attributes["function_type"] = ir.TypeAttr.get(ir.FunctionType.get([args[0].type, big], []))
+            for op in fn.regions[0].blocks[0].operations:
+                if op.operation.name == "affine.for":
+                    for inner in op.regions[0].blocks[0].operations:
+                        if inner.operation.name == "affine.store":
+                            inner.attributes["map"] = ir.AffineMapAttr.get(
+                                ir.AffineMap.get(1, 0, [ir.AffineDimExpr.get(0) + 10]))
+        P.register_function("enlarge", enlarge)
+
+        @uk.kernel
+        def copy(x: uk.f32["N"], y: uk.f32["N"]):
+            for i in range(N):
+                y[i] = x[i]
+        guard = np.zeros(30, np.float32)
+        try:
+            uk.jit(copy, pipeline="enlarge")(np.ones(10, np.float32), guard[:10])
+        except uk.CompileError as e:
+            print("REFUSED", e)
+        assert not guard[10:].any(), "wrote past y"
+    """, tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "REFUSED" in r.stdout and "changed what the caller passes" in r.stdout, r.stdout

@@ -27,12 +27,28 @@ def raw_steps(pipeline) -> list:
     return [p.text() for p in pipeline.passes if p.name == "mlir" or is_user_pass(p.name)]
 
 
-def check_module(module, after: str, arrays=None, raw=()) -> None:
+def signature(module) -> list:
+    """The argument types of each function of ``module`` (as text), to compare before and
+    after a pipeline: the proof trusts the memref types of the arguments, so no step may
+    change them (a user pass could declare an array larger than the caller's)."""
+    return [(ir.StringAttr(op.attributes["sym_name"]).value, [str(t) for t in op.type.inputs])
+            for op in module.body.operations if op.operation.name == "func.func"]
+
+
+def check_module(module, after: str, arrays=None, raw=(), before=None) -> None:
     """Raise CompileError if some access of ``module`` is not proved inside its memref.
 
     ``after`` names the stage (e.g. ``pipeline 'unroll{factor=4}'``); ``arrays`` names the
     function's arguments by position (the kernel's parameters); ``raw`` lists the raw steps of
-    the pipeline (see `raw_steps`)."""
+    the pipeline (see `raw_steps`); ``before``: the `signature` of the module before it, whose
+    functions must keep their argument types."""
+    if before is not None:
+        now = dict(signature(module))
+        for name, types in before:
+            if now.get(name) != types:
+                raise CompileError(f"after {after}: function {name} had the arguments {types}, now "
+                                   f"{now.get(name)}: a step changed what the caller passes; refusing "
+                                   "to run it")
     r = first_refusal(module)
     if r is not None:
         raise CompileError(_message(r, after, arrays, list(raw)))

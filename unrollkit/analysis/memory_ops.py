@@ -106,6 +106,8 @@ def access_of(op, memo: dict | None = None) -> Access | None:
         vshape = _vec_shape(op.operation.results[0].type)
     if elem_is_vector:
         vshape = []  # one element (itself a vector) per access
+    if len(vshape) > rank:
+        raise NotAffine(f"{name} moves a {len(vshape)}-d vector through a {rank}-d memref")
     amap = ir.AffineMapAttr(op.attributes["map"]).value if mapped else None
     n_idx = amap.n_inputs if mapped else rank
     indices = ops[pos + 1:pos + 1 + n_idx]
