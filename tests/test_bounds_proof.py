@@ -6,6 +6,7 @@ the last element (accepted) with the same access one further (refused), and rand
 compared with a brute-force enumeration of their iterations.
 """
 import random
+
 import pytest
 from mlir import ir
 
