@@ -5,17 +5,185 @@ import dataclasses
 import os
 from typing import ClassVar
 
-from unrollkit.errors import CodeSizeError
+from unrollkit.errors import CodeSizeError, UnrollkitError
 
 REGISTRY: dict = {}
 
-#: How many operations a pass may leave in one function. Unrolling multiplies code: a
-#: 16-deep full unroll of a tile loop produced 31 MB of IR upstream and never finished.
-DEFAULT_MAX_OPS = 50_000
+#: The code-size budget (``UNROLLKIT_MAX_OPS``): operations a pass may leave in the module, and
+#: what LLVM may be given (`code_size`: vectors counted per register, unroll-count pragmas
+#: times their copies). Unrolling multiplies code: a 16-deep full unroll of a tile loop
+#: produced 31 MB of IR upstream and never finished; under the former 50,000, 7,000 copies of
+#: mac's six-operation body ran over 60 s in LLVM's O3 (1,024 copies, 7,200 operations: 19 s;
+#: straight-line code costs LLVM superlinear time). The largest code the shipped schedules
+#: make is about 7,300 (the GEMM schedule at 1023³ f64; factor 64 on any built-in: under
+#: 600), so twice that is the default.
+DEFAULT_MAX_OPS = 16_384
 
 
 def max_ops() -> int:
-    return int(os.environ.get("UNROLLKIT_MAX_OPS", DEFAULT_MAX_OPS))
+    """The code-size budget: ``UNROLLKIT_MAX_OPS`` (a positive integer), else the default."""
+    raw = os.environ.get("UNROLLKIT_MAX_OPS", "").strip()
+    if not raw:
+        return DEFAULT_MAX_OPS
+    try:
+        limit = int(raw)
+    except ValueError:
+        limit = 0
+    if limit < 1:
+        raise UnrollkitError(f"UNROLLKIT_MAX_OPS={raw!r} is not a positive integer; it is the "
+                             f"code-size budget in operations (default {DEFAULT_MAX_OPS:,})")
+    return limit
+
+
+#: The widest vector any operation may have, whatever the budget: LLVM's instruction selector
+#: aborts the process on a vector of 65,536 lanes ("too many operands to fit into SDNode",
+#: `vector-acc` at factor 4096), far below any budget counted in registers.
+MAX_VECTOR_LANES = 4096
+#: operations whose body is a block of its own (a loop body, a function body)
+_BLOCK_OPS = frozenset({"affine.for", "affine.parallel", "scf.for", "scf.while", "scf.parallel",
+                        "func.func", "llvm.func", "builtin.module"})
+
+
+def max_block() -> int:
+    """The most code one straight-line block may hold: a quarter of the budget. LLVM's O3
+    takes superlinear time in a block's length: mac unrolled by 256, 512, 1024 (blocks of
+    1,800, 3,600, 7,200 operations) took 0.75, 3.6, 19 s, by 2048 over 400 s, while the GEMM
+    schedule's 7,300 operations in loops (blocks up to ~850) take about a second."""
+    return max(1, max_ops() // 4)
+
+
+@dataclasses.dataclass(frozen=True)
+class CodeSize:
+    """`measure`'s answer: ``total`` operations (vectors per register), ``widest`` vector
+    (lanes), the largest straight-line ``block`` (operations outside nested loops) with the
+    name of the loop whose body it is ("" for a function body), and the root's ``own`` block."""
+    total: int
+    widest: int
+    block: int
+    block_loop: str
+    own: int
+
+
+def measure(root) -> CodeSize:
+    """The code under ``root`` as LLVM will see it: operations, a vector operation counted
+    once per vector register it fills (LLVM splits a ``vector<1024xf32>`` into 64 AVX-512
+    registers' worth of instructions), and its longest block."""
+    from mlir import ir
+    from unrollkit.ir_utils import loop_name
+    from unrollkit.target import host_target
+    register_bits = host_target().vector_bits
+    vector_id = ir.VectorType.static_typeid
+    total, widest, best = 0, 0, (0, "")
+
+    def weight(op) -> int:
+        nonlocal widest
+        w = 1
+        values = op.results
+        if not len(values):
+            values = op.operands  # a store of a vector: its width is in what it stores
+        for v in values:
+            t = v.type
+            if t.typeid == vector_id:  # (cheaper than isinstance on every value)
+                t = ir.VectorType(t)
+                lanes = _product(t.shape)
+                w = max(w, -(-lanes * getattr(t.element_type, "width", 64) // register_bits))
+                widest = max(widest, lanes)
+        return w
+
+    def block_of(op) -> int:
+        """Operations of ``op``'s regions outside nested loops; nested blocks are measured too."""
+        nonlocal total, best
+        n = 0
+        for region in op.regions:
+            for block in region.blocks:
+                for child in block.operations:
+                    child = child.operation
+                    name = child.name
+                    # affine loads, stores, loops and applies are scalar (most of a kernel)
+                    w = 1 if name.startswith("affine.") and "vector" not in name else weight(child)
+                    total += w
+                    if name in _BLOCK_OPS:
+                        inner = block_of(child)
+                        if inner > best[0]:
+                            best = (inner, (loop_name(child) or "<unnamed>") if "for" in name else "")
+                        n += 1
+                    else:
+                        n += w + (block_of(child) if len(child.regions) else 0)
+        return n
+
+    root = root.operation if hasattr(root, "operation") else root
+    own = block_of(root)
+    if own > best[0]:
+        best = (own, (loop_name(root) or "<unnamed>") if "for" in root.name else "")
+    return CodeSize(total, widest, *best, own)
+
+
+def code_size(root) -> int:
+    """`measure`'s total for the code under ``root``; refuses (`CodeSizeError`) a vector wider
+    than `MAX_VECTOR_LANES`, which no budget makes compilable."""
+    m = measure(root)
+    check_lanes(root, m)
+    return m.total
+
+
+def check_lanes(root, m: CodeSize) -> None:
+    if m.widest > MAX_VECTOR_LANES:
+        raise CodeSizeError(f"the code works on vectors of {m.widest:,} lanes{_where(root, m.widest)}, "
+                            f"over the {MAX_VECTOR_LANES:,} LLVM can compile; use fewer vector "
+                            "registers (a lower vector-acc factor or vectorize width)")
+
+
+def check_module_size(module, after: str) -> int:
+    """Refuse (`CodeSizeError`) a module LLVM should not be given: a vector too wide for it,
+    more code than the budget (naming the loop with the most), or a straight-line block
+    longer than `max_block`. Returns the size."""
+    m = measure(module)
+    check_lanes(module, m)
+    limit = max_ops()
+    if m.total > limit:
+        from unrollkit.ir_utils import affine_loops, is_innermost, loop_name
+        loops = [(code_size(op), loop_name(op) or "<unnamed>") for op in affine_loops(module)
+                 if is_innermost(op)]
+        big = f"; loop {max(loops)[1]!r} alone has about {max(loops)[0]:,}" if loops else ""
+        raise CodeSizeError(
+            f"{after} the kernel would give LLVM about {m.total:,} operations (a vector operation "
+            f"counted per register){big}, over the code-size budget of {limit:,}; {_ADVICE}")
+    if m.block > max_block():
+        where = f"the body of loop {m.block_loop!r}" if m.block_loop else "the function body"
+        raise CodeSizeError(
+            f"{after} {where} would be one straight-line block of about {m.block:,} operations, "
+            f"over the {max_block():,} (a quarter of the code-size budget) LLVM's optimiser "
+            f"handles in reasonable time; {_ADVICE} (a block may hold a quarter of it)")
+    return m.total
+
+
+_ADVICE = "lower the factor, or raise the budget with UNROLLKIT_MAX_OPS=<n> if you really want that much code"
+
+
+def _where(root, lanes: int) -> str:
+    """`` (vector.transfer_read in loop 'k')``: an operation on ``lanes``-lane vectors, one
+    inside a named loop if there is one, for messages."""
+    from mlir import ir
+    from unrollkit.ir_utils import loop_name, walk_ops
+    found = []
+    for op in walk_ops(root):
+        if any(isinstance(v.type, ir.VectorType) and _product(ir.VectorType(v.type).shape) == lanes
+               for v in (*op.results, *op.operands)):
+            loop = op.parent
+            while loop is not None and not (loop.name == "affine.for" and loop_name(loop)):
+                loop = loop.parent
+            found.append((loop is None, op.name, loop_name(loop) if loop is not None else None))
+    if not found:
+        return ""
+    _, name, loop = min(found, key=lambda x: x[0])
+    return f" ({name} in loop {loop!r})" if loop else f" ({name})"
+
+
+def _product(shape) -> int:
+    out = 1
+    for n in shape:
+        out *= n
+    return out
 
 
 def register(cls):
@@ -71,10 +239,18 @@ def _fmt(pname: str, key: str, v) -> str:
     return ":".join(items)
 
 
-def check_code_size(what: str, loop: str, ops_after: int, env_hint: str = "UNROLLKIT_MAX_OPS"):
+def check_code_size(what: str, loop: str, ops_after: int, env_hint: str = "UNROLLKIT_MAX_OPS",
+                    block: int = 0):
+    """Refuse (`CodeSizeError`) ``what`` of ``loop`` when it would leave ``ops_after``
+    operations, over the budget, or make one straight-line ``block`` longer than `max_block`."""
     limit = max_ops()
     if ops_after > limit:
         raise CodeSizeError(
             f"{what} of loop {loop!r} would generate about {ops_after:,} operations, over the "
             f"code-size budget of {limit:,}; lower the factor, or raise the budget with "
             f"{env_hint}=<n> if you really want that much code")
+    if block > max_block():
+        raise CodeSizeError(
+            f"{what} of loop {loop!r} would make one straight-line block of about {block:,} "
+            f"operations, over the {max_block():,} (a quarter of the code-size budget) LLVM's "
+            f"optimiser handles in reasonable time; {_ADVICE} (a block may hold a quarter of it)")

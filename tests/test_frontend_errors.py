@@ -245,3 +245,119 @@ def test_calling_a_descriptor_directly_explains():
     from unrollkit.kernels import mac
     with pytest.raises(TypeError, match="compile it first"):
         mac(1, 2, 3)
+
+
+# ------------------------------------------------------------------ literals that do not fit (issue 11, item 8)
+
+BIG_INDEX = 2 ** 64 + 3          # globals used in kernels (a literal of these would do the same)
+HUGE = 10 ** 400
+NEG_INF = float("-inf")
+
+
+def compile_error(fn, *args) -> uk.KernelSyntaxError:
+    """The KernelSyntaxError of decorating ``fn`` and calling it on ``args`` (None: no error)."""
+    try:
+        uk.jit(uk.kernel(fn))(*args)
+    except uk.KernelSyntaxError as exc:
+        assert exc.filename == HERE, str(exc)
+        return exc
+    return None
+
+
+def test_int_literal_that_does_not_fit_i32_is_refused_not_wrapped():
+    def k(y: i32["N"]):
+        for i in range(N):  # noqa: F821
+            y[i] = 4294967297  # MARK (2**32 + 1: was silently 1)
+    err = compile_error(k, np.zeros(4, np.int32))
+    assert err is not None and "int literal 4294967297 does not fit i32" in str(err), err
+    assert err.lineno == line_of(k, "# MARK")
+    from unrollkit.interpreter import interpret  # the reference refuses it too
+    with pytest.raises((OverflowError, uk.KernelSyntaxError)):
+        interpret(uk.kernel(k), np.zeros(4, np.int32))
+
+
+def test_int_literal_fits_at_the_edges_of_i32():
+    def k(y: i32["N"]):
+        for i in range(N):  # noqa: F821
+            y[i] = max(2147483647 + y[i] * 0, -2147483648)
+    y = np.zeros(3, np.int32)
+    assert compile_error(k, y) is None
+    assert (y == 2 ** 31 - 1).all()
+
+
+def test_int_literal_through_an_untyped_local_and_a_generic_array():
+    def k(y: T["N"]):
+        for i in range(N):  # noqa: F821
+            t = 4294967297  # MARK
+            y[i] = y[i] + t
+    err = compile_error(k, np.zeros(4, np.int32))
+    assert err is not None and "does not fit i32" in str(err) and err.lineno == line_of(k, "# MARK"), err
+    y = np.zeros(4, np.int64)  # the same generic kernel holds it in i64
+    assert compile_error(k, y) is None
+    assert (y == 4294967297).all()
+
+
+def test_int_literal_beyond_i64():
+    def k(y: uk.i64["N"]):
+        for i in range(N):  # noqa: F821
+            y[i] = 18446744073709551619  # MARK
+    err = compile_error(k, np.zeros(4, np.int64))
+    assert err is not None and "does not fit i64" in str(err) and err.lineno == line_of(k, "# MARK"), err
+
+
+@pytest.mark.parametrize("src,marker", [
+    ("for i in range(18446744073709551619):  # MARK\n        y[0] = 1.0", "range(18446744073709551619)"),
+    ("for i in range(BIG_INDEX):  # MARK\n        y[0] = 1.0", "range(BIG_INDEX)"),
+    ("for i in range(N):  # MARK\n        y[i + 18446744073709551619] = 1.0", "i + 18446744073709551619"),
+    ("for i in range(0, N, 18446744073709551619):  # MARK\n        y[i] = 1.0", "range(0, N, 1844"),
+])
+def test_index_constants_beyond_64_bits_are_syntax_errors(src, marker):
+    """They reached the bounds proof and MLIR as raw TypeErrors (no file:line)."""
+    source = f"def k(y: f32['N']):\n    {src}\n"
+    with pytest.raises(uk.KernelSyntaxError) as e:
+        parse_kernel(source, filename="k.py", first_line=10, env={"f32": f32, "BIG_INDEX": BIG_INDEX})
+    line = 10 + next(i for i, text in enumerate(source.splitlines()) if marker in text)
+    assert str(e.value).startswith(f"k.py:{line}: "), str(e.value)
+    assert "64-bit index" in str(e.value)
+
+
+def test_shape_size_beyond_64_bits():
+    with pytest.raises(uk.KernelSyntaxError, match="outside the 64-bit index range"):
+        parse_kernel("def k(y: f32[2**70]):\n    y[0] = 1.0\n", env={"f32": f32})
+
+
+@pytest.mark.parametrize("value,dtype,words", [
+    ("HUGE", np.float32, "literal of 401 digits is too large for f32"),
+    ("HUGE", np.float64, "too large for f64"),
+    ("1e39", np.float32, "literal 1e+39 is too large for f32"),
+])
+def test_float_overflowing_literals(value, dtype, words):
+    """10**400 was a raw OverflowError; 1e39 silently became inf in f32."""
+    source = f"def k(y: T['N']):\n    for i in range(N):\n        y[i] = {value}\n"
+    k = parse_kernel(source, filename="k.py", first_line=1, env={"T": T, "HUGE": HUGE})
+    with pytest.raises(uk.KernelSyntaxError) as e:
+        uk.jit(k)(np.zeros(3, dtype))
+    assert str(e.value).startswith("k.py:3: ") and words in str(e.value), str(e.value)
+
+
+def test_1e39_fits_f64_and_an_explicit_infinity_stays_allowed():
+    def k(y: T["N"], m: T[1]):
+        for i in range(N):  # noqa: F821
+            m[0] = NEG_INF
+        for j in range(N):  # noqa: F821
+            y[j] = 1e39 + y[j] * 0.0
+    y, m = np.zeros(3), np.zeros(1)
+    assert compile_error(k, y, m) is None
+    assert (y == 1e39).all() and m[0] == -np.inf
+
+
+def test_huge_float_scalar_argument_is_an_argument_error():
+    @uk.kernel
+    def k(a: f32, y: f32["N"]):
+        for i in range(N):  # noqa: F821
+            y[i] = a
+    f, y = uk.jit(k), np.zeros(3, np.float32)
+    f(2.0, y)
+    assert (y == 2.0).all()
+    with pytest.raises(uk.ArgumentError, match="scalar 'a' is f32 but got an integer of 401 digits"):
+        f(HUGE, y)

@@ -269,3 +269,53 @@ def test_vectorize_lowers_to_plain_vector_loads_where_upstream_masks():
         llvm_ir = f.ir("llvm")
         assert "load <8 x float>" in llvm_ir or "masked.load" in llvm_ir
         assert ("llvm.masked.load" in llvm_ir) == masked, text
+
+
+# ------------------------------------------------------------------ raw mlir{...} steps: an allowlist (issue 11, item 7)
+
+@pytest.mark.parametrize("pipeline,name", [
+    ("snapshot-op-locations{filename=SNAP}", "snapshot-op-locations"),  # writes a file
+    ("view-op-graph", "view-op-graph"),                                 # writes/opens a graph
+    ("print-ir", "print-ir"),
+    ("func.func(affine-data-copy-generate)", "affine-data-copy-generate"),
+    ("symbol-dce", "symbol-dce"),
+    ("func.func(cse,affine-parallelize)", "affine-parallelize"),
+])
+def test_raw_mlir_step_refuses_passes_outside_the_allowlist(pipeline, name, tmp_path):
+    snap = tmp_path / "snap.mlir"
+    text = "mlir{" + pipeline.replace("SNAP", str(snap)) + "}"
+    with pytest.raises(TransformError) as e:
+        uk.jit(mac, pipeline=text)
+    msg = str(e.value)
+    assert f"upstream pass {name!r} is not allowed" in msg, msg
+    assert "'affine-loop-normalize'" in msg and "'canonicalize'" in msg  # the allowed ones are listed
+    assert not snap.exists()
+
+
+@pytest.mark.parametrize("pipeline,words", [
+    ("gpu.module(cse)", ["nesting on 'gpu.module' is not allowed"]),
+    ("canonicalize{disable-patterns=/tmp/x}", ["may name a file", "disable-patterns"]),
+    ("canonicalize{disable-patterns=patterns.txt}", ["may name a file"]),
+])
+def test_raw_mlir_step_refuses_anchors_and_file_options(pipeline, words):
+    with pytest.raises(TransformError) as e:
+        Pipeline.parse("mlir{" + pipeline + "}")
+    for w in words:
+        assert w in str(e.value), str(e.value)
+
+
+def test_every_allowed_upstream_pass_exists():
+    """The allowlist names passes this MLIR registers (a typo would silently allow nothing)."""
+    from unrollkit.passes.mlir_raw import ALLOWED
+    for name in sorted(ALLOWED):
+        Pipeline.parse(f"mlir{{func.func({name})}}")
+
+
+def test_allowed_raw_mlir_steps_run_and_are_right():
+    n = 37
+    a, b = np.linspace(0, 1, n, dtype=np.float32), np.linspace(1, 2, n, dtype=np.float32)
+    c = np.ones(n, np.float32)
+    text = "tile{i=8},mlir{func.func(affine-loop-normalize,affine-scalrep),canonicalize,cse},unroll{factor=2}"
+    uk.jit(mac, pipeline=text)(a, b, c)
+    np.testing.assert_allclose(c, 1 + a * b, rtol=1e-6)
+    assert Pipeline.parse("mlir{func.func(lower-affine)}").passes[0].pipeline == "func.func(lower-affine)"

@@ -6,6 +6,7 @@ return new descriptors. Being frozen, a descriptor is its own cache key.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, replace
 from typing import Union
 
@@ -158,6 +159,35 @@ class Const:
     value: Union[int, float]
 
 
+#: the magnitude from which a number rounds to infinity in each float element type (the
+#: largest finite value plus half its last place)
+FLOAT_OVERFLOW = {"f32": 2 ** 128 - 2 ** 103, "f64": 2 ** 1024 - 2 ** 970}
+#: the largest finite value of each float element type
+FLOAT_MAX = {"f32": 3.4028234663852886e38, "f64": 1.7976931348623157e308}
+#: bits of each integer element type (two's complement)
+INT_BITS = {"i32": 32, "i64": 64}
+
+
+def literal_problem(value, ty: ElementType) -> str | None:
+    """Why literal ``value`` cannot be a value of element type ``ty`` (None when it can): an
+    int outside the integer type's range (``4294967297`` as i32 silently became 1), or a
+    finite number that rounds to infinity in the float type (``10**400`` raised a raw
+    OverflowError, ``1e39`` became inf in f32). A float that already is inf or nan (a
+    global ``NEG_INF = float("-inf")``) stays what it is."""
+    if isinstance(value, bool) or ty.is_generic:
+        return None
+    if ty.name in INT_BITS:
+        low, high = -(1 << (INT_BITS[ty.name] - 1)), (1 << (INT_BITS[ty.name] - 1)) - 1
+        if isinstance(value, int) and not low <= value <= high:
+            return f"int literal {value} does not fit {ty.name} (from {low} to {high}); it would wrap around"
+        return None
+    limit = FLOAT_OVERFLOW.get(ty.name)
+    if limit is None or (isinstance(value, float) and not math.isfinite(value)) or abs(value) < limit:
+        return None
+    shown = value if isinstance(value, float) or abs(value) < 10 ** 30 else f"of {len(str(abs(value)))} digits"
+    return f"literal {shown} is too large for {ty.name}: it would be infinity (largest finite: {FLOAT_MAX[ty.name]:.7g})"
+
+
 @dataclass(frozen=True)
 class Scalar:
     """A scalar kernel parameter."""
@@ -290,6 +320,22 @@ def walk(body):
         yield s
         if isinstance(s, Loop):
             yield from walk(s.body)
+
+
+def ops_estimate(body, straight: bool = False) -> int:
+    """About how many MLIR operations ``body`` lowers to (a load, store, arithmetic operation
+    or loop each one, an index used as a value two): what a code-size check multiplies by a
+    factor before anything is built (`macro_unroll`, `variants.plan`). ``straight``: only its
+    straight-line part (a nested loop counts as one operation)."""
+    total = 0
+    for s in body:
+        if isinstance(s, Loop):
+            total += 2 + (0 if straight else ops_estimate(s.body))  # the loop and its yield
+        else:
+            total += (1 if isinstance(s, Store) else 0) + sum(
+                2 if isinstance(x, Index) else 0 if isinstance(x, (Scalar, Local)) else 1
+                for x in walk_expr(s.value))
+    return total
 
 
 def expr_children(e: Expr) -> tuple:

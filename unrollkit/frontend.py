@@ -16,6 +16,8 @@ from .dtypes import ArrayType, ElementType
 from .errors import KernelSyntaxError
 
 _AUG = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/"}
+#: the range of MLIR's ``index`` (64 bits here), which every subscript and bound is computed in
+INDEX_MIN, INDEX_MAX = -(1 << 63), (1 << 63) - 1
 _BIN = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/"}
 
 
@@ -111,6 +113,8 @@ class _Parser:
                     self.fail(arg, f"shape of {arg.arg!r} must list size names or ints, got {s!r}")
                 if isinstance(s, int) and s < 0:
                     self.fail(arg, f"shape of {arg.arg!r} has a negative size {s}")
+                if isinstance(s, int) and s > INDEX_MAX:
+                    self.fail(arg, f"shape of {arg.arg!r} has the size {s}, outside the 64-bit index range")
                 if isinstance(s, str):
                     if not s.isidentifier():
                         self.fail(arg, f"size name {s!r} of {arg.arg!r} is not an identifier")
@@ -200,6 +204,8 @@ class _Parser:
                     self.fail(s, "the loop step must be a positive integer literal")
                 if step <= 0:
                     self.fail(s, f"the loop step must be positive, got {step}")
+                if step > INDEX_MAX:
+                    self.fail(s, f"the loop step {step} is outside the 64-bit index range")
         self.inherited.append(frozenset(locals_))
         body = self.block(n.body, loops + (var,), set(locals_))
         self.inherited.pop()
@@ -235,6 +241,19 @@ class _Parser:
 
     # -- affine index expressions
     def affine(self, node, loops) -> d.Aff:
+        """An index or bound; every constant in it (folded) must fit the 64-bit index type:
+        ``range(2**64 + 3)`` reached the bounds proof and MLIR as a raw TypeError."""
+        e = self._affine(node, loops)
+        form = d.aff_linear(e)
+        numbers = [form[1], *form[0].values()] if form is not None else _aff_numbers(e)
+        big = next((x for x in numbers if not INDEX_MIN <= x <= INDEX_MAX), None)
+        if big is not None:
+            text = ast.unparse(node)
+            what = f"the index {big} is" if text == str(big) else f"'{text}' has the constant {big},"
+            self.fail(node, f"{what} outside the 64-bit index range ({INDEX_MIN} to {INDEX_MAX})")
+        return e
+
+    def _affine(self, node, loops) -> d.Aff:
         if isinstance(node, ast.Constant) and type(node.value) is int:
             return d.Lit(node.value)
         if isinstance(node, ast.Name):
@@ -248,20 +267,20 @@ class _Parser:
                                 "sizes come from array shapes")
             self.fail(node, f"unknown name {node.id!r} in an index or bound")
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
-            return d.aff_mul(self.affine(node.operand, loops), -1)
+            return d.aff_mul(self._affine(node.operand, loops), -1)
         if isinstance(node, ast.BinOp):
             if isinstance(node.op, (ast.Add, ast.Sub)):
-                a, b = self.affine(node.left, loops), self.affine(node.right, loops)
+                a, b = self._affine(node.left, loops), self._affine(node.right, loops)
                 return d.aff_add(a, b if isinstance(node.op, ast.Add) else d.aff_mul(b, -1))
             if isinstance(node.op, ast.Mult):
-                a, b = self.affine(node.left, loops), self.affine(node.right, loops)
+                a, b = self._affine(node.left, loops), self._affine(node.right, loops)
                 if isinstance(a, d.Lit):
                     return d.aff_mul(b, a.value)
                 if isinstance(b, d.Lit):
                     return d.aff_mul(a, b.value)
                 self.fail(node, "index expression is not affine: a product of two variables")
             if isinstance(node.op, ast.FloorDiv):
-                a, b = self.affine(node.left, loops), self.affine(node.right, loops)
+                a, b = self._affine(node.left, loops), self._affine(node.right, loops)
                 if not isinstance(b, d.Lit) or b.value <= 0:
                     self.fail(node, "// in an index needs a positive integer literal divisor")
                 return d.FloorDiv(a, b.value)
@@ -294,6 +313,8 @@ class _Parser:
             return d.Load(arr, idx)
         if isinstance(node, ast.UnaryOp):
             if isinstance(node.op, ast.USub):
+                if isinstance(node.operand, ast.Constant) and type(node.operand.value) is int:
+                    return d.Const(-node.operand.value)  # one literal: -2147483648 is an i32
                 return d.Neg(self.expr(node.operand, loops, locals_))
             if isinstance(node.op, ast.UAdd):
                 return self.expr(node.operand, loops, locals_)
@@ -314,3 +335,16 @@ class _Parser:
         if isinstance(node, ast.BinOp):
             self.fail(node, f"operator '{type(node.op).__name__}' is not supported; use + - * / min max")
         self.fail(node, f"unsupported expression '{ast.unparse(node)}'")
+
+
+def _aff_numbers(e: d.Aff) -> list:
+    """Every constant in an affine expression (literals, coefficients, divisors)."""
+    if isinstance(e, d.Lit):
+        return [e.value]
+    if isinstance(e, d.Add):
+        return _aff_numbers(e.lhs) + _aff_numbers(e.rhs)
+    if isinstance(e, d.Mul):
+        return _aff_numbers(e.lhs) + [e.coeff]
+    if isinstance(e, d.FloorDiv):
+        return _aff_numbers(e.lhs) + [e.divisor]
+    return []

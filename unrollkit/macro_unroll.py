@@ -81,7 +81,9 @@ def macro_unroll(kernel: d.Kernel, factors: tuple) -> d.Kernel:
     """Expand loops by name (``(("k", 4),)``) or every innermost loop (``(("", 4),)``).
 
     The kernel keeps its name and parameters: it is the same function, written differently.
+    An expansion over the code-size budget is a `CodeSizeError` before any copy is made.
     """
+    from unrollkit.passes.base import check_code_size
     by_name = {n: f for n, f in factors if n}
     inner = next((f for n, f in factors if not n), None)
     for n in by_name:
@@ -99,6 +101,9 @@ def macro_unroll(kernel: d.Kernel, factors: tuple) -> d.Kernel:
             innermost = not any(isinstance(c, d.Loop) for c in s.body)
             f = by_name.get(s.name, inner if innermost else None)
             if f and f > 1:
+                # refused before the copies exist: factor=100000 took 50 s to build and lower
+                check_code_size(f"macro expansion by {f}", s.name, (f + 1) * d.ops_estimate(s.body),
+                                block=f * d.ops_estimate(s.body, straight=True))
                 out.extend(split_loop(s, f))
             else:
                 out.append(s)

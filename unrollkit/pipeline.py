@@ -76,15 +76,15 @@ def lower_to_llvm_dialect(module) -> None:
 # ---------------------------------------------------------------- the Pipeline object
 
 
-def check_mlir_pipeline(text: str) -> None:
-    """Parse an upstream pipeline now (in a scratch context), so a typo fails before running."""
+def check_mlir_pipeline(text: str) -> str:
+    """Parse an upstream pipeline now (in a scratch context), so a typo fails before running;
+    returns MLIR's printing of it (``builtin.module(...)``, every option spelled out)."""
     ctx = ir.Context() if _no_context() else None
     try:
         if ctx is not None:
             with ctx:
-                PassManager.parse(f"builtin.module({text})")
-        else:
-            PassManager.parse(f"builtin.module({text})")
+                return str(PassManager.parse(f"builtin.module({text})"))
+        return str(PassManager.parse(f"builtin.module({text})"))
     except (ValueError, ir.MLIRError) as exc:
         raise TransformError(f"invalid MLIR pass pipeline {text!r}: {exc}") from None
 
@@ -162,13 +162,23 @@ class Pipeline:
         A pass that names a loop an earlier pass removed at these sizes (fully unrolled: its
         trip count was at most the factor) does nothing, see `unrollkit.ir_utils.vanished`."""
         from unrollkit.ir_utils import UNROLLED_AWAY, count_ops
-        steps = [Step(0, "input", str(module) if record else "", 0.0, count_ops(module.operation))]
+        from unrollkit.passes.base import check_module_size, max_ops
+        check_loop_names(module)
+        n = count_ops(module.operation)
+        if n > max_ops():  # (a macro expansion is refused before it is built: `macro_unroll`)
+            check_module_size(module, "as written,")
+        steps = [Step(0, "input", str(module) if record else "", 0.0, n)]
         gone: set = set()  # loop names unrolled away so far: naming one later does nothing
         token = UNROLLED_AWAY.set(gone)
         try:
             self._run_passes(module, record, steps, gone)
         finally:
             UNROLLED_AWAY.reset(token)
+        # Each pass was held to the budget in operations (that bounds building the IR); what
+        # LLVM gets is held to it here, once, with vectors counted per register (a 64-register
+        # vector-acc body is one MLIR operation per value but 64 instructions' worth to LLVM)
+        # and no straight-line block over a quarter of it (LLVM's time grows superlinearly).
+        check_module_size(module, f"after the pipeline {self.text()!r}," if self.passes else "as written,")
         if record:
             object.__setattr__(self, "_steps", steps)
         return steps
@@ -192,7 +202,8 @@ class Pipeline:
             if n > max_ops():
                 from .errors import CodeSizeError
                 raise CodeSizeError(f"after pass {p.text()!r} the module has {n:,} operations, over "
-                                    f"the code-size budget of {max_ops():,} (UNROLLKIT_MAX_OPS)")
+                                    f"the code-size budget of {max_ops():,}; lower the factor, or raise "
+                                    "the budget with UNROLLKIT_MAX_OPS=<n> if you really want that much code")
             steps.append(Step(i, p.text(), str(module) if record else "", dt, n))
 
     def trace(self, kernel, dtype: str = "f32", **sizes) -> list:
@@ -218,6 +229,18 @@ class Pipeline:
         return diff_steps(self.steps, i, j, context)
 
 
+def check_loop_names(module) -> None:
+    """Refuse a loop whose ``uk.name`` is not a string (IR from a ``.mlir`` file): every pass
+    reads loop names, and a malformed one was a raw traceback from the first of them."""
+    from unrollkit.ir_utils import affine_loops
+    from unrollkit.lower_affine import LOOP_NAME_ATTR
+    for op in affine_loops(module):
+        if LOOP_NAME_ATTR in op.attributes and not isinstance(op.attributes[LOOP_NAME_ATTR], ir.StringAttr):
+            raise TransformError(f"the loop at {op.location} has {LOOP_NAME_ATTR} = "
+                                 f"{op.attributes[LOOP_NAME_ATTR]}; a loop's name must be a string, "
+                                 f'e.g. {{{LOOP_NAME_ATTR} = "i"}}')
+
+
 def lower_kernel(kernel, sizes: dict, dtype: str = "f32"):
     """The affine module of a kernel descriptor at ``sizes`` (a fresh MLIR context)."""
     from .cli import example_args
@@ -229,6 +252,8 @@ def lower_kernel(kernel, sizes: dict, dtype: str = "f32"):
     if unknown:
         raise UnrollkitError(f"kernel {kernel.name!r} has no size {unknown[0]!r}; its sizes are {sorted(names)}")
     sig, _ = JitKernel(kernel).signature(example_args(kernel, sizes, dtype))
+    from .semantics import check_types
+    check_types(kernel, sig.ptypes())  # (a literal that does not fit its type: file:line, not a raw error)
     ctx = ir.Context()
     with ctx, ir.Location.unknown():
         return lower(kernel, sizes_of(kernel, sig), sig.ptypes(), sig.shape_map())

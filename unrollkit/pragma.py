@@ -9,17 +9,33 @@ and scf-to-cf lay blocks out in program order, so loop headers appear in the pre
 """
 from __future__ import annotations
 
+import typing
+
 from mlir import ir
 
 from .errors import CompileError
-from .ir_utils import affine_loops, is_innermost, loop_name
+from .ir_utils import affine_loops, constant_trip_count, is_innermost, loop_name
+
+
+class LoopRow(typing.NamedTuple):
+    """One ``affine.for`` of the function, as `annotate` needs it. ``size``, ``block``,
+    ``module_size``: the loop's code, its body's straight-line part, and the module's
+    (`unrollkit.passes.base.measure`), to hold unroll counts to the budget."""
+    name: str
+    innermost: bool
+    size: int = 0
+    trips: int | None = None
+    module_size: int = 0
+    block: int = 0
 
 
 def loop_table(module, func_name: str) -> list:
-    """``[(name, innermost), ...]`` of the ``affine.for`` loops of ``func_name``, pre-order.
+    """`LoopRow`s of the ``affine.for`` loops of ``func_name``, pre-order.
 
     Taken from the IR that is lowered next: every loop in it becomes one back-edge (the
     lowering pipeline folds no loop away; `annotate` checks that)."""
+    from unrollkit.passes.base import code_size, measure
+    total = code_size(module)
     out = []
     for op in affine_loops(module):
         fn = op.parent
@@ -27,7 +43,8 @@ def loop_table(module, func_name: str) -> list:
             fn = fn.parent
         if fn is None or ir.StringAttr(fn.attributes["sym_name"]).value != func_name:
             continue
-        out.append((loop_name(op) or "", is_innermost(op)))
+        m = measure(op)
+        out.append(LoopRow(loop_name(op) or "", is_innermost(op), m.total, constant_trip_count(op), total, m.own))
     return out
 
 
@@ -67,9 +84,13 @@ def annotation(count: int) -> ir.Attribute:
 def annotate(module, func_name: str, loops: list, counts: tuple) -> int:
     """Put unroll-count metadata on the back-edges of the loops named in ``counts``.
 
-    ``loops``: `loop_table` of the function before lowering. ``counts``: ((name or "", n), ...),
+    ``loops``: `loop_table` of the function before lowering (a `CodeSizeError` when the
+    unrolled copies would be over the code-size budget). ``counts``: ((name or "", n), ...),
     "" meaning every innermost loop. Returns how many back-edges were annotated.
     """
+    from unrollkit.passes.base import check_code_size
+    loops = [LoopRow(*row) for row in loops]
+    total = loops[0].module_size if loops else 0
     fn = find_llvm_func(module, func_name)
     edges = back_edges(fn)
     if len(edges) != len(loops):
@@ -78,9 +99,15 @@ def annotate(module, func_name: str, loops: list, counts: tuple) -> int:
     by_name = {name: n for name, n in counts if name}
     inner_n = next((n for name, n in counts if not name), None)
     done = 0
-    for (name, innermost), (_, _, br) in zip(loops, edges):
-        n = by_name.get(name, inner_n if innermost else None)
+    for row, (_, _, br) in zip(loops, edges):
+        n = by_name.get(row.name, inner_n if row.innermost else None)
         if n is not None and n > 1:
+            # LLVM honours the count without its own size limit: the copies are held to the
+            # budget here (a count above a constant trip count unrolls the loop fully)
+            copies = min(n, row.trips if row.trips is not None else n)
+            total += row.size * (copies - 1)
+            check_code_size(f"llvm.loop.unroll.count {n}", row.name or "<unnamed>", total,
+                            block=row.block * copies)
             br.attributes["loop_annotation"] = annotation(n)
             done += 1
     return done

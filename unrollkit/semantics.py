@@ -37,17 +37,23 @@ def value_type(e: d.Expr, ptypes: dict, ltypes: dict, loc: d.Loc) -> ElementType
     return typed[0] if typed else None
 
 
-def check_literals(e: d.Expr, ty: ElementType, loc: d.Loc):
+def check_literals(e: d.Expr, ty: ElementType, loc: d.Loc, untyped: dict | None = None):
+    """Literals of ``e`` as values of ``ty`` (`d.literal_problem`), through the untyped locals
+    it uses (``untyped``: name → (value, loc)), which take the type of each use."""
     for x in d.walk_expr(e):
         if isinstance(x, d.Const) and isinstance(x.value, float) and not ty.is_float:
             fail(loc, f"float literal {x.value!r} in an {ty.name} expression")
+        if isinstance(x, d.Const) and d.literal_problem(x.value, ty):
+            fail(loc, d.literal_problem(x.value, ty))
+        if isinstance(x, d.Local) and untyped and x.name in untyped:
+            check_literals(untyped[x.name][0], ty, untyped[x.name][1], untyped)
         if isinstance(x, d.BinOp) and x.op == "/" and not ty.is_float:
             fail(loc, f"'/' on {ty.name} values: integer division is not supported (it can trap)")
 
 
 def check_types(kernel: d.Kernel, ptypes: dict) -> dict:
     """Type-check every statement; returns the types of locals by (statement id) name."""
-    ltypes_all = {}
+    ltypes_all, untyped = {}, {}
 
     def block(body, ltypes):
         for s in body:
@@ -56,8 +62,9 @@ def check_types(kernel: d.Kernel, ptypes: dict) -> dict:
             elif isinstance(s, d.Let):
                 ty = value_type(s.value, ptypes, ltypes, s.loc)
                 if ty is not None:
-                    check_literals(s.value, ty, s.loc)
-                # None: built from literals and indices only; it takes the type of each use
+                    check_literals(s.value, ty, s.loc, untyped)
+                else:  # built from literals and indices only; it takes the type of each use
+                    untyped[s.name] = (s.value, s.loc)
                 ltypes[s.name] = ty
                 ltypes_all[s.name] = ty
             else:
@@ -65,7 +72,7 @@ def check_types(kernel: d.Kernel, ptypes: dict) -> dict:
                 vt = value_type(s.value, ptypes, ltypes, s.loc)
                 if vt is not None and vt != ty:
                     fail(s.loc, f"storing a {vt.name} value into {s.array}, an array of {ty.name}")
-                check_literals(s.value, ty, s.loc)
+                check_literals(s.value, ty, s.loc, untyped)
 
     block(kernel.body, {})
     return ltypes_all

@@ -25,6 +25,8 @@ import json
 import os
 from pathlib import Path
 
+from .errors import UnrollkitError
+
 ENV_VAR = "UNROLLKIT_TARGET"
 
 
@@ -73,12 +75,8 @@ class Target:
     mca_cpu: str = ""              # -mcpu for llvm-mca (the family's scheduling model)
 
     def replace(self, **changes) -> "Target":
-        unknown = set(changes) - {f.name for f in dataclasses.fields(self)}
-        if unknown:
-            raise ValueError(f"unknown target field(s) {sorted(unknown)}; the fields are "
-                             f"{[f.name for f in dataclasses.fields(self)]}")
-        if "features" in changes:
-            changes["features"] = frozenset(changes["features"])
+        """A copy with ``changes``; each is checked (`check_fields`), a bad one is a `TargetError`."""
+        changes = check_fields(changes, "target override")
         return dataclasses.replace(self, **changes)
 
     def vector_lanes(self, elem_bytes: int, bits: int | None = None) -> int:
@@ -237,16 +235,82 @@ def make_target(cpu: str, features, caches: dict | None = None) -> Target:
 
 
 def overrides_from_env() -> dict:
-    """``UNROLLKIT_TARGET``: a JSON object, or the path of a JSON file holding one."""
+    """``UNROLLKIT_TARGET``: a JSON object, or the path of a JSON file holding one; a bad
+    value is a `TargetError` naming the variable (and the field), not a raw JSON or
+    arithmetic error on every compile."""
     raw = os.environ.get(ENV_VAR, "").strip()
     if not raw:
         return {}
-    if not raw.startswith("{"):
-        raw = Path(raw).read_text()
-    data = json.loads(raw)
+    where = ENV_VAR
+    if not raw.startswith(("{", "[")):
+        where = f"{ENV_VAR} (the file {raw!r})"
+        try:
+            raw = Path(raw).read_text()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise TargetError(f"{ENV_VAR}={raw!r} is neither a JSON object nor a readable JSON "
+                              f"file: {exc}") from None
+    try:
+        data = json.loads(raw)
+    except ValueError as exc:  # json.JSONDecodeError, or recursion on absurd nesting
+        raise TargetError(f"{where} is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise TargetError(f"{where} is not valid JSON: nested too deeply") from None
     if not isinstance(data, dict):
-        raise ValueError(f"{ENV_VAR} must hold a JSON object of Target fields")
-    return data
+        raise TargetError(f"{where} must hold a JSON object of Target fields, e.g. "
+                          '\'{"fma_latency": 5}\'')
+    return check_fields(data, where)
+
+
+class TargetError(UnrollkitError, ValueError):
+    """A Target field override (``UNROLLKIT_TARGET`` or ``replace``) that cannot describe a machine."""
+
+
+#: fields that may be 0 (0 means "not given": see l3_usable_bytes)
+_MAY_BE_ZERO = {"l3_usable_bytes"}
+#: vector register widths a target may claim: a power of two in this range (bits)
+VECTOR_BITS = (64, 4096)
+
+
+def check_fields(changes: dict, where: str) -> dict:
+    """``changes`` with each value checked against its Target field's type and range (a
+    register width of 3 bits divided lanes by zero in every compile); ``features`` as a
+    frozenset. ``where`` names the source in the message."""
+    import math
+    import typing
+    hints = typing.get_type_hints(Target)
+    names = [f.name for f in dataclasses.fields(Target)]
+    unknown = sorted(set(changes) - set(names))
+    if unknown:
+        raise TargetError(f"{where}: unknown target field(s) {unknown}; the fields are {names}")
+    out = dict(changes)
+    for key, value in changes.items():
+        ty = hints[key]
+
+        def bad(expected, key=key, value=value):
+            raise TargetError(f"{where}: field {key!r} must be {expected}, got {value!r}")
+        if ty is frozenset:
+            if isinstance(value, str) or not isinstance(value, (list, tuple, set, frozenset)) \
+                    or not all(isinstance(x, str) for x in value):
+                bad("a list of LLVM feature names")
+            out[key] = frozenset(value)
+        elif ty is str:
+            if not isinstance(value, str):
+                bad("a string")
+        elif ty is bool:
+            if not isinstance(value, bool):
+                bad("true or false")
+        elif ty is int:
+            low = 0 if key in _MAY_BE_ZERO else 1
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                bad(f"an integer >= {low}")
+            if key.endswith("vector_bits") and not (VECTOR_BITS[0] <= value <= VECTOR_BITS[1]
+                                                    and value & (value - 1) == 0):
+                bad(f"a power of two from {VECTOR_BITS[0]} to {VECTOR_BITS[1]} (bits)")
+        elif ty is float:
+            if isinstance(value, bool) or not isinstance(value, (int, float)) \
+                    or not math.isfinite(value) or value <= 0:
+                bad("a positive number")
+    return out
 
 
 @functools.lru_cache(None)

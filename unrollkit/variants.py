@@ -110,6 +110,41 @@ def vector_acc_pipeline(kernel: d.Kernel, k: int, loop: str = "") -> Pipeline:
     return Pipeline(tuple(passes))
 
 
+def _targets(kernel: d.Kernel, loop: str) -> list:
+    """The loops a factor for ``loop`` ("" = every innermost loop) applies to."""
+    return [lp for lp in kernel.loops()
+            if (lp.name == loop if loop else not any(isinstance(s, d.Loop) for s in lp.body))]
+
+
+def check_copies_size(kernel: d.Kernel, counts: tuple, what: str) -> None:
+    """Refuse, before anything is built, ``counts`` copies of loop bodies over the code-size
+    budget. An unroll-count pragma makes LLVM unroll without its own size check (8192 copies
+    of a six-operation body ran > 400 s in LLVM's O3); bounded by the count, not the trip
+    count, which is not known yet."""
+    from unrollkit.passes.base import check_code_size
+    total = d.ops_estimate(kernel.body)
+    for loop, n in counts:
+        for lp in _targets(kernel, loop):
+            total += (n - 1) * d.ops_estimate(lp.body)
+            check_code_size(f"{what} {n}", lp.name, total, block=n * d.ops_estimate(lp.body, straight=True))
+
+
+def check_vector_acc_size(kernel: d.Kernel, registers: int, loop: str = "") -> None:
+    """Refuse, before anything is built, a vector-acc factor whose vectors no LLVM compiles
+    (4096 registers: a 65,536-lane vector aborted LLVM's instruction selector) or whose body,
+    ``registers`` registers per operation, is over the code-size budget."""
+    from unrollkit.passes.base import MAX_VECTOR_LANES
+    from unrollkit.target import host_target
+    from .errors import CodeSizeError
+    # the fewest lanes any element type (64-bit) gives; the compile checks the actual ones
+    lanes = registers * max(1, host_target().vector_bits // 64)
+    if lanes > MAX_VECTOR_LANES:
+        raise CodeSizeError(f"variant 'vector-acc' with factor {registers} makes vectors of at least "
+                            f"{lanes:,} lanes, over the {MAX_VECTOR_LANES:,} LLVM can compile; use a "
+                            f"factor of at most {MAX_VECTOR_LANES // (lanes // registers)}")
+    check_copies_size(kernel, ((loop, registers),), "vector-acc with vector registers per trip:")
+
+
 def manual_kernel(kernel: d.Kernel, factors: tuple) -> d.Kernel:
     from unrollkit.kernels.manual import MANUAL
     if len(factors) != 1 or factors[0][0]:
@@ -158,6 +193,7 @@ def plan(kernel: d.Kernel, variant: str = "affine", factor=1, pipeline: Pipeline
             raise TransformError("variant 'vector-acc' already keeps `factor` vector accumulators; "
                                  "accumulators= does not combine with it")
         (loop, f), = factors
+        check_vector_acc_size(kernel, f, loop)
         return Plan(kernel, vector_acc_pipeline(kernel, f, loop) + user, pol, variant, factors, (), 1)
     if variant == "blas":
         # the GEMM schedule (unrollkit.gemm_schedule): derived per call signature at compile
@@ -177,6 +213,7 @@ def plan(kernel: d.Kernel, variant: str = "affine", factor=1, pipeline: Pipeline
         return Plan(kernel, acc + user, pol, variant, factors, (), accumulators)
     if variant == "pragma":
         counts = tuple((loop, f) for loop, f in factors if f > 1)
+        check_copies_size(kernel, counts, "llvm.loop.unroll.count")
         return Plan(kernel, acc + user, pol, variant, factors, counts, accumulators)
     if variant == "macro":
         from .macro_unroll import macro_unroll
