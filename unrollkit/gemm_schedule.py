@@ -1,7 +1,11 @@
-"""A BLAS-style schedule for GEMM-shaped loop nests, derived from the target (DESIGN §4).
+"""A BLAS-style schedule for contractions, derived from the target (DESIGN §4; issue 12).
 
-`match_gemm` recognises ``C[i, j] += A[i, k] * B[k, j]`` in a perfect three-loop nest (any
-loop order, any loop names); `derive` sizes its schedule from the host `Target` and the
+`contraction.recognise` (also `match_gemm`) finds a contraction by its access functions: the
+GEMM nest ``C[i, j] += A[i, k] * B[k, j]`` in any loop order and names is its plainest case;
+transposed operands, batch and other parallel loops, scalar coefficients and an initialisation
+nest are the others (that module says which). The schedule below runs on its loops i (rows), j
+(columns), k (reduction); the parallel loops stay outside it; a transposed B is packed
+transposed. `derive` sizes its schedule from the host `Target` and the
 call's sizes; `GemmSchedule.pipeline` spells it with the pass library (no GEMM-only pass):
 
     tile        cache blocks: jc (NC columns of B), kc (KC of the reduction)      tile, rename
@@ -49,6 +53,7 @@ import dataclasses
 import math
 
 from . import descriptor as d
+from .contraction import Contraction, recognise
 from .errors import TransformError
 from .pipeline import Pipeline
 from .target import Target, host_target
@@ -60,66 +65,13 @@ TIE = 0.01
 LOOP_OVERHEAD = 0.03
 
 
-@dataclasses.dataclass(frozen=True)
-class GemmNest:
-    """Where the parts of ``C[i, j] += A[i, k] * B[k, j]`` are in a kernel descriptor."""
-    i: str                 # loop names (descriptor names, as the IR's uk.name)
-    j: str
-    k: str
-    order: tuple           # the loop names outermost first, as written
-    a: int                 # argument positions of A, B, C
-    b: int
-    c: int
-    m: str                 # size names bounding i, j, k
-    n: str
-    kk: str
+#: the GEMM nest is the plainest contraction (`unrollkit.contraction`): one recogniser for all
+GemmNest = Contraction
 
 
-def match_gemm(kernel: d.Kernel) -> GemmNest | None:
-    """The GEMM nest of ``kernel``, or None if the kernel is not one."""
-    body, loops = kernel.body, []
-    while len(body) == 1 and isinstance(body[0], d.Loop):
-        lp = body[0]
-        if lp.step != 1 or lp.lower != (d.Lit(0),) or len(lp.upper) != 1 \
-                or not isinstance(lp.upper[0], d.Var):
-            return None
-        loops.append(lp)
-        body = lp.body
-    if len(loops) != 3 or len(body) != 1 or not isinstance(body[0], d.Store):
-        return None
-    st = body[0]
-    var = {lp.var: lp for lp in loops}
-    v = st.value
-    if not (isinstance(v, d.BinOp) and v.op == "+"):
-        return None
-    acc, prod = (v.lhs, v.rhs) if isinstance(v.lhs, d.Load) and v.lhs.array == st.array else (v.rhs, v.lhs)
-    if not (isinstance(acc, d.Load) and acc.array == st.array and acc.index == st.index):
-        return None
-    if not (isinstance(prod, d.BinOp) and prod.op == "*" and isinstance(prod.lhs, d.Load)
-            and isinstance(prod.rhs, d.Load)):
-        return None
-    names = [_var(x) for x in st.index]
-    if len(names) != 2 or None in names or names[0] == names[1] or not all(n in var for n in names):
-        return None
-    iv, jv = names
-    (kv,) = set(var) - {iv, jv}
-    a = b = None
-    for ld in (prod.lhs, prod.rhs):
-        sub = tuple(_var(x) for x in ld.index)
-        if sub == (iv, kv):
-            a = ld.array
-        elif sub == (kv, jv):
-            b = ld.array
-    if a is None or b is None or len({a, b, st.array}) != 3:
-        return None
-    pos = {p.name: n for n, p in enumerate(kernel.params)}
-    return GemmNest(var[iv].name, var[jv].name, var[kv].name, tuple(lp.name for lp in loops),
-                    pos[a], pos[b], pos[st.array], var[iv].upper[0].name, var[jv].upper[0].name,
-                    var[kv].upper[0].name)
-
-
-def _var(e):
-    return e.name if isinstance(e, d.Var) else None
+def match_gemm(kernel: d.Kernel) -> Contraction | None:
+    """The contraction of ``kernel`` this schedule runs (`contraction.recognise`), or None."""
+    return recognise(kernel)
 
 
 # ---------------------------------------------------------------- the derivation
@@ -163,12 +115,13 @@ class GemmSchedule:
         # cache blocks: kc whenever K > 1 (one block if KC >= K: the anchor of B's packing),
         # jc when N > NC; the nest is put in k-i-j order first so that both blocking loops
         # land outside i (tile's band starts at the outermost tiled loop)
+        # the parallel loops (batch, extra M/N-like) go outside, in their source order
         blocks = {}
         if self.K > 1:
             if self.nc < self.N:
                 blocks[j] = self.nc
             blocks[k] = min(self.kc, self.K)
-        first = [k, i, j] if blocks else [i, k, j]
+        first = list(t.outer) + ([k, i, j] if blocks else [i, k, j])
         if list(t.order) != first:
             steps.append(f"permute{{order={':'.join(first)}}}")
         if blocks:
@@ -193,10 +146,15 @@ class GemmSchedule:
                 order = [x + ".tile", x]
             steps.append(_tile(reg, order))
             steps += [f"rename{{loop={x}.tile,to={x}r}}" for x in (i, j) if x in reg]
-        if k in blocks:
-            steps.append(f"pack{{arg={t.b},loop={k}c" + (f",pad={self.pad}" if self.pad else "") + "}")
+        if k in blocks or t.b_transposed:
+            # (a transposed B is always packed: in place, its columns j are not contiguous;
+            # at K = 1 under each register tile, the k loop's single iteration)
+            anchor = k + "c" if k in blocks else k
+            steps.append(f"pack{{arg={t.b},loop={anchor}" + (",transpose=true" if t.b_transposed else "")
+                         + (f",pad={self.pad}" if self.pad else "") + "}")
         if self.pack_a and i in reg and self.K > 1:
-            steps.append(f"pack{{arg={t.a},loop={i}r,transpose=true}}")
+            # column-major slivers: A[i, k] is transposed by the copy, A[k, i] already is
+            steps.append(f"pack{{arg={t.a},loop={i}r" + ("" if t.a_transposed else ",transpose=true") + "}")
         unrolled = [j]
         if self.lanes > 1:
             steps.append(f"vectorize{{loop={j},width={self.lanes}}}")
@@ -267,7 +225,7 @@ def register_tile(t: Target, elem_bytes: int, M: int, N: int) -> tuple:
 
 def derive(nest: GemmNest, sizes: dict, elem_bytes: int, target: Target | None = None) -> GemmSchedule:
     t = target or host_target()
-    M, N, K = sizes[nest.m], sizes[nest.n], sizes[nest.kk]
+    M, N, K = nest.trips(sizes)
     if min(M, N, K) < 1:
         raise TransformError("GEMM schedule: an empty dimension")
     w = t.vector_lanes(elem_bytes, t.vector_bits)
@@ -301,7 +259,7 @@ def derive(nest: GemmNest, sizes: dict, elem_bytes: int, target: Target | None =
     # A is read in place: its MR rows (one line each at a time) fit the L1's ways even
     # when K·e is a multiple of the set stride; packing it (a transposing copy per
     # jc, kc, ir) cost 15% at 2048³ here. Pack it only when the rows could evict each other.
-    pack_a = mr > ways
+    pack_a = mr > ways and nest.a_packable
     why = (why_reg,
            f"KC={kc}: A sliver {mr}×{kc}×{elem_bytes} B ≤ L1/2 ({t.l1d_bytes // 2} B)",
            f"NC={nc}: B block {kc}×{nc}×{elem_bytes} B ≤ L2/2 ({t.l2_bytes // 2} B)",
@@ -366,7 +324,7 @@ def gemm_plan(kernel, signature, placeholder, target: Target | None = None):
     s = gemm_schedule(kernel, signature, target)
     if s is None:
         return None
-    return Plan(kernel, s.pipeline() + placeholder.pipeline, placeholder.policy, "blas",
+    return Plan(s.nest.kernel or kernel, s.pipeline() + placeholder.pipeline, placeholder.policy, "blas",
                 placeholder.factors), s
 
 
