@@ -298,3 +298,77 @@ def test_same_jam_unit_keeps_statements_of_one_block_together():
     with ctx:
         dependence.check_unroll_jam(_loop(module, "i"), "jam")
     check_against_reference(k, SIZES, "unroll-jam{loop=i,factor=2}")
+
+
+# ---------------------------------------------------------------- found by mutation testing
+
+
+def test_refusals_name_every_direction():
+    """The message spells the direction vector, "=" included, and tiling says why."""
+    with pytest.raises(TransformError, match=r"directions \(<, =, >\)"):
+        check_against_reference(nested3(1, 0, -1), SIZES, "unroll-jam{loop=i,factor=2}")
+    with pytest.raises(TransformError, match=r"\(<, >\).*not fully permutable"):
+        check_against_reference(nested2(1, -1), SIZES, "tile{i=2,j=2}")
+
+
+#: a 1-D array in a 2-D nest: i does not appear in the subscripts, so its distance is unknown
+#: (any of >, =, <) and the analysis yields sign vectors (>, >), (=, >), (<, >) in that order;
+#: the illegal (<, >) comes after vectors that are skipped, not last-checked
+ROW = kernel_from('''
+    def row(x: uk.f64["M"], B: uk.f64["N", "M"]):
+        for i in range(N):
+            for j in range(M - 1):
+                x[j] = x[j + 1] * 0.5 + B[i, j]
+    ''')
+
+
+@pytest.mark.parametrize("pipeline", ["unroll-jam{loop=i,factor=2}", "tile{i=2,j=2}",
+                                      "interchange{a=i,b=j}"])
+def test_unknown_outer_distance_is_refused(pipeline):
+    _expect(ROW, pipeline, False)
+
+
+TILE3 = [((0, 1, -1), False), ((1, 1, -1), False), ((1, 0, -1), False), ((1, 1, 1), True),
+         ((0, 0, 1), True), ((1, -1, 0), False), ((0, 1, 0), True)]
+
+
+@pytest.mark.parametrize("offsets,legal", TILE3, ids=[str(o) for o, _ in TILE3])
+def test_tile_three_deep(offsets, legal):
+    """Every loop tiled: a loop whose distance is "=" has tile-level distance "=" too, so a
+    later ">" still reverses the order."""
+    _expect(nested3(*offsets), "tile{i=2,j=2,k=2}", legal)
+
+
+def test_jam_unit_ends_at_an_inner_loop():
+    """Statements of i's body separated by an inner loop are not one jam unit: the copies of
+    ``t = y[i - 1]`` for i and i+1 run before the loop, the store of y[i] after it."""
+    k = kernel_from('''
+        def split_unit(y: uk.f64["N"], z: uk.f64["N", "M"], B: uk.f64["N", "M"]):
+            for i in range(1, N):
+                t = y[i - 1] + 1.0
+                for j in range(M):
+                    z[i, j] = t * B[i, j]
+                y[i] = t
+        ''')
+    _expect(k, "unroll-jam{loop=i,factor=2}", False)
+    ctx, module = lowered_module(k, SIZES)
+    with ctx, pytest.raises(TransformError):
+        dependence.check_unroll_jam(_loop(module, "i"), "jam")
+
+
+def test_jam_unit_followed_by_an_inner_loop_is_legal():
+    """Load and store of y in one loop-free run, then an inner loop: jamming copies the run whole
+    (copy i's store before copy i+1's load), so it is legal and must be accepted."""
+    k = kernel_from('''
+        def whole_unit(y: uk.f64["N"], z: uk.f64["N", "M"], B: uk.f64["N", "M"]):
+            for i in range(1, N):
+                t = y[i - 1] + 1.0
+                y[i] = t * 2.0
+                for j in range(M):
+                    z[i, j] = t * B[i, j]
+        ''')
+    ctx, module = lowered_module(k, SIZES)
+    with ctx:
+        dependence.check_unroll_jam(_loop(module, "i"), "jam")
+    check_against_reference(k, SIZES, "unroll-jam{loop=i,factor=2}")
+    check_against_reference(k, ODD, "unroll-jam{loop=i,factor=3}")
