@@ -1,0 +1,207 @@
+"""Contractions recognised by their access functions (unrollkit.contraction) and run through the
+derived BLAS-style schedule (unrollkit.gemm_schedule): every form of kernels/contractions.py
+against numpy at odd sizes, f32 and f64, ``factor="auto"`` and ``variant="blas"``; the
+recogniser's loop roles; kernels that are not contractions keep their old path. No timing.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import unrollkit as uk
+from unrollkit import T
+from unrollkit.contraction import recognise
+from unrollkit.errors import TransformError
+from unrollkit.kernels import contractions as kc
+from unrollkit.kernels import dot, gemm, gemv
+
+#: (P, M, N, K): every dimension takes 1, 5 and 100 or more, 257 somewhere (P: batch count)
+SIZES = [(1, 1, 257, 5), (3, 5, 1, 100), (2, 257, 17, 1), (3, 100, 5, 257)]
+TOL = {np.float32: 3e-5, np.float64: 1e-12}
+
+
+def _run_and_check(name, f, sizes, dt, seed=0):
+    args = kc.arguments(name, sizes, dt, seed)
+    want = [np.array(a, dtype=np.float64) if isinstance(a, np.ndarray) else float(a) for a in args]
+    kc.NUMPY[name](*want)
+    scale = max(1.0, *(float(np.abs(w).max(initial=0)) for w in want if isinstance(w, np.ndarray)))
+    f(*args)
+    for got, w in zip(args, want):
+        if isinstance(got, np.ndarray):
+            err = np.abs(got - w).max(initial=0)
+            assert err <= TOL[dt] * scale * max(1, sizes["K"]), (name, sizes, dt, err)
+
+
+@pytest.mark.parametrize("case", [0, 1])
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+@pytest.mark.parametrize("name", sorted(kc.ALL))
+def test_every_form_matches_numpy_with_auto_and_blas(name, dt, case):
+    """Two of the four size sets per dtype (f32 the first two, f64 the last two: every form
+    sees all four); auto and blas compile the same schedule (the second a cache hit);
+    parallel=False keeps each call one signature (row blocks have their own test below)."""
+    p, m, n, k = SIZES[case + (2 if dt == np.float64 else 0)]
+    sizes = {"P": p, "M": m, "N": n, "K": k}
+    for how in (dict(factor="auto"), dict(variant="blas")):
+        f = uk.jit(kc.ALL[name], parallel=False, **how)
+        _run_and_check(name, f, sizes, dt, seed=m + n + k)
+        assert f.last.plan.variant == "blas", (name, how)
+
+
+@pytest.mark.parametrize("name", ["gemm_bt", "batched_shared_b", "batched_matmul"])
+def test_row_blocks_in_parallel_match_numpy(name):
+    """parallel.py slices the outermost loop's rows and calls the same kernel per block: each
+    block is a contraction of its own (smaller) signature."""
+    f = uk.jit(kc.ALL[name], factor="auto", parallel=True, threads=2)
+    _run_and_check(name, f, {"P": 3, "M": 67, "N": 45, "K": 33}, np.float32)
+
+
+# ---------------------------------------------------------------- the recogniser
+
+
+ROLES = {
+    "gemm_bt": (("i", "M"), ("j", "N"), ("k", "reduction")),
+    "gemm_at": (("k", "reduction"), ("i", "M"), ("j", "N")),
+    "gemm_ct": (("j", "M"), ("i", "N"), ("k", "reduction")),
+    "gemm_renamed": (("q", "N"), ("r", "reduction"), ("p", "M")),
+    "batched_matmul": (("b", "batch"), ("i", "M"), ("k", "reduction"), ("j", "N")),
+    "batched_shared_b": (("b", "M"), ("i", "M"), ("j", "N"), ("k", "reduction")),
+    "polybench_gemm": (("i", "M"), ("k", "reduction"), ("j", "N")),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ROLES))
+def test_recogniser_classifies_the_loops(name):
+    c = recognise(kc.ALL[name])
+    assert c is not None and c.roles == ROLES[name]
+    tile = {"gemm_ct": ("j", "i", "k"), "gemm_renamed": ("p", "q", "r")}.get(name, ("i", "j", "k"))
+    assert (c.i, c.j, c.k) == tile
+    assert c.outer == (("b",) if name.startswith("batched") else ())
+    assert c.b_transposed == (name in ("gemm_bt", "gemm_ct"))
+    assert c.a_transposed == (name in ("gemm_at", "gemm_ct"))  # gemm_ct: B[k, j], j its rows
+    params = [p.name for p in kc.ALL[name].params]
+    # A holds the rows' loop, B the columns' (gemm_ct: the source's A is the columns' operand)
+    assert (params[c.a], params[c.b]) == (("B", "A") if name == "gemm_ct" else ("X", "Y") if
+                                         name == "gemm_renamed" else ("A", "B"))
+
+
+def test_plain_gemm_is_one_case_with_its_kernel_unchanged():
+    c = recognise(gemm)
+    assert c.roles == (("i", "M"), ("k", "reduction"), ("j", "N")) and c.kernel is gemm
+    assert not c.split and not c.b_transposed
+
+
+def test_initialisation_is_split_into_its_own_nest():
+    for name in ("polybench_gemm", "gemm_scaled", "gemm_scaled_inner"):
+        c = recognise(kc.ALL[name])
+        assert c.split
+        first, last = c.kernel.body[0], c.kernel.body[-1]
+        assert first.name == "i.init" and last.name == "i"
+        names = c.kernel.loop_names()
+        assert len(names) == len(set(names)), names  # no two loops share a name
+        # the contraction is a perfect nest of its own loops
+        body, depth = (last,), 0
+        while len(body) == 1 and isinstance(body[0], uk.descriptor.Loop):
+            body, depth = body[0].body, depth + 1
+        assert depth == 3
+
+
+@uk.kernel
+def plus_elementwise(A: T["N", "N"], B: T["N", "N"], C: T["N", "N"]):
+    for i in range(N):
+        for k in range(N):
+            for j in range(N):
+                C[i, j] += A[i, k] * B[k, j] + A[i, j]
+
+
+@uk.kernel
+def reads_its_output(A: T["N", "N"], C: T["N", "N"]):
+    for i in range(N):
+        for k in range(N):
+            for j in range(N):
+                C[i, j] += A[i, k] * C[k, j]
+
+
+@uk.kernel
+def same_operand(A: T["N", "N"], C: T["N", "N"]):
+    for i in range(N):
+        for j in range(N):
+            for k in range(N):
+                C[i, j] += A[i, k] * A[j, k]
+
+
+@uk.kernel
+def one_sided_reduction(A: T["N", "N", "N"], B: T["N", "N"], C: T["N", "N"]):
+    for i in range(N):
+        for j in range(N):
+            for k in range(N):
+                for l in range(N):
+                    C[i, j] += A[i, k, l] * B[k, j]
+
+
+@uk.kernel
+def triangular(A: T["N", "N"], B: T["N", "N"], C: T["N", "N"]):
+    for i in range(N):
+        for k in range(i + 1):
+            for j in range(N):
+                C[i, j] += A[i, k] * B[k, j]
+
+
+@uk.kernel
+def scaling_after(beta: T, A: T["N", "N"], B: T["N", "N"], C: T["N", "N"]):
+    for i in range(N):
+        for k in range(N):
+            for j in range(N):
+                C[i, j] += A[i, k] * B[k, j]
+        for j in range(N):
+            C[i, j] *= beta
+
+
+@uk.kernel
+def scaling_reads_another_element(beta: T, A: T["N", "N"], B: T["N", "N"], C: T["N", "N"]):
+    for i in range(N):
+        for j in range(N):
+            C[i, j] = C[j, i] * beta
+    for i in range(N):
+        for k in range(N):
+            for j in range(N):
+                C[i, j] += A[i, k] * B[k, j]
+
+
+@uk.kernel
+def scaling_in_the_k_loop(beta: T, A: T["N", "N"], B: T["N", "N"], C: T["N", "N"]):
+    for i in range(N):
+        for k in range(N):
+            for j in range(N):
+                C[i, j] *= beta
+                C[i, j] += A[i, k] * B[k, j]
+
+
+NOT_CONTRACTIONS = [plus_elementwise, reads_its_output, same_operand, one_sided_reduction, triangular,
+                    scaling_after, scaling_reads_another_element, scaling_in_the_k_loop, dot, gemv]
+
+
+@pytest.mark.parametrize("k", NOT_CONTRACTIONS, ids=lambda k: k.name)
+def test_non_contractions_are_not_recognised(k):
+    assert recognise(k) is None
+    with pytest.raises(TransformError, match="blas"):
+        uk.jit(k, variant="blas")
+
+
+@pytest.mark.parametrize("k", [plus_elementwise, reads_its_output, scaling_in_the_k_loop, triangular],
+                         ids=lambda k: k.name)
+def test_non_contractions_fall_back_and_stay_exact(k):
+    """factor="auto" on them goes to the cost model, as before; the result is the reference
+    interpreter's (the dependence in reads_its_output makes any reordering wrong)."""
+    from unrollkit.interpreter import interpret
+    rng = np.random.default_rng(1)
+    n = 9
+    args = [np.float64(0.75) if not p.is_array else rng.standard_normal((n,) * len(p.shape))
+            for p in k.params]
+    want = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
+    interpret(k, *want)
+    f = uk.jit(k, factor="auto")
+    f(*args)
+    assert f.last.plan.variant != "blas"
+    for got, w in zip(args, want):
+        if isinstance(got, np.ndarray):
+            np.testing.assert_allclose(got, w, rtol=1e-12, atol=1e-12)
