@@ -98,6 +98,12 @@ def row_split(kernel: d.Kernel) -> RowSplit | str:
         if p.name in sliced and p.shape[0] != size:
             return f"{name}: {p.name}'s row count is not {size}"
     for stmt in d.walk(loop.body):
+        if not isinstance(stmt, KNOWN_STATEMENTS):
+            return f"{name}: a {type(stmt).__name__} statement (not analysed for parallel calls)"
+        for e in _values(stmt):
+            for sub in d.walk_expr(e):
+                if not isinstance(sub, KNOWN_EXPRESSIONS):
+                    return f"{name}: a {type(sub).__name__} expression (not analysed for parallel calls)"
         if isinstance(stmt, d.Loop):
             for e in stmt.lower + stmt.upper:
                 if d.aff_vars(e) & {i, size}:
@@ -119,6 +125,12 @@ def _bounds(loop: d.Loop):
         (size, coeff), = lin[0].items()
         upper = (size, -lin[1]) if coeff == 1 else None
     return lower, upper
+
+
+#: the descriptor nodes `row_split` understands. A new kind of statement or expression (one
+#: that may hold loads, stores or carried values) refuses the split until this analysis learns it
+KNOWN_STATEMENTS = (d.Store, d.Let, d.Loop)
+KNOWN_EXPRESSIONS = (d.Load, d.Const, d.Scalar, d.Index, d.Local, d.BinOp, d.Neg)
 
 
 def _values(stmt):
