@@ -10,6 +10,10 @@ Options:
     pad (int, 0): extra elements at the end of the buffer's rows (the leading dimension), so
         that rows whose length is a multiple of 4 KiB do not all map to one cache set.
     align (int, 64): byte alignment of the buffer (one cache line; full-width vector loads).
+    scale (bool, false): every read of the array in the body is multiplied by one scalar
+        argument of the function (``alpha * B[k, j]``): store the products in the buffer and
+        drop the multiplications from the body (the same multiplications, once per element
+        copied instead of once per use: the results are bit for bit the same).
 
 Why: a tile of a large array is scattered over pages and cache sets (GEMM's B panel of
 KC rows, 4 KiB apart at N = 1024, maps every row to one L1 set). Packed, the tile is one
@@ -38,7 +42,7 @@ import dataclasses
 from typing import ClassVar
 
 from mlir import ir
-from mlir.dialects import affine, memref
+from mlir.dialects import affine, arith, memref
 
 from unrollkit.errors import TransformError
 from unrollkit.ir_utils import (bound_maps, bound_operands, dedup_operands, enclosing_loops, iv_of,
@@ -58,6 +62,7 @@ class Pack(Pass):
     transpose: bool = False
     pad: int = 0
     align: int = 64
+    scale: bool = False
 
     def __post_init__(self):
         for k in ("arg", "pad", "align"):
@@ -100,6 +105,7 @@ def _pack(fn, anchor, array, p: Pack) -> None:
         return  # this copy of the nest does not read the array
     if any(op.name == "affine.store" for op in ops):
         _fail(p, "the loop writes the array (only inputs are packed)")
+    scale = _scale_factor(fn, ops, p) if p.scale else None
     outer = enclosing_loops(anchor) + [anchor]
     rank = len(ir.MemRefType(array.type).shape)
     lows, highs = [None] * rank, [None] * rank
@@ -159,6 +165,8 @@ def _pack(fn, anchor, array, p: Pack) -> None:
                                [origin_expr(lows[d], rank) + ir.AffineDimExpr.get(d) for d in range(rank)])
         smap, sops = dedup_operands(src, ts + ivs)
         v = affine.AffineLoadOp(et, array, sops, map=smap).result
+        if scale is not None:
+            v = arith.MulFOp(scale, v).result
         dst = ir.AffineMap.get(rank, 0, [ir.AffineDimExpr.get(d) for d in order])
         affine.AffineStoreOp(v, buf, ts, map=dst)
     # the body's accesses read the buffer: subscript − origin, dimensions in buffer order
@@ -171,8 +179,29 @@ def _pack(fn, anchor, array, p: Pack) -> None:
                                           idx + ivs)
         with ir.InsertionPoint(op), op.location:
             new = affine.AffineLoadOp(et, buf, new_ops, map=new_map)
+        if scale is not None:  # the one use, scale × this element, is in the buffer already
+            (mul,) = [u.owner for u in op.result.uses]
+            mul.result.replace_all_uses_with(new.result)
+            mul.erase()
         op.result.replace_all_uses_with(new.result)
         op.erase()
+
+
+def _scale_factor(fn, ops, p: Pack):
+    """The scalar argument every read in ``ops`` is multiplied by (its only use: one
+    ``arith.mulf`` with a function argument), or a TransformError saying which read is not."""
+    args = list(fn.regions[0].blocks[0].arguments)
+    factor = None
+    for op in ops:
+        uses = [u.owner for u in op.result.uses]
+        mul = uses[0] if len(uses) == 1 else None
+        if mul is None or mul.name != "arith.mulf":
+            _fail(p, "scale=true needs each read used once, by a multiplication")
+        other = [v for v in mul.operands if v != op.result]
+        if len(other) != 1 or other[0] not in args or (factor is not None and other[0] != factor):
+            _fail(p, "scale=true needs each read multiplied by the same scalar argument")
+        factor = other[0]
+    return factor
 
 
 def _join(a, b, pick, p):

@@ -90,6 +90,18 @@ def test_plain_gemm_is_one_case_with_its_kernel_unchanged():
     assert not c.split and not c.b_transposed
 
 
+def test_a_scalar_coefficient_is_folded_into_the_packing_of_b():
+    from unrollkit.compiler import Signature
+    from unrollkit.gemm_schedule import gemm_schedule
+    for name in ("polybench_gemm", "gemm_scaled", "gemm_scaled_inner"):
+        c = recognise(kc.ALL[name])
+        assert c.scale == "alpha"
+        sig = Signature(tuple((p.name, "f32") for p in c.kernel.params),
+                        (("C", (40, 50)), ("A", (40, 30)), ("B", (30, 50))))
+        assert "scale=true" in gemm_schedule(kc.ALL[name], sig).pipeline().text()
+    assert recognise(gemm).scale is None
+
+
 def test_initialisation_is_split_into_its_own_nest():
     for name in ("polybench_gemm", "gemm_scaled", "gemm_scaled_inner"):
         c = recognise(kc.ALL[name])

@@ -194,3 +194,35 @@ def test_rename_and_in_bounds_passes():
     after = Pipeline.parse(text + ",in-bounds").trace(gemm, M=4, N=64, K=4)[-1].ir
     assert after.count("in_bounds = [true]") >= before.count("in_bounds = [true]")
     assert "in_bounds = [false]" not in after
+
+
+def test_pack_scale_folds_the_factor_into_the_copy(check_ir):
+    """pack{scale=true}: alpha * B[k, j] is multiplied once per copied element, and the body
+    reads the product from the buffer; the result is bit for bit the unpacked kernel's."""
+    from unrollkit.kernels.contractions import polybench_gemm
+    from unrollkit.contraction import recognise
+    c = recognise(polybench_gemm)
+    assert c.scale == "alpha"
+    text = f"tile{{k=4}},pack{{arg={c.b},loop=k.tile,scale=true}}"
+    steps = Pipeline.parse(text).trace(c.kernel, M=5, N=6, K=8)
+    # CHECK: %[[V:.*]] = affine.load %arg4
+    # CHECK-NEXT: %[[P:.*]] = arith.mulf %arg0, %[[V]] : f32
+    # CHECK-NEXT: affine.store %[[P]], %alloc
+    # CHECK: %[[A:.*]] = affine.load %arg3
+    # CHECK-NEXT: %[[BP:.*]] = affine.load %alloc
+    # CHECK-NEXT: arith.mulf %[[A]], %[[BP]]
+    check_ir(steps[-1].ir)
+    assert steps[-1].ir.count("arith.mulf") == 3  # beta, the copy's alpha, A × packed B
+    rng = np.random.default_rng(3)
+    args = [np.float64(1.5), np.float64(0.5), rng.standard_normal((5, 6)),
+            rng.standard_normal((5, 8)), rng.standard_normal((8, 6))]
+    plain, packed = [a.copy() if isinstance(a, np.ndarray) else a for a in args], args
+    uk.jit(c.kernel, variant="none")(*plain)
+    uk.jit(c.kernel, variant="none", pipeline=text)(*packed)
+    assert np.array_equal(plain[2], packed[2])
+
+
+def test_pack_scale_refuses_a_read_not_scaled_by_an_argument():
+    with pytest.raises(TransformError, match="scale=true"):
+        Pipeline.parse("tile{k=4},pack{arg=1,loop=k.tile,scale=true}").trace(
+            gemm, M=4, N=4, K=8)

@@ -29,7 +29,11 @@ element it writes, plus scalars and constants, and every loop it shares with the
 indexes the same dimension of O in both: then every such statement's work on an element comes
 before the contraction's on it, in the source and after splitting them into a nest of their
 own (their loops renamed ``<name>.init``) ahead of the contraction's perfect nest.
-Anything else returns None, and the kernel takes the path it took before.
+A single scalar coefficient is moved next to B (``alpha * A * B`` runs as ``A * (alpha * B)``,
+a reassociation of the product like the ones ``factor="auto"`` allows in reductions), so
+that B's packing multiplies each element once (`pack{scale=true}`) instead of the
+micro-kernel once per use. Anything else returns None, and the kernel takes the path it took
+before.
 """
 from __future__ import annotations
 
@@ -62,6 +66,7 @@ class Contraction:
     a_packable: bool = False     # A's last two subscripts are i and k (its sliver can be packed)
     kernel: d.Kernel | None = dataclasses.field(default=None, compare=False, repr=False)
     split: bool = False    # statements before the contraction were moved into a nest of their own
+    scale: str | None = None  # the scalar parameter multiplying the product (folded into B's packing)
 
     def trips(self, sizes: dict) -> tuple:
         """(M, N, K) at the call's sizes."""
@@ -123,7 +128,14 @@ def recognise(kernel: d.Kernel) -> Contraction | None:
     prologue = [s for _, s in stmts[:-1]]
     if prologue and not all(_initialises(q, s, path, st) for q, s in stmts[:-1]):
         return None
-    new = _split(kernel, path, st) if prologue else kernel
+    factors = [f for f in _factors(_product(st)) if not isinstance(f, d.Load)]
+    scale = factors[0].name if len(factors) == 1 and isinstance(factors[0], d.Scalar) else None
+    if scale is not None:  # ``alpha * A * B`` → ``A * (alpha * B)``: alpha goes into B's packing
+        prod = d.BinOp("*", x_ld, d.BinOp("*", factors[0], y_ld))
+        st2 = dataclasses.replace(st, value=d.BinOp(st.value.op, d.Load(st.array, st.index), prod))
+    else:
+        st2 = st
+    new = _split(kernel, path, st, st2) if prologue or scale else kernel
     if new is None:
         return None
     pos = {p.name: n for n, p in enumerate(kernel.params)}
@@ -133,7 +145,7 @@ def recognise(kernel: d.Kernel) -> Contraction | None:
                        _trip(loops[i]), _trip(loops[j]), _trip(loops[k]), outer,
                        tuple((names[v], roles[v]) for v in loops),
                        y[-2:] == [j, k], x[-2:] == [k, i], set(x[-2:]) == {i, k}, new,
-                       bool(prologue))
+                       bool(prologue), scale)
 
 
 # ---------------------------------------------------------------- the parts
@@ -180,15 +192,21 @@ def _factors(e) -> list:
     return [e]
 
 
-def _product_loads(st: d.Store):
-    """The two loads of ``O[..] (+|-)= coefficients · X[..] · Y[..]``, or None."""
+def _product(st: d.Store):
+    """The product of ``O[..] (+|-)= product`` (``O[..] = O[..] + product``), or None."""
     v = st.value
     if not isinstance(v, d.BinOp) or v.op not in ("+", "-"):
         return None
     acc, prod = v.lhs, v.rhs
     if v.op == "+" and not _is_self(acc, st):
         acc, prod = prod, acc
-    if not _is_self(acc, st):
+    return prod if _is_self(acc, st) else None
+
+
+def _product_loads(st: d.Store):
+    """The two loads of ``O[..] (+|-)= coefficients · X[..] · Y[..]``, or None."""
+    prod = _product(st)
+    if prod is None:
         return None
     factors = _factors(prod)
     loads = [f for f in factors if isinstance(f, d.Load)]
@@ -219,9 +237,10 @@ def _initialises(q: tuple, s: d.Store, path: tuple, st: d.Store) -> bool:
     return True
 
 
-def _split(kernel: d.Kernel, path: tuple, st: d.Store) -> d.Kernel | None:
+def _split(kernel: d.Kernel, path: tuple, st: d.Store, st2: d.Store) -> d.Kernel | None:
     """``kernel`` with the statements before ``st`` (their loops renamed ``<name>.init``)
-    first, then ``st`` alone in a perfect nest of its loops ``path``."""
+    first, then ``st2`` (``st`` with its product in the schedule's order) alone in a perfect
+    nest of ``st``'s loops ``path``."""
     taken = set(kernel.loop_names())
 
     def without(body):
@@ -241,7 +260,7 @@ def _split(kernel: d.Kernel, path: tuple, st: d.Store) -> d.Kernel | None:
     renamed = [lp.name for lp in d.walk(before) if isinstance(lp, d.Loop)]
     if set(renamed) & taken:
         return None
-    nest = (st,)
+    nest = (st2,)
     for lp in reversed(path):
         nest = (dataclasses.replace(lp, body=nest),)
     return kernel.with_body(before + nest)

@@ -151,6 +151,7 @@ class GemmSchedule:
             # at K = 1 under each register tile, the k loop's single iteration)
             anchor = k + "c" if k in blocks else k
             steps.append(f"pack{{arg={t.b},loop={anchor}" + (",transpose=true" if t.b_transposed else "")
+                         + (",scale=true" if t.scale else "")
                          + (f",pad={self.pad}" if self.pad else "") + "}")
         if self.pack_a and i in reg and self.K > 1:
             # column-major slivers: A[i, k] is transposed by the copy, A[k, i] already is
