@@ -116,7 +116,7 @@ def call_overhead(rounds: int, seconds: float) -> list:
 def scaling_cases(quick: bool) -> list:
     """(name, kernel, arguments, numpy reference writing into the outputs, flops) per case."""
     rng = np.random.default_rng(0)
-    n = 512 if quick else 2048
+    n = 256 if quick else 2048
     A, B = (rng.random((n, n)).astype(np.float32) for _ in range(2))
     C, T = np.zeros((n, n), np.float32), np.empty((n, n), np.float32)
     m = 1 << (16 if quick else 24)
@@ -199,7 +199,7 @@ def auto_compile_times() -> list:
             f(*args)
             choice = getattr(f.last, "choice", None)
             out.append((name, time.perf_counter() - t0,
-                        choice.candidate.label() if choice is not None else f.last.plan.variant))
+                        choice.candidate.label if choice is not None else f.last.plan.variant))
     finally:
         if old is None:
             os.environ.pop("UNROLLKIT_CACHE_DIR", None)
@@ -213,7 +213,8 @@ def markdown(overhead: list, scale: list, compiles: list, env: dict, command: st
     lines = ["# Runtime: call overhead, parallel scaling, auto compile time", "",
              f"`{command}` on {env['cpu_model']} (LLVM cpu `{env['cpu']}`, {env['cpus']} CPUs), "
              f"{env['time']}; unrollkit {env['versions'].get('unrollkit', '?')}, "
-             f"LLVM {env['versions'].get('llvm', '?')}, numpy {env['numpy']} "
+             f"MLIR {env['versions'].get('mlir', '?')}, LLVM {env['versions'].get('llvmlite_llvm', '?')} "
+             f"(llvmlite {env['versions'].get('llvmlite', '?')}), numpy {env['numpy']} "
              f"({', '.join(str(b.get('internal_api')) + ' ' + str(b.get('version')) for b in env['blas'])}). "
              "LLVM's own unroller is off (unrollkit's default policy). Medians of paired rounds; every "
              "result checked against numpy first.", "",

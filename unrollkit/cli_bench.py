@@ -61,8 +61,10 @@ def _sizes(kernel: str, sizes: Optional[str], size: Optional[List[str]]) -> list
 @app.command("bench")
 def bench_cmd(
         kernel: str = typer.Argument(..., help="a built-in (" + ", ".join(bench.DEFAULT_SIZES)
-                                     + "), path/to/file.py:function, or validate (the cost "
-                                     "model's validation: takes `unrollkit validate`'s options)"),
+                                     + "), path/to/file.py:function, validate (the cost "
+                                     "model's validation: takes `unrollkit validate`'s options), "
+                                     "or runtime (call overhead, parallel scaling, auto compile "
+                                     "times: bench/RUNTIME.md)"),
         sizes: Optional[str] = typer.Option(None, "--sizes", help="comma-separated built-in sizes: "
                                             "N (every size N), gemm MxNxK (default gemm 128,512; "
                                             "mac, dot, jacobi1d 4096,262144; iir, prefix_sum "
@@ -113,6 +115,12 @@ def bench_cmd(
                      json_out=json_out, md_out=md_out, pin=pin, max_factor=max_factor,
                      dry_run=dry_run)
         return
+    if kernel == "runtime":
+        bench_runtime_cmd(repeat or 15, target_ms or 20.0, out_dir, json_out, md_out, pin)
+        return
+    if kernel == "contractions":  # kernels/contractions.py beside numpy (unrollkit.bench_contractions)
+        from .bench_contractions import cli
+        return cli(sizes, dtype, repeat, target_ms, out_dir, md_out, json_out)
     if cases or dry_run or max_factor != 16:
         raise UnrollkitError("--cases, --max-factor and --dry-run are options of `bench validate`")
     repeat, target_ms = repeat or 11, target_ms or 20.0
@@ -142,6 +150,24 @@ def bench_cmd(
     show(kernel, dtype, size_list, result, repeat, target_ms, pin, wide, factors != "1,2,4,8")
     write(kernel, dtype, size_list, result, json_out, md_out, plot_out)
     fail_on_mismatch(result["rows"])
+
+
+def bench_runtime_cmd(repeat: int, target_ms: float, out_dir, json_out, md_out, pin) -> None:
+    """``unrollkit bench runtime``: what a call costs, what a second core gives, how long
+    ``factor="auto"`` takes to choose (`unrollkit.bench_runtime`)."""
+    from . import bench_runtime
+    if pin is not None:
+        raise UnrollkitError("bench runtime measures parallel calls: it cannot be pinned to one CPU")
+    if out_dir is not None:
+        md_out, json_out = md_out or out_dir / "RUNTIME.md", json_out or out_dir / "runtime.json"
+    with console.status("measuring call overhead, parallel scaling and auto compile times"):
+        text, raw = bench_runtime.run(rounds=repeat, seconds=target_ms / 1000,
+                                      command="unrollkit bench runtime" + (f" --out {out_dir}" if out_dir else ""))
+    console.print(text, markup=False, highlight=False, soft_wrap=True)
+    if md_out is not None:
+        Path(md_out).write_text(text)
+    if json_out is not None:
+        Path(json_out).write_text(json.dumps(raw, indent=1, default=str))
 
 
 def _has_matplotlib() -> bool:

@@ -1,0 +1,46 @@
+"""`unrollkit bench runtime` (unrollkit/bench_runtime.py): its measurements run end to end and
+check every contender's result first. Timings themselves are not asserted (benchmarks, not
+unit tests)."""
+from __future__ import annotations
+
+import numpy as np
+
+from unrollkit import bench_runtime
+
+
+def test_paired_rounds_report_medians_and_ratios_to_the_first():
+    calls = {"a": 0, "b": 0}
+
+    def a():
+        calls["a"] += 1
+
+    def b():
+        calls["b"] += 1
+        sum(range(200))
+
+    rows = bench_runtime.paired({"a": a, "b": b}, rounds=3, seconds=0.002)
+    assert set(rows) == {"a", "b"} and rows["a"][1] == 1.0
+    assert rows["b"][1] > 1.0 and calls["a"] > 3 and calls["b"] > 3
+
+
+def test_call_overhead_and_scaling_run_and_check_their_results():
+    overhead = bench_runtime.call_overhead(1, 0.001)
+    names = [n for n, _, _ in overhead]
+    assert any("fast path" in n for n in names) and any("raw ctypes" in n for n in names)
+    assert all(t > 0 for _, t, _ in overhead)
+    scale = bench_runtime.scaling(1, 0.001, quick=True)
+    assert [s[0].split()[0] for s in scale] == ["gemm", "mac", "2-D"]
+    for _, rows, flops, threads in scale:
+        assert "unrollkit, 1 thread" in rows and f"unrollkit, {threads} threads" in rows
+        assert flops > 0
+
+
+def test_markdown_names_the_machine_and_every_table():
+    env = {"cpu_model": "CPU", "cpu": "znver4", "cpus": 2, "time": "now", "numpy": np.__version__,
+           "versions": {"unrollkit": "0", "mlir": "22", "llvmlite_llvm": "22.1", "llvmlite": "0.50"},
+           "blas": [{"internal_api": "openblas", "version": "0.3"}]}
+    text = bench_runtime.markdown([("call", 1e-6, 1.0)],
+                                  [("gemm", {"unrollkit, 1 thread": (1.0, 1.0)}, 2e9, 2)],
+                                  [("mac 4096", 0.5, "vector-acc×1")], env, "unrollkit bench runtime")
+    assert "## Call overhead" in text and "## Parallel scaling" in text and "auto" in text
+    assert "| gemm | unrollkit, 1 thread | 1 s | 2.0 | 1.00 |" in text
