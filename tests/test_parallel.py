@@ -287,3 +287,15 @@ def test_parallel_call_in_a_forked_child():
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=OUTSIDE)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == str(2.0 * 4096)
+
+
+def test_explain_says_how_auto_splits_a_large_call(monkeypatch):
+    from typer.testing import CliRunner
+
+    from unrollkit.cli import app
+    monkeypatch.setenv("UNROLLKIT_NUM_THREADS", "2")
+    r = CliRunner().invoke(app, ["explain", "mac", "--size", "N=1000000", "--no-check"])
+    assert r.exit_code == 0, r.output
+    assert "parallel: loop 'i' in row blocks of a, b, c (size N): 2 blocks" in r.output
+    r = CliRunner().invoke(app, ["explain", "mac", "--size", "N=1000", "--no-check"])
+    assert r.exit_code == 0 and "parallel" not in r.output

@@ -78,7 +78,12 @@ def explain_cmd(kernel: str = typer.Argument(..., help="built-in kernel name or 
         raw = target_json if target_json.strip().startswith("{") else Path(target_json).read_text()
         over = json.loads(raw)
     t = host_target(over)
-    sig, _ = JitKernel(k).signature(example_args(k, parse_sizes(k, size), dtype))
+    jk = JitKernel(k, factor="auto")
+    sig, _ = jk.signature(example_args(k, parse_sizes(k, size), dtype))
+    blocks = jk.parallel.blocks_for(sig) if jk.parallel else None
+    if blocks:  # jit(factor="auto") runs row blocks in parallel: each block is what is chosen
+        console.print(f"[bold]{jk.parallel.describe(blocks)}[/bold]", highlight=False, soft_wrap=True)
+        sig = blocks[0][0]
     gemm = _explain_gemm(k, sig, t)
     if gemm and not show_all:
         return

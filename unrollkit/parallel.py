@@ -268,5 +268,5 @@ class ParallelCalls:
         """One line for `JitKernel.ir` and `explain`: how the last call was split."""
         ranges = " ".join(f"[{lo}, {hi})" for _, lo, hi in plan)  # the slices' rows, halo included
         return (f"parallel: {self.split.describe()}: {len(plan)} blocks on "
-                f"{min(self.threads, len(plan))} threads, rows {ranges}; the code below is block 0's")
+                f"{min(self.threads, len(plan))} threads, rows {ranges}; what follows is block 0's")
 
