@@ -217,3 +217,18 @@ def test_non_contractions_fall_back_and_stay_exact(k):
     for got, w in zip(args, want):
         if isinstance(got, np.ndarray):
             np.testing.assert_allclose(got, w, rtol=1e-12, atol=1e-12)
+
+
+def test_bench_contractions_checks_and_tabulates():
+    """The table's machinery at a tiny size (no timing claims): every row checked against
+    numpy first, one row per kernel and dtype; bad options are errors."""
+    from unrollkit.bench_contractions import cli, run
+    from unrollkit.errors import UnrollkitError
+    text, rows = run((9,), ("f64",), ("batched_matmul",), rounds=1, seconds=0.0005)
+    assert "| kernel | size | dtype | unrollkit ms | numpy ms | ratio | % of peak | compile s |" in text
+    assert text.count("| batched_matmul | 8×9³ | float64 |") == 1 and len(rows) == 1
+    assert all(r["variant"] == "blas" and r["ratio"] > 0 for r in rows)
+    with pytest.raises(UnrollkitError, match="dtype"):
+        cli("9", "i32", 1, 0.5, None, None, None)
+    with pytest.raises(UnrollkitError, match="sizes"):
+        cli("9x", "f32", 1, 0.5, None, None, None)
