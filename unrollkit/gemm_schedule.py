@@ -103,9 +103,15 @@ class GemmSchedule:
         return last % self.nr or self.nr % self.lanes
 
     def describe(self) -> str:
+        t = self.nest
+        what = ", ".join(f"{n} {r}" for n, r in t.roles)
+        what += "; B packed transposed" if t.b_transposed else ""
+        what += f"; {t.scale} folded into B's packing" if t.scale else ""
+        what += "; initialisation in its own nest" if t.split else ""
         return (f"GEMM {self.M}×{self.N}×{self.K}: register tile {self.mr}×{self.nr} "
                 f"({self.mr * -(-self.nr // self.lanes)} accumulators of {self.lanes} lanes), "
-                f"KC={self.kc}, NC={self.nc}, k unrolled ×{self.ku}, B rows padded by {self.pad}")
+                f"KC={self.kc}, NC={self.nc}, k unrolled ×{self.ku}, B rows padded by {self.pad}; "
+                f"loops from the accesses: {what}")
 
     def pipeline(self) -> Pipeline:
         """The schedule as a pass pipeline over the affine IR (see the module docstring)."""
