@@ -164,3 +164,65 @@ Disassembly of section .text:
     assert facts["found"] and facts["fma"] == 2
     assert facts["bytes"] == 5 + 6 + 4 + 6 + 10 + 2
     assert facts["step_elements"] == 8      # $0x8 parsed as hex
+
+
+# ---------------------------------------------------------------- the check's fast paths
+
+
+def test_one_function_parses_like_all_of_them():
+    import numpy as np
+    import unrollkit as uk
+    from unrollkit.kernels import mac
+    a = np.ones(100, np.float32)
+    real = uk.jit(mac, factor=4).compiled(a, a, a).ir("asm")  # kernel, repeat and entry points
+    bare = "g:\n.L1:\n\tvaddss\t%xmm1, %xmm0, %xmm0\n\tjne\t.L1\n\tretq\nh:\n\tretq\n"
+    for asm in (TWO_LOOPS, SPILLY, real, bare):
+        fns = af.functions(asm)
+        assert len(fns) >= 1
+        for name in list(fns) + ["absent"]:
+            assert af.function(asm, name) == fns.get(name)
+
+
+@pytest.mark.parametrize("text,want", [
+    ("$16, %rax", ["$16", "%rax"]),
+    (" %rax ", ["%rax"]),
+    ("", []),
+    ("%zmm1, %zmm2,", ["%zmm1", "%zmm2"]),
+    ("a,,b", ["a", "", "b"]),
+    ("(%rdi,%rax,4), %zmm0", ["(%rdi,%rax,4)", "%zmm0"]),
+    ("%zmm1, (%rdx,%zmm2,4) {%k2}", ["%zmm1", "(%rdx,%zmm2,4) {%k2}"]),
+    ("-64(%rsp), %zmm0, %zmm1", ["-64(%rsp)", "%zmm0", "%zmm1"]),
+])
+def test_operands_split_fast_and_nested(text, want):
+    assert af.operands(af.Insn("op", text, "")) == want
+
+
+def _every_loop():
+    """Loops from the snippets: two share the label .LBB0_1, one holds others' labels."""
+    return [lp for asm in (TWO_LOOPS, SPILLY) for items in af.functions(asm).values()
+            for lp in af.loops(items)]
+
+
+@pytest.mark.skipif(af._tool("llvm-mc") is None, reason="llvm-mc not installed")
+def test_loops_encoded_together_read_as_encoded_alone():
+    from unrollkit import asm_batch
+    lps = _every_loop()
+    assert len({lp.header for lp in lps}) < len(lps)  # labels repeat across the loops
+    together = asm_batch.encode_loops(lps)
+    alone = [asm_batch._encode_one(lp) for lp in lps]
+    assert together == alone
+    assert all(lp.nbytes is not None for lp in together)
+    assert [lp.header for lp in together] == [lp.header for lp in lps]
+    # a loop llvm-mc rejects comes back as given; the others are still encoded
+    bad = af.Loop(".Lx", 0, 2, (af.Label(".Lx"), af.Insn("notaninsn", "%rax", ""), af.Insn("jne", ".Lx", "")))
+    mixed = asm_batch.encode_loops(lps[:2] + [bad])
+    assert mixed[:2] == together[:2] and mixed[2] == bad
+
+
+def test_tagged_loop_text_renames_own_labels_only():
+    from unrollkit import asm_batch
+    lp = af.hot_loop(af.functions(TWO_LOOPS)["k"])
+    text = asm_batch.loop_text(lp, 3)
+    assert ".Luk3_.LBB0_2:" in text and "jne\t.Luk3_.LBB0_2" in text
+    assert asm_batch.loop_text(lp) == text.replace(".Luk3_", "")
+    assert not asm_batch.has_tagged_labels([lp])

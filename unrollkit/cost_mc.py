@@ -18,7 +18,7 @@ import functools
 import re
 import subprocess
 
-from . import asm_facts
+from . import asm_batch, asm_facts
 from .errors import UnrollkitError
 
 _MEM = re.compile(r"\(")
@@ -31,7 +31,7 @@ def mca_path() -> str | None:
 
 
 #: the hot loop as assembly llvm-mca reads (its header label keeps the back-edge valid)
-loop_text = asm_facts.loop_text
+loop_text = asm_batch.loop_text
 
 
 _MCA_FIELDS = {"Iterations": "iterations", "Total Cycles": "total_cycles", "Total uOps": "total_uops",
@@ -86,11 +86,11 @@ _REGION = re.compile(r"^\[(\d+)\] Code Region - ", re.M)
 def run_mca_loops(lps: list, cpu: str, iterations: int = 200) -> list:
     """`run_mca` of each loop's text, all in one llvm-mca process: each loop is a code region
     of its own (``# LLVM-MCA-BEGIN``/``END``), which llvm-mca simulates from an empty pipeline
-    like a run of its own; labels are tagged per loop (`asm_facts.loop_text`). Loops with the
+    like a run of its own; labels are tagged per loop (`asm_batch.loop_text`). Loops with the
     same text are simulated once. If the joint run fails, each loop runs alone."""
     texts = [loop_text(lp) for lp in lps]
     unique = list(dict.fromkeys(texts))
-    if len(unique) > 1 and not asm_facts.has_tagged_labels(lps) and mca_path() is not None:
+    if len(unique) > 1 and not asm_batch.has_tagged_labels(lps) and mca_path() is not None:
         joint = "".join(f"# LLVM-MCA-BEGIN r{k}\n{loop_text(lp, k)}# LLVM-MCA-END r{k}\n"
                         for k, lp in enumerate(lps[texts.index(t)] for t in unique))
         report = _mca(joint, cpu, iterations)
@@ -201,7 +201,7 @@ def code_facts(code: list, t) -> tuple:
     for symbol, asm in code:
         items = asm_facts.function(asm, symbol)
         found.append(asm_facts.hot_loop(items) if items is not None else None)
-    encoded = iter(asm_facts.encode_loops([lp for lp in found if lp is not None]))
+    encoded = iter(asm_batch.encode_loops([lp for lp in found if lp is not None]))
     loops = [next(encoded) if lp is not None else None for lp in found]
     return [asm_facts.loop_facts(None) if lp is None else _loop_facts(lp, t) for lp in loops], loops
 
@@ -354,6 +354,11 @@ def verdict(facts: dict, base: dict, t) -> str:
     return ""
 
 
+#: run llvm-mca on candidates the code already rejects (spills, gathers) too: off, since their
+#: estimate changes no pick (only a jammed candidate's remainder reads one, and those are run)
+SIMULATE_REJECTED = False
+
+
 def check_all(kernel, signature, prof, rows: list, t, pipeline=None, policy=None,
               settled=None) -> None:
     """Compile every row's candidate, read its machine code, ground and judge it (in place).
@@ -409,7 +414,7 @@ def _check(batch: list, rolled: dict, base: dict | None, blended: set, kernel, s
     # is rejected without its estimate, unless a jammed candidate's remainder runs it
     def needs_estimate(r) -> bool:
         c, f = r["candidate"], by_ir[r["ir"]][0]
-        return (r is rolled or (c.jam == 1 and (c.variant, c.factor) in blended)
+        return (SIMULATE_REJECTED or r is rolled or (c.jam == 1 and (c.variant, c.factor) in blended)
                 or not f.get("found") or not cliff(f, base))
     wanted = {r["ir"] for r in compiled if needs_estimate(r)}
     simulate(facts, [lp if x in wanted else None for x, lp in zip(code, loops)], t)

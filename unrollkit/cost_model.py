@@ -300,22 +300,16 @@ def _uops_per_iteration(row) -> float:
 
 
 def settled(checked: list, unchecked: list, prof: LoopProfile, t: Target) -> bool:
-    """Whether checking the ``unchecked`` rows cannot change what `pick` chooses: then the
-    machine-code check stops early (cost_mc.check_all), and the pick is the one a full check
-    makes. A proof, not a guess:
-
-    * every row's cycles, analytical or checked, are ``combine(core, L1, (near, far)) +
-      tail`` (or a larger chain), with core, L1, tail ≥ 0, so at least the memory floor
-      ``max(near, far)`` — the same for every candidate (a jammed row's remainder blend is a
-      mean of two such values, hence ≥ it too);
-    * if the checked pick ``w`` is within `TIE` of that floor, no unchecked row can push the
-      best so low that ``w`` leaves the tie band (best ≥ floor, w ≤ floor·(1 + TIE));
-    * if every unchecked row comes strictly after ``w`` in `preference`, none can be preferred
-      to it within the band; the checked rows in the band can only shrink.
-
-    So: a memory-bound loop (mac, dot, saxpy, jacobi1d beyond L2) whose smallest candidates
-    reach the floor needs only those compiled. Jammed rows among the checked ones (whose
-    remainder may use an unchecked row's cycles) are not settled here."""
+    """Whether checking the ``unchecked`` rows cannot change what `pick` chooses (then
+    `cost_mc.check_all` stops early, and the pick is the full check's). The proof: every
+    row's cycles, analytical or checked, are ``combine(core, L1, (near, far)) + tail`` (or a
+    larger chain; a jammed row's remainder blend is a mean of two such), all terms ≥ 0, so at
+    least the memory floor ``max(near, far)``, the same for every candidate. If the checked
+    pick is within `TIE` of that floor, no unchecked row can lower the best enough to push it
+    out of the tie band; if every unchecked row also comes strictly after it in `preference`,
+    none can be preferred to it there. Checked jammed rows (whose remainder may read an
+    unchecked row) are not settled. Memory-bound loops (mac, dot, saxpy, jacobi1d beyond L2)
+    are settled by their one-copy candidates."""
     near, far = memory_parts(prof, t)
     floor = max(near, far) * (1 - 1e-9)  # (the blend's rounding)
     win = pick(checked)
