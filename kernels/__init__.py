@@ -7,8 +7,11 @@ from .gemm import gemm, gemm_order
 from .gemv import gemv
 from .iir import iir, prefix_sum
 from .jacobi1d import jacobi1d
+from .layernorm import layernorm, layernorm_numpy
 from .mac import mac
+from .softmax import softmax, softmax_numpy
 
 ALL = {k.name: k for k in (mac, dot, gemm, gemv, jacobi1d, iir, prefix_sum)}
 
-__all__ = ["mac", "dot", "gemm", "gemm_order", "gemv", "jacobi1d", "iir", "prefix_sum", "ALL"]
+__all__ = ["mac", "dot", "gemm", "gemm_order", "gemv", "jacobi1d", "iir", "prefix_sum", "ALL",
+           "softmax", "softmax_numpy", "layernorm", "layernorm_numpy"]

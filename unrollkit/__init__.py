@@ -14,9 +14,10 @@ from .dtypes import T, f32, f64, i32, i64  # noqa: E402
 from .errors import (ArgumentError, CodeSizeError, CompileError, KernelSyntaxError,  # noqa: E402
                      TransformError, UnrollkitError)
 from .frontend import kernel  # noqa: E402
+from .language import abs, ceil, exp, floor, log, sqrt, tanh  # noqa: E402,A004
 from .pipeline import Pipeline  # noqa: E402
 from .runtime import jit  # noqa: E402
 
 __all__ = ["kernel", "jit", "Pipeline", "LLVMPolicy", "T", "f32", "f64", "i32", "i64",
            "UnrollkitError", "ArgumentError", "KernelSyntaxError", "TransformError",
-           "CodeSizeError", "CompileError"]
+           "CodeSizeError", "CompileError", "exp", "log", "sqrt", "tanh", "abs", "floor", "ceil"]

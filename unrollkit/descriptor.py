@@ -217,7 +217,56 @@ class Neg:
     operand: "Expr"
 
 
-Expr = Union[Load, Const, Scalar, Index, Local, BinOp, Neg]
+@dataclass(frozen=True)
+class Math:
+    """``uk.exp(x)`` and the other one-argument functions of `MATH_FUNCTIONS` (MLIR ``math``)."""
+    fn: str
+    operand: "Expr"
+
+
+#: the math functions a kernel may call, spelled ``uk.f``, ``math.f`` or ``numpy.f`` (``abs`` also bare)
+MATH_FUNCTIONS = ("exp", "log", "sqrt", "tanh", "abs", "floor", "ceil")
+
+
+@dataclass(frozen=True)
+class Pow:
+    """``base ** exponent`` for a literal exponent: an int (repeated products) or 0.5 (sqrt)."""
+    base: "Expr"
+    exponent: Union[int, float]
+
+
+@dataclass(frozen=True)
+class Compare:
+    """``lhs op rhs`` with op one of ``< <= > >= == !=``: a condition, not a value."""
+    op: str
+    lhs: "Expr"
+    rhs: "Expr"
+
+
+@dataclass(frozen=True)
+class Logic:
+    """``lhs and rhs`` / ``lhs or rhs`` of conditions (both sides are evaluated: no side effects)."""
+    op: str  # "and", "or"
+    lhs: "Expr"
+    rhs: "Expr"
+
+
+@dataclass(frozen=True)
+class Not:
+    operand: "Expr"
+
+
+@dataclass(frozen=True)
+class Select:
+    """``if_true if cond else if_false`` (``arith.select``: both sides are evaluated)."""
+    cond: "Expr"
+    if_true: "Expr"
+    if_false: "Expr"
+
+
+Expr = Union[Load, Const, Scalar, Index, Local, BinOp, Neg, Math, Pow, Compare, Logic, Not, Select]
+#: expressions that are conditions (true/false), allowed only in ``if`` and ``... if c else ...``
+CONDITIONS = (Compare, Logic, Not)
 
 # ---------------------------------------------------------------- statements
 
@@ -249,7 +298,21 @@ class Loop:
     loc: Loc = field(compare=False, default=Loc("<kernel>", 0))
 
 
-Stmt = Union[Store, Let, Loop]
+@dataclass(frozen=True)
+class If:
+    """``if cond: then else: orelse``. A condition on loop variables and sizes only (see
+    `affine_condition`) lowers to ``affine.if``; any other to ``scf.if``."""
+    cond: Expr
+    then: tuple  # of Stmt
+    orelse: tuple  # of Stmt
+    loc: Loc = field(compare=False, default=Loc("<kernel>", 0))
+
+
+Stmt = Union[Store, Let, Loop, If]
+
+#: the hidden output parameter that ``return value`` stores into (a 1-element array the call
+#: allocates and whose element it returns): not an identifier a user can spell in a kernel
+RETURN_PARAM = "return"
 
 
 @dataclass(frozen=True)
@@ -305,6 +368,16 @@ class Kernel:
                 names.append(lp.name)
         return names
 
+    @property
+    def returns(self) -> bool:
+        """Whether the kernel ``return``s a scalar (stored into the hidden `RETURN_PARAM`)."""
+        return bool(self.params) and self.params[-1].name == RETURN_PARAM
+
+    @property
+    def user_params(self) -> tuple:
+        """The parameters a caller passes (all but the hidden return slot)."""
+        return self.params[:-1] if self.returns else self.params
+
     def with_body(self, body: tuple, suffix: str = "") -> "Kernel":
         return replace(self, body=tuple(body), name=self.name + suffix)
 
@@ -315,11 +388,29 @@ class Kernel:
 
 
 def walk(body):
-    """Every statement of a body, outer first."""
+    """Every statement of a body, outer first (the branches of an ``if`` included)."""
     for s in body:
         yield s
         if isinstance(s, Loop):
             yield from walk(s.body)
+        elif isinstance(s, If):
+            yield from walk(s.then)
+            yield from walk(s.orelse)
+
+
+def assigned_names(body) -> set:
+    """The names of locals assigned anywhere in ``body``: with the locals defined before it,
+    the values a loop carries (``iter_args``) or an ``if`` yields."""
+    return {s.name for s in walk(body) if isinstance(s, Let)}
+
+
+def statement_values(s) -> tuple:
+    """The value expressions a statement evaluates itself (not those of nested statements)."""
+    if isinstance(s, (Store, Let)):
+        return (s.value,)
+    if isinstance(s, If):
+        return (s.cond,)
+    return ()
 
 
 def ops_estimate(body, straight: bool = False) -> int:
@@ -332,18 +423,37 @@ def ops_estimate(body, straight: bool = False) -> int:
         if isinstance(s, Loop):
             total += 2 + (0 if straight else ops_estimate(s.body))  # the loop and its yield
         else:
+            if isinstance(s, If):
+                total += 2 + ops_estimate(s.then, straight) + ops_estimate(s.orelse, straight)
             total += (1 if isinstance(s, Store) else 0) + sum(
                 2 if isinstance(x, Index) else 0 if isinstance(x, (Scalar, Local)) else 1
-                for x in walk_expr(s.value))
+                for v in statement_values(s) for x in walk_expr(v))
     return total
 
 
 def expr_children(e: Expr) -> tuple:
-    if isinstance(e, BinOp):
+    if isinstance(e, (BinOp, Compare, Logic)):
         return (e.lhs, e.rhs)
-    if isinstance(e, Neg):
+    if isinstance(e, (Neg, Math, Not)):
         return (e.operand,)
+    if isinstance(e, Pow):
+        return (e.base,)
+    if isinstance(e, Select):
+        return (e.cond, e.if_true, e.if_false)
     return ()
+
+
+def map_children(e: Expr, fn) -> Expr:
+    """``e`` with ``fn`` applied to each of its direct subexpressions (leaves unchanged)."""
+    if isinstance(e, (BinOp, Compare, Logic)):
+        return replace(e, lhs=fn(e.lhs), rhs=fn(e.rhs))
+    if isinstance(e, (Neg, Math, Not)):
+        return replace(e, operand=fn(e.operand))
+    if isinstance(e, Pow):
+        return replace(e, base=fn(e.base))
+    if isinstance(e, Select):
+        return replace(e, cond=fn(e.cond), if_true=fn(e.if_true), if_false=fn(e.if_false))
+    return e
 
 
 def walk_expr(e: Expr):

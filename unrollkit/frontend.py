@@ -2,14 +2,21 @@
 
 The subset: nested ``for v in range(lo, hi[, step])`` with affine bounds (outer loop variables,
 sizes, ``min``/``max``), subscripted array loads and stores with affine subscripts, ``=``,
-``+=``, ``-=``, ``*=``, ``+ - * /``, unary minus, ``min``/``max``, numeric literals, scalar
-parameters and local temporaries. Anything else raises `KernelSyntaxError` citing file:line.
+``+=``, ``-=``, ``*=``, ``+ - * /``, ``**`` by a literal, unary minus, ``min``/``max``, the
+math functions of `unrollkit.language`, numeric literals, scalar parameters, local variables
+(carried across loop iterations when assigned inside a loop), ``if``/``else`` statements and
+``a if c else b`` on comparisons joined by ``and``/``or``/``not``, and a final ``return value``.
+Anything else raises `KernelSyntaxError` citing file:line.
 """
 from __future__ import annotations
 
 import ast
+import builtins
 import inspect
+import math
 import textwrap
+
+import numpy as np
 
 from . import descriptor as d
 from .dtypes import ArrayType, ElementType
@@ -19,6 +26,11 @@ _AUG = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/"}
 #: the range of MLIR's ``index`` (64 bits here), which every subscript and bound is computed in
 INDEX_MIN, INDEX_MAX = -(1 << 63), (1 << 63) - 1
 _BIN = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/"}
+_CMP = {ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.Eq: "==", ast.NotEq: "!="}
+#: other spellings of the math functions in the modules a kernel may call them from
+_ALIASES = {"fabs": "abs", "absolute": "abs"}
+#: largest |n| of ``x ** n`` (expanded into products by squaring)
+MAX_POW = 64
 
 
 def kernel(fn=None, *, name: str | None = None):
@@ -57,10 +69,73 @@ def parse_kernel(source: str, filename: str = "<kernel>", first_line: int = 1, e
     return _Parser(filename, first_line - 1, env or {}).function(funcs[0], name)
 
 
-class _Parser:
+class _Conditions:
+    """Conditions and calls of the value language (mixed into `_Parser`)."""
+
+    def cond(self, node, loops, locals_) -> d.Expr:
+        """A condition: comparisons (chained ones too) joined by and/or/not."""
+        if isinstance(node, ast.BoolOp):
+            op = "and" if isinstance(node.op, ast.And) else "or"
+            parts = [self.cond(v, loops, locals_) for v in node.values]
+            out = parts[0]
+            for p in parts[1:]:
+                out = d.Logic(op, out, p)
+            return out
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+            return d.Not(self.cond(node.operand, loops, locals_))
+        if isinstance(node, ast.Compare):
+            for op in node.ops:
+                if type(op) not in _CMP:
+                    self.fail(node, f"comparison '{type(op).__name__}' is not supported; use "
+                                    "< <= > >= == !=")
+            terms = [node.left] + list(node.comparators)
+            vals = [self.expr(t, loops, locals_) for t in terms]
+            out = None
+            for op, a, b in zip(node.ops, vals, vals[1:]):
+                c = d.Compare(_CMP[type(op)], a, b)
+                out = c if out is None else d.Logic("and", out, c)
+            return out
+        self.fail(node, f"'{ast.unparse(node)}' is not a condition: compare values with "
+                        "< <= > >= == != (joined by and, or, not)")
+
+    def exponent(self, node):
+        """The literal exponent of ``x ** n``: an int of at most `MAX_POW` or 0.5."""
+        try:
+            n = ast.literal_eval(node)
+        except ValueError:
+            n = None
+        if type(n) is int and abs(n) <= MAX_POW or n == 0.5:
+            return n
+        self.fail(node, f"the exponent of ** must be an int literal from -{MAX_POW} to {MAX_POW} "
+                        f"or 0.5, got '{ast.unparse(node)}'")
+
+    def math_function(self, func):
+        """The name in `d.MATH_FUNCTIONS` that ``func`` (uk.exp, math.exp, np.exp, exp imported
+        from one of them, bare abs) calls, or None."""
+        if isinstance(func, ast.Name):
+            obj = self.env.get(func.id, getattr(builtins, func.id, None))
+            if obj is builtins.abs:
+                return "abs"
+        elif isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name):
+            mod = self.env.get(func.value.id)
+            obj = getattr(mod, func.attr, None) if mod in (math, np) or \
+                getattr(mod, "__name__", "") == "unrollkit" else None
+        else:
+            return None
+        from .language import FUNCTIONS
+        for name in d.MATH_FUNCTIONS:
+            for where in (FUNCTIONS, vars(math), vars(np)):
+                if obj is not None and where.get(name) is obj:
+                    return name
+        for alias, name in _ALIASES.items():
+            if obj is not None and obj in (getattr(math, alias, None), getattr(np, alias, None)):
+                return name
+        return None
+
+
+class _Parser(_Conditions):
     def __init__(self, filename: str, offset: int, env: dict):
         self.filename, self.offset, self.env = filename, offset, env
-        self.inherited = [frozenset()]  # locals visible from enclosing scopes, per loop depth
 
     # -- helpers
     def loc(self, node) -> d.Loc:
@@ -89,12 +164,36 @@ class _Parser:
         if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
                 and isinstance(body[0].value.value, str):
             body = body[1:]  # docstring
-        stmts = self.block(body, loops=(), locals_=set())
+        ret = body[-1] if body and isinstance(body[-1], ast.Return) else None
+        top = set()
+        stmts = self.block(body[:-1] if ret else body, loops=(), locals_=top)
+        if ret is not None:
+            param, store = self.returned(ret, stmts, top, params)
+            params.append(param)
+            stmts += (store,)
         if not any(isinstance(s, d.Store) for s in d.walk(stmts)):
             self.fail(fn, f"kernel {fn.name!r} stores to no array: it would compute nothing")
+        from .semantics import variable_types
+        variable_types(stmts, {p.name: p.elem for p in params})  # a variable's type, or file:line
         return d.Kernel(name=name or fn.name, params=tuple(params), body=stmts,
                         filename=self.filename, lineno=self.offset + fn.lineno,
                         source=ast.unparse(fn))
+
+    def returned(self, ret: ast.Return, stmts, top, params):
+        """``return value`` → (the hidden 1-element output parameter, the store into it)."""
+        from .semantics import value_type, variable_types
+        if ret.value is None:
+            self.fail(ret, "a bare 'return': return a value (return acc) or nothing at all")
+        value = self.expr(ret.value, (), top)
+        ptypes = {p.name: p.elem for p in params}
+        vtypes = variable_types(stmts, ptypes)
+        ltypes = {s.name: vtypes[id(s)] for s in stmts if isinstance(s, d.Let)}
+        ty = value_type(value, ptypes, ltypes, self.loc(ret))
+        if ty is None:
+            self.fail(ret, "the returned value has no element type (only literals and indices): "
+                           "return a value computed from the arrays or scalars")
+        return (d.Param(d.RETURN_PARAM, ty, (1,)),
+                d.Store(d.RETURN_PARAM, (d.Lit(0),), value, self.loc(ret)))
 
     def param(self, arg: ast.arg) -> d.Param:
         if arg.annotation is None:
@@ -140,8 +239,15 @@ class _Parser:
             if op is None:
                 self.fail(n, f"unsupported augmented assignment '{type(n.op).__name__}='; "
                              "use =, +=, -=, *= or /=")
+            if isinstance(n.target, ast.Name):
+                if n.target.id not in locals_:
+                    self.fail(n, f"{n.target.id!r} is updated before it is assigned; "
+                                 f"assign it first, e.g. {n.target.id} = 0.0")
+                val = d.BinOp(op, d.Local(n.target.id), self.expr(n.value, loops, locals_))
+                return d.Let(n.target.id, val, self.loc(n))
             if not isinstance(n.target, ast.Subscript):
-                self.fail(n, "augmented assignment must target an array element, e.g. y[i] += ...")
+                self.fail(n, "augmented assignment must target an array element or a local, "
+                             "e.g. y[i] += ... or acc += ...")
             arr, idx = self.subscript(n.target, loops, store=True)
             val = d.BinOp(op, d.Load(arr, idx), self.expr(n.value, loops, locals_))
             return d.Store(arr, idx, val, self.loc(n))
@@ -157,19 +263,20 @@ class _Parser:
                 if t.id in self.arrays or t.id in self.scalars or t.id in self.sizes \
                         or t.id in [lp for lp in loops]:
                     self.fail(n, f"cannot assign to {t.id!r}: it is a parameter, size or loop variable")
-                if t.id in self.inherited[-1]:
-                    self.fail(n, f"{t.id!r} is assigned inside a loop but defined outside it: a "
-                                 "loop-carried scalar is not supported; accumulate into an array "
-                                 "element (e.g. out[0] += ...) instead")
-                locals_.add(t.id)
+                locals_.add(t.id)  # defined here, or reassigned (carried by the loops and ifs inside)
                 return d.Let(t.id, val, self.loc(n))
             self.fail(n, "assignment target must be an array element or a local name")
+        if isinstance(n, ast.If):
+            cond = self.cond(n.test, loops, locals_)
+            then = self.block(n.body, loops, set(locals_))
+            orelse = self.block(n.orelse, loops, set(locals_))
+            return d.If(cond, then, orelse, self.loc(n))
         if isinstance(n, ast.Pass):
             self.fail(n, "'pass' in a kernel body: remove it, a kernel must store to an array")
         kind = type(n).__name__
-        hint = {"If": "conditionals are not supported; use min/max in bounds or values",
-                "While": "while loops are not supported; use for ... in range(...)",
-                "Return": "kernels write their results into arrays and return nothing",
+        hint = {"While": "while loops are not supported; use for ... in range(...)",
+                "Return": "'return value' may only be the last statement of the kernel, "
+                          "outside every loop and if",
                 "Expr": "expression statements have no effect",
                 "AnnAssign": "annotated assignments are not supported"}.get(kind, "")
         self.fail(n, f"unsupported statement '{kind}'" + (f": {hint}" if hint else ""))
@@ -206,13 +313,25 @@ class _Parser:
                     self.fail(s, f"the loop step must be positive, got {step}")
                 if step > INDEX_MAX:
                     self.fail(s, f"the loop step {step} is outside the 64-bit index range")
-        self.inherited.append(frozenset(locals_))
         body = self.block(n.body, loops + (var,), set(locals_))
-        self.inherited.pop()
         return d.Loop(var, lo, hi, step, body, name=var, loc=self.loc(n))
 
     def bound(self, node, loops, kind: str) -> tuple:
         """A loop bound: an affine expression, or min(...) for an upper / max(...) for a lower one."""
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Pow):
+            return d.Pow(self.expr(node.left, loops, locals_), self.exponent(node.right))
+        if isinstance(node, ast.IfExp):
+            return d.Select(self.cond(node.test, loops, locals_), self.expr(node.body, loops, locals_),
+                            self.expr(node.orelse, loops, locals_))
+        if isinstance(node, (ast.Compare, ast.BoolOp)) or \
+                (isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not)):
+            self.fail(node, f"the condition '{ast.unparse(node)}' is used as a value; conditions "
+                            "go in 'if' statements and 'a if cond else b'")
+        fn = self.math_function(node.func) if isinstance(node, ast.Call) else None
+        if fn is not None:
+            if len(node.args) != 1 or node.keywords:
+                self.fail(node, f"{ast.unparse(node.func)}() takes exactly one argument")
+            return d.Math(fn, self.expr(node.args[0], loops, locals_))
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("min", "max"):
             if node.func.id != kind:
                 which = "upper" if kind == "min" else "lower"
@@ -313,7 +432,7 @@ class _Parser:
             return d.Load(arr, idx)
         if isinstance(node, ast.UnaryOp):
             if isinstance(node.op, ast.USub):
-                if isinstance(node.operand, ast.Constant) and type(node.operand.value) is int:
+                if isinstance(node.operand, ast.Constant) and type(node.operand.value) in (int, float):
                     return d.Const(-node.operand.value)  # one literal: -2147483648 is an i32
                 return d.Neg(self.expr(node.operand, loops, locals_))
             if isinstance(node.op, ast.UAdd):
@@ -321,6 +440,20 @@ class _Parser:
         if isinstance(node, ast.BinOp) and type(node.op) in _BIN:
             return d.BinOp(_BIN[type(node.op)], self.expr(node.left, loops, locals_),
                            self.expr(node.right, loops, locals_))
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Pow):
+            return d.Pow(self.expr(node.left, loops, locals_), self.exponent(node.right))
+        if isinstance(node, ast.IfExp):
+            return d.Select(self.cond(node.test, loops, locals_), self.expr(node.body, loops, locals_),
+                            self.expr(node.orelse, loops, locals_))
+        if isinstance(node, (ast.Compare, ast.BoolOp)) or \
+                (isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not)):
+            self.fail(node, f"the condition '{ast.unparse(node)}' is used as a value; conditions "
+                            "go in 'if' statements and 'a if cond else b'")
+        fn = self.math_function(node.func) if isinstance(node, ast.Call) else None
+        if fn is not None:
+            if len(node.args) != 1 or node.keywords:
+                self.fail(node, f"{ast.unparse(node.func)}() takes exactly one argument")
+            return d.Math(fn, self.expr(node.args[0], loops, locals_))
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("min", "max"):
             if len(node.args) < 2 or node.keywords:
                 self.fail(node, f"{node.func.id}() needs at least two arguments")
@@ -331,9 +464,10 @@ class _Parser:
             return out
         if isinstance(node, ast.Call):
             fname = ast.unparse(node.func)
-            self.fail(node, f"call to {fname}() is not supported in a kernel; only min() and max()")
+            self.fail(node, f"call to {fname}() is not supported in a kernel; only min(), max() and "
+                            f"the math functions uk.{', uk.'.join(d.MATH_FUNCTIONS)}")
         if isinstance(node, ast.BinOp):
-            self.fail(node, f"operator '{type(node.op).__name__}' is not supported; use + - * / min max")
+            self.fail(node, f"operator '{type(node.op).__name__}' is not supported; use + - * / ** min max")
         self.fail(node, f"unsupported expression '{ast.unparse(node)}'")
 
 

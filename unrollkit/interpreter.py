@@ -10,12 +10,15 @@ import numpy as np
 
 from . import descriptor as d
 from .compiler import sizes_of
+from .returns import returned, with_return_slot
 from .runtime import JitKernel
-from .semantics import value_type
+from .semantics import compare_type, variable_types
 
 
-def interpret(kernel: d.Kernel, *args) -> None:
-    """Run ``kernel`` on ``args`` (same checks as a compiled call)."""
+def interpret(kernel: d.Kernel, *args):
+    """Run ``kernel`` on ``args`` (same checks as a compiled call); returns what the kernel
+    returns (a Python number), else None."""
+    args, slot = with_return_slot(kernel, args)
     jk = JitKernel.__new__(JitKernel)  # reuse the argument checks without compiling anything
     jk.kernel = kernel
     sig, ready = jk.signature(args)
@@ -34,13 +37,17 @@ def interpret(kernel: d.Kernel, *args) -> None:
     for p, orig, used in zip(kernel.params, args, ready):
         if p.is_array and used is not orig and p.name in kernel.written:
             orig[...] = used
+    return returned(slot)
 
 
 class _Run:
     def __init__(self, kernel, env, ptypes, sizes):
         self.env, self.ptypes, self.sizes = env, ptypes, sizes
+        self.vtypes = variable_types(kernel.body, ptypes)
 
     def block(self, body, ivs, locals_):
+        """Run ``body``; ``locals_`` (name → (value, type, ivs)) gets what it assigns, so the
+        variables of an enclosing scope carry their new values out of loops and ifs."""
         for s in body:
             if isinstance(s, d.Loop):
                 lo = max(d.aff_eval(e, ivs) for e in s.lower)
@@ -50,8 +57,13 @@ class _Run:
                     ivs[s.var] = v
                     self.block(s.body, ivs, inner_locals)
                 ivs.pop(s.var, None)
+                self.carry(locals_, inner_locals)
+            elif isinstance(s, d.If):
+                inner_locals = dict(locals_)
+                self.block(s.then if self.cond(s.cond, ivs, locals_) else s.orelse, ivs, inner_locals)
+                self.carry(locals_, inner_locals)
             elif isinstance(s, d.Let):
-                ty = value_type(s.value, self.ptypes, {k: v[1] for k, v in locals_.items()}, s.loc)
+                ty = self.vtypes[id(s)]
                 # untyped locals (literals and indices only) are evaluated at each use, in its type
                 locals_[s.name] = (s.value if ty is None else self.expr(s.value, ty, ivs, locals_), ty,
                                    dict(ivs))
@@ -59,6 +71,24 @@ class _Run:
                 ty = self.ptypes[s.array]
                 idx = tuple(d.aff_eval(e, ivs) for e in s.index)
                 self.env[s.array][idx] = self.expr(s.value, ty, ivs, locals_)
+
+    @staticmethod
+    def carry(outer: dict, inner: dict) -> None:
+        """The variables defined before a loop or if take their values after it."""
+        for name in outer:
+            outer[name] = inner[name]
+
+    def cond(self, c, ivs, locals_) -> bool:
+        if isinstance(c, d.Logic):
+            a, b = self.cond(c.lhs, ivs, locals_), self.cond(c.rhs, ivs, locals_)
+            return (a and b) if c.op == "and" else (a or b)
+        if isinstance(c, d.Not):
+            return not self.cond(c.operand, ivs, locals_)
+        ltypes = {k: v[1] for k, v in locals_.items()}
+        ty = compare_type(c, self.ptypes, ltypes, d.Loc("<kernel>", 0))
+        a, b = self.expr(c.lhs, ty, ivs, locals_), self.expr(c.rhs, ty, ivs, locals_)
+        return bool({"<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b, "==": a == b,
+                     "!=": a != b}[c.op])
 
     def expr(self, e, ty, ivs, locals_):
         cast = ty.numpy.type
@@ -75,6 +105,15 @@ class _Run:
             return cast(d.aff_eval(e.expr, ivs))
         if isinstance(e, d.Neg):
             return cast(-self.expr(e.operand, ty, ivs, locals_))
+        if isinstance(e, d.Select):
+            a = self.expr(e.if_true, ty, ivs, locals_)
+            b = self.expr(e.if_false, ty, ivs, locals_)
+            return a if self.cond(e.cond, ivs, locals_) else b
+        if isinstance(e, d.Math):
+            x = self.expr(e.operand, ty, ivs, locals_)
+            return cast(getattr(np, "absolute" if e.fn == "abs" else e.fn)(x))
+        if isinstance(e, d.Pow):
+            return self.power(self.expr(e.base, ty, ivs, locals_), e.exponent, cast)
         a = self.expr(e.lhs, ty, ivs, locals_)
         b = self.expr(e.rhs, ty, ivs, locals_)
         if e.op == "+":
@@ -88,3 +127,20 @@ class _Run:
         if e.op == "min":
             return cast(np.minimum(a, b))
         return cast(np.maximum(a, b))
+
+    @staticmethod
+    def power(x, n, cast):
+        """``x ** n`` as the compiled code computes it: sqrt for 0.5, else products by
+        squaring rounded in the element type at each step, one division for n < 0."""
+        if n == 0.5:
+            return cast(np.sqrt(x))
+        result, base, k = None, x, abs(n)
+        while k:
+            if k & 1:
+                result = base if result is None else cast(result * base)
+            k >>= 1
+            if k:
+                base = cast(base * base)
+        if result is None:
+            return cast(1)
+        return cast(cast(1) / result) if n < 0 else result

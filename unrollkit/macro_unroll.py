@@ -29,34 +29,36 @@ def shift_expr(e: d.Expr, var: str, k: int, rename: dict) -> d.Expr:
         return d.Index(shift_aff(e.expr, var, k))
     if isinstance(e, d.Local):
         return d.Local(rename.get(e.name, e.name))
-    if isinstance(e, d.BinOp):
-        return d.BinOp(e.op, shift_expr(e.lhs, var, k, rename), shift_expr(e.rhs, var, k, rename))
-    if isinstance(e, d.Neg):
-        return d.Neg(shift_expr(e.operand, var, k, rename))
-    return e  # Const, Scalar
+    return d.map_children(e, lambda c: shift_expr(c, var, k, rename))  # leaves: Const, Scalar
 
 
-def shift_body(body: tuple, var: str, k: int, rename: dict, suffix: str) -> tuple:
-    """One copy of ``body`` at ``var + k``; locals defined in it get ``suffix``."""
+def shift_body(body: tuple, var: str, k: int, rename: dict, suffix: str,
+               keep: frozenset = frozenset()) -> tuple:
+    """One copy of ``body`` at ``var + k``; locals defined in it get ``suffix``, the ones in
+    ``keep`` (defined before the loop: carried from copy to copy) keep their names."""
     out = []
     rename = dict(rename)
     for s in body:
         if isinstance(s, d.Let):
             value = shift_expr(s.value, var, k, rename)
-            new = s.name + suffix if suffix else s.name
+            new = s.name + suffix if suffix and s.name not in keep else rename.get(s.name, s.name)
             rename[s.name] = new
             out.append(replace(s, name=new, value=value))
+        elif isinstance(s, d.If):
+            out.append(replace(s, cond=shift_expr(s.cond, var, k, rename),
+                               then=shift_body(s.then, var, k, rename, suffix, keep | frozenset(rename)),
+                               orelse=shift_body(s.orelse, var, k, rename, suffix, keep | frozenset(rename))))
         elif isinstance(s, d.Store):
             out.append(replace(s, index=tuple(shift_aff(i, var, k) for i in s.index),
                                value=shift_expr(s.value, var, k, rename)))
         else:
             out.append(replace(s, lower=tuple(shift_aff(b, var, k) for b in s.lower),
                                upper=tuple(shift_aff(b, var, k) for b in s.upper),
-                               body=shift_body(s.body, var, k, rename, suffix)))
+                               body=shift_body(s.body, var, k, rename, suffix, keep | frozenset(rename))))
     return tuple(out)
 
 
-def split_loop(lp: d.Loop, factor: int) -> tuple:
+def split_loop(lp: d.Loop, factor: int, keep: frozenset = frozenset()) -> tuple:
     """``lp`` → (main loop with the body expanded ``factor`` times, remainder loop)."""
     if len(lp.lower) != 1 or len(lp.upper) != 1:
         raise TransformError(f"macro unrolling needs loop {lp.name!r} to have one lower and one "
@@ -69,7 +71,7 @@ def split_loop(lp: d.Loop, factor: int) -> tuple:
     split = d.aff_add(lo, d.aff_mul(d.FloorDiv(trips, factor), span))
     copies = []
     for u in range(factor):
-        copies.extend(shift_body(lp.body, lp.var, u * step, {}, f"_u{u}" if u else ""))
+        copies.extend(shift_body(lp.body, lp.var, u * step, {}, f"_u{u}" if u else "", keep))
     main = replace(lp, upper=(split,), step=span, body=tuple(copies))
     # an empty loop (hi < lo, e.g. a triangular range(i + 1, M) late in i) has negative
     # "trips" and a split point below lo: the remainder must still start no earlier than lo
@@ -91,22 +93,27 @@ def macro_unroll(kernel: d.Kernel, factors: tuple) -> d.Kernel:
             raise TransformError(f"kernel {kernel.name!r} has no loop named {n!r}; "
                                  f"its loops are {kernel.loop_names()}")
 
-    def rewrite(body):
+    def rewrite(body, visible: frozenset):
+        """``visible``: the locals defined before ``body`` (a loop's copies share them)."""
         out = []
         for s in body:
+            if isinstance(s, d.Let):
+                visible |= {s.name}
+            if isinstance(s, d.If):
+                s = replace(s, then=rewrite(s.then, visible), orelse=rewrite(s.orelse, visible))
             if not isinstance(s, d.Loop):
                 out.append(s)
                 continue
-            s = replace(s, body=rewrite(s.body))
+            s = replace(s, body=rewrite(s.body, visible))
             innermost = not any(isinstance(c, d.Loop) for c in s.body)
             f = by_name.get(s.name, inner if innermost else None)
             if f and f > 1:
                 # refused before the copies exist: factor=100000 took 50 s to build and lower
                 check_code_size(f"macro expansion by {f}", s.name, (f + 1) * d.ops_estimate(s.body),
                                 block=f * d.ops_estimate(s.body, straight=True))
-                out.extend(split_loop(s, f))
+                out.extend(split_loop(s, f, visible))
             else:
                 out.append(s)
         return tuple(out)
 
-    return replace(kernel, body=rewrite(kernel.body))
+    return replace(kernel, body=rewrite(kernel.body, frozenset()))

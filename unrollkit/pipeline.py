@@ -69,6 +69,8 @@ def lower_to_llvm_dialect(module) -> None:
     upstream's, and each verification walks the whole module — a third of the lowering's
     time for a GEMM schedule's remainder nests (1023³ f64: 0.26 → 0.19 s). A bad
     conversion still fails here, by name."""
+    from .math_approx import approximate_math
+    approximate_math(module)  # exp/log/tanh as arithmetic LLVM vectorises, not libm per lane
     run_mlir_passes(module, LOWER_TO_LLVM, verify_each=False)
     verify(module, "lowering to the LLVM dialect")
 

@@ -17,6 +17,7 @@ from . import parallel as par
 from .compiler import STAGES, CompiledKernel, Signature, compile_kernel
 from .dtypes import FROM_NUMPY
 from .errors import ArgumentError
+from .returns import returned, with_return_slot
 from .variants import plan as make_plan
 
 #: compiled signatures kept per jitted kernel. Eviction drops only this cache's reference: the
@@ -150,7 +151,7 @@ class JitKernel:
 
     # -- compile and call
     def compiled(self, *args) -> CompiledKernel:
-        sig, _ = self.signature(args)
+        sig, _ = self.signature(with_return_slot(self.kernel, args)[0])
         return self._get(sig)
 
     def _get(self, sig: Signature) -> CompiledKernel:
@@ -179,10 +180,12 @@ class JitKernel:
             return ck
 
     def __call__(self, *args):
+        # a kernel that returns a value writes it into one more output array (`returns`)
+        args, slot = with_return_slot(self.kernel, args)
         for fc in self._fast:  # a signature checked before, with arguments it accepts as they are
             if fc(args):
                 self.last = fc.owner
-                return None
+                return returned(slot)
         sig, ready = self.signature(args)
         blocks = self.parallel.blocks_for(sig) if self.parallel else None
         if blocks:
@@ -196,6 +199,7 @@ class JitKernel:
         # `ck` (hence its engine) and `ready` (copies included) are held by this frame until
         # the call returns, whatever another thread evicts meanwhile
         ck.cfunc(*[a.ctypes.data if isinstance(a, np.ndarray) else a for a in ready])
+        return returned(slot)
 
     def _offer_fast(self, ck, sig) -> None:
         """Put ``ck``'s fast path first (building it once per compiled kernel)."""

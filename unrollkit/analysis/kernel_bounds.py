@@ -14,6 +14,7 @@ import dataclasses
 import islpy as isl
 
 from .. import descriptor as d
+from ..conditions import affine_condition
 from .nest import Nest, val
 
 
@@ -45,15 +46,35 @@ class _Proof:
                 highs = [self.aff(e, nest, loop_dims) for e in s.upper]
                 inner = nest.loop(lows, highs, s.step)
                 found = self.block(s.body, inner, {**loop_dims, s.var: nest.depth})
+            elif isinstance(s, d.If):
+                found = self.branch(s, nest, loop_dims)
             else:
                 found = self.statement(s, nest, loop_dims)
             if found is not None:
                 return found
         return None
 
+    def branch(self, s: d.If, nest: Nest, loop_dims: dict):
+        """An ``if``: its condition's loads where it is reached; each branch where it runs —
+        an affine condition restricts the domain (a guard is proof), a data-dependent one
+        does not (each branch must be in bounds wherever the ``if`` is reached)."""
+        found = self.statement(s, nest, loop_dims)
+        if found is not None:
+            return found
+        constraints = affine_condition(s.cond)
+        then, orelse = nest, nest
+        if constraints is not None:
+            holds = nest.domain.universe(nest.domain.get_space())
+            for e, is_eq in constraints:
+                pa = self.aff(e, nest, loop_dims)
+                holds = holds & (pa.zero_set() if is_eq else pa.nonneg_set())
+            then, orelse = nest.restrict(holds), nest.exclude(holds)
+        return self.block(s.then, then, loop_dims) or self.block(s.orelse, orelse, loop_dims)
+
     def statement(self, s, nest: Nest, loop_dims: dict):
         accesses = [(s.array, s.index)] if isinstance(s, d.Store) else []
-        accesses += [(x.array, x.index) for x in d.walk_expr(s.value) if isinstance(x, d.Load)]
+        accesses += [(x.array, x.index) for v in d.statement_values(s) for x in d.walk_expr(v)
+                     if isinstance(x, d.Load)]
         for arr, idx in accesses:
             for dim, e in enumerate(idx):
                 rng = nest.range_of(self.aff(e, nest, loop_dims))

@@ -1,0 +1,34 @@
+"""Row-wise layer normalisation:
+y[i, j] = (x[i, j] - mean_i) / sqrt(var_i + eps) * gamma[j] + beta[j].
+
+The mean and the variance (two passes over the row, as numpy computes them) are scalars
+carried across the ``j`` loops; ``uk.sqrt`` is MLIR's ``math.sqrt``. numpy's equivalent:
+`layernorm_numpy`.
+"""
+import numpy as np
+
+import unrollkit as uk
+from unrollkit import T
+
+
+@uk.kernel
+def layernorm(x: T["M", "N"], gamma: T["N"], beta: T["N"], eps: T, y: T["M", "N"]):
+    for i in range(M):
+        s = x[i, 0] * 0.0
+        for j in range(N):
+            s += x[i, j]
+        mean = s / N
+        v = s * 0.0
+        for j in range(N):
+            v += (x[i, j] - mean) ** 2
+        rstd = 1.0 / uk.sqrt(v / N + eps)
+        for j in range(N):
+            y[i, j] = (x[i, j] - mean) * rstd * gamma[j] + beta[j]
+
+
+def layernorm_numpy(x, gamma, beta, eps, y) -> None:
+    """numpy's straightforward layer normalisation of the rows of ``x`` into ``y``."""
+    mean = x.mean(axis=1, keepdims=True)
+    var = x.var(axis=1, keepdims=True)
+    np.multiply((x - mean) / np.sqrt(var + eps), gamma, out=y)
+    y += beta

@@ -1,0 +1,33 @@
+"""Row-wise softmax: y[i, :] = exp(x[i, :] - max x[i, :]) / sum exp(x[i, :] - max x[i, :]).
+
+Written the natural way: the row maximum and the row sum are scalars carried across the
+``j`` loops (``iter_args``), the exponential is ``uk.exp`` (MLIR ``math.exp``, vectorised as a
+polynomial). numpy's equivalent: `softmax_numpy`.
+"""
+import numpy as np
+
+import unrollkit as uk
+from unrollkit import T
+
+
+@uk.kernel
+def softmax(x: T["M", "N"], y: T["M", "N"]):
+    for i in range(M):
+        m = x[i, 0]
+        for j in range(N):
+            m = max(m, x[i, j])
+        s = x[i, 0] * 0.0
+        for j in range(N):
+            e = uk.exp(x[i, j] - m)
+            y[i, j] = e
+            s += e
+        r = 1.0 / s
+        for j in range(N):
+            y[i, j] = y[i, j] * r
+
+
+def softmax_numpy(x: np.ndarray, y: np.ndarray) -> None:
+    """numpy's straightforward row-wise softmax of ``x`` into ``y`` (what the kernel computes)."""
+    np.subtract(x, x.max(axis=1, keepdims=True), out=y)
+    np.exp(y, out=y)
+    y /= y.sum(axis=1, keepdims=True)

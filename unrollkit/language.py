@@ -1,0 +1,49 @@
+"""The math functions of the kernel language: ``uk.exp(x)``, ``uk.log``, ``uk.sqrt``,
+``uk.tanh``, ``uk.abs``, ``uk.floor``, ``uk.ceil``.
+
+Inside a kernel they are recognised by the frontend (so are the same names from ``math`` and
+``numpy``) and lower to the MLIR ``math`` dialect; called outside a kernel they compute the
+same function with numpy, so a kernel's helper expressions can be checked in plain Python.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+
+def exp(x):
+    """e ** x (``math.exp`` in a kernel)."""
+    return np.exp(x)
+
+
+def log(x):
+    """The natural logarithm (``math.log`` in a kernel)."""
+    return np.log(x)
+
+
+def sqrt(x):
+    """The square root (``math.sqrt`` in a kernel)."""
+    return np.sqrt(x)
+
+
+def tanh(x):
+    """The hyperbolic tangent (``math.tanh`` in a kernel)."""
+    return np.tanh(x)
+
+
+def abs(x):  # noqa: A001 - the language's name for |x|
+    """|x| (``math.absf`` / ``math.absi`` in a kernel)."""
+    return np.abs(x)
+
+
+def floor(x):
+    """The largest integral value <= x, in x's type (``math.floor`` in a kernel)."""
+    return np.floor(x)
+
+
+def ceil(x):
+    """The smallest integral value >= x, in x's type (``math.ceil`` in a kernel)."""
+    return np.ceil(x)
+
+
+#: the functions by name (the frontend accepts these objects, or math's and numpy's namesakes)
+FUNCTIONS = {f.__name__: f for f in (exp, log, sqrt, tanh, abs, floor, ceil)}
