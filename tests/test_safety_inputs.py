@@ -84,6 +84,20 @@ def test_code_size_bombs_are_refused_in_well_under_a_second(variant, kernel, fac
     assert got["seconds"] < REFUSAL_SECONDS, got
 
 
+@pytest.mark.parametrize("variant", ["affine", "pragma", "macro"])
+def test_a_small_body_times_8192_is_refused(variant):
+    """A three-operation body by 8192 was under the former 50,000-operation budget and ran over
+    400 s in LLVM's O3; now it is over the budget (and a block over a quarter of it)."""
+    got = run_child(textwrap.dedent("""
+        from unrollkit.frontend import parse_kernel
+        copy = parse_kernel("def copy(x: uk.f32['N'], y: uk.f32['N']):\\n    for i in range(N):\\n"
+                            "        y[i] = x[i]\\n", env={"uk": uk})
+        x = np.ones(100_000, np.float32)
+    """) + f"call = lambda: uk.jit(copy, variant={variant!r}, factor=8192)(x, x.copy())\n")
+    assert got["error"] == "CodeSizeError" and "loop 'i'" in got["message"], got
+    assert got["seconds"] < REFUSAL_SECONDS, got
+
+
 def test_no_budget_makes_llvm_compile_a_vector_it_cannot():
     """The lane limit holds whatever UNROLLKIT_MAX_OPS says: raising the budget must not let
     the 65,536-lane vector through to LLVM's abort."""

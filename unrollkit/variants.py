@@ -118,7 +118,7 @@ def _targets(kernel: d.Kernel, loop: str) -> list:
 
 def check_copies_size(kernel: d.Kernel, counts: tuple, what: str) -> None:
     """Refuse, before anything is built, ``counts`` copies of loop bodies over the code-size
-    budget. An unroll-count pragma makes LLVM unroll without its own size check (8192 copies
+    budget (``what``: the copies' name in the message, with ``{n}`` for the count). An unroll-count pragma makes LLVM unroll without its own size check (8192 copies
     of a six-operation body ran > 400 s in LLVM's O3); bounded by the count, not the trip
     count, which is not known yet."""
     from unrollkit.passes.base import check_code_size
@@ -126,7 +126,7 @@ def check_copies_size(kernel: d.Kernel, counts: tuple, what: str) -> None:
     for loop, n in counts:
         for lp in _targets(kernel, loop):
             total += (n - 1) * d.ops_estimate(lp.body)
-            check_code_size(f"{what} {n}", lp.name, total, block=n * d.ops_estimate(lp.body, straight=True))
+            check_code_size(what.format(n=n), lp.name, total, block=n * d.ops_estimate(lp.body, straight=True))
 
 
 def check_vector_acc_size(kernel: d.Kernel, registers: int, loop: str = "") -> None:
@@ -139,10 +139,11 @@ def check_vector_acc_size(kernel: d.Kernel, registers: int, loop: str = "") -> N
     # the fewest lanes any element type (64-bit) gives; the compile checks the actual ones
     lanes = registers * max(1, host_target().vector_bits // 64)
     if lanes > MAX_VECTOR_LANES:
+        loops = ", ".join(repr(lp.name) for lp in _targets(kernel, loop))
         raise CodeSizeError(f"variant 'vector-acc' with factor {registers} makes vectors of at least "
-                            f"{lanes:,} lanes, over the {MAX_VECTOR_LANES:,} LLVM can compile; use a "
-                            f"factor of at most {MAX_VECTOR_LANES // (lanes // registers)}")
-    check_copies_size(kernel, ((loop, registers),), "vector-acc with vector registers per trip:")
+                            f"{lanes:,} lanes in loop {loops}, over the {MAX_VECTOR_LANES:,} LLVM can "
+                            f"compile; use a factor of at most {MAX_VECTOR_LANES // (lanes // registers)}")
+    check_copies_size(kernel, ((loop, registers),), "vector-acc with {n} vector registers per trip")
 
 
 def manual_kernel(kernel: d.Kernel, factors: tuple) -> d.Kernel:
@@ -200,8 +201,8 @@ def plan(kernel: d.Kernel, variant: str = "affine", factor=1, pipeline: Pipeline
         # time (runtime.JitKernel._get); this plan holds the user's extra passes and policy
         from .gemm_schedule import match_gemm
         if match_gemm(kernel) is None:
-            raise TransformError(f"variant 'blas' schedules GEMM nests C[i, j] += A[i, k] * B[k, j]; "
-                                 f"kernel {kernel.name!r} is not one")
+            raise TransformError(f"variant 'blas' schedules contractions such as C[i, j] += A[i, k] * "
+                                 f"B[k, j] (unrollkit/contraction.py); kernel {kernel.name!r} is not one")
         return Plan(kernel, user, pol, variant, factors, (), 1)
     acc = accumulator_pipeline(accumulators)
     if variant == "none":
@@ -213,7 +214,7 @@ def plan(kernel: d.Kernel, variant: str = "affine", factor=1, pipeline: Pipeline
         return Plan(kernel, acc + user, pol, variant, factors, (), accumulators)
     if variant == "pragma":
         counts = tuple((loop, f) for loop, f in factors if f > 1)
-        check_copies_size(kernel, counts, "llvm.loop.unroll.count")
+        check_copies_size(kernel, counts, "llvm.loop.unroll.count {n}")
         return Plan(kernel, acc + user, pol, variant, factors, counts, accumulators)
     if variant == "macro":
         from .macro_unroll import macro_unroll
