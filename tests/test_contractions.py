@@ -232,3 +232,58 @@ def test_bench_contractions_checks_and_tabulates():
         cli("9", "i32", 1, 0.5, None, None, None)
     with pytest.raises(UnrollkitError, match="sizes"):
         cli("9x", "f32", 1, 0.5, None, None, None)
+
+
+# ---------------------------------------------------------------- random forms
+
+
+def _random_form(seed: int):
+    """(source, einsum, sizes, alpha) of a random contraction: loop order and names, operand
+    layouts (A, B or C transposed), a batch loop on both operands, one or none, placed in
+    any dimension of C but the last, a coefficient or not, += or -=."""
+    import random
+    r = random.Random(seed)
+    names = dict(zip("bijk", r.sample(["b", "i", "j", "k", "p", "q", "r", "s", "t"], 4)))
+    batch = r.choice(["", "AB", "A", "B"])
+    A = r.choice(["ik", "ki"])
+    B = r.choice(["kj", "jk"])
+    C = r.choice(["ij", "ji"])
+    if batch:
+        A, B = ("b" + A if "A" in batch else A), ("b" + B if "B" in batch else B)
+        at = r.randrange(len(C))
+        C = C[:at] + "b" + C[at:]
+    loops = [v for v in "bijk" if batch or v != "b"]
+    r.shuffle(loops)
+    size = {"b": "P", "i": "M", "j": "N", "k": "K"}
+    alpha = r.choice([None, 0.75])
+    op = r.choice(["+=", "+=", "-="])
+    sub = lambda s: ", ".join(names[v] for v in s)  # noqa: E731
+    shape = lambda s: ", ".join(f'"{size[v]}"' for v in s)  # noqa: E731
+    params = (["alpha: T"] if alpha else []) + [f"A: T[{shape(A)}]", f"B: T[{shape(B)}]",
+                                                 f"C: T[{shape(C)}]"]
+    body = [("    " * (d + 1)) + f"for {names[v]} in range({size[v]}):" for d, v in enumerate(loops)]
+    coef = "alpha * " if alpha else ""
+    body.append("    " * (len(loops) + 1) + f"C[{sub(C)}] {op} {coef}A[{sub(A)}] * B[{sub(B)}]")
+    source = f"def form_{seed}({', '.join(params)}):\n" + "\n".join(body) + "\n"
+    sizes = {"P": r.choice([1, 3]), "M": r.choice([1, 5, 17, 40]), "N": r.choice([1, 5, 17, 70]),
+             "K": r.choice([1, 5, 33])}
+    return source, f"{A},{B}->{C}", sizes, (alpha or 1.0) * (-1 if op == "-=" else 1)
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_random_forms_are_recognised_and_match_numpy(seed):
+    from unrollkit.frontend import parse_kernel
+    source, spec, sizes, coef = _random_form(seed)
+    kernel = parse_kernel(source, filename=f"<form {seed}>", env={"T": T})
+    assert recognise(kernel) is not None, source
+    size = {"b": "P", "i": "M", "j": "N", "k": "K"}
+    dt = np.float64 if seed % 2 else np.float32
+    rng = np.random.default_rng(seed)
+    ins, out = spec.split("->")
+    A, B = (rng.standard_normal(tuple(sizes[size[v]] for v in s)).astype(dt) for s in ins.split(","))
+    C = rng.standard_normal(tuple(sizes[size[v]] for v in out)).astype(dt)
+    want = C + coef * np.einsum(spec, A.astype(np.float64), B.astype(np.float64))
+    f = uk.jit(kernel, factor="auto", parallel=False)
+    f(*([abs(coef)] if "alpha" in source else []), A, B, C)
+    assert f.last.plan.variant == "blas"
+    np.testing.assert_allclose(C, want, rtol=TOL[dt] * 10, atol=TOL[dt] * sizes["K"] * 4, err_msg=source)
