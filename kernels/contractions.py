@@ -108,6 +108,55 @@ def gemm_scaled_inner(alpha: T, beta: T, C: T["M", "N"], A: T["M", "K"], B: T["K
                 C[i, j] += alpha * A[i, k] * B[k, j]
 
 
+@uk.kernel
+def polybench_2mm(alpha: T, beta: T, tmp: T["M", "N"], A: T["M", "K"], B: T["K", "N"],
+                  C: T["N", "L"], D: T["M", "L"]):
+    """PolyBench/C 4.2's 2mm: D = alpha A B C + beta D, through tmp = alpha A B."""
+    for i in range(M):
+        for j in range(N):
+            tmp[i, j] = 0.0
+            for k in range(K):
+                tmp[i, j] += alpha * A[i, k] * B[k, j]
+    for i in range(M):
+        for j in range(L):
+            D[i, j] *= beta
+            for k in range(N):
+                D[i, j] += tmp[i, k] * C[k, j]
+
+
+@uk.kernel
+def polybench_3mm(E: T["M", "N"], A: T["M", "K"], B: T["K", "N"], F: T["N", "L"],
+                  C: T["N", "P"], D: T["P", "L"], G: T["M", "L"]):
+    """PolyBench/C 4.2's 3mm: G = (A B) (C D) through E = A B and F = C D."""
+    for i in range(M):
+        for j in range(N):
+            E[i, j] = 0.0
+            for k in range(K):
+                E[i, j] += A[i, k] * B[k, j]
+    for i in range(N):
+        for j in range(L):
+            F[i, j] = 0.0
+            for k in range(P):
+                F[i, j] += C[i, k] * D[k, j]
+    for i in range(M):
+        for j in range(L):
+            G[i, j] = 0.0
+            for k in range(N):
+                G[i, j] += E[i, k] * F[k, j]
+
+
+def _2mm(alpha, beta, tmp, A, B, C, D):
+    tmp[...] = alpha * (A @ B)
+    D *= beta
+    D += tmp @ C
+
+
+def _3mm(E, A, B, F, C, D, G):
+    E[...] = A @ B
+    F[...] = C @ D
+    G[...] = E @ F
+
+
 def _scaled(alpha, beta, C, A, B):
     C *= beta
     C += alpha * (A @ B)
@@ -124,6 +173,8 @@ NUMPY = {
     "polybench_gemm": _scaled,
     "gemm_scaled": _scaled,
     "gemm_scaled_inner": _scaled,
+    "polybench_2mm": _2mm,
+    "polybench_3mm": _3mm,
 }
 
 _MK, _KN, _MN = ("M", "K"), ("K", "N"), ("M", "N")
@@ -135,16 +186,20 @@ SHAPES = {
     "batched_shared_b": (("P",) + _MK, _KN, ("P",) + _MN),
     "polybench_gemm": ((), (), _MN, _MK, _KN), "gemm_scaled": ((), (), _MN, _MK, _KN),
     "gemm_scaled_inner": ((), (), _MN, _MK, _KN),
+    "polybench_2mm": ((), (), _MN, _MK, _KN, ("N", "L"), ("M", "L")),
+    "polybench_3mm": (_MN, _MK, _KN, ("N", "L"), ("N", "P"), ("P", "L"), ("M", "L")),
 }
 
 ALL = {k.name: k for k in (gemm_bt, gemm_bt_ikj, gemm_at, gemm_ct, gemm_renamed, batched_matmul,
-                           batched_shared_b, polybench_gemm, gemm_scaled, gemm_scaled_inner)}
+                           batched_shared_b, polybench_gemm, gemm_scaled, gemm_scaled_inner,
+                           polybench_2mm, polybench_3mm)}
 
 
 def arguments(name: str, sizes: dict, dtype, seed: int = 0) -> list:
     """Random arguments of kernel ``name`` at ``sizes`` (scalars: alpha 1.5, beta 0.5, exact in
-    every float type)."""
+    every float type; size L, when not given, is N)."""
     rng = np.random.default_rng(seed)
+    sizes = {"L": sizes["N"], **sizes}
     out, scalars = [], iter((1.5, 0.5))
     for shape in SHAPES[name]:
         if shape == ():

@@ -102,6 +102,49 @@ def test_a_scalar_coefficient_is_folded_into_the_packing_of_b():
     assert recognise(gemm).scale is None
 
 
+def test_chained_products_are_one_contraction_per_nest():
+    from unrollkit.contraction import recognise_all
+    from unrollkit.gemm_schedule import Schedules, gemm_schedule
+    from unrollkit.compiler import Signature
+    assert recognise(kc.polybench_2mm) is None  # not one contraction...
+    two = recognise_all(kc.polybench_2mm)      # ...but two, in source order
+    assert [c.order for c in two] == [("i", "j", "k"), ("i_1", "j_1", "k_1")]
+    params = [p.name for p in kc.polybench_2mm.params]
+    assert [(params[c.a], params[c.b], params[c.c]) for c in two] == [("A", "B", "tmp"), ("tmp", "C", "D")]
+    assert two[0].scale == "alpha" and two[1].scale is None and all(c.split for c in two)
+    three = recognise_all(kc.polybench_3mm)
+    assert len(three) == 3 and len({c.kernel for c in three}) == 1
+    shapes = {"E": (8, 9), "A": (8, 5), "B": (5, 9), "F": (9, 7), "C": (9, 6), "D": (6, 7), "G": (8, 7)}
+    sig = Signature(tuple((p, "f64") for p in shapes), tuple(shapes.items()))
+    s = gemm_schedule(kc.polybench_3mm, sig)
+    assert isinstance(s, Schedules) and len(s.parts) == 3 and s.describe().startswith("3 nests: ")
+    text = s.pipeline().text()
+    assert "rename{loop=i_2.tile,to=i_2r}" in text and "pack{arg=5,loop=k_1c}" in text
+    assert recognise_all(gemm) == (recognise(gemm),)
+
+
+@uk.kernel
+def second_nest_not_a_contraction(A: T["N", "N"], B: T["N", "N"], C: T["N", "N"], D: T["N", "N"]):
+    for i in range(N):
+        for k in range(N):
+            for j in range(N):
+                C[i, j] += A[i, k] * B[k, j]
+    for i in range(N):
+        for k in range(N):
+            for j in range(N):
+                D[i, j] += C[i, k] * D[k, j]
+
+
+@uk.kernel
+def trailing_statement(A: T["N", "N"], B: T["N", "N"], C: T["N", "N"]):
+    for i in range(N):
+        for k in range(N):
+            for j in range(N):
+                C[i, j] += A[i, k] * B[k, j]
+    for i in range(N):
+        C[i, i] += 1.0
+
+
 def test_initialisation_is_split_into_its_own_nest():
     for name in ("polybench_gemm", "gemm_scaled", "gemm_scaled_inner"):
         c = recognise(kc.ALL[name])
@@ -189,17 +232,20 @@ def scaling_in_the_k_loop(beta: T, A: T["N", "N"], B: T["N", "N"], C: T["N", "N"
 
 
 NOT_CONTRACTIONS = [plus_elementwise, reads_its_output, same_operand, one_sided_reduction, triangular,
-                    scaling_after, scaling_reads_another_element, scaling_in_the_k_loop, dot, gemv]
+                    scaling_after, scaling_reads_another_element, scaling_in_the_k_loop, dot, gemv,
+                    second_nest_not_a_contraction, trailing_statement]
 
 
 @pytest.mark.parametrize("k", NOT_CONTRACTIONS, ids=lambda k: k.name)
 def test_non_contractions_are_not_recognised(k):
-    assert recognise(k) is None
+    from unrollkit.contraction import recognise_all
+    assert recognise(k) is None and recognise_all(k) is None
     with pytest.raises(TransformError, match="blas"):
         uk.jit(k, variant="blas")
 
 
-@pytest.mark.parametrize("k", [plus_elementwise, reads_its_output, scaling_in_the_k_loop, triangular],
+@pytest.mark.parametrize("k", [plus_elementwise, reads_its_output, scaling_in_the_k_loop, triangular,
+                               second_nest_not_a_contraction],
                          ids=lambda k: k.name)
 def test_non_contractions_fall_back_and_stay_exact(k):
     """factor="auto" on them goes to the cost model, as before; the result is the reference

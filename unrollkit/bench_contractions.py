@@ -21,10 +21,10 @@ import numpy as np
 
 from .bench_runtime import blas_threads, paired
 
-#: (kernel, sizes) at each named size: square, batch of 8 for the batched forms
+#: square sizes (every size name = n; a batch of `BATCH` for the batched forms)
 DEFAULT_SIZES = (256, 512, 1024)
 DEFAULT_KERNELS = ("gemm", "gemm_bt", "gemm_bt_ikj", "gemm_at", "gemm_ct", "batched_matmul",
-                   "batched_shared_b", "polybench_gemm")
+                   "batched_shared_b", "polybench_gemm", "polybench_2mm", "polybench_3mm")
 BATCH = 8
 
 
@@ -83,7 +83,9 @@ def _cold_compile(name: str, sizes: dict, dtype) -> float:
 def measure(name: str, n: int, dtype, rounds: int, seconds: float, peaks: dict) -> dict:
     """One row: the kernel at M = N = K = n (and a batch of `BATCH` for the batched forms)."""
     import unrollkit as uk
-    sizes = {"P": BATCH if name.startswith("batched") else 1, "M": n, "N": n, "K": n}
+    from .contraction import recognise_all
+    batched = name.startswith("batched")
+    sizes = {"P": BATCH if batched else n, "M": n, "N": n, "K": n, "L": n}
     _check(name, sizes, dtype)
     compile_s = _cold_compile(name, sizes, dtype)
     f = uk.jit(_kernel(name), factor="auto", parallel=False)
@@ -94,10 +96,11 @@ def measure(name: str, n: int, dtype, rounds: int, seconds: float, peaks: dict) 
         got = paired({"numpy": lambda: ref(*theirs), "unrollkit": lambda: f(*ours)}, rounds, seconds)
     finally:
         blas_threads(None)
-    flops = 2.0 * sizes["P"] * n ** 3
+    nests = len(recognise_all(_kernel(name)))  # 2mm, 3mm: two, three n³ products
+    flops = 2.0 * (BATCH if batched else 1) * n ** 3 * nests
     t_uk, ratio = got["unrollkit"]
     peak = peaks.get("fma", {}).get("f32" if np.dtype(dtype) == np.float32 else "f64", {}).get("gflops")
-    return {"kernel": name, "size": n, "batch": sizes["P"], "dtype": np.dtype(dtype).name,
+    return {"kernel": name, "size": n, "batch": BATCH if batched else 1, "dtype": np.dtype(dtype).name,
             "unrollkit_s": t_uk, "numpy_s": got["numpy"][0], "ratio": 1.0 / ratio,
             "peak_share": flops / t_uk / 1e9 / peak if peak else None, "compile_s": compile_s,
             "variant": f.last.plan.variant}

@@ -264,3 +264,45 @@ def _split(kernel: d.Kernel, path: tuple, st: d.Store, st2: d.Store) -> d.Kernel
     for lp in reversed(path):
         nest = (dataclasses.replace(lp, body=nest),)
     return kernel.with_body(before + nest)
+
+
+def recognise_all(kernel: d.Kernel) -> tuple | None:
+    """The contractions of ``kernel``, one per nest (2mm, 3mm: chained products), or None.
+
+    A kernel that is one contraction gives one. Otherwise its top-level statements split into
+    segments, each ending with a nest whose last statement is a product update; every segment
+    must be a contraction on its own (`recognise`: only its output written, initialisation
+    first). Segments run in their source order, so a later one may read an earlier one's
+    output (2mm's ``tmp``). Loops of segment n > 0 are renamed ``<name>_<n>`` so that the
+    schedules' passes, which name loops, reach one nest each."""
+    one = recognise(kernel)
+    if one is not None:
+        return (one,)
+    segments, current = [], []
+    for item in kernel.body:
+        current.append(item)
+        last = list(_statements((item,), ()))
+        if last and isinstance(last[-1][1], d.Store) and _product_loads(last[-1][1]) is not None:
+            segments.append(current)
+            current = []
+    if current or len(segments) < 2:
+        return None
+    found, body = [], []
+    for n, seg in enumerate(segments):
+        c = recognise(kernel.with_body(_suffixed(tuple(seg), f"_{n}") if n else tuple(seg)))
+        if c is None:
+            return None
+        found.append(c)
+        body += c.kernel.body
+    new = kernel.with_body(body)
+    names = [lp.name for lp in d.walk(new.body) if isinstance(lp, d.Loop)]
+    made = [f.format(i=c.i, j=c.j, k=c.k) for c in found for f in MADE]
+    nests = [x for c in found for x in c.order]
+    if any(names.count(x) != 1 for x in nests) or set(made) & set(names):
+        return None  # two nests would share a loop name
+    return tuple(dataclasses.replace(c, kernel=new) for c in found)
+
+
+def _suffixed(body: tuple, suffix: str) -> tuple:
+    return tuple(dataclasses.replace(s, name=s.name + suffix, body=_suffixed(s.body, suffix))
+                 if isinstance(s, d.Loop) else s for s in body)

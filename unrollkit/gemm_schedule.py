@@ -53,7 +53,7 @@ import dataclasses
 import math
 
 from . import descriptor as d
-from .contraction import Contraction, recognise
+from .contraction import Contraction, recognise_all
 from .errors import TransformError
 from .pipeline import Pipeline
 from .target import Target, host_target
@@ -70,8 +70,10 @@ GemmNest = Contraction
 
 
 def match_gemm(kernel: d.Kernel) -> Contraction | None:
-    """The contraction of ``kernel`` this schedule runs (`contraction.recognise`), or None."""
-    return recognise(kernel)
+    """The (first) contraction of ``kernel`` this schedule runs (`contraction.recognise_all`),
+    or None."""
+    found = recognise_all(kernel)
+    return found[0] if found else None
 
 
 # ---------------------------------------------------------------- the derivation
@@ -299,17 +301,45 @@ def _balanced(n: int, cap: int, multiple: int) -> int:
     return size if size <= cap else cap // multiple * multiple or cap
 
 
-def gemm_schedule(kernel, signature, target: Target | None = None) -> GemmSchedule | None:
-    """The schedule for ``kernel`` at a call `Signature`, or None if it is not a GEMM nest."""
+@dataclasses.dataclass(frozen=True)
+class Schedules:
+    """The schedules of a kernel's contraction nests (2mm, 3mm), run one after the other."""
+    parts: tuple  # of GemmSchedule, in source order
+
+    @property
+    def nest(self) -> Contraction:
+        return self.parts[0].nest
+
+    @property
+    def why(self) -> tuple:
+        return tuple(f"nest {n + 1}: {w}" for n, p in enumerate(self.parts) for w in p.why)
+
+    def describe(self) -> str:
+        return f"{len(self.parts)} nests: " + "; ".join(
+            f"nest {n + 1}: {p.describe()}" for n, p in enumerate(self.parts))
+
+    def pipeline(self) -> Pipeline:
+        out = self.parts[0].pipeline()
+        for p in self.parts[1:]:
+            out = out + p.pipeline()
+        return out
+
+
+def gemm_schedule(kernel, signature, target: Target | None = None):
+    """The `GemmSchedule` for ``kernel`` at a call `Signature` (`Schedules` for a kernel of
+    several contraction nests), or None if it is not a contraction."""
     from .compiler import sizes_of
-    nest = match_gemm(kernel)
-    if nest is None:
+    nests = recognise_all(kernel)
+    if nests is None:
         return None
     types = dict(signature.types)
-    elem = {"f32": 4, "f64": 8}.get(types[kernel.params[nest.c].name])
-    if elem is None:
-        return None  # integer GEMM: no FMA, no vector model here
-    return derive(nest, sizes_of(kernel, signature), elem, target)
+    parts = []
+    for nest in nests:
+        elem = {"f32": 4, "f64": 8}.get(types[kernel.params[nest.c].name])
+        if elem is None:
+            return None  # integer GEMM: no FMA, no vector model here
+        parts.append(derive(nest, sizes_of(kernel, signature), elem, target))
+    return parts[0] if len(parts) == 1 else Schedules(tuple(parts))
 
 
 def gemm_pipeline(kernel, signature, target: Target | None = None) -> Pipeline:
