@@ -308,17 +308,21 @@ class Schedules:
 
     @property
     def nest(self) -> Contraction:
+        """The first nest's contraction (its ``kernel`` is the rewritten kernel of all nests)."""
         return self.parts[0].nest
 
     @property
     def why(self) -> tuple:
+        """Every nest's derivation, one line per derived value."""
         return tuple(f"nest {n + 1}: {w}" for n, p in enumerate(self.parts) for w in p.why)
 
     def describe(self) -> str:
+        """One line per nest, as `GemmSchedule.describe`."""
         return f"{len(self.parts)} nests: " + "; ".join(
             f"nest {n + 1}: {p.describe()}" for n, p in enumerate(self.parts))
 
     def pipeline(self) -> Pipeline:
+        """The nests' pipelines one after the other (each names only its own nest's loops)."""
         out = self.parts[0].pipeline()
         for p in self.parts[1:]:
             out = out + p.pipeline()
