@@ -63,6 +63,9 @@ def _env(staged: Path) -> dict:
     env = dict(os.environ)
     env["PYTHONPATH"] = str(staged / "src")
     env["UNROLLKIT_CACHE_DIR"] = tempfile.mkdtemp(prefix="unrollkit-mutation-cache-")
+    # the disk cache off: mutmut switches mutants at run time inside one source text (one cache
+    # key for all of them), so a cached compile would hide every mutant of the compiler
+    env["UNROLLKIT_CACHE"] = "0"
     env.pop("CI", None)
     env["HYPOTHESIS_PROFILE"] = "dev"
     return env

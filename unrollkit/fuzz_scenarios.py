@@ -28,7 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .fuzz_case import Case, Mismatch, check_result, compile_options, make_data, run_in_process
+from .fuzz_case import (Case, Mismatch, check_result, compile_options, make_data, out_of_bounds,
+                        run_in_process)
 
 TAMPERS = ("flip", "truncate", "empty", "swap", "append")
 #: signatures compiled next to the hammered one: more than runtime's LRU of 32
@@ -61,7 +62,9 @@ def child_main(case_repr: str) -> None:
     """The child's side of `run_isolated` (prints one JSON line)."""
     case = eval(case_repr, {"Case": Case})  # our own repr of a frozen dataclass of literals
     try:
-        if case.scenario == "threads":
+        if case.scenario and not _runs_as_given(case):
+            outcome = run_in_process(case)  # refused (`%`, out of bounds): nothing to share
+        elif case.scenario == "threads":
             outcome = run_threads(case)
         elif case.scenario.startswith("tamper:"):
             outcome = run_tampered(case, case.scenario.split(":", 1)[1])
@@ -72,6 +75,21 @@ def child_main(case_repr: str) -> None:
         print(json.dumps({"mismatch": str(exc)}), flush=True)
     except Exception as exc:  # noqa: BLE001  (reported to the parent as an error)
         print(json.dumps({"error": f"{type(exc).__name__}: {exc}"}), flush=True)
+
+
+def _runs_as_given(case: Case) -> bool:
+    """Does ``case`` parse, with every access in bounds (else it must be refused, not run)?"""
+    from unrollkit.errors import KernelSyntaxError
+    try:
+        kernel, _ = make_data(case)
+    except KernelSyntaxError:
+        return False
+    return out_of_bounds(kernel, dict(case.sizes)) is None
+
+
+def _in_bounds_sizes(case: Case, kernel, count: int) -> list:
+    """Up to ``count`` other size maps at which ``kernel`` stays in its arrays."""
+    return [s for s in _other_sizes(case, 2 * count) if out_of_bounds(kernel, s) is None][:count]
 
 
 def _expected(kernel, args):
@@ -121,7 +139,8 @@ def run_threads(case: Case) -> str:
         return "refused"
     check_result(case, kernel, first, want)
     kept = f.last
-    others = [make_data(case, s, seed=n) for n, s in enumerate(_other_sizes(case, OTHER_SIGNATURES))]
+    others = [make_data(case, s, seed=n)
+              for n, s in enumerate(_in_bounds_sizes(case, kernel, OTHER_SIGNATURES))]
     errors, stop = [], threading.Event()
     scratch = _copies(args)
     ready = f.signature(scratch)[1]
@@ -189,8 +208,11 @@ def run_tampered(case: Case, how: str) -> str:
     os.environ.pop("UNROLLKIT_CACHE", None)
     kernel, args = make_data(case)
     runs = [(args, _expected(kernel, args))]
-    other = make_data(case, _other_sizes(case, 1)[0], seed=1)[1]
-    runs.append((other, _expected(kernel, other)))
+    for sizes in _in_bounds_sizes(case, kernel, 1):
+        other = make_data(case, sizes, seed=1)[1]
+        runs.append((other, _expected(kernel, other)))
+    if len(runs) < 2:
+        return run_in_process(case)
     entries = []
     f = _outcome_of_refusal(case, lambda: uk.jit(kernel, **compile_options(case)))
     if f == "refused":
