@@ -263,3 +263,36 @@ def test_semantics_check_bounds_at_the_boundary():
     with pytest.raises(KernelSyntaxError, match=r"ranges over \[1, 5\]"):
         semantics.check_bounds(k, {"N": 5, "P": 5}, {"x": (5,), "y": (5,)})
 
+
+
+# ---------------------------------------------------------------- found by mutation testing
+
+
+@pytest.mark.parametrize("k", [2, 3])
+def test_split_accumulators_with_two_reductions_in_one_loop(k):
+    """Each reduction gets its own k accumulators (iter_args in reduction order)."""
+    two = kernel_from('''
+        def two_sums(x: uk.f64["N"], y: uk.f64["N"], s: uk.f64[1], t: uk.f64[1]):
+            for i in range(N):
+                s[0] += x[i] * y[i]
+                t[0] += x[i] - y[i]
+        ''')
+    ctx, module = lowered_module(two, {"N": 31})
+    with ctx, ir.Location.unknown():
+        Pipeline.parse(f"split-accumulators{{loop=i,accumulators={k}}}").run(module)
+        (loop,) = [op for op in loops_named(module, "i") if len(op.results)]
+        assert len(loop.results) == 2 * k
+    for n in (0, 5, 31):
+        check_against_reference(two, {"N": n}, f"split-accumulators{{loop=i,accumulators={k}}}")
+
+
+def test_split_accumulators_on_a_triangular_loop():
+    """The inner loop's lower bound is the outer variable: the split loop keeps its operands."""
+    tri = kernel_from('''
+        def tri(A: uk.f64["N", "N"], out: uk.f64["N"]):
+            for i in range(N):
+                for j in range(i, N):
+                    out[i] += A[i, j]
+        ''')
+    for n in (1, 6, 13):
+        check_against_reference(tri, {"N": n}, "split-accumulators{loop=j,accumulators=3}")
