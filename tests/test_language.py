@@ -335,9 +335,33 @@ def test_condition_errors():
     expect_error(local_after_if, "# MARK", "unknown name 't'")
 
 
-def test_parallel_split_refuses_what_it_does_not_analyse():
-    with pytest.raises(uk.ArgumentError, match="not analysed for parallel calls"):
+def test_parallel_row_blocks_with_conditions_and_carried_scalars():
+    # a condition on the split loop's variable is refused (a block renumbers its rows) ...
+    with pytest.raises(uk.ArgumentError, match="i or N is used as a value"):
         uk.jit(stencil_guarded, parallel=True, threads=2)
+    # ... data-dependent ifs, selects, math and scalars carried by inner loops split by rows
+    from unrollkit.kernels import softmax, softmax_numpy
+
+    @uk.kernel
+    def clip_rows(x: f64["M", "N"], y: f64["M", "N"]):
+        for i in range(M):
+            s = 0.0
+            for j in range(N):
+                if x[i, j] > 0.0:
+                    s += x[i, j]
+            for j in range(N):
+                y[i, j] = s if x[i, j] > s else uk.abs(x[i, j]) ** 2
+    x = np.random.default_rng(8).standard_normal((37, 19))
+    y1, y2, want = np.zeros_like(x), np.zeros_like(x), np.zeros_like(x)
+    f = uk.jit(clip_rows, parallel=True, threads=2)
+    f(x, y1)
+    assert "row blocks" in f.ir("affine")
+    interpret(clip_rows, x, y2)
+    np.testing.assert_array_equal(y1, y2)
+    g = uk.jit(softmax, parallel=True, threads=2)
+    g(x, y1)
+    softmax_numpy(x, want)
+    np.testing.assert_allclose(y1, want, rtol=1e-14)
 
 
 def test_f64_and_i64_types_in_conditions():
@@ -350,3 +374,19 @@ def test_f64_and_i64_types_in_conditions():
     out = np.zeros(1, np.int64)
     uk.jit(count_above, factor=4)(x, 0.25, out)
     assert out[0] == (x > 0.25).sum()
+
+
+def test_an_untyped_local_reassigned_from_itself():
+    # t = t * 2 with t of literals and indices only recursed forever before (each use re-emits
+    # the value, which named itself)
+    @uk.kernel
+    def k(x: f32["N"]):
+        for i in range(N):
+            t = i + 1
+            t = t * 2
+            x[i] = x[i] + t
+    x, y = np.zeros(5, np.float32), np.zeros(5, np.float32)
+    uk.jit(k)(x)
+    interpret(k, y)
+    np.testing.assert_array_equal(x, 2.0 * np.arange(1, 6))
+    np.testing.assert_array_equal(x, y)

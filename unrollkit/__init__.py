@@ -15,6 +15,7 @@ from .errors import (ArgumentError, CodeSizeError, CompileError, KernelSyntaxErr
                      TransformError, UnrollkitError)
 from .frontend import kernel  # noqa: E402
 from .language import abs, ceil, exp, floor, log, sqrt, tanh  # noqa: E402,A004
+from .language import range, unroll  # noqa: E402,A004 - uk.range, uk.unroll (not in __all__)
 from .pipeline import Pipeline  # noqa: E402
 from .runtime import jit  # noqa: E402
 

@@ -296,6 +296,47 @@ class Loop:
     body: tuple  # of Stmt
     name: str
     loc: Loc = field(compare=False, default=Loc("<kernel>", 0))
+    #: unrolling written in the source: 0 none, n > 1 ``uk.range(..., unroll=n)``, `FULL`
+    #: ``uk.unroll(range(...))``; applied like ``factor={name: n}`` (`source_factors`)
+    unroll: int = 0
+
+
+#: `Loop.unroll` of ``uk.unroll(range(...))``: every iteration, at compile time
+FULL = -1
+
+
+def trip_count(lp: "Loop") -> int | None:
+    """The iterations of a loop whose bounds are literals, else None."""
+    if len(lp.lower) != 1 or len(lp.upper) != 1 or not isinstance(lp.lower[0], Lit) \
+            or not isinstance(lp.upper[0], Lit):
+        return None
+    return max(0, -(-(lp.upper[0].value - lp.lower[0].value) // lp.step))
+
+
+def source_factors(kernel: "Kernel") -> dict:
+    """``{loop name: factor}`` of the unrolling written in the kernel's source (a full unroll
+    as its trip count, at least 1)."""
+    return {lp.name: (max(1, trip_count(lp)) if lp.unroll == FULL else lp.unroll)
+            for lp in kernel.loops() if lp.unroll}
+
+
+def with_source_factors(kernel: "Kernel", factor):
+    """jit's ``factor`` merged with the unrolling written in the source, as if it had been
+    written ``factor={"k": n}``: a loop that ``factor`` names keeps the count given there;
+    ``"auto"`` chooses for itself. An int factor (every innermost loop) that would unroll an
+    innermost loop on top of its in-source count is an error naming the loop."""
+    src = source_factors(kernel)
+    if not src or factor == "auto" or factor == 1:
+        return factor if not src or factor == "auto" else src
+    if isinstance(factor, dict):
+        return {**src, **factor}
+    both = [n for n in src if n in kernel.innermost_loop_names()]
+    if both:
+        from .errors import TransformError
+        raise TransformError(f"factor={factor!r} (every innermost loop) and the unrolling written "
+                             f"in the source both apply to loop {both[0]!r}; name the loops: "
+                             f"factor={{'<loop>': {factor!r}}}")
+    return {"": factor, **src}
 
 
 @dataclass(frozen=True)
@@ -378,6 +419,15 @@ class Kernel:
         """The parameters a caller passes (all but the hidden return slot)."""
         return self.params[:-1] if self.returns else self.params
 
+    def describe(self) -> str:
+        """The kernel's signature in one line: ``dot(a: f32[N], b: f32[N]) -> f32``. (Its
+        ``repr`` stays the full structure: the disk cache keys compiles by it.)"""
+        def shape(p):
+            return "" if p.shape is None else "[" + ", ".join(map(str, p.shape)) + "]"
+        params = ", ".join(f"{p.name}: {p.elem.name}{shape(p)}" for p in self.user_params)
+        ret = f" -> {self.params[-1].elem.name}" if self.returns else ""
+        return f"{self.name}({params}){ret}"
+
     def with_body(self, body: tuple, suffix: str = "") -> "Kernel":
         return replace(self, body=tuple(body), name=self.name + suffix)
 
@@ -441,6 +491,14 @@ def expr_children(e: Expr) -> tuple:
     if isinstance(e, Select):
         return (e.cond, e.if_true, e.if_false)
     return ()
+
+
+def inline_locals(e: Expr, values: dict) -> Expr:
+    """``e`` with each `Local` named in ``values`` replaced by its value expression: an untyped
+    local (literals and indices) reassigned from itself, ``t = t + 1``, takes the old value."""
+    if isinstance(e, Local):
+        return values.get(e.name, e)
+    return map_children(e, lambda c: inline_locals(c, values))
 
 
 def map_children(e: Expr, fn) -> Expr:

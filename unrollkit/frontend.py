@@ -99,11 +99,12 @@ class _Conditions:
                         "< <= > >= == != (joined by and, or, not)")
 
     def exponent(self, node):
-        """The literal exponent of ``x ** n``: an int of at most `MAX_POW` or 0.5."""
+        """The literal exponent of ``x ** n`` (or a global or closure constant): an int of at
+        most `MAX_POW` in magnitude, or 0.5."""
         try:
             n = ast.literal_eval(node)
-        except ValueError:
-            n = None
+        except ValueError:  # a global or closure constant, like the other literals
+            n = self.env.get(node.id) if isinstance(node, ast.Name) else None
         if type(n) is int and abs(n) <= MAX_POW or n == 0.5:
             return n
         self.fail(node, f"the exponent of ** must be an int literal from -{MAX_POW} to {MAX_POW} "
@@ -175,6 +176,15 @@ class _Parser(_Conditions):
             self.fail(fn, f"kernel {fn.name!r} stores to no array: it would compute nothing")
         from .semantics import variable_types
         variable_types(stmts, {p.name: p.elem for p in params})  # a variable's type, or file:line
+        for lp in (lp for lp in d.walk(stmts) if isinstance(lp, d.Loop) and lp.unroll):
+            twins = [o for o in d.walk(stmts) if isinstance(o, d.Loop) and o.name == lp.name
+                     and o.unroll != lp.unroll]
+            if twins:
+                later = max(twins[0], lp, key=lambda x: x.loc.lineno).loc
+                raise KernelSyntaxError(
+                          f"loops named {lp.name!r} unroll differently in the source; unrolling "
+                          f"applies by loop name: give one of them another variable name",
+                          later.filename, later.lineno)
         return d.Kernel(name=name or fn.name, params=tuple(params), body=stmts,
                         filename=self.filename, lineno=self.offset + fn.lineno,
                         source=ast.unparse(fn))
@@ -291,10 +301,11 @@ class _Parser(_Conditions):
             self.fail(n, f"loop variable {var!r} shadows an enclosing loop variable")
         if var in self.arrays or var in self.scalars or var in self.sizes:
             self.fail(n, f"loop variable {var!r} shadows a parameter or size name")
-        it = n.iter
+        it, unroll = self.unroll_of(n, var)
         if not (isinstance(it, ast.Call) and isinstance(it.func, ast.Name) and it.func.id == "range"
                 and not it.keywords and 1 <= len(it.args) <= 3):
-            self.fail(n, "a loop must iterate over range(hi), range(lo, hi) or range(lo, hi, step)")
+            self.fail(n, "a loop must iterate over range(hi), range(lo, hi) or range(lo, hi, step)"
+                         " (or uk.range(..., unroll=n), uk.unroll(range(...)))")
         args = it.args
         if len(args) == 1:
             lo, hi, step = (d.Lit(0),), self.bound(args[0], loops, "min"), 1
@@ -314,7 +325,49 @@ class _Parser(_Conditions):
                 if step > INDEX_MAX:
                     self.fail(s, f"the loop step {step} is outside the 64-bit index range")
         body = self.block(n.body, loops + (var,), set(locals_))
-        return d.Loop(var, lo, hi, step, body, name=var, loc=self.loc(n))
+        lp = d.Loop(var, lo, hi, step, body, name=var, loc=self.loc(n), unroll=unroll)
+        if unroll == d.FULL and d.trip_count(lp) is None:
+            self.fail(n, f"uk.unroll(...) of loop {var!r} needs a trip count known when the kernel "
+                         f"is defined (literal bounds or global int constants), not "
+                         f"'{ast.unparse(it)}'; use uk.range(..., unroll=n) for a partial unroll")
+        return lp
+
+    def unroll_of(self, n: ast.For, var: str):
+        """(the ``range(...)`` call, `d.Loop.unroll`) of ``uk.unroll(range(...))``,
+        ``uk.range(..., unroll=n)`` or a plain ``range(...)``."""
+        from . import language
+        it = n.iter
+        if not isinstance(it, ast.Call):
+            return it, 0
+        fn = self.named_object(it.func)
+        if fn is language.unroll:
+            if len(it.args) != 1 or it.keywords:
+                self.fail(n, f"uk.unroll takes one range(...): for {var} in uk.unroll(range(4))")
+            return it.args[0], d.FULL
+        if fn is not language.range:
+            return it, 0
+        extra = [k for k in it.keywords if k.arg != "unroll"]
+        if extra:
+            self.fail(n, f"uk.range takes the keyword unroll=, not {extra[0].arg}=")
+        count = 1
+        for k in it.keywords:
+            try:
+                count = ast.literal_eval(k.value)
+            except ValueError:
+                count = self.env.get(k.value.id) if isinstance(k.value, ast.Name) else None
+            if type(count) is not int or count < 1:
+                self.fail(n, f"the unroll count of loop {var!r} must be a positive int known when the "
+                             f"kernel is defined (a literal or global constant), not "
+                             f"'{ast.unparse(k.value)}': an unroll count is never a runtime value")
+        return ast.Call(func=ast.Name("range"), args=it.args, keywords=[]), count if count > 1 else 0
+
+    def named_object(self, node):
+        """The object an expression ``name`` or ``module.name`` refers to in the kernel's globals."""
+        if isinstance(node, ast.Name):
+            return self.env.get(node.id)
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+            return getattr(self.env.get(node.value.id), node.attr, None)
+        return None
 
     def bound(self, node, loops, kind: str) -> tuple:
         """A loop bound: an affine expression, or min(...) for an upper / max(...) for a lower one."""

@@ -28,7 +28,7 @@ from .fuzz_case import (BIG_FACTORS, DTYPES, FACTORS, JAM_REMAINDERS, MLIR_STEPS
 from . import fuzz_scenarios, fuzz_shapes
 
 #: kernel shapes, weighted by repetition
-SHAPES = ("nest", "nest", "nest", "siblings", "contraction", "gemm", "divmod")
+SHAPES = ("nest", "nest", "nest", "siblings", "contraction", "gemm", "divmod", "language")
 #: kernel names that have broken symbol tables (libc) or encoders (non-ASCII)
 ODD_NAMES = ("free", "malloc", "memcpy", "memset", "main", "aligned_alloc", "abort", "exit",
              "printf", "sqrt", "ядро", "カーネル", "noyau_é", "σ_kernel", "Kernel_ß")
@@ -47,7 +47,7 @@ def gen_case(ch, isolated: bool = True) -> Case:
     shape = ch.choice(SHAPES)
     gen = {"nest": _gen_nest, "siblings": fuzz_shapes.gen_siblings,
            "contraction": fuzz_shapes.gen_contraction, "gemm": fuzz_shapes.gen_gemm,
-           "divmod": fuzz_shapes.gen_divmod}[shape]
+           "divmod": fuzz_shapes.gen_divmod, "language": _gen_language}[shape]
     case = gen(ch)
     if isolated and ch.int(0, 9) == 0:
         name = ch.choice(ODD_NAMES)
@@ -150,6 +150,44 @@ def _expr(ch, vars_, dtype, depth):
     if op in ("min", "max"):
         return f"{op}({a}, {b})"
     return f"({a} {op} {b})"
+
+
+def _gen_language(ch) -> Case:
+    """The kernel language's constructs (issue 13): a scalar carried across the inner loop
+    (a sum, a max, or updates under an ``if`` on data or on the loop variables), a select
+    and math on the result. Conditions compare loads, scalars and literals only: a rounding
+    difference (FMA contraction) must not flip a branch against the interpreter."""
+    dtype = ch.choice(DTYPES)
+    sizes = (("N", ch.int(2, 11)), ("M", ch.int(2, 9)))
+    vars_ = ["i", "j"]
+    step = ch.choice((1, 1, 2))
+    lo = ch.choice(("1", "1", "i"))  # "i": triangular (empty where i >= M - 1)
+    expr = _expr(ch, vars_, dtype, 2)
+    cmp = ch.choice(("<", "<=", ">", ">=", "==", "!="))
+    cond = f"{_load(ch, vars_)} {cmp} {ch.choice((_load(ch, vars_), 's', lit(ch, dtype)))}"
+    if ch.int(0, 2) == 0:
+        cond = f"{ch.choice(('not ', ''))}({cond}) {ch.choice(('and', 'or'))} {_load(ch, vars_)} > s"
+    update = ch.choice(("sum", "max", "if", "affine-if"))
+    inner = {"sum": [f"acc += {expr}"], "max": [f"acc = max(acc, {expr})"],
+             "if": [f"if {cond}:", f"    acc += {expr}", "else:", f"    acc = acc - {lit(ch, dtype)}"],
+             "affine-if": [f"if j > i or j == {ch.int(1, 3)}:", f"    acc += {expr}"]}[update]
+    result = "acc"
+    if dtype != "i32" and ch.int(0, 1):
+        result = ch.choice(("uk.tanh(acc)", "uk.abs(acc) ** 0.5", "acc ** 2", "uk.exp(uk.tanh(acc))",
+                            "uk.floor(x[i]) + acc", "acc / (uk.abs(acc) + 1.0)"))
+    elif ch.int(0, 1):
+        result = ch.choice(("abs(acc)", "acc ** 2", "acc * 3"))
+    if ch.int(0, 1):
+        result = f"{result} if {_load(ch, ['i'])} {cmp} s else {lit(ch, dtype)}"
+    lines = ["for i in range(1, N - 1):", "    acc = x[i]",
+             f"    for j in range({lo}, M - 1{'' if step == 1 else f', {step}'}):"]
+    lines += ["        " + ln for ln in inner]
+    lines.append(f"    out[i] = {result}")
+    T = {"f32": "uk.f32", "f64": "uk.f64", "i32": "uk.i32"}[dtype]
+    params = f'x: {T}["N"], y: {T}["N"], z: {T}["N", "M"], s: {T}, out: {T}["N"]'
+    src = f"def fuzz_kernel({params}):\n" + textwrap.indent("\n".join(lines), "    ") + "\n"
+    variant, factor = choose_variant(ch)
+    return Case(src, dtype, sizes, pipeline_steps(ch, vars_), variant, ch.int(0, 2**16), factor)
 
 
 def run_case(case: Case) -> str:

@@ -142,7 +142,8 @@ def out_of_bounds(kernel, sizes: dict) -> str | None:
 
     def accesses(s):
         out = [(s.array, s.index)] if isinstance(s, d.Store) else []
-        return out + [(x.array, x.index) for x in d.walk_expr(s.value) if isinstance(x, d.Load)]
+        return out + [(x.array, x.index) for v in d.statement_values(s) for x in d.walk_expr(v)
+                      if isinstance(x, d.Load)]
 
     def block(body, env):
         for s in body:
@@ -154,6 +155,10 @@ def out_of_bounds(kernel, sizes: dict) -> str | None:
                     if bad:
                         return bad
                 continue
+            if isinstance(s, d.If):  # both branches: conservative (the generated ones stay in bounds)
+                bad = block(s.then, env) or block(s.orelse, env)
+                if bad:
+                    return bad
             for arr, idx in accesses(s):
                 at = tuple(d.aff_eval(e, env) for e in idx)
                 if any(not 0 <= x < n for x, n in zip(at, shapes[arr])):

@@ -65,8 +65,9 @@ class _Run:
             elif isinstance(s, d.Let):
                 ty = self.vtypes[id(s)]
                 # untyped locals (literals and indices only) are evaluated at each use, in its type
-                locals_[s.name] = (s.value if ty is None else self.expr(s.value, ty, ivs, locals_), ty,
-                                   dict(ivs))
+                value = self.expr(s.value, ty, ivs, locals_) if ty is not None else \
+                    d.inline_locals(s.value, {n: v[0] for n, v in locals_.items() if v[1] is None})
+                locals_[s.name] = (value, ty, dict(ivs))
             else:
                 ty = self.ptypes[s.array]
                 idx = tuple(d.aff_eval(e, ivs) for e in s.index)

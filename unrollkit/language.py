@@ -47,3 +47,20 @@ def ceil(x):
 
 #: the functions by name (the frontend accepts these objects, or math's and numpy's namesakes)
 FUNCTIONS = {f.__name__: f for f in (exp, log, sqrt, tanh, abs, floor, ceil)}
+
+
+# ---------------------------------------------------------------- unrolling written in the source
+_range = range
+
+
+def unroll(r):
+    """``for k in uk.unroll(range(4)):`` unrolls loop ``k`` fully at compile time (its trip
+    count must be known when the kernel is defined: literal bounds or global int constants).
+    Outside a kernel it is ``r`` itself."""
+    return r
+
+
+def range(*args, unroll: int = 1):  # noqa: A001 - the language's range with an unroll count
+    """``for k in uk.range(K, unroll=4):`` unrolls loop ``k`` by 4 (a cleanup loop takes the
+    rest), exactly as ``factor={"k": 4}``. Outside a kernel it is ``builtins.range(*args)``."""
+    return _range(*args)

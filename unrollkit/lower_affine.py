@@ -23,6 +23,8 @@ from .conditions import affine_condition
 from .semantics import compare_type, variable_types
 
 LOOP_NAME_ATTR = "uk.name"
+#: the unrolling written in the source (``uk.range(..., unroll=4)``: 4; ``uk.unroll``: "full")
+UNROLL_ATTR = "uk.unroll"
 
 
 def mlir_type(t: ElementType) -> ir.Type:
@@ -109,7 +111,8 @@ class _Builder:
                     ltypes[s.name] = ty
                     # an untyped local (literals and indices only) is re-emitted at each use
                     # in the type its use needs
-                    locals_[s.name] = s.value if ty is None else self.expr(s.value, ty, ivs, locals_)
+                    locals_[s.name] = self.expr(s.value, ty, ivs, locals_) if ty is not None else \
+                        d.inline_locals(s.value, {n: v for n, v in locals_.items() if not isinstance(v, ir.Value)})
                 else:
                     ty = self.ptypes[s.array]
                     v = self.expr(s.value, ty, ivs, locals_)
@@ -124,6 +127,9 @@ class _Builder:
         op = affine.AffineForOp(lb, ub, s.step, iter_args=[locals_[n] for n in carried] or None,
                                 lower_bound_operands=lb_ops, upper_bound_operands=ub_ops)
         op.attributes[LOOP_NAME_ATTR] = ir.StringAttr.get(s.name)
+        if s.unroll:  # written in the source; `runtime` applies it as factor={name: n}
+            op.attributes[UNROLL_ATTR] = ir.StringAttr.get("full") if s.unroll == d.FULL \
+                else ir.IntegerAttr.get(ir.IntegerType.get_signless(64), s.unroll)
         inner = dict(locals_, **dict(zip(carried, op.inner_iter_args)))
         self.block(s.body, op.body, ivs + [(s.var, op.induction_variable)], inner, dict(ltypes))
         with ir.InsertionPoint(op.body):

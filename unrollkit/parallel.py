@@ -128,14 +128,18 @@ def _bounds(loop: d.Loop):
 
 
 #: the descriptor nodes `row_split` understands. A new kind of statement or expression (one
-#: that may hold loads, stores or carried values) refuses the split until this analysis learns it
-KNOWN_STATEMENTS = (d.Store, d.Let, d.Loop)
-KNOWN_EXPRESSIONS = (d.Load, d.Const, d.Scalar, d.Index, d.Local, d.BinOp, d.Neg)
+#: that may hold loads, stores or carried values) refuses the split until this analysis learns it.
+#: Locals, carried ones included, are private to an iteration of the split loop (the body is
+#: that one loop, so each is assigned inside it); an `If`'s condition is walked as a value
+#: (`_values`), its branches by `d.walk`; the other expressions are pure functions of the
+#: operands that `d.walk_expr` visits (loads, and indices using the split variable, included)
+KNOWN_STATEMENTS = (d.Store, d.Let, d.Loop, d.If)
+KNOWN_EXPRESSIONS = (d.Load, d.Const, d.Scalar, d.Index, d.Local, d.BinOp, d.Neg, d.Math, d.Pow,
+                     d.Compare, d.Logic, d.Not, d.Select)
 
 
 def _values(stmt):
-    if isinstance(stmt, (d.Store, d.Let)):
-        yield stmt.value
+    yield from d.statement_values(stmt)
 
 
 def _accesses(body):

@@ -14,7 +14,7 @@ import typing
 from mlir import ir
 
 from .errors import CompileError
-from .ir_utils import affine_loops, constant_trip_count, is_innermost, loop_name
+from .ir_utils import affine_loops, constant_trip_count, has_iter_args, is_innermost, loop_name
 
 
 class LoopRow(typing.NamedTuple):
@@ -32,8 +32,9 @@ class LoopRow(typing.NamedTuple):
 def loop_table(module, func_name: str) -> list:
     """`LoopRow`s of the ``affine.for`` loops of ``func_name``, pre-order.
 
-    Taken from the IR that is lowered next: every loop in it becomes one back-edge (the
-    lowering pipeline folds no loop away; `annotate` checks that)."""
+    Taken from the IR that is lowered next: every loop in it becomes one back-edge, except a
+    loop that carries values (``iter_args``) with a constant trip count of 0, which the
+    lowering's canonicalisation folds away; `annotate` checks the count."""
     from unrollkit.passes.base import code_size, measure
     total = code_size(module)
     out = []
@@ -42,6 +43,8 @@ def loop_table(module, func_name: str) -> list:
         while fn is not None and fn.name != "func.func":
             fn = fn.parent
         if fn is None or ir.StringAttr(fn.attributes["sym_name"]).value != func_name:
+            continue
+        if constant_trip_count(op) == 0 and has_iter_args(op):
             continue
         m = measure(op)
         out.append(LoopRow(loop_name(op) or "", is_innermost(op), m.total, constant_trip_count(op), total, m.own))

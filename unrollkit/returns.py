@@ -37,3 +37,24 @@ def with_return_slot(kernel: d.Kernel, args: tuple) -> tuple:
 def returned(slot):
     """What the call returns: the element of the return array as a Python int or float."""
     return None if slot is None else slot[0].item()
+
+
+def bind_keywords(kernel: d.Kernel, args: tuple, kwargs: dict) -> tuple:
+    """The positional arguments of a call with keyword arguments (``f(x, y=y)``), by the
+    kernel's parameter names, with Python's errors for unknown, repeated or missing ones."""
+    names = [p.name for p in kernel.user_params]
+    if len(args) > len(names):
+        raise ArgumentError(f"{kernel.name}() takes {len(names)} arguments ({', '.join(names)}), "
+                            f"got {len(args)} positional")
+    bound = dict(zip(names, args))
+    for key, value in kwargs.items():
+        if key not in names:
+            raise ArgumentError(f"{kernel.name}() got an unexpected keyword argument {key!r}; "
+                                f"its parameters are {', '.join(names)}")
+        if key in bound:
+            raise ArgumentError(f"{kernel.name}() got multiple values for argument {key!r}")
+        bound[key] = value
+    missing = [n for n in names if n not in bound]
+    if missing:
+        raise ArgumentError(f"{kernel.name}() is missing argument(s) {', '.join(map(repr, missing))}")
+    return tuple(bound[n] for n in names)

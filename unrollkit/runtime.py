@@ -7,6 +7,7 @@ the call signature at first call, and keeps compiled code per signature in a sma
 from __future__ import annotations
 
 import collections
+import inspect
 import numbers
 import threading
 
@@ -17,7 +18,7 @@ from . import parallel as par
 from .compiler import STAGES, CompiledKernel, Signature, compile_kernel
 from .dtypes import FROM_NUMPY
 from .errors import ArgumentError
-from .returns import returned, with_return_slot
+from .returns import bind_keywords, returned, with_return_slot
 from .variants import plan as make_plan
 
 #: compiled signatures kept per jitted kernel. Eviction drops only this cache's reference: the
@@ -31,7 +32,7 @@ class JitKernel:
 
     def __init__(self, kernel, factor=1, variant="affine", pipeline=None, llvm=None,
                  parallel=None, threads=None):
-        from .descriptor import Kernel
+        from .descriptor import Kernel, with_source_factors
         from .pipeline import Pipeline
         if not isinstance(kernel, Kernel):
             raise TypeError(f"jit() takes a kernel descriptor (decorate the function with "
@@ -39,6 +40,7 @@ class JitKernel:
         if isinstance(pipeline, str):
             pipeline = Pipeline.parse(pipeline)
         self.kernel = kernel
+        factor = with_source_factors(kernel, factor)  # uk.range(..., unroll=n), uk.unroll(...)
         # factor="auto" (or variant="auto"): the cost model chooses per call signature, at
         # compile time (unrollkit.cost_model.choose); self.plan is then a placeholder
         self.auto = factor == "auto" or variant == "auto"
@@ -179,7 +181,9 @@ class JitKernel:
                 self._fast_by_sig.pop(old_sig, None)
             return ck
 
-    def __call__(self, *args):
+    def __call__(self, *args, **kwargs):
+        if kwargs:  # by parameter name, as in Python
+            args = bind_keywords(self.kernel, args, kwargs)
         # a kernel that returns a value writes it into one more output array (`returns`)
         args, slot = with_return_slot(self.kernel, args)
         for fc in self._fast:  # a signature checked before, with arguments it accepts as they are
@@ -227,7 +231,12 @@ class JitKernel:
         return f"{comment} {self.parallel.describe(self._last_blocks)}\n" + ck.ir(stage)
 
     def __repr__(self):
-        return f"<unrollkit.jit {self.kernel.name} variant={self.plan.variant} pipeline={self.plan.pipeline.text()!r}>"
+        fs = self.plan.factors
+        factor = fs[0][1] if len(fs) == 1 and not fs[0][0] else "{" + ", ".join(
+            f"{n or '*'!r}: {f}" for n, f in fs) + "}"
+        how = "factor='auto'" if self.auto else f"factor={factor} variant={self.plan.variant}"
+        passes = self.plan.pipeline.text()
+        return f"<unrollkit.jit {self.kernel.describe()} {how}" + (f" pipeline={passes!r}>" if passes else ">")
 
 
 def _parallel_calls(kernel, parallel, threads, auto):
@@ -280,9 +289,12 @@ def _scalar(kname, pname, a, et):
                             f"{len(str(abs(int(a))))} digits, too large for any float") from None
 
 
-def jit(kernel, factor=1, variant: str = "affine", pipeline=None, llvm=None,
+def jit(kernel=None, factor=1, variant: str = "affine", pipeline=None, llvm=None,
         parallel=None, threads=None) -> JitKernel:
     """Compile ``kernel`` lazily (per call signature) with MLIR unrolling by ``factor``.
+
+    ``kernel``: a `uk.kernel` descriptor, or a plain function (decorated by `uk.kernel`
+    here); without it, a decorator: ``@uk.jit(factor=4)`` on a plain function.
 
     ``factor``: an int for every innermost loop, or ``{"k": 4}`` by loop name, or ``"auto"``:
     the cost model chooses the variant and factor for each call signature (the compiled
@@ -298,5 +310,12 @@ def jit(kernel, factor=1, variant: str = "affine", pipeline=None, llvm=None,
     under ``factor="auto"`` for large calls. ``threads``: how many (default:
     ``UNROLLKIT_NUM_THREADS``, else the cores this process may use).
     """
-    return JitKernel(kernel, factor=factor, variant=variant, pipeline=pipeline, llvm=llvm,
-                     parallel=parallel, threads=threads)
+    options = dict(factor=factor, variant=variant, pipeline=pipeline, llvm=llvm,
+                   parallel=parallel, threads=threads)
+    if kernel is None:
+        return lambda fn: jit(fn, **options)
+    from .descriptor import Kernel
+    if not isinstance(kernel, Kernel) and inspect.isfunction(kernel):
+        from .frontend import kernel as as_kernel
+        kernel = as_kernel(kernel)
+    return JitKernel(kernel, **options)

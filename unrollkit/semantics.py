@@ -151,7 +151,7 @@ def check_types(kernel: d.Kernel, ptypes: dict) -> dict:
                     check_literals(s.value, ty, s.loc, untyped)
                     check_condition(s.value, ptypes, ltypes, s.loc, untyped)
                 else:  # built from literals and indices only; it takes the type of each use
-                    untyped[s.name] = (s.value, s.loc)
+                    untyped[s.name] = (d.inline_locals(s.value, {n: v[0] for n, v in untyped.items()}), s.loc)
                 ltypes[s.name] = ty
             else:
                 ty = ptypes[s.array]

@@ -1,0 +1,169 @@
+"""Unrolling written in the source (uk.unroll, uk.range(..., unroll=n)) and calling like Python
+(@uk.jit on a plain function, keyword arguments, short reprs) — issue 13, items 6 and 7."""
+import inspect
+
+import numpy as np
+import pytest
+
+import unrollkit as uk
+from unrollkit import T, f32
+from unrollkit.interpreter import interpret
+
+HERE = __file__
+W = 3  # a global constant: a fixed trip count
+
+
+@uk.kernel
+def small_gemm(A: T["M", "K"], B: T["K", 4], C: T["M", 4]):
+    for i in uk.range(M, unroll=2):
+        for k in range(K):
+            for j in uk.unroll(range(4)):
+                C[i, j] += A[i, k] * B[k, j]
+
+
+@uk.kernel
+def plain_gemm(A: T["M", "K"], B: T["K", 4], C: T["M", 4]):
+    for i in range(M):
+        for k in range(K):
+            for j in range(4):
+                C[i, j] += A[i, k] * B[k, j]
+
+
+def test_source_unrolling_is_a_loop_attribute(check_ir):
+    f = uk.jit(small_gemm)
+    A, B = np.ones((5, 3), np.float32), np.ones((3, 4), np.float32)
+    f(A, B, np.zeros((5, 4), np.float32))
+    check_ir(f.ir("affine"))
+    # CHECK: } {uk.name = "j", uk.unroll = "full"}
+    # CHECK: } {uk.name = "k"}
+    # CHECK: } {uk.name = "i", uk.unroll = 2 : i64}
+
+
+def test_source_unrolling_is_exactly_the_named_factor():
+    rng = np.random.default_rng(0)
+    A, B = rng.random((5, 3)), rng.random((3, 4))
+    src, named = uk.jit(small_gemm), uk.jit(plain_gemm, factor={"i": 2, "j": 4})
+    C1, C2, C3 = np.zeros((5, 4)), np.zeros((5, 4)), np.zeros((5, 4))
+    src(A, B, C1)
+    named(A, B, C2)
+    interpret(small_gemm, A, B, C3)
+    np.testing.assert_allclose(C1, A @ B, rtol=1e-14)
+    np.testing.assert_array_equal(C1, C2)
+    np.testing.assert_allclose(C1, C3, rtol=1e-14)  # the interpreter rounds a*b+c twice, FMA once
+    assert src.plan.factors == named.plan.factors
+    # the same transformed IR but for the kernel's name and the loop attributes
+    body = [ln for ln in src.ir("transformed").splitlines() if "func.func" not in ln]
+    other = [ln for ln in named.ir("transformed").splitlines() if "func.func" not in ln]
+    strip = [ln.replace(', uk.unroll = "full"', "").replace(", uk.unroll = 2 : i64", "") for ln in body]
+    assert strip == other
+
+
+def test_an_explicit_factor_overrides_the_source_and_clashes_are_errors():
+    assert uk.jit(small_gemm, factor={"j": 2}).plan.factors == (("i", 2), ("j", 2))
+    with pytest.raises(uk.TransformError, match="both apply to loop 'j'"):
+        uk.jit(small_gemm, factor=4)
+
+    @uk.kernel
+    def outer_only(x: f32["N", "M"]):
+        for i in uk.range(N, unroll=3):
+            for j in range(M):
+                x[i, j] += 1.0
+    assert dict(uk.jit(outer_only, factor=2).plan.factors) == {"": 2, "i": 3}
+
+
+def test_full_unroll_of_a_global_constant_trip_count():
+    @uk.kernel
+    def taps(x: f32["N"], y: f32["N"]):
+        for i in range(N - W + 1):
+            acc = 0.0
+            for t in uk.unroll(range(W)):
+                acc += x[i + t]
+            y[i] = acc
+    x = np.arange(10, dtype=np.float32)
+    y = np.zeros_like(x)
+    f = uk.jit(taps)
+    f(x, y)
+    np.testing.assert_array_equal(y[:8], x[:-2] + x[1:-1] + x[2:])
+    assert f.ir("transformed").count("affine.for") == 1  # t unrolled away, i remains
+
+
+def line_of(fn, marker):
+    lines, first = inspect.getsourcelines(fn)
+    return first + next(i for i, ln in enumerate(lines) if marker in ln)
+
+
+def expect_error(fn, marker, message):
+    with pytest.raises(uk.KernelSyntaxError) as info:
+        uk.kernel(fn)
+    assert (info.value.filename, info.value.lineno) == (HERE, line_of(fn, marker)), str(info.value)
+    assert message in str(info.value), str(info.value)
+
+
+def test_source_unrolling_errors():
+    def runtime_count(x: f32["N"]):
+        for i in uk.unroll(range(N)):  # MARK  # noqa: F821
+            x[i] = 0.0
+    expect_error(runtime_count, "# MARK", "uk.unroll(...) of loop 'i' needs a trip count known")
+
+    def runtime_factor(x: f32["N"], n: f32):
+        for i in uk.range(N, unroll=n):  # MARK  # noqa: F821
+            x[i] = 0.0
+    expect_error(runtime_factor, "# MARK", "the unroll count of loop 'i' must be a positive int")
+
+    def zero_factor(x: f32["N"]):
+        for i in uk.range(N, unroll=0):  # MARK  # noqa: F821
+            x[i] = 0.0
+    expect_error(zero_factor, "# MARK", "the unroll count of loop 'i' must be a positive int")
+
+    def bad_keyword(x: f32["N"]):
+        for i in uk.range(N, step=2):  # MARK  # noqa: F821
+            x[i] = 0.0
+    expect_error(bad_keyword, "# MARK", "uk.range takes the keyword unroll=, not step=")
+
+    def twins(x: f32["N"], y: f32["N"]):
+        for i in uk.range(N, unroll=2):  # noqa: F821
+            x[i] = 0.0
+        for i in range(N):  # MARK  # noqa: F821
+            y[i] = 0.0
+    expect_error(twins, "# MARK", "loops named 'i' unroll differently in the source")
+
+
+def test_uk_range_and_unroll_are_plain_ranges_outside_kernels():
+    assert list(uk.range(2, 8, 3, unroll=4)) == [2, 5]
+    assert list(uk.unroll(range(3))) == [0, 1, 2]
+
+
+# ---------------------------------------------------------------- calling like Python
+
+@uk.jit(factor=4)
+def scaled_sum(x: T["N"], scale: T):
+    acc = x[0] * 0.0
+    for i in range(N):  # noqa: F821
+        acc += x[i]
+    return acc * scale
+
+
+def test_jit_decorates_a_plain_function():
+    x = np.arange(10.0)
+    assert scaled_sum(x, 2.0) == 90.0
+    assert scaled_sum(x, scale=3.0) == 135.0
+    assert scaled_sum(scale=1.0, x=x) == 45.0
+    assert scaled_sum.plan.factors == (("", 4),)
+
+
+def test_keyword_argument_errors():
+    x = np.arange(4.0)
+    with pytest.raises(uk.ArgumentError, match="unexpected keyword argument 'y'; its parameters are x, scale"):
+        scaled_sum(x, y=1.0)
+    with pytest.raises(uk.ArgumentError, match="multiple values for argument 'x'"):
+        scaled_sum(x, x=x)
+    with pytest.raises(uk.ArgumentError, match="missing argument\\(s\\) 'scale'"):
+        scaled_sum(x=x)
+
+
+def test_short_reprs():
+    assert repr(scaled_sum) == "<unrollkit.jit scaled_sum(x: T[N], scale: T) -> T factor=4 variant=affine pipeline='unroll'>"
+    assert repr(uk.jit(small_gemm)) == ("<unrollkit.jit small_gemm(A: T[M, K], B: T[K, 4], C: T[M, 4]) "
+                                        "factor={'i': 2, 'j': 4} variant=affine pipeline='unroll{factor=2,loop=i},unroll{loop=j}'>")
+    assert repr(uk.jit(plain_gemm, factor="auto")) == "<unrollkit.jit plain_gemm(A: T[M, K], B: T[K, 4], C: T[M, 4]) factor='auto'>"
+    assert small_gemm.describe() == "small_gemm(A: T[M, K], B: T[K, 4], C: T[M, 4])"
