@@ -44,6 +44,7 @@ class ValueForms:
         self._unknown = {}  # block argument -> why it has no form (an unreadable loop)
         self._consts = {}
         self._linear = {}
+        self._templates = {}  # affine map -> per result: linear template or None
         self._zero = isl.PwAff.val_on_domain(isl.Set.universe(isl.Space.set_alloc(ctx, 0, 0)),
                                              isl.Val.zero(ctx))
 
@@ -134,7 +135,7 @@ class ValueForms:
                     return {}, ir.IntegerAttr(attr).value
             elif name == "affine.apply":
                 amap = ir.AffineMapAttr(op.attributes["map"]).value
-                lin = self.expr_linear(amap.results[0], op.operation.operands, amap.n_dims)
+                lin = self.result_linear(amap, 0, list(op.operation.operands))
                 if lin is not None:
                     return lin
             elif name in ("arith.addi", "arith.subi", "arith.muli") and _int_width(value.type) == 64:
@@ -144,20 +145,23 @@ class ValueForms:
                     return lin
         return {value: 1}, 0
 
-    def expr_linear(self, e, operands, n_dims: int):
-        """`linear` of an affine map result over ``operands``; None if it has a division."""
-        e = e.maybe_downcast()
-        if isinstance(e, ir.AffineDimExpr):
-            return self.linear(operands[e.position])
-        if isinstance(e, ir.AffineSymbolExpr):
-            return self.linear(operands[n_dims + e.position])
-        if isinstance(e, ir.AffineConstantExpr):
-            return {}, e.value
-        if isinstance(e, (ir.AffineAddExpr, ir.AffineMulExpr)):
-            a = self.expr_linear(e.lhs, operands, n_dims)
-            b = a and self.expr_linear(e.rhs, operands, n_dims)
-            return b and _combine(a, b, "add" if isinstance(e, ir.AffineAddExpr) else "mul")
-        return None
+    def result_linear(self, amap, k: int, operands):
+        """`linear` of result ``k`` of ``amap`` over ``operands`` (None if it divides), through a
+        per-map template (which operand with which coefficient, and the constant) read once:
+        unrolled accesses share their maps."""
+        templates = self._templates.get(amap)
+        if templates is None:
+            n = amap.n_inputs
+            probe = [({("operand", i): 1}, 0) for i in range(n)]
+            templates = self._templates[amap] = [_expr_template(e, probe, amap.n_dims) for e in amap.results]
+        t = templates[k]
+        if t is None:
+            return None
+        coeffs, offset = t
+        out = ({}, offset)
+        for (_, i), c in coeffs.items():
+            out = _combine(out, _combine(self.linear(operands[i]), ({}, c), "mul"), "add")
+        return out
 
     def linear_form(self, coeffs) -> isl.PwAff:
         """``sum(c * v)`` as an isl function (raises `NotAffine` for a value without one)."""
@@ -267,6 +271,22 @@ def _split_top(text: str) -> list:
         cur.append(ch)
     out.append("".join(cur))
     return out
+
+
+def _expr_template(e, probe, n_dims):
+    """An affine expression as ``({("operand", i): c}, constant)``, None if not linear."""
+    e = e.maybe_downcast()
+    if isinstance(e, ir.AffineDimExpr):
+        return probe[e.position]
+    if isinstance(e, ir.AffineSymbolExpr):
+        return probe[n_dims + e.position]
+    if isinstance(e, ir.AffineConstantExpr):
+        return {}, e.value
+    if isinstance(e, (ir.AffineAddExpr, ir.AffineMulExpr)):
+        a = _expr_template(e.lhs, probe, n_dims)
+        b = a and _expr_template(e.rhs, probe, n_dims)
+        return b and _combine(a, b, "add" if isinstance(e, ir.AffineAddExpr) else "mul")
+    return None
 
 
 def _combine(a, b, how: str):

@@ -141,7 +141,7 @@ class _Walk:
         if acc.amap is None:
             lin = self.forms.linear(acc.indices[dim])
         else:
-            lin = self.forms.expr_linear(acc.amap.results[dim], acc.indices, acc.amap.n_dims)
+            lin = self.forms.result_linear(acc.amap, dim, acc.indices)
         if lin is None:  # a division or modulo: its own isl form
             forms = [self.forms.of(v) for v in acc.indices]
             return nest.range_of(self.forms.expr(acc.amap.results[dim], forms, acc.amap.n_dims))

@@ -69,7 +69,7 @@ class Nest:
                 for lo in lows[1:]:
                     first = first.max(lo)
                 dom = dom & (v - first).mod_val(val(self.ctx, step)).zero_set()
-        return Nest(self.ctx, depth, dom.coalesce())
+        return Nest(self.ctx, depth, dom)
 
     def restrict(self, cond: isl.Set) -> "Nest":
         """The points of this nest where ``cond`` (a set over its outer variables) holds."""
@@ -101,7 +101,7 @@ class Nest:
         body, which differ only in constant offsets, need no isl work after the first."""
         rng = self._ranges.get(coeffs, False)
         if rng is False:
-            rng = self._ranges[coeffs] = self.range_of(forms.linear_form(coeffs))
+            rng = self._ranges[coeffs] = self._range(self.lift(forms.linear_form(coeffs)))
         return rng
 
     def _range(self, pa: isl.PwAff):
