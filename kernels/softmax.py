@@ -2,7 +2,9 @@
 
 Written the natural way: the row maximum and the row sum are scalars carried across the
 ``j`` loops (``iter_args``), the exponential is ``uk.exp`` (MLIR ``math.exp``, vectorised as a
-polynomial). numpy's equivalent: `softmax_numpy`.
+polynomial). The exponentials are a loop of their own, without the carried sum, so that LLVM
+vectorises it (a loop that also carries a float sum is not: its order of additions is
+kept). numpy's equivalent: `softmax_numpy`.
 """
 import numpy as np
 
@@ -16,11 +18,11 @@ def softmax(x: T["M", "N"], y: T["M", "N"]):
         m = x[i, 0]
         for j in range(N):
             m = max(m, x[i, j])
+        for j in range(N):
+            y[i, j] = uk.exp(x[i, j] - m)
         s = x[i, 0] * 0.0
         for j in range(N):
-            e = uk.exp(x[i, j] - m)
-            y[i, j] = e
-            s += e
+            s += y[i, j]
         r = 1.0 / s
         for j in range(N):
             y[i, j] = y[i, j] * r

@@ -105,8 +105,15 @@ def test_an_integer_kernel_returns_a_python_int():
 
 def test_the_return_slot_is_hidden_from_the_caller():
     f = uk.jit(dot_ret)
-    with pytest.raises(uk.ArgumentError, match=r"takes 2 arguments \(a, b\), got 3"):
-        f(np.zeros(3), np.zeros(3), np.zeros(1))
+    with pytest.raises(uk.ArgumentError, match=r"takes 2 arguments \(a, b\), got 1"):
+        f(np.zeros(3))
+    with pytest.raises(uk.ArgumentError, match=r"takes 2 arguments \(a, b\), got 4"):
+        f(np.zeros(3), np.zeros(3), np.zeros(1), np.zeros(1))
+    # a tool that makes an argument for every parameter passes the return array itself
+    out = np.zeros(1)
+    assert f(np.ones(3), np.ones(3), out) == 3.0 == out[0]
+    with pytest.raises(uk.ArgumentError, match="'return' must be 1-D|dimension 0 of 'return' must be 1"):
+        f(np.ones(3), np.ones(3), np.zeros(2))
     with pytest.raises(uk.ArgumentError, match="float64"):
         f(np.zeros(3), np.zeros(3, np.float32))
 

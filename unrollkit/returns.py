@@ -15,11 +15,15 @@ from .errors import ArgumentError
 
 def with_return_slot(kernel: d.Kernel, args: tuple) -> tuple:
     """(``args`` plus the new return array, that array) for a kernel that returns a value,
-    else (``args``, None). The array's dtype is the return type (for ``T``: the dtype of the
+    else (``args``, None); ``args`` that already end with the return array are kept. The array's dtype is the return type (for ``T``: the dtype of the
     first ``T`` array argument; a wrong one is reported by the usual argument checks)."""
     if not kernel.returns:
         return args, None
     params = kernel.user_params
+    if len(args) == len(kernel.params) and isinstance(args[-1], np.ndarray):
+        # tools that make an argument for every parameter (the CLI, bench, the fuzzer) pass
+        # the return array themselves; the usual checks hold it to dtype and shape (1,)
+        return args, args[-1]
     if len(args) != len(params):
         names = ", ".join(p.name for p in params)
         raise ArgumentError(f"{kernel.name}() takes {len(params)} arguments ({names}), got {len(args)}")
