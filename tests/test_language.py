@@ -397,3 +397,15 @@ def test_an_untyped_local_reassigned_from_itself():
     interpret(k, y)
     np.testing.assert_array_equal(x, 2.0 * np.arange(1, 6))
     np.testing.assert_array_equal(x, y)
+
+
+def test_value_forms_are_not_bounds():
+    def power_bound(x: f32["N"]):
+        for i in range(N ** 2):  # MARK  # noqa: F821
+            x[i] = 0.0
+    expect_error(power_bound, "# MARK", "unsupported index expression 'N ** 2'")
+
+    def select_bound(x: f32["N"]):
+        for i in range(N if N > 2 else 2):  # MARK  # noqa: F821
+            x[i] = 0.0
+    expect_error(select_bound, "# MARK", "unsupported index expression")

@@ -371,20 +371,6 @@ class _Parser(_Conditions):
 
     def bound(self, node, loops, kind: str) -> tuple:
         """A loop bound: an affine expression, or min(...) for an upper / max(...) for a lower one."""
-        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Pow):
-            return d.Pow(self.expr(node.left, loops, locals_), self.exponent(node.right))
-        if isinstance(node, ast.IfExp):
-            return d.Select(self.cond(node.test, loops, locals_), self.expr(node.body, loops, locals_),
-                            self.expr(node.orelse, loops, locals_))
-        if isinstance(node, (ast.Compare, ast.BoolOp)) or \
-                (isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not)):
-            self.fail(node, f"the condition '{ast.unparse(node)}' is used as a value; conditions "
-                            "go in 'if' statements and 'a if cond else b'")
-        fn = self.math_function(node.func) if isinstance(node, ast.Call) else None
-        if fn is not None:
-            if len(node.args) != 1 or node.keywords:
-                self.fail(node, f"{ast.unparse(node.func)}() takes exactly one argument")
-            return d.Math(fn, self.expr(node.args[0], loops, locals_))
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("min", "max"):
             if node.func.id != kind:
                 which = "upper" if kind == "min" else "lower"
