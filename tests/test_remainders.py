@@ -286,13 +286,14 @@ def test_split_accumulators_with_two_reductions_in_one_loop(k):
         check_against_reference(two, {"N": n}, f"split-accumulators{{loop=i,accumulators={k}}}")
 
 
-def test_split_accumulators_on_a_triangular_loop():
-    """The inner loop's lower bound is the outer variable: the split loop keeps its operands."""
-    tri = kernel_from('''
-        def tri(A: uk.f64["N", "N"], out: uk.f64["N"]):
+@pytest.mark.parametrize("bounds", ["i, N", "0, i + 1", "i // 2, i + 2"])
+def test_split_accumulators_on_a_triangular_loop(bounds):
+    """The inner loop's bounds use the outer variable: the split loop keeps their operands."""
+    tri = kernel_from(f'''
+        def tri(A: uk.f64["N", "P"], out: uk.f64["N"]):
             for i in range(N):
-                for j in range(i, N):
+                for j in range({bounds}):
                     out[i] += A[i, j]
         ''')
     for n in (1, 6, 13):
-        check_against_reference(tri, {"N": n}, "split-accumulators{loop=j,accumulators=3}")
+        check_against_reference(tri, {"N": n, "P": n + 2}, "split-accumulators{loop=j,accumulators=3}")
