@@ -127,6 +127,10 @@ def test_split_accumulators_combines_every_accumulator(k):
         pos = block_ops.index(loop)
         combines = [o for o in block_ops[pos + 1:] if o.name == "arith.addf"]
         assert len(combines) == k - 1, str(module)
+        # the combines keep the reduction's own flags (fastmath), like the adds in the loop
+        inside = [o for o in loop.regions[0].blocks[0].operations if o.name == "arith.addf"]
+        assert inside and all(str(c.attributes["fastmath"]) == str(inside[0].attributes["fastmath"])
+                              for c in combines), str(module)
 
 
 @pytest.mark.parametrize("k", [3, 5, 7])
