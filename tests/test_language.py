@@ -141,11 +141,53 @@ def test_unrolling_a_carried_loop_chains_the_copies(check_ir):
     # CHECK: affine.yield %[[A4]] : f32
 
 
-@pytest.mark.parametrize("variant", ["multi-acc", "vector-acc"])
-def test_reassociating_variants_refuse_carried_scalars_by_loop_name(variant):
-    # split-accumulators and vectorize transform memory reductions (out[0] += ...) only
+def test_vector_acc_refuses_carried_scalars_by_loop_name():
+    # the vectorize pass transforms memory reductions (out[0] += ...) only
     with pytest.raises(uk.TransformError, match="loop 'i'.*carr"):
-        uk.jit(dot_ret, variant=variant, factor=4)(np.ones(16), np.ones(16))
+        uk.jit(dot_ret, variant="vector-acc", factor=4)(np.ones(16), np.ones(16))
+
+
+@pytest.mark.parametrize("k", [2, 3, 4, 8])
+def test_multi_acc_splits_carried_scalars(k):
+    rng = np.random.default_rng(9)
+    f = uk.jit(dot_ret, variant="multi-acc", factor=k)
+    for n in (0, 1, k - 1, k, 37, 1000):
+        a, b = rng.random(n), rng.random(n)
+        assert f(a, b) == pytest.approx(float(a @ b), rel=1e-12, abs=1e-12)
+    x = np.arange(-20, 23, dtype=np.int64)
+    assert uk.jit(isum, variant="multi-acc", factor=k)(x) == int(x.sum())
+    A, B, C = rng.random((3, 11)), rng.random((11, 5)), np.zeros((3, 5))
+    uk.jit(matmul_acc, variant="multi-acc", factor=k)(A, B, C)
+    np.testing.assert_allclose(C, A @ B, rtol=1e-13)
+
+
+def test_multi_acc_on_a_carried_scalar_keeps_k_chains(check_ir):
+    f = uk.jit(dot_ret, variant="multi-acc", factor=4)
+    check_ir(f.ir("affine", np.zeros(10, np.float32), np.zeros(10, np.float32)))
+    # CHECK: %[[S:.*]]:4 = affine.for %{{.*}} = 0 to 8 step 4 iter_args(%[[A0:.*]] = %{{.*}}, %[[A1:.*]] = %{{.*}}, %[[A2:.*]] = %{{.*}}, %[[A3:.*]] = %{{.*}}) -> (f32, f32, f32, f32) {
+    # CHECK: arith.addf %[[A0]]
+    # CHECK: arith.addf %[[A1]]
+    # CHECK: arith.addf %[[A2]]
+    # CHECK: arith.addf %[[A3]]
+    # CHECK: } {uk.name = "i"}
+    # the tree: (0 + 1) + (2 + 3), then the remainder loop from it
+    # CHECK: %[[L:.*]] = arith.addf %[[S]]#0, %[[S]]#1
+    # CHECK: %[[R:.*]] = arith.addf %[[S]]#2, %[[S]]#3
+    # CHECK: %[[T:.*]] = arith.addf %[[L]], %[[R]]
+    # CHECK: affine.for %{{.*}} iter_args(%{{.*}} = %[[T]]) -> (f32) {
+
+
+def test_multi_acc_refuses_what_is_not_a_reduction():
+    @uk.kernel
+    def decay(x: f32["N"]):
+        acc = 0.0
+        for i in range(N):
+            acc = acc * 0.5 + x[i]
+        return acc
+    with pytest.raises(uk.TransformError, match="'acc' in loop 'i' is not a reduction"):
+        uk.jit(decay, variant="multi-acc", factor=4)
+    x = np.ones(4, np.float32)
+    assert uk.jit(decay, factor=4)(x) == interpret(decay, x) == 1.875
 
 
 def test_a_variable_defined_in_a_loop_is_private_to_each_iteration():

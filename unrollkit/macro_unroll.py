@@ -117,3 +117,88 @@ def macro_unroll(kernel: d.Kernel, factors: tuple) -> d.Kernel:
         return tuple(out)
 
     return replace(kernel, body=rewrite(kernel.body, frozenset()))
+
+
+# ---------------------------------------------------------------- multi-acc on carried scalars
+#: the combining operators of a scalar reduction ``acc = acc op e``; min/max start every
+#: accumulator from ``acc`` itself (idempotent), + and * from their identities
+_IDENTITY = {"+": 0, "*": 1}
+
+
+def split_carried(kernel: d.Kernel, k: int, loop: str = "") -> d.Kernel | None:
+    """``multi-acc`` for scalars carried by a loop: ``acc = acc op e(i)`` becomes ``k``
+    accumulators (copy u of the body, ``i + u``, adds into ``acc_u{u}``), combined by a tree
+    after the main loop; a remainder loop finishes on ``acc``. The loop (every innermost loop
+    when ``loop`` is "") must be straight-line and carry reductions only. None when no such
+    loop carries a scalar (then the memory reductions are the variant's business)."""
+    if k <= 1:
+        return None
+    found = []
+
+    def rewrite(body, visible: frozenset):
+        out = []
+        for s in body:
+            if isinstance(s, d.Let):
+                visible |= {s.name}
+            if isinstance(s, d.If):
+                s = replace(s, then=rewrite(s.then, visible), orelse=rewrite(s.orelse, visible))
+            if not isinstance(s, d.Loop):
+                out.append(s)
+                continue
+            s = replace(s, body=rewrite(s.body, visible))
+            carried = d.assigned_names(s.body) & visible
+            innermost = not any(isinstance(c, (d.Loop, d.If)) for c in s.body)
+            if carried and (s.name == loop if loop else innermost):
+                found.append(s.name)
+                out.extend(_split_reductions(s, k, carried, visible))
+            else:
+                out.append(s)
+        return tuple(out)
+
+    new = replace(kernel, body=rewrite(kernel.body, frozenset()))
+    return new if found else None
+
+
+def _split_reductions(lp: d.Loop, k: int, carried: set, visible: frozenset) -> tuple:
+    ops = {}
+    for s in lp.body:
+        if isinstance(s, (d.Loop, d.If)):
+            raise TransformError(f"multi-acc: loop {lp.name!r} carries {sorted(carried)} but is not "
+                                 "straight-line (a loop or if inside it)")
+        if isinstance(s, d.Let) and s.name in carried:
+            v = s.value
+            ok = isinstance(v, d.BinOp) and v.op in ("+", "*", "min", "max") and s.name not in ops \
+                and sum(isinstance(x, d.Local) and x.name == s.name for x in d.walk_expr(v)) == 1 \
+                and d.Local(s.name) in (v.lhs, v.rhs)
+            if not ok:
+                raise TransformError(f"multi-acc: {s.name!r} in loop {lp.name!r} is not a reduction "
+                                     f"{s.name} = {s.name} op e (op one of + * min max, {s.name} "
+                                     "used once)")
+            ops[s.name] = v.op
+    used = {x.name for s in lp.body if not (isinstance(s, d.Let) and s.name in carried)
+            for v in d.statement_values(s) for x in d.walk_expr(v) if isinstance(x, d.Local)}
+    if used & carried:
+        raise TransformError(f"multi-acc: loop {lp.name!r} reads {sorted(used & carried)[0]!r} "
+                             "besides its reduction")
+    if len(lp.lower) != 1 or len(lp.upper) != 1:
+        raise TransformError(f"multi-acc: loop {lp.name!r} has max()/min() bounds")
+    names = {(acc, u): f"{acc}_acc{u}" for acc in ops for u in range(1, k)}
+    inits = tuple(d.Let(names[acc, u], d.Const(_IDENTITY[op]) if op in _IDENTITY else d.Local(acc), lp.loc)
+                  for acc, op in ops.items() for u in range(1, k))
+    lo, hi, step = lp.lower[0], lp.upper[0], lp.step
+    trips = d.FloorDiv(d.aff_add(d.aff_add(hi, d.aff_mul(lo, -1)), d.Lit(step - 1)), step) \
+        if step > 1 else d.aff_add(hi, d.aff_mul(lo, -1))
+    split = d.aff_add(lo, d.aff_mul(d.FloorDiv(trips, k), k * step))
+    copies = []
+    for u in range(k):
+        rename = {acc: names[acc, u] for acc in ops} if u else {}
+        copies.extend(shift_body(lp.body, lp.var, u * step, rename, f"_u{u}" if u else "", visible))
+    main = replace(lp, upper=(split,), step=k * step, body=tuple(copies))
+    combine = []
+    for acc, op in ops.items():
+        parts = [d.Local(acc)] + [d.Local(names[acc, u]) for u in range(1, k)]
+        while len(parts) > 1:  # a balanced tree: k independent chains meet in log2(k) steps
+            parts = [d.BinOp(op, parts[i], parts[i + 1]) if i + 1 < len(parts) else parts[i]
+                     for i in range(0, len(parts), 2)]
+        combine.append(d.Let(acc, parts[0], lp.loc))
+    return inits + (main,) + tuple(combine) + (replace(lp, lower=(split, lo)),)

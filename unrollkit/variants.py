@@ -186,6 +186,11 @@ def plan(kernel: d.Kernel, variant: str = "affine", factor=1, pipeline: Pipeline
         if len(factors) != 1:
             raise TransformError("variant 'multi-acc' takes one factor (the number of accumulators)")
         (loop, f), = factors
+        from .macro_unroll import split_carried  # scalars carried by the loop (iter_args)
+        carried = split_carried(kernel, f, loop)
+        if carried is not None:
+            check_copies_size(kernel, ((loop, f),), "multi-acc with {n} accumulators")
+            return Plan(carried, user, pol, variant, factors, (), f)
         return Plan(kernel, accumulator_pipeline(f, loop) + user, pol, variant, factors, (), f)
     if variant == "vector-acc":
         if len(factors) != 1:
