@@ -333,3 +333,56 @@ def test_random_forms_are_recognised_and_match_numpy(seed):
     f(*([abs(coef)] if "alpha" in source else []), A, B, C)
     assert f.last.plan.variant == "blas"
     np.testing.assert_allclose(C, want, rtol=TOL[dt] * 10, atol=TOL[dt] * sizes["K"] * 4, err_msg=source)
+
+
+# ---------------------------------------------------------------- offsets and empty loops
+
+
+@uk.kernel
+def shifted(A: T["M", "K1"], B: T["K", "N1"], C: T["M", "N"]):
+    for i in range(M):
+        for k in range(K):
+            for j in range(N):
+                C[i, j] += A[i, k + 1] * B[k, j + 2]
+
+
+@uk.kernel
+def shifted_bt(A: T["M", "K"], B: T["N", "K"], C: T["M", "N"]):
+    for i in range(M - 2):
+        for j in range(N - 3):
+            for k in range(K):
+                C[i + 2, j] += A[i + 1, k] * B[j + 3, k]
+
+
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+def test_constant_offsets_and_bounds_of_sizes_minus_constants(dt):
+    rng = np.random.default_rng(5)
+    for m, n, k in ((1, 1, 1), (37, 70, 33)):
+        A, B = rng.standard_normal((m, k + 1)).astype(dt), rng.standard_normal((k, n + 2)).astype(dt)
+        C = rng.standard_normal((m, n)).astype(dt)
+        want = C + A[:, 1:].astype(np.float64) @ B[:, 2:]
+        f = uk.jit(shifted, factor="auto", parallel=False)
+        f(A, B, C)
+        assert f.last.plan.variant == "blas"
+        np.testing.assert_allclose(C, want, rtol=TOL[dt] * 10, atol=TOL[dt] * k * 4)
+        M, N = m + 2, n + 3
+        A, B = rng.standard_normal((M, k)).astype(dt), rng.standard_normal((N, k)).astype(dt)
+        C = rng.standard_normal((M, N)).astype(dt)
+        want = C.astype(np.float64)
+        want[2:, :N - 3] += A[1:M - 1].astype(np.float64) @ B[3:].T
+        f = uk.jit(shifted_bt, factor="auto", parallel=False)
+        f(A, B, C)
+        assert f.last.plan.variant == "blas"
+        np.testing.assert_allclose(C, want, rtol=TOL[dt] * 10, atol=TOL[dt] * k * 4)
+
+
+def test_an_empty_loop_falls_back_under_auto_and_is_refused_by_blas():
+    A, B, C = np.ones((4, 3), np.float32), np.ones((3, 3), np.float32), np.ones((4, 3), np.float32)
+    f = uk.jit(shifted_bt, factor="auto")
+    f(A, B, C)  # N - 3 = 0 columns: nothing to do
+    assert f.last.plan.variant != "blas" and C.sum() == 12
+    A, B, C = np.ones((0, 3), np.float32), np.ones((3, 4), np.float32), np.ones((0, 4), np.float32)
+    g = uk.jit(gemm, factor="auto")
+    g(A, B, C)
+    with pytest.raises(TransformError, match="empty"):
+        uk.jit(gemm, variant="blas")(A, B, C)

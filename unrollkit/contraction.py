@@ -5,9 +5,9 @@ A kernel is a *contraction* when its last statement is
     O[o(p)] += c · X[x(p)] · Y[y(p)]        (or ``O[...] = O[...] + ...``, or ``-=``)
 
 with ``c`` a product of scalar parameters and constants (PolyBench's ``alpha``), every
-subscript a loop variable of the statement's loops (each at most once per access), three
-distinct arrays, only ``O`` written anywhere in the kernel, and every loop ``0 ≤ v < size``
-with step 1. Each loop gets a role from the accesses it appears in:
+subscript a loop variable of the statement's loops, or one plus a constant (each variable at
+most once per access), three distinct arrays, only ``O`` written anywhere in the kernel, and
+every loop ``0 ≤ v < e`` with step 1 and ``e`` affine in the sizes (``N``, ``N - 2``). Each loop gets a role from the accesses it appears in:
 
     in O, X and Y     batch       (``C[b, i, j] += A[b, i, k] * B[b, k, j]``)
     in O and X        M-like      (rows of the register tile: loop ``i``)
@@ -56,7 +56,7 @@ class Contraction:
     a: int                 # argument positions of A (rows' operand), B (columns'), C (output)
     b: int
     c: int
-    m: object              # trip counts of i, j, k: size names (str) or constants (int)
+    m: object              # trip counts of i, j, k: size names (str), constants (int) or Aff
     n: object
     kk: object
     outer: tuple = ()      # parallel loops outside the schedule (batch, extra M/N, output-only)
@@ -70,7 +70,8 @@ class Contraction:
 
     def trips(self, sizes: dict) -> tuple:
         """(M, N, K) at the call's sizes."""
-        return tuple(x if isinstance(x, int) else sizes[x] for x in (self.m, self.n, self.kk))
+        return tuple(x if isinstance(x, int) else sizes[x] if isinstance(x, str) else d.aff_eval(x, sizes)
+                     for x in (self.m, self.n, self.kk))
 
     def describe(self) -> str:
         roles = ", ".join(f"{n}: {r}" for n, r in self.roles)
@@ -94,7 +95,7 @@ def recognise(kernel: d.Kernel) -> Contraction | None:
         return None
     loops = {lp.var: lp for lp in path}
     if len(loops) != len(path) or len({lp.name for lp in path}) != len(path) \
-            or not all(_rectangular(lp) for lp in path):
+            or not all(_rectangular(lp, loops) for lp in path):
         return None
     o, x, y = (_subscripts(acc.index, loops) for acc in (st, x_ld, y_ld))
     if o is None or x is None or y is None:
@@ -159,27 +160,34 @@ def _statements(body, path):
             yield path, s
 
 
-def _var(e):
-    return e.name if isinstance(e, d.Var) else None
+def _offset_var(e):
+    """``v`` of a subscript ``v`` or ``v + c`` (c a constant), else None."""
+    form = d.aff_linear(e)
+    if form is None or len(form[0]) != 1:
+        return None
+    (v, coeff), = form[0].items()
+    return v if coeff == 1 else None
 
 
 def _subscripts(index, loops) -> list | None:
-    """The loop variables of an access's subscripts, one per dimension, or None when one is
-    not a plain loop variable or a variable repeats (``A[i, i]``)."""
-    names = [_var(e) for e in index]
+    """The loop variables of an access's subscripts, one per dimension (each ``v`` or
+    ``v + c``), or None when one is another expression or a variable repeats (``A[i, i]``)."""
+    names = [_offset_var(e) for e in index]
     if None in names or len(set(names)) != len(names) or not set(names) <= set(loops):
         return None
     return names
 
 
-def _rectangular(lp: d.Loop) -> bool:
+def _rectangular(lp: d.Loop, loops) -> bool:
+    """``for v in range(e)``: step 1 from 0 to one affine ``e`` of sizes only (``N``, ``N - 2``)."""
     return lp.step == 1 and lp.lower == (d.Lit(0),) and len(lp.upper) == 1 \
-        and isinstance(lp.upper[0], (d.Var, d.Lit))
+        and d.aff_linear(lp.upper[0]) is not None and not d.aff_vars(lp.upper[0]) & set(loops)
 
 
 def _trip(lp: d.Loop):
+    """The trip count: a size name, a constant, or an affine expression of sizes."""
     u = lp.upper[0]
-    return u.name if isinstance(u, d.Var) else u.value
+    return u.name if isinstance(u, d.Var) else u.value if isinstance(u, d.Lit) else u
 
 
 def _is_self(e, st: d.Store) -> bool:

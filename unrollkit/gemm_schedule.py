@@ -373,7 +373,11 @@ def compile_gemm(kernel, signature, placeholder, target: Target | None = None):
     """The CompiledKernel of the GEMM schedule (``.schedule`` set, and ``.choice`` saying why
     when the cost model's `Choice` is available), or None when not a GEMM nest: then
     ``factor="auto"`` goes on to the cost model's unroll-factor search."""
-    from .compiler import compile_kernel
+    from .compiler import compile_kernel, sizes_of
+    nests = recognise_all(kernel)
+    if placeholder.variant != "blas" and nests and any(
+            min(n.trips(sizes_of(kernel, signature))) < 1 for n in nests):
+        return None  # an empty loop: nothing to schedule; auto's other path runs it as written
     got = gemm_plan(kernel, signature, placeholder, target)
     if got is None:
         return None
