@@ -68,8 +68,9 @@ def test_only_what_the_checks_accept_unchanged_is_fast():
     f = uk.jit(saxpy)
     x, y = np.ones(8, np.float32), np.zeros(8, np.float32)
     f(2.0, x, y)
-    # accepted: the same signature again, an int for a float scalar
+    # accepted: the same signature again, an int for a float scalar, numpy scalars
     assert fast_hits(f, (2.0, x, y)) and fast_hits(f, (2, x, y))
+    assert fast_hits(f, (np.float32(2.0), x, y)) and fast_hits(f, (np.int64(2), x, y))
     misses = {
         "other shape": (2.0, np.ones(9, np.float32), np.zeros(9, np.float32)),
         "other dtype": (2.0, x.astype(np.float64), y.astype(np.float64)),
@@ -78,7 +79,8 @@ def test_only_what_the_checks_accept_unchanged_is_fast():
         "input aliases output": (2.0, y, y),
         "masked array": (2.0, np.ma.masked_array(x), y),
         "list": (2.0, [1.0] * 8, y),
-        "numpy scalar": (np.float32(2.0), x, y),
+        "numpy bool": (np.bool_(True), x, y),
+        "numpy complex": (np.complex64(2.0), x, y),
         "bool scalar": (True, x, y),
         "too large for f32": (1e300, x, y),
         "huge int": (10 ** 400, x, y),
@@ -124,6 +126,22 @@ def test_integer_scalars_out_of_range_are_refused_not_wrapped():
     np.testing.assert_array_equal(B, 2 * A)
     f(-(2 ** 31), A, B)
     np.testing.assert_array_equal(B, -(2 ** 31) * A)
+
+
+def test_numpy_scalars_pass_as_the_checks_convert_them():
+    f = uk.jit(scale_rows)
+    A, B = np.full((2, 3), 3, np.int32), np.zeros((2, 3), np.int32)
+    f(2, A, B)
+    assert fast_hits(f, (np.int32(5), A, B)) and fast_hits(f, (np.int64(-7), A, B))
+    np.testing.assert_array_equal(B, -21)
+    assert not fast_hits(f, (np.float64(2.0), A, B))   # an integral float: the checks decide
+    f(np.float64(2.0), A, B)
+    np.testing.assert_array_equal(B, 6)
+    assert not fast_hits(f, (np.int64(2 ** 40), A, B))  # does not fit i32
+    with pytest.raises(ArgumentError, match="does not fit"):
+        f(np.int64(2 ** 40), A, B)
+    with pytest.raises(ArgumentError, match="real number"):
+        f(np.bool_(True), A, B)
 
 
 def test_two_dimensional_shapes_are_compared_per_dimension():

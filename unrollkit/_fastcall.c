@@ -43,6 +43,8 @@ typedef struct {
     Py_ssize_t *shapes;
     PyObject *owner;       /* keeps the machine code alive */
     PyObject *array_type;  /* numpy.ndarray: subclasses (masked arrays, ...) take the slow path */
+    PyObject *float_type;  /* numpy.floating: its scalars pass as float(x), like the full check */
+    PyObject *int_type;    /* numpy.integer: its scalars pass as int(x) */
 } FastCall;
 
 static void FastCall_dealloc(FastCall *self) {
@@ -50,16 +52,19 @@ static void FastCall_dealloc(FastCall *self) {
     PyMem_Free(self->shapes);
     Py_XDECREF(self->owner);
     Py_XDECREF(self->array_type);
+    Py_XDECREF(self->float_type);
+    Py_XDECREF(self->int_type);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
-/* FastCall(address, spec, owner, ndarray_type)
+/* FastCall(address, spec, owner, ndarray_type, floating_type, integer_type)
  * spec: a tuple with one item per parameter: ("array", format, shape tuple, is_output) or
  * ("f32" | "f64" | "i32" | "i64",). */
 static int FastCall_init(FastCall *self, PyObject *args, PyObject *kw) {
     unsigned long long address;
-    PyObject *spec, *owner, *array_type;
-    if (!PyArg_ParseTuple(args, "KO!OO:FastCall", &address, &PyTuple_Type, &spec, &owner, &array_type))
+    PyObject *spec, *owner, *array_type, *float_type, *int_type;
+    if (!PyArg_ParseTuple(args, "KO!OOO!O!:FastCall", &address, &PyTuple_Type, &spec, &owner,
+                          &array_type, &PyType_Type, &float_type, &PyType_Type, &int_type))
         return -1;
     if (address == 0) {
         PyErr_SetString(PyExc_ValueError, "FastCall: null function address");
@@ -122,6 +127,10 @@ static int FastCall_init(FastCall *self, PyObject *args, PyObject *kw) {
     Py_XSETREF(self->owner, owner);
     Py_INCREF(array_type);
     Py_XSETREF(self->array_type, array_type);
+    Py_INCREF(float_type);
+    Py_XSETREF(self->float_type, float_type);
+    Py_INCREF(int_type);
+    Py_XSETREF(self->int_type, int_type);
     return 0;
 bad_free:
     PyMem_Free(params);
@@ -134,13 +143,18 @@ bad:
 
 typedef union { double f64; float f32; int32_t i32; int64_t i64; } Scalar;
 
-/* A scalar argument that the full check would accept unchanged; 0 means "not the fast case". */
-static int take_scalar(int kind, PyObject *a, Scalar *out) {
+/* A scalar argument that the full check would pass on as it is (float(a), int(a)): Python
+ * floats and ints, numpy floating and integer scalars (not bools). 0: not the fast case. */
+static int take_scalar(FastCall *fc, int kind, PyObject *a, Scalar *out) {
+    int np_float = !PyFloat_CheckExact(a) && !PyLong_CheckExact(a) &&
+                   PyObject_TypeCheck(a, (PyTypeObject *)fc->float_type);
+    int np_int = !np_float && !PyFloat_CheckExact(a) && !PyLong_CheckExact(a) &&
+                 PyObject_TypeCheck(a, (PyTypeObject *)fc->int_type);
     if (kind == K_F32 || kind == K_F64) {
         double v;
         if (PyFloat_CheckExact(a)) v = PyFloat_AS_DOUBLE(a);
-        else if (PyLong_CheckExact(a)) {
-            v = PyLong_AsDouble(a);
+        else if (PyLong_CheckExact(a) || np_float || np_int) {
+            v = PyFloat_AsDouble(a);
             if (v == -1.0 && PyErr_Occurred()) { PyErr_Clear(); return 0; }
         } else return 0;
         if (kind == K_F64) { out->f64 = v; return 1; }
@@ -149,9 +163,12 @@ static int take_scalar(int kind, PyObject *a, Scalar *out) {
         out->f32 = (float)v;
         return 1;
     }
-    if (!PyLong_CheckExact(a)) return 0;  /* bool, numpy scalars, floats: the full check */
+    if (!PyLong_CheckExact(a) && !np_int) return 0;  /* bools, floats: the full check */
     int overflow = 0;
-    long long v = PyLong_AsLongLongAndOverflow(a, &overflow);
+    PyObject *as_int = np_int ? PyNumber_Index(a) : (Py_INCREF(a), a);
+    if (!as_int) { PyErr_Clear(); return 0; }
+    long long v = PyLong_AsLongLongAndOverflow(as_int, &overflow);
+    Py_DECREF(as_int);
     if (overflow || (v == -1 && PyErr_Occurred())) { PyErr_Clear(); return 0; }
     if (kind == K_I32) {
         if (v < INT32_MIN || v > INT32_MAX) return 0;
@@ -187,7 +204,7 @@ static int prepare(FastCall *fc, PyObject *argv, Prepared *c) {
         c->views[i].obj = NULL;
         c->got = i + 1;
         if (p->kind != K_ARRAY) {
-            if (!take_scalar(p->kind, a, &c->values[i])) goto no;
+            if (!take_scalar(fc, p->kind, a, &c->values[i])) goto no;
             c->slots[i] = &c->values[i];
             continue;
         }

@@ -4,7 +4,7 @@
 signatures (native code, `unrollkit/_fastcall.c`). A `FastCall` accepts exactly the arguments
 that the full checks (`JitKernel.signature`) accepted before and would pass on unchanged:
 the same count, exact `numpy.ndarray`s with the same dtype, shape and C-contiguity, writable
-outputs, exact Python int/float scalars that fit, and no two arrays overlapping in memory.
+outputs, Python or numpy int/float scalars that fit, and no two arrays overlapping in memory.
 Anything else falls through to the full checks, which copy, refuse or explain as before, so
 the fast path never changes what a call does, only what it costs (measured in
 `bench/RUNTIME.md`). It calls the kernel's packed entry point (`to_llvm.PACKED_SUFFIX`).
@@ -55,4 +55,5 @@ def fast_call(ck, kernel, sig):
         else:
             spec.append((et,))
     fn = ck.engine.function(ck.symbol + PACKED_SUFFIX, None, [ctypes.c_void_p])
-    return FastCall(ctypes.cast(fn, ctypes.c_void_p).value, tuple(spec), ck, np.ndarray)
+    return FastCall(ctypes.cast(fn, ctypes.c_void_p).value, tuple(spec), ck, np.ndarray,
+                    np.floating, np.integer)

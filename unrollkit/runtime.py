@@ -196,7 +196,7 @@ class JitKernel:
             ck = self.parallel.run(self._get, blocks, ready)
             if ck is not None:
                 self.last, self._last_blocks = ck, blocks
-                return None
+                return returned(slot)
         ck = self._get(sig)
         self.last, self._last_blocks = ck, None
         self._offer_fast(ck, sig)
