@@ -63,18 +63,24 @@ def test_the_invalid_variant_error_lists_every_variant():
 
 
 def _jit_choice(kernel, sizes):
+    """The choice of what ``jit(factor="auto")`` runs for a call at ``sizes`` (a row block's,
+    when auto splits the call across cores) and that block's signature."""
     import unrollkit as uk
     from unrollkit.cli import example_args
-    return uk.jit(kernel, factor="auto").compiled(*example_args(kernel, sizes)).choice
+    f = uk.jit(kernel, factor="auto")
+    f(*example_args(kernel, sizes))
+    return f.last.choice, f.last.signature
 
 
 def test_explain_reports_what_jit_auto_runs_for_a_gemm():
     from unrollkit.kernels import gemm
     code, out = run("explain", "gemm", "--size", "M=128,N=128,K=128")
     assert code == 0, out
-    choice = _jit_choice(gemm, {"M": 128, "N": 128, "K": 128})
+    choice, sig = _jit_choice(gemm, {"M": 128, "N": 128, "K": 128})
+    rows = sig.shape_map()["C"][0]  # 128, or a row block's when the call runs on several cores
     assert choice.variant == "blas"
-    assert "choice: blas: GEMM nest: GEMM 128×128×128" in out
+    assert f"choice: blas: GEMM nest: GEMM {rows}×128×128" in out
+    assert (rows < 128) == ("parallel: loop 'i' in row blocks of A, C" in out)
     # the same schedule, word for word
     assert choice.reason.split("; ")[0].split(": ", 1)[1] in out.replace("\n", " ")
     assert "vector-acc" not in out.split("choice:")[1].split("\n")[0]
@@ -84,7 +90,7 @@ def test_explain_reports_what_jit_auto_runs_for_a_reduction():
     from unrollkit.kernels import dot
     code, out = run("explain", "dot", "--size", "N=2000")
     assert code == 0, out
-    choice = _jit_choice(dot, {"N": 2000})
+    choice, _ = _jit_choice(dot, {"N": 2000})
     line = next(ln for ln in out.splitlines() if ln.startswith("choice:"))
     assert line.startswith(f"choice: {choice.candidate.label}:"), (line, choice.describe())
 
