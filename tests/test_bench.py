@@ -342,16 +342,12 @@ def test_the_fma_loop_computes_its_chains():
 
     from unrollkit import backend, peak
     mod = backend.optimize(peak.fma_loop_ir(4, 3, "double"), backend.LLVMPolicy())
-    engine = backend.Engine(mod)
-    try:
-        fn = engine.function("uk_fma_peak", ctypes.c_double, [ctypes.c_int64, ctypes.c_double,
-                                                               ctypes.c_double])
-        acc = 0.25
-        for _ in range(7):
-            acc = acc * 0.5 + 0.25
-        assert fn(7, 0.5, 0.25) == pytest.approx(3 * acc)
-    finally:
-        engine.close()
+    fn = backend.Engine(mod).function("uk_fma_peak", ctypes.c_double,
+                                      [ctypes.c_int64, ctypes.c_double, ctypes.c_double])
+    acc = 0.25
+    for _ in range(7):
+        acc = acc * 0.5 + 0.25
+    assert fn(7, 0.5, 0.25) == pytest.approx(3 * acc)
     p = {"fma": {"f32": {"gflops": 100.0}}, "bandwidth": {"L1": 200.0, "L2": 100.0, "L3": 50.0,
                                                           "DRAM": 10.0},
          "footprints": {"L1": 16384, "L2": 1 << 19, "L3": 1 << 21, "DRAM": 1 << 27}}

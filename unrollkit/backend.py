@@ -182,7 +182,3 @@ class Engine:
         fn.engine = self
         return fn
 
-    def close(self) -> None:
-        """Does nothing, on purpose: the machine code is freed when the engine is no longer
-        referenced, since a function pointer into it may still be held or running elsewhere.
-        Kept so that callers written for explicit release stay memory-safe."""

@@ -219,18 +219,13 @@ def run_case(case, repeat: int, target: float, max_factor: int, seed: int, dry_r
         rows.append(row)
     arrays = [a for a in args if isinstance(a, np.ndarray)]
     if dry_run:  # compile, verify and choose only: nothing is timed
-        for r in rows:
-            if r.runner is not None:
-                r.runner.ck.engine.close()
         return {"name": name, "pick": {"variant": choice.variant, "factor": choice.factor,
                                        "label": choice.candidate.label, "reason": choice.reason},
                 "configs": len(rows), "errors": [f"{r.label}: {r.error}" for r in rows if r.error],
                 "mismatch": "; ".join(mismatch), "choose_s": choose_s, "model_level": choice.profile.level}
     bench.measure(rows, {name: arrays}, repeat, target, seed=seed)
     for r in rows:
-        if r.runner is not None:
-            r.runner.ck.engine.close()
-            r.runner = None
+        r.runner = None  # the machine code is released with the last reference to it
     return score(case, choice, rows, choose_s, mismatch)
 
 

@@ -99,12 +99,9 @@ def fma_peak(dtype: str, target=None) -> dict:
             if chains > t.vector_registers - 2:
                 continue
             mod = backend.optimize(fma_loop_ir(lanes, chains, elem), backend.LLVMPolicy())
-            engine = backend.Engine(mod)
-            try:
-                fn = engine.function("uk_fma_peak", ctypes.c_double, [ctypes.c_int64, ctype, ctype])
-                rate = _best_rate(lambda n: fn(n, 0.999999, 1e-6), 2.0 * lanes * chains)
-            finally:
-                engine.close()
+            fn = backend.Engine(mod).function("uk_fma_peak", ctypes.c_double,
+                                              [ctypes.c_int64, ctype, ctype])
+            rate = _best_rate(lambda n: fn(n, 0.999999, 1e-6), 2.0 * lanes * chains)
             if rate / 1e9 > best["gflops"]:
                 best = {"gflops": rate / 1e9, "lanes": lanes, "chains": chains}
     return best
@@ -129,10 +126,7 @@ def bandwidth(dtype: str, footprint: int) -> float:
     dt = np.float32 if dtype == "f32" else np.float64
     a, b, c = (np.full(n, v, dt) for v in (1.0, 1e-3, 0.0))
     ck = uk.jit(mac, factor=4, variant="vector-acc").compiled(a, b, c)
-    try:
-        return _best_rate(lambda reps: ck.time_native([a, b, c], reps), 3.0 * n * elem) / 1e9
-    finally:
-        ck.engine.close()
+    return _best_rate(lambda reps: ck.time_native([a, b, c], reps), 3.0 * n * elem) / 1e9
 
 
 def measure(target=None) -> dict:
