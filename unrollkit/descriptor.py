@@ -297,7 +297,7 @@ class Loop:
     name: str
     loc: Loc = field(compare=False, default=Loc("<kernel>", 0))
     #: unrolling written in the source: 0 none, n > 1 ``uk.range(..., unroll=n)``, `FULL`
-    #: ``uk.unroll(range(...))``; applied like ``factor={name: n}`` (`source_factors`)
+    #: ``uk.unroll(range(...))``; applied like ``factor={name: n}`` (`source_unroll`)
     unroll: int = 0
 
 
@@ -311,32 +311,6 @@ def trip_count(lp: "Loop") -> int | None:
             or not isinstance(lp.upper[0], Lit):
         return None
     return max(0, -(-(lp.upper[0].value - lp.lower[0].value) // lp.step))
-
-
-def source_factors(kernel: "Kernel") -> dict:
-    """``{loop name: factor}`` of the unrolling written in the kernel's source (a full unroll
-    as its trip count, at least 1)."""
-    return {lp.name: (max(1, trip_count(lp)) if lp.unroll == FULL else lp.unroll)
-            for lp in kernel.loops() if lp.unroll}
-
-
-def with_source_factors(kernel: "Kernel", factor):
-    """jit's ``factor`` merged with the unrolling written in the source, as if it had been
-    written ``factor={"k": n}``: a loop that ``factor`` names keeps the count given there;
-    ``"auto"`` chooses for itself. An int factor (every innermost loop) that would unroll an
-    innermost loop on top of its in-source count is an error naming the loop."""
-    src = source_factors(kernel)
-    if not src or factor == "auto" or factor == 1:
-        return factor if not src or factor == "auto" else src
-    if isinstance(factor, dict):
-        return {**src, **factor}
-    both = [n for n in src if n in kernel.innermost_loop_names()]
-    if both:
-        from .errors import TransformError
-        raise TransformError(f"factor={factor!r} (every innermost loop) and the unrolling written "
-                             f"in the source both apply to loop {both[0]!r}; name the loops: "
-                             f"factor={{'<loop>': {factor!r}}}")
-    return {"": factor, **src}
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,8 @@ class JitKernel:
 
     def __init__(self, kernel, factor=1, variant="affine", pipeline=None, llvm=None,
                  parallel=None, threads=None):
-        from .descriptor import Kernel, with_source_factors
+        from .descriptor import Kernel
+        from .source_unroll import with_source_factors
         from .pipeline import Pipeline
         if not isinstance(kernel, Kernel):
             raise TypeError(f"jit() takes a kernel descriptor (decorate the function with "
@@ -315,7 +316,7 @@ def jit(kernel=None, factor=1, variant: str = "affine", pipeline=None, llvm=None
     if kernel is None:
         return lambda fn: jit(fn, **options)
     from .descriptor import Kernel
-    if not isinstance(kernel, Kernel) and inspect.isfunction(kernel):
+    if not isinstance(kernel, Kernel) and inspect.isfunction(kernel) and kernel.__name__ != "<lambda>":
         from .frontend import kernel as as_kernel
         kernel = as_kernel(kernel)
     return JitKernel(kernel, **options)
