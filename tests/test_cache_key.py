@@ -118,14 +118,7 @@ def test_vector_width_is_in_the_key(base, monkeypatch):
 
 
 # ---------------------------------------------------------------- end to end, one folder each
-
-
-@pytest.fixture
-def cache_dir(tmp_path, monkeypatch):
-    d = tmp_path / "cache"
-    monkeypatch.setenv("UNROLLKIT_CACHE_DIR", str(d))
-    monkeypatch.delenv("UNROLLKIT_CACHE", raising=False)
-    return d
+# (conftest's ``cache_dir``: an empty, enabled cache per test)
 
 
 def _run_mac(**jit_options):
