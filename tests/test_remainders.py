@@ -196,6 +196,10 @@ def test_remainder_widths_respect_the_register_budget():
     assert _remainder_widths("j", 15, 16, 0) == ([], [])
     assert _remainder_widths("j", 16, 16) == ([], [])
     assert _remainder_widths("j", 1, 16) == ([], ["j.rem"])
+    # exactly as many registers as the scalar tail needs: it is still unrolled
+    assert _remainder_widths("j", 3, 16, 2) == ([("j.rem", 2)], ["j.rem", "j.rem.rem"])
+    assert _remainder_widths("j", 1, 16, 1) == ([], ["j.rem"])
+    assert _remainder_widths("j", 1, 16, 0) == ([], [])
 
 
 def _gemm_signature(m, k, n, dt):
