@@ -305,3 +305,26 @@ def test_split_accumulators_on_a_triangular_loop(bounds):
         ''')
     for n in (1, 6, 13):
         check_against_reference(tri, {"N": n, "P": n + 2}, "split-accumulators{loop=j,accumulators=3}")
+
+
+@pytest.mark.parametrize("inner", ["range(i, i + 10)", "range(i + 1, i + 8, 2)"])
+@pytest.mark.parametrize("size", [3, 4])
+def test_tile_partial_tile_of_a_loop_starting_at_an_outer_variable(inner, size):
+    """A constant trip count but a lower bound that moves with i: the last tile's start is not a
+    constant, so its point loop keeps the tile variable and the loop's own upper bound."""
+    k = kernel_from(f'''
+        def shifted_rows(A: uk.f64["N", "M"], B: uk.f64["N", "M"]):
+            for i in range(N):
+                for j in {inner}:
+                    A[i, j] = A[i, j] * 0.5 + B[i, j - i]
+        ''')
+    check_against_reference(k, {"N": 5, "M": 16}, f"tile{{j={size}}}", seeds=(0, 1))
+    check_against_reference(k, {"N": 5, "M": 16}, f"tile{{j={size}}},unroll{{loop=j,factor=2}}")
+
+
+def test_tile_the_same_loop_twice():
+    """tile{i=4},tile{i=3}: the second tiling separates only its own tile loops."""
+    k = strided(1, 1)
+    for n in (1, 12, 14, 30):
+        check_against_reference(k, {"N": n}, "tile{i=4},tile{i=3}")
+        check_against_reference(k, {"N": n}, "tile{i=5},tile{i=2},unroll{loop=i,factor=2}")
