@@ -328,3 +328,22 @@ def test_tile_the_same_loop_twice():
     for n in (1, 12, 14, 30):
         check_against_reference(k, {"N": n}, "tile{i=4},tile{i=3}")
         check_against_reference(k, {"N": n}, "tile{i=5},tile{i=2},unroll{loop=i,factor=2}")
+
+
+def test_tile_loops_without_a_constant_trip_count_or_with_a_max_start():
+    """A triangular loop (no constant trip count: no separation) and a max() lower bound."""
+    tri = kernel_from('''
+        def tri(A: uk.f64["N", "N"]):
+            for i in range(N):
+                for j in range(i + 1, N):
+                    A[i, j] = A[i, j] * 0.5 + 1.0
+        ''')
+    late = kernel_from('''
+        def late(x: uk.f64["N"]):
+            for i in range(max(2, N - 9), N):
+                x[i] = x[i] * 0.5 + 1.0
+        ''')
+    for n in (1, 7, 12, 20):
+        check_against_reference(tri, {"N": n}, "tile{j=4}")
+        check_against_reference(late, {"N": n}, "tile{i=4}")
+        check_against_reference(late, {"N": n}, "tile{i=4},tile{i=3}")
