@@ -14,10 +14,11 @@ REGISTRY: dict = {}
 #: times their copies). Unrolling multiplies code: a 16-deep full unroll of a tile loop
 #: produced 31 MB of IR upstream and never finished; under the former 50,000, 7,000 copies of
 #: mac's six-operation body ran over 60 s in LLVM's O3 (1,024 copies, 7,200 operations: 19 s;
-#: straight-line code costs LLVM superlinear time). The largest code the shipped schedules
-#: make is about 7,300 (the GEMM schedule at 1023³ f64; factor 64 on any built-in: under
-#: 600), so twice that is the default.
-DEFAULT_MAX_OPS = 16_384
+#: straight-line code costs LLVM superlinear time). One GEMM schedule makes up to about 7,300
+#: (1023³ f64; factor 64 on any built-in: under 600) and a kernel of three contractions
+#: (PolyBench 3mm, 1024 f64) about 16,600 in loops: the default leaves twice that, while a
+#: straight-line block stays under an eighth of it (`max_block`), what bounds LLVM's time.
+DEFAULT_MAX_OPS = 32_768
 
 
 def max_ops() -> int:
@@ -45,11 +46,11 @@ _BLOCK_OPS = frozenset({"affine.for", "affine.parallel", "scf.for", "scf.while",
 
 
 def max_block() -> int:
-    """The most code one straight-line block may hold: a quarter of the budget. LLVM's O3
-    takes superlinear time in a block's length: mac unrolled by 256, 512, 1024 (blocks of
-    1,800, 3,600, 7,200 operations) took 0.75, 3.6, 19 s, by 2048 over 400 s, while the GEMM
-    schedule's 7,300 operations in loops (blocks up to ~850) take about a second."""
-    return max(1, max_ops() // 4)
+    """The most code one straight-line block may hold: an eighth of the budget (4,096 by
+    default). LLVM's O3 takes superlinear time in a block's length: mac unrolled by 256, 512,
+    1024 (blocks of 1,800, 3,600, 7,200 operations) took 0.75, 3.6, 19 s, by 2048 over 400 s,
+    while the GEMM schedule's 7,300 operations in loops (blocks up to ~850) take about a second."""
+    return max(1, max_ops() // 8)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -152,8 +153,8 @@ def check_module_size(module, after: str) -> int:
         where = f"the body of loop {m.block_loop!r}" if m.block_loop else "the function body"
         raise CodeSizeError(
             f"{after} {where} would be one straight-line block of about {m.block:,} operations, "
-            f"over the {max_block():,} (a quarter of the code-size budget) LLVM's optimiser "
-            f"handles in reasonable time; {_ADVICE} (a block may hold a quarter of it)")
+            f"over the {max_block():,} (an eighth of the code-size budget) LLVM's optimiser "
+            f"handles in reasonable time; {_ADVICE} (a block may hold an eighth of it)")
     return m.total
 
 
@@ -252,5 +253,5 @@ def check_code_size(what: str, loop: str, ops_after: int, env_hint: str = "UNROL
     if block > max_block():
         raise CodeSizeError(
             f"{what} of loop {loop!r} would make one straight-line block of about {block:,} "
-            f"operations, over the {max_block():,} (a quarter of the code-size budget) LLVM's "
-            f"optimiser handles in reasonable time; {_ADVICE} (a block may hold a quarter of it)")
+            f"operations, over the {max_block():,} (an eighth of the code-size budget) LLVM's "
+            f"optimiser handles in reasonable time; {_ADVICE} (a block may hold an eighth of it)")

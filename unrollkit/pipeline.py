@@ -179,7 +179,7 @@ class Pipeline:
         # Each pass was held to the budget in operations (that bounds building the IR); what
         # LLVM gets is held to it here, once, with vectors counted per register (a 64-register
         # vector-acc body is one MLIR operation per value but 64 instructions' worth to LLVM)
-        # and no straight-line block over a quarter of it (LLVM's time grows superlinearly).
+        # and no straight-line block over an eighth of it (LLVM's time grows superlinearly).
         check_module_size(module, f"after the pipeline {self.text()!r}," if self.passes else "as written,")
         if record:
             object.__setattr__(self, "_steps", steps)
