@@ -305,3 +305,15 @@ def test_vector_accumulators_refuse_a_recurrence_naming_the_loop():
 def test_vector_accumulators_do_not_take_accumulators():
     with pytest.raises(TransformError, match="does not combine"):
         plan(dot, variant="vector-acc", factor=2, accumulators=2)
+
+
+def test_pragma_refuses_loops_lowered_by_a_raw_step():
+    # found by the fuzzer: after mlir{lower-affine} the loops are scf.for, which the pragma's
+    # loop-to-back-edge matching cannot see; a clear refusal, not a CompileError
+    args = make_args("mac", 64)
+    f = uk.jit(mac, factor=4, variant="pragma", pipeline="mlir{lower-affine}")
+    with pytest.raises(TransformError, match="variant 'pragma' puts its unroll counts on affine.for"):
+        f(*args)
+    want = expected("mac", args)
+    uk.jit(mac, factor=4, variant="pragma")(*args)
+    np.testing.assert_allclose(args[2], want, rtol=1e-5, atol=1e-5)

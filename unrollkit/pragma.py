@@ -13,7 +13,7 @@ import typing
 
 from mlir import ir
 
-from .errors import CompileError
+from .errors import CompileError, TransformError
 from .ir_utils import affine_loops, constant_trip_count, has_iter_args, is_innermost, loop_name
 
 
@@ -48,7 +48,32 @@ def loop_table(module, func_name: str) -> list:
             continue
         m = measure(op)
         out.append(LoopRow(loop_name(op) or "", is_innermost(op), m.total, constant_trip_count(op), total, m.own))
+    _refuse_lowered_loops(module, func_name)
     return out
+
+
+#: loops the pipeline may leave that are not ``affine.for``: their back-edges cannot be told
+#: apart from the affine loops' after lowering, so no pragma can be placed by order
+_OTHER_LOOPS = frozenset({"scf.for", "scf.while", "scf.parallel", "affine.parallel"})
+
+
+def _refuse_lowered_loops(module, func_name: str) -> None:
+    def walk(op):
+        for region in op.regions:
+            for block in region.blocks:
+                for inner in block.operations:
+                    yield inner.operation
+                    yield from walk(inner.operation)
+    for op in module.body.operations:
+        op = op.operation
+        if op.name != "func.func" or ir.StringAttr(op.attributes["sym_name"]).value != func_name:
+            continue
+        for inner in walk(op):
+            if inner.name in _OTHER_LOOPS:
+                raise TransformError(
+                    f"variant 'pragma' puts its unroll counts on affine.for loops, but the pipeline "
+                    f"left a {inner.name} (a raw mlir{{lower-affine}} step?): run the pragma on "
+                    f"affine loops, or choose another variant")
 
 
 def find_llvm_func(module, name: str):
