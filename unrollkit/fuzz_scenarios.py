@@ -60,6 +60,7 @@ def run_isolated(case: Case, timeout: float = 600) -> str:
 
 def child_main(case_repr: str) -> None:
     """The child's side of `run_isolated` (prints one JSON line)."""
+    from unrollkit.errors import TransformError
     case = eval(case_repr, {"Case": Case})  # our own repr of a frozen dataclass of literals
     try:
         if case.scenario and not _runs_as_given(case):
@@ -73,6 +74,8 @@ def child_main(case_repr: str) -> None:
         print(json.dumps({"outcome": outcome}), flush=True)
     except Mismatch as exc:
         print(json.dumps({"mismatch": str(exc)}), flush=True)
+    except TransformError:  # a pass refused the pipeline, with its reason: as in-process cases
+        print(json.dumps({"outcome": "refused"}), flush=True)
     except Exception as exc:  # noqa: BLE001  (reported to the parent as an error)
         print(json.dumps({"error": f"{type(exc).__name__}: {exc}"}), flush=True)
 
