@@ -1,4 +1,4 @@
-"""The benchmark harness behind ``unrollkit bench`` (DESIGN §6).
+"""The benchmark harness behind ``unrollkit bench`` (how it measures: bench/README.md).
 
 For one kernel (any built-in, or a user's ``file.py:function``), every size, variant and factor
 becomes a `Row`: compiled (its compile time, machine-code bytes, and the facts of its hot loop

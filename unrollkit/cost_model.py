@@ -1,4 +1,4 @@
-"""The cost model behind ``factor="auto"`` (DESIGN §4): predict, then check the machine code.
+"""The cost model behind ``factor="auto"``: predict, then check the machine code.
 
 For a kernel and a call signature, every candidate — MLIR unrolling (``affine``) by u = 1…16;
 for reductions, k = 2…16 independent accumulators (``multi-acc``); for loops unrollkit's own
@@ -172,7 +172,7 @@ def shape(p: LoopProfile, c: Candidate, t: Target) -> tuple:
 
 
 def registers(p: LoopProfile, c: Candidate, per: float) -> tuple:
-    """(live vector registers, live general registers). DESIGN §4: loop-invariant values +
+    """(live vector registers, live general registers): loop-invariant values +
     u · values live per copy, + the accumulators (one register per vector of them)."""
     acc = math.ceil(per) if p.reduction and c.accumulators > 1 else (1 if p.reduction else 0)
     if c.variant == "vector-acc":

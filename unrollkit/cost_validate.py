@@ -1,4 +1,4 @@
-"""Validation of the cost model against measured sweeps (DESIGN §5): ``unrollkit validate``.
+"""Validation of the cost model against measured sweeps: ``unrollkit validate``.
 
 For each case of the corpus (kernel × size × element type), every configuration — MLIR
 unrolling by 1…16, for reductions 2…16 independent accumulators, for loops unrollkit

@@ -1,4 +1,4 @@
-"""The C variants of DESIGN §3: mac, dot and gemm written in C and compiled by gcc or clang.
+"""The C variants (README: Unrolling): mac, dot and gemm written in C and compiled by gcc or clang.
 
 ``c-plain`` is the plain loop with the compiler's defaults; ``c-pragma`` asks the compiler to
 unroll by N (``#pragma GCC unroll N`` / ``#pragma clang loop unroll_count(N)``); ``c-manual`` is

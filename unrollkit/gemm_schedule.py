@@ -1,4 +1,4 @@
-"""A BLAS-style schedule for contractions, derived from the target (DESIGN §4; issue 12).
+"""A BLAS-style schedule for contractions, derived from the target (issue 12).
 
 `contraction.recognise` (also `match_gemm`) finds a contraction by its access functions: the
 GEMM nest ``C[i, j] += A[i, k] * B[k, j]`` in any loop order and names is its plainest case;

@@ -1,4 +1,4 @@
-"""Host machine facts for the cost model (DESIGN §4): read what the machine tells, table the rest.
+"""Host machine facts for the cost model: read what the machine tells, table the rest.
 
 Read from the host: the CPU name and features (llvmlite, the same answer code generation
 uses), hence the vector width and register counts, and the cache sizes (sysfs). Not readable

@@ -1,4 +1,4 @@
-"""The ways of unrolling a kernel that unrollkit compares (DESIGN §3).
+"""The ways of unrolling a kernel that unrollkit compares (the README's variant table).
 
 `plan` turns (kernel, variant, factor) into what the compiler runs: a possibly rewritten
 descriptor, a pass pipeline over the affine IR, LLVM's policy, and loop metadata.

@@ -1,9 +1,9 @@
 /* Dot product, out[0] += sum of x[i] * y[i] for i in [0, n): unrollkit.kernels.dot
- * (arguments x, y, out). The four C variants of DESIGN §3; unroll.h says how one is selected.
+ * (arguments x, y, out). The four C variants; unroll.h says how one is selected.
  *
  * Every variant keeps ONE accumulator and adds in index order, exactly like the kernel's Python
- * loop: unrolling alone does not break the loop-carried chain of adds (DESIGN §3), and the
- * variants stay comparable — they compute the same sums in the same order. */
+ * loop: unrolling alone does not break the loop-carried chain of adds (the multi-acc variant
+ * exists for that), and the variants stay comparable — they compute the same sums in the same order. */
 #include "unroll.h"
 
 #define DOT_BODY(i) acc += x[i] * y[i];

@@ -1,6 +1,6 @@
 /* GEMM, C[M][N] += A[M][K] @ B[K][N] in i-k-j order: unrollkit.kernels.gemm (arguments A, B, C;
  * row-major). The unrolled loop is the innermost j loop, the unit-stride one.
- * The four C variants of DESIGN §3; unroll.h says how one is selected. */
+ * The four C variants; unroll.h says how one is selected. */
 #include "unroll.h"
 
 #define GEMM_BODY(j) c[j] += a_ik * b[j];

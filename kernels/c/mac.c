@@ -1,5 +1,5 @@
 /* MAC, c[i] += a[i] * b[i] for i in [0, n): unrollkit.kernels.mac (arguments a, b, c).
- * The four C variants of DESIGN §3; unroll.h says how one is selected. */
+ * The four C variants; unroll.h says how one is selected. */
 #include "unroll.h"
 
 #define MAC_BODY(i) c[i] += a[i] * b[i];

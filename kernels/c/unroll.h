@@ -1,4 +1,4 @@
-/* Shared machinery of the C unrolling variants (DESIGN §3: c-plain, c-pragma, c-manual, c-macro).
+/* Shared machinery of the C unrolling variants (c-plain, c-pragma, c-manual, c-macro: the README's variant table).
  *
  * Layout: one source file per kernel (mac.c, dot.c, gemm.c) holds all four variants of that
  * kernel, chosen on the command line, so the variants of one kernel sit next to each other and

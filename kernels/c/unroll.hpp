@@ -1,4 +1,4 @@
-// The cxx-template variant (DESIGN §3's fourth way of unrolling: C++ compile-time expansion).
+// The cxx-template variant (the fourth way of unrolling: C++ compile-time expansion).
 //
 // uk::unrolled<N>(i, body) calls body(i), body(i + 1), ..., body(i + N - 1): a fold of the
 // comma operator over std::make_index_sequence<N>, expanded by the C++ compiler's template
