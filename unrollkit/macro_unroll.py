@@ -93,30 +93,35 @@ def macro_unroll(kernel: d.Kernel, factors: tuple) -> d.Kernel:
             raise TransformError(f"kernel {kernel.name!r} has no loop named {n!r}; "
                                  f"its loops are {kernel.loop_names()}")
 
-    def rewrite(body, visible: frozenset):
-        """``visible``: the locals defined before ``body`` (a loop's copies share them)."""
-        out = []
-        for s in body:
-            if isinstance(s, d.Let):
-                visible |= {s.name}
-            if isinstance(s, d.If):
-                s = replace(s, then=rewrite(s.then, visible), orelse=rewrite(s.orelse, visible))
-            if not isinstance(s, d.Loop):
-                out.append(s)
-                continue
-            s = replace(s, body=rewrite(s.body, visible))
-            innermost = not any(isinstance(c, d.Loop) for c in s.body)
-            f = by_name.get(s.name, inner if innermost else None)
-            if f and f > 1:
-                # refused before the copies exist: factor=100000 took 50 s to build and lower
-                check_code_size(f"macro expansion by {f}", s.name, (f + 1) * d.ops_estimate(s.body),
-                                block=f * d.ops_estimate(s.body, straight=True))
-                out.extend(split_loop(s, f, visible))
-            else:
-                out.append(s)
-        return tuple(out)
+    def expand(s: d.Loop, visible: frozenset) -> tuple:
+        innermost = not any(isinstance(c, d.Loop) for c in s.body)
+        f = by_name.get(s.name, inner if innermost else None)
+        if not f or f <= 1:
+            return (s,)
+        # refused before the copies exist: factor=100000 took 50 s to build and lower
+        check_code_size(f"macro expansion by {f}", s.name, (f + 1) * d.ops_estimate(s.body),
+                        block=f * d.ops_estimate(s.body, straight=True))
+        return split_loop(s, f, visible)
 
-    return replace(kernel, body=rewrite(kernel.body, frozenset()))
+    return replace(kernel, body=map_loops(kernel.body, frozenset(), expand))
+
+
+def map_loops(body, visible: frozenset, on_loop) -> tuple:
+    """``body`` with every loop (its own body rewritten first) replaced by the statements
+    ``on_loop(loop, visible)`` returns; ``visible``: the locals defined before ``body`` (a
+    loop's copies share them). Branches of an ``if`` are rewritten the same way."""
+    out = []
+    for s in body:
+        if isinstance(s, d.Let):
+            visible |= {s.name}
+        if isinstance(s, d.If):
+            s = replace(s, then=map_loops(s.then, visible, on_loop),
+                        orelse=map_loops(s.orelse, visible, on_loop))
+        if not isinstance(s, d.Loop):
+            out.append(s)
+            continue
+        out.extend(on_loop(replace(s, body=map_loops(s.body, visible, on_loop)), visible))
+    return tuple(out)
 
 
 # ---------------------------------------------------------------- multi-acc on carried scalars
@@ -135,27 +140,15 @@ def split_carried(kernel: d.Kernel, k: int, loop: str = "") -> d.Kernel | None:
         return None
     found = []
 
-    def rewrite(body, visible: frozenset):
-        out = []
-        for s in body:
-            if isinstance(s, d.Let):
-                visible |= {s.name}
-            if isinstance(s, d.If):
-                s = replace(s, then=rewrite(s.then, visible), orelse=rewrite(s.orelse, visible))
-            if not isinstance(s, d.Loop):
-                out.append(s)
-                continue
-            s = replace(s, body=rewrite(s.body, visible))
-            carried = d.assigned_names(s.body) & visible
-            innermost = not any(isinstance(c, (d.Loop, d.If)) for c in s.body)
-            if carried and (s.name == loop if loop else innermost):
-                found.append(s.name)
-                out.extend(_split_reductions(s, k, carried, visible))
-            else:
-                out.append(s)
-        return tuple(out)
+    def split(s: d.Loop, visible: frozenset) -> tuple:
+        carried = d.assigned_names(s.body) & visible
+        innermost = not any(isinstance(c, (d.Loop, d.If)) for c in s.body)
+        if not carried or not (s.name == loop if loop else innermost):
+            return (s,)
+        found.append(s.name)
+        return _split_reductions(s, k, carried, visible)
 
-    new = replace(kernel, body=rewrite(kernel.body, frozenset()))
+    new = replace(kernel, body=map_loops(kernel.body, frozenset(), split))
     return new if found else None
 
 
