@@ -16,6 +16,10 @@ import numpy as np
 from . import dispatch
 from . import parallel as par
 from .compiler import STAGES, CompiledKernel, Signature, compile_kernel
+from .descriptor import Kernel
+from .frontend import kernel as as_kernel
+from .pipeline import Pipeline
+from .source_unroll import with_source_factors
 from .dtypes import FROM_NUMPY
 from .errors import ArgumentError
 from .returns import bind_keywords, returned, with_return_slot
@@ -32,9 +36,6 @@ class JitKernel:
 
     def __init__(self, kernel, factor=1, variant="affine", pipeline=None, llvm=None,
                  parallel=None, threads=None):
-        from .descriptor import Kernel
-        from .source_unroll import with_source_factors
-        from .pipeline import Pipeline
         if not isinstance(kernel, Kernel):
             raise TypeError(f"jit() takes a kernel descriptor (decorate the function with "
                             f"@unrollkit.kernel), got {type(kernel).__name__}")
@@ -315,8 +316,6 @@ def jit(kernel=None, factor=1, variant: str = "affine", pipeline=None, llvm=None
                    parallel=parallel, threads=threads)
     if kernel is None:
         return lambda fn: jit(fn, **options)
-    from .descriptor import Kernel
     if not isinstance(kernel, Kernel) and inspect.isfunction(kernel) and kernel.__name__ != "<lambda>":
-        from .frontend import kernel as as_kernel
         kernel = as_kernel(kernel)
     return JitKernel(kernel, **options)
