@@ -1,13 +1,13 @@
 """Contractions written as a user would (issue 12): each one reaches the BLAS-style schedule of
-`unrollkit.gemm_schedule` through `unrollkit.contraction.recognise` under ``factor="auto"``.
+`unrollkit.tuning.gemm_schedule` through `unrollkit.tuning.contraction.recognise` under ``factor="auto"``.
 
 ``NUMPY[name]`` is numpy's equivalent, in place on the same arguments (the bench's reference
 and the tests' oracle); ``SHAPES[name]`` the arguments' shapes from the sizes.
 """
 import numpy as np
 
-import unrollkit as uk
-from unrollkit import T
+import unrollkit.frontend as uk  # the kernel language (see unrollkit.frontend)
+from unrollkit.frontend import T
 
 
 @uk.kernel

@@ -1,6 +1,6 @@
 """Dot product: out[0] += sum_i x[i] * y[i], a reduction with one loop-carried chain."""
-import unrollkit as uk
-from unrollkit import T
+import unrollkit.frontend as uk  # the kernel language (see unrollkit.frontend)
+from unrollkit.frontend import T
 
 
 @uk.kernel

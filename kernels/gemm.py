@@ -1,7 +1,7 @@
 """GEMM: C += A @ B, i-k-j order (unit stride on the innermost j loop) by default."""
-import unrollkit as uk
-from unrollkit import T
-from unrollkit.descriptor import permute
+import unrollkit.frontend as uk  # the kernel language (see unrollkit.frontend)
+from unrollkit.frontend import T
+from unrollkit.frontend.descriptor import permute
 
 
 @uk.kernel

@@ -1,6 +1,6 @@
 """GEMV: y += A @ x, a reduction along j for every row i."""
-import unrollkit as uk
-from unrollkit import T
+import unrollkit.frontend as uk  # the kernel language (see unrollkit.frontend)
+from unrollkit.frontend import T
 
 
 @uk.kernel

@@ -3,8 +3,8 @@
 ``iir``: y[t] = a * y[t-1] + x[t] (first-order IIR filter; y[0] is the initial state).
 ``prefix_sum``: y[t] = y[t-1] + x[t] (y[0] is the initial value).
 """
-import unrollkit as uk
-from unrollkit import T
+import unrollkit.frontend as uk  # the kernel language (see unrollkit.frontend)
+from unrollkit.frontend import T
 
 
 @uk.kernel

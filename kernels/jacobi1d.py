@@ -1,6 +1,6 @@
 """Jacobi 1-D: a 3-point stencil, b[i] = (a[i-1] + a[i] + a[i+1]) / 3 (float types)."""
-import unrollkit as uk
-from unrollkit import T
+import unrollkit.frontend as uk  # the kernel language (see unrollkit.frontend)
+from unrollkit.frontend import T
 
 
 @uk.kernel

@@ -7,8 +7,8 @@ carried across the ``j`` loops; ``uk.sqrt`` is MLIR's ``math.sqrt``. numpy's equ
 """
 import numpy as np
 
-import unrollkit as uk
-from unrollkit import T
+import unrollkit.frontend as uk  # the kernel language (see unrollkit.frontend)
+from unrollkit.frontend import T
 
 
 @uk.kernel

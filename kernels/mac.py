@@ -1,6 +1,6 @@
 """MAC: c[i] += a[i] * b[i], the streaming multiply-accumulate."""
-import unrollkit as uk
-from unrollkit import T
+import unrollkit.frontend as uk  # the kernel language (see unrollkit.frontend)
+from unrollkit.frontend import T
 
 
 @uk.kernel

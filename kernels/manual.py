@@ -9,8 +9,8 @@ sum (the ``multi-acc`` variant does that, on purpose).
 
 `MANUAL` maps (kernel name, factor) → descriptor.
 """
-import unrollkit as uk
-from unrollkit import T
+import unrollkit.frontend as uk  # the kernel language (see unrollkit.frontend)
+from unrollkit.frontend import T
 
 
 # ---------------------------------------------------------------- mac: c[i] += a[i] * b[i]

@@ -8,8 +8,8 @@ kept). numpy's equivalent: `softmax_numpy`.
 """
 import numpy as np
 
-import unrollkit as uk
-from unrollkit import T
+import unrollkit.frontend as uk  # the kernel language (see unrollkit.frontend)
+from unrollkit.frontend import T
 
 
 @uk.kernel

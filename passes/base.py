@@ -5,7 +5,11 @@ import dataclasses
 import os
 from typing import ClassVar
 
-from unrollkit.errors import CodeSizeError, UnrollkitError
+from mlir import ir
+
+from unrollkit.core.errors import CodeSizeError, TransformError, UnrollkitError
+from unrollkit.core.target import host_target
+from unrollkit.ir.ir_utils import affine_loops, is_innermost, loop_name, vanished, walk_ops
 
 REGISTRY: dict = {}
 
@@ -69,9 +73,6 @@ def measure(root) -> CodeSize:
     """The code under ``root`` as LLVM will see it: operations, a vector operation counted
     once per vector register it fills (LLVM splits a ``vector<1024xf32>`` into 64 AVX-512
     registers' worth of instructions), and its longest block."""
-    from mlir import ir
-    from unrollkit.ir_utils import loop_name
-    from unrollkit.target import host_target
     register_bits = host_target().vector_bits
     vector_id = ir.VectorType.static_typeid
     total, widest, best = 0, 0, (0, "")
@@ -142,7 +143,6 @@ def check_module_size(module, after: str) -> int:
     check_lanes(module, m)
     limit = max_ops()
     if m.total > limit:
-        from unrollkit.ir_utils import affine_loops, is_innermost, loop_name
         loops = [(code_size(op), loop_name(op) or "<unnamed>") for op in affine_loops(module)
                  if is_innermost(op)]
         big = f"; loop {max(loops)[1]!r} alone has about {max(loops)[0]:,}" if loops else ""
@@ -164,8 +164,6 @@ _ADVICE = "lower the factor, or raise the budget with UNROLLKIT_MAX_OPS=<n> if y
 def _where(root, lanes: int) -> str:
     """`` (vector.transfer_read in loop 'k')``: an operation on ``lanes``-lane vectors, one
     inside a named loop if there is one, for messages."""
-    from mlir import ir
-    from unrollkit.ir_utils import loop_name, walk_ops
     found = []
     for op in walk_ops(root):
         if any(isinstance(v.type, ir.VectorType) and _product(ir.VectorType(v.type).shape) == lanes
@@ -203,7 +201,7 @@ def register(cls):
 class Pass:
     name: ClassVar[str] = ""
     #: may remove loops as a side effect (a full unroll): a later pass naming such a loop then
-    #: does nothing instead of failing (see `unrollkit.ir_utils.vanished`)
+    #: does nothing instead of failing (see `unrollkit.ir.ir_utils.vanished`)
     removes_loops: ClassVar[bool] = False
 
     def apply(self, module) -> None:  # pragma: no cover - every pass overrides it
@@ -234,7 +232,6 @@ def _fmt(pname: str, key: str, v) -> str:
     items = [str(x) for x in v] if isinstance(v, tuple) else [str(v)]
     for x in items:
         if not x or _RESERVED & set(x):
-            from unrollkit.errors import TransformError
             raise TransformError(f"option {key}={v!r} of pass {pname!r} cannot be written as pipeline "
                                  "text (empty, or contains one of , { } = : or spaces)")
     return ":".join(items)
@@ -255,3 +252,19 @@ def check_code_size(what: str, loop: str, ops_after: int, env_hint: str = "UNROL
             f"{what} of loop {loop!r} would make one straight-line block of about {block:,} "
             f"operations, over the {max_block():,} (an eighth of the code-size budget) LLVM's "
             f"optimiser handles in reasonable time; {_ADVICE} (a block may hold an eighth of it)")
+
+
+def select_loops(module, loop: str) -> list:
+    """The affine.for ops a loop-targeting pass acts on: by source name, else innermost ones."""
+    loops = affine_loops(module)
+    if loop:
+        chosen = [op for op in loops if loop_name(op) == loop]
+        if not chosen:
+            names = sorted({n for n in map(loop_name, loops) if n})
+            if loop.endswith(".rem") and loop[:-len(".rem")] in names:
+                return []  # the factor divided the trip count: no remainder at this size
+            if vanished(module, loop):
+                return []  # fully unrolled (or removed as empty) by an earlier pass at this size
+            raise TransformError(f"no loop named {loop!r}; the loops are {names}")
+        return chosen
+    return [op for op in loops if is_innermost(op)]

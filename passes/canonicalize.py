@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 from typing import ClassVar
 
-from unrollkit.pipeline import run_upstream
+from unrollkit.ir.mlir_passes import run_upstream
 
 from .base import Pass, register
 

@@ -44,13 +44,12 @@ from typing import ClassVar
 from mlir import ir
 from mlir.dialects import affine, arith, memref
 
-from unrollkit.errors import TransformError
-from unrollkit.ir_utils import (bound_maps, bound_operands, dedup_operands, enclosing_loops, iv_of,
+from unrollkit.core.errors import TransformError
+from unrollkit.ir.ir_utils import (bound_maps, bound_operands, dedup_operands, enclosing_loops, iv_of,
                                 loop_name, new_loop, step_of, walk_ops)
 
-from .base import Pass, check_code_size, register
+from .base import Pass, check_code_size, register, select_loops
 from .dependence import linear
-from .unroll import select_loops
 
 
 @register
@@ -75,7 +74,7 @@ class Pack(Pass):
     def apply(self, module) -> None:
         if self.arg < 0 or not self.loop:
             raise TransformError("pack needs arg=<argument position> and loop=<anchor loop name>")
-        from unrollkit.ir_utils import count_ops
+        from unrollkit.ir.ir_utils import count_ops
         for anchor in select_loops(module, self.loop):
             fn = _function_of(anchor)
             args = fn.regions[0].blocks[0].arguments

@@ -24,12 +24,11 @@ from typing import ClassVar
 
 from mlir import ir
 
-from unrollkit.errors import TransformError
-from unrollkit.ir_utils import bound_maps, constant_trip_count, has_iter_args, loop_name, rebuild_loop, step_of, walk_ops
+from unrollkit.core.errors import TransformError
+from unrollkit.ir.ir_utils import bound_maps, constant_trip_count, has_iter_args, loop_name, rebuild_loop, step_of, walk_ops
 
-from .base import Pass, register
+from .base import Pass, register, select_loops
 from .dependence import Access, interval as _interval
-from .unroll import select_loops
 
 
 def pad_loop(op, factor: int):

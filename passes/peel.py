@@ -33,13 +33,12 @@ from __future__ import annotations
 import dataclasses
 from typing import ClassVar
 
-from unrollkit.errors import TransformError
-from unrollkit.ir_utils import (constant_trip_count, count_ops, has_iter_args, loop_name,
+from unrollkit.core.errors import TransformError
+from unrollkit.ir.ir_utils import (constant_trip_count, count_ops, has_iter_args, loop_name,
                                 split_loop, split_point, never_runs, trip_count_divisor,
                                 trip_count_nonnegative)
 
-from .base import Pass, check_code_size, register
-from .unroll import select_loops
+from .base import Pass, check_code_size, register, select_loops
 
 REM_SUFFIX = ".rem"
 SIDES = ("back", "front")

@@ -25,8 +25,8 @@ from __future__ import annotations
 import dataclasses
 from typing import ClassVar
 
-from unrollkit.errors import TransformError
-from unrollkit.ir_utils import affine_loops, loop_name, loop_names, perfect_band, reorder_band, vanished
+from unrollkit.core.errors import TransformError
+from unrollkit.ir.ir_utils import affine_loops, loop_name, loop_names, perfect_band, reorder_band, vanished
 
 from .base import Pass, register
 from .dependence import check_permutation

@@ -18,8 +18,8 @@ from __future__ import annotations
 import dataclasses
 from typing import ClassVar
 
-from unrollkit.errors import TransformError
-from unrollkit.ir_utils import affine_loops, loop_name, loop_names, set_loop_name
+from unrollkit.core.errors import TransformError
+from unrollkit.ir.ir_utils import affine_loops, loop_name, loop_names, set_loop_name
 
 from .base import Pass, register
 

@@ -32,15 +32,14 @@ from typing import ClassVar
 from mlir import ir
 from mlir.dialects import affine, arith
 
-from unrollkit.errors import TransformError
-from unrollkit.ir_utils import (body_ops, bound_maps, bound_operands, clone_into, copy_attributes,
+from unrollkit.core.errors import TransformError
+from unrollkit.ir.ir_utils import (body_ops, bound_maps, bound_operands, clone_into, copy_attributes,
                                 count_ops, has_iter_args, iv_of, loop_name, never_runs, step_of,
                                 walk_ops)
 
-from .base import Pass, check_code_size, register
+from .base import Pass, check_code_size, register, select_loops
 from .dependence import Access
 from .peel import peel_loop
-from .unroll import select_loops
 
 #: reduction op → identity (None: idempotent, the initial value itself serves)
 REDUCTIONS = {"arith.addf": 0.0, "arith.addi": 0, "arith.mulf": 1.0, "arith.muli": 1,

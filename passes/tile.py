@@ -35,8 +35,8 @@ from typing import ClassVar
 
 from mlir import ir
 
-from unrollkit.errors import TransformError
-from unrollkit.ir_utils import (affine_loops, count_ops, has_iter_args, bound_maps, bound_operands, constant_trip_count, iv_of,
+from unrollkit.core.errors import TransformError
+from unrollkit.ir.ir_utils import (affine_loops, count_ops, has_iter_args, bound_maps, bound_operands, constant_trip_count, iv_of,
                                 loop_name, loop_names, new_loop, perfect_band, rebuild_loop, reorder_band,
                                 shifted, split_loop,
                                 step_of, vanished)

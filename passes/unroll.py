@@ -31,28 +31,15 @@ from typing import ClassVar
 
 from mlir import ir
 
-from unrollkit.errors import TransformError
-from unrollkit.ir_utils import (affine_loops, bound_results, distinct_inits, constant_trip_count, count_ops,
-                                is_innermost, loop_name, never_runs, vanished)
-from unrollkit.transform_script import apply_to_groups
+from unrollkit.core.errors import TransformError
+from unrollkit.ir.ir_utils import (bound_results, constant_trip_count, count_ops, distinct_inits,
+                                   has_iter_args, loop_name, never_runs, set_loop_name,
+                                   trip_count_divisor, trip_count_nonnegative)
+from unrollkit.ir.transform_script import apply_to_groups
 
-from .base import Pass, check_code_size, register
-
-
-def select_loops(module, loop: str) -> list:
-    """The affine.for ops a loop-targeting pass acts on: by source name, else innermost ones."""
-    loops = affine_loops(module)
-    if loop:
-        chosen = [op for op in loops if loop_name(op) == loop]
-        if not chosen:
-            names = sorted({n for n in map(loop_name, loops) if n})
-            if loop.endswith(".rem") and loop[:-len(".rem")] in names:
-                return []  # the factor divided the trip count: no remainder at this size
-            if vanished(module, loop):
-                return []  # fully unrolled (or removed as empty) by an earlier pass at this size
-            raise TransformError(f"no loop named {loop!r}; the loops are {names}")
-        return chosen
-    return [op for op in loops if is_innermost(op)]
+from .base import Pass, check_code_size, register, select_loops
+from .pad import pad_loop
+from .peel import peel_loop
 
 
 @register
@@ -129,8 +116,6 @@ REMAINDERS = ("cleanup", "peel-back", "peel-front", "unrolled-cleanup", "pad")
 def _split_remainders(targets, factor, remainder):
     """Peel or pad each target; returns the loops to unroll by ``factor`` (remainders of
     ``unrolled-cleanup`` are unrolled fully right here)."""
-    from .pad import pad_loop
-    from .peel import peel_loop
     mains = []
     for op in targets:
         if remainder == "pad":
@@ -163,9 +148,6 @@ def own_cleanup(op, factor):
     gets a cleanup running from below ``lb`` up to ``ub``: iterations the loop never had, out
     of bounds. Such loops are peeled here with a clamped split (see `peel_loop`); the
     remainder keeps the loop's name, like upstream's cleanup loop."""
-    from unrollkit.ir_utils import (has_iter_args, never_runs, set_loop_name, trip_count_divisor,
-                                    trip_count_nonnegative)
-    from .peel import peel_loop
     if (factor <= 1 or trip_count_nonnegative(op) or bound_results(op) != (1, 1) or never_runs(op)
             or trip_count_divisor(op) % factor == 0):
         return op  # (with tc a multiple of f, upstream's cleanup starts at lb + tc·step >= ub)

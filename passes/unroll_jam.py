@@ -29,14 +29,14 @@ from __future__ import annotations
 import dataclasses
 from typing import ClassVar
 
-from unrollkit.errors import TransformError
-from unrollkit.ir_utils import (bound_operands, bound_results, constant_trip_count, count_ops, iv_of, loop_name,
+from unrollkit.core.errors import TransformError
+from unrollkit.ir.ir_utils import (bound_operands, bound_results, constant_trip_count, count_ops, iv_of, loop_name,
                                 never_runs, walk_ops, has_iter_args)
-from unrollkit.transform_script import apply_to_groups
+from unrollkit.ir.transform_script import apply_to_groups
 
-from .base import Pass, check_code_size, register
+from .base import Pass, check_code_size, register, select_loops
 from .dependence import check_unroll_jam
-from .unroll import own_cleanup, select_loops
+from .unroll import own_cleanup
 
 
 @register

@@ -25,8 +25,8 @@ import dataclasses
 import inspect
 import types
 
-from unrollkit.code_hash import function_digest
-from unrollkit.errors import TransformError, UnrollkitError
+from unrollkit.core.code_hash import function_digest
+from unrollkit.core.errors import TransformError, UnrollkitError
 
 from .base import REGISTRY, Pass
 

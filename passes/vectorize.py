@@ -43,15 +43,14 @@ from typing import ClassVar
 from mlir import ir
 from mlir.dialects import affine, arith, vector
 
-from unrollkit.errors import TransformError
-from unrollkit.ir_utils import (body_ops, bound_maps, bound_operands, copy_attributes, count_ops,
+from unrollkit.core.errors import TransformError
+from unrollkit.ir.ir_utils import (body_ops, bound_maps, bound_operands, copy_attributes, count_ops,
                                 has_iter_args, is_innermost, iv_of, loop_name, never_runs, step_of)
 
-from .base import Pass, check_code_size, register
+from .base import Pass, check_code_size, register, select_loops
 from .dependence import Access, _range, dependence_pairs, interval, signs
 from .peel import peel_loop
 from .split_accumulators import REDUCTIONS, find_reductions
-from .unroll import select_loops
 
 KINDS = {"arith.addf": "add", "arith.addi": "add", "arith.mulf": "mul", "arith.muli": "mul",
          "arith.maximumf": "maximumf", "arith.minimumf": "minimumf", "arith.maxsi": "maxsi",
@@ -79,7 +78,7 @@ class Vectorize(Pass):
         """Lanes for ``loop``: ``width``, or ``registers`` host registers of its element type."""
         if not self.registers:
             return self.width
-        from unrollkit.target import host_target
+        from unrollkit.core.target import host_target
         return self.registers * max(1, host_target().vector_bits // _element_bits(loop))
 
     def apply(self, module) -> None:

@@ -9,9 +9,9 @@ import numpy as np
 from mlir import ir
 
 import unrollkit as uk
-from unrollkit.frontend import parse_kernel
-from unrollkit.interpreter import interpret
-from unrollkit.ir_utils import affine_loops, loop_name
+from unrollkit.frontend.parse import parse_kernel
+from unrollkit.runtime.interpreter import interpret
+from unrollkit.ir.ir_utils import affine_loops, loop_name
 
 
 def kernel_from(source: str):
@@ -76,9 +76,9 @@ def loops_named(module, name: str) -> list:
 
 def lowered_module(kernel, sizes: dict, dtype=np.float64):
     """(context, affine module) of ``kernel`` at ``sizes``, lowered in process without LLVM."""
-    from unrollkit.compiler import sizes_of
-    from unrollkit.lower_affine import lower
-    from unrollkit.runtime import JitKernel
+    from unrollkit.frontend.signature import sizes_of
+    from unrollkit.ir.lower_affine import lower
+    from unrollkit.runtime.jit_kernel import JitKernel
     sig, _ = JitKernel(kernel).signature(args_for(kernel, sizes, dtype))
     ctx = ir.Context()
     with ctx, ir.Location.unknown():

@@ -1,9 +1,9 @@
-"""unrollkit.asm_facts on small hand-written x86-64 snippets (AT&T, as LLVM prints them)."""
+"""unrollkit.tuning.asm_facts on small hand-written x86-64 snippets (AT&T, as LLVM prints them)."""
 from __future__ import annotations
 
 import pytest
 
-from unrollkit import asm_facts as af
+from unrollkit.tuning import asm_facts as af
 
 # A kernel with an outer loop, a vector main loop unrolled by 2 (two 8-wide FMAs, 16 floats a
 # trip) and a scalar remainder loop; then a second function.
@@ -205,7 +205,7 @@ def _every_loop():
 
 @pytest.mark.skipif(af._tool("llvm-mc") is None, reason="llvm-mc not installed")
 def test_loops_encoded_together_read_as_encoded_alone():
-    from unrollkit import asm_batch
+    from unrollkit.tuning import asm_batch
     lps = _every_loop()
     assert len({lp.header for lp in lps}) < len(lps)  # labels repeat across the loops
     together = asm_batch.encode_loops(lps)
@@ -220,7 +220,7 @@ def test_loops_encoded_together_read_as_encoded_alone():
 
 
 def test_tagged_loop_text_renames_own_labels_only():
-    from unrollkit import asm_batch
+    from unrollkit.tuning import asm_batch
     lp = af.hot_loop(af.functions(TWO_LOOPS)["k"])
     text = asm_batch.loop_text(lp, 3)
     assert ".Luk3_.LBB0_2:" in text and "jne\t.Luk3_.LBB0_2" in text

@@ -7,10 +7,10 @@ import json
 import numpy as np
 import pytest
 
-from unrollkit import bench, bench_workload
-from unrollkit.bench_workload import NUMPY
+from unrollkit.tools import bench, bench_workload
+from unrollkit.tools.bench_workload import NUMPY
 from unrollkit.cli import main
-from unrollkit.errors import UnrollkitError
+from unrollkit.core.errors import UnrollkitError
 from unrollkit.kernels import ALL
 
 QUICK = ["--repeat", "2", "--target-ms", "1"]
@@ -170,7 +170,7 @@ def test_tolerance_catches_one_ulp_scaled_errors_but_not_rounding():
 @pytest.mark.parametrize("name", sorted(NUMPY))
 def test_numpy_forms_compute_what_the_kernel_computes(name):
     """numpy's row (preallocated outputs) against the reference interpreter, same inputs, f64."""
-    from unrollkit.interpreter import interpret
+    from unrollkit.runtime.interpreter import interpret
     k = ALL[name]
     dims = {n: 37 for n in bench_workload.size_names(k)}
     work = bench.Workload(k, "37", dims, "f64")
@@ -291,7 +291,7 @@ def test_factor_sweep_prints_speedup_and_compile_time_and_plots_both(tmp_path, c
 def test_tables_fit_80_columns_and_wide_shows_every_column():
     from typer.testing import CliRunner
 
-    from unrollkit.cli import app
+    from unrollkit.cli.app import app
     args = ["bench", "gemm", "--sizes", "16", "--factors", "1,8", "--compilers", "gcc", *QUICK]
     narrow = CliRunner().invoke(app, args, env={"COLUMNS": "80"})
     assert narrow.exit_code == 0, narrow.output
@@ -304,7 +304,7 @@ def test_tables_fit_80_columns_and_wide_shows_every_column():
 
 
 def test_the_peak_is_measured_once_per_cpu_and_cached(tmp_path, monkeypatch):
-    from unrollkit import peak
+    from unrollkit.tools import peak
     monkeypatch.setenv("UNROLLKIT_CACHE_DIR", str(tmp_path))
     monkeypatch.delenv("UNROLLKIT_CACHE", raising=False)
     calls = []
@@ -327,7 +327,7 @@ def test_the_peak_is_measured_once_per_cpu_and_cached(tmp_path, monkeypatch):
 
 
 def test_rows_above_a_low_cached_peak_are_flagged(monkeypatch, capsys):
-    from unrollkit import peak
+    from unrollkit.tools import peak
     low = {"fma": {"f32": {"gflops": 1e-3}, "f64": {"gflops": 1e-3}},
            "bandwidth": {lvl: 1e-3 for lvl in peak.LEVELS}, "cached": True,
            "footprints": {"L1": 16384, "L2": 1 << 19, "L3": 1 << 21, "DRAM": 1 << 27}}
@@ -340,7 +340,8 @@ def test_the_fma_loop_computes_its_chains():
     """The peak's kernel is real work: lane 0 of the sum of its chains after n trips."""
     import ctypes
 
-    from unrollkit import backend, peak
+    from unrollkit.codegen import backend
+    from unrollkit.tools import peak
     mod = backend.optimize(peak.fma_loop_ir(4, 3, "double"), backend.LLVMPolicy())
     fn = backend.Engine(mod).function("uk_fma_peak", ctypes.c_double,
                                       [ctypes.c_int64, ctypes.c_double, ctypes.c_double])

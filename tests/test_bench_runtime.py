@@ -1,11 +1,11 @@
-"""`unrollkit bench runtime` (unrollkit/bench_runtime.py): its measurements run end to end and
+"""`unrollkit bench runtime` (unrollkit/tools/bench_runtime.py): its measurements run end to end and
 check every contender's result first. Timings themselves are not asserted (benchmarks, not
 unit tests)."""
 from __future__ import annotations
 
 import numpy as np
 
-from unrollkit import bench_runtime
+from unrollkit.tools import bench_runtime
 
 
 def test_paired_rounds_report_medians_and_ratios_to_the_first():

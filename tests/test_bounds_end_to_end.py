@@ -13,7 +13,7 @@ import pytest
 from conftest import OUTSIDE
 
 import unrollkit as uk
-from unrollkit.errors import KernelSyntaxError
+from unrollkit.core.errors import KernelSyntaxError
 
 
 # ---------------------------------------------------------------- end to end
@@ -126,7 +126,7 @@ def test_a_kernel_whose_subscript_reaches_the_last_element_runs_and_one_past_is_
         uk.jit(every_third)(np.zeros(8, np.float32))
     assert info.value.filename == __file__
     # the reference interpreter runs the same proof
-    from unrollkit.interpreter import interpret
+    from unrollkit.runtime.interpreter import interpret
     with pytest.raises(KernelSyntaxError, match=r"ranges over \[2, 8\]"):
         interpret(every_third, np.zeros(8, np.float32))
 

@@ -1,7 +1,7 @@
 """The in-bounds proofs (isl, `unrollkit.analysis`): the last element accepted, one past refused.
 
 Both proofs — of the transformed IR (`ir_bounds.check_module`) and of the user's kernel
-(`semantics.check_bounds`) — are exact: every test below pairs an access that reaches exactly
+(`kernel_bounds.check_bounds`) — are exact: every test below pairs an access that reaches exactly
 the last element (accepted) with the same access one further (refused), and random nests are
 compared with a brute-force enumeration of their iterations.
 """
@@ -11,9 +11,11 @@ import pytest
 from mlir import ir
 
 import unrollkit as uk
-from unrollkit import descriptor as d
-from unrollkit import ir_bounds, semantics
-from unrollkit.errors import CompileError, KernelSyntaxError
+from unrollkit.frontend import descriptor as d
+from unrollkit.analysis import ir_bounds
+from unrollkit.analysis import kernel_bounds
+from unrollkit.frontend import semantics
+from unrollkit.core.errors import CompileError, KernelSyntaxError
 
 
 def refusal(body: str, args: str = "%a: memref<8xf32>", raw=()) -> str | None:
@@ -299,7 +301,7 @@ def _kernel(body, n_arrays=1):
 
 def _check(kernel, n, size=None):
     try:
-        semantics.check_bounds(kernel, {"N": n}, {"x0": (size if size is not None else n,)})
+        kernel_bounds.check_bounds(kernel, {"N": n}, {"x0": (size if size is not None else n,)})
     except KernelSyntaxError as exc:
         return str(exc)
     return None

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import unrollkit as uk
-from unrollkit import cache
+from unrollkit.core import cache
 from unrollkit.kernels import gemm, mac
 from conftest import OUTSIDE
 

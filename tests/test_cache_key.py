@@ -15,12 +15,12 @@ import numpy as np
 import pytest
 
 import unrollkit as uk
-from unrollkit import backend, compiler
-from unrollkit.backend import LLVMPolicy
+from unrollkit.codegen import backend, compiler
+from unrollkit.codegen.backend import LLVMPolicy
 from unrollkit.kernels import dot, mac
-from unrollkit.pipeline import Pipeline
-from unrollkit.runtime import JitKernel
-from unrollkit.variants import plan as make_plan
+from unrollkit.codegen.pipeline import Pipeline
+from unrollkit.runtime.jit_kernel import JitKernel
+from unrollkit.tuning.variants import plan as make_plan
 
 
 def _signature(kernel, n=64, dt=np.float32):
@@ -111,7 +111,7 @@ def test_host_triple_cpu_and_features_are_in_the_key(base, monkeypatch, part):
 
 
 def test_vector_width_is_in_the_key(base, monkeypatch):
-    from unrollkit import target
+    from unrollkit.core import target
     bits = target.host_target().vector_bits
     monkeypatch.setenv(target.ENV_VAR, '{"vector_bits": %d}' % (256 if bits != 256 else 128))
     assert _changed(base)
@@ -150,7 +150,7 @@ def test_variant_alone_separates_entries(cache_dir):
 
 
 def test_vector_width_alone_separates_entries(cache_dir, monkeypatch):
-    from unrollkit import target
+    from unrollkit.core import target
     first = _run_mac(variant="vector-acc", factor=2)
     bits = target.host_target().vector_bits
     monkeypatch.setenv(target.ENV_VAR, '{"vector_bits": %d}' % (256 if bits != 256 else 128))

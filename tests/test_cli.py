@@ -2,7 +2,7 @@
 import pytest
 from typer.testing import CliRunner
 
-from unrollkit.cli import app
+from unrollkit.cli.app import app
 
 runner = CliRunner()
 
@@ -31,11 +31,11 @@ def test_ir_of_a_user_file(tmp_path):
 
 
 def test_ir_of_an_unknown_kernel_lists_the_builtins():
-    from unrollkit.errors import UnrollkitError
+    from unrollkit.core.errors import UnrollkitError
     code, _ = run("ir", "nosuch")
     assert code != 0
     with pytest.raises(UnrollkitError, match="built-in kernels: .*gemm"):
-        from unrollkit.kernel_ref import resolve_kernel
+        from unrollkit.tools.kernel_ref import resolve_kernel
         resolve_kernel("nosuch")
 
 
@@ -45,7 +45,7 @@ def test_sizes_must_be_name_value_pairs():
 
 
 def test_unknown_size_names_are_errors():
-    from unrollkit.errors import UnrollkitError
+    from unrollkit.core.errors import UnrollkitError
     r = runner.invoke(app, ["ir", "mac", "--size", "Q=3"])
     assert isinstance(r.exception, UnrollkitError)
     assert "no size 'Q'" in str(r.exception) and "['N']" in str(r.exception)
@@ -54,8 +54,8 @@ def test_unknown_size_names_are_errors():
 
 
 def test_the_invalid_variant_error_lists_every_variant():
-    from unrollkit.errors import TransformError
-    from unrollkit.variants import SCHEDULES, VARIANTS
+    from unrollkit.core.errors import TransformError
+    from unrollkit.tuning.variants import SCHEDULES, VARIANTS
     r = runner.invoke(app, ["ir", "mac", "--variant", "unrolled", "--size", "N=8"])
     assert isinstance(r.exception, TransformError)
     for v in VARIANTS + SCHEDULES + ("auto",):
@@ -66,7 +66,7 @@ def _jit_choice(kernel, sizes):
     """The choice of what ``jit(factor="auto")`` runs for a call at ``sizes`` (a row block's,
     when auto splits the call across cores) and that block's signature."""
     import unrollkit as uk
-    from unrollkit.cli import example_args
+    from unrollkit.cli.app import example_args
     f = uk.jit(kernel, factor="auto")
     f(*example_args(kernel, sizes))
     return f.last.choice, f.last.signature

@@ -7,8 +7,8 @@ import textwrap
 import pytest
 from typer.testing import CliRunner
 
-from unrollkit.cli import app
-from unrollkit.errors import TransformError, UnrollkitError
+from unrollkit.cli.app import app
+from unrollkit.core.errors import TransformError, UnrollkitError
 from conftest import OUTSIDE
 
 runner = CliRunner()
@@ -161,7 +161,7 @@ def test_opt_imports_the_kernel_file_before_parsing_the_pipeline(tmp_path):
 
 
 def test_passes_prints_no_rst_markup():
-    from unrollkit.cli_passes import plain_text
+    from unrollkit.cli.passes_cmd import plain_text
     for args in (["passes"], ["passes", "unroll"], ["passes", "scalar-replace"]):
         r = runner.invoke(app, args, env={"COLUMNS": "200"})
         assert r.exit_code == 0, r.output

@@ -1,5 +1,5 @@
-"""Contractions recognised by their access functions (unrollkit.contraction) and run through the
-derived BLAS-style schedule (unrollkit.gemm_schedule): every form of kernels/contractions.py
+"""Contractions recognised by their access functions (unrollkit.tuning.contraction) and run through the
+derived BLAS-style schedule (unrollkit.tuning.gemm_schedule): every form of kernels/contractions.py
 against numpy at odd sizes, f32 and f64, ``factor="auto"`` and ``variant="blas"``; the
 recogniser's loop roles; kernels that are not contractions keep their old path. No timing.
 """
@@ -10,8 +10,9 @@ import pytest
 
 import unrollkit as uk
 from unrollkit import T
-from unrollkit.contraction import recognise
-from unrollkit.errors import TransformError
+from unrollkit.tuning.contraction import recognise
+from unrollkit.core.errors import TransformError
+from unrollkit.frontend.descriptor import Loop
 from unrollkit.kernels import contractions as kc
 from unrollkit.kernels import dot, gemm, gemv
 
@@ -91,8 +92,8 @@ def test_plain_gemm_is_one_case_with_its_kernel_unchanged():
 
 
 def test_a_scalar_coefficient_is_folded_into_the_packing_of_b():
-    from unrollkit.compiler import Signature
-    from unrollkit.gemm_schedule import gemm_schedule
+    from unrollkit.frontend.signature import Signature
+    from unrollkit.tuning.gemm_schedule import gemm_schedule
     for name in ("polybench_gemm", "gemm_scaled", "gemm_scaled_inner"):
         c = recognise(kc.ALL[name])
         assert c.scale == "alpha"
@@ -103,9 +104,9 @@ def test_a_scalar_coefficient_is_folded_into_the_packing_of_b():
 
 
 def test_chained_products_are_one_contraction_per_nest():
-    from unrollkit.contraction import recognise_all
-    from unrollkit.gemm_schedule import Schedules, gemm_schedule
-    from unrollkit.compiler import Signature
+    from unrollkit.tuning.contraction import recognise_all
+    from unrollkit.tuning.gemm_schedule import Schedules, gemm_schedule
+    from unrollkit.frontend.signature import Signature
     assert recognise(kc.polybench_2mm) is None  # not one contraction...
     two = recognise_all(kc.polybench_2mm)      # ...but two, in source order
     assert [c.order for c in two] == [("i", "j", "k"), ("i_1", "j_1", "k_1")]
@@ -155,7 +156,7 @@ def test_initialisation_is_split_into_its_own_nest():
         assert len(names) == len(set(names)), names  # no two loops share a name
         # the contraction is a perfect nest of its own loops
         body, depth = (last,), 0
-        while len(body) == 1 and isinstance(body[0], uk.descriptor.Loop):
+        while len(body) == 1 and isinstance(body[0], Loop):
             body, depth = body[0].body, depth + 1
         assert depth == 3
 
@@ -238,7 +239,7 @@ NOT_CONTRACTIONS = [plus_elementwise, reads_its_output, same_operand, one_sided_
 
 @pytest.mark.parametrize("k", NOT_CONTRACTIONS, ids=lambda k: k.name)
 def test_non_contractions_are_not_recognised(k):
-    from unrollkit.contraction import recognise_all
+    from unrollkit.tuning.contraction import recognise_all
     assert recognise(k) is None and recognise_all(k) is None
     with pytest.raises(TransformError, match="blas"):
         uk.jit(k, variant="blas")
@@ -250,7 +251,7 @@ def test_non_contractions_are_not_recognised(k):
 def test_non_contractions_fall_back_and_stay_exact(k):
     """factor="auto" on them goes to the cost model, as before; the result is the reference
     interpreter's (the dependence in reads_its_output makes any reordering wrong)."""
-    from unrollkit.interpreter import interpret
+    from unrollkit.runtime.interpreter import interpret
     rng = np.random.default_rng(1)
     n = 9
     args = [np.float64(0.75) if not p.is_array else rng.standard_normal((n,) * len(p.shape))
@@ -268,8 +269,8 @@ def test_non_contractions_fall_back_and_stay_exact(k):
 def test_bench_contractions_checks_and_tabulates():
     """The table's machinery at a tiny size (no timing claims): every row checked against
     numpy first, one row per kernel and dtype; bad options are errors."""
-    from unrollkit.bench_contractions import cli, run
-    from unrollkit.errors import UnrollkitError
+    from unrollkit.tools.bench_contractions import cli, run
+    from unrollkit.core.errors import UnrollkitError
     text, rows = run((9,), ("f64",), ("batched_matmul",), rounds=1, seconds=0.0005)
     assert "| kernel | size | dtype | unrollkit ms | numpy ms | ratio | % of peak | compile s |" in text
     assert text.count("| batched_matmul | 8×9³ | float64 |") == 1 and len(rows) == 1
@@ -318,7 +319,7 @@ def _random_form(seed: int):
 
 @pytest.mark.parametrize("seed", range(10))
 def test_random_forms_are_recognised_and_match_numpy(seed):
-    from unrollkit.frontend import parse_kernel
+    from unrollkit.frontend.parse import parse_kernel
     source, spec, sizes, coef = _random_form(seed)
     kernel = parse_kernel(source, filename=f"<form {seed}>", env={"T": T})
     assert recognise(kernel) is not None, source

@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 
 import unrollkit as uk
-from unrollkit import asm_facts, cost_loop, cost_mc, cost_model, cost_terms, target
-from unrollkit.cost_model import Candidate
+from unrollkit.tuning import asm_facts, cost_loop, cost_mc, cost_model, cost_terms
+from unrollkit.core import target
+from unrollkit.tuning.cost_model import Candidate
 from unrollkit.kernels import dot, gemm, gemv, iir, jacobi1d, mac, prefix_sum
-from unrollkit.runtime import JitKernel
+from unrollkit.runtime.jit_kernel import JitKernel
 
 AVX512 = {"avx", "avx2", "fma", "avx512f", "avx512vl"}
 
@@ -345,7 +346,7 @@ def test_validation_scoring_with_a_synthetic_clock(monkeypatch):
     """The sweep's bookkeeping, timed by a fake clock (no real timing): a configuration's
     time per call is set by its label, so the best, the pick's slowdown and the summary
     are known in advance."""
-    from unrollkit import cost_validate
+    from unrollkit.tools import cost_validate
 
     def fake_time(self, arrays, reps):
         c = self.ck.plan
@@ -468,7 +469,7 @@ def test_ties_go_to_fewer_uops_per_iteration(spr):
 
 
 def test_bench_validate_runs_the_validation(monkeypatch, tmp_path, capsys):
-    from unrollkit import cli_explain
+    from unrollkit.cli import explain as cli_explain
     from unrollkit.cli import main
     seen = {}
     monkeypatch.setattr(cli_explain, "validate_cmd", lambda **kw: seen.update(kw))

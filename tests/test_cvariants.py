@@ -1,4 +1,4 @@
-"""The C variants (unrollkit.cvariants, kernels/c) against numpy, their errors, their disk cache,
+"""The C variants (unrollkit.codegen.cvariants, kernels/c) against numpy, their errors, their disk cache,
 and the native CMake build with its ctest suite."""
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 import unrollkit.kernels
-from unrollkit import cvariants as cv
-from unrollkit.errors import ArgumentError, CompileError, ToolMissingError, TransformError
+from unrollkit.codegen import cvariants as cv
+from unrollkit.core.errors import ArgumentError, CompileError, ToolMissingError, TransformError
 from conftest import OUTSIDE
 
 REPO = Path(__file__).resolve().parent.parent

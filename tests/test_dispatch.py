@@ -1,4 +1,4 @@
-"""The call's native fast path (unrollkit/dispatch.py, unrollkit/_fastcall.c) changes what a call
+"""The call's native fast path (unrollkit/runtime/dispatch.py, unrollkit/runtime/_fastcall.c) changes what a call
 costs, never what it does: every argument the full checks would copy, refuse or explain takes
 the full checks, and every result equals the checked path's."""
 from __future__ import annotations
@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 import unrollkit as uk
-from unrollkit import dispatch
-from unrollkit.errors import ArgumentError
+from unrollkit.runtime import dispatch
+from unrollkit.core.errors import ArgumentError
 
 #: the fast path's own tests need the extension; whether it is built is itself a test (below)
 needs_ext = pytest.mark.skipif(dispatch.FastCall is None, reason="the _fastcall extension is not built")

@@ -6,7 +6,7 @@ import pytest
 
 import unrollkit as uk
 from unrollkit import T, f32, i32
-from unrollkit.frontend import parse_kernel
+from unrollkit.frontend.parse import parse_kernel
 
 HERE = __file__
 
@@ -278,7 +278,7 @@ def test_int_literal_that_does_not_fit_i32_is_refused_not_wrapped():
     err = compile_error(k, np.zeros(4, np.int32))
     assert err is not None and "int literal 4294967297 does not fit i32" in str(err), err
     assert err.lineno == line_of(k, "# MARK")
-    from unrollkit.interpreter import interpret  # the reference refuses it too
+    from unrollkit.runtime.interpreter import interpret  # the reference refuses it too
     with pytest.raises((OverflowError, uk.KernelSyntaxError)):
         interpret(uk.kernel(k), np.zeros(4, np.int32))
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 
-from unrollkit.fuzz import Case, RandomChooser, gen_case, run_case, save_case
+from unrollkit.tools.fuzz import Case, RandomChooser, gen_case, run_case, save_case
 from conftest import OUTSIDE
 
 
@@ -51,8 +51,8 @@ def test_generated_kernels_cover_the_space():
 
 def test_a_wrong_result_is_caught(monkeypatch):
     """The oracle comparison can fail: corrupt the compiled output and expect a Mismatch."""
-    import unrollkit.runtime as runtime
-    from unrollkit.fuzz import Mismatch
+    import unrollkit.runtime.jit_kernel as runtime
+    from unrollkit.tools.fuzz import Mismatch
     real_call = runtime.JitKernel.__call__
 
     def corrupting(self, *args):

@@ -3,7 +3,7 @@ nests, every GEMM remainder class, ``//``/``%`` subscripts in and out of bounds 
 refused, never run), raw MLIR steps, large factors, libc and non-ASCII kernel names, calls from
 several threads while other signatures compile, and a tampered disk cache.
 
-The classes that could crash run in a child process (`unrollkit.fuzz_scenarios.run_isolated`),
+The classes that could crash run in a child process (`unrollkit.tools.fuzz_scenarios.run_isolated`),
 so a crash is a failing test here. Every case is differential: the compiled result must equal the
 reference interpreter's on every array.
 """
@@ -13,10 +13,10 @@ import dataclasses
 
 import pytest
 
-from unrollkit import fuzz_shapes
-from unrollkit.fuzz import ODD_NAMES, Case, RandomChooser, gen_case, run_case
-from unrollkit.fuzz_case import make_data, out_of_bounds
-from unrollkit.fuzz_scenarios import TAMPERS
+from unrollkit.tools import fuzz_shapes
+from unrollkit.tools.fuzz import ODD_NAMES, Case, RandomChooser, gen_case, run_case
+from unrollkit.tools.fuzz_case import make_data, out_of_bounds
+from unrollkit.tools.fuzz_scenarios import TAMPERS
 
 
 def _run_all(cases):

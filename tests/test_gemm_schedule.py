@@ -1,4 +1,4 @@
-"""The derived GEMM schedule (unrollkit.gemm_schedule) and its passes: pack, rename, in-bounds.
+"""The derived GEMM schedule (unrollkit.tuning.gemm_schedule) and its passes: pack, rename, in-bounds.
 
 Correctness against numpy at every size class (1, 5, 17, 64, 100, 257, 512 and awkward
 shapes), f32 and f64, through ``factor="auto"`` and ``variant="blas"``; the derivation's
@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 
 import unrollkit as uk
-from unrollkit import gemm_schedule as gs
-from unrollkit.errors import TransformError
+from unrollkit.tuning import gemm_schedule as gs
+from unrollkit.core.errors import TransformError
 from unrollkit.kernels import dot, gemm, gemm_order
-from unrollkit.pipeline import Pipeline
-from unrollkit.target import host_target, make_target
+from unrollkit.codegen.pipeline import Pipeline
+from unrollkit.core.target import host_target, make_target
 
 SQUARE = [1, 5, 17, 64, 100, 257, 512]
 AWKWARD = [(37, 53, 29), (1, 7, 3), (7, 1, 5), (3, 9, 1), (65, 130, 3), (6, 64, 4), (13, 161, 70)]
@@ -90,7 +90,7 @@ def test_non_gemm_kernels_are_not_matched():
 
 
 def _sched(m, n, k, dtype="f32", target=None):
-    from unrollkit.compiler import Signature
+    from unrollkit.frontend.signature import Signature
     sig = Signature((("A", dtype), ("B", dtype), ("C", dtype)),
                     (("A", (m, k)), ("B", (k, n)), ("C", (m, n))))
     return gs.gemm_schedule(gemm, sig, target)
@@ -200,7 +200,7 @@ def test_pack_scale_folds_the_factor_into_the_copy(check_ir):
     """pack{scale=true}: alpha * B[k, j] is multiplied once per copied element, and the body
     reads the product from the buffer; the result is bit for bit the unpacked kernel's."""
     from unrollkit.kernels.contractions import polybench_gemm
-    from unrollkit.contraction import recognise
+    from unrollkit.tuning.contraction import recognise
     c = recognise(polybench_gemm)
     assert c.scale == "alpha"
     text = f"tile{{k=4}},pack{{arg={c.b},loop=k.tile,scale=true}}"

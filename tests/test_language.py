@@ -8,7 +8,7 @@ import pytest
 
 import unrollkit as uk
 from unrollkit import T, f32, f64, i32, i64
-from unrollkit.interpreter import interpret
+from unrollkit.runtime.interpreter import interpret
 
 HERE = __file__
 

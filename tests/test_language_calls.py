@@ -7,7 +7,7 @@ import pytest
 
 import unrollkit as uk
 from unrollkit import T, f32
-from unrollkit.interpreter import interpret
+from unrollkit.runtime.interpreter import interpret
 
 HERE = __file__
 W = 3  # a global constant: a fixed trip count

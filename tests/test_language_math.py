@@ -11,7 +11,7 @@ from numpy import sqrt as np_sqrt
 
 import unrollkit as uk
 from unrollkit import T, f32, i32
-from unrollkit.interpreter import interpret
+from unrollkit.runtime.interpreter import interpret
 from unrollkit.kernels import layernorm, layernorm_numpy, softmax, softmax_numpy
 
 HERE = __file__
@@ -22,7 +22,7 @@ def unary(fn_name):
     src = (f"def k_{fn_name}(x: T['N'], y: T['N']):\n"
            f"    for i in range(N):\n"
            f"        y[i] = uk.{fn_name}(x[i])\n")
-    from unrollkit.frontend import parse_kernel
+    from unrollkit.frontend.parse import parse_kernel
     return parse_kernel(src, filename="<math>", env={"uk": uk, "T": T})
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from unrollkit.errors import TransformError
+from unrollkit.core.errors import TransformError
 from unrollkit.passes import dependence
 
 from differential import check_against_reference, kernel_from, loops_named, lowered_module

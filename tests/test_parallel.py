@@ -1,4 +1,4 @@
-"""Parallel calls (unrollkit/parallel.py): which loops split into row blocks, and every split
+"""Parallel calls (unrollkit/runtime/parallel.py): which loops split into row blocks, and every split
 call computes what numpy computes, from one or several Python threads."""
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import unrollkit as uk
-from unrollkit import dispatch, parallel
+from unrollkit.runtime import dispatch, parallel
 from unrollkit.kernels import dot, gemm, gemm_order, gemv, iir, jacobi1d, mac, prefix_sum
 
 from conftest import OUTSIDE
@@ -292,7 +292,7 @@ def test_parallel_call_in_a_forked_child():
 def test_explain_says_how_auto_splits_a_large_call(monkeypatch):
     from typer.testing import CliRunner
 
-    from unrollkit.cli import app
+    from unrollkit.cli.app import app
     monkeypatch.setenv("UNROLLKIT_NUM_THREADS", "2")
     r = CliRunner().invoke(app, ["explain", "mac", "--size", "N=1000000", "--no-check"])
     assert r.exit_code == 0, r.output

@@ -3,7 +3,7 @@ that builds it) and the input it must refuse, with an error naming the loop."""
 import pytest
 
 from test_passes_helpers import padded_axpy, skew, transformed
-from unrollkit.errors import CodeSizeError, TransformError
+from unrollkit.core.errors import CodeSizeError, TransformError
 from unrollkit.kernels import dot, gemm, gemv, mac, prefix_sum
 
 
@@ -347,7 +347,7 @@ def test_mlir_step_runs_an_upstream_pipeline(check_ir):
 
 
 def test_mlir_step_rejects_a_bad_pipeline_when_parsed():
-    from unrollkit.pipeline import Pipeline
+    from unrollkit.codegen.pipeline import Pipeline
     with pytest.raises(TransformError, match="invalid MLIR pass pipeline 'no-such-pass'"):
         Pipeline.parse("unroll,mlir{no-such-pass}")
     with pytest.raises(TransformError, match="needs a pass pipeline"):

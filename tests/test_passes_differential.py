@@ -9,7 +9,7 @@ import pytest
 
 import unrollkit as uk
 from references import check_outputs, make_args, reference
-from unrollkit.errors import TransformError
+from unrollkit.core.errors import TransformError
 from unrollkit.kernels import ALL
 
 SIZES = (1, 7, 64, 1000, 1027)
@@ -127,7 +127,7 @@ DEPENDENT = [
 @pytest.mark.parametrize("kname,text,refusal", DEPENDENT, ids=[f"{k}-{t}" for k, t, _ in DEPENDENT])
 def test_dependences_allow_legal_and_refuse_illegal_reorderings(kname, text, refusal):
     import test_passes_helpers as H
-    from unrollkit.interpreter import interpret
+    from unrollkit.runtime.interpreter import interpret
     kernel = getattr(H, kname)
     f = uk.jit(kernel, pipeline=text)
     for n, m in ((1, 1), (7, 9), (13, 20)):

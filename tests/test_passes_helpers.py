@@ -5,11 +5,11 @@ from __future__ import annotations
 from mlir import ir
 
 import unrollkit as uk
-from unrollkit.cli import example_args
-from unrollkit.compiler import sizes_of
-from unrollkit.lower_affine import lower
-from unrollkit.pipeline import Pipeline
-from unrollkit.runtime import JitKernel
+from unrollkit.cli.app import example_args
+from unrollkit.frontend.signature import sizes_of
+from unrollkit.ir.lower_affine import lower
+from unrollkit.codegen.pipeline import Pipeline
+from unrollkit.runtime.jit_kernel import JitKernel
 
 
 def lowered(kernel, ctx, **sizes):

@@ -1,7 +1,7 @@
 """Regression tests for miscompiles the differential fuzzer found in the loop passes.
 
 Each test compiles a small kernel with a pipeline and compares the result with the reference
-interpreter (`unrollkit.interpreter.interpret`). The kernels are the fuzzer's shape: loops
+interpreter (`unrollkit.runtime.interpreter.interpret`). The kernels are the fuzzer's shape: loops
 that keep a margin of 1 from each array end, triangular inner loops (``range(i + 1, M - 1)``,
 empty for large ``i``), steps 2 and 3, and sizes down to 0.
 """
@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 
 import unrollkit as uk
-from unrollkit.errors import TransformError
-from unrollkit.frontend import parse_kernel
-from unrollkit.interpreter import interpret
-from unrollkit.pipeline import Pipeline
+from unrollkit.core.errors import TransformError
+from unrollkit.frontend.parse import parse_kernel
+from unrollkit.runtime.interpreter import interpret
+from unrollkit.codegen.pipeline import Pipeline
 
 from test_passes_helpers import transformed
 

@@ -12,10 +12,10 @@ from hypothesis import strategies as st
 import unrollkit as uk
 import unrollkit.passes as P
 from test_passes_helpers import steps, transformed
-from unrollkit.errors import CodeSizeError, CompileError, TransformError
-from unrollkit.ir_utils import affine_loops, loop_name, set_loop_name
+from unrollkit.core.errors import CodeSizeError, CompileError, TransformError
+from unrollkit.ir.ir_utils import affine_loops, loop_name, set_loop_name
 from unrollkit.kernels import dot, gemm, mac
-from unrollkit.pipeline import Pipeline, make_pass, split_text
+from unrollkit.codegen.pipeline import Pipeline, make_pass, split_text
 
 BUILTIN = {"unroll", "unroll-jam", "tile", "permute", "interchange", "peel", "pad", "vectorize",
            "split-accumulators", "scalar-replace", "canonicalize", "cse", "mlir"}

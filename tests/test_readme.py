@@ -14,7 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from conftest import OUTSIDE
-from unrollkit.cli import app
+from unrollkit.cli.app import app
 
 REPO = Path(__file__).resolve().parent.parent
 README = (REPO / "README.md").read_text()

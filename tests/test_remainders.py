@@ -14,13 +14,14 @@ import pytest
 from mlir import ir
 
 import unrollkit as uk
-from unrollkit import semantics
-from unrollkit.errors import KernelSyntaxError
-from unrollkit.gemm_schedule import _remainder_widths, gemm_schedule
-from unrollkit.ir_utils import bound_maps
+from unrollkit.analysis import kernel_bounds
+from unrollkit.frontend import semantics
+from unrollkit.core.errors import KernelSyntaxError
+from unrollkit.tuning.gemm_schedule import _remainder_widths, gemm_schedule
+from unrollkit.ir.ir_utils import bound_maps
 from unrollkit.kernels import dot, gemm, gemv
-from unrollkit.pipeline import Pipeline
-from unrollkit.runtime import JitKernel
+from unrollkit.codegen.pipeline import Pipeline
+from unrollkit.runtime.jit_kernel import JitKernel
 
 from differential import check_against_reference, kernel_from, loops_named, lowered_module
 
@@ -261,15 +262,15 @@ def test_semantics_check_bounds_at_the_boundary():
         for n in (1, 5):
             shapes = {"x": (n,), "y": (n,)}
             if n_ok:
-                semantics.check_bounds(k, {"N": n}, shapes)
+                kernel_bounds.check_bounds(k, {"N": n}, shapes)
             else:
                 with pytest.raises(KernelSyntaxError, match="out of bounds"):
-                    semantics.check_bounds(k, {"N": n}, shapes)
+                    kernel_bounds.check_bounds(k, {"N": n}, shapes)
     # the same subscript, with one more element of room: accepted
     k = kernel_from(ONE_PAST.format(off="+ 1").replace('x: uk.f64["N"]', 'x: uk.f64["P"]'))
-    semantics.check_bounds(k, {"N": 5, "P": 6}, {"x": (6,), "y": (5,)})
+    kernel_bounds.check_bounds(k, {"N": 5, "P": 6}, {"x": (6,), "y": (5,)})
     with pytest.raises(KernelSyntaxError, match=r"ranges over \[1, 5\]"):
-        semantics.check_bounds(k, {"N": 5, "P": 5}, {"x": (5,), "y": (5,)})
+        kernel_bounds.check_bounds(k, {"N": 5, "P": 5}, {"x": (5,), "y": (5,)})
 
 
 

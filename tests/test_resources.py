@@ -6,7 +6,7 @@ import weakref
 import numpy as np
 
 import unrollkit as uk
-import unrollkit.runtime as runtime
+import unrollkit.runtime.jit_kernel as runtime
 from unrollkit.kernels import gemm, mac
 
 

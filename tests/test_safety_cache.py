@@ -13,8 +13,9 @@ import pytest
 
 import unrollkit as uk
 import unrollkit.passes as P
-from unrollkit import cache, cvariants as cv, so_cache
-from unrollkit.code_hash import function_digest
+from unrollkit.core import cache
+from unrollkit.codegen import cvariants as cv, so_cache
+from unrollkit.core.code_hash import function_digest
 from unrollkit.kernels import mac
 from conftest import OUTSIDE
 
@@ -43,7 +44,7 @@ USER_PASS = """
     import numpy as np
     import unrollkit as uk
     import unrollkit.passes as P
-    import unrollkit.versions as V
+    import unrollkit.core.versions as V
 
     # the runs must differ in the pass only: pin the hash of unrollkit's own source, which an
     # edit of the checkout between two runs (a developer at work) would change
@@ -166,8 +167,8 @@ def test_an_entry_under_another_key_is_refused(cache_dir, tmp_path):
     import shutil
     import numpy as np
     import unrollkit as uk
-    from unrollkit import cache
-    from unrollkit.compiler import cache_key
+    from unrollkit.core import cache
+    from unrollkit.codegen.compiler import cache_key
     from unrollkit.kernels import mac
 
     def key(n):
@@ -195,7 +196,7 @@ DAMAGE = """
     import base64, hashlib, json, sys
     import numpy as np
     import unrollkit as uk
-    from unrollkit import cache
+    from unrollkit.core import cache
     from unrollkit.kernels import dot, mac
 
     def run():
@@ -304,7 +305,7 @@ needs_gcc = pytest.mark.skipif("gcc" not in cv.compilers(), reason="needs gcc")
 BUILD_C = """
     import sys
     import numpy as np
-    from unrollkit import cvariants as cv
+    from unrollkit.codegen import cvariants as cv
     for _ in range(2):
         k = cv.build("mac", "c-plain", 1, "f32", compiler="gcc")
         a, b, c = (np.full(9, 2, np.float32) for _ in range(3))

@@ -89,7 +89,7 @@ def test_a_small_body_times_8192_is_refused(variant):
     """A three-operation body by 8192 was under the former 50,000-operation budget and ran over
     400 s in LLVM's O3; now it is over the budget (and a block over an eighth of it)."""
     got = run_child(textwrap.dedent("""
-        from unrollkit.frontend import parse_kernel
+        from unrollkit.frontend.parse import parse_kernel
         copy = parse_kernel("def copy(x: uk.f32['N'], y: uk.f32['N']):\\n    for i in range(N):\\n"
                             "        y[i] = x[i]\\n", env={"uk": uk})
         x = np.ones(100_000, np.float32)
@@ -146,13 +146,13 @@ def test_factor_64_on_every_builtin_is_within_the_default_budget(name, variant, 
     """What the benchmarks and the cost model may ask for stays compilable: the plan's checks
     and the IR's size at factor 64, without LLVM (that is the slow part and not what is checked)."""
     from mlir import ir
-    from unrollkit.cli import example_args
-    from unrollkit.compiler import sizes_of
-    from unrollkit.lower_affine import lower
+    from unrollkit.cli.app import example_args
+    from unrollkit.frontend.signature import sizes_of
+    from unrollkit.ir.lower_affine import lower
     from unrollkit.passes.base import DEFAULT_MAX_OPS, code_size
-    from unrollkit.pragma import loop_table
-    from unrollkit.runtime import JitKernel
-    from unrollkit.variants import plan
+    from unrollkit.codegen.pragma import loop_table
+    from unrollkit.runtime.jit_kernel import JitKernel
+    from unrollkit.tuning.variants import plan
     monkeypatch.delenv("UNROLLKIT_MAX_OPS", raising=False)
     k = getattr(kernels, name)
     try:
@@ -185,13 +185,13 @@ def test_the_gemm_schedule_is_within_the_default_budget(monkeypatch):
     about 7,300 of the 32,768) passes the budget, with room to spare (without LLVM: the
     schedule's results are checked in test_gemm_schedule)."""
     from mlir import ir
-    from unrollkit.cli import example_args
-    from unrollkit.compiler import sizes_of
-    from unrollkit.gemm_schedule import gemm_plan
-    from unrollkit.lower_affine import lower
+    from unrollkit.cli.app import example_args
+    from unrollkit.frontend.signature import sizes_of
+    from unrollkit.tuning.gemm_schedule import gemm_plan
+    from unrollkit.ir.lower_affine import lower
     from unrollkit.passes.base import DEFAULT_MAX_OPS, code_size
-    from unrollkit.runtime import JitKernel
-    from unrollkit.variants import plan
+    from unrollkit.runtime.jit_kernel import JitKernel
+    from unrollkit.tuning.variants import plan
     monkeypatch.delenv("UNROLLKIT_MAX_OPS", raising=False)
     sig, _ = JitKernel(gemm).signature(example_args(gemm, {"M": 1023, "N": 1023, "K": 1023}, "f64"))
     p, _ = gemm_plan(gemm, sig, plan(gemm, variant="blas"))
@@ -227,7 +227,7 @@ def test_bad_max_ops_names_the_variable(value, monkeypatch):
     ("/nonexistent/target.json", ["UNROLLKIT_TARGET='/nonexistent/target.json'", "readable"]),
 ])
 def test_bad_target_override_names_the_variable_and_field(value, words, monkeypatch):
-    from unrollkit.target import TargetError, host_target
+    from unrollkit.core.target import TargetError, host_target
     monkeypatch.setenv("UNROLLKIT_CACHE", "0")
     monkeypatch.setenv("UNROLLKIT_TARGET", value)
     with pytest.raises(TargetError) as e:
@@ -240,7 +240,7 @@ def test_bad_target_override_names_the_variable_and_field(value, words, monkeypa
 
 
 def test_a_good_target_override_still_applies(monkeypatch):
-    from unrollkit.target import host_target
+    from unrollkit.core.target import host_target
     monkeypatch.setenv("UNROLLKIT_TARGET", '{"vector_bits": 256, "fma_latency": 5}')
     t = host_target()
     assert (t.vector_bits, t.fma_latency) == (256, 5)
@@ -256,7 +256,7 @@ def test_a_good_target_override_still_applies(monkeypatch):
 def test_opt_on_a_malformed_loop_name_is_an_error_not_a_traceback(bad, tmp_path):
     from typer.testing import CliRunner
 
-    from unrollkit.cli import app
+    from unrollkit.cli.app import app
     good = CliRunner().invoke(app, ["ir", "mac", "--stage", "affine", "--size", "N=16"])
     assert good.exit_code == 0 and 'uk.name = "i"' in good.output, good.output
     path = tmp_path / "bad.mlir"

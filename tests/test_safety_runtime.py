@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 import unrollkit as uk
-from unrollkit import cvariants as cv
-from unrollkit.errors import ArgumentError, CompileError
+from unrollkit.codegen import cvariants as cv
+from unrollkit.core.errors import ArgumentError, CompileError
 from unrollkit.kernels import mac
-from unrollkit.to_llvm import kernel_symbol
+from unrollkit.codegen.to_llvm import kernel_symbol
 from conftest import OUTSIDE
 
 

@@ -5,11 +5,11 @@ import numpy as np
 import pytest
 
 import unrollkit as uk
-from unrollkit import asm_facts
-from unrollkit.errors import TransformError
+from unrollkit.tuning import asm_facts
+from unrollkit.core.errors import TransformError
 from unrollkit.kernels import dot, gemm, gemm_order, mac
-from unrollkit.macro_unroll import macro_unroll
-from unrollkit.variants import VARIANTS, plan
+from unrollkit.codegen.macro_unroll import macro_unroll
+from unrollkit.tuning.variants import VARIANTS, plan
 
 KERNELS = {"mac": mac, "dot": dot, "gemm": gemm}
 FACTORS = (1, 2, 4, 8)
@@ -173,7 +173,7 @@ def test_accumulators_option_composes_with_a_variant():
     assert p.accumulators == 4 and p.pragma == (("", 2),)
     args = make_args("dot", 333, np.float64)
     want = expected("dot", args)
-    from unrollkit.compiler import Signature, compile_kernel
+    from unrollkit.codegen.compiler import Signature, compile_kernel
     sig = Signature((("x", "f64"), ("y", "f64"), ("out", "f64")),
                     (("x", (333,)), ("y", (333,)), ("out", (1,))))
     ck = compile_kernel(dot, sig, p)
@@ -227,11 +227,11 @@ def test_pragma_on_empty_and_single_trip_loops():
 def test_pragma_refuses_when_loops_and_back_edges_disagree():
     from mlir import ir
 
-    from unrollkit import pragma
-    from unrollkit.errors import CompileError
-    from unrollkit.lower_affine import lower
-    from unrollkit.pipeline import lower_to_llvm_dialect
-    from unrollkit.dtypes import f32
+    from unrollkit.codegen import pragma
+    from unrollkit.core.errors import CompileError
+    from unrollkit.ir.lower_affine import lower
+    from unrollkit.ir.mlir_passes import lower_to_llvm_dialect
+    from unrollkit.core.dtypes import f32
     with ir.Context(), ir.Location.unknown():
         m = lower(mac, {"N": 64}, {"a": f32, "b": f32, "c": f32}, {"a": (64,), "b": (64,), "c": (64,)})
         lower_to_llvm_dialect(m)
@@ -249,7 +249,7 @@ def test_macro_unrolling_of_a_loop_that_is_empty_for_some_outer_iterations():
             for j in range(i + 1, 5):
                 out[i] += x[j]
 
-    from unrollkit.interpreter import interpret
+    from unrollkit.runtime.interpreter import interpret
     x = np.arange(11.0)
     for factor in (2, 3, 4):
         out, want = np.zeros(11), np.zeros(11)
@@ -283,7 +283,7 @@ def test_vector_accumulators_on_gemv_rows(shape):
 
 def test_vector_accumulators_are_independent_registers_in_the_asm():
     # k vector accumulators: k FMAs per trip, each into its own register (no chain between them)
-    from unrollkit.target import host_target
+    from unrollkit.core.target import host_target
     if host_target().vector_bits < 256:
         pytest.skip("no wide vector registers on this host")
     args = make_args("dot", 4096)

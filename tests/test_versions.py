@@ -2,7 +2,7 @@
 import pytest
 
 import unrollkit as uk
-from unrollkit import versions
+from unrollkit.core import versions
 
 
 def test_installed_stack_agrees():

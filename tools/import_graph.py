@@ -4,6 +4,9 @@
     python tools/import_graph.py --locals   # also every import inside a function, by module
     python tools/import_graph.py --json     # the graph, for other tools
 
+It also checks the layers (``LAYERS``, bottom to top): a module may import its own layer and the
+layers below it, never one above; every violation is printed as ``upward: a -> b``.
+
 Reads the source with `ast` (nothing is imported, so it runs without the package installed),
 maps the installed names to the folders (``unrollkit.passes`` → ``passes/``,
 ``unrollkit.kernels`` → ``kernels/``), and counts both module-level and function-level
@@ -21,6 +24,21 @@ ROOT = Path(__file__).resolve().parent.parent
 #: installed package → source folder (pyproject.toml's package-dir)
 PACKAGES = {"unrollkit": ROOT / "unrollkit", "unrollkit.passes": ROOT / "passes",
             "unrollkit.kernels": ROOT / "kernels"}
+
+#: the layers, bottom to top (README "Layout"): each imports only itself and the layers below
+LAYERS = ("core", "frontend", "kernels", "analysis", "ir", "passes", "codegen", "tuning",
+          "runtime", "", "tools", "cli", "__main__")  # "" = the package root, the public API
+
+
+def layer_of(module: str) -> int:
+    """Index in LAYERS of a dotted module name (``unrollkit.codegen.compiler`` → codegen)."""
+    parts = module.split(".")
+    return LAYERS.index(parts[1] if len(parts) > 1 else "")
+
+
+def upward(edges: dict) -> list:
+    """[(importer, imported)] for every import of a higher layer."""
+    return sorted((a, b) for a, bs in edges.items() for b in bs if layer_of(b) > layer_of(a))
 
 
 def modules() -> dict:
@@ -47,6 +65,10 @@ def _resolve(name: str, node, mods: dict) -> str | None:
         cands = [target + "." + a.name for a in node.names] + [target]
     else:
         cands = [a.name for a in node.names]
+    extensions = {m.rpartition(".")[0] + "." + p.stem for m, p in mods.items()
+                  if p.name == "__init__.py" for p in p.parent.glob("*.c")}
+    if any(c in extensions for c in cands):
+        return None  # a C extension module (no Python source, no imports of its own)
     for c in cands:
         while c:
             if c in mods:
@@ -123,6 +145,11 @@ def main(argv=None) -> int:
           f"({n_local} inside functions), {len(comps)} cycles")
     for comp in comps:
         print(f"cycle of {len(comp)}: " + " ".join(m.replace("unrollkit.", "") for m in comp))
+    ups = upward(edges)
+    print(f"{len(ups)} imports of a higher layer (layers, bottom to top: "
+          + " < ".join(x or "unrollkit" for x in LAYERS) + ")")
+    for a, b in ups:
+        print(f"upward: {a.replace('unrollkit.', '')} -> {b.replace('unrollkit.', '')}")
     if args.locals:
         paths = modules()
         for m, items in sorted(local.items()):

@@ -83,7 +83,7 @@ SEEDED = [
      ["tests/test_legality.py", "tests/test_passes.py",
       "tests/test_fuzz_classes.py::test_sibling_loops_across_the_outer_loop"]),
     ("GEMM remainder widths: w >= 2 -> w > 2 (survivor 3)",
-     "unrollkit/gemm_schedule.py", "while rem and w >= 2 and", "while rem and w > 2 and",
+     "unrollkit/tuning/gemm_schedule.py", "while rem and w >= 2 and", "while rem and w > 2 and",
      ["tests/test_remainders.py", "tests/test_gemm_schedule.py",
       "tests/test_fuzz_classes.py::test_gemm_remainder_classes"]),
     ("frontend bounds proof off by one: hi >= n -> hi > n (single kill)",
@@ -107,7 +107,7 @@ SEEDED = [
      "                if len(parts) % 2:\n                    nxt.append(parts[-1])\n", "",
      ["tests/test_remainders.py", "tests/test_passes.py", "tests/test_cli_passes.py"]),
     ("cache key: plan.pragma dropped (single kill, test-order dependent)",
-     "unrollkit/compiler.py", "plan.policy, plan.variant, plan.pragma,", "plan.policy, plan.variant,",
+     "unrollkit/codegen/compiler.py", "plan.policy, plan.variant, plan.pragma,", "plan.policy, plan.variant,",
      ["tests/test_cache_key.py", "tests/test_cache.py"]),
 ]
 
@@ -171,9 +171,9 @@ def seeded(worktree: bool, only: str | None) -> int:
 
 #: the modules whose mistakes are silent and the tests that target them; written into the staged
 #: copy's pyproject.toml as ``[tool.mutmut]`` (mutmut only understands the src layout there)
-MUTATE = ["passes/dependence.py", "passes/split_accumulators.py", "unrollkit/gemm_schedule.py",
+MUTATE = ["passes/dependence.py", "passes/split_accumulators.py", "unrollkit/tuning/gemm_schedule.py",
           "passes/tile.py", "passes/unroll.py", "passes/peel.py", "passes/pad.py",
-          "unrollkit/macro_unroll.py"]
+          "unrollkit/codegen/macro_unroll.py"]
 TARGETED_TESTS = ["tests/test_legality.py", "tests/test_remainders.py", "tests/test_passes.py",
                   "tests/test_passes_regressions.py", "tests/test_gemm_schedule.py",
                   "tests/test_variants.py"]
@@ -247,9 +247,9 @@ EQUIVALENT = {
         "arith.ConstantOp(None, attr): the result type is inferred from the typed attribute",
     "unrollkit.passes.split_accumulators.x__split__mutmut_113":
         "clone_into(..., None) inside 'with InsertionPoint(body)': the same insertion point",
-    "unrollkit.gemm_schedule.x__remainder_widths__mutmut_1":
+    "unrollkit.tuning.gemm_schedule.x__remainder_widths__mutmut_1":
         "default pieces=100 not 99: every caller passes pieces; the chain has at most log2(lanes) + 1",
-    "unrollkit.gemm_schedule.x__remainder_widths__mutmut_15":
+    "unrollkit.tuning.gemm_schedule.x__remainder_widths__mutmut_15":
         "'rem / w' not 'rem % w' for the next name: when w divides rem, rem becomes 0 and the name is unused",
     "unrollkit.passes.tile.x__constant_start__mutmut_5":
         "'or True' on len(lbm.results) == 1: only called on tile loops with a single lower bound",

@@ -1,4 +1,4 @@
 """``python -m unrollkit`` is the ``unrollkit`` command."""
-from .cli import main
+from unrollkit.cli import main
 
 main()

@@ -13,8 +13,9 @@ import dataclasses
 
 import islpy as isl
 
-from .. import descriptor as d
-from ..conditions import affine_condition
+from unrollkit.core.errors import KernelSyntaxError
+from unrollkit.frontend import descriptor as d
+from unrollkit.frontend.conditions import affine_condition
 from .nest import Nest, val
 
 
@@ -106,3 +107,13 @@ class _Proof:
         if type(e).__name__ == "Mod":  # (a descriptor form the frontend may grow)
             return inner.mod_val(k)
         raise TypeError(f"unknown index expression {e!r}")
+
+
+def check_bounds(kernel: d.Kernel, sizes: dict, shapes: dict):
+    """Refuse any subscript that an executed iteration takes outside its array, with the
+    statement's file:line (a `KernelSyntaxError`; the proof is `first_out_of_bounds`)."""
+    bad = first_out_of_bounds(kernel, sizes, shapes)
+    if bad is not None:
+        raise KernelSyntaxError(f"subscript {d.aff_str(bad.index)} of {bad.array} (dimension {bad.dim}, "
+                                f"size {bad.size}) ranges over [{bad.lo}, {bad.hi}] for these sizes: "
+                                "out of bounds", bad.stmt.loc.filename, bad.stmt.loc.lineno)

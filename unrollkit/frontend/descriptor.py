@@ -1,0 +1,521 @@
+"""The loop-nest descriptor: a small, frozen, hashable IR of a kernel.
+
+The frontend builds it from Python source; `lower_affine` turns it into MLIR; the reference
+interpreter runs it directly; descriptor-level rewrites (`macro` unrolling, loop permutation)
+return new descriptors. Being frozen, a descriptor is its own cache key.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from typing import Union
+
+from unrollkit.core.dtypes import ElementType
+
+# ---------------------------------------------------------------- affine expressions
+# Index arithmetic over loop variables and size names, as in MLIR's affine maps.
+
+
+@dataclass(frozen=True)
+class Var:
+    name: str
+
+
+@dataclass(frozen=True)
+class Lit:
+    value: int
+
+
+@dataclass(frozen=True)
+class Add:
+    lhs: "Aff"
+    rhs: "Aff"
+
+
+@dataclass(frozen=True)
+class Mul:
+    lhs: "Aff"
+    coeff: int
+
+
+@dataclass(frozen=True)
+class FloorDiv:
+    lhs: "Aff"
+    divisor: int  # > 0
+
+
+Aff = Union[Var, Lit, Add, Mul, FloorDiv]
+
+
+def aff_add(a: Aff, b: Aff) -> Aff:
+    if isinstance(a, Lit) and isinstance(b, Lit):
+        return Lit(a.value + b.value)
+    if isinstance(b, Lit) and b.value == 0:
+        return a
+    if isinstance(a, Lit) and a.value == 0:
+        return b
+    return Add(a, b)
+
+
+def aff_mul(a: Aff, k: int) -> Aff:
+    if isinstance(a, Lit):
+        return Lit(a.value * k)
+    if k == 1:
+        return a
+    return Mul(a, k)
+
+
+def aff_eval(e: Aff, env: dict) -> int:
+    if isinstance(e, Var):
+        return env[e.name]
+    if isinstance(e, Lit):
+        return e.value
+    if isinstance(e, Add):
+        return aff_eval(e.lhs, env) + aff_eval(e.rhs, env)
+    if isinstance(e, Mul):
+        return aff_eval(e.lhs, env) * e.coeff
+    return aff_eval(e.lhs, env) // e.divisor
+
+
+def aff_subst(e: Aff, env: dict) -> Aff:
+    """Replace variables by expressions (or ints), folding constants."""
+    if isinstance(e, Var):
+        v = env.get(e.name, e)
+        return Lit(v) if isinstance(v, int) else v
+    if isinstance(e, Lit):
+        return e
+    if isinstance(e, Add):
+        return aff_add(aff_subst(e.lhs, env), aff_subst(e.rhs, env))
+    if isinstance(e, Mul):
+        return aff_mul(aff_subst(e.lhs, env), e.coeff)
+    inner = aff_subst(e.lhs, env)
+    return Lit(inner.value // e.divisor) if isinstance(inner, Lit) else FloorDiv(inner, e.divisor)
+
+
+def aff_linear(e: Aff) -> tuple[dict, int] | None:
+    """``(coefficients by variable, constant)`` of a linear expression, None if it has floordiv."""
+    if isinstance(e, Var):
+        return {e.name: 1}, 0
+    if isinstance(e, Lit):
+        return {}, e.value
+    if isinstance(e, Add):
+        a, b = aff_linear(e.lhs), aff_linear(e.rhs)
+        if a is None or b is None:
+            return None
+        coeffs = dict(a[0])
+        for k, v in b[0].items():
+            coeffs[k] = coeffs.get(k, 0) + v
+        return {k: v for k, v in coeffs.items() if v}, a[1] + b[1]
+    if isinstance(e, Mul):
+        a = aff_linear(e.lhs)
+        if a is None:
+            return None
+        return {k: v * e.coeff for k, v in a[0].items() if v * e.coeff}, a[1] * e.coeff
+    return None
+
+
+def aff_vars(e: Aff) -> set:
+    if isinstance(e, Var):
+        return {e.name}
+    if isinstance(e, Lit):
+        return set()
+    if isinstance(e, Add):
+        return aff_vars(e.lhs) | aff_vars(e.rhs)
+    return aff_vars(e.lhs)
+
+
+def aff_str(e: Aff) -> str:
+    if isinstance(e, Var):
+        return e.name
+    if isinstance(e, Lit):
+        return str(e.value)
+    if isinstance(e, Add):
+        return f"{aff_str(e.lhs)} + {aff_str(e.rhs)}"
+    if isinstance(e, Mul):
+        return f"({aff_str(e.lhs)}) * {e.coeff}"
+    return f"({aff_str(e.lhs)}) // {e.divisor}"
+
+
+# ---------------------------------------------------------------- value expressions
+
+
+@dataclass(frozen=True)
+class Loc:
+    filename: str
+    lineno: int
+
+    def __str__(self) -> str:
+        return f"{self.filename}:{self.lineno}"
+
+
+@dataclass(frozen=True)
+class Load:
+    array: str
+    index: tuple  # of Aff
+
+
+@dataclass(frozen=True)
+class Const:
+    value: Union[int, float]
+
+
+#: the magnitude from which a number rounds to infinity in each float element type (the
+#: largest finite value plus half its last place)
+FLOAT_OVERFLOW = {"f32": 2 ** 128 - 2 ** 103, "f64": 2 ** 1024 - 2 ** 970}
+#: the largest finite value of each float element type
+FLOAT_MAX = {"f32": 3.4028234663852886e38, "f64": 1.7976931348623157e308}
+#: bits of each integer element type (two's complement)
+INT_BITS = {"i32": 32, "i64": 64}
+
+
+def literal_problem(value, ty: ElementType) -> str | None:
+    """Why literal ``value`` cannot be a value of element type ``ty`` (None when it can): an
+    int outside the integer type's range (``4294967297`` as i32 silently became 1), or a
+    finite number that rounds to infinity in the float type (``10**400`` raised a raw
+    OverflowError, ``1e39`` became inf in f32). A float that already is inf or nan (a
+    global ``NEG_INF = float("-inf")``) stays what it is."""
+    if isinstance(value, bool) or ty.is_generic:
+        return None
+    if ty.name in INT_BITS:
+        low, high = -(1 << (INT_BITS[ty.name] - 1)), (1 << (INT_BITS[ty.name] - 1)) - 1
+        if isinstance(value, int) and not low <= value <= high:
+            return f"int literal {value} does not fit {ty.name} (from {low} to {high}); it would wrap around"
+        return None
+    limit = FLOAT_OVERFLOW.get(ty.name)
+    if limit is None or (isinstance(value, float) and not math.isfinite(value)) or abs(value) < limit:
+        return None
+    shown = value if isinstance(value, float) or abs(value) < 10 ** 30 else f"of {len(str(abs(value)))} digits"
+    return f"literal {shown} is too large for {ty.name}: it would be infinity (largest finite: {FLOAT_MAX[ty.name]:.7g})"
+
+
+@dataclass(frozen=True)
+class Scalar:
+    """A scalar kernel parameter."""
+    name: str
+
+
+@dataclass(frozen=True)
+class Index:
+    """An index expression (loop variable, size) used as a value."""
+    expr: Aff
+
+
+@dataclass(frozen=True)
+class Local:
+    name: str
+
+
+@dataclass(frozen=True)
+class BinOp:
+    op: str  # "+", "-", "*", "/", "min", "max"
+    lhs: "Expr"
+    rhs: "Expr"
+
+
+@dataclass(frozen=True)
+class Neg:
+    operand: "Expr"
+
+
+@dataclass(frozen=True)
+class Math:
+    """``uk.exp(x)`` and the other one-argument functions of `MATH_FUNCTIONS` (MLIR ``math``)."""
+    fn: str
+    operand: "Expr"
+
+
+#: the math functions a kernel may call, spelled ``uk.f``, ``math.f`` or ``numpy.f`` (``abs`` also bare)
+MATH_FUNCTIONS = ("exp", "log", "sqrt", "tanh", "abs", "floor", "ceil")
+
+
+@dataclass(frozen=True)
+class Pow:
+    """``base ** exponent`` for a literal exponent: an int (repeated products) or 0.5 (sqrt)."""
+    base: "Expr"
+    exponent: Union[int, float]
+
+
+@dataclass(frozen=True)
+class Compare:
+    """``lhs op rhs`` with op one of ``< <= > >= == !=``: a condition, not a value."""
+    op: str
+    lhs: "Expr"
+    rhs: "Expr"
+
+
+@dataclass(frozen=True)
+class Logic:
+    """``lhs and rhs`` / ``lhs or rhs`` of conditions (both sides are evaluated: no side effects)."""
+    op: str  # "and", "or"
+    lhs: "Expr"
+    rhs: "Expr"
+
+
+@dataclass(frozen=True)
+class Not:
+    operand: "Expr"
+
+
+@dataclass(frozen=True)
+class Select:
+    """``if_true if cond else if_false`` (``arith.select``: both sides are evaluated)."""
+    cond: "Expr"
+    if_true: "Expr"
+    if_false: "Expr"
+
+
+Expr = Union[Load, Const, Scalar, Index, Local, BinOp, Neg, Math, Pow, Compare, Logic, Not, Select]
+#: expressions that are conditions (true/false), allowed only in ``if`` and ``... if c else ...``
+CONDITIONS = (Compare, Logic, Not)
+
+# ---------------------------------------------------------------- statements
+
+
+@dataclass(frozen=True)
+class Store:
+    array: str
+    index: tuple  # of Aff
+    value: Expr
+    loc: Loc = field(compare=False, default=Loc("<kernel>", 0))
+
+
+@dataclass(frozen=True)
+class Let:
+    name: str
+    value: Expr
+    loc: Loc = field(compare=False, default=Loc("<kernel>", 0))
+
+
+@dataclass(frozen=True)
+class Loop:
+    """``for var in range(max(lower), min(upper), step)``; ``name`` is the source loop's name."""
+    var: str
+    lower: tuple  # of Aff; the bound is their max
+    upper: tuple  # of Aff; the bound is their min
+    step: int
+    body: tuple  # of Stmt
+    name: str
+    loc: Loc = field(compare=False, default=Loc("<kernel>", 0))
+    #: unrolling written in the source: 0 none, n > 1 ``uk.range(..., unroll=n)``, `FULL`
+    #: ``uk.unroll(range(...))``; applied like ``factor={name: n}`` (`source_unroll`)
+    unroll: int = 0
+
+
+#: `Loop.unroll` of ``uk.unroll(range(...))``: every iteration, at compile time
+FULL = -1
+
+
+def trip_count(lp: "Loop") -> int | None:
+    """The iterations of a loop whose bounds are literals, else None."""
+    if len(lp.lower) != 1 or len(lp.upper) != 1 or not isinstance(lp.lower[0], Lit) \
+            or not isinstance(lp.upper[0], Lit):
+        return None
+    return max(0, -(-(lp.upper[0].value - lp.lower[0].value) // lp.step))
+
+
+@dataclass(frozen=True)
+class If:
+    """``if cond: then else: orelse``. A condition on loop variables and sizes only (see
+    `affine_condition`) lowers to ``affine.if``; any other to ``scf.if``."""
+    cond: Expr
+    then: tuple  # of Stmt
+    orelse: tuple  # of Stmt
+    loc: Loc = field(compare=False, default=Loc("<kernel>", 0))
+
+
+Stmt = Union[Store, Let, Loop, If]
+
+#: the hidden output parameter that ``return value`` stores into (a 1-element array the call
+#: allocates and whose element it returns): not an identifier a user can spell in a kernel
+RETURN_PARAM = "return"
+
+
+@dataclass(frozen=True)
+class Param:
+    name: str
+    elem: ElementType
+    shape: tuple | None  # None for a scalar; else size names (str) or fixed sizes (int)
+
+    @property
+    def is_array(self) -> bool:
+        return self.shape is not None
+
+
+@dataclass(frozen=True)
+class Kernel:
+    """A kernel descriptor. Decorate a function with ``@unrollkit.kernel`` to get one."""
+    name: str
+    params: tuple  # of Param
+    body: tuple  # of Stmt
+    filename: str = field(default="<kernel>")
+    lineno: int = field(default=0)
+    source: str = field(default="", compare=False)
+
+    # -- derived facts
+    @property
+    def arrays(self) -> tuple:
+        return tuple(p for p in self.params if p.is_array)
+
+    @property
+    def written(self) -> frozenset:
+        return frozenset(s.array for s in walk(self.body) if isinstance(s, Store))
+
+    def param(self, name: str) -> Param:
+        for p in self.params:
+            if p.name == name:
+                return p
+        raise KeyError(name)
+
+    def loops(self) -> list:
+        return [s for s in walk(self.body) if isinstance(s, Loop)]
+
+    def loop_names(self) -> list:
+        seen = []
+        for lp in self.loops():
+            if lp.name not in seen:
+                seen.append(lp.name)
+        return seen
+
+    def innermost_loop_names(self) -> list:
+        names = []
+        for lp in self.loops():
+            if not any(isinstance(s, Loop) for s in lp.body) and lp.name not in names:
+                names.append(lp.name)
+        return names
+
+    @property
+    def returns(self) -> bool:
+        """Whether the kernel ``return``s a scalar (stored into the hidden `RETURN_PARAM`)."""
+        return bool(self.params) and self.params[-1].name == RETURN_PARAM
+
+    @property
+    def user_params(self) -> tuple:
+        """The parameters a caller passes (all but the hidden return slot)."""
+        return self.params[:-1] if self.returns else self.params
+
+    def describe(self) -> str:
+        """The kernel's signature in one line: ``dot(a: f32[N], b: f32[N]) -> f32``. (Its
+        ``repr`` stays the full structure: the disk cache keys compiles by it.)"""
+        def shape(p):
+            return "" if p.shape is None else "[" + ", ".join(map(str, p.shape)) + "]"
+        params = ", ".join(f"{p.name}: {p.elem.name}{shape(p)}" for p in self.user_params)
+        ret = f" -> {self.params[-1].elem.name}" if self.returns else ""
+        return f"{self.name}({params}){ret}"
+
+    def with_body(self, body: tuple, suffix: str = "") -> "Kernel":
+        return replace(self, body=tuple(body), name=self.name + suffix)
+
+    def __call__(self, *args):
+        raise TypeError(
+            f"kernel {self.name!r} is a descriptor; compile it first: unrollkit.jit({self.name})(...)"
+        )
+
+
+def walk(body):
+    """Every statement of a body, outer first (the branches of an ``if`` included)."""
+    for s in body:
+        yield s
+        if isinstance(s, Loop):
+            yield from walk(s.body)
+        elif isinstance(s, If):
+            yield from walk(s.then)
+            yield from walk(s.orelse)
+
+
+def assigned_names(body) -> set:
+    """The names of locals assigned anywhere in ``body``: with the locals defined before it,
+    the values a loop carries (``iter_args``) or an ``if`` yields."""
+    return {s.name for s in walk(body) if isinstance(s, Let)}
+
+
+def statement_values(s) -> tuple:
+    """The value expressions a statement evaluates itself (not those of nested statements)."""
+    if isinstance(s, (Store, Let)):
+        return (s.value,)
+    if isinstance(s, If):
+        return (s.cond,)
+    return ()
+
+
+def ops_estimate(body, straight: bool = False) -> int:
+    """About how many MLIR operations ``body`` lowers to (a load, store, arithmetic operation
+    or loop each one, an index used as a value two): what a code-size check multiplies by a
+    factor before anything is built (`macro_unroll`, `variants.plan`). ``straight``: only its
+    straight-line part (a nested loop counts as one operation)."""
+    total = 0
+    for s in body:
+        if isinstance(s, Loop):
+            total += 2 + (0 if straight else ops_estimate(s.body))  # the loop and its yield
+        else:
+            if isinstance(s, If):
+                total += 2 + ops_estimate(s.then, straight) + ops_estimate(s.orelse, straight)
+            total += (1 if isinstance(s, Store) else 0) + sum(
+                2 if isinstance(x, Index) else 0 if isinstance(x, (Scalar, Local)) else 1
+                for v in statement_values(s) for x in walk_expr(v))
+    return total
+
+
+def expr_children(e: Expr) -> tuple:
+    if isinstance(e, (BinOp, Compare, Logic)):
+        return (e.lhs, e.rhs)
+    if isinstance(e, (Neg, Math, Not)):
+        return (e.operand,)
+    if isinstance(e, Pow):
+        return (e.base,)
+    if isinstance(e, Select):
+        return (e.cond, e.if_true, e.if_false)
+    return ()
+
+
+def inline_locals(e: Expr, values: dict) -> Expr:
+    """``e`` with each `Local` named in ``values`` replaced by its value expression: an untyped
+    local (literals and indices) reassigned from itself, ``t = t + 1``, takes the old value."""
+    if isinstance(e, Local):
+        return values.get(e.name, e)
+    return map_children(e, lambda c: inline_locals(c, values))
+
+
+def map_children(e: Expr, fn) -> Expr:
+    """``e`` with ``fn`` applied to each of its direct subexpressions (leaves unchanged)."""
+    if isinstance(e, (BinOp, Compare, Logic)):
+        return replace(e, lhs=fn(e.lhs), rhs=fn(e.rhs))
+    if isinstance(e, (Neg, Math, Not)):
+        return replace(e, operand=fn(e.operand))
+    if isinstance(e, Pow):
+        return replace(e, base=fn(e.base))
+    if isinstance(e, Select):
+        return replace(e, cond=fn(e.cond), if_true=fn(e.if_true), if_false=fn(e.if_false))
+    return e
+
+
+def walk_expr(e: Expr):
+    yield e
+    for c in expr_children(e):
+        yield from walk_expr(c)
+
+
+def permute(kernel: Kernel, order) -> Kernel:
+    """Reorder a perfect, rectangular loop nest: ``permute(gemm, "ijk")``.
+
+    Only for nests whose bounds do not use other loops' variables (then every order visits
+    the same iterations); the caller is responsible for the reordering being legal.
+    """
+    order = tuple(order)
+    loops, body = [], kernel.body
+    while len(body) == 1 and isinstance(body[0], Loop):
+        loops.append(body[0])
+        body = body[0].body
+    names = [lp.name for lp in loops]
+    if sorted(names) != sorted(order):
+        raise ValueError(f"order {''.join(order)!r} must be a permutation of the perfect nest {names}")
+    vars_ = {lp.var for lp in loops}
+    for lp in loops:
+        for e in lp.lower + lp.upper:
+            if aff_vars(e) & vars_:
+                raise ValueError(f"loop {lp.name!r} has bounds that depend on another loop; "
+                                 "only rectangular nests can be permuted this way")
+    by_name = {lp.name: lp for lp in loops}
+    for name in reversed(order):
+        lp = by_name[name]
+        body = (replace(lp, body=tuple(body)),)
+    return replace(kernel, body=body, name=f"{kernel.name}_{''.join(order)}")

@@ -1,0 +1,182 @@
+"""Static checks of a kernel bound to concrete sizes and element types, before any compile.
+
+* `value_type`: the element type of a value expression, or a `KernelSyntaxError` at the
+  statement's file:line when types mix (no implicit conversions, like C with -Werror).
+
+The bounds of every subscript are proved one layer up (`unrollkit.analysis.kernel_bounds.check_bounds`).
+"""
+from __future__ import annotations
+
+from unrollkit.core.dtypes import BY_NAME, ElementType
+from unrollkit.core.errors import KernelSyntaxError
+from unrollkit.frontend import descriptor as d
+
+#: element types whose values are integers (the generic T is checked once it is bound)
+INT_TYPES = ("i32", "i64")
+
+
+def fail(loc: d.Loc, msg: str):
+    raise KernelSyntaxError(msg, loc.filename, loc.lineno)
+
+
+def value_type(e: d.Expr, ptypes: dict, ltypes: dict, loc: d.Loc) -> ElementType | None:
+    """Element type of ``e``; None when it has no typed leaf (int literals, indices), which
+    then take the type of their context. A condition's type is that of what it compares (its
+    truth value is no element type); a select's is that of its two values."""
+    if isinstance(e, d.Load):
+        return ptypes[e.array]
+    if isinstance(e, d.Scalar):
+        return ptypes[e.name]
+    if isinstance(e, d.Local):
+        return ltypes.get(e.name)
+    if isinstance(e, (d.Const, d.Index)):
+        return None
+    if isinstance(e, d.Select):
+        value_type(e.cond, ptypes, ltypes, loc)
+        kids = (e.if_true, e.if_false)
+    elif isinstance(e, (d.Logic, d.Not)):
+        for c in d.expr_children(e):
+            value_type(c, ptypes, ltypes, loc)
+        return None
+    else:
+        kids = d.expr_children(e)
+    typed = [t for t in (value_type(c, ptypes, ltypes, loc) for c in kids) if t is not None]
+    if len(set(typed)) > 1:
+        fail(loc, f"expression mixes element types {typed[0].name} and {typed[1].name}; "
+                  "unrollkit has no implicit conversions")
+    ty = typed[0] if typed else None
+    if isinstance(e, d.Math) and ty is not None and ty.name in INT_TYPES and e.fn != "abs":
+        fail(loc, f"{e.fn}() of an {ty.name} value: it takes floating-point values")
+    if isinstance(e, d.Pow) and ty is not None and ty.name in INT_TYPES and \
+            (isinstance(e.exponent, float) or e.exponent < 0):
+        fail(loc, f"** {e.exponent} of an {ty.name} value: integers take exponents 0, 1, 2, ...")
+    return ty
+
+
+def check_literals(e: d.Expr, ty: ElementType, loc: d.Loc, untyped: dict | None = None):
+    """Literals of ``e`` as values of ``ty`` (`d.literal_problem`), through the untyped locals
+    it uses (``untyped``: name → (value, loc)), which take the type of each use."""
+    for x in d.walk_expr(e):
+        if isinstance(x, d.Const) and isinstance(x.value, float) and not ty.is_float:
+            fail(loc, f"float literal {x.value!r} in an {ty.name} expression")
+        if isinstance(x, d.Const) and d.literal_problem(x.value, ty):
+            fail(loc, d.literal_problem(x.value, ty))
+        if isinstance(x, d.Local) and untyped and x.name in untyped:
+            check_literals(untyped[x.name][0], ty, untyped[x.name][1], untyped)
+        if isinstance(x, d.BinOp) and x.op == "/" and not ty.is_float:
+            fail(loc, f"'/' on {ty.name} values: integer division is not supported (it can trap)")
+
+
+class _Variable:
+    """One local variable: every assignment to a name visible in one scope (``acc = 0.0`` and
+    the ``acc += ...`` of the loops inside it) shares it, and its element type."""
+    __slots__ = ("name", "type", "lets", "carried")
+
+    def __init__(self, name):
+        self.name, self.type, self.lets, self.carried = name, None, [], False
+
+
+def variable_types(body, ptypes: dict) -> dict:
+    """The element type of the variable each `d.Let` of ``body`` assigns, by ``id(let)``: the
+    type of its typed assignments (``acc = 0.0`` then ``acc += x[i]`` is a ``x``-typed
+    variable; the literal takes that type), None for a variable of literals and indices
+    only (re-emitted at each use) — unless a loop or an ``if`` carries it (``n = 0`` then
+    ``n += 1``): then it is i64, or f64 if a float literal is among its values, as in Python.
+    Assignments of different types are a `KernelSyntaxError` at the assignment."""
+    by_let, variables = {}, []
+
+    def block(stmts, scope, nested):
+        changed = False
+        for s in stmts:
+            if isinstance(s, d.Loop):
+                changed |= block(s.body, dict(scope), nested + 1)
+            elif isinstance(s, d.If):
+                changed |= block(s.then, dict(scope), nested + 1)
+                changed |= block(s.orelse, dict(scope), nested + 1)
+            elif isinstance(s, d.Let):
+                var = scope.get(s.name)
+                if var is None:
+                    var = by_let.get(id(s)) or _Variable(s.name)
+                    scope[s.name] = var
+                elif nested > var_depth[id(var)]:
+                    var.carried = True
+                var_depth.setdefault(id(var), nested)
+                if id(s) not in by_let:
+                    by_let[id(s)] = var
+                    var.lets.append(s)
+                    variables.append(var)
+                vt = value_type(s.value, ptypes, {n: v.type for n, v in scope.items()}, s.loc)
+                if vt is not None and var.type is None:
+                    var.type, changed = vt, True
+                elif vt is not None and vt != var.type:
+                    fail(s.loc, f"{s.name!r} holds {var.type.name} values and is assigned a "
+                                f"{vt.name} value here; unrollkit has no implicit conversions")
+        return changed
+
+    var_depth = {}
+    while True:
+        for _ in range(len(list(d.walk(body))) + 1):  # types only go from None to known
+            if not block(body, {}, 0):
+                break
+        untyped = [v for v in {id(v): v for v in variables}.values() if v.carried and v.type is None]
+        if not untyped:
+            break
+        for var in untyped:  # Python's own types for a count or a sum of literals
+            floats = any(isinstance(x, d.Const) and isinstance(x.value, float)
+                         for s in var.lets for x in d.walk_expr(s.value))
+            var.type = BY_NAME["f64" if floats else "i64"]
+    return {k: v.type for k, v in by_let.items()}
+
+
+def check_types(kernel: d.Kernel, ptypes: dict) -> dict:
+    """Type-check every statement; returns the types of the variables by ``id(let)``."""
+    vtypes = variable_types(kernel.body, ptypes)
+    untyped = {}
+
+    def block(body, ltypes):
+        for s in body:
+            if isinstance(s, d.Loop):
+                block(s.body, dict(ltypes))
+            elif isinstance(s, d.If):
+                value_type(s.cond, ptypes, ltypes, s.loc)
+                check_condition(s.cond, ptypes, ltypes, s.loc, untyped)
+                block(s.then, dict(ltypes))
+                block(s.orelse, dict(ltypes))
+            elif isinstance(s, d.Let):
+                ty = vtypes[id(s)]
+                value_type(s.value, ptypes, ltypes, s.loc)  # mixed types are an error here
+                if ty is not None:
+                    check_literals(s.value, ty, s.loc, untyped)
+                    check_condition(s.value, ptypes, ltypes, s.loc, untyped)
+                else:  # built from literals and indices only; it takes the type of each use
+                    untyped[s.name] = (d.inline_locals(s.value, {n: v[0] for n, v in untyped.items()}), s.loc)
+                ltypes[s.name] = ty
+            else:
+                ty = ptypes[s.array]
+                vt = value_type(s.value, ptypes, ltypes, s.loc)
+                if vt is not None and vt != ty:
+                    fail(s.loc, f"storing a {vt.name} value into {s.array}, an array of {ty.name}")
+                check_literals(s.value, ty, s.loc, untyped)
+                check_condition(s.value, ptypes, ltypes, s.loc, untyped)
+
+    block(kernel.body, {})
+    return vtypes
+
+
+def compare_type(e, ptypes: dict, ltypes: dict, loc: d.Loc) -> ElementType:
+    """The element type a comparison ``e`` compares in: its operands' type, else (indices and
+    int literals only) i64, else f64 (a float literal)."""
+    ty = value_type(d.BinOp("+", e.lhs, e.rhs), ptypes, ltypes, loc)
+    if ty is not None:
+        return ty
+    floats = any(isinstance(x, d.Const) and isinstance(x.value, float)
+                 for c in (e.lhs, e.rhs) for x in d.walk_expr(c))
+    return BY_NAME["f64" if floats else "i64"]
+
+
+def check_condition(e: d.Expr, ptypes, ltypes, loc: d.Loc, untyped: dict):
+    """The literals of every comparison in ``e`` fit the type it compares in."""
+    for x in d.walk_expr(e):
+        if isinstance(x, d.Compare):
+            ty = compare_type(x, ptypes, ltypes, loc)
+            check_literals(d.BinOp("+", x.lhs, x.rhs), ty, loc, untyped)

@@ -1,0 +1,56 @@
+"""A kernel's `Signature`: the element type and shape of each parameter one compile is
+specialised on (shapes are static per call signature), and the sizes it implies.
+`unrollkit.runtime.bind` makes one from call arguments; `signature_at` from sizes by name.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+from unrollkit.core.dtypes import BY_NAME
+from unrollkit.core.errors import UnrollkitError
+
+#: the shape given to a size that `signature_at` is not told (``Pipeline.trace``, ``unrollkit opt``)
+DEFAULT_SIZE = 64
+
+
+@dataclasses.dataclass(frozen=True)
+class Signature:
+    """What a compiled kernel is specialised on: each parameter's element type and shape."""
+    types: tuple   # ((param, "f32"), ...)
+    shapes: tuple  # ((param, (512, 300)), ...) for arrays
+
+    def ptypes(self) -> dict:
+        """{parameter: ElementType}."""
+        return {n: BY_NAME[t] for n, t in self.types}
+
+    def shape_map(self) -> dict:
+        """{array parameter: shape tuple}."""
+        return dict(self.shapes)
+
+
+def sizes_of(kernel, sig: Signature) -> dict:
+    """{size name: value} of ``kernel`` under ``sig`` (read from the arrays' shapes)."""
+    shapes = sig.shape_map()
+    sizes = {}
+    for p in kernel.arrays:
+        for dim, s in enumerate(p.shape):
+            if isinstance(s, str):
+                sizes.setdefault(s, shapes[p.name][dim])
+    return sizes
+
+
+def signature_at(kernel, sizes: dict, dtype: str = "f32") -> Signature:
+    """The signature of ``kernel`` at ``sizes`` (by name; `DEFAULT_SIZE` when not given), its
+    generic element type T bound to ``dtype``. An unknown size name is an error."""
+    names = {s for p in kernel.arrays for s in p.shape if isinstance(s, str)}
+    unknown = sorted(set(sizes) - names)
+    if unknown:
+        raise UnrollkitError(f"kernel {kernel.name!r} has no size {unknown[0]!r}; its sizes are {sorted(names)}")
+    types, shapes = [], []
+    for p in kernel.arrays:
+        types.append((p.name, dtype if p.elem.is_generic else p.elem.name))
+        shapes.append((p.name, tuple(s if isinstance(s, int) else sizes.get(s, DEFAULT_SIZE) for s in p.shape)))
+    for p in kernel.params:
+        if not p.is_array:
+            types.append((p.name, dtype if p.elem.is_generic else p.elem.name))
+    return Signature(tuple(types), tuple(shapes))

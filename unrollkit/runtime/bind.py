@@ -1,0 +1,131 @@
+"""Binding a call's arguments to a kernel: the checks every call passes (count, dtype, rank,
+shared sizes, fixed sizes, C-contiguity and writability of outputs, scalar ranges, no
+overlapping outputs) and the `Signature` they give. The first step of the runtime
+(bind → plan → cache → compile → call); the reference interpreter binds the same way.
+"""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from unrollkit.core.dtypes import BY_NAME, FROM_NUMPY
+from unrollkit.core.errors import ArgumentError
+from unrollkit.frontend.signature import Signature
+
+
+def bind(k, args) -> tuple:
+    """Check the call arguments ``args`` of kernel ``k``; returns (Signature, arrays/scalars
+    ready to pass). Every refusal is an `ArgumentError` naming the kernel and the parameter."""
+    if len(args) != len(k.params):
+        names = ", ".join(p.name for p in k.params)
+        raise ArgumentError(f"{k.name}() takes {len(k.params)} arguments ({names}), got {len(args)}")
+    generic = None
+    types, shapes, ready, sizes = [], [], [], {}
+    written = k.written
+    for p, a in zip(k.params, args):
+        if p.is_array:
+            if not isinstance(a, np.ndarray):
+                raise ArgumentError(f"{k.name}(): argument {p.name!r} must be a numpy array, "
+                                    f"got {type(a).__name__}")
+            if isinstance(a, np.ma.MaskedArray):  # the code would read and write masked elements
+                raise ArgumentError(f"{k.name}(): argument {p.name!r} is a masked array; its mask "
+                                    "would be ignored: pass a.filled(value) or np.asarray(a)")
+            if a.dtype not in FROM_NUMPY:
+                raise ArgumentError(f"{k.name}(): argument {p.name!r} has dtype {a.dtype}; "
+                                    "supported: float32, float64, int32, int64")
+            et = FROM_NUMPY[a.dtype]
+            if p.elem.is_generic:
+                if generic is None:
+                    generic = (et, p.name)
+                elif generic[0] != et:
+                    raise ArgumentError(
+                        f"{k.name}(): argument {p.name!r} has dtype {a.dtype} but {generic[1]!r} "
+                        f"has {np.dtype(BY_NAME[generic[0]].numpy)}; they share the element type T")
+            elif et != p.elem.name:
+                raise ArgumentError(f"{k.name}(): argument {p.name!r} must have dtype "
+                                    f"{p.elem.numpy}, got {a.dtype}")
+            if a.ndim != len(p.shape):
+                raise ArgumentError(f"{k.name}(): argument {p.name!r} must be {len(p.shape)}-D "
+                                    f"(shape {_shape_str(p.shape)}), got {a.ndim}-D shape {a.shape}")
+            for dim, (want, got) in enumerate(zip(p.shape, a.shape)):
+                if isinstance(want, int):
+                    if got != want:
+                        raise ArgumentError(f"{k.name}(): dimension {dim} of {p.name!r} must be "
+                                            f"{want}, got {got}")
+                elif want in sizes and sizes[want][0] != got:
+                    raise ArgumentError(
+                        f"{k.name}(): size {want} disagrees: {sizes[want][1]} gives {sizes[want][0]} "
+                        f"but {p.name!r} gives {got} (dimension {dim})")
+                else:
+                    sizes.setdefault(want, (got, f"{p.name!r} (dimension {dim})"))
+            if p.name in written:
+                if not a.flags.c_contiguous:
+                    raise ArgumentError(f"{k.name}(): output {p.name!r} must be C-contiguous "
+                                        "(results are written in place); pass np.ascontiguousarray(x) "
+                                        "and read the result from it")
+                if not a.flags.writeable:
+                    raise ArgumentError(f"{k.name}(): output {p.name!r} is read-only")
+            elif not a.flags.c_contiguous:
+                a = np.ascontiguousarray(a)  # an input: a contiguous copy is equivalent
+            types.append((p.name, et))
+            shapes.append((p.name, tuple(a.shape)))
+        ready.append(a)
+    # scalars, now that T is known
+    for i, (p, a) in enumerate(zip(k.params, args)):
+        if p.is_array:
+            continue
+        et = p.elem.name
+        if p.elem.is_generic:
+            if generic is None:
+                raise ArgumentError(f"{k.name}(): the element type T of scalar {p.name!r} "
+                                    "cannot be inferred: no array parameter has type T")
+            et = generic[0]
+        ready[i] = _scalar(k.name, p.name, a, et)
+        types.append((p.name, et))
+    _check_aliasing(k, ready)
+    return Signature(tuple(types), tuple(shapes)), ready
+
+
+def _check_aliasing(k, ready):
+    """Machine code assumes arrays do not overlap (noalias): copy an overlapping input,
+    refuse two overlapping outputs."""
+    arrays = [(p, i) for i, p in enumerate(k.params) if p.is_array]
+    written = k.written
+    for x, (p, i) in enumerate(arrays):
+        for q, j in arrays[x + 1:]:
+            if not np.may_share_memory(ready[i], ready[j]):
+                continue
+            if p.name in written and q.name in written:
+                raise ArgumentError(f"{k.name}(): outputs {p.name!r} and {q.name!r} overlap in "
+                                    "memory; pass separate arrays")
+            src = j if p.name in written else i
+            ready[src] = ready[src].copy()
+
+
+def _shape_str(shape) -> str:
+    return "[" + ", ".join(map(str, shape)) + "]"
+
+
+_LIMITS = {"i32": (-2**31, 2**31 - 1), "i64": (-2**63, 2**63 - 1)}
+
+
+def _scalar(kname, pname, a, et):
+    if isinstance(a, (bool, np.bool_)) or not isinstance(a, numbers.Real):
+        raise ArgumentError(f"{kname}(): scalar {pname!r} must be a real number, got {type(a).__name__}")
+    if et.startswith("i"):
+        if isinstance(a, numbers.Integral):
+            v = int(a)
+        elif float(a).is_integer():
+            v = int(a)
+        else:
+            raise ArgumentError(f"{kname}(): scalar {pname!r} is {et} but got the non-integer {a!r}")
+        lo, hi = _LIMITS[et]
+        if not lo <= v <= hi:
+            raise ArgumentError(f"{kname}(): scalar {pname!r} = {v} does not fit in {et}")
+        return v
+    try:
+        return float(a)
+    except OverflowError:  # an int beyond any float (10**400)
+        raise ArgumentError(f"{kname}(): scalar {pname!r} is {et} but got an integer of "
+                            f"{len(str(abs(int(a))))} digits, too large for any float") from None

@@ -1,0 +1,59 @@
+"""The fast path of a jitted kernel's call: a signature already checked once runs without Python checks.
+
+`JitKernel.__call__` first offers the arguments to the `FastCall` objects of its recently used
+signatures (native code, `unrollkit/runtime/_fastcall.c`). A `FastCall` accepts exactly the arguments
+that the full checks (`JitKernel.signature`) accepted before and would pass on unchanged:
+the same count, exact `numpy.ndarray`s with the same dtype, shape and C-contiguity, writable
+outputs, Python or numpy int/float scalars that fit, and no two arrays overlapping in memory.
+Anything else falls through to the full checks, which copy, refuse or explain as before, so
+the fast path never changes what a call does, only what it costs (measured in
+`bench/RUNTIME.md`). It calls the kernel's packed entry point (`to_llvm.PACKED_SUFFIX`).
+
+The extension is optional (built at install with the Python headers; a platform without a C
+compiler gets every call through the full checks, correct but slower).
+"""
+from __future__ import annotations
+
+import ctypes
+import functools
+
+import numpy as np
+
+from unrollkit.core.dtypes import BY_NAME
+from unrollkit.codegen.to_llvm import PACKED_SUFFIX
+
+try:  # optional: built at install time (see pyproject.toml, ext-modules)
+    from unrollkit.runtime._fastcall import FastCall, run_parallel
+except ImportError:  # pragma: no cover - depends on the build
+    FastCall = run_parallel = None
+
+#: signatures offered the fast path per jitted kernel, most recent first: each costs one
+#: native check on a miss, so a kernel called with many shapes still dispatches quickly
+FAST_SIGNATURES = 4
+
+
+@functools.lru_cache(None)
+def buffer_format(numpy_name: str) -> str:
+    """The buffer-protocol format numpy exports for a dtype (``'l'`` for int64 on LP64 Linux)."""
+    return memoryview(np.empty(0, numpy_name)).format
+
+
+def fast_call(ck, kernel, sig):
+    """A `FastCall` for compiled kernel ``ck`` (signature ``sig``), or None without the extension.
+
+    The `FastCall` references ``ck``, which owns the machine code, so the code outlives every
+    call made through it."""
+    if FastCall is None:
+        return None
+    types, shapes, written = dict(sig.types), sig.shape_map(), kernel.written
+    spec = []
+    for p in kernel.params:
+        et = types[p.name]
+        if p.is_array:
+            spec.append(("array", buffer_format(BY_NAME[et].numpy.name), tuple(shapes[p.name]),
+                         p.name in written))
+        else:
+            spec.append((et,))
+    fn = ck.engine.function(ck.symbol + PACKED_SUFFIX, None, [ctypes.c_void_p])
+    return FastCall(ctypes.cast(fn, ctypes.c_void_p).value, tuple(spec), ck, np.ndarray,
+                    np.floating, np.integer)

@@ -1,0 +1,170 @@
+"""`unrollkit bench contractions`: every contraction of kernels/contractions.py (and gemm) under
+``factor="auto"`` beside numpy's equivalent, single-threaded, side by side (issue 12).
+
+One table (``bench/CONTRACTIONS.md`` with ``--out bench``): kernel, size, dtype, unrollkit's
+and numpy's time per call, the ratio (numpy's time / unrollkit's: ≥ 1 is as fast as numpy or
+faster; the median of per-round ratios of paired, shuffled rounds), unrollkit's share of the
+measured FMA peak (`unrollkit.tools.peak`), and the cold compile of that call signature (no cache).
+Every unrollkit result is checked against numpy in float64 before anything is timed.
+
+numpy's equivalents (`kernels.contractions.NUMPY`) allocate their temporaries (``A @ B.T``,
+then an add): the BLAS call dominates at these sizes, and it is the call a numpy user writes.
+unrollkit runs with ``parallel=False`` and numpy's BLAS with one thread.
+"""
+from __future__ import annotations
+
+import os
+import platform
+import time
+
+import numpy as np
+
+from unrollkit.tools.bench_runtime import blas_threads, paired
+
+#: square sizes (every size name = n; a batch of `BATCH` for the batched forms)
+DEFAULT_SIZES = (256, 512, 1024)
+DEFAULT_KERNELS = ("gemm", "gemm_bt", "gemm_bt_ikj", "gemm_at", "gemm_ct", "batched_matmul",
+                   "batched_shared_b", "polybench_gemm", "polybench_2mm", "polybench_3mm")
+BATCH = 8
+
+
+def _kernel(name: str):
+    from unrollkit.kernels import contractions as kc
+    from unrollkit.kernels import gemm
+    return gemm if name == "gemm" else kc.ALL[name]
+
+
+def _arguments(name: str, sizes: dict, dtype):
+    from unrollkit.kernels import contractions as kc
+    if name == "gemm":
+        return kc.arguments("gemm_renamed", sizes, dtype)  # the same A (M×K), B (K×N), C (M×N)
+    return kc.arguments(name, sizes, dtype)
+
+
+def _numpy(name: str):
+    from unrollkit.kernels import contractions as kc
+    return kc.NUMPY["gemm_renamed" if name == "gemm" else name]
+
+
+def _check(name: str, sizes: dict, dtype) -> None:
+    """One call of the compiled kernel against numpy in float64; an error if they disagree."""
+    import unrollkit as uk
+    args = _arguments(name, sizes, dtype, )
+    want = [np.array(a, np.float64) if isinstance(a, np.ndarray) else float(a) for a in args]
+    _numpy(name)(*want)
+    uk.jit(_kernel(name), factor="auto", parallel=False)(*args)
+    tol = (1e-4 if np.dtype(dtype) == np.float32 else 1e-10) * sizes["K"]
+    for got, w in zip(args, want):
+        if isinstance(got, np.ndarray):
+            scale = max(1.0, float(np.abs(w).max()))
+            if np.abs(got - w).max() > tol * scale:
+                raise AssertionError(f"{name} {sizes} {np.dtype(dtype).name}: unrollkit's result "
+                                     "differs from numpy's")
+
+
+def _cold_compile(name: str, sizes: dict, dtype) -> float:
+    """Seconds to compile the call's signature with the disk cache off."""
+    import unrollkit as uk
+    f = uk.jit(_kernel(name), factor="auto", parallel=False)
+    sig, _ = f.signature(_arguments(name, sizes, dtype))
+    old = os.environ.get("UNROLLKIT_CACHE")
+    os.environ["UNROLLKIT_CACHE"] = "0"
+    try:
+        t = time.perf_counter()
+        f._get(sig)
+        return time.perf_counter() - t
+    finally:
+        if old is None:
+            del os.environ["UNROLLKIT_CACHE"]
+        else:
+            os.environ["UNROLLKIT_CACHE"] = old
+
+
+def measure(name: str, n: int, dtype, rounds: int, seconds: float, peaks: dict) -> dict:
+    """One row: the kernel at M = N = K = n (and a batch of `BATCH` for the batched forms)."""
+    import unrollkit as uk
+    from unrollkit.tuning.contraction import recognise_all
+    batched = name.startswith("batched")
+    sizes = {"P": BATCH if batched else n, "M": n, "N": n, "K": n, "L": n}
+    _check(name, sizes, dtype)
+    compile_s = _cold_compile(name, sizes, dtype)
+    f = uk.jit(_kernel(name), factor="auto", parallel=False)
+    ours, theirs = _arguments(name, sizes, dtype), _arguments(name, sizes, dtype)
+    ref = _numpy(name)
+    blas_threads(1)
+    try:
+        got = paired({"numpy": lambda: ref(*theirs), "unrollkit": lambda: f(*ours)}, rounds, seconds)
+    finally:
+        blas_threads(None)
+    nests = len(recognise_all(_kernel(name)))  # 2mm, 3mm: two, three n³ products
+    flops = 2.0 * (BATCH if batched else 1) * n ** 3 * nests
+    t_uk, ratio = got["unrollkit"]
+    peak = peaks.get("fma", {}).get("f32" if np.dtype(dtype) == np.float32 else "f64", {}).get("gflops")
+    return {"kernel": name, "size": n, "batch": BATCH if batched else 1, "dtype": np.dtype(dtype).name,
+            "unrollkit_s": t_uk, "numpy_s": got["numpy"][0], "ratio": 1.0 / ratio,
+            "peak_share": flops / t_uk / 1e9 / peak if peak else None, "compile_s": compile_s,
+            "variant": f.last.plan.variant}
+
+
+def markdown(rows: list, env: dict, command: str) -> str:
+    """The CONTRACTIONS.md table."""
+    out = ["# Contractions beside numpy (single thread)", "",
+           f"`{command}` on {env['cpu']} ({env['when']}); FMA peak {env['peak']}. ratio = numpy's "
+           "time / unrollkit's (≥ 1: as fast or faster), the median of paired rounds; "
+           "compile = cold compile of the signature.", "",
+           "| kernel | size | dtype | unrollkit ms | numpy ms | ratio | % of peak | compile s |",
+           "|---|---|---|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        size = f"{r['batch']}×{r['size']}³" if r["batch"] > 1 else f"{r['size']}³"
+        share = f"{r['peak_share']:.0%}" if r["peak_share"] else "–"
+        out.append(f"| {r['kernel']} | {size} | {r['dtype']} | {r['unrollkit_s'] * 1e3:.2f} | "
+                   f"{r['numpy_s'] * 1e3:.2f} | {r['ratio']:.2f} | {share} | {r['compile_s']:.2f} |")
+    return "\n".join(out) + "\n"
+
+
+def run(sizes=DEFAULT_SIZES, dtypes=("f32", "f64"), kernels=DEFAULT_KERNELS, rounds: int = 11,
+        seconds: float = 0.05, command: str = "unrollkit bench contractions", progress=None):
+    """(markdown text, rows): every kernel at every size and dtype, checked, then timed."""
+    from unrollkit.tools import peak
+    peaks = peak.peaks()
+    rows = []
+    for name in kernels:
+        for dt in dtypes:
+            for n in sizes:
+                rows.append(measure(name, n, {"f32": np.float32, "f64": np.float64}[dt], rounds,
+                                    seconds, peaks))
+                if progress:
+                    progress(rows[-1])
+    fma = peaks.get("fma", {})
+    env = {"cpu": f"{platform.processor() or platform.machine()} ({peaks.get('cpu', '?')})",
+           "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+           "peak": ", ".join(f"{k} {v['gflops']:.0f} GFLOP/s" for k, v in fma.items())}
+    return markdown(rows, env, command), rows
+
+
+def cli(sizes: str | None, dtype: str, repeat: int | None, target_ms: float | None, out_dir,
+        md_out, json_out) -> None:
+    """``unrollkit bench contractions [--sizes 256,512] [--dtype f32,f64] [--out DIR]``: the
+    table printed, and written to DIR/CONTRACTIONS.md (rows to DIR/contractions.json)."""
+    import json
+    from pathlib import Path
+
+    from unrollkit.core.errors import UnrollkitError
+    try:
+        ns = tuple(int(x) for x in sizes.split(",")) if sizes else DEFAULT_SIZES
+    except ValueError:
+        raise UnrollkitError(f"--sizes takes comma-separated integers, got {sizes!r}") from None
+    dts = tuple(x.strip() for x in dtype.split(","))
+    if any(x not in ("f32", "f64") for x in dts) or any(n < 1 for n in ns):
+        raise UnrollkitError("bench contractions: --dtype is f32, f64 or f32,f64; sizes are >= 1")
+    if out_dir is not None:
+        md_out, json_out = md_out or Path(out_dir) / "CONTRACTIONS.md", json_out or Path(out_dir) / "contractions.json"
+    command = "unrollkit bench contractions --sizes " + ",".join(map(str, ns)) + f" --dtype {','.join(dts)}"
+    text, rows = run(ns, dts, rounds=repeat or 11, seconds=(target_ms or 50.0) / 1000, command=command,
+                     progress=lambda r: print(f"{r['kernel']} {r['size']} {r['dtype']}: ratio "
+                                              f"{r['ratio']:.2f}", flush=True))
+    print(text)
+    if md_out is not None:
+        Path(md_out).write_text(text)
+    if json_out is not None:
+        Path(json_out).write_text(json.dumps(rows, indent=1))

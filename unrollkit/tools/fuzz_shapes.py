@@ -1,0 +1,129 @@
+"""Kernel shapes the fuzzer grew for the hard cases of legality, remainders and bounds.
+
+* `gen_siblings`: an outer loop around two sibling inner loops whose statements read and write
+  the same arrays at ``i - 1``, ``i`` and ``i + 1``: flow, anti and output dependences carried by
+  the outer loop with "=" on the inner ones, in either textual order (unroll-and-jam must refuse
+  exactly the ones a later statement's copy would overtake).
+* `gen_contraction`: ``out[..] += A[..] * B[..]`` over three loops in any order, with the
+  operands' subscripts drawn from the loops (gemm, gemv, transposed operands, outer products).
+* `gen_gemm`: ``C[i, j] += A[i, k] * B[k, j]`` with the BLAS schedule or the cost model, N drawn
+  to hit every remainder class modulo 16 (f32) and 8 (f64) lanes, M around the register tile.
+* `gen_divmod`: ``//`` (and ``%``, which the frontend refuses) in subscripts, in and out of
+  bounds; `unrollkit.tools.fuzz_case.out_of_bounds` tells which, and those must be refused.
+"""
+from __future__ import annotations
+
+import textwrap
+
+from unrollkit.tools.fuzz_case import DTYPES, Case, choose_variant, lit, pipeline_steps
+
+_T = {"f32": "uk.f32", "f64": "uk.f64", "i32": "uk.i32"}
+
+
+def _def(params: str, body: list) -> str:
+    return "def fuzz_kernel(" + params + "):\n" + textwrap.indent("\n".join(body), "    ") + "\n"
+
+
+def _off(v: str, c: int) -> str:
+    return v if c == 0 else f"{v} + {c}" if c > 0 else f"{v} - {-c}"
+
+
+def gen_siblings(ch) -> Case:
+    dtype = ch.choice(DTYPES)
+    T = _T[dtype]
+    body = ["for i in range(1, N - 1):"]
+    for j in ("j", "j2"):
+        out, src = ch.choice((("p", "q"), ("q", "p"), ("p", "p")))
+        w, r = ch.choice((0, 0, -1, 1)), ch.choice((0, -1, 1))
+        rj = ch.choice((0, 0, -1, 1)) if out != src else 0
+        op = ch.choice(("=", "+=", "="))
+        other = ch.choice((f"z[i, {j}]", lit(ch, dtype), "s"))
+        body += [f"    for {j} in range(1, M - 1):",
+                 f"        {out}[{_off('i', w)}, {j}] {op} {src}[{_off('i', r)}, {_off(j, rj)}] * "
+                 f"{lit(ch, dtype)} + {other}"]
+    params = f'p: {T}["N", "M"], q: {T}["N", "M"], z: {T}["N", "M"], s: {T}'
+    first = [f"unroll-jam{{loop=i,factor={ch.choice((2, 3, 4))}}}"] if ch.int(0, 1) else []
+    variant, factor = choose_variant(ch)
+    return Case(_def(params, body), dtype, (("N", ch.int(0, 11)), ("M", ch.int(2, 9))),
+                pipeline_steps(ch, ["i", "j", "j2"], first), variant, ch.int(0, 2**16), factor)
+
+
+#: (out subscript, A subscript, B subscript) over loops i, j, k (k the reduction)
+CONTRACTIONS = (
+    (("i", "j"), ("i", "k"), ("k", "j")),   # gemm
+    (("i", "j"), ("k", "i"), ("k", "j")),   # Aᵀ B
+    (("i", "j"), ("i", "k"), ("j", "k")),   # A Bᵀ
+    (("i",), ("i", "k"), ("k",)),           # gemv
+    (("j",), ("k", "j"), ("k",)),           # xᵀ A
+    (("i", "j"), ("i",), ("j",)),           # outer product (no reduction)
+    ((), ("k",), ("k",)),                   # dot
+)
+_SIZE = {"i": "M", "j": "N", "k": "K"}
+
+
+def gen_contraction(ch) -> Case:
+    dtype = ch.choice(DTYPES)
+    T = _T[dtype]
+    out, a, b = ch.choice(CONTRACTIONS)
+    used = sorted(set(out) | set(a) | set(b))
+    order = list(used)
+    for n in range(len(order) - 1, 0, -1):  # a random loop order (Fisher-Yates by the chooser)
+        m = ch.int(0, n)
+        order[n], order[m] = order[m], order[n]
+
+    def shape(sub):
+        return ", ".join(f'"{_SIZE[v]}"' for v in sub) if sub else "1"
+
+    def ref(name, sub):
+        return f"{name}[{', '.join(sub) if sub else '0'}]"
+
+    body = [("    " * d) + f"for {v} in range({_SIZE[v]}):" for d, v in enumerate(order)]
+    body.append("    " * len(order) + f"{ref('C', out)} += {ref('A', a)} * {ref('B', b)}")
+    params = f"A: {T}[{shape(a)}], B: {T}[{shape(b)}], C: {T}[{shape(out)}]"
+    sizes = tuple((_SIZE[v], ch.int(1, 9)) for v in ("i", "j", "k") if v in used)
+    first = []
+    if ch.int(0, 2) == 0 and len(order) == 3:
+        first = [f"permute{{order={':'.join(ch.choice((('i', 'k', 'j'), ('i', 'j', 'k'), ('k', 'i', 'j'))))}}}"]
+    variant, factor = choose_variant(ch, ("blas",) if dtype != "i32" else ())  # (blas: floats only)
+    return Case(_def(params, body), dtype, sizes, pipeline_steps(ch, order, first), variant,
+                ch.int(0, 2**16), factor)
+
+
+def gen_gemm(ch) -> Case:
+    """The BLAS schedule's remainders: N = 16·q + r covers every r mod 16 and mod 8."""
+    dtype = ch.choice(("f32", "f64"))
+    T = _T[dtype]
+    order = ch.choice((("i", "k", "j"), ("i", "j", "k"), ("k", "i", "j"), ("j", "k", "i")))
+    body = [("    " * d) + f"for {v} in range({_SIZE[v]}):" for d, v in enumerate(order)]
+    body.append("    " * 3 + "C[i, j] += A[i, k] * B[k, j]")
+    params = f'A: {T}["M", "K"], B: {T}["K", "N"], C: {T}["M", "N"]'
+    n = 16 * ch.int(0, 2) + ch.int(0, 15)
+    sizes = (("M", ch.int(1, 12)), ("N", max(n, 1)), ("K", ch.int(1, 8)))
+    variant = ch.choice(("blas", "blas", "blas", "auto"))
+    pipeline = ch.choice(("", "", "canonicalize", "cse"))
+    return Case(_def(params, body), dtype, sizes, pipeline, variant, ch.int(0, 2**16), 1)
+
+
+def gen_divmod(ch) -> Case:
+    """``//`` subscripts, sometimes past either end, and ``%`` (refused by the frontend)."""
+    dtype = ch.choice(DTYPES)
+    T = _T[dtype]
+
+    def sub():
+        kind = ch.int(0, 9)
+        d, c = ch.choice((1, 2, 3, 4)), ch.int(-2, 2)
+        if kind == 0:
+            return f"(i + N) // {d}"                    # the issue's reproducer at d = 1
+        if kind == 1:
+            return f"i % {ch.choice((2, 3))}"
+        if kind == 2:
+            return f"(i * {ch.choice((2, 3))} + {c}) // {d}"
+        return f"i // {d} + {c}" if c >= 0 else f"i // {d} - {-c}"
+
+    lo = ch.choice(("0", "1", "2"))
+    body = [f"for i in range({lo}, N):",
+            f"    y[{sub()}] = x[{sub()}] * {lit(ch, dtype)} + y[i]"]
+    params = f'x: {T}["N"], y: {T}["N"]'
+    variant, factor = choose_variant(ch)
+    return Case(_def(params, body), dtype, (("N", ch.int(1, 24)),), pipeline_steps(ch, ["i"]),
+                variant, ch.int(0, 2**16), factor)

@@ -1,0 +1,1 @@
+"""tuning layer of unrollkit."""

@@ -1,0 +1,369 @@
+"""A BLAS-style schedule for contractions, derived from the target (issue 12).
+
+`contraction.recognise` (also `match_gemm`) finds a contraction by its access functions: the
+GEMM nest ``C[i, j] += A[i, k] * B[k, j]`` in any loop order and names is its plainest case;
+transposed operands, batch and other parallel loops, scalar coefficients and an initialisation
+nest are the others (that module says which). The schedule below runs on its loops i (rows), j
+(columns), k (reduction); the parallel loops stay outside it; a transposed B is packed
+transposed. `derive` sizes its schedule from the host `Target` and the
+call's sizes; `GemmSchedule.pipeline` spells it with the pass library (no GEMM-only pass):
+
+    tile        cache blocks: jc (NC columns of B), kc (KC of the reduction)      tile, rename
+    tile        register tile: ir (MR rows), jr (NR columns), loops k, i, j      tile, rename
+    pack B      the KC×NC block of B, at each kc, rows padded off the L1 set stride pack
+    (pack A     the MR×KC sliver of A, at each ir, column-major: only if MR > L1 ways)
+    vectorize   j by the register width, the last partial tile's columns by halves
+                (16 → 8 → 4 → 2) as registers allow; every transfer proved in bounds
+                                                                                 vectorize, in-bounds
+    unroll      i and j fully (MR·NR/W accumulators), k by KU                     unroll
+
+Loop order jc → kc → ir → jr → k → i → j: the A sliver (MR×KC) stays in L1 while the
+micro-kernel walks every NR-column panel of the B block; the B block (KC×NC) stays in L2
+while every MR-row sliver of A passes over it; C's MR×NR tile stays in registers for the
+whole k loop (LLVM promotes it: noalias arguments, buffers from an aligned allocation, and
+in-bounds, unmasked vector transfers). Remainders: `tile` (separate=true) puts the last
+partial block of every level in its own nest with constant bounds, which gets its own
+smaller register tile, packing buffers and vector/scalar split; nothing is padded.
+
+The derivation (each rule names the machine fact it uses):
+
+* register tile MR × NR, NR = nv · W (W lanes per register): nv·MR accumulators + nv loads
+  of B + 1 broadcast of A must fit the vector registers; nv·MR ≥ FMA latency × FMA units
+  (enough independent chains to keep every FMA unit busy); among those, the most FMAs per
+  loaded register (MR·nv / (MR + nv)), weighted by the fraction of the work that falls in
+  full tiles at this M and N (edge tiles run smaller, slower register tiles);
+* KC: the A sliver (MR × KC) fills half of L1 (the other half for the B and C lines that
+  stream through); the K range is split into equal blocks so the last is not a sliver;
+* NC: the B block (KC × NC) fills half of L2; equal blocks, a multiple of NR, over the
+  columns of whole register tiles (the partial tile's columns are a last block of their own);
+* KU (k unroll): the smallest power of two that brings the loop's own two uops (increment,
+  compare-and-branch) under 3% of the unrolled body;
+* pad of B's packed rows: one cache line when a row is a multiple of the L1 set stride
+  (size / ways, from sysfs), where all rows would land in one cache set;
+* A is read in place unless MR exceeds the L1's ways (then its rows could evict each other).
+
+`gemm_pipeline(kernel, signature)` gives the pipeline. ``jit(kernel, factor="auto")`` runs
+it for GEMM nests (`unrollkit.tuning.gemm_compile.compile_gemm`, called by `runtime.JitKernel` before the cost model's
+unroll-factor search, which every other kernel still gets); ``variant="blas"`` asks for it
+explicitly and is refused for kernels that are not GEMM nests.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+
+from unrollkit.frontend import descriptor as d
+from unrollkit.tuning.contraction import Contraction, recognise_all
+from unrollkit.core.errors import TransformError
+from unrollkit.codegen.pipeline import Pipeline
+from unrollkit.codegen.plan import Plan
+from unrollkit.core.target import Target, host_target
+
+#: a score within this fraction of the best register tile ties; the larger NR then wins
+#: (fewer, longer vector rows: fewer broadcasts per FMA)
+TIE = 0.01
+#: the largest share of the k loop's uops its own increment and branch may take
+LOOP_OVERHEAD = 0.03
+
+
+#: the GEMM nest is the plainest contraction (`unrollkit.tuning.contraction`): one recogniser for all
+GemmNest = Contraction
+
+
+def match_gemm(kernel: d.Kernel) -> Contraction | None:
+    """The (first) contraction of ``kernel`` this schedule runs (`contraction.recognise_all`),
+    or None."""
+    found = recognise_all(kernel)
+    return found[0] if found else None
+
+
+# ---------------------------------------------------------------- the derivation
+
+
+@dataclasses.dataclass(frozen=True)
+class GemmSchedule:
+    nest: GemmNest
+    M: int
+    N: int
+    K: int
+    elem_bytes: int
+    lanes: int             # W: elements per vector register
+    mr: int                # register tile rows (tile size of i, after clamping to M)
+    nr: int                # register tile columns (tile size of j, after clamping to N)
+    kc: int                # K block (1 = no K blocking loop)
+    nc: int                # N block (a multiple of nr; >= N: no N blocking loop)
+    ku: int                # unroll factor of the k loop
+    pad: int               # elements added to each packed row of B
+    pack_a: bool = False   # pack the A sliver (only when its rows could collide in L1)
+    registers: int = 32    # vector registers (the budget of the partial tiles' remainders)
+    why: tuple = ()        # one line per derived value
+
+    @property
+    def partial_n(self) -> int:
+        """Columns of the last, partial register tile (0 when NR divides every block)."""
+        last = self.N - (math.ceil(self.N / self.nc) - 1) * self.nc if self.K > 1 else self.N
+        # NR is a multiple of the lanes unless clamped to a narrow N (one tile of N columns)
+        return last % self.nr or self.nr % self.lanes
+
+    def describe(self) -> str:
+        t = self.nest
+        what = ", ".join(f"{n} {r}" for n, r in t.roles)
+        what += "; B packed transposed" if t.b_transposed else ""
+        what += f"; {t.scale} folded into B's packing" if t.scale else ""
+        what += "; initialisation in its own nest" if t.split else ""
+        return (f"GEMM {self.M}×{self.N}×{self.K}: register tile {self.mr}×{self.nr} "
+                f"({self.mr * -(-self.nr // self.lanes)} accumulators of {self.lanes} lanes), "
+                f"KC={self.kc}, NC={self.nc}, k unrolled ×{self.ku}, B rows padded by {self.pad}; "
+                f"loops from the accesses: {what}")
+
+    def pipeline(self) -> Pipeline:
+        """The schedule as a pass pipeline over the affine IR (see the module docstring)."""
+        t = self.nest
+        i, j, k = t.i, t.j, t.k
+        steps = []
+        # cache blocks: kc whenever K > 1 (one block if KC >= K: the anchor of B's packing),
+        # jc when N > NC; the nest is put in k-i-j order first so that both blocking loops
+        # land outside i (tile's band starts at the outermost tiled loop)
+        # the parallel loops (batch, extra M/N-like) go outside, in their source order
+        blocks = {}
+        if self.K > 1:
+            if self.nc < self.N:
+                blocks[j] = self.nc
+            blocks[k] = min(self.kc, self.K)
+        first = list(t.outer) + ([k, i, j] if blocks else [i, k, j])
+        if list(t.order) != first:
+            steps.append(f"permute{{order={':'.join(first)}}}")
+        if blocks:
+            # the band runs from k to the deepest blocked loop; the point loops are then
+            # put back in i-k-j order, which the register tile's band needs
+            band = [k, i, j] if j in blocks else [k]
+            outer = [x + ".tile" for x in (j, k) if x in blocks]
+            steps.append(_tile(blocks, outer + band))
+            steps += [f"rename{{loop={x}.tile,to={x}c}}" for x in (j, k) if x in blocks]
+            steps.append(f"permute{{order={i}:{k}:{j}}}")
+        # the register tile: ir → jr → k → i → j
+        reg = {}
+        if self.M > 1:
+            reg[i] = self.mr
+        if self.N > 1:
+            reg[j] = self.nr
+        if reg:
+            if i in reg and j in reg:
+                order = [i + ".tile", j + ".tile", k, i, j]
+            else:
+                (x,) = reg
+                order = [x + ".tile", x]
+            steps.append(_tile(reg, order))
+            steps += [f"rename{{loop={x}.tile,to={x}r}}" for x in (i, j) if x in reg]
+        if k in blocks or t.b_transposed:
+            # (a transposed B is always packed: in place, its columns j are not contiguous;
+            # at K = 1 under each register tile, the k loop's single iteration)
+            anchor = k + "c" if k in blocks else k
+            steps.append(f"pack{{arg={t.b},loop={anchor}" + (",transpose=true" if t.b_transposed else "")
+                         + (",scale=true" if t.scale else "")
+                         + (f",pad={self.pad}" if self.pad else "") + "}")
+        if self.pack_a and i in reg and self.K > 1:
+            # column-major slivers: A[i, k] is transposed by the copy, A[k, i] already is
+            steps.append(f"pack{{arg={t.a},loop={i}r" + ("" if t.a_transposed else ",transpose=true") + "}")
+        unrolled = [j]
+        if self.lanes > 1:
+            steps.append(f"vectorize{{loop={j},width={self.lanes}}}")
+            # the columns of the last partial tile that fill no full register: halve the
+            # width until they are covered (15 f32 = 8 + 4 + 2 + 1), so the whole C tile
+            # stays in registers; a rolled scalar loop there would load and store C every k
+            # ... as far as the registers allow: MR·pieces accumulators + pieces loads + 1
+            # broadcast; columns past that stay a rolled scalar loop (spilling the whole
+            # partial tile cost more: 1023³ f32 lost 20% with 7 pieces of 5 rows)
+            pieces = (self.registers - 1) // (self.mr + 1) - self.partial_n // self.lanes
+            more, unrolled = _remainder_widths(j, self.partial_n, self.lanes, pieces)
+            steps += [f"vectorize{{loop={name},width={w}}}" for name, w in more]
+            unrolled = [j] + unrolled
+            steps.append("in-bounds")
+        steps += [f"unroll{{loop={x},full=true}}" for x in unrolled]
+        steps.append(f"unroll{{loop={i},full=true}}")
+        if self.ku > 1:
+            steps.append(f"unroll{{loop={k},factor={self.ku}}}")
+        return Pipeline.parse(",".join(steps))
+
+
+def _remainder_widths(j: str, r: int, lanes: int, pieces: int = 99) -> tuple:
+    """([(loop, width), ...] vectorizations of the remainder chain ``j.rem``, ``j.rem.rem``...,
+    [loops to unroll fully]) for ``r`` columns after vectors of ``lanes``, in at most
+    ``pieces`` registers (vectors or a fully unrolled scalar tail)."""
+    steps, unroll = [], []
+    name, rem, w = f"{j}.rem", r % lanes, lanes // 2
+    while rem and w >= 2 and len(unroll) < pieces:
+        if rem >= w:
+            steps.append((name, w))
+            unroll.append(name)
+            if rem % w:
+                name += ".rem"
+            rem %= w
+        w //= 2
+    if rem and len(unroll) + rem <= pieces:
+        unroll.append(name)  # a scalar tail of `rem` columns, one register each
+    return steps, unroll
+
+
+def _tile(sizes: dict, order: list) -> str:
+    return "tile{" + ",".join(f"{k}={v}" for k, v in sizes.items()) + ",order=" + ":".join(order) + "}"
+
+
+def register_tile(t: Target, elem_bytes: int, M: int, N: int) -> tuple:
+    """(MR, nv, why): the register tile MR × nv·W (see the module docstring)."""
+    w = t.vector_lanes(elem_bytes, t.vector_bits)
+    units = t.fma_units_512 if t.vector_bits > 256 else t.fma_units
+    chains = t.fma_latency * units
+    rows = []
+    for nv in range(1, 9):
+        for mr in range(1, 17):
+            if mr * nv + nv + 1 > t.vector_registers or mr * nv < chains:
+                continue
+            nr = nv * w
+            full = (M / (math.ceil(M / mr) * mr)) * (N / (math.ceil(N / nr) * nr))
+            rows.append((mr * nv / (mr + nv) * full, nv, mr))
+    if not rows:  # too few registers for the latency model: the largest tile that fits
+        nv, mr = 1, max(1, t.vector_registers - 2)
+        return mr, nv, f"{t.vector_registers} registers cannot hide {chains} FMA chains"
+    best = max(r[0] for r in rows)
+    score, nv, mr = max((r for r in rows if r[0] >= best * (1 - TIE)), key=lambda r: (r[1], r[0]))
+    why = (f"{mr}×{nv}·{w}: {mr * nv} accumulators ≥ {chains} FMA chains (latency {t.fma_latency} × "
+           f"{units} units), {mr * nv + nv + 1} of {t.vector_registers} registers, "
+           f"{mr * nv / (mr + nv):.2f} FMAs per load, {score / (mr * nv / (mr + nv)):.0%} in full tiles")
+    return mr, nv, why
+
+
+def derive(nest: GemmNest, sizes: dict, elem_bytes: int, target: Target | None = None) -> GemmSchedule:
+    t = target or host_target()
+    M, N, K = nest.trips(sizes)
+    if min(M, N, K) < 1:
+        raise TransformError("GEMM schedule: an empty dimension")
+    w = t.vector_lanes(elem_bytes, t.vector_bits)
+    mr, nv, why_reg = register_tile(t, elem_bytes, M, N)
+    nr = nv * w
+    # KC: the A sliver MR×KC in half of L1; equal blocks over K
+    kc_max = max(1, t.l1d_bytes // 2 // (mr * elem_bytes))
+    kc = _balanced(K, kc_max, 4)
+    # NC: the B block KC×NC in half of L2; equal blocks, a multiple of NR, over the columns
+    # of whole register tiles (N rounded down to NR): the partial tile's columns are then the
+    # last block on their own. Split over all of N, the last block mixed whole tiles with the
+    # partial one (1023 f64: 4×240 + 63 = 40 + 23), and `tile` gives that block its own copy
+    # of the full tile's nest under every K block and row remainder: 12 nests instead of 8,
+    # each one more pass over LLVM (cold compile 1.4 s → under 1 s)
+    nc_max = max(nr, t.l2_bytes // 2 // (kc * elem_bytes) // nr * nr)
+    nc = N if N <= nc_max else _balanced(N // nr * nr, nc_max, nr)
+    # k unroll: the loop's 2 uops under 3% of the body (MR·nv FMAs, nv loads, MR broadcasts);
+    # measured at 1024³ f32 (6×64 or 5×80): ×1 (6% overhead) 7% slower, ×2 and ×4 equal,
+    # and every further copy multiplies the code of all 2^3 remainder nests
+    body = mr * nv + nv + mr
+    ku = 1
+    while 2 / (body * ku) > LOOP_OVERHEAD and ku < 8:
+        ku *= 2
+    # the L1 set stride (size / ways): rows that far apart share a cache set
+    ways = l1_ways()
+    set_stride = t.l1d_bytes // ways
+    # pad a packed B row whose length is a multiple of it by one line: the micro-kernel
+    # walks down the rows, which would otherwise all land in one set
+    row = min(nc, N) * elem_bytes
+    pad = t.line_bytes // elem_bytes if row % set_stride == 0 else 0
+    # A is read in place: its MR rows (one line each at a time) fit the L1's ways even
+    # when K·e is a multiple of the set stride; packing it (a transposing copy per
+    # jc, kc, ir) cost 15% at 2048³ here. Pack it only when the rows could evict each other.
+    pack_a = mr > ways and nest.a_packable
+    why = (why_reg,
+           f"KC={kc}: A sliver {mr}×{kc}×{elem_bytes} B ≤ L1/2 ({t.l1d_bytes // 2} B)",
+           f"NC={nc}: B block {kc}×{nc}×{elem_bytes} B ≤ L2/2 ({t.l2_bytes // 2} B)",
+           f"k ×{ku}: loop overhead {2 / (body * ku):.1%} of a {body}-uop body")
+    return GemmSchedule(nest, M, N, K, elem_bytes, w, min(mr, M), min(nr, N), kc, nc, ku, pad,
+                        pack_a=pack_a, registers=t.vector_registers, why=why)
+
+
+def l1_ways(root: str = "/sys/devices/system/cpu/cpu0/cache") -> int:
+    """Associativity of the L1 data cache from sysfs (`Target` has no field for it); 8 if
+    unreadable (the smallest of current x86 L1Ds, so the conservative answer)."""
+    from pathlib import Path
+    for d in sorted(Path(root).glob("index*")):
+        try:
+            if (d / "level").read_text().strip() == "1" and (d / "type").read_text().strip() == "Data":
+                return int((d / "ways_of_associativity").read_text())
+        except (OSError, ValueError):
+            continue
+    return 8
+
+
+def _balanced(n: int, cap: int, multiple: int) -> int:
+    """A block size ≤ ``cap`` (a multiple of ``multiple`` when possible) splitting ``n`` into
+    as few, equal blocks as possible (the last one is not a sliver)."""
+    if n <= cap:
+        return n
+    blocks = math.ceil(n / cap)
+    size = math.ceil(n / blocks)
+    size = math.ceil(size / multiple) * multiple
+    return size if size <= cap else cap // multiple * multiple or cap
+
+
+@dataclasses.dataclass(frozen=True)
+class Schedules:
+    """The schedules of a kernel's contraction nests (2mm, 3mm), run one after the other."""
+    parts: tuple  # of GemmSchedule, in source order
+
+    @property
+    def nest(self) -> Contraction:
+        """The first nest's contraction (its ``kernel`` is the rewritten kernel of all nests)."""
+        return self.parts[0].nest
+
+    @property
+    def why(self) -> tuple:
+        """Every nest's derivation, one line per derived value."""
+        return tuple(f"nest {n + 1}: {w}" for n, p in enumerate(self.parts) for w in p.why)
+
+    def describe(self) -> str:
+        """One line per nest, as `GemmSchedule.describe`."""
+        return f"{len(self.parts)} nests: " + "; ".join(
+            f"nest {n + 1}: {p.describe()}" for n, p in enumerate(self.parts))
+
+    def pipeline(self) -> Pipeline:
+        """The nests' pipelines one after the other (each names only its own nest's loops)."""
+        out = self.parts[0].pipeline()
+        for p in self.parts[1:]:
+            out = out + p.pipeline()
+        return out
+
+
+def gemm_schedule(kernel, signature, target: Target | None = None):
+    """The `GemmSchedule` for ``kernel`` at a call `Signature` (`Schedules` for a kernel of
+    several contraction nests), or None if it is not a contraction."""
+    from unrollkit.frontend.signature import sizes_of
+    nests = recognise_all(kernel)
+    if nests is None:
+        return None
+    types = dict(signature.types)
+    parts = []
+    for nest in nests:
+        elem = {"f32": 4, "f64": 8}.get(types[kernel.params[nest.c].name])
+        if elem is None:
+            return None  # integer GEMM: no FMA, no vector model here
+        parts.append(derive(nest, sizes_of(kernel, signature), elem, target))
+    return parts[0] if len(parts) == 1 else Schedules(tuple(parts))
+
+
+def gemm_pipeline(kernel, signature, target: Target | None = None) -> Pipeline:
+    """The pass pipeline of `gemm_schedule`; refuses a kernel that is not a GEMM nest."""
+    s = gemm_schedule(kernel, signature, target)
+    if s is None:
+        raise TransformError(f"kernel {kernel.name!r} is not a GEMM nest C[i, j] += A[i, k] * B[k, j] "
+                             "over floating-point arrays")
+    return s.pipeline()
+
+
+# ---------------------------------------------------------------- the hook into jit()
+
+
+def gemm_plan(kernel, signature, placeholder, target: Target | None = None):
+    """(`variants.Plan`, schedule) running the GEMM schedule, then the placeholder's own passes
+    under its LLVM policy; None when ``kernel`` at ``signature`` is not a floating-point GEMM."""
+    s = gemm_schedule(kernel, signature, target)
+    if s is None:
+        return None
+    return Plan(s.nest.kernel or kernel, s.pipeline() + placeholder.pipeline, placeholder.policy, "blas",
+                placeholder.factors), s
