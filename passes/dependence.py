@@ -15,6 +15,7 @@ import itertools
 from mlir import ir
 
 from unrollkit.ir.ir_utils import bound_maps, bound_operands, enclosing_loops, loop_name, loop_of_iv, step_of, walk_ops
+from unrollkit.core.errors import TransformError
 
 ANY = (-1, 0, 1)
 
@@ -201,7 +202,6 @@ def dependence_pairs(root):
 
 def check_permutation(band: list, order: list, what: str) -> None:
     """Refuse reordering the perfect nest ``band`` into ``order`` when a dependence forbids it."""
-    from unrollkit.core.errors import TransformError
     pos = [band.index(l) for l in order]
     for a, b in dependence_pairs(band[0]):
         for vec in signs(a, b, band):
@@ -226,7 +226,6 @@ def check_tiling(band: list, tiled: set, order: list, what: str) -> None:
     ``order``: the loops after strip-mining, as ("tile", loop) / ("point", loop), outermost
     first. A tiled loop's distance sign s splits into a tile-level sign t ∈ {0, s} and a
     point-level sign (s when t = 0, anything when t ≠ 0)."""
-    from unrollkit.core.errors import TransformError
     for a, b in dependence_pairs(band[0]):
         for vec in signs(a, b, band):
             if lex_sign(vec) <= 0:
@@ -251,7 +250,6 @@ def check_unroll_jam(loop, what: str) -> None:
     """Refuse unroll-and-jam of ``loop`` when a later iteration's instance would move before an
     earlier one's: a dependence carried by ``loop`` whose direction on the loops inside it is
     negative, or zero with the later instance's statement placed earlier in the body."""
-    from unrollkit.core.errors import TransformError
     for a, b in dependence_pairs(loop):
         if loop not in a.loops or loop not in b.loops:
             continue

@@ -50,6 +50,7 @@ from unrollkit.ir.ir_utils import (bound_maps, bound_operands, dedup_operands, e
 
 from .base import Pass, check_code_size, register, select_loops
 from .dependence import linear
+from unrollkit.ir.ir_utils import count_ops
 
 
 @register
@@ -74,7 +75,6 @@ class Pack(Pass):
     def apply(self, module) -> None:
         if self.arg < 0 or not self.loop:
             raise TransformError("pack needs arg=<argument position> and loop=<anchor loop name>")
-        from unrollkit.ir.ir_utils import count_ops
         for anchor in select_loops(module, self.loop):
             fn = _function_of(anchor)
             args = fn.regions[0].blocks[0].arguments

@@ -40,6 +40,7 @@ from unrollkit.ir.transform_script import apply_to_groups
 from .base import Pass, check_code_size, register, select_loops
 from .pad import pad_loop
 from .peel import peel_loop
+from mlir.dialects.transform import loop
 
 
 @register
@@ -171,5 +172,4 @@ def _module_of(op):
 
 
 def _unroll_op(handle, factor):
-    from mlir.dialects.transform import loop
     loop.loop_unroll(handle, factor)

@@ -37,6 +37,7 @@ from unrollkit.ir.transform_script import apply_to_groups
 from .base import Pass, check_code_size, register, select_loops
 from .dependence import check_unroll_jam
 from .unroll import own_cleanup
+from mlir.dialects.transform import loop
 
 
 @register
@@ -112,5 +113,4 @@ class UnrollJam(Pass):
 
 
 def _jam(handle, factor):
-    from mlir.dialects.transform import loop
     loop.loop_unroll_and_jam(handle, factor)

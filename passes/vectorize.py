@@ -51,6 +51,7 @@ from .base import Pass, check_code_size, register, select_loops
 from .dependence import Access, _range, dependence_pairs, interval, signs
 from .peel import peel_loop
 from .split_accumulators import REDUCTIONS, find_reductions
+from unrollkit.core.target import host_target
 
 KINDS = {"arith.addf": "add", "arith.addi": "add", "arith.mulf": "mul", "arith.muli": "mul",
          "arith.maximumf": "maximumf", "arith.minimumf": "minimumf", "arith.maxsi": "maxsi",
@@ -78,7 +79,6 @@ class Vectorize(Pass):
         """Lanes for ``loop``: ``width``, or ``registers`` host registers of its element type."""
         if not self.registers:
             return self.width
-        from unrollkit.core.target import host_target
         return self.registers * max(1, host_target().vector_bits // _element_bits(loop))
 
     def apply(self, module) -> None:

@@ -283,7 +283,7 @@ def test_damaged_cache_entry_is_rebuilt(monkeypatch, tmp_path):
     monkeypatch.setenv("UNROLLKIT_CACHE_DIR", str(tmp_path))
     # built by another process: a library loaded in this one must not be overwritten under it
     so_path = subprocess.run(
-        [sys.executable, "-c", "from unrollkit import cvariants as cv; "
+        [sys.executable, "-c", "from unrollkit.codegen import cvariants as cv; "
                                "print(cv.build('mac', 'c-pragma', 2, 'f64').so_path)"],
         capture_output=True, text=True, check=True, cwd=OUTSIDE).stdout.strip()
     Path(so_path).write_bytes(b"not an ELF file")

@@ -8,6 +8,16 @@ import typer
 from rich.console import Console
 
 from unrollkit.core.errors import UnrollkitError
+import numpy as np
+from unrollkit.core.dtypes import BY_NAME
+import unrollkit as uk
+from unrollkit.tools.kernel_ref import resolve_kernel
+from unrollkit.core import cache
+from unrollkit.codegen import so_cache
+from collections import Counter
+from pathlib import Path
+from rich.progress import Progress
+from unrollkit.tools.fuzz import Mismatch, RandomChooser, gen_case, run_case, save_case
 
 app = typer.Typer(help="unrollkit: a loop-unrolling kernel compiler for Python.",
                   no_args_is_help=True, add_completion=False)
@@ -41,8 +51,6 @@ def parse_sizes(kernel, sizes: Optional[str]) -> dict:
 
 def example_args(kernel, sizes: dict, dtype: str = "f32"):
     """Arrays and scalars for ``kernel`` with the given sizes (random, reproducible)."""
-    import numpy as np
-    from unrollkit.core.dtypes import BY_NAME
     rng = np.random.default_rng(0)
     args = []
     for p in kernel.params:
@@ -66,8 +74,6 @@ def ir_cmd(kernel: str = typer.Argument(..., help="built-in kernel name or path/
            size: Optional[str] = typer.Option(None, "--size", help="sizes, e.g. N=1000,M=64"),
            dtype: str = typer.Option("f32", "--dtype")):
     """Print a kernel's code at one stage."""
-    import unrollkit as uk
-    from unrollkit.tools.kernel_ref import resolve_kernel
     k = resolve_kernel(kernel)
     f = uk.jit(k, factor=factor, variant=variant)
     args = example_args(k, parse_sizes(k, size), dtype)
@@ -77,7 +83,6 @@ def ir_cmd(kernel: str = typer.Argument(..., help="built-in kernel name or path/
 @cache_app.command("info")
 def cache_info():
     """Where the cache is, and how many entries and bytes it holds."""
-    from unrollkit.core import cache
     i = cache.info()
     console.print(f"directory: {i['directory']}\nenabled: {i['enabled']}\n"
                   f"entries: {i['entries']}\nbytes: {i['bytes']}")
@@ -86,8 +91,6 @@ def cache_info():
 @cache_app.command("clear")
 def cache_clear():
     """Remove every entry (only the files the cache wrote: other files in the folder stay)."""
-    from unrollkit.core import cache
-    from unrollkit.codegen import so_cache
     n = cache.clear()
     c = so_cache.clear()
     console.print(f"removed {n} entries from {cache.directory()}"
@@ -100,12 +103,8 @@ def fuzz_cmd(examples: int = typer.Option(1000, "--examples", help="how many ran
              save_dir: str = typer.Option("fuzz-failures", "--save-dir",
                                           help="where failing cases are written as replayable files")):
     """Differential fuzzing: random kernels x pipelines x variants against the reference interpreter."""
-    from collections import Counter
-    from pathlib import Path
 
-    from rich.progress import Progress
 
-    from unrollkit.tools.fuzz import Mismatch, RandomChooser, gen_case, run_case, save_case
     counts, failures = Counter(), []
     last = Path(save_dir) / "last-case.py"  # survives a crash of this process, for replay
     with Progress(console=console, transient=True) as bar:

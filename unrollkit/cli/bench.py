@@ -18,6 +18,10 @@ from unrollkit.tools import bench
 from unrollkit.tools import bench_report as report
 from unrollkit.cli.app import app, console
 from unrollkit.core.errors import UnrollkitError
+from unrollkit.tools.bench_workload import is_builtin, size_names
+from unrollkit.tools.kernel_ref import resolve_kernel
+from unrollkit.tools import bench_runtime
+import importlib.util
 
 
 def _csv(text: str) -> list:
@@ -39,8 +43,6 @@ def _factors(text: str) -> list:
 def _sizes(kernel: str, sizes: Optional[str], size: Optional[List[str]]) -> list:
     """Size texts: every --size (NAME=VALUE pairs), or --sizes (a comma-separated list of
     built-in shorthands), or the kernel's defaults."""
-    from unrollkit.tools.bench_workload import is_builtin, size_names
-    from unrollkit.tools.kernel_ref import resolve_kernel
     k = resolve_kernel(kernel)
     if size and sizes:
         raise UnrollkitError("give --size (NAME=VALUE pairs, repeatable) or --sizes (a list), not both")
@@ -155,7 +157,6 @@ def bench_cmd(
 def bench_runtime_cmd(repeat: int, target_ms: float, out_dir, json_out, md_out, pin) -> None:
     """``unrollkit bench runtime``: what a call costs, what a second core gives, how long
     ``factor="auto"`` takes to choose (`unrollkit.tools.bench_runtime`)."""
-    from unrollkit.tools import bench_runtime
     if pin is not None:
         raise UnrollkitError("bench runtime measures parallel calls: it cannot be pinned to one CPU")
     if out_dir is not None:
@@ -171,7 +172,6 @@ def bench_runtime_cmd(repeat: int, target_ms: float, out_dir, json_out, md_out, 
 
 
 def _has_matplotlib() -> bool:
-    import importlib.util
     return importlib.util.find_spec("matplotlib") is not None
 
 

@@ -13,6 +13,14 @@ from rich.table import Table
 
 from unrollkit.cli.app import app, console, example_args, parse_sizes
 from unrollkit.core.errors import UnrollkitError
+import json
+from unrollkit.tuning import cost_mc, cost_model
+from unrollkit.tools.kernel_ref import resolve_kernel
+from unrollkit.runtime.jit_kernel import JitKernel
+from unrollkit.core.target import host_target
+from unrollkit.tuning.gemm_schedule import gemm_schedule
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from unrollkit.tools import cost_validate
 
 
 def _f(x, fmt="{:.3g}") -> str:
@@ -64,12 +72,7 @@ def explain_cmd(kernel: str = typer.Argument(..., help="built-in kernel name or 
                                                           help="Target overrides: a JSON object or file")):
     """How factor="auto" decides for KERNEL at these sizes: every candidate's predicted cycles per
     iteration, registers, uops and bytes, the machine-code facts of the leading ones, the choice and why."""
-    import json
 
-    from unrollkit.tuning import cost_model, cost_mc
-    from unrollkit.tools.kernel_ref import resolve_kernel
-    from unrollkit.runtime.jit_kernel import JitKernel
-    from unrollkit.core.target import host_target
     k = resolve_kernel(kernel)
     if dtype not in ("f32", "f64"):
         raise UnrollkitError(f"--dtype must be f32 or f64, got {dtype!r}")
@@ -112,7 +115,6 @@ def explain_cmd(kernel: str = typer.Argument(..., help="built-in kernel name or 
 def _explain_gemm(k, sig, t) -> bool:
     """A GEMM nest: jit(factor="auto") runs the derived BLAS-style schedule (what
     `runtime.JitKernel` does first), not an unroll-factor candidate; print it. False otherwise."""
-    from unrollkit.tuning.gemm_schedule import gemm_schedule
     s = gemm_schedule(k, sig, t)
     if s is None:
         return False
@@ -141,11 +143,8 @@ def validate_cmd(repeat: int = typer.Option(15, "--repeat", help="samples per co
     unroll-and-jam for nests), LLVM's unroller off, and score factor="auto" against the measured
     best (and factor 1 and llvm-auto against it). Also ``unrollkit bench validate``. Nothing
     is written unless --out, --json or --markdown says where."""
-    import json
 
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from unrollkit.tools import cost_validate
     corpus = cost_validate.select(cost_validate.CORPUS, cases)
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=console, transient=True) as progress:

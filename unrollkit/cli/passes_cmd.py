@@ -20,13 +20,19 @@ from rich.table import Table
 
 from unrollkit.cli.app import app, console, example_args, parse_sizes
 from unrollkit.core.errors import UnrollkitError
+from mlir import ir
+from unrollkit.tools.kernel_ref import resolve_kernel
+from unrollkit.codegen.pipeline import Pipeline, diff_steps, lower_kernel
+import numpy as np
+import unrollkit as uk
+from unrollkit.runtime.interpreter import interpret
+from unrollkit.passes import REGISTRY, is_user_pass
 
 
 def _module_for(kernel_ref: str, sizes: dict, dtype: str, kernel=None):
     """(module, kernel or None, example args or None); a .mlir file is parsed in the current
     MLIR context, a kernel (``kernel``, already resolved, or resolved here) is lowered in a
     fresh one."""
-    from mlir import ir
     if kernel_ref.endswith(".mlir"):
         path = Path(kernel_ref)
         if not path.is_file():
@@ -36,8 +42,6 @@ def _module_for(kernel_ref: str, sizes: dict, dtype: str, kernel=None):
         except ir.MLIRError as exc:
             msgs = "; ".join(d.message for d in exc.error_diagnostics) or str(exc)
             raise UnrollkitError(f"cannot parse {kernel_ref}: {msgs}") from None
-    from unrollkit.tools.kernel_ref import resolve_kernel
-    from unrollkit.codegen.pipeline import lower_kernel
     k = kernel if kernel is not None else resolve_kernel(kernel_ref)
     return lower_kernel(k, sizes, dtype), k, example_args(k, sizes, dtype)
 
@@ -55,9 +59,7 @@ def opt_cmd(kernel: str = typer.Argument(..., help="built-in kernel name, path/t
             run: bool = typer.Option(False, "--run", help="also compile the result, run it on random "
                                                           "data and compare with the reference interpreter")):
     """Run a pass pipeline on a kernel's affine IR and print the result."""
-    from mlir import ir
 
-    from unrollkit.codegen.pipeline import Pipeline, diff_steps
     k = None
     if not kernel.endswith(".mlir"):
         # import the kernel's file first: the passes it registers are then known to the parser
@@ -85,10 +87,7 @@ def opt_cmd(kernel: str = typer.Argument(..., help="built-in kernel name, path/t
 
 
 def _run_and_check(k, pipe, args) -> None:
-    import numpy as np
 
-    import unrollkit as uk
-    from unrollkit.runtime.interpreter import interpret
     if k is None:
         raise UnrollkitError("--run needs a kernel descriptor (a built-in or file.py:function), "
                              "not a .mlir file: the reference interpreter runs descriptors")
@@ -113,7 +112,6 @@ def _run_and_check(k, pipe, args) -> None:
 @app.command("passes")
 def passes_cmd(name: Optional[str] = typer.Argument(None, help="show only this pass")):
     """List the passes usable in a pipeline, with their options and documentation."""
-    from unrollkit.passes import REGISTRY, is_user_pass
     names = sorted(REGISTRY)
     if name is not None:
         if name not in REGISTRY:

@@ -24,6 +24,8 @@ from unrollkit.codegen.to_llvm import REPEAT_SUFFIX, kernel_symbol, to_llvm_ir
 from unrollkit.codegen.plan import Plan
 from unrollkit.frontend.signature import Signature, sizes_of  # noqa: F401 - sizes_of: re-exported
 from unrollkit.core.versions import versions
+from unrollkit.passes.user import fingerprint
+from unrollkit.core.target import host_target
 
 #: bump when code generation changes in a way the cache key does not otherwise see
 CODEGEN_VERSION = "kernel-v3-mangled-symbols"
@@ -86,8 +88,6 @@ ENTRY_FIELDS = {"stages": dict, "code_bytes": int}
 def cache_key(kernel, sig: Signature, plan: Plan) -> str | None:
     """The disk-cache key of a compile, or None when the plan cannot be keyed reliably (a user
     pass whose behaviour cannot be hashed, see `passes.user.fingerprint`): then no disk cache."""
-    from unrollkit.passes.user import fingerprint
-    from unrollkit.core.target import host_target
     user_passes = fingerprint(plan.pipeline)
     if user_passes is None:
         return None

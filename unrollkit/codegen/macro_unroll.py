@@ -16,6 +16,7 @@ from dataclasses import replace
 
 from unrollkit.frontend import descriptor as d
 from unrollkit.core.errors import TransformError
+from unrollkit.passes.base import check_code_size
 
 
 def shift_aff(e: d.Aff, var: str, k: int) -> d.Aff:
@@ -85,7 +86,6 @@ def macro_unroll(kernel: d.Kernel, factors: tuple) -> d.Kernel:
     The kernel keeps its name and parameters: it is the same function, written differently.
     An expansion over the code-size budget is a `CodeSizeError` before any copy is made.
     """
-    from unrollkit.passes.base import check_code_size
     by_name = {n: f for n, f in factors if n}
     inner = next((f for n, f in factors if not n), None)
     for n in by_name:

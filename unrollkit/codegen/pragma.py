@@ -15,6 +15,7 @@ from mlir import ir
 
 from unrollkit.core.errors import CompileError, TransformError
 from unrollkit.ir.ir_utils import affine_loops, constant_trip_count, has_iter_args, is_innermost, loop_name
+from unrollkit.passes.base import check_code_size, code_size, measure
 
 
 class LoopRow(typing.NamedTuple):
@@ -35,7 +36,6 @@ def loop_table(module, func_name: str) -> list:
     Taken from the IR that is lowered next: every loop in it becomes one back-edge, except a
     loop that carries values (``iter_args``) with a constant trip count of 0, which the
     lowering's canonicalisation folds away; `annotate` checks the count."""
-    from unrollkit.passes.base import code_size, measure
     total = code_size(module)
     out = []
     for op in affine_loops(module):
@@ -116,7 +116,6 @@ def annotate(module, func_name: str, loops: list, counts: tuple) -> int:
     unrolled copies would be over the code-size budget). ``counts``: ((name or "", n), ...),
     "" meaning every innermost loop. Returns how many back-edges were annotated.
     """
-    from unrollkit.passes.base import check_code_size
     loops = [LoopRow(*row) for row in loops]
     total = loops[0].module_size if loops else 0
     fn = find_llvm_func(module, func_name)

@@ -29,6 +29,8 @@ from pathlib import Path
 import llvmlite.binding as llvm
 
 from unrollkit.core.errors import UnrollkitError
+import math
+import typing
 
 ENV_VAR = "UNROLLKIT_TARGET"
 
@@ -295,8 +297,6 @@ def check_fields(changes: dict, where: str) -> dict:
     """``changes`` with each value checked against its Target field's type and range (a
     register width of 3 bits divided lanes by zero in every compile); ``features`` as a
     frozenset. ``where`` names the source in the message."""
-    import math
-    import typing
     hints = typing.get_type_hints(Target)
     names = [f.name for f in dataclasses.fields(Target)]
     unknown = sorted(set(changes) - set(names))

@@ -8,6 +8,9 @@ import llvmlite
 import llvmlite.binding as llvm
 
 from unrollkit.core.errors import UnrollkitError
+import hashlib
+import importlib.util
+from pathlib import Path
 
 
 def _dist_version(*names) -> str | None:
@@ -24,9 +27,6 @@ def source_hash() -> str:
     """A hash of unrollkit's own code (the package, its passes and kernels): a fixed pass must
     not be served a kernel it miscompiled before, and a version number does not change
     between development builds."""
-    import hashlib
-    import importlib.util
-    from pathlib import Path
 
     h = hashlib.sha256()
     for name in ("unrollkit", "unrollkit.passes", "unrollkit.kernels"):

@@ -18,6 +18,8 @@ from unrollkit.frontend import descriptor as d
 from unrollkit.core.dtypes import ArrayType, ElementType
 from unrollkit.core.errors import KernelSyntaxError
 from unrollkit.frontend.values import Conditions
+from unrollkit.frontend.semantics import value_type, variable_types
+from unrollkit.frontend import language
 
 _AUG = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/"}
 #: the range of MLIR's ``index`` (64 bits here), which every subscript and bound is computed in
@@ -101,7 +103,6 @@ class _Parser(Conditions):
             stmts += (store,)
         if not any(isinstance(s, d.Store) for s in d.walk(stmts)):
             self.fail(fn, f"kernel {fn.name!r} stores to no array: it would compute nothing")
-        from unrollkit.frontend.semantics import variable_types
         variable_types(stmts, {p.name: p.elem for p in params})  # a variable's type, or file:line
         for lp in (lp for lp in d.walk(stmts) if isinstance(lp, d.Loop) and lp.unroll):
             twins = [o for o in d.walk(stmts) if isinstance(o, d.Loop) and o.name == lp.name
@@ -118,7 +119,6 @@ class _Parser(Conditions):
 
     def returned(self, ret: ast.Return, stmts, top, params):
         """``return value`` → (the hidden 1-element output parameter, the store into it)."""
-        from unrollkit.frontend.semantics import value_type, variable_types
         if ret.value is None:
             self.fail(ret, "a bare 'return': return a value (return acc) or nothing at all")
         value = self.expr(ret.value, (), top)
@@ -262,7 +262,6 @@ class _Parser(Conditions):
     def unroll_of(self, n: ast.For, var: str):
         """(the ``range(...)`` call, `d.Loop.unroll`) of ``uk.unroll(range(...))``,
         ``uk.range(..., unroll=n)`` or a plain ``range(...)``."""
-        from unrollkit.frontend import language
         it = n.iter
         if not isinstance(it, ast.Call):
             return it, 0

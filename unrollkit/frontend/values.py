@@ -13,6 +13,7 @@ import math
 import numpy as np
 
 from unrollkit.frontend import descriptor as d
+from unrollkit.frontend.language import FUNCTIONS
 
 _CMP = {ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.Eq: "==", ast.NotEq: "!="}
 #: other spellings of the math functions in the modules a kernel may call them from
@@ -76,7 +77,6 @@ class Conditions:
                 getattr(mod, "__name__", "") in ("unrollkit", "unrollkit.frontend") else None
         else:
             return None
-        from unrollkit.frontend.language import FUNCTIONS
         for name in d.MATH_FUNCTIONS:
             for where in (FUNCTIONS, vars(math), vars(np)):
                 if obj is not None and where.get(name) is obj:

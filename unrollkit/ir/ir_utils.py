@@ -13,6 +13,7 @@ from mlir.dialects import affine
 
 from unrollkit.core.errors import TransformError
 from unrollkit.ir.lower_affine import LOOP_NAME_ATTR
+import math
 
 #: attributes of affine.for that describe its bounds; everything else (uk.name, ...) is copied
 _INHERENT = {"lowerBoundMap", "upperBoundMap", "step", "operandSegmentSizes"}
@@ -368,7 +369,6 @@ def trip_count_divisor(loop_op) -> int:
 
 
 def _known_divisor(e) -> int:
-    import math
     e = e.maybe_downcast() if hasattr(e, "maybe_downcast") else e
     if isinstance(e, ir.AffineConstantExpr):
         return abs(e.value)
@@ -389,7 +389,7 @@ def never_runs(loop_op) -> bool:
 
 def _bound_span(loop_op):
     """(min, max) of ``ub − lb`` over the ranges of the enclosing loops, or None."""
-    from unrollkit.passes.dependence import interval, linear  # (passes import ir_utils)
+    from unrollkit.passes.dependence import interval, linear  # (passes import ir_utils; the isl analysis removes this)
     lbm, ubm = bound_maps(loop_op)
     lbo, ubo = bound_operands(loop_op)
     if len(lbm.results) != 1 or len(ubm.results) != 1:

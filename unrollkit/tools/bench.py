@@ -31,6 +31,16 @@ from unrollkit.tuning import asm_facts
 from unrollkit.tools.bench_workload import (ALIGN, PAGE, PAGE_OFFSETS, Workload, aligned_empty,  # noqa: F401
                              alignment, fresh, parse_size, placed)
 from unrollkit.core.errors import UnrollkitError
+from unrollkit.kernels import gemm_order
+from unrollkit.tools.kernel_ref import resolve_kernel
+from unrollkit.frontend import descriptor as d
+from unrollkit.tools.bench_workload import NUMPY, is_builtin
+from unrollkit.tuning.gemm_schedule import match_gemm
+from unrollkit.kernels.manual import MANUAL
+from unrollkit.tools import peak
+from unrollkit.codegen import backend, cvariants
+from unrollkit.core.versions import versions
+import unrollkit as uk
 
 IR_VARIANTS = ("none", "llvm-auto", "pragma", "macro", "manual", "affine", "multi-acc", "vector-acc")
 #: variants that choose their own schedule: ``auto`` (the cost model; GEMM nests get the
@@ -109,7 +119,6 @@ class IRRunner:
     """An unrollkit variant: compiled through MLIR, timed by its native repeat loop."""
 
     def __init__(self, row: Row, kernel_desc, arrays):
-        import unrollkit as uk
         self.jk = uk.jit(kernel_desc, factor=row.factor, variant=row.variant)
         t0 = time.perf_counter()
         self.ck = self.jk.compiled(*arrays)
@@ -141,7 +150,6 @@ class CRunner:
     """A C variant from `unrollkit.codegen.cvariants`, timed by its C repeat loop."""
 
     def __init__(self, row: Row, kernel_name: str):
-        from unrollkit.codegen import cvariants
         self.ck = cvariants.build(kernel_name, row.variant, row.factor, row.dtype, row.toolchain)
         row.compile_s = self.ck.compile_seconds
         row.flags = " ".join(self.ck.flags)
@@ -181,15 +189,12 @@ class NumpyRunner:
 
 def kernel_descriptor(kernel, order: str = ""):
     """The descriptor of a kernel given by name (built-in) or as a descriptor; gemm in ``order``."""
-    from unrollkit.kernels import gemm_order
-    from unrollkit.tools.kernel_ref import resolve_kernel
     k = resolve_kernel(kernel) if isinstance(kernel, str) else kernel
     return gemm_order(order) if order else k
 
 
 def has_reduction(kernel) -> bool:
     """Some innermost loop stores to a location that does not move with the loop (a reduction)."""
-    from unrollkit.frontend import descriptor as d
     for lp in kernel.loops():
         if any(isinstance(s, d.Loop) for s in lp.body):
             continue
@@ -203,9 +208,6 @@ def default_variants(kernel, compilers: dict) -> list:
     """The variants that apply to ``kernel``: numpy's equivalent where one exists, every IR
     variant that can take it, ``blas`` on GEMM nests, ``auto``, and the C variants where
     kernels/c has the kernel and a compiler is installed."""
-    from unrollkit.tools.bench_workload import NUMPY, is_builtin
-    from unrollkit.tuning.gemm_schedule import match_gemm
-    from unrollkit.kernels.manual import MANUAL
     out = ["numpy"] if is_builtin(kernel) and kernel.name in NUMPY else []
     for v in IR_VARIANTS:
         if v == "manual" and not any(n == kernel.name for n, _ in MANUAL):
@@ -352,7 +354,6 @@ def measure(rows: list, inputs: dict, repeat: int, target: float, progress=None,
 def summarise(rows: list, works: dict, peaks: dict | None) -> None:
     """Rates, speedups against ``none`` at factor 1 of the same size, ratios to numpy (per
     round, paired), and the % of the peak that bounds the kernel."""
-    from unrollkit.tools import peak
     base = {r.size: r.median for r in rows
             if r.variant == "none" and r.factor == 1 and not r.order and r.samples}
     ref = {r.size: r for r in rows if r.variant == "numpy" and r.samples}
@@ -374,8 +375,6 @@ def summarise(rows: list, works: dict, peaks: dict | None) -> None:
 
 
 def environment(pin, repeat: int, target: float, compilers: dict) -> dict:
-    from unrollkit.codegen import backend
-    from unrollkit.core.versions import versions
     triple, cpu, features = backend.host()
     env = {"cpu": cpu, "cpu_model": _cpu_model(), "triple": triple, "features": features,
            "versions": versions(), "numpy": np.__version__, "python": platform.python_version(),
@@ -430,7 +429,6 @@ def run(kernel, sizes: list, variants: list | None, factors: list, dtype: str = 
     Without ``use_cache`` every row is compiled afresh, so compile times are real ones."""
     from threadpoolctl import threadpool_limits
 
-    from unrollkit.tools.bench_workload import NUMPY, is_builtin
     k = kernel_descriptor(kernel)
     if dtype not in ("f32", "f64"):
         raise UnrollkitError(f"--dtype must be f32 or f64, got {dtype!r}")

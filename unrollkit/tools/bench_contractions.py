@@ -20,6 +20,13 @@ import time
 import numpy as np
 
 from unrollkit.tools.bench_runtime import blas_threads, paired
+from unrollkit.kernels import contractions as kc, gemm
+import unrollkit as uk
+from unrollkit.tuning.contraction import recognise_all
+from unrollkit.tools import peak
+import json
+from pathlib import Path
+from unrollkit.core.errors import UnrollkitError
 
 #: square sizes (every size name = n; a batch of `BATCH` for the batched forms)
 DEFAULT_SIZES = (256, 512, 1024)
@@ -29,26 +36,21 @@ BATCH = 8
 
 
 def _kernel(name: str):
-    from unrollkit.kernels import contractions as kc
-    from unrollkit.kernels import gemm
     return gemm if name == "gemm" else kc.ALL[name]
 
 
 def _arguments(name: str, sizes: dict, dtype):
-    from unrollkit.kernels import contractions as kc
     if name == "gemm":
         return kc.arguments("gemm_renamed", sizes, dtype)  # the same A (M×K), B (K×N), C (M×N)
     return kc.arguments(name, sizes, dtype)
 
 
 def _numpy(name: str):
-    from unrollkit.kernels import contractions as kc
     return kc.NUMPY["gemm_renamed" if name == "gemm" else name]
 
 
 def _check(name: str, sizes: dict, dtype) -> None:
     """One call of the compiled kernel against numpy in float64; an error if they disagree."""
-    import unrollkit as uk
     args = _arguments(name, sizes, dtype, )
     want = [np.array(a, np.float64) if isinstance(a, np.ndarray) else float(a) for a in args]
     _numpy(name)(*want)
@@ -64,7 +66,6 @@ def _check(name: str, sizes: dict, dtype) -> None:
 
 def _cold_compile(name: str, sizes: dict, dtype) -> float:
     """Seconds to compile the call's signature with the disk cache off."""
-    import unrollkit as uk
     f = uk.jit(_kernel(name), factor="auto", parallel=False)
     sig, _ = f.signature(_arguments(name, sizes, dtype))
     old = os.environ.get("UNROLLKIT_CACHE")
@@ -82,8 +83,6 @@ def _cold_compile(name: str, sizes: dict, dtype) -> float:
 
 def measure(name: str, n: int, dtype, rounds: int, seconds: float, peaks: dict) -> dict:
     """One row: the kernel at M = N = K = n (and a batch of `BATCH` for the batched forms)."""
-    import unrollkit as uk
-    from unrollkit.tuning.contraction import recognise_all
     batched = name.startswith("batched")
     sizes = {"P": BATCH if batched else n, "M": n, "N": n, "K": n, "L": n}
     _check(name, sizes, dtype)
@@ -125,7 +124,6 @@ def markdown(rows: list, env: dict, command: str) -> str:
 def run(sizes=DEFAULT_SIZES, dtypes=("f32", "f64"), kernels=DEFAULT_KERNELS, rounds: int = 11,
         seconds: float = 0.05, command: str = "unrollkit bench contractions", progress=None):
     """(markdown text, rows): every kernel at every size and dtype, checked, then timed."""
-    from unrollkit.tools import peak
     peaks = peak.peaks()
     rows = []
     for name in kernels:
@@ -146,10 +144,7 @@ def cli(sizes: str | None, dtype: str, repeat: int | None, target_ms: float | No
         md_out, json_out) -> None:
     """``unrollkit bench contractions [--sizes 256,512] [--dtype f32,f64] [--out DIR]``: the
     table printed, and written to DIR/CONTRACTIONS.md (rows to DIR/contractions.json)."""
-    import json
-    from pathlib import Path
 
-    from unrollkit.core.errors import UnrollkitError
     try:
         ns = tuple(int(x) for x in sizes.split(",")) if sizes else DEFAULT_SIZES
     except ValueError:

@@ -12,6 +12,7 @@ from rich.table import Table
 
 from unrollkit.tools import bench
 from unrollkit.core.errors import UnrollkitError
+from unrollkit.tools.peak import roofline
 
 #: (header, justify, in the 80-column table): the columns of a row
 COLUMNS = (("variant", "left", True), ("median", "right", True),
@@ -81,7 +82,6 @@ def bound_text(work, peaks) -> str:
     """"compute-bound: % of FMA peak 115 GFLOP/s f32" or "memory-bound (L2): ..."."""
     if not peaks:
         return "no peak measured"
-    from unrollkit.tools.peak import roofline
     roof = roofline(work.flops(), work.bytes(), work.dtype, peaks)
     where = f" ({roof['level']})" if roof["bound"] == "memory" else ""
     return f"{roof['bound']}-bound{where}: %pk of {roof['peak']}"
@@ -134,7 +134,6 @@ def summary(work, rows: list, peaks=None) -> str:
 
 
 def _compute(work, peaks) -> bool:
-    from unrollkit.tools.peak import roofline
     return bool(peaks) and roofline(work.flops(), work.bytes(), work.dtype, peaks)["bound"] == "compute"
 
 

@@ -19,6 +19,7 @@ import numpy as np
 
 from unrollkit.frontend import descriptor as d
 from unrollkit.core.errors import UnrollkitError
+from unrollkit.kernels import ALL
 
 PAGE = 4096
 ALIGN = 64
@@ -165,7 +166,6 @@ NUMPY = {
 
 def is_builtin(kernel: d.Kernel) -> bool:
     """``kernel`` is one of `unrollkit.kernels.ALL` (not a user kernel of the same name)."""
-    from unrollkit.kernels import ALL
     return ALL.get(kernel.name) is kernel
 
 

@@ -20,6 +20,12 @@ import time
 import numpy as np
 
 from unrollkit.tools import bench
+from unrollkit.tuning.cost_model import Candidate, JAM_FACTORS, VECTOR_REGISTERS
+import unrollkit as uk
+from unrollkit.tuning import cost_model
+from unrollkit.kernels import ALL
+from unrollkit.core.target import host_target
+from rich.table import Table
 
 # name, kernel, sizes, dtype, where the data lives (by the cost model's footprint rule, with
 # this machine's 48 KiB L1d and 2 MiB L2; "mem": tens of MB, beyond L2 — the VM reports a
@@ -169,7 +175,6 @@ JAM_SWEEP = (1, 2, 4, 8)
 
 def configs(profile, max_factor: int) -> list:
     """Every configuration measured for a case, as cost-model candidates, then llvm-auto."""
-    from unrollkit.tuning.cost_model import JAM_FACTORS, VECTOR_REGISTERS, Candidate
     out = [Candidate("affine", u) for u in range(1, max_factor + 1)]
     if profile.reduction:
         out += [Candidate("multi-acc", k) for k in range(2, max_factor + 1)]
@@ -182,9 +187,6 @@ def configs(profile, max_factor: int) -> list:
 
 
 def run_case(case, repeat: int, target: float, max_factor: int, seed: int, dry_run: bool = False) -> dict:
-    import unrollkit as uk
-    from unrollkit.tuning import cost_model
-    from unrollkit.kernels import ALL
     name, kname, sizes, dtype, level = case
     k = ALL[kname]
     args = make_args(k, sizes, dtype, seed)
@@ -249,7 +251,6 @@ def score(case, choice, rows, choose_s, mismatch) -> dict:
     def find(cand):
         return next((r for r in timed if r.candidate == cand), None)
 
-    from unrollkit.tuning.cost_model import Candidate
     pick = find(choice.candidate)
     out_rows = []
     for r in rows:
@@ -327,7 +328,6 @@ def run(corpus: list, repeat: int = 9, target: float = 0.01, pin=None, max_facto
         progress=None, dry_run: bool = False) -> dict:
     from threadpoolctl import threadpool_limits
 
-    from unrollkit.core.target import host_target
     if pin is not None:
         os.sched_setaffinity(0, {pin})
     t0 = time.perf_counter()
@@ -371,7 +371,6 @@ def _x(v) -> str:
 
 
 def case_table(result):
-    from rich.table import Table
     t = Table(title="factor=\"auto\" against the measured best (slowdown = time / best time)",
               title_justify="left")
     for col in ("case", "level", "best", "best time", "pick", "pick", "factor 1", "llvm-auto", "ρ", "choose"):
@@ -389,7 +388,6 @@ def case_table(result):
 
 
 def summary_table(result):
-    from rich.table import Table
     s = result["summary"]
     t = Table(title=f"summary over {s['cases']} cases", title_justify="left")
     for col in ("", "exact hit", "within 5%", "geomean slowdown", "worst", f"≥{CLIFF}× (cliff)"):

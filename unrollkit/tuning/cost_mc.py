@@ -20,6 +20,12 @@ import subprocess
 
 from unrollkit.tuning import asm_batch, asm_facts
 from unrollkit.core.errors import UnrollkitError
+from unrollkit.tuning.cost_terms import combine, l1_cycles, memory_cycles, memory_parts, parent_chain, tail_cycles
+from unrollkit.codegen import backend
+from unrollkit.analysis import kernel_bounds
+from unrollkit.frontend import semantics
+from unrollkit.codegen.compiler import optimised_stages, sizes_of
+from unrollkit.codegen.to_llvm import kernel_symbol
 
 _MEM = re.compile(r"\(")
 
@@ -247,7 +253,6 @@ def facts_of(ck, t) -> dict:
 
 def grounded(row: dict, facts: dict, prof, t) -> None:
     """Replace the row's analytical core estimate by one from the machine code."""
-    from unrollkit.tuning.cost_terms import combine, l1_cycles, memory_cycles, memory_parts, parent_chain, tail_cycles
     pred = row["prediction"]
     jam = row["candidate"].jam
     iters = (facts.get("step_elements") or pred.iters // jam) * jam
@@ -436,11 +441,6 @@ def _assemble(kernel, signature, rows: list, pipeline, policy) -> dict:
     ``row["plan"]``); a row that does not compile is rejected, saying why. Returns each
     distinct IR's ``(symbol, assembly)``, the assembly emitted from the IR text as
     `CompiledKernel.ir` does."""
-    from unrollkit.codegen import backend
-    from unrollkit.analysis import kernel_bounds
-    from unrollkit.frontend import semantics
-    from unrollkit.codegen.compiler import optimised_stages, sizes_of
-    from unrollkit.codegen.to_llvm import kernel_symbol
     code = {}
     try:  # on the user's descriptor, once for all candidates (they cite its file:line)
         semantics.check_types(kernel, signature.ptypes())

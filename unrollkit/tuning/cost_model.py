@@ -42,6 +42,16 @@ from unrollkit.tuning.cost_loop import LoopProfile
 from unrollkit.tuning.cost_terms import (combine, l1_cycles, memory_cycles, memory_parts, parent_chain,
                          tail_cycles)
 from unrollkit.core.target import Target, host_target
+from unrollkit.frontend.signature import sizes_of
+from unrollkit.tuning import cost_mc
+from unrollkit.codegen.compiler import compile_kernel
+from unrollkit.core.errors import UnrollkitError
+from unrollkit.codegen.backend import LLVMPolicy
+from unrollkit.codegen.pipeline import Pipeline
+from unrollkit.codegen.plan import Plan
+from unrollkit.core import cache
+from unrollkit.core.versions import versions
+from unrollkit.tuning.variants import plan
 
 #: a candidate within this fraction of the best prediction ties with it; the smallest tying
 #: factor wins (less code, shorter remainder, no benefit lost)
@@ -76,7 +86,6 @@ class Candidate:
 
     def pipeline(self, user=None):
         """Extra passes after the variant's own (unroll-and-jam, then the user's)."""
-        from unrollkit.codegen.pipeline import Pipeline
         extra = Pipeline()
         if self.jam > 1:
             from unrollkit.passes.unroll_jam import UnrollJam
@@ -84,7 +93,6 @@ class Candidate:
         return extra + user if user is not None else extra
 
     def plan(self, kernel, user=None, policy=None):
-        from unrollkit.tuning.variants import plan
         pipe = self.pipeline(user)
         return plan(kernel, variant=self.variant, factor=self.factor,
                     pipeline=pipe if pipe.passes else None, policy=policy)
@@ -350,7 +358,6 @@ class Choice:
 
 def analyse(kernel, signature, target: Target | None = None) -> tuple:
     """(profile, [Prediction]) for a kernel at a call signature."""
-    from unrollkit.frontend.signature import sizes_of
     t = target or host_target()
     elem = max(({"f32": 4, "f64": 8, "i32": 4, "i64": 8}[ty] for _, ty in signature.types), default=4)
     prof = cost_loop.profile(kernel, sizes_of(kernel, signature), elem, t)
@@ -364,8 +371,6 @@ def choose(kernel, signature, pipeline=None, policy=None, target: Target | None 
     ``check=False`` skips the machine-code check (analytical prediction only). With ``keep``
     the winner's compiled kernel is kept on the Choice (``.compiled``) for the caller to use.
     """
-    from unrollkit.tuning import cost_mc
-    from unrollkit.codegen.compiler import compile_kernel
     t = target or host_target()
     if not kernel.loops():
         return Choice(Candidate("affine", 1), 0.0, "no loop to unroll", None, [], t)
@@ -431,7 +436,6 @@ def jam_remainders(rows: list, p: LoopProfile) -> None:
 def _cached_candidate(fields, kernel, pipeline, policy):
     """The `Candidate` of a cached decision, or None when its fields are not one that plans
     (a damaged entry is decided again, not an error on every call)."""
-    from unrollkit.core.errors import UnrollkitError
     try:
         v, f, jam, loop = fields
         if not (isinstance(v, str) and isinstance(loop, str) and type(f) is int and type(jam) is int
@@ -452,17 +456,12 @@ def plan_for(kernel, choice: Choice, pipeline=None, policy=None):
 def auto_plan(kernel, pipeline=None, policy=None):
     """The placeholder plan of ``jit(kernel, factor="auto")``: variant "auto", factor "auto",
     the user's extra passes and LLVM policy. `compile_auto` resolves it per signature."""
-    from unrollkit.codegen.backend import LLVMPolicy
-    from unrollkit.codegen.pipeline import Pipeline
-    from unrollkit.codegen.plan import Plan
     if isinstance(pipeline, str):
         pipeline = Pipeline.parse(pipeline)
     return Plan(kernel, pipeline or Pipeline(), policy or LLVMPolicy(), "auto", (("", "auto"),))
 
 
 def _choice_key(kernel, signature, pipeline, policy, t: Target) -> str:
-    from unrollkit.core import cache
-    from unrollkit.core.versions import versions
     return cache.make_key("choice-v1", kernel, signature, pipeline.text() if pipeline else "",
                           policy, sorted(t.as_dict().items()), versions())
 
@@ -473,8 +472,6 @@ def compile_auto(kernel, signature, placeholder):
     The decision is kept in the disk cache (keyed on the kernel, signature, passes, LLVM
     policy, every Target field and the tool versions): another process skips the candidates'
     compiles and machine-code checks. Its Choice then has no candidate rows."""
-    from unrollkit.core import cache
-    from unrollkit.codegen.compiler import compile_kernel
     user = placeholder.pipeline if placeholder.pipeline.passes else None
     t = host_target()
     key = _choice_key(kernel, signature, user, placeholder.policy, t)

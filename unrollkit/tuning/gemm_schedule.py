@@ -58,6 +58,8 @@ from unrollkit.core.errors import TransformError
 from unrollkit.codegen.pipeline import Pipeline
 from unrollkit.codegen.plan import Plan
 from unrollkit.core.target import Target, host_target
+from pathlib import Path
+from unrollkit.frontend.signature import sizes_of
 
 #: a score within this fraction of the best register tile ties; the larger NR then wins
 #: (fewer, longer vector rows: fewer broadcasts per FMA)
@@ -281,7 +283,6 @@ def derive(nest: GemmNest, sizes: dict, elem_bytes: int, target: Target | None =
 def l1_ways(root: str = "/sys/devices/system/cpu/cpu0/cache") -> int:
     """Associativity of the L1 data cache from sysfs (`Target` has no field for it); 8 if
     unreadable (the smallest of current x86 L1Ds, so the conservative answer)."""
-    from pathlib import Path
     for d in sorted(Path(root).glob("index*")):
         try:
             if (d / "level").read_text().strip() == "1" and (d / "type").read_text().strip() == "Data":
@@ -333,7 +334,6 @@ class Schedules:
 def gemm_schedule(kernel, signature, target: Target | None = None):
     """The `GemmSchedule` for ``kernel`` at a call `Signature` (`Schedules` for a kernel of
     several contraction nests), or None if it is not a contraction."""
-    from unrollkit.frontend.signature import sizes_of
     nests = recognise_all(kernel)
     if nests is None:
         return None

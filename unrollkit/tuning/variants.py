@@ -30,6 +30,12 @@ from unrollkit.codegen.backend import LLVMPolicy
 from unrollkit.core.errors import TransformError
 from unrollkit.codegen.pipeline import Pipeline
 from unrollkit.codegen.plan import Plan
+from unrollkit.passes.unroll import Unroll
+from unrollkit.passes.split_accumulators import SplitAccumulators
+from unrollkit.passes.vectorize import Vectorize
+from unrollkit.passes.base import MAX_VECTOR_LANES, check_code_size
+from unrollkit.core.target import host_target
+from unrollkit.core.errors import CodeSizeError
 
 VARIANTS = ("none", "llvm-auto", "pragma", "macro", "manual", "affine", "multi-acc", "vector-acc")
 #: variants for one kernel shape, not unrolling variants of every kernel: ``blas`` (GEMM nests)
@@ -57,7 +63,6 @@ def normalize_factor(factor) -> tuple:
 
 
 def unroll_pipeline(factors: tuple) -> Pipeline:
-    from unrollkit.passes.unroll import Unroll
     return Pipeline(tuple(Unroll(factor=f, loop=loop) for loop, f in factors if f > 1))
 
 
@@ -67,14 +72,12 @@ def accumulator_pipeline(k: int, loop: str = "") -> Pipeline:
     sums in ``affine.for`` iter_args)."""
     if k <= 1:
         return Pipeline()
-    from unrollkit.passes.split_accumulators import SplitAccumulators
     return Pipeline((SplitAccumulators(loop=loop, accumulators=k),))
 
 
 def vector_acc_pipeline(kernel: d.Kernel, k: int, loop: str = "") -> Pipeline:
     """The loop (every innermost loop when ``loop`` is "") vectorised ``k`` registers wide,
     reductions included; then its remainder ``<loop>.rem`` one register wide (k > 1)."""
-    from unrollkit.passes.vectorize import Vectorize
     names = [loop] if loop else kernel.innermost_loop_names()
     passes = []
     for name in names:
@@ -95,7 +98,6 @@ def check_copies_size(kernel: d.Kernel, counts: tuple, what: str) -> None:
     budget (``what``: the copies' name in the message, with ``{n}`` for the count). An unroll-count pragma makes LLVM unroll without its own size check (8192 copies
     of a six-operation body ran > 400 s in LLVM's O3); bounded by the count, not the trip
     count, which is not known yet."""
-    from unrollkit.passes.base import check_code_size
     total = d.ops_estimate(kernel.body)
     for loop, n in counts:
         for lp in _targets(kernel, loop):
@@ -107,9 +109,6 @@ def check_vector_acc_size(kernel: d.Kernel, registers: int, loop: str = "") -> N
     """Refuse, before anything is built, a vector-acc factor whose vectors no LLVM compiles
     (4096 registers: a 65,536-lane vector aborted LLVM's instruction selector) or whose body,
     ``registers`` registers per operation, is over the code-size budget."""
-    from unrollkit.passes.base import MAX_VECTOR_LANES
-    from unrollkit.core.target import host_target
-    from unrollkit.core.errors import CodeSizeError
     # the fewest lanes any element type (64-bit) gives; the compile checks the actual ones
     lanes = registers * max(1, host_target().vector_bits // 64)
     if lanes > MAX_VECTOR_LANES:
@@ -121,7 +120,7 @@ def check_vector_acc_size(kernel: d.Kernel, registers: int, loop: str = "") -> N
 
 
 def manual_kernel(kernel: d.Kernel, factors: tuple) -> d.Kernel:
-    from unrollkit.kernels.manual import MANUAL
+    from unrollkit.kernels.manual import MANUAL  # lazy: parses the hand-written kernels only when asked for
     if len(factors) != 1 or factors[0][0]:
         raise TransformError("variant 'manual' unrolls the innermost loop of the shipped kernels; "
                              "give factor as an int, not by loop name")
