@@ -1,6 +1,8 @@
 """The pass protocol and the registry."""
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import dataclasses
 import os
 from typing import ClassVar
@@ -8,7 +10,7 @@ from typing import ClassVar
 from mlir import ir
 
 from unrollkit.core.errors import CodeSizeError, TransformError, UnrollkitError
-from unrollkit.core.target import host_target
+from unrollkit.core.target import Target, host_target
 from unrollkit.ir.ir_utils import affine_loops, is_innermost, loop_name, vanished, walk_ops
 
 REGISTRY: dict = {}
@@ -73,7 +75,7 @@ def measure(root) -> CodeSize:
     """The code under ``root`` as LLVM will see it: operations, a vector operation counted
     once per vector register it fills (LLVM splits a ``vector<1024xf32>`` into 64 AVX-512
     registers' worth of instructions), and its longest block."""
-    register_bits = host_target().vector_bits
+    register_bits = current_target().vector_bits
     vector_id = ir.VectorType.static_typeid
     total, widest, best = 0, 0, (0, "")
 
@@ -268,3 +270,25 @@ def select_loops(module, loop: str) -> list:
             raise TransformError(f"no loop named {loop!r}; the loops are {names}")
         return chosen
     return [op for op in loops if is_innermost(op)]
+
+
+#: the Target of the pipeline being run (`target_context`); passes read the machine only here
+_TARGET: contextvars.ContextVar = contextvars.ContextVar("unrollkit_pass_target", default=None)
+
+
+@contextlib.contextmanager
+def target_context(target: Target):
+    """Run the passes inside with ``target`` as `current_target` (`Pipeline.run` does)."""
+    token = _TARGET.set(target)
+    try:
+        yield target
+    finally:
+        _TARGET.reset(token)
+
+
+def current_target() -> Target:
+    """The machine the running pipeline compiles for (`Pipeline.run`'s ``target``): a pass's
+    output depends on it, never on the machine it happens to run on. A pass applied by hand,
+    outside any pipeline, gets the host's."""
+    t = _TARGET.get()
+    return t if t is not None else host_target()

@@ -47,11 +47,10 @@ from unrollkit.core.errors import TransformError
 from unrollkit.ir.ir_utils import (body_ops, bound_maps, bound_operands, copy_attributes, count_ops,
                                 has_iter_args, is_innermost, iv_of, loop_name, never_runs, step_of)
 
-from .base import Pass, check_code_size, register, select_loops
+from .base import Pass, check_code_size, register, select_loops, current_target
 from .dependence import Access, _range, dependence_pairs, interval, signs
 from .peel import peel_loop
 from .split_accumulators import REDUCTIONS, find_reductions
-from unrollkit.core.target import host_target
 
 KINDS = {"arith.addf": "add", "arith.addi": "add", "arith.mulf": "mul", "arith.muli": "mul",
          "arith.maximumf": "maximumf", "arith.minimumf": "minimumf", "arith.maxsi": "maxsi",
@@ -76,10 +75,11 @@ class Vectorize(Pass):
             raise TransformError(f"vectorize registers must be an integer >= 0, got {r!r}")
 
     def width_for(self, loop) -> int:
-        """Lanes for ``loop``: ``width``, or ``registers`` host registers of its element type."""
+        """Lanes for ``loop``: ``width``, or ``registers`` vector registers of the pipeline's
+        target (`current_target`) of its element type."""
         if not self.registers:
             return self.width
-        return self.registers * max(1, host_target().vector_bits // _element_bits(loop))
+        return self.registers * max(1, current_target().vector_bits // _element_bits(loop))
 
     def apply(self, module) -> None:
         targets = select_loops(module, self.loop)

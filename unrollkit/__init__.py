@@ -4,21 +4,37 @@
     from unrollkit.kernels import gemm
     f = uk.jit(gemm, factor=4)
     f(A, B, C)          # C += A @ B, the innermost loop unrolled by 4 by MLIR
+
+The kernel language (`uk.kernel`, element types, math functions) loads with the package; the
+compiler (`uk.jit`, `uk.Pipeline`, `uk.LLVMPolicy`, and with them MLIR, LLVM and isl) loads
+when first named, so ``import unrollkit`` stays cheap. Loading the compiler checks that
+MLIR's and llvmlite's LLVM majors agree (`unrollkit.core.versions.check_llvm_majors`).
 """
-from unrollkit.core.versions import check_llvm_majors as _check
+import importlib
 
-_check()
+from unrollkit.core.dtypes import T, f32, f64, i32, i64
+from unrollkit.core.errors import (ArgumentError, CodeSizeError, CompileError, KernelSyntaxError,
+                                   TransformError, UnrollkitError)
+from unrollkit.frontend import abs, ceil, exp, floor, kernel, log, sqrt, tanh  # noqa: A004
+from unrollkit.frontend import range, unroll  # noqa: A004, F401 - uk.range, uk.unroll (not in __all__)
 
-from unrollkit.codegen.backend import LLVMPolicy  # noqa: E402
-from unrollkit.core.dtypes import T, f32, f64, i32, i64  # noqa: E402
-from unrollkit.core.errors import (ArgumentError, CodeSizeError, CompileError, KernelSyntaxError,  # noqa: E402
-                     TransformError, UnrollkitError)
-from unrollkit.frontend.parse import kernel  # noqa: E402
-from unrollkit.frontend.language import abs, ceil, exp, floor, log, sqrt, tanh  # noqa: E402,A004
-from unrollkit.frontend.language import range, unroll  # noqa: E402,A004 - uk.range, uk.unroll (not in __all__)
-from unrollkit.codegen.pipeline import Pipeline  # noqa: E402
-from unrollkit.runtime.jit_kernel import jit  # noqa: E402
+#: public names whose module loads the compiler: imported on first use (PEP 562)
+_COMPILER = {"jit": "unrollkit.runtime.jit_kernel", "Pipeline": "unrollkit.codegen.pipeline",
+             "LLVMPolicy": "unrollkit.codegen.backend"}
 
 __all__ = ["kernel", "jit", "Pipeline", "LLVMPolicy", "T", "f32", "f64", "i32", "i64",
            "UnrollkitError", "ArgumentError", "KernelSyntaxError", "TransformError",
            "CodeSizeError", "CompileError", "exp", "log", "sqrt", "tanh", "abs", "floor", "ceil"]
+
+
+def __getattr__(name: str):
+    """`uk.jit`, `uk.Pipeline`, `uk.LLVMPolicy`: the compiler, loaded when first asked for."""
+    if name in _COMPILER:
+        value = getattr(importlib.import_module(_COMPILER[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'unrollkit' has no attribute {name!r}")
+
+
+def __dir__() -> list:
+    return sorted(set(globals()) | set(_COMPILER))

@@ -16,6 +16,11 @@ import llvmlite.binding as llvm
 from unrollkit.core.elf_check import check_object
 from unrollkit.core.errors import CompileError
 from unrollkit.core.target import host, init_llvm as _init  # noqa: F401 - backend.host() is used across the package
+from unrollkit.core.versions import check_llvm_majors
+
+# MLIR emits LLVM IR for its own LLVM and llvmlite must read it: refuse a mismatched stack
+# when the compiler is first loaded, with what to install
+check_llvm_majors()
 
 
 @dataclasses.dataclass(frozen=True)

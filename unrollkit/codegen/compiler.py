@@ -155,7 +155,7 @@ def optimised_stages(kernel, sig: Signature, plan: Plan) -> tuple:
         times["lower"] = time.perf_counter() - t
         t = time.perf_counter()
         before = ir_bounds.signature(module)
-        plan.pipeline.run(module)  # (it verifies the module after every pass)
+        plan.pipeline.run(module, target=host_target())  # (verifies the module after every pass)
         # no transformed access may leave its array: refuse rather than corrupt memory
         ir_bounds.check_module(module, f"pipeline {plan.pipeline.text()!r}",
                                arrays=[p.name for p in plan.kernel.params],

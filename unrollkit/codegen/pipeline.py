@@ -22,7 +22,8 @@ from unrollkit.ir.ir_utils import UNROLLED_AWAY, affine_loops, count_ops, loop_n
 from unrollkit.ir.lower_affine import LOOP_NAME_ATTR, lower
 from unrollkit.ir.mlir_passes import verify
 from unrollkit.passes import REGISTRY
-from unrollkit.passes.base import Pass, check_module_size, max_ops
+from unrollkit.core.target import Target, host_target
+from unrollkit.passes.base import Pass, check_module_size, max_ops, target_context
 from unrollkit.passes.user import is_user_pass
 
 # ---------------------------------------------------------------- the Pipeline object
@@ -91,9 +92,11 @@ class Pipeline:
     def __str__(self) -> str:
         return self.text()
 
-    def run(self, module, record: bool = False) -> list:
+    def run(self, module, record: bool = False, target: Target | None = None) -> list:
         """Apply every pass in order, verifying the IR after each; with ``record``, each step
         keeps the IR text (``str(module)``) too. Returns the steps (``input`` first).
+        ``target``: the machine the passes compile for (`passes.base.current_target`; the
+        host's when not given), so a pass's output never depends on where it runs.
 
         A pass that names a loop an earlier pass removed at these sizes (fully unrolled: its
         trip count was at most the factor) does nothing, see `unrollkit.ir.ir_utils.vanished`."""
@@ -105,14 +108,16 @@ class Pipeline:
         gone: set = set()  # loop names unrolled away so far: naming one later does nothing
         token = UNROLLED_AWAY.set(gone)
         try:
-            self._run_passes(module, record, steps, gone)
+            with target_context(target or host_target()):
+                self._run_passes(module, record, steps, gone)
+                check_module_size(module, f"after the pipeline {self.text()!r}," if self.passes else "as written,")
         finally:
             UNROLLED_AWAY.reset(token)
         # Each pass was held to the budget in operations (that bounds building the IR); what
         # LLVM gets is held to it here, once, with vectors counted per register (a 64-register
         # vector-acc body is one MLIR operation per value but 64 instructions' worth to LLVM)
-        # and no straight-line block over an eighth of it (LLVM's time grows superlinearly).
-        check_module_size(module, f"after the pipeline {self.text()!r}," if self.passes else "as written,")
+        # and no straight-line block over an eighth of it (LLVM's time grows superlinearly):
+        # checked above, inside the target's context (vector registers are the target's).
         if record:
             object.__setattr__(self, "_steps", steps)
         return steps
