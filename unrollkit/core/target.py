@@ -3,7 +3,8 @@
 Read from the host: the CPU name and features (llvmlite, the same answer code generation
 uses), hence the vector width and register counts, and the cache sizes (sysfs). Not readable
 from the host: latencies, ports, decoded-uop cache and front-end limits; those come from a
-per-CPU-family table keyed by the CPU name LLVM reports.
+per-CPU-family table keyed by the CPU name LLVM reports (``machine_facts.csv``, each value
+with its source).
 
 Every value can be overridden:
 
@@ -19,18 +20,19 @@ the family whose timings apply, and llvm-mca is run with that family's schedulin
 """
 from __future__ import annotations
 
+import csv
 import dataclasses
 import functools
 import json
+import math
 import os
 import threading
+import typing
 from pathlib import Path
 
 import llvmlite.binding as llvm
 
 from unrollkit.core.errors import UnrollkitError
-import math
-import typing
 
 ENV_VAR = "UNROLLKIT_TARGET"
 
@@ -93,61 +95,39 @@ class Target:
         return d
 
 
-#: Per-family timings. Sources: Intel's optimisation manual, uops.info, Agner Fog's tables.
+#: The per-family facts the host cannot tell (latencies, ports, front end, bandwidths), one row
+#: per (family, field) with the source of each value: machine_facts.csv beside this module.
 #: Bandwidths are per-core transfer rates between adjacent levels in bytes/cycle, as the ECM
-#: model uses them (a line from L3 pays L3→L2 and L2→L1). Sapphire Rapids' L3 figure fits
-#: bench/mac.json here (mac, 262144 f32, 3 MB: 1.04 cycles/element at 2.7 GHz); its DRAM
-#: figure fits the validation's dot (32–64 MB) and gemv (16 MB) here: 6.8–7 B/cycle at 3 GHz.
-#: The other families' DRAM figures are not measured on this machine.
-FAMILIES: dict = {
-    # Skylake-SP / Cascade Lake: FMA on p0 (+p1 at 256 bit) and p5 at 512 bit (SKU-dependent),
-    # 2 loads + 1 store, 4-wide rename, 1.5K-uop DSB, LSD disabled.
-    "skylake-avx512": dict(fma_latency=4, add_latency=4, mul_latency=4, div_rthroughput=5.0,
-                           fma_units=2, fma_units_512=2, load_ports=2, load_ports_512=2,
-                           store_ports=1, issue_width=4, uop_cache_uops=1536, uops_per_32b_window=18,
-                           legacy_decode_bytes=16, has_lsd=False, taken_branches_per_cycle=1.0,
-                           l1_bytes_per_cycle=128.0, l2_bytes_per_cycle=48.0, l3_bytes_per_cycle=12.0,
-                           dram_bytes_per_cycle=6.0, mca_cpu="skylake-avx512"),
-    # Ice Lake / Rocket Lake (Sunny/Cypress Cove): 2 loads + 2 stores, 5-wide, 2.25K-uop DSB.
-    "icelake": dict(fma_latency=4, add_latency=4, mul_latency=4, div_rthroughput=5.0,
-                    fma_units=2, fma_units_512=1, load_ports=2, load_ports_512=2, store_ports=2,
-                    issue_width=5, uop_cache_uops=2304, uops_per_32b_window=18, legacy_decode_bytes=16,
-                    has_lsd=True, taken_branches_per_cycle=1.0, l1_bytes_per_cycle=128.0,
-                    l2_bytes_per_cycle=48.0, l3_bytes_per_cycle=14.0, dram_bytes_per_cycle=7.0,
-                    mca_cpu="icelake-server"),
-    # Sapphire Rapids (Golden Cove): 3 loads (2 at 512 bit) + 2 stores, 6-wide, 4K-uop DSB,
-    # FMA on p0/p1 (fused at 512) and p5 at 512 bit.
-    "sapphirerapids": dict(fma_latency=4, add_latency=3, mul_latency=4, div_rthroughput=5.0,
-                           fma_units=2, fma_units_512=2, load_ports=3, load_ports_512=2,
-                           store_ports=2, issue_width=6, uop_cache_uops=4096, uops_per_32b_window=18,
-                           legacy_decode_bytes=32, has_lsd=True, taken_branches_per_cycle=1.0,
-                           l1_bytes_per_cycle=160.0, l2_bytes_per_cycle=48.0, l3_bytes_per_cycle=28.0,
-                           dram_bytes_per_cycle=7.0, mca_cpu="sapphirerapids"),
-    # Zen 4: 2 FMA pipes (512 bit double-pumped), 3 loads (2 at 256 bit+), 6-wide, 6.75K op cache.
-    "znver4": dict(fma_latency=4, add_latency=3, mul_latency=3, div_rthroughput=5.0,
-                   fma_units=2, fma_units_512=1, load_ports=3, load_ports_512=1, store_ports=2,
-                   issue_width=6, uop_cache_uops=6912, uops_per_32b_window=32, legacy_decode_bytes=32,
-                   has_lsd=False, taken_branches_per_cycle=1.0, l1_bytes_per_cycle=96.0,
-                   l2_bytes_per_cycle=32.0, l3_bytes_per_cycle=16.0, dram_bytes_per_cycle=8.0,
-                   mca_cpu="znver4"),
-    # anything else: Skylake-client-like figures, llvm-mca's generic x86 model
-    "generic": dict(fma_latency=4, add_latency=4, mul_latency=4, div_rthroughput=5.0,
-                    fma_units=2, fma_units_512=1, load_ports=2, load_ports_512=1, store_ports=1,
-                    issue_width=4, uop_cache_uops=1536, uops_per_32b_window=18, legacy_decode_bytes=16,
-                    has_lsd=False, taken_branches_per_cycle=1.0, l1_bytes_per_cycle=96.0,
-                    l2_bytes_per_cycle=32.0, l3_bytes_per_cycle=12.0, dram_bytes_per_cycle=6.0,
-                    mca_cpu="x86-64-v3"),
-}
+#: model uses them (a line from L3 pays L3→L2 and L2→L1). CPU names map to families in
+#: cpu_families.csv.
+FACTS_FILE = Path(__file__).with_name("machine_facts.csv")
+CPU_FAMILIES_FILE = Path(__file__).with_name("cpu_families.csv")
 
-#: LLVM CPU name → family
-CPU_FAMILY = {
-    "skylake-avx512": "skylake-avx512", "cascadelake": "skylake-avx512", "cooperlake": "skylake-avx512",
-    "icelake-server": "icelake", "icelake-client": "icelake", "rocketlake": "icelake",
-    "tigerlake": "icelake",
-    "sapphirerapids": "sapphirerapids", "emeraldrapids": "sapphirerapids", "graniterapids": "sapphirerapids",
-    "alderlake": "sapphirerapids", "raptorlake": "sapphirerapids", "meteorlake": "sapphirerapids",
-    "znver4": "znver4", "znver5": "znver4",
-}
+
+def _typed(field: str, text: str):
+    """A CSV cell as the type of `Target`'s field of that name."""
+    kind = {f.name: f.type for f in dataclasses.fields(Target)}[field]
+    if kind in ("bool", bool):
+        if text not in ("True", "False"):
+            raise UnrollkitError(f"{FACTS_FILE.name}: {field} must be True or False, got {text!r}")
+        return text == "True"
+    return {"int": int, "float": float, "str": str}.get(kind if isinstance(kind, str) else kind.__name__, str)(text)
+
+
+def _read_families() -> tuple:
+    """(FAMILIES {family: {field: value}}, SOURCES {(family, field): source}) from FACTS_FILE."""
+    families, sources = {}, {}
+    with FACTS_FILE.open(newline="") as f:
+        for row in csv.DictReader(f):
+            families.setdefault(row["family"], {})[row["field"]] = _typed(row["field"], row["value"])
+            sources[(row["family"], row["field"])] = row["source"]
+    return families, sources
+
+
+FAMILIES, SOURCES = _read_families()
+with CPU_FAMILIES_FILE.open(newline="") as _f:
+    #: LLVM CPU name → family
+    CPU_FAMILY = {row["llvm_cpu"]: row["family"] for row in csv.DictReader(_f)}
 
 
 def family_of(cpu: str, features) -> str:
