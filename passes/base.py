@@ -256,6 +256,13 @@ def check_code_size(what: str, loop: str, ops_after: int, env_hint: str = "UNROL
             f"optimiser handles in reasonable time; {_ADVICE} (a block may hold an eighth of it)")
 
 
+def check_int(value, what: str, minimum: int = 1) -> None:
+    """Refuse an option that is not an integer >= ``minimum`` (``True`` is no integer here),
+    naming it: ``check_int(self.factor, "peel factor")``."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise TransformError(f"{what} must be an integer >= {minimum}, got {value!r}")
+
+
 def select_loops(module, loop: str) -> list:
     """The affine.for ops a loop-targeting pass acts on: by source name, else innermost ones."""
     loops = affine_loops(module)

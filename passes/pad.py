@@ -27,7 +27,7 @@ from mlir import ir
 from unrollkit.core.errors import TransformError
 from unrollkit.ir.ir_utils import bound_maps, constant_trip_count, has_iter_args, loop_name, rebuild_loop, step_of, walk_ops
 
-from .base import Pass, register, select_loops
+from .base import Pass, register, select_loops, check_int
 from .dependence import Access, interval as _interval
 
 
@@ -76,8 +76,7 @@ class Pad(Pass):
     factor: int = 4
 
     def __post_init__(self):
-        if isinstance(self.factor, bool) or not isinstance(self.factor, int) or self.factor < 1:
-            raise TransformError(f"pad factor must be an integer >= 1, got {self.factor!r}")
+        check_int(self.factor, "pad factor")
 
     def apply(self, module) -> None:
         for op in select_loops(module, self.loop):

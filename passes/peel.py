@@ -38,7 +38,7 @@ from unrollkit.ir.ir_utils import (constant_trip_count, count_ops, has_iter_args
                                 split_loop, split_point, never_runs, trip_count_divisor,
                                 trip_count_nonnegative)
 
-from .base import Pass, check_code_size, register, select_loops
+from .base import Pass, check_code_size, register, select_loops, check_int
 
 REM_SUFFIX = ".rem"
 SIDES = ("back", "front")
@@ -80,8 +80,7 @@ class Peel(Pass):
     side: str = "back"
 
     def __post_init__(self):
-        if isinstance(self.factor, bool) or not isinstance(self.factor, int) or self.factor < 1:
-            raise TransformError(f"peel factor must be an integer >= 1, got {self.factor!r}")
+        check_int(self.factor, "peel factor")
         if self.side not in SIDES:
             raise TransformError(f"peel side must be one of {list(SIDES)}, got {self.side!r}")
 

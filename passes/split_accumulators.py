@@ -37,7 +37,7 @@ from unrollkit.ir.ir_utils import (body_ops, bound_maps, bound_operands, clone_i
                                 count_ops, has_iter_args, iv_of, loop_name, never_runs, step_of,
                                 walk_ops)
 
-from .base import Pass, check_code_size, register, select_loops
+from .base import Pass, check_code_size, register, select_loops, check_int
 from .dependence import Access
 from .peel import peel_loop
 
@@ -90,8 +90,7 @@ class SplitAccumulators(Pass):
 
     def __post_init__(self):
         a = self.accumulators
-        if isinstance(a, bool) or not isinstance(a, int) or a < 1:
-            raise TransformError(f"split-accumulators: accumulators must be an integer >= 1, got {a!r}")
+        check_int(a, "split-accumulators: accumulators")
 
     def apply(self, module) -> None:
         if self.accumulators == 1:

@@ -41,7 +41,7 @@ from unrollkit.ir.ir_utils import (affine_loops, count_ops, has_iter_args, bound
                                 shifted, split_loop,
                                 step_of, vanished)
 
-from .base import Pass, check_code_size, register
+from .base import Pass, check_code_size, register, check_int
 from .dependence import check_tiling
 
 TILE_SUFFIX = ".tile"
@@ -60,8 +60,7 @@ class Tile(Pass):
         object.__setattr__(self, "sizes", tuple((str(k), v) for k, v in self.sizes))
         object.__setattr__(self, "order", tuple(str(x) for x in self.order))
         for loop, size in self.sizes:
-            if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-                raise TransformError(f"tile size of loop {loop!r} must be an integer >= 1, got {size!r}")
+            check_int(size, f"tile size of loop {loop!r}")
         names = [k for k, _ in self.sizes]
         if len(set(names)) != len(names):
             raise TransformError(f"tile: a loop is given two sizes in {list(self.sizes)}")

@@ -37,7 +37,7 @@ from unrollkit.ir.ir_utils import (bound_results, constant_trip_count, count_ops
                                    trip_count_divisor, trip_count_nonnegative)
 from unrollkit.ir.transform_script import apply_to_groups
 
-from .base import Pass, check_code_size, register, select_loops
+from .base import Pass, check_code_size, register, select_loops, check_int
 from .pad import pad_loop
 from .peel import peel_loop
 from mlir.dialects.transform import loop
@@ -58,10 +58,7 @@ class Unroll(Pass):
         if self.remainder not in REMAINDERS:
             raise TransformError(f"unroll remainder must be one of {list(REMAINDERS)}, "
                                  f"got {self.remainder!r}")
-        if isinstance(self.factor, bool) or not isinstance(self.factor, int):
-            raise TransformError(f"unroll factor must be an integer, got {self.factor!r}")
-        if self.factor < 1:
-            raise TransformError(f"unroll factor must be >= 1, got {self.factor}")
+        check_int(self.factor, "unroll factor")
 
     def apply(self, module) -> None:
         if self.factor == 1 and not self.full:

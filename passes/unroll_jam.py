@@ -34,7 +34,7 @@ from unrollkit.ir.ir_utils import (bound_operands, bound_results, constant_trip_
                                 never_runs, walk_ops, has_iter_args)
 from unrollkit.ir.transform_script import apply_to_groups
 
-from .base import Pass, check_code_size, register, select_loops
+from .base import Pass, check_code_size, register, select_loops, check_int
 from .dependence import check_unroll_jam
 from .unroll import own_cleanup
 from mlir.dialects.transform import loop
@@ -53,8 +53,7 @@ class UnrollJam(Pass):
         if self.remainder not in ("cleanup", "peel-back", "peel-front"):
             raise TransformError(f"unroll-jam remainder must be one of ['cleanup', 'peel-back', "
                                  f"'peel-front'], got {self.remainder!r}")
-        if isinstance(self.factor, bool) or not isinstance(self.factor, int) or self.factor < 1:
-            raise TransformError(f"unroll-jam factor must be an integer >= 1, got {self.factor!r}")
+        check_int(self.factor, "unroll-jam factor")
 
     def apply(self, module) -> None:
         if not self.loop:

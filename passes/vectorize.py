@@ -47,7 +47,7 @@ from unrollkit.core.errors import TransformError
 from unrollkit.ir.ir_utils import (body_ops, bound_maps, bound_operands, copy_attributes, count_ops,
                                 has_iter_args, is_innermost, iv_of, loop_name, never_runs, step_of)
 
-from .base import Pass, check_code_size, register, select_loops, current_target
+from .base import Pass, check_code_size, register, select_loops, current_target, check_int
 from .dependence import Access, _range, dependence_pairs, interval, signs
 from .peel import peel_loop
 from .split_accumulators import REDUCTIONS, find_reductions
@@ -68,11 +68,8 @@ class Vectorize(Pass):
 
     def __post_init__(self):
         w = self.width
-        if isinstance(w, bool) or not isinstance(w, int) or w < 1:
-            raise TransformError(f"vectorize width must be an integer >= 1, got {w!r}")
-        r = self.registers
-        if isinstance(r, bool) or not isinstance(r, int) or r < 0:
-            raise TransformError(f"vectorize registers must be an integer >= 0, got {r!r}")
+        check_int(w, "vectorize width")
+        check_int(self.registers, "vectorize registers", minimum=0)
 
     def width_for(self, loop) -> int:
         """Lanes for ``loop``: ``width``, or ``registers`` vector registers of the pipeline's

@@ -105,7 +105,7 @@ def test_values_the_text_form_cannot_hold_are_refused():
     ("unrol{factor=4}", ["unknown pass 'unrol'", "'unroll'", "'tile'", "'vectorize'"]),
     ("unroll{fctor=4}", ["no option 'fctor'", "'factor'", "'up-to-factor'", "'remainder'"]),
     ("unroll{factor=four}", ["factor='four'", "not a valid int"]),
-    ("unroll{factor=0}", ["factor must be >= 1"]),
+    ("unroll{factor=0}", ["factor must be an integer >= 1"]),
     ("vectorize{reductions=maybe}", ["not a valid bool"]),
     ("tile{i=32", ["unbalanced '{'"]),
     ("tile{i=32}}", ["unbalanced '}'"]),

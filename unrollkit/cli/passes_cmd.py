@@ -23,6 +23,7 @@ from unrollkit.core.errors import UnrollkitError
 from mlir import ir
 from unrollkit.tools.kernel_ref import resolve_kernel
 from unrollkit.codegen.pipeline import Pipeline, diff_steps, lower_kernel
+from unrollkit.ir.mlir_passes import diagnostics
 import numpy as np
 import unrollkit as uk
 from unrollkit.runtime.interpreter import interpret
@@ -40,8 +41,7 @@ def _module_for(kernel_ref: str, sizes: dict, dtype: str, kernel=None):
         try:
             return ir.Module.parse(path.read_text()), None, None
         except ir.MLIRError as exc:
-            msgs = "; ".join(d.message for d in exc.error_diagnostics) or str(exc)
-            raise UnrollkitError(f"cannot parse {kernel_ref}: {msgs}") from None
+            raise UnrollkitError(f"cannot parse {kernel_ref}: {diagnostics(exc)}") from None
     k = kernel if kernel is not None else resolve_kernel(kernel_ref)
     return lower_kernel(k, sizes, dtype), k, example_args(k, sizes, dtype)
 

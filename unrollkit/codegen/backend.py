@@ -92,11 +92,8 @@ def optimize(llvm_ir: str, policy: LLVMPolicy):
 
 
 def assembly(mod) -> str:
+    """The host assembly of the LLVM module ``mod`` (its text, for `CompiledKernel.ir("asm")`)."""
     return target_machine().emit_assembly(mod)
-
-
-def object_code(mod) -> bytes:
-    return target_machine().emit_object(mod)
 
 
 def text_bytes(obj: bytes) -> int:

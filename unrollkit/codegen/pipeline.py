@@ -20,7 +20,7 @@ from unrollkit.frontend.semantics import check_types
 from unrollkit.frontend.signature import signature_at, sizes_of
 from unrollkit.ir.ir_utils import UNROLLED_AWAY, affine_loops, count_ops, loop_names
 from unrollkit.ir.lower_affine import LOOP_NAME_ATTR, lower
-from unrollkit.ir.mlir_passes import verify
+from unrollkit.ir.mlir_passes import diagnostics, verify
 from unrollkit.passes import REGISTRY
 from unrollkit.core.target import Target, host_target
 from unrollkit.passes.base import Pass, check_module_size, max_ops, target_context
@@ -129,8 +129,7 @@ class Pipeline:
             try:
                 p.apply(module)
             except (ValueError, ir.MLIRError) as exc:
-                msgs = "; ".join(d.message for d in getattr(exc, "error_diagnostics", [])) or str(exc)
-                raise TransformError(f"pass {p.text()!r} failed: {msgs}") from None
+                raise TransformError(f"pass {p.text()!r} failed: {diagnostics(exc)}") from None
             dt = time.perf_counter() - t0
             verify(module, f"pass {p.text()!r}")
             if getattr(p, "removes_loops", False):

@@ -18,10 +18,10 @@ import json
 import os
 import re
 import stat
-import tempfile
 from pathlib import Path
 
 from unrollkit.core import cache
+from unrollkit.core.cache import atomic_write
 from unrollkit.core.errors import CompileError
 
 ELF_MAGIC = b"\x7fELF"
@@ -54,18 +54,9 @@ def check_built(path: str, command: list) -> str:
 def write_record(directory: Path, stem: str, record: dict) -> None:
     """Write ``<stem>.json`` atomically (after ``<stem>.so``); errors only cost a rebuild."""
     try:
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".json")
-    except OSError:
-        return
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(record, f, sort_keys=True, indent=1)
-        os.replace(tmp, directory / (stem + ".json"))
+        atomic_write(directory / (stem + ".json"), json.dumps(record, sort_keys=True, indent=1).encode())
     except OSError:
         pass
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def load_cached(directory: Path, stem: str, key: str, load):

@@ -180,16 +180,23 @@ def put(key: str, entry: dict) -> None:
         body = dict(entry, key=key, object=base64.b64encode(entry["object"]).decode())
         payload = json.dumps(body, sort_keys=True).encode()
         blob = MAGIC + hashlib.sha256(payload).hexdigest().encode() + b"\n" + payload
-        fd, tmp = tempfile.mkstemp(dir=d, prefix=TMP_PREFIX, suffix=SUFFIX)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(blob)
-            os.replace(tmp, _path(key))
-        except BaseException:
-            _remove(Path(tmp))
-            raise
+        atomic_write(_path(key), blob, TMP_PREFIX)
     except OSError:
         return
+
+
+def atomic_write(path: Path, data: bytes, prefix: str = ".tmp-") -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same folder and an atomic
+    rename: a reader sees the old file or the whole new one, never half of it, and two
+    processes writing the same file both succeed. Raises OSError (the temporary is removed)."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=prefix, suffix=path.suffix)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        _remove(Path(tmp))
+        raise
 
 
 def info() -> dict:

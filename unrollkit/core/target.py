@@ -54,6 +54,9 @@ class Target:
     line_bytes: int
     #: the share of the shared L3 one core can count on (0: all of l3_bytes); see make_target
     l3_usable_bytes: int = 0
+    #: associativity of the L1 data cache (sysfs); 8 when unreadable, the smallest of current
+    #: x86 L1Ds, so the conservative answer for the GEMM schedule's set-conflict padding
+    l1d_ways: int = 8
     # -- from the family table (FAMILIES)
     fma_latency: int = 4          # cycles of a dependent FMA (and FP add/mul on Intel since Skylake)
     add_latency: int = 4
@@ -158,6 +161,10 @@ def read_caches(root: str = "/sys/devices/system/cpu/cpu0/cache") -> dict:
         out[key] = size
         out["line"] = line
         try:
+            out[key + "_ways"] = int((d / "ways_of_associativity").read_text())
+        except (OSError, ValueError):
+            pass
+        try:
             out[key + "_sharers"] = len(_cpu_list((d / "shared_cpu_list").read_text().strip()))
         except (OSError, ValueError):
             pass
@@ -233,6 +240,7 @@ def make_target(cpu: str, features, caches: dict | None = None) -> Target:
         l2_bytes=caches.get("l2", 1 << 20), l3_bytes=caches.get("l3", 16 << 20),
         line_bytes=caches.get("line", 64),
         l3_usable_bytes=min(caches.get("l3", 16 << 20), L3_PER_CORE * max(1, caches.get("l3_sharers", 1))),
+        l1d_ways=caches.get("l1d_ways", 8) or 8,
         **FAMILIES[fam])
 
 

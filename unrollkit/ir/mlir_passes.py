@@ -39,6 +39,11 @@ UPSTREAM = {
 }
 
 
+def diagnostics(exc) -> str:
+    """The messages of an MLIR error's diagnostics, joined (the exception's text without any)."""
+    return "; ".join(d.message for d in getattr(exc, "error_diagnostics", [])) or str(exc)
+
+
 def run_mlir_passes(module, text: str, verify_each: bool = True) -> None:
     """Run an upstream pass pipeline (anchored on the module) in process. ``verify_each``:
     the pass manager verifies the module after every pass (off: the caller verifies once)."""
@@ -50,7 +55,7 @@ def run_mlir_passes(module, text: str, verify_each: bool = True) -> None:
     try:
         pm.run(module.operation)
     except ir.MLIRError as exc:
-        msgs = "; ".join(d.message for d in exc.error_diagnostics) or str(exc)
+        msgs = diagnostics(exc)
         raise CompileError(f"MLIR pipeline {text!r} failed: {msgs}") from None
 
 
@@ -94,7 +99,7 @@ def verify(module, after: str) -> None:
     try:
         ok = module.operation.verify()
     except ir.MLIRError as exc:
-        msgs = "; ".join(d.message for d in exc.error_diagnostics) or str(exc)
+        msgs = diagnostics(exc)
         raise CompileError(f"invalid IR after {after}: {msgs}") from None
     if not ok:
         raise CompileError(f"invalid IR after {after}")

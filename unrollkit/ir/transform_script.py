@@ -11,6 +11,7 @@ from mlir.dialects import transform
 from mlir.dialects.transform import interpreter, structured
 
 from unrollkit.core.errors import TransformError
+from unrollkit.ir.mlir_passes import diagnostics
 
 MARK = "uk.target"
 
@@ -46,12 +47,5 @@ def apply_to_groups(module, groups) -> None:
                 del op.attributes[MARK]
 
 
-def apply_to_marked(module, ops, build) -> None:
-    """Run ``build(handle)`` on the single group ``ops``."""
-    apply_to_groups(module, [(ops, build)])
-
-
 def _diag(exc) -> str:
-    msgs = [d.message for d in getattr(exc, "error_diagnostics", [])]
-    text = "; ".join(msgs) or str(exc)
-    return text.replace("Failed to apply named transform sequence.\n", "").strip()
+    return diagnostics(exc).replace("Failed to apply named transform sequence.\n", "").strip()

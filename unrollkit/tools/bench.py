@@ -36,13 +36,14 @@ from unrollkit.tools.kernel_ref import resolve_kernel
 from unrollkit.frontend import descriptor as d
 from unrollkit.tools.bench_workload import NUMPY, is_builtin
 from unrollkit.tuning.gemm_schedule import match_gemm
+from unrollkit.tuning.variants import VARIANTS
 from unrollkit.kernels.manual import MANUAL
 from unrollkit.tools import peak
 from unrollkit.codegen import backend, cvariants
 from unrollkit.core.versions import versions
 import unrollkit as uk
 
-IR_VARIANTS = ("none", "llvm-auto", "pragma", "macro", "manual", "affine", "multi-acc", "vector-acc")
+IR_VARIANTS = VARIANTS  # the unrolling variants of every kernel (tuning/variants.py)
 #: variants that choose their own schedule: ``auto`` (the cost model; GEMM nests get the
 #: BLAS-style schedule) and ``blas`` (GEMM nests only)
 CHOOSING_VARIANTS = ("auto", "blas")
@@ -50,7 +51,6 @@ C_VARIANTS = ("c-plain", "c-pragma", "c-manual", "c-macro", "cxx-template")
 DEFAULT_SIZES = {"gemm": "128,512", "mac": "4096,262144", "dot": "4096,262144",
                  "gemv": "128,1024", "jacobi1d": "4096,262144", "iir": "4096,65536",
                  "prefix_sum": "4096,65536"}
-DEFAULT_FACTORS = (1, 2, 4, 8)
 #: variants with one row (they choose their own factor, or have none)
 SINGLE = ("llvm-auto", "c-plain", "blas", "auto", "numpy")
 

@@ -19,14 +19,13 @@ from __future__ import annotations
 import ctypes
 import functools
 import json
-import os
-import tempfile
 import time
 
 import numpy as np
 
 from unrollkit.codegen import backend
 from unrollkit.core import cache
+from unrollkit.core.cache import atomic_write
 from unrollkit.core.target import host_target
 import unrollkit as uk
 from unrollkit.kernels import mac
@@ -180,10 +179,7 @@ def peaks(remeasure: bool = False) -> dict:
     d = measure()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-peak-", suffix=".json")
-        with os.fdopen(fd, "w") as f:
-            json.dump(d, f, indent=1)
-        os.replace(tmp, path)
+        atomic_write(path, json.dumps(d, indent=1).encode(), ".tmp-peak-")
     except OSError:
         pass  # an unwritable cache only costs a measurement next time
     d["cached"] = False

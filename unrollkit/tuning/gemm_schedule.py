@@ -39,7 +39,7 @@ The derivation (each rule names the machine fact it uses):
 * KU (k unroll): the smallest power of two that brings the loop's own two uops (increment,
   compare-and-branch) under 3% of the unrolled body;
 * pad of B's packed rows: one cache line when a row is a multiple of the L1 set stride
-  (size / ways, from sysfs), where all rows would land in one cache set;
+  (size / ways: `Target.l1d_ways`, read from sysfs), where all rows would land in one cache set;
 * A is read in place unless MR exceeds the L1's ways (then its rows could evict each other).
 
 `gemm_pipeline(kernel, signature)` gives the pipeline. ``jit(kernel, factor="auto")`` runs
@@ -58,7 +58,6 @@ from unrollkit.core.errors import TransformError
 from unrollkit.codegen.pipeline import Pipeline
 from unrollkit.codegen.plan import Plan
 from unrollkit.core.target import Target, host_target
-from pathlib import Path
 from unrollkit.frontend.signature import sizes_of
 
 #: a score within this fraction of the best register tile ties; the larger NR then wins
@@ -262,8 +261,7 @@ def derive(nest: GemmNest, sizes: dict, elem_bytes: int, target: Target | None =
     while 2 / (body * ku) > LOOP_OVERHEAD and ku < 8:
         ku *= 2
     # the L1 set stride (size / ways): rows that far apart share a cache set
-    ways = l1_ways()
-    set_stride = t.l1d_bytes // ways
+    set_stride = t.l1d_bytes // t.l1d_ways
     # pad a packed B row whose length is a multiple of it by one line: the micro-kernel
     # walks down the rows, which would otherwise all land in one set
     row = min(nc, N) * elem_bytes
@@ -271,25 +269,13 @@ def derive(nest: GemmNest, sizes: dict, elem_bytes: int, target: Target | None =
     # A is read in place: its MR rows (one line each at a time) fit the L1's ways even
     # when K·e is a multiple of the set stride; packing it (a transposing copy per
     # jc, kc, ir) cost 15% at 2048³ here. Pack it only when the rows could evict each other.
-    pack_a = mr > ways and nest.a_packable
+    pack_a = mr > t.l1d_ways and nest.a_packable
     why = (why_reg,
            f"KC={kc}: A sliver {mr}×{kc}×{elem_bytes} B ≤ L1/2 ({t.l1d_bytes // 2} B)",
            f"NC={nc}: B block {kc}×{nc}×{elem_bytes} B ≤ L2/2 ({t.l2_bytes // 2} B)",
            f"k ×{ku}: loop overhead {2 / (body * ku):.1%} of a {body}-uop body")
     return GemmSchedule(nest, M, N, K, elem_bytes, w, min(mr, M), min(nr, N), kc, nc, ku, pad,
                         pack_a=pack_a, registers=t.vector_registers, why=why)
-
-
-def l1_ways(root: str = "/sys/devices/system/cpu/cpu0/cache") -> int:
-    """Associativity of the L1 data cache from sysfs (`Target` has no field for it); 8 if
-    unreadable (the smallest of current x86 L1Ds, so the conservative answer)."""
-    for d in sorted(Path(root).glob("index*")):
-        try:
-            if (d / "level").read_text().strip() == "1" and (d / "type").read_text().strip() == "Data":
-                return int((d / "ways_of_associativity").read_text())
-        except (OSError, ValueError):
-            continue
-    return 8
 
 
 def _balanced(n: int, cap: int, multiple: int) -> int:

@@ -41,8 +41,6 @@ VARIANTS = ("none", "llvm-auto", "pragma", "macro", "manual", "affine", "multi-a
 #: variants for one kernel shape, not unrolling variants of every kernel: ``blas`` (GEMM nests)
 SCHEDULES = ("blas",)
 
-#: factors with a hand-written kernel in kernels/manual.py
-MANUAL_FACTORS = (2, 4, 8)
 
 
 def normalize_factor(factor) -> tuple:
@@ -120,6 +118,7 @@ def check_vector_acc_size(kernel: d.Kernel, registers: int, loop: str = "") -> N
 
 
 def manual_kernel(kernel: d.Kernel, factors: tuple) -> d.Kernel:
+    """The hand-unrolled form of ``kernel`` at the one factor of ``factors`` (kernels/manual.py)."""
     from unrollkit.kernels.manual import MANUAL  # lazy: parses the hand-written kernels only when asked for
     if len(factors) != 1 or factors[0][0]:
         raise TransformError("variant 'manual' unrolls the innermost loop of the shipped kernels; "
@@ -134,7 +133,7 @@ def manual_kernel(kernel: d.Kernel, factors: tuple) -> d.Kernel:
             raise TransformError(f"variant 'manual' has no hand-unrolled form of kernel {kernel.name!r}; "
                                  f"kernels/manual.py ships {have}")
         raise TransformError(f"variant 'manual' has no hand-unrolled {kernel.name!r} at factor {f}; "
-                             f"kernels/manual.py ships factors {list(MANUAL_FACTORS)}")
+                             f"kernels/manual.py ships factors {sorted({x for n, x in MANUAL if n == kernel.name})}")
     if [(p.name, p.shape) for p in k.params] != [(p.name, p.shape) for p in kernel.params]:
         raise TransformError(f"the hand-unrolled {k.name!r} does not take {kernel.name!r}'s parameters")
     return k
