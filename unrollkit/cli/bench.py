@@ -146,7 +146,7 @@ def bench_cmd(
             task = progress.add_task(f"{kernel} {description}", total=total)
             return lambda: progress.advance(task)
         result = bench.run(kernel, size_list, _csv(variants) if variants else None, _factors(factors),
-                           dtype=dtype, repeat=repeat, target=target_ms / 1000, pin=pin,
+                           dtype=dtype, repeat=repeat, sample_seconds=target_ms / 1000, pin=pin,
                            progress_factory=factory, compilers=found, use_cache=use_cache,
                            remeasure_peak=remeasure_peak)
     show(kernel, dtype, size_list, result, repeat, target_ms, pin, wide, factors != "1,2,4,8")

@@ -153,7 +153,7 @@ def validate_cmd(repeat: int = typer.Option(15, "--repeat", help="samples per co
         def step(name):
             progress.update(task, description=f"validate {name}")
             progress.advance(task)
-        result = cost_validate.run(corpus, repeat=repeat, target=target_ms / 1000, pin=pin,
+        result = cost_validate.run(corpus, repeat=repeat, sample_seconds=target_ms / 1000, pin=pin,
                                    max_factor=max_factor, progress=step, dry_run=dry_run)
     if dry_run:
         for c in result["cases"]:

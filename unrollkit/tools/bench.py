@@ -7,7 +7,7 @@ Timing is native: IR kernels through the generated ``<kernel>_repeat(args..., re
 kernels through their C timing loop, so a Python call (microseconds) does not hide a kernel
 that runs in nanoseconds; numpy's equivalent (`bench_workload.NUMPY`, into preallocated
 outputs) in a Python loop, which is what calling numpy costs. Every row, numpy's included, gets
-the same discipline: a warm-up, then samples of at least ``target`` seconds taken round after
+the same discipline: a warm-up, then samples of at least ``sample_seconds`` seconds taken round after
 round in a shuffled order, so that drift of the machine (frequency, a neighbour's load) spreads
 over every row; medians are reported, and each row's ratio to numpy is the median of its
 per-round ratios (paired samples). Buffers are page-aligned plus a fixed offset per argument
@@ -320,25 +320,25 @@ def judge_unroll(rows: list) -> None:
             r.unroll_ok = r.unroll_seen >= r.factor - 1e-9
 
 
-def calibrate(row: Row, arrays: list, target: float) -> None:
-    """Reps so that one sample lasts at least ``target`` seconds (after a warm-up)."""
+def calibrate(row: Row, arrays: list, sample_seconds: float) -> None:
+    """Reps so that one sample lasts at least ``sample_seconds`` seconds (after a warm-up)."""
     row.runner.time(arrays, 1)
     t = row.runner.time(arrays, 1)
     reps = 1
-    while t < target / 4 and reps < 1 << 30:  # grow until a sample is long enough to scale
+    while t < sample_seconds / 4 and reps < 1 << 30:  # grow until a sample is long enough to scale
         reps *= 8
         t = row.runner.time(arrays, reps)
-    row.reps = max(1, math.ceil(reps * target / max(t, 1e-9)))
+    row.reps = max(1, math.ceil(reps * sample_seconds / max(t, 1e-9)))
 
 
-def measure(rows: list, inputs: dict, repeat: int, target: float, progress=None, seed: int = 0,
+def measure(rows: list, inputs: dict, repeat: int, sample_seconds: float, progress=None, seed: int = 0,
             copy=fresh) -> None:
     """``repeat`` rounds; in each, every live row takes one sample, in a shuffled order.
     ``copy(inputs[size])`` gives each row its own buffers."""
     live = [r for r in rows if r.runner is not None and r.verified]
     timing = {id(r): copy(inputs[r.size]) for r in live}
     for r in live:
-        calibrate(r, timing[id(r)], target)
+        calibrate(r, timing[id(r)], sample_seconds)
         if progress:
             progress()
     rnd = random.Random(seed)
@@ -374,12 +374,12 @@ def summarise(rows: list, works: dict, peaks: dict | None) -> None:
             r.peak_pct = 100.0 * roof["seconds"] / r.median
 
 
-def environment(pin, repeat: int, target: float, compilers: dict) -> dict:
+def environment(pin, repeat: int, sample_seconds: float, compilers: dict) -> dict:
     triple, cpu, features = backend.host()
     env = {"cpu": cpu, "cpu_model": _cpu_model(), "triple": triple, "features": features,
            "versions": versions(), "numpy": np.__version__, "python": platform.python_version(),
            "machine": platform.machine(), "cpus": os.cpu_count(), "pinned_cpu": pin,
-           "repeat": repeat, "target_sample_s": target, "alignment_bytes": ALIGN,
+           "repeat": repeat, "target_sample_s": sample_seconds, "alignment_bytes": ALIGN,
            "page_offsets": PAGE_OFFSETS,
            "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
            "blas": _blas_info(), "compilers": {}}
@@ -418,7 +418,7 @@ def available_compilers(wanted=None) -> dict:
 
 
 def run(kernel, sizes: list, variants: list | None, factors: list, dtype: str = "f32",
-        repeat: int = 11, target: float = 0.02, pin=None, progress_factory=None,
+        repeat: int = 11, sample_seconds: float = 0.02, pin=None, progress_factory=None,
         compilers: dict | None = None, use_cache: bool = False, peaks: bool = True,
         remeasure_peak: bool = False) -> dict:
     """The whole benchmark; returns ``{"environment": ..., "rows": [Row, ...], "works": ...}``.
@@ -461,8 +461,8 @@ def run(kernel, sizes: list, variants: list | None, factors: list, dtype: str = 
         os.environ["UNROLLKIT_CACHE"] = "0"  # read by unrollkit.core.cache and cvariants at each build
     try:
         with threadpool_limits(limits=1):
-            env = environment(pin, repeat, target, compilers)  # records BLAS at 1 thread
-            _prepare_and_measure(rows, works, inputs, repeat, target,
+            env = environment(pin, repeat, sample_seconds, compilers)  # records BLAS at 1 thread
+            _prepare_and_measure(rows, works, inputs, repeat, sample_seconds,
                                  progress_factory or (lambda n, d: noop))
     finally:
         if saved is None:
@@ -475,7 +475,7 @@ def run(kernel, sizes: list, variants: list | None, factors: list, dtype: str = 
     return {"environment": env, "rows": rows, "works": works}
 
 
-def _prepare_and_measure(rows, works, inputs, repeat, target, progress_factory) -> None:
+def _prepare_and_measure(rows, works, inputs, repeat, sample_seconds, progress_factory) -> None:
     step = progress_factory(len(rows), "compile + verify")
     expected = {s: works[s].reference(inputs[s]) for s in works}
     for r in rows:
@@ -484,7 +484,7 @@ def _prepare_and_measure(rows, works, inputs, repeat, target, progress_factory) 
     judge_unroll(rows)
     live = sum(1 for r in rows if r.verified)
     copy = next(iter(works.values())).fresh
-    measure(rows, inputs, repeat, target, progress_factory(live * (repeat + 1), "time"), copy=copy)
+    measure(rows, inputs, repeat, sample_seconds, progress_factory(live * (repeat + 1), "time"), copy=copy)
 
 
 def format_time(s) -> str:

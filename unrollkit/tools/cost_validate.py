@@ -19,7 +19,7 @@ import time
 
 import numpy as np
 
-from unrollkit.tools import bench
+from unrollkit.tools import bench, testdata
 from unrollkit.tuning.cost_model import Candidate, JAM_FACTORS, VECTOR_REGISTERS
 import unrollkit as uk
 from unrollkit.tuning import cost_model
@@ -75,79 +75,18 @@ def select(corpus: list, names: str | None) -> list:
     return out
 
 
-# ---------------------------------------------------------------- inputs and references
-
-
-def make_args(kernel, sizes: dict, dtype: str, seed: int = 0) -> list:
-    """Aligned arrays (values in [-0.5, 0.5)) and scalars (0.5) in the kernel's order."""
-    rng = np.random.default_rng(seed)
-    dt = np.float32 if dtype == "f32" else np.float64
-    out = []
-    for p in kernel.params:
-        if not p.is_array:
-            out.append(0.5)
-            continue
-        shape = tuple(s if isinstance(s, int) else sizes[s] for s in p.shape)
-        a = bench.aligned_empty(shape, dt)
-        a[...] = rng.random(shape) - 0.5
-        out.append(a)
-    return out
-
-
-def reference(name: str, args: list) -> dict:
-    """{argument position: (expected in float64, scale)}; the scale (the same computation
-    over absolute values) bounds how far rounding may move each element."""
-    f = [a.astype(np.float64) if isinstance(a, np.ndarray) else a for a in args]
-    if name == "mac":
-        a, b, c = f
-        return {2: (c + a * b, np.abs(c) + np.abs(a * b))}
-    if name == "dot":
-        x, y, o = f
-        return {2: (o + np.dot(x, y), np.abs(o) + np.dot(np.abs(x), np.abs(y)))}
-    if name == "gemm":
-        A, B, C = f
-        return {2: (C + A @ B, np.abs(C) + np.abs(A) @ np.abs(B))}
-    if name == "gemv":
-        A, x, y = f
-        return {2: (y + A @ x, np.abs(y) + np.abs(A) @ np.abs(x))}
-    if name == "jacobi1d":
-        a, b = f
-        want, scale = b.copy(), np.abs(b)
-        want[1:-1] = (a[:-2] + a[1:-1] + a[2:]) / 3.0
-        scale[1:-1] = (np.abs(a[:-2]) + np.abs(a[1:-1]) + np.abs(a[2:])) / 3.0
-        return {1: (want, scale)}
-    if name == "iir":
-        a, x, y = f
-        want, scale = y.copy(), np.abs(y)
-        for t in range(1, len(x)):
-            want[t] = a * want[t - 1] + x[t]
-            scale[t] = abs(a) * scale[t - 1] + abs(x[t])
-        return {2: (want, scale)}
-    if name == "prefix_sum":
-        x, y = f
-        want, scale = y.copy(), np.abs(y)
-        want[1:] = y[0] + np.cumsum(x[1:])
-        scale[1:] = abs(y[0]) + np.cumsum(np.abs(x[1:]))
-        return {1: (want, scale)}
-    raise KeyError(name)
-
-
-def chain_length(name: str, sizes: dict) -> int:
-    return {"mac": 1, "dot": sizes.get("N", 1), "gemm": sizes.get("K", 1), "gemv": sizes.get("N", 1),
-            "jacobi1d": 3, "iir": sizes.get("N", 1), "prefix_sum": sizes.get("N", 1)}[name]
+# ---------------------------------------------------------------- checking (data and tolerances: testdata)
 
 
 def verify(ck, name: str, args: list, sizes: dict, dtype: str, expected: dict) -> str:
     """"" if the compiled kernel's outputs match numpy's on fresh copies, else what differs."""
     work = [bench.fresh([a])[0] if isinstance(a, np.ndarray) else a for a in args]
     ck.cfunc(*[a.ctypes.data if isinstance(a, np.ndarray) else a for a in work])
-    eps = float(np.finfo(np.float32 if dtype == "f32" else np.float64).eps)
-    tol = 16 * eps * math.sqrt(chain_length(name, sizes))
+    terms = testdata.chain_length(name, sizes)
     for pos, (want, scale) in expected.items():
-        got = work[pos].astype(np.float64)
-        err = float(np.max(np.abs(got - want) / np.maximum(scale, 1e-300)))
-        if not (np.isfinite(err) and err <= tol):
-            return f"output {pos}: relative error {err:.3g} > {tol:.3g}"
+        why = testdata.mismatch(work[pos], want, scale, dtype, terms)
+        if why:
+            return f"output {pos}: {why}"
     return ""
 
 
@@ -186,15 +125,16 @@ def configs(profile, max_factor: int) -> list:
     return out + [Candidate("llvm-auto", 1)]
 
 
-def run_case(case, repeat: int, target: float, max_factor: int, seed: int, dry_run: bool = False) -> dict:
+def run_case(case, repeat: int, sample_seconds: float, max_factor: int, seed: int, dry_run: bool = False) -> dict:
     name, kname, sizes, dtype, level = case
     k = ALL[kname]
-    args = make_args(k, sizes, dtype, seed)
+    args = testdata.make_args(k, sizes, dtype, seed=seed, floats=(-0.5, 0.5),  # aligned, scalars 0.5
+                              empty=lambda i, shape, dt: bench.aligned_empty(shape, dt))
     sig, _ = uk.jit(k).signature(args)
     t0 = time.perf_counter()
     choice = cost_model.choose(k, sig, keep=False)
     choose_s = time.perf_counter() - t0
-    expected = reference(kname, args)
+    expected = testdata.reference(kname, args)
     rows, mismatch = [], []
     sweep = configs(choice.profile, max_factor)
     if choice.candidate not in sweep:  # the pick is always measured
@@ -225,7 +165,7 @@ def run_case(case, repeat: int, target: float, max_factor: int, seed: int, dry_r
                                        "label": choice.candidate.label, "reason": choice.reason},
                 "configs": len(rows), "errors": [f"{r.label}: {r.error}" for r in rows if r.error],
                 "mismatch": "; ".join(mismatch), "choose_s": choose_s, "model_level": choice.profile.level}
-    bench.measure(rows, {name: arrays}, repeat, target, seed=seed)
+    bench.measure(rows, {name: arrays}, repeat, sample_seconds, seed=seed)
     for r in rows:
         r.runner = None  # the machine code is released with the last reference to it
     return score(case, choice, rows, choose_s, mismatch)
@@ -324,7 +264,7 @@ def summary(cases: list) -> dict:
     return out
 
 
-def run(corpus: list, repeat: int = 9, target: float = 0.01, pin=None, max_factor: int = 16,
+def run(corpus: list, repeat: int = 9, sample_seconds: float = 0.01, pin=None, max_factor: int = 16,
         progress=None, dry_run: bool = False) -> dict:
     from threadpoolctl import threadpool_limits
 
@@ -340,7 +280,7 @@ def run(corpus: list, repeat: int = 9, target: float = 0.01, pin=None, max_facto
     try:
         with threadpool_limits(limits=1):
             for n, case in enumerate(corpus):
-                cases.append(run_case(case, repeat, target, max_factor, seed=n, dry_run=dry_run))
+                cases.append(run_case(case, repeat, sample_seconds, max_factor, seed=n, dry_run=dry_run))
                 if progress:
                     progress(case[0])
     finally:
@@ -350,7 +290,7 @@ def run(corpus: list, repeat: int = 9, target: float = 0.01, pin=None, max_facto
             else:
                 os.environ[k] = v
         tmp.cleanup()
-    env = bench.environment(pin, repeat, target, {})
+    env = bench.environment(pin, repeat, sample_seconds, {})
     env["target"] = host_target().as_dict()
     env["seconds"] = time.perf_counter() - t0
     env["max_factor"] = max_factor
