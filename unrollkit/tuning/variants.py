@@ -29,7 +29,9 @@ from unrollkit.frontend import descriptor as d
 from unrollkit.codegen.backend import LLVMPolicy
 from unrollkit.core.errors import TransformError
 from unrollkit.codegen.pipeline import Pipeline
+from unrollkit.codegen.macro_unroll import macro_unroll, split_carried
 from unrollkit.codegen.plan import Plan
+from unrollkit.tuning.gemm_schedule import match_gemm
 from unrollkit.passes.unroll import Unroll
 from unrollkit.passes.split_accumulators import SplitAccumulators
 from unrollkit.passes.vectorize import Vectorize
@@ -141,6 +143,35 @@ def manual_kernel(kernel: d.Kernel, factors: tuple) -> d.Kernel:
 
 def plan(kernel: d.Kernel, variant: str = "affine", factor=1, pipeline: Pipeline | None = None,
          policy: LLVMPolicy | None = None, accumulators: int = 1) -> Plan:
+    factors = _checked_factors(kernel, variant, factor, accumulators)
+    user = pipeline or Pipeline()
+    pol = policy or LLVMPolicy()
+    if variant in ("multi-acc", "vector-acc", "blas"):
+        return _schedule_plan(kernel, variant, factors, user, pol, accumulators)
+    acc = accumulator_pipeline(accumulators)
+    if variant == "none":
+        if any(f > 1 for _, f in factors):
+            raise TransformError("variant 'none' does no unrolling; use factor=1")
+        return Plan(kernel, acc + user, pol, variant, factors, (), accumulators)
+    if variant == "llvm-auto":
+        pol = policy or LLVMPolicy(unroll=True, interleave=True)
+        return Plan(kernel, acc + user, pol, variant, factors, (), accumulators)
+    if variant == "pragma":
+        counts = tuple((loop, f) for loop, f in factors if f > 1)
+        check_copies_size(kernel, counts, "llvm.loop.unroll.count {n}")
+        return Plan(kernel, acc + user, pol, variant, factors, counts, accumulators)
+    if variant == "macro":
+        return Plan(macro_unroll(kernel, factors), acc + user, pol, variant, factors, (), accumulators)
+    if variant == "manual":
+        return Plan(manual_kernel(kernel, factors), acc + user, pol, variant, factors, (), accumulators)
+    # the user's passes first, then `factor`: it unrolls the innermost loops of the final nest
+    # (after a tile or vectorize), which is what "factor=4 with this pipeline" reads as
+    return Plan(kernel, acc + user + unroll_pipeline(factors), pol, variant, factors, (), accumulators)
+
+
+def _checked_factors(kernel: d.Kernel, variant: str, factor, accumulators) -> tuple:
+    """``factor`` normalised (`normalize_factor`), after refusing an unknown variant, a loop
+    name the kernel does not have and a bad accumulator count."""
     if variant not in VARIANTS + SCHEDULES:
         raise TransformError(f"unknown variant {variant!r}; the variants are "
                              f"{list(VARIANTS + SCHEDULES) + ['auto']}")
@@ -151,14 +182,18 @@ def plan(kernel: d.Kernel, variant: str = "affine", factor=1, pipeline: Pipeline
                                  f"its loops are {kernel.loop_names()}")
     if isinstance(accumulators, bool) or not isinstance(accumulators, int) or accumulators < 1:
         raise TransformError(f"accumulators must be a positive integer, got {accumulators!r}")
-    user = pipeline or Pipeline()
-    pol = policy or LLVMPolicy()
+    return factors
+
+
+def _schedule_plan(kernel: d.Kernel, variant: str, factors: tuple, user: Pipeline, pol: LLVMPolicy,
+                   accumulators: int) -> Plan:
+    """The plans of the variants that bring their own schedule: ``multi-acc`` (the factor is the
+    number of accumulators), ``vector-acc`` (vector registers per trip) and ``blas``."""
     if variant == "multi-acc":
         # the factor is the number of accumulators; the reduction loop is unrolled by it
         if len(factors) != 1:
             raise TransformError("variant 'multi-acc' takes one factor (the number of accumulators)")
         (loop, f), = factors
-        from unrollkit.codegen.macro_unroll import split_carried  # scalars carried by the loop (iter_args)
         carried = split_carried(kernel, f, loop)
         if carried is not None:
             check_copies_size(kernel, ((loop, f),), "multi-acc with {n} accumulators")
@@ -176,28 +211,7 @@ def plan(kernel: d.Kernel, variant: str = "affine", factor=1, pipeline: Pipeline
     if variant == "blas":
         # the GEMM schedule (unrollkit.tuning.gemm_schedule): derived per call signature at compile
         # time (runtime.JitKernel._get); this plan holds the user's extra passes and policy
-        from unrollkit.tuning.gemm_schedule import match_gemm
         if match_gemm(kernel) is None:
             raise TransformError(f"variant 'blas' schedules contractions such as C[i, j] += A[i, k] * "
                                  f"B[k, j] (unrollkit/tuning/contraction.py); kernel {kernel.name!r} is not one")
         return Plan(kernel, user, pol, variant, factors, (), 1)
-    acc = accumulator_pipeline(accumulators)
-    if variant == "none":
-        if any(f > 1 for _, f in factors):
-            raise TransformError("variant 'none' does no unrolling; use factor=1")
-        return Plan(kernel, acc + user, pol, variant, factors, (), accumulators)
-    if variant == "llvm-auto":
-        pol = policy or LLVMPolicy(unroll=True, interleave=True)
-        return Plan(kernel, acc + user, pol, variant, factors, (), accumulators)
-    if variant == "pragma":
-        counts = tuple((loop, f) for loop, f in factors if f > 1)
-        check_copies_size(kernel, counts, "llvm.loop.unroll.count {n}")
-        return Plan(kernel, acc + user, pol, variant, factors, counts, accumulators)
-    if variant == "macro":
-        from unrollkit.codegen.macro_unroll import macro_unroll
-        return Plan(macro_unroll(kernel, factors), acc + user, pol, variant, factors, (), accumulators)
-    if variant == "manual":
-        return Plan(manual_kernel(kernel, factors), acc + user, pol, variant, factors, (), accumulators)
-    # the user's passes first, then `factor`: it unrolls the innermost loops of the final nest
-    # (after a tile or vectorize), which is what "factor=4 with this pipeline" reads as
-    return Plan(kernel, acc + user + unroll_pipeline(factors), pol, variant, factors, (), accumulators)
