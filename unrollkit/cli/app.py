@@ -8,10 +8,9 @@ import typer
 from rich.console import Console
 
 from unrollkit.core.errors import UnrollkitError
-import numpy as np
-from unrollkit.core.dtypes import BY_NAME
 import unrollkit as uk
 from unrollkit.tools.kernel_ref import resolve_kernel
+from unrollkit.tools.testdata import make_args
 from unrollkit.core import cache
 from unrollkit.codegen import so_cache
 from collections import Counter
@@ -50,18 +49,9 @@ def parse_sizes(kernel, sizes: Optional[str]) -> dict:
 
 
 def example_args(kernel, sizes: dict, dtype: str = "f32"):
-    """Arrays and scalars for ``kernel`` with the given sizes (random, reproducible)."""
-    rng = np.random.default_rng(0)
-    args = []
-    for p in kernel.params:
-        et = BY_NAME[dtype] if p.elem.is_generic else p.elem
-        if p.is_array:
-            shape = tuple(s if isinstance(s, int) else sizes.get(s, 64) for s in p.shape)
-            a = rng.random(shape) if et.is_float else rng.integers(-5, 5, shape)
-            args.append(np.ascontiguousarray(a, dtype=et.numpy))
-        else:
-            args.append(0.5 if et.is_float else 3)
-    return args
+    """Arrays and scalars for ``kernel`` with the given sizes (`testdata.make_args`: random,
+    reproducible, values in [0, 1), sizes not given 64)."""
+    return make_args(kernel, sizes, dtype, default_size=64)
 
 
 @app.command("ir")

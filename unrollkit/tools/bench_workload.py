@@ -13,13 +13,13 @@ exactly equivalent, fair form. ``iir`` and user kernels have no numpy equivalent
 from __future__ import annotations
 
 import dataclasses
-import math
 
 import numpy as np
 
 from unrollkit.frontend import descriptor as d
 from unrollkit.core.errors import UnrollkitError
 from unrollkit.kernels import ALL
+from unrollkit.tools import testdata
 
 PAGE = 4096
 ALIGN = 64
@@ -243,17 +243,10 @@ class Workload:
         return aligned_empty(shape, dtype, PAGE, off % PAGE)
 
     def inputs(self, seed: int = 0) -> list:
-        """Arguments in the kernel's order: placed arrays of values in [-0.5, 0.5), scalars 0.5."""
-        rng = np.random.default_rng(seed)
-        out = []
-        for i, p in enumerate(self.kernel.params):
-            if not p.is_array:
-                out.append(0.5 if (p.elem.is_generic or p.elem.is_float) else 3)
-                continue
-            a = self.place(i, self.shape(p), self._elem(p))
-            a[...] = (rng.random(a.shape) - 0.5) if a.dtype.kind == "f" else rng.integers(-5, 5, a.shape)
-            out.append(a)
-        return out
+        """Arguments in the kernel's order (`testdata.make_args`): placed arrays of values in
+        [-0.5, 0.5) (integers in [-5, 5)), scalars 0.5 (integers 3)."""
+        return testdata.make_args(self.kernel, self.dims, self.dtype, seed=seed, floats=(-0.5, 0.5),
+                                  empty=self.place)
 
     def fresh(self, args: list) -> list:
         """Copies of ``args``, each placed like the original."""
@@ -281,10 +274,15 @@ class Workload:
 
     # -- checking
     def reference(self, args: list) -> tuple:
-        """(expected outputs, scale): the outputs concatenated in float64, by numpy's
-        equivalent in float64 for a built-in that has one, else by the reference interpreter
+        """(expected outputs, scale): the outputs concatenated in float64, by the built-in's
+        numpy reference (`testdata.reference`) in float64, else by the reference interpreter
         (generic arrays in float64); the scale is the largest output of the same computation
         on the inputs' absolute values, the magnitude rounding errors are relative to."""
+        if self.builtin and self.name in testdata.REFERENCES:
+            expected = testdata.reference(self.name, args)
+            want = np.concatenate([np.ravel(expected[i][0]) for i in self.outputs()])
+            scale = max(float(np.max(expected[i][1], initial=0.0)) for i in self.outputs())
+            return want, max(scale, float(np.max(np.abs(want), initial=0.0)), np.finfo(np.float64).tiny)
         want = self._run_reference(args, abs_values=False)
         scale = float(np.max(np.abs(self._run_reference(args, abs_values=True)), initial=0.0))
         return want, max(scale, float(np.max(np.abs(want), initial=0.0)), np.finfo(np.float64).tiny)
@@ -296,13 +294,8 @@ class Workload:
             w = a.astype(np.float64) if p.elem.is_generic else a.copy()
             return np.abs(w) if abs_values else w
         wide = [widen(p, a) for p, a in zip(self.kernel.params, args)]
-        if self.builtin and self.name in NUMPY:
-            fn, tmp_like, _ = NUMPY[self.name]
-            tmp = np.empty(self.shape(self.kernel.param(tmp_like)), np.float64) if tmp_like else None
-            fn(wide, tmp)
-        else:
-            from unrollkit.runtime.interpreter import interpret
-            interpret(self.kernel, *wide)
+        from unrollkit.runtime.interpreter import interpret
+        interpret(self.kernel, *wide)
         return self.result(wide)
 
     def result(self, args: list) -> np.ndarray:
@@ -314,10 +307,8 @@ class Workload:
         return float(np.max(np.abs(got - want), initial=0.0)) / scale
 
     def tolerance(self) -> float:
-        """A few ulps times sqrt(the longest loop): how rounding (and reassociating a sum)
-        grows along a chain of operations."""
-        eps = float(np.finfo(self.np_dtype).eps)
-        return 16 * eps * math.sqrt(max(self.dims.values(), default=1))
+        """`testdata.tolerance` of a chain as long as the longest loop."""
+        return testdata.tolerance(self.dtype, max(self.dims.values(), default=1))
 
     # -- work
     def flops(self) -> float:

@@ -17,6 +17,7 @@ from unrollkit.frontend import descriptor as d
 from unrollkit.codegen.pipeline import Pipeline
 from unrollkit.core.errors import KernelSyntaxError, TransformError, UnrollkitError
 from unrollkit.runtime.interpreter import interpret
+from unrollkit.tools.testdata import make_args, mismatch
 
 DTYPES = ("f32", "f64", "i32")
 VARIANTS = ("affine", "none", "llvm-auto", "pragma", "macro", "vector-acc", "multi-acc")
@@ -121,20 +122,12 @@ class Mismatch(AssertionError):
 
 
 def make_data(case: Case, sizes: dict | None = None, seed: int | None = None):
-    """(descriptor, arguments) of ``case`` at its sizes (or ``sizes``), random but reproducible."""
-    env = {"uk": uk}
-    kernel = parse_kernel(case.source, filename="<fuzz>", env=env)
-    sizes = dict(case.sizes) if sizes is None else sizes
-    rng = np.random.default_rng(case.data_seed if seed is None else seed)
-    dt = {"f32": np.float32, "f64": np.float64, "i32": np.int32}[case.dtype]
-    args = []
-    for p in kernel.params:
-        if p.is_array:
-            shape = tuple(s if isinstance(s, int) else sizes[s] for s in p.shape)
-            a = rng.integers(-5, 6, shape) if case.dtype == "i32" else rng.uniform(-1, 1, shape)
-            args.append(np.ascontiguousarray(a, dtype=dt))
-        else:
-            args.append(int(rng.integers(-3, 4)) if case.dtype == "i32" else float(rng.uniform(-1, 1)))
+    """(descriptor, arguments) of ``case`` at its sizes (or ``sizes``), random but reproducible
+    (`testdata.make_args`: arrays in [-1, 1) or integers in [-5, 6), scalars drawn too)."""
+    kernel = parse_kernel(case.source, filename="<fuzz>", env={"uk": uk})
+    args = make_args(kernel, dict(case.sizes) if sizes is None else sizes, case.dtype,
+                     seed=case.data_seed if seed is None else seed, floats=(-1.0, 1.0), ints=(-5, 6),
+                     scalar_float=(-1.0, 1.0), scalar_int=(-3, 4))
     return kernel, args
 
 
@@ -180,16 +173,10 @@ def compile_options(case: Case) -> dict:
 
 
 def check_result(case: Case, kernel, got: list, want: list) -> None:
-    """Every array argument equal (integers) or close (floats): else `Mismatch`."""
-    rtol = 2e-4 if case.dtype == "f32" else 1e-9
+    """Every array argument equal (integers) or close (floats, `testdata.tolerance` of an
+    unknown computation): else `Mismatch`."""
     for p, g, w in zip(kernel.params, got, want):
-        if not p.is_array:
-            continue
-        if case.dtype == "i32":
-            ok = np.array_equal(g, w)
-        else:
-            ok = np.allclose(g, w, rtol=rtol, atol=rtol * max(1.0, float(np.abs(w).max(initial=0))))
-        if not ok:
+        if p.is_array and mismatch(g, w, dtype=case.dtype):
             raise Mismatch(f"compiled result differs from the interpreter in {p.name}\n{case.describe()}\n"
                            f"got {g!r}\nwant {w!r}")
 
