@@ -1,8 +1,15 @@
-"""Shared test setup: an isolated compile cache, hypothesis profiles, and FileCheck."""
+"""Shared test setup: an isolated compile cache, hypothesis profiles, FileCheck, the markers
+for what needs a tool (``needs_cc``, ``needs_llvm_mca``), and ``tests/`` on the import path.
+
+The tests mirror the package's layers (tests/core, tests/frontend, ..., tests/cli; whole-product
+tests in tests/ itself). They are not packages (no ``__init__.py``: the test files' names are
+unique), and the shared helpers (``differential``, ``references``, this ``conftest``) are imported
+by name from any folder, because this folder is on ``sys.path``."""
 from __future__ import annotations
 
 import inspect
 import os
+import sys
 import tempfile
 
 import pytest
@@ -12,6 +19,11 @@ from hypothesis import HealthCheck, settings
 #: and `python -c` would import the source tree's unrollkit/ (without its kernels/ and
 #: passes/, which only the installed package maps in) instead of the installed one
 OUTSIDE = tempfile.mkdtemp(prefix="unrollkit-test-cwd-")
+
+# the shared helpers import by name from every folder, whatever pytest's import mode
+HERE = os.path.dirname(os.path.abspath(__file__))
+if HERE not in sys.path:
+    sys.path.insert(0, HERE)
 
 # Tests never touch the user's cache; set before unrollkit reads it.
 os.environ.setdefault("UNROLLKIT_CACHE_DIR", tempfile.mkdtemp(prefix="unrollkit-test-cache-"))
@@ -66,3 +78,34 @@ def check_ir(request):
         assert code == 0, f"FileCheck failed:\n{out}\n--- input ---\n{text}"
 
     return check
+
+
+def _have_cc() -> bool:
+    """A C compiler the C variants can use (what `cvariants.compilers` finds)."""
+    from unrollkit.codegen import cvariants
+    return bool(cvariants.compilers())
+
+
+def _have_llvm_mca() -> bool:
+    """llvm-mca or llvm-mc, found as the cost model's machine-code check finds them."""
+    from unrollkit.tuning import asm_facts, cost_mc
+    return cost_mc.mca_path() is not None or asm_facts._tool("llvm-mc") is not None
+
+
+#: marker → (is the tool there, reason to skip); each test also keeps its own finer skipif
+NEEDS = {"needs_cc": (_have_cc, "needs a C compiler (gcc or clang)"),
+         "needs_llvm_mca": (_have_llvm_mca, "needs llvm-mca / llvm-mc")}
+
+
+def pytest_collection_modifyitems(config, items):
+    """Skip a test marked ``needs_cc`` / ``needs_llvm_mca`` when the machine lacks that tool
+    (probed once, only when a marked test is collected)."""
+    found = {}
+    for item in items:
+        for name, (probe, reason) in NEEDS.items():
+            if item.get_closest_marker(name) is None:
+                continue
+            if name not in found:
+                found[name] = probe()
+            if not found[name]:
+                item.add_marker(pytest.mark.skip(reason=reason))

@@ -98,7 +98,7 @@ def test_gemm_pipelines_at_uneven_sizes():
 
 
 def test_pad_on_caller_padded_buffers():
-    from test_passes_helpers import padded_axpy
+    from differential import padded_axpy
     f = uk.jit(padded_axpy, pipeline="unroll{factor=8,remainder=pad}")
     for n in (9, 23, 64):
         x = np.arange(n, dtype=np.float32)
@@ -126,7 +126,7 @@ DEPENDENT = [
 
 @pytest.mark.parametrize("kname,text,refusal", DEPENDENT, ids=[f"{k}-{t}" for k, t, _ in DEPENDENT])
 def test_dependences_allow_legal_and_refuse_illegal_reorderings(kname, text, refusal):
-    import test_passes_helpers as H
+    import differential as H
     from unrollkit.runtime.interpreter import interpret
     kernel = getattr(H, kname)
     f = uk.jit(kernel, pipeline=text)

@@ -218,6 +218,7 @@ f:
     assert cost_mc.divider_cycles(asm_facts.hot_loop(div), t) == t.div_rthroughput
 
 
+@pytest.mark.needs_llvm_mca
 @pytest.mark.skipif(cost_mc.mca_path() is None, reason="llvm-mca not installed")
 def test_mca_sees_a_register_chain():
     chain = ".L1:\n" + "".join("\tvaddss\t%xmm1, %xmm0, %xmm0\n" for _ in range(4)) + "\tjne\t.L1\n"
@@ -355,7 +356,7 @@ def test_validation_scoring_with_a_synthetic_clock(monkeypatch):
         return reps * 1e-6 * (1 + 0.1 * abs(f - 4))
     monkeypatch.setattr(cost_validate._Runner, "time", fake_time)
     case = ("mac-test", "mac", {"N": 1001}, "f32", "L1")
-    res = cost_validate.run_case(case, repeat=3, target=1e-4, max_factor=6, seed=0)
+    res = cost_validate.run_case(case, repeat=3, sample_seconds=1e-4, max_factor=6, seed=0)
     assert res["best"]["label"] == "affine×4" and not res["mismatch"]
     f = res["pick"]["factor"]
     assert res["pick_slowdown"] == pytest.approx(1 + 0.1 * abs(f - 4))
@@ -503,6 +504,7 @@ def test_leading_candidates_are_capped_fewest_copies_first_among_ties(spr):
 # ---------------------------------------------------------------- a faster check, the same pick
 
 
+@pytest.mark.needs_llvm_mca
 @pytest.mark.skipif(cost_mc.mca_path() is None, reason="llvm-mca not installed")
 def test_mca_regions_match_runs_alone():
     body = "".join(f"\tvaddss\t%xmm1, %xmm{n}, %xmm{n}\n" for n in (0, 0, 2, 3))

@@ -300,7 +300,9 @@ def test_an_entry_others_could_write_is_ignored(cache_dir, how):
 
 # ---------------------------------------------------------------- C shared objects
 
-needs_gcc = pytest.mark.skipif("gcc" not in cv.compilers(), reason="needs gcc")
+def needs_gcc(test):
+    """A test that builds a C shared object with gcc (skipped without it)."""
+    return pytest.mark.needs_cc(pytest.mark.skipif("gcc" not in cv.compilers(), reason="needs gcc")(test))
 
 BUILD_C = """
     import sys

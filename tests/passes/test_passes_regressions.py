@@ -16,7 +16,7 @@ from unrollkit.frontend.parse import parse_kernel
 from unrollkit.runtime.interpreter import interpret
 from unrollkit.codegen.pipeline import Pipeline
 
-from test_passes_helpers import transformed
+from differential import transformed
 
 
 def _kernel(body: str, out_shape: str, dtype: str = "f64"):

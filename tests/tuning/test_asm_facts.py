@@ -203,6 +203,7 @@ def _every_loop():
             for lp in af.loops(items)]
 
 
+@pytest.mark.needs_llvm_mca
 @pytest.mark.skipif(af._tool("llvm-mc") is None, reason="llvm-mc not installed")
 def test_loops_encoded_together_read_as_encoded_alone():
     from unrollkit.tuning import asm_batch

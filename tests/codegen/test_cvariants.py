@@ -17,10 +17,10 @@ from unrollkit.codegen import cvariants as cv
 from unrollkit.core.errors import ArgumentError, CompileError, ToolMissingError, TransformError
 from conftest import OUTSIDE
 
-REPO = Path(__file__).resolve().parent.parent
-COMPILERS = [pytest.param("gcc", id="gcc"),
-             pytest.param("clang", id="clang", marks=pytest.mark.skipif(
-                 "clang" not in cv.compilers(), reason="no clang-22 or clang on PATH"))]
+REPO = Path(__file__).resolve().parents[2]  # tests/codegen/ → the repository
+COMPILERS = [pytest.param("gcc", id="gcc", marks=pytest.mark.needs_cc),
+             pytest.param("clang", id="clang", marks=[pytest.mark.needs_cc, pytest.mark.skipif(
+                 "clang" not in cv.compilers(), reason="no clang-22 or clang on PATH")])]
 FACTORS = (1, 2, 4, 8)
 VECTOR_SIZES = (0, 1, 7, 64, 1027)
 GEMM_SHAPES = ((0, 5, 3), (3, 0, 2), (2, 3, 0), (1, 1, 1), (7, 13, 5), (2, 1027, 3), (13, 7, 1))
@@ -114,6 +114,7 @@ def test_odd_and_large_factors_of_the_cxx_template(compiler):
                 _run_and_check(kernel, rng, "f64", size)
 
 
+@pytest.mark.needs_cc
 def test_cxx_template_is_a_compile_time_expansion_in_cxx():
     """The body is expanded by template instantiation (a fold over std::index_sequence), built
     by the C++ compiler with -std=c++17, behind C linkage for cffi."""
@@ -126,6 +127,7 @@ def test_cxx_template_is_a_compile_time_expansion_in_cxx():
     assert "g++" in Path(cv._cxx_path("gcc")).name or "c++" in Path(cv._cxx_path("gcc")).name
 
 
+@pytest.mark.needs_cc
 def test_cxx_template_errors(monkeypatch):
     with pytest.raises(TransformError, match="at most 256"):
         cv.build("mac", "cxx-template", 257)
@@ -137,6 +139,7 @@ def test_cxx_template_errors(monkeypatch):
         cv.build("dot", "cxx-template", 4)
 
 
+@pytest.mark.needs_cc
 def test_macro_expands_the_body_once_per_offset():
     """UNROLL_N builds N copies from N's binary digits: the main loop must hold offsets 0..N-1."""
     for factor in (1, 3, 8, 13, 127):
@@ -160,6 +163,7 @@ def test_pragma_is_spelled_for_the_compiler(compiler):
     assert want in text
 
 
+@pytest.mark.needs_cc
 def test_flags_turn_the_compilers_unroller_off_except_for_plain():
     plain = cv.build("mac", "c-plain", 4)
     assert plain.flags[:2] == ["-O3", "-march=native"]
@@ -174,6 +178,7 @@ def test_flags_turn_the_compilers_unroller_off_except_for_plain():
     assert Path(plain.so_path).is_file() and "c[i] += a[i] * b[i]" in plain.source
 
 
+@pytest.mark.needs_cc
 def test_time_runs_reps_calls_inside_c():
     k = cv.build("mac", "c-pragma", 4, "f64")
     a, b, c = (np.arange(1, 65, dtype=np.float64) for _ in range(3))
@@ -224,6 +229,7 @@ def test_missing_compiler(monkeypatch):
         cv.build("mac", "c-pragma", 4, compiler="clang")
 
 
+@pytest.mark.needs_cc
 def test_compile_error_is_reported(monkeypatch, tmp_path):
     broken = tmp_path / "c"
     broken.mkdir()
@@ -234,6 +240,7 @@ def test_compile_error_is_reported(monkeypatch, tmp_path):
         cv.build("mac", "c-pragma", 4)
 
 
+@pytest.mark.needs_cc
 def test_argument_checks():
     mac = cv.build("mac", "c-manual", 2)
     gemm = cv.build("gemm", "c-manual", 2)
@@ -265,6 +272,7 @@ def test_argument_checks():
     mac(read_only, v[1], v[2])  # and an input may be read-only
 
 
+@pytest.mark.needs_cc
 def test_disk_cache_reuses_a_build(monkeypatch, tmp_path):
     monkeypatch.setenv("UNROLLKIT_CACHE_DIR", str(tmp_path))
     first = cv.build("dot", "c-macro", 4, "f64")
@@ -279,6 +287,7 @@ def test_disk_cache_reuses_a_build(monkeypatch, tmp_path):
     assert not list((tmp_path / "c").glob(".tmp-*")), "a temporary file was left behind"
 
 
+@pytest.mark.needs_cc
 def test_damaged_cache_entry_is_rebuilt(monkeypatch, tmp_path):
     monkeypatch.setenv("UNROLLKIT_CACHE_DIR", str(tmp_path))
     # built by another process: a library loaded in this one must not be overwritten under it
@@ -292,6 +301,7 @@ def test_damaged_cache_entry_is_rebuilt(monkeypatch, tmp_path):
     _run_and_check(rebuilt, np.random.default_rng(0), "f64", 13)
 
 
+@pytest.mark.needs_cc
 def test_disabled_cache_leaves_it_alone(monkeypatch, tmp_path):
     monkeypatch.setenv("UNROLLKIT_CACHE_DIR", str(tmp_path))
     monkeypatch.setenv("UNROLLKIT_CACHE", "0")
@@ -301,6 +311,7 @@ def test_disabled_cache_leaves_it_alone(monkeypatch, tmp_path):
     _run_and_check(second, np.random.default_rng(0), "f32", 7)
 
 
+@pytest.mark.needs_cc
 def test_unwritable_cache_still_builds(monkeypatch, tmp_path):
     not_a_folder = tmp_path / "file"
     not_a_folder.write_text("")

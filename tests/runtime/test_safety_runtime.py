@@ -205,6 +205,7 @@ def test_a_masked_array_is_refused():
     assert (c == 1).all()
 
 
+@pytest.mark.needs_cc
 @pytest.mark.skipif("gcc" not in cv.compilers(), reason="needs gcc")
 def test_a_masked_array_is_refused_by_the_c_variants():
     k = cv.build("mac", "c-plain", 1, "f32", compiler="gcc")

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 import unrollkit as uk
 import unrollkit.passes as P
-from test_passes_helpers import steps, transformed
+from differential import steps, transformed
 from unrollkit.core.errors import CodeSizeError, CompileError, TransformError
 from unrollkit.ir.ir_utils import affine_loops, loop_name, set_loop_name
 from unrollkit.kernels import dot, gemm, mac

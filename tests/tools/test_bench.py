@@ -25,6 +25,7 @@ def run_cli(argv):
     return 0
 
 
+@pytest.mark.needs_cc  # the c-pragma rows build with gcc
 def test_bench_json_records_rows_and_environment(tmp_path):
     out = tmp_path / "dot.json"
     code = run_cli(["bench", "dot", "--sizes", "37,64", "--factors", "1,2,4",
