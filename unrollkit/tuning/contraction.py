@@ -100,14 +100,9 @@ def recognise(kernel: d.Kernel) -> Contraction | None:
     o, x, y = (_subscripts(acc.index, loops) for acc in (st, x_ld, y_ld))
     if o is None or x is None or y is None:
         return None
-    roles = {}
-    for v in loops:
-        where = (v in o, v in x, v in y)
-        role = {(True, True, True): "batch", (True, True, False): "M", (True, False, True): "N",
-                (False, True, True): "reduction", (True, False, False): "output"}.get(where)
-        if role is None:
-            return None  # a loop in one operand only, or in none: not a plain contraction
-        roles[v] = role
+    roles = _roles(loops, o, x, y)
+    if roles is None:
+        return None
     j = o[-1]
     if roles[j] == "M":  # the operand with O's unit-stride loop is the columns' operand
         x_ld, y_ld, x, y = y_ld, x_ld, y, x
@@ -150,6 +145,18 @@ def recognise(kernel: d.Kernel) -> Contraction | None:
 
 
 # ---------------------------------------------------------------- the parts
+
+
+#: a loop's role by whether it indexes (O, X, Y)
+_ROLES = {(True, True, True): "batch", (True, True, False): "M", (True, False, True): "N",
+          (False, True, True): "reduction", (True, False, False): "output"}
+
+
+def _roles(loops, o, x, y) -> dict | None:
+    """{loop variable: "batch" | "M" | "N" | "reduction" | "output"} from which of the output
+    and the two operands it indexes; None when a loop indexes one operand only, or none."""
+    roles = {v: _ROLES.get((v in o, v in x, v in y)) for v in loops}
+    return None if None in roles.values() else roles
 
 
 def _statements(body, path):
