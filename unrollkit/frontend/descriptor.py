@@ -379,7 +379,7 @@ class Kernel:
     def innermost_loop_names(self) -> list:
         names = []
         for lp in self.loops():
-            if not any(isinstance(s, Loop) for s in lp.body) and lp.name not in names:
+            if not any(isinstance(s, Loop) for s in walk(lp.body)) and lp.name not in names:  # (inside an if too)
                 names.append(lp.name)
         return names
 
