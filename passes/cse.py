@@ -20,7 +20,10 @@ from .base import Pass, register
 @register
 @dataclasses.dataclass(frozen=True)
 class CSE(Pass):
+    """CSE(): the ``cse`` pass. Its options and a before → after sketch are in the module docstring,
+    which `register` makes this class's docstring."""
     name: ClassVar[str] = "cse"
 
     def apply(self, module) -> None:
+        """Run MLIR's common-subexpression elimination on ``module`` in place."""
         run_upstream("cse", module)

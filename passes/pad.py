@@ -71,6 +71,8 @@ def pad_loop(op, factor: int):
 @register
 @dataclasses.dataclass(frozen=True)
 class Pad(Pass):
+    """Pad(loop, factor): the ``pad`` pass. Its options and a before → after sketch are in the
+    module docstring, which `register` makes this class's docstring."""
     name: ClassVar[str] = "pad"
     loop: str = ""
     factor: int = 4
@@ -80,5 +82,6 @@ class Pad(Pass):
             raise TransformError(f"pad factor must be an integer >= 1, got {self.factor!r}")
 
     def apply(self, module) -> None:
+        """Round the trip count of each selected loop up to a multiple of ``factor`` (`pad_loop`)."""
         for op in select_loops(module, self.loop):
             pad_loop(op, self.factor)

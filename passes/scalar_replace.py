@@ -22,7 +22,10 @@ from .base import Pass, register
 @register
 @dataclasses.dataclass(frozen=True)
 class ScalarReplace(Pass):
+    """ScalarReplace(): the ``scalar-replace`` pass. Its options and a before → after sketch are in
+    the module docstring, which `register` makes this class's docstring."""
     name: ClassVar[str] = "scalar-replace"
 
     def apply(self, module) -> None:
+        """Run MLIR's affine scalar replacement (``affine-scalrep``) on ``module`` in place."""
         run_upstream("scalar-replace", module)

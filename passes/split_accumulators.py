@@ -84,6 +84,9 @@ def find_reductions(loop) -> list:
 @register
 @dataclasses.dataclass(frozen=True)
 class SplitAccumulators(Pass):
+    """SplitAccumulators(loop, accumulators): the ``split-accumulators`` pass. Its options and a
+    before → after sketch are in the module docstring, which `register` makes this class's
+    docstring."""
     name: ClassVar[str] = "split-accumulators"
     loop: str = ""
     accumulators: int = 4
@@ -94,6 +97,8 @@ class SplitAccumulators(Pass):
             raise TransformError(f"split-accumulators: accumulators must be an integer >= 1, got {a!r}")
 
     def apply(self, module) -> None:
+        """Peel each selected reduction loop to a multiple of ``accumulators`` and make its main
+        loop carry that many partial results, combined after it."""
         if self.accumulators == 1:
             return
         targets = select_loops(module, self.loop)

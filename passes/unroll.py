@@ -46,6 +46,9 @@ from mlir.dialects.transform import loop
 @register
 @dataclasses.dataclass(frozen=True)
 class Unroll(Pass):
+    """Unroll(factor, loop, full, up_to_factor, remainder): the ``unroll`` pass. Its options and a
+    before → after sketch are in the module docstring, which `register` makes this class's
+    docstring."""
     name: ClassVar[str] = "unroll"
     removes_loops: ClassVar[bool] = True
     factor: int = 4
@@ -64,6 +67,8 @@ class Unroll(Pass):
             raise TransformError(f"unroll factor must be >= 1, got {self.factor}")
 
     def apply(self, module) -> None:
+        """Unroll each selected loop of ``module`` by ``factor`` (by its trip count when ``full`` or
+        below the factor), its remainder handled as ``remainder`` says."""
         if self.factor == 1 and not self.full:
             return
         targets = select_loops(module, self.loop)

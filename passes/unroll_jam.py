@@ -43,6 +43,8 @@ from mlir.dialects.transform import loop
 @register
 @dataclasses.dataclass(frozen=True)
 class UnrollJam(Pass):
+    """UnrollJam(loop, factor, remainder): the ``unroll-jam`` pass. Its options and a before → after
+    sketch are in the module docstring, which `register` makes this class's docstring."""
     name: ClassVar[str] = "unroll-jam"
     removes_loops: ClassVar[bool] = True
     loop: str = ""
@@ -57,6 +59,8 @@ class UnrollJam(Pass):
             raise TransformError(f"unroll-jam factor must be an integer >= 1, got {self.factor!r}")
 
     def apply(self, module) -> None:
+        """Unroll every loop named ``loop`` by ``factor`` and jam the copies of the loops inside it,
+        its remainder handled as ``remainder`` says."""
         if not self.loop:
             raise TransformError("unroll-jam needs loop=<name>: the loop whose copies are jammed")
         if self.factor == 1:

@@ -33,6 +33,8 @@ class LLVMPolicy:
     slp: bool = True            # superword-level parallelism (straight-line vectorisation)
 
     def describe(self) -> str:
+        """The policy in one line: ``O3 vectorize,slp``, or ``O3 no-loop-opts`` when every loop
+        optimisation is off."""
         on = [k for k in ("unroll", "interleave", "vectorize", "slp") if getattr(self, k)]
         return f"O{self.opt} " + (",".join(on) if on else "no-loop-opts")
 
@@ -92,10 +94,12 @@ def optimize(llvm_ir: str, policy: LLVMPolicy):
 
 
 def assembly(mod) -> str:
+    """Host assembly text of the llvmlite module ``mod``."""
     return target_machine().emit_assembly(mod)
 
 
 def object_code(mod) -> bytes:
+    """Host object code (ELF bytes) of the llvmlite module ``mod``."""
     return target_machine().emit_object(mod)
 
 
