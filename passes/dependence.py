@@ -36,7 +36,7 @@ class Access:
 
 
 def accesses(root) -> list:
-    """Every ``affine.load`` and ``affine.store`` under ``root``, as `Access` es."""
+    """Every ``affine.load`` and ``affine.store`` under ``root``, as `Access` objects."""
     return [Access(op) for op in walk_ops(root) if op.name in ("affine.load", "affine.store")]
 
 
