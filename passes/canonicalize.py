@@ -21,8 +21,8 @@ from .base import Pass, register
 @register
 @dataclasses.dataclass(frozen=True)
 class Canonicalize(Pass):
-    """Canonicalize(): the ``canonicalize`` pass. Its options and a before → after sketch are in the
-    module docstring, which `register` makes this class's docstring."""
+    """Canonicalize(): the ``canonicalize`` pass; `register` gives it the module docstring (options,
+    before → after)."""
     name: ClassVar[str] = "canonicalize"
     removes_loops: ClassVar[bool] = True
 

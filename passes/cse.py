@@ -20,8 +20,7 @@ from .base import Pass, register
 @register
 @dataclasses.dataclass(frozen=True)
 class CSE(Pass):
-    """CSE(): the ``cse`` pass. Its options and a before → after sketch are in the module docstring,
-    which `register` makes this class's docstring."""
+    """CSE(): the ``cse`` pass; `register` gives it the module docstring (options, before → after)."""
     name: ClassVar[str] = "cse"
 
     def apply(self, module) -> None:

@@ -21,9 +21,8 @@ ANY = (-1, 0, 1)
 
 
 class Access:
-    """One ``affine.load`` or ``affine.store``: the ``op``, whether it is a ``write``, its
-    ``memref``, the linear ``forms`` of its subscripts (`linear`, None where not linear) and its
-    enclosing ``loops``."""
+    """One ``affine.load``/``affine.store``: its ``op``, ``write``, ``memref``, subscript ``forms``
+    (`linear`, None where not linear) and enclosing ``loops``."""
     def __init__(self, op):
         self.op = op
         self.write = op.name == "affine.store"

@@ -31,8 +31,8 @@ from .base import Pass, register
 @register
 @dataclasses.dataclass(frozen=True)
 class InBounds(Pass):
-    """InBounds(): the ``in-bounds`` pass. Its options and a before → after sketch are in the module
-    docstring, which `register` makes this class's docstring."""
+    """InBounds(): the ``in-bounds`` pass; `register` gives it the module docstring (options, before
+    → after)."""
     name: ClassVar[str] = "in-bounds"
 
     def apply(self, module) -> None:

@@ -64,8 +64,8 @@ _GROWTH = {"affine-loop-unroll": ("unroll-factor", "unroll-full-threshold"),
 @register
 @dataclasses.dataclass(frozen=True)
 class MLIRPasses(Pass):
-    """MLIRPasses(pipeline): the ``mlir`` pass. Its options and a before → after sketch are in the
-    module docstring, which `register` makes this class's docstring."""
+    """MLIRPasses(pipeline): the ``mlir`` pass; `register` gives it the module docstring (options,
+    before → after)."""
     name: ClassVar[str] = "mlir"
     removes_loops: ClassVar[bool] = True
     pipeline: str = ""

@@ -56,8 +56,8 @@ from unrollkit.ir.ir_utils import count_ops
 @register
 @dataclasses.dataclass(frozen=True)
 class Pack(Pass):
-    """Pack(arg, loop, transpose, pad, align, scale): the ``pack`` pass. Its options and a before →
-    after sketch are in the module docstring, which `register` makes this class's docstring."""
+    """Pack(arg, loop, transpose, pad, align, scale): the ``pack`` pass; `register` gives it the
+    module docstring (options, before → after)."""
     name: ClassVar[str] = "pack"
     arg: int = -1
     loop: str = ""

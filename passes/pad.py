@@ -71,8 +71,8 @@ def pad_loop(op, factor: int):
 @register
 @dataclasses.dataclass(frozen=True)
 class Pad(Pass):
-    """Pad(loop, factor): the ``pad`` pass. Its options and a before → after sketch are in the
-    module docstring, which `register` makes this class's docstring."""
+    """Pad(loop, factor): the ``pad`` pass; `register` gives it the module docstring (options,
+    before → after)."""
     name: ClassVar[str] = "pad"
     loop: str = ""
     factor: int = 4

@@ -74,8 +74,8 @@ def peel_loop(op, factor: int, side: str = "back"):
 @register
 @dataclasses.dataclass(frozen=True)
 class Peel(Pass):
-    """Peel(loop, factor, side): the ``peel`` pass. Its options and a before → after sketch are in
-    the module docstring, which `register` makes this class's docstring."""
+    """Peel(loop, factor, side): the ``peel`` pass; `register` gives it the module docstring
+    (options, before → after)."""
     name: ClassVar[str] = "peel"
     loop: str = ""
     factor: int = 4

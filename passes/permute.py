@@ -73,8 +73,8 @@ def permute_loops(module, order: list, what: str) -> None:
 @register
 @dataclasses.dataclass(frozen=True)
 class Permute(Pass):
-    """Permute(order): the ``permute`` pass. Its options and a before → after sketch are in the
-    module docstring, which `register` makes this class's docstring."""
+    """Permute(order): the ``permute`` pass; `register` gives it the module docstring (options,
+    before → after)."""
     name: ClassVar[str] = "permute"
     order: tuple = ()
 
@@ -90,8 +90,8 @@ class Permute(Pass):
 @register
 @dataclasses.dataclass(frozen=True)
 class Interchange(Pass):
-    """Interchange(a, b): the ``interchange`` pass. Its options and a before → after sketch are in
-    the module docstring, which `register` makes this class's docstring."""
+    """Interchange(a, b): the ``interchange`` pass; `register` gives it the module docstring
+    (options, before → after)."""
     name: ClassVar[str] = "interchange"
     a: str = ""
     b: str = ""

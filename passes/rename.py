@@ -27,8 +27,8 @@ from .base import Pass, register
 @register
 @dataclasses.dataclass(frozen=True)
 class Rename(Pass):
-    """Rename(loop, to): the ``rename`` pass. Its options and a before → after sketch are in the
-    module docstring, which `register` makes this class's docstring."""
+    """Rename(loop, to): the ``rename`` pass; `register` gives it the module docstring (options,
+    before → after)."""
     name: ClassVar[str] = "rename"
     loop: str = ""
     to: str = ""

@@ -22,8 +22,8 @@ from .base import Pass, register
 @register
 @dataclasses.dataclass(frozen=True)
 class ScalarReplace(Pass):
-    """ScalarReplace(): the ``scalar-replace`` pass. Its options and a before → after sketch are in
-    the module docstring, which `register` makes this class's docstring."""
+    """ScalarReplace(): the ``scalar-replace`` pass; `register` gives it the module docstring
+    (options, before → after)."""
     name: ClassVar[str] = "scalar-replace"
 
     def apply(self, module) -> None:

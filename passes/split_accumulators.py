@@ -84,9 +84,8 @@ def find_reductions(loop) -> list:
 @register
 @dataclasses.dataclass(frozen=True)
 class SplitAccumulators(Pass):
-    """SplitAccumulators(loop, accumulators): the ``split-accumulators`` pass. Its options and a
-    before → after sketch are in the module docstring, which `register` makes this class's
-    docstring."""
+    """SplitAccumulators(loop, accumulators): the ``split-accumulators`` pass; `register` gives it
+    the module docstring (options, before → after)."""
     name: ClassVar[str] = "split-accumulators"
     loop: str = ""
     accumulators: int = 4

@@ -51,8 +51,8 @@ FRESH = "uk.fresh_tile"  # marks the tile loops made by the running application 
 @register
 @dataclasses.dataclass(frozen=True)
 class Tile(Pass):
-    """Tile(sizes, order, separate): the ``tile`` pass. Its options and a before → after sketch are
-    in the module docstring, which `register` makes this class's docstring."""
+    """Tile(sizes, order, separate): the ``tile`` pass; `register` gives it the module docstring
+    (options, before → after)."""
     name: ClassVar[str] = "tile"
     sizes: tuple = ()   # ((loop name, size), ...)
     order: tuple = ()   # resulting loop names, outermost first; () = tile loops, then point loops

@@ -46,9 +46,8 @@ from mlir.dialects.transform import loop
 @register
 @dataclasses.dataclass(frozen=True)
 class Unroll(Pass):
-    """Unroll(factor, loop, full, up_to_factor, remainder): the ``unroll`` pass. Its options and a
-    before → after sketch are in the module docstring, which `register` makes this class's
-    docstring."""
+    """Unroll(factor, loop, full, up_to_factor, remainder): the ``unroll`` pass; `register` gives it
+    the module docstring (options, before → after)."""
     name: ClassVar[str] = "unroll"
     removes_loops: ClassVar[bool] = True
     factor: int = 4

@@ -43,8 +43,8 @@ from mlir.dialects.transform import loop
 @register
 @dataclasses.dataclass(frozen=True)
 class UnrollJam(Pass):
-    """UnrollJam(loop, factor, remainder): the ``unroll-jam`` pass. Its options and a before → after
-    sketch are in the module docstring, which `register` makes this class's docstring."""
+    """UnrollJam(loop, factor, remainder): the ``unroll-jam`` pass; `register` gives it the module
+    docstring (options, before → after)."""
     name: ClassVar[str] = "unroll-jam"
     removes_loops: ClassVar[bool] = True
     loop: str = ""

@@ -60,9 +60,8 @@ KINDS = {"arith.addf": "add", "arith.addi": "add", "arith.mulf": "mul", "arith.m
 @register
 @dataclasses.dataclass(frozen=True)
 class Vectorize(Pass):
-    """Vectorize(loop, width, reductions, registers): the ``vectorize`` pass. Its options and a
-    before → after sketch are in the module docstring, which `register` makes this class's
-    docstring."""
+    """Vectorize(loop, width, reductions, registers): the ``vectorize`` pass; `register` gives it
+    the module docstring (options, before → after)."""
     name: ClassVar[str] = "vectorize"
     loop: str = ""
     width: int = 8

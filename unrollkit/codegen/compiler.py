@@ -120,9 +120,8 @@ def _from_cache(kernel, sig: Signature, plan: Plan, hit: dict) -> CompiledKernel
 
 
 def compile_kernel(kernel, sig: Signature, plan: Plan) -> CompiledKernel:
-    """Machine code for ``kernel`` at call signature ``sig`` under ``plan``: types and bounds
-    checked first (at the user's file:line), then from the disk cache or compiled through every
-    stage and cached."""
+    """Machine code for ``kernel`` at signature ``sig`` under ``plan``: types and bounds checked (at
+    the user's file:line), then loaded from the disk cache or compiled and cached."""
     ptypes, shapes = sig.ptypes(), sig.shape_map()
     sizes = sizes_of(kernel, sig)
     # checks on the user's descriptor: they cite the user's file:line

@@ -185,9 +185,8 @@ def lower_kernel(kernel, sizes: dict, dtype: str = "f32"):
 
 
 def diff_steps(steps: list, i: int = 0, j: int = -1, context: int = 3) -> str:
-    """Unified diff (``context`` lines) between the IR of recorded pipeline steps ``i`` and ``j``
-    (default: the first and the last); a `TransformError` names the steps when there is no such
-    step."""
+    """Unified diff of the IR between recorded pipeline steps ``i`` and ``j`` (default: first and
+    last), ``context`` lines; a `TransformError` when there is no such step."""
     try:
         a, b = steps[i], steps[j]
     except IndexError:

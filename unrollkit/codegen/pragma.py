@@ -106,8 +106,7 @@ def _index(blocks, block) -> int:
 
 
 def annotation(count: int) -> ir.Attribute:
-    """The ``#llvm.loop_annotation`` asking LLVM to unroll a loop by ``count`` (``#pragma unroll
-    count``)."""
+    """The loop annotation asking LLVM to unroll a loop ``count`` times (``#pragma unroll``)."""
     return ir.Attribute.parse(
         f"#llvm.loop_annotation<unroll = #llvm.loop_unroll<count = {int(count)} : i32>>")
 

@@ -38,8 +38,7 @@ ENV_VAR = "UNROLLKIT_TARGET"
 @dataclasses.dataclass(frozen=True)
 class Target:
     """The machine the cost model and the passes plan for: read from the host (CPU, features,
-    registers, caches) or tabled per CPU family (latencies, ports, front end, bandwidths); every
-    field overridable (module docstring)."""
+    registers, caches), tabled per CPU family (latencies, ports, bandwidths); any field overridable."""
     # -- read from the host
     cpu: str                      # LLVM's name of the host CPU
     family: str                   # the row of FAMILIES used for timings

@@ -431,7 +431,7 @@ class Kernel:
         return f"{self.name}({params}){ret}"
 
     def with_body(self, body: tuple, suffix: str = "") -> "Kernel":
-        """A copy of the kernel with ``body`` and ``suffix`` appended to its name."""
+        """A copy of the kernel with body ``body``, ``suffix`` appended to its name."""
         return replace(self, body=tuple(body), name=self.name + suffix)
 
     def __call__(self, *args):

@@ -174,7 +174,7 @@ def step_of(loop_op) -> int:
 
 
 def bound_maps(loop_op):
-    """(lower bound map, upper bound map) of an ``affine.for``, (``ir.AffineMap``)."""
+    """(lower bound map, upper bound map) of an ``affine.for``, each an ``ir.AffineMap``."""
     return (ir.AffineMapAttr(loop_op.attributes["lowerBoundMap"]).value,
             ir.AffineMapAttr(loop_op.attributes["upperBoundMap"]).value)
 

@@ -191,9 +191,8 @@ def configs(profile, max_factor: int) -> list:
 
 
 def run_case(case, repeat: int, target: float, max_factor: int, seed: int, dry_run: bool = False) -> dict:
-    """Sweep one case: the cost model's choice, then every configuration (`configs`, the pick
-    included) compiled, verified against numpy and timed; the case's `score` (with ``dry_run``: the
-    choice and the compile and verification errors only, nothing timed)."""
+    """One case: the cost model's choice, then every configuration (`configs`) compiled, verified
+    against numpy and timed, as its `score` (``dry_run``: nothing timed)."""
     name, kname, sizes, dtype, level = case
     k = ALL[kname]
     args = make_args(k, sizes, dtype, seed)
@@ -246,9 +245,8 @@ def _pred(choice, cand):
 
 
 def score(case, choice, rows, choose_s, mismatch) -> dict:
-    """One case's result as a dict: the pick against the measured best (slowdowns, exact hit within
-    the noise, cliff), factor 1 and llvm-auto against it, the rank agreement of predictions with
-    times, and every row."""
+    """One case's result: the slowdowns of the pick, factor 1 and llvm-auto against the measured
+    best, exact hit within the noise, rank agreement, every row."""
     name, kname, sizes, dtype, level = case
     timed = [r for r in rows if r.samples]
     sweep = [r for r in timed if r.variant != "llvm-auto"]

@@ -205,9 +205,8 @@ def check_result(case: Case, kernel, got: list, want: list) -> None:
 
 
 def run_in_process(case: Case) -> str:
-    """Run ``case`` in this process: ``refused`` (by the frontend or a pass, or out of bounds and
-    refused as it must be) or ``ok`` (the result matches the reference interpreter's); else
-    `Mismatch`."""
+    """Run ``case`` here: ``refused`` (by the frontend or a pass, as an out-of-bounds kernel must
+    be) or ``ok`` (matches the reference interpreter); else `Mismatch`."""
     try:
         kernel, args = make_data(case)
     except KernelSyntaxError:

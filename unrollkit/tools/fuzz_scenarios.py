@@ -130,9 +130,8 @@ def _outcome_of_refusal(case, call):
 
 
 def run_threads(case: Case) -> str:
-    """The ``threads`` scenario: native repeat loops on a kept `CompiledKernel` while two threads
-    compile and call other signatures (evicting it from the LRU); every result checked, ``ok`` or
-    ``refused``."""
+    """The ``threads`` scenario: native loops on a kept `CompiledKernel` while two threads compile
+    other signatures (evicting it); ``ok`` or ``refused``."""
     kernel, args = make_data(case)
     want = _expected(kernel, args)
     f = _outcome_of_refusal(case, lambda: uk.jit(kernel, **compile_options(case)))

@@ -29,8 +29,8 @@ def _off(v: str, c: int) -> str:
 
 
 def gen_siblings(ch) -> Case:
-    """A `Case` of two sibling inner loops in an outer ``i`` loop, reading and writing rows ``i -
-    1``, ``i``, ``i + 1`` of the same arrays (see the module docstring)."""
+    """A `Case` of two sibling inner loops in an outer ``i`` loop, reading and writing rows ``i-1``,
+    ``i``, ``i+1`` of the same arrays (see the module docstring)."""
     dtype = ch.choice(DTYPES)
     T = _T[dtype]
     body = ["for i in range(1, N - 1):"]

@@ -18,9 +18,8 @@ from unrollkit.core.target import Target
 
 @dataclasses.dataclass(frozen=True)
 class LoopProfile:
-    """What one original iteration of the innermost loop ``loop`` of ``kernel`` does at a call
-    signature: accesses, FP work, reduction or recurrence, registers, and where its data lives
-    (`profile`)."""
+    """What one iteration of the innermost loop ``loop`` of ``kernel`` does at a call signature
+    (`profile`): accesses, FP work, chains, registers, where its data lives."""
     kernel: str
     loop: str               # the source name of the innermost loop the factor applies to
     trip: int               # its trip count (per instance)

@@ -202,8 +202,7 @@ def registers(p: LoopProfile, c: Candidate, per: float) -> tuple:
 
 def predict(p: LoopProfile, c: Candidate, t: Target) -> Prediction:
     """The analytical `Prediction` for candidate ``c`` of loop profile ``p`` on ``t``: resource,
-    recurrence, front-end and memory bounds, registers and code size, in cycles per original
-    iteration."""
+    recurrence, front-end and memory bounds, in cycles per original iteration."""
     iters, per, reg_bits, cliff = shape(p, c, t)
     copies = c.factor
     lanes = max(1, reg_bits // (8 * p.elem_bytes))

@@ -84,9 +84,8 @@ def match_gemm(kernel: d.Kernel) -> Contraction | None:
 
 @dataclasses.dataclass(frozen=True)
 class GemmSchedule:
-    """The BLAS-style schedule of one contraction at its sizes: register tile ``mr``×``nr``, blocks
-    ``kc`` and ``nc``, k unroll, packing and padding, each derived value's reason in ``why``
-    (`derive`)."""
+    """The BLAS-style schedule of one contraction at its sizes (`derive`): register tile
+    ``mr``×``nr``, blocks ``kc``, ``nc``, k unroll, packing, padding, ``why``."""
     nest: GemmNest
     M: int
     N: int

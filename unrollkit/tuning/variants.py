@@ -145,9 +145,8 @@ def manual_kernel(kernel: d.Kernel, factors: tuple) -> d.Kernel:
 
 def plan(kernel: d.Kernel, variant: str = "affine", factor=1, pipeline: Pipeline | None = None,
          policy: LLVMPolicy | None = None, accumulators: int = 1) -> Plan:
-    """The `Plan` compiling ``kernel`` as ``variant`` at ``factor`` (an int or ``{loop: n}``), the
-    user's ``pipeline`` and LLVM ``policy`` included; refuses (`TransformError`) what the variant
-    cannot do."""
+    """The `Plan` compiling ``kernel`` as ``variant`` at ``factor`` (an int or ``{loop: n}``) with
+    the user's ``pipeline`` and ``policy``; a `TransformError` for what it cannot do."""
     if variant not in VARIANTS + SCHEDULES:
         raise TransformError(f"unknown variant {variant!r}; the variants are "
                              f"{list(VARIANTS + SCHEDULES) + ['auto']}")
