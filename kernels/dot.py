@@ -5,5 +5,6 @@ from unrollkit.frontend import T
 
 @uk.kernel
 def dot(x: T["N"], y: T["N"], out: T[1]):
+    """out[0] += sum_i x[i] * y[i], in index order."""
     for i in range(N):
         out[0] += x[i] * y[i]

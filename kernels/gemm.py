@@ -6,6 +6,7 @@ from unrollkit.frontend.descriptor import permute
 
 @uk.kernel
 def gemm(A: T["M", "K"], B: T["K", "N"], C: T["M", "N"]):
+    """C += A @ B in i-k-j order: the innermost loop j walks rows of B and C with unit stride."""
     for i in range(M):
         for k in range(K):
             for j in range(N):

@@ -13,6 +13,8 @@ from unrollkit.frontend import T
 
 @uk.kernel
 def layernorm(x: T["M", "N"], gamma: T["N"], beta: T["N"], eps: T, y: T["M", "N"]):
+    """y[i, :] = (x[i, :] - mean) / sqrt(var + eps) * gamma + beta, each row's mean and variance
+    computed in two passes."""
     for i in range(M):
         s = x[i, 0] * 0.0
         for j in range(N):

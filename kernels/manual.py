@@ -21,6 +21,8 @@ from unrollkit.frontend import T
 
 @uk.kernel(name="mac_x2")
 def mac_x2(a: T["N"], b: T["N"], c: T["N"]):
+    """mac unrolled by hand by 2: two copies of the body per step of 2, then a remainder loop for
+    the last ``N % 2`` iterations."""
     for i in range(0, N // 2 * 2, 2):
         c[i] += a[i] * b[i]
         c[i + 1] += a[i + 1] * b[i + 1]
@@ -30,6 +32,8 @@ def mac_x2(a: T["N"], b: T["N"], c: T["N"]):
 
 @uk.kernel(name="mac_x4")
 def mac_x4(a: T["N"], b: T["N"], c: T["N"]):
+    """mac unrolled by hand by 4: four copies of the body per step of 4, then a remainder loop for
+    the last ``N % 4`` iterations."""
     for i in range(0, N // 4 * 4, 4):
         c[i] += a[i] * b[i]
         c[i + 1] += a[i + 1] * b[i + 1]
@@ -41,6 +45,8 @@ def mac_x4(a: T["N"], b: T["N"], c: T["N"]):
 
 @uk.kernel(name="mac_x8")
 def mac_x8(a: T["N"], b: T["N"], c: T["N"]):
+    """mac unrolled by hand by 8: eight copies of the body per step of 8, then a remainder loop for
+    the last ``N % 8`` iterations."""
     for i in range(0, N // 8 * 8, 8):
         c[i] += a[i] * b[i]
         c[i + 1] += a[i + 1] * b[i + 1]
@@ -58,6 +64,8 @@ def mac_x8(a: T["N"], b: T["N"], c: T["N"]):
 
 @uk.kernel(name="dot_x2")
 def dot_x2(x: T["N"], y: T["N"], out: T[1]):
+    """dot unrolled by hand by 2: two additions into the one accumulator out[0] per step, then a
+    remainder loop for the last ``N % 2`` iterations."""
     for i in range(0, N // 2 * 2, 2):
         out[0] += x[i] * y[i]
         out[0] += x[i + 1] * y[i + 1]
@@ -67,6 +75,8 @@ def dot_x2(x: T["N"], y: T["N"], out: T[1]):
 
 @uk.kernel(name="dot_x4")
 def dot_x4(x: T["N"], y: T["N"], out: T[1]):
+    """dot unrolled by hand by 4: four additions into the one accumulator out[0] per step, then a
+    remainder loop for the last ``N % 4`` iterations."""
     for i in range(0, N // 4 * 4, 4):
         out[0] += x[i] * y[i]
         out[0] += x[i + 1] * y[i + 1]
@@ -78,6 +88,8 @@ def dot_x4(x: T["N"], y: T["N"], out: T[1]):
 
 @uk.kernel(name="dot_x8")
 def dot_x8(x: T["N"], y: T["N"], out: T[1]):
+    """dot unrolled by hand by 8: eight additions into the one accumulator out[0] per step, then a
+    remainder loop for the last ``N % 8`` iterations."""
     for i in range(0, N // 8 * 8, 8):
         out[0] += x[i] * y[i]
         out[0] += x[i + 1] * y[i + 1]
@@ -96,6 +108,8 @@ def dot_x8(x: T["N"], y: T["N"], out: T[1]):
 
 @uk.kernel(name="gemm_x2")
 def gemm_x2(A: T["M", "K"], B: T["K", "N"], C: T["M", "N"]):
+    """gemm (i-k-j) with A[i, k] held in a local and the j loop unrolled by hand by 2, then a
+    remainder loop for the last ``N % 2`` columns."""
     for i in range(M):
         for k in range(K):
             a = A[i, k]
@@ -108,6 +122,8 @@ def gemm_x2(A: T["M", "K"], B: T["K", "N"], C: T["M", "N"]):
 
 @uk.kernel(name="gemm_x4")
 def gemm_x4(A: T["M", "K"], B: T["K", "N"], C: T["M", "N"]):
+    """gemm (i-k-j) with A[i, k] held in a local and the j loop unrolled by hand by 4, then a
+    remainder loop for the last ``N % 4`` columns."""
     for i in range(M):
         for k in range(K):
             a = A[i, k]
@@ -122,6 +138,8 @@ def gemm_x4(A: T["M", "K"], B: T["K", "N"], C: T["M", "N"]):
 
 @uk.kernel(name="gemm_x8")
 def gemm_x8(A: T["M", "K"], B: T["K", "N"], C: T["M", "N"]):
+    """gemm (i-k-j) with A[i, k] held in a local and the j loop unrolled by hand by 8, then a
+    remainder loop for the last ``N % 8`` columns."""
     for i in range(M):
         for k in range(K):
             a = A[i, k]

@@ -14,6 +14,8 @@ from unrollkit.frontend import T
 
 @uk.kernel
 def softmax(x: T["M", "N"], y: T["M", "N"]):
+    """y[i, :] = softmax(x[i, :]): the row maximum, the exponentials into y, their sum, then y
+    scaled by its reciprocal."""
     for i in range(M):
         m = x[i, 0]
         for j in range(N):

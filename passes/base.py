@@ -131,6 +131,8 @@ def code_size(root) -> int:
 
 
 def check_lanes(root, m: CodeSize) -> None:
+    """Refuse (`CodeSizeError`) the code under ``root`` when ``m`` (its `measure`) has a vector
+    wider than `MAX_VECTOR_LANES`, naming where it is."""
     if m.widest > MAX_VECTOR_LANES:
         raise CodeSizeError(f"the code works on vectors of {m.widest:,} lanes{_where(root, m.widest)}, "
                             f"over the {MAX_VECTOR_LANES:,} LLVM can compile; use fewer vector "
@@ -201,12 +203,15 @@ def register(cls):
 
 @dataclasses.dataclass(frozen=True)
 class Pass:
+    """A loop transformation over the affine IR: a frozen dataclass whose fields are its options,
+    usable by ``name`` in pipeline text once registered (`register`)."""
     name: ClassVar[str] = ""
     #: may remove loops as a side effect (a full unroll): a later pass naming such a loop then
     #: does nothing instead of failing (see `unrollkit.ir.ir_utils.vanished`)
     removes_loops: ClassVar[bool] = False
 
     def apply(self, module) -> None:  # pragma: no cover - every pass overrides it
+        """Transform ``module`` (an ``mlir.ir.Module``) in place; refuse with `TransformError`."""
         raise NotImplementedError
 
     @classmethod

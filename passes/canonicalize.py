@@ -21,8 +21,11 @@ from .base import Pass, register
 @register
 @dataclasses.dataclass(frozen=True)
 class Canonicalize(Pass):
+    """Canonicalize(): the ``canonicalize`` pass; `register` gives it the module docstring (options,
+    before → after)."""
     name: ClassVar[str] = "canonicalize"
     removes_loops: ClassVar[bool] = True
 
     def apply(self, module) -> None:
+        """Run MLIR's canonicalizer on ``module`` in place."""
         run_upstream("canonicalize", module)

@@ -20,7 +20,9 @@ from .base import Pass, register
 @register
 @dataclasses.dataclass(frozen=True)
 class CSE(Pass):
+    """CSE(): the ``cse`` pass; `register` gives it the module docstring (options, before → after)."""
     name: ClassVar[str] = "cse"
 
     def apply(self, module) -> None:
+        """Run MLIR's common-subexpression elimination on ``module`` in place."""
         run_upstream("cse", module)

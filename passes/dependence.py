@@ -21,6 +21,8 @@ ANY = (-1, 0, 1)
 
 
 class Access:
+    """One ``affine.load``/``affine.store``: its ``op``, ``write``, ``memref``, subscript ``forms``
+    (`linear`, None where not linear) and enclosing ``loops``."""
     def __init__(self, op):
         self.op = op
         self.write = op.name == "affine.store"
@@ -33,6 +35,7 @@ class Access:
 
 
 def accesses(root) -> list:
+    """Every ``affine.load`` and ``affine.store`` under ``root``, as `Access` objects."""
     return [Access(op) for op in walk_ops(root) if op.name in ("affine.load", "affine.store")]
 
 
@@ -185,6 +188,8 @@ def _sign(x: int) -> int:
 
 
 def lex_sign(vec) -> int:
+    """The sign of a direction vector read lexicographically: its first non-zero entry (−1 or +1), 0
+    when all are 0."""
     for s in vec:
         if s:
             return s

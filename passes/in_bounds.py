@@ -31,9 +31,13 @@ from .base import Pass, register
 @register
 @dataclasses.dataclass(frozen=True)
 class InBounds(Pass):
+    """InBounds(): the ``in-bounds`` pass; `register` gives it the module docstring (options, before
+    → after)."""
     name: ClassVar[str] = "in-bounds"
 
     def apply(self, module) -> None:
+        """Mark ``in_bounds`` every vector transfer of ``module`` whose lanes `transfers_in_bounds`
+        proves inside its array."""
         for op in transfers_in_bounds(module):
             if not _marked(op):
                 n = len(ir.ArrayAttr(op.attributes["in_bounds"])) if "in_bounds" in op.attributes else 1

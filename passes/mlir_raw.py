@@ -64,6 +64,8 @@ _GROWTH = {"affine-loop-unroll": ("unroll-factor", "unroll-full-threshold"),
 @register
 @dataclasses.dataclass(frozen=True)
 class MLIRPasses(Pass):
+    """MLIRPasses(pipeline): the ``mlir`` pass; `register` gives it the module docstring (options,
+    before → after)."""
     name: ClassVar[str] = "mlir"
     removes_loops: ClassVar[bool] = True
     pipeline: str = ""
@@ -76,16 +78,22 @@ class MLIRPasses(Pass):
 
     @classmethod
     def options(cls) -> dict:
+        """Option name → (type, default): the one option, ``<pipeline>``, is the text between the
+        braces."""
         return {"<pipeline>": (str, None)}
 
     @classmethod
     def from_text(cls, body: str) -> "MLIRPasses":
+        """The pass of pipeline text ``mlir{<body>}``: the body, stripped, is the upstream pipeline."""
         return cls(body.strip())
 
     def text(self) -> str:
+        """The pass in pipeline text form: ``mlir{<pipeline>}``."""
         return "mlir{" + self.pipeline + "}"
 
     def apply(self, module) -> None:
+        """Run the upstream pipeline on ``module`` in place, refusing beforehand an unrolling the
+        code-size budget cannot take (`growth`) and afterwards a module over it."""
         what = f"MLIR pipeline {self.pipeline!r}"
         factor = growth(parse_canonical(check_mlir_pipeline(self.pipeline)))
         if factor > 1:

@@ -56,6 +56,8 @@ from unrollkit.ir.ir_utils import count_ops
 @register
 @dataclasses.dataclass(frozen=True)
 class Pack(Pass):
+    """Pack(arg, loop, transpose, pad, align, scale): the ``pack`` pass; `register` gives it the
+    module docstring (options, before → after)."""
     name: ClassVar[str] = "pack"
     arg: int = -1
     loop: str = ""
@@ -73,6 +75,8 @@ class Pack(Pass):
             raise TransformError("pack: pad must be >= 0 and align >= 1")
 
     def apply(self, module) -> None:
+        """At each iteration of every loop named ``loop``, copy what it reads of argument ``arg``
+        into a local buffer and make its body read the buffer."""
         if self.arg < 0 or not self.loop:
             raise TransformError("pack needs arg=<argument position> and loop=<anchor loop name>")
         for anchor in select_loops(module, self.loop):

@@ -71,6 +71,8 @@ def pad_loop(op, factor: int):
 @register
 @dataclasses.dataclass(frozen=True)
 class Pad(Pass):
+    """Pad(loop, factor): the ``pad`` pass; `register` gives it the module docstring (options,
+    before → after)."""
     name: ClassVar[str] = "pad"
     loop: str = ""
     factor: int = 4
@@ -79,5 +81,6 @@ class Pad(Pass):
         check_int(self.factor, "pad factor")
 
     def apply(self, module) -> None:
+        """Round the trip count of each selected loop up to a multiple of ``factor`` (`pad_loop`)."""
         for op in select_loops(module, self.loop):
             pad_loop(op, self.factor)

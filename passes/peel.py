@@ -74,6 +74,8 @@ def peel_loop(op, factor: int, side: str = "back"):
 @register
 @dataclasses.dataclass(frozen=True)
 class Peel(Pass):
+    """Peel(loop, factor, side): the ``peel`` pass; `register` gives it the module docstring
+    (options, before → after)."""
     name: ClassVar[str] = "peel"
     loop: str = ""
     factor: int = 4
@@ -85,6 +87,8 @@ class Peel(Pass):
             raise TransformError(f"peel side must be one of {list(SIDES)}, got {self.side!r}")
 
     def apply(self, module) -> None:
+        """Split each selected loop into a main loop of a multiple of ``factor`` iterations and a
+        remainder ``<name>.rem`` on ``side``, after a code-size check."""
         targets = select_loops(module, self.loop)
         total = count_ops(module.operation) + sum(count_ops(op) for op in targets)
         check_code_size("peeling", self.loop or "<innermost>", total)

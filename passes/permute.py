@@ -73,6 +73,8 @@ def permute_loops(module, order: list, what: str) -> None:
 @register
 @dataclasses.dataclass(frozen=True)
 class Permute(Pass):
+    """Permute(order): the ``permute`` pass; `register` gives it the module docstring (options,
+    before → after)."""
     name: ClassVar[str] = "permute"
     order: tuple = ()
 
@@ -80,17 +82,23 @@ class Permute(Pass):
         object.__setattr__(self, "order", tuple(str(x) for x in self.order))
 
     def apply(self, module) -> None:
+        """Reorder the perfect band of the loops named in ``order`` into that order (outermost
+        first), unless a dependence forbids it."""
         permute_loops(module, list(self.order), f"permute loops into order {list(self.order)}")
 
 
 @register
 @dataclasses.dataclass(frozen=True)
 class Interchange(Pass):
+    """Interchange(a, b): the ``interchange`` pass; `register` gives it the module docstring
+    (options, before → after)."""
     name: ClassVar[str] = "interchange"
     a: str = ""
     b: str = ""
 
     def apply(self, module) -> None:
+        """Swap loops ``a`` and ``b`` of one perfect nest (a `permute_loops` of the band between
+        them); nothing when either was fully unrolled by an earlier pass."""
         what = f"interchange loops {self.a!r} and {self.b!r}"
         if not self.a or not self.b:
             raise TransformError(f"{what}: give both loops, e.g. interchange{{a=i,b=k}}")

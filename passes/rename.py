@@ -27,11 +27,15 @@ from .base import Pass, register
 @register
 @dataclasses.dataclass(frozen=True)
 class Rename(Pass):
+    """Rename(loop, to): the ``rename`` pass; `register` gives it the module docstring (options,
+    before → after)."""
     name: ClassVar[str] = "rename"
     loop: str = ""
     to: str = ""
 
     def apply(self, module) -> None:
+        """Rename every loop named ``loop`` to ``to`` (nothing when ``loop`` is a ``<name>.tile``
+        loop that a tile size covering the whole loop did not make)."""
         if not self.loop or not self.to:
             raise TransformError("rename needs loop=<name> and to=<new name>")
         loops = [l for l in affine_loops(module) if loop_name(l) == self.loop]

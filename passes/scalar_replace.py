@@ -22,7 +22,10 @@ from .base import Pass, register
 @register
 @dataclasses.dataclass(frozen=True)
 class ScalarReplace(Pass):
+    """ScalarReplace(): the ``scalar-replace`` pass; `register` gives it the module docstring
+    (options, before → after)."""
     name: ClassVar[str] = "scalar-replace"
 
     def apply(self, module) -> None:
+        """Run MLIR's affine scalar replacement (``affine-scalrep``) on ``module`` in place."""
         run_upstream("scalar-replace", module)

@@ -84,6 +84,8 @@ def find_reductions(loop) -> list:
 @register
 @dataclasses.dataclass(frozen=True)
 class SplitAccumulators(Pass):
+    """SplitAccumulators(loop, accumulators): the ``split-accumulators`` pass; `register` gives it
+    the module docstring (options, before → after)."""
     name: ClassVar[str] = "split-accumulators"
     loop: str = ""
     accumulators: int = 4
@@ -93,6 +95,8 @@ class SplitAccumulators(Pass):
         check_int(a, "split-accumulators: accumulators")
 
     def apply(self, module) -> None:
+        """Peel each selected reduction loop to a multiple of ``accumulators`` and make its main
+        loop carry that many partial results, combined after it."""
         if self.accumulators == 1:
             return
         targets = select_loops(module, self.loop)

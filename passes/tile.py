@@ -51,6 +51,8 @@ FRESH = "uk.fresh_tile"  # marks the tile loops made by the running application 
 @register
 @dataclasses.dataclass(frozen=True)
 class Tile(Pass):
+    """Tile(sizes, order, separate): the ``tile`` pass; `register` gives it the module docstring
+    (options, before → after)."""
     name: ClassVar[str] = "tile"
     sizes: tuple = ()   # ((loop name, size), ...)
     order: tuple = ()   # resulting loop names, outermost first; () = tile loops, then point loops
@@ -67,10 +69,14 @@ class Tile(Pass):
 
     @classmethod
     def options(cls) -> dict:
+        """Option name → (type, default): ``<loop>`` stands for the loop-name keys, one per tiled
+        loop."""
         return {"<loop>": (int, None), "order": (tuple, ()), "separate": (bool, True)}
 
     @classmethod
     def from_text(cls, body: str) -> "Tile":
+        """The pass of the text between the braces of ``tile{...}``: ``<loop>=<size>`` items,
+        ``order=a:b:...`` and ``separate=``; anything else is a `TransformError`."""
         sizes, order, separate = [], (), True
         for item in filter(None, (x.strip() for x in body.split(","))):
             if "=" not in item:
@@ -92,6 +98,8 @@ class Tile(Pass):
         return cls(tuple(sizes), order, separate)
 
     def text(self) -> str:
+        """The pass in pipeline text form, e.g. ``tile{i=32,j=32,order=i.tile:j.tile:i:j}``;
+        defaults omitted."""
         opts = [f"{k}={v}" for k, v in self.sizes]
         if self.order:
             opts.append("order=" + ":".join(self.order))
@@ -100,6 +108,8 @@ class Tile(Pass):
         return self.name + ("{" + ",".join(opts) + "}" if opts else "")
 
     def apply(self, module) -> None:
+        """Tile, in each nest, the band headed by the outermost loop named in ``sizes`` (sizes of 1
+        and loops fully unrolled earlier skipped), then check the code size."""
         sizes = {k: v for k, v in self.sizes if v > 1}
         gone = [k for k in sizes if vanished(module, k)]  # fully unrolled earlier at this size
         if gone:
@@ -213,6 +223,7 @@ def _strip_mine(loop, size: int):
 
 
 def module_of(op):
+    """The outermost ancestor of ``op`` (the module's operation)."""
     while op.parent is not None:
         op = op.parent
     return op
@@ -241,6 +252,7 @@ def _separate(root, name: str, size: int) -> None:
 
 
 def tile_name(name: str) -> str:
+    """The name of the tile loop that tiling loop ``name`` makes: ``name.tile``."""
     return name + TILE_SUFFIX
 
 

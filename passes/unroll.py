@@ -46,6 +46,8 @@ from mlir.dialects.transform import loop
 @register
 @dataclasses.dataclass(frozen=True)
 class Unroll(Pass):
+    """Unroll(factor, loop, full, up_to_factor, remainder): the ``unroll`` pass; `register` gives it
+    the module docstring (options, before → after)."""
     name: ClassVar[str] = "unroll"
     removes_loops: ClassVar[bool] = True
     factor: int = 4
@@ -61,6 +63,8 @@ class Unroll(Pass):
         check_int(self.factor, "unroll factor")
 
     def apply(self, module) -> None:
+        """Unroll each selected loop of ``module`` by ``factor`` (by its trip count when ``full`` or
+        below the factor), its remainder handled as ``remainder`` says."""
         if self.factor == 1 and not self.full:
             return
         targets = select_loops(module, self.loop)

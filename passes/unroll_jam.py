@@ -43,6 +43,8 @@ from mlir.dialects.transform import loop
 @register
 @dataclasses.dataclass(frozen=True)
 class UnrollJam(Pass):
+    """UnrollJam(loop, factor, remainder): the ``unroll-jam`` pass; `register` gives it the module
+    docstring (options, before → after)."""
     name: ClassVar[str] = "unroll-jam"
     removes_loops: ClassVar[bool] = True
     loop: str = ""
@@ -56,6 +58,8 @@ class UnrollJam(Pass):
         check_int(self.factor, "unroll-jam factor")
 
     def apply(self, module) -> None:
+        """Unroll every loop named ``loop`` by ``factor`` and jam the copies of the loops inside it,
+        its remainder handled as ``remainder`` says."""
         if not self.loop:
             raise TransformError("unroll-jam needs loop=<name>: the loop whose copies are jammed")
         if self.factor == 1:

@@ -87,6 +87,7 @@ def unregister(name: str) -> None:
 
 
 def is_user_pass(name: str) -> bool:
+    """Whether ``name`` is a user pass (`register_function`), not a built-in one."""
     return name in _USER
 
 

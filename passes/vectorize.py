@@ -60,6 +60,8 @@ KINDS = {"arith.addf": "add", "arith.addi": "add", "arith.mulf": "mul", "arith.m
 @register
 @dataclasses.dataclass(frozen=True)
 class Vectorize(Pass):
+    """Vectorize(loop, width, reductions, registers): the ``vectorize`` pass; `register` gives it
+    the module docstring (options, before → after)."""
     name: ClassVar[str] = "vectorize"
     loop: str = ""
     width: int = 8
@@ -79,6 +81,8 @@ class Vectorize(Pass):
         return self.registers * max(1, current_target().vector_bits // _element_bits(loop))
 
     def apply(self, module) -> None:
+        """Peel each selected loop to a multiple of its width (`width_for`) and turn its main loop
+        into vector code, that many lanes per iteration."""
         targets = select_loops(module, self.loop)
         widths = [self.width_for(op) for op in targets]
         if all(w == 1 for w in widths):

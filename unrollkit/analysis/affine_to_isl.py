@@ -24,6 +24,7 @@ class NotAffine(Exception):
 
 
 def op_name(op) -> str:
+    """The name of an operation or of its op view, e.g. ``affine.apply``."""
     return op.operation.name
 
 
@@ -49,6 +50,7 @@ class ValueForms:
                                              isl.Val.zero(ctx))
 
     def const(self, value: int) -> isl.PwAff:
+        """The constant ``value`` as a `isl.PwAff` on the zero-dimensional domain, memoised."""
         form = self._consts.get(value)
         if form is None:
             form = self._consts[value] = self._zero.add_constant_val(val(self.ctx, value))
@@ -64,6 +66,8 @@ class ValueForms:
 
     # -- values
     def of(self, value) -> isl.PwAff:
+        """The `isl.PwAff` of the SSA index ``value`` over the loop variables enclosing its
+        definition, memoised; raises `NotAffine` when it has none."""
         form = self._forms.get(value)
         if form is None:
             form = self._forms[value] = self._of(value)
@@ -178,6 +182,8 @@ class ValueForms:
         return [self.expr(e, forms, amap.n_dims) for e in amap.results]
 
     def expr(self, e, forms: list, n_dims: int) -> isl.PwAff:
+        """The affine expression ``e`` as a `isl.PwAff`, given the ``forms`` of its map's operands
+        (``n_dims`` dimensions, then the symbols); raises `NotAffine`."""
         e = e.maybe_downcast()
         if isinstance(e, ir.AffineDimExpr):
             return forms[e.position]

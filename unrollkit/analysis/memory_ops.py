@@ -61,6 +61,8 @@ _PURE_OPS = frozenset((
 
 
 def is_pure(name: str) -> bool:
+    """Whether operation ``name`` itself touches no memory (``arith``, ``math``, index arithmetic,
+    loops and ifs, vector value operations); the operations nested in it are judged apart."""
     return name in _PURE_OPS or name.startswith(_PURE_DIALECTS)
 
 

@@ -35,6 +35,8 @@ class Refusal:
 
     @property
     def out_of_range(self) -> bool:
+        """Whether the access was found leaving the shape (``dim`` and its range are known), not
+        refused for another reason."""
         return self.dim is not None
 
 

@@ -80,6 +80,7 @@ class Nest:
         return Nest(self.ctx, self.depth, (self.domain - lift_set(cond, self.depth)).coalesce())
 
     def is_empty(self) -> bool:
+        """Whether no point of the domain exists (the place is never reached)."""
         return self.domain.is_empty()
 
     # -- ranges

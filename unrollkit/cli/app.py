@@ -124,6 +124,8 @@ def fuzz_cmd(examples: int = typer.Option(1000, "--examples", help="how many ran
 
 
 def main(argv=None):
+    """Run the ``unrollkit`` command on ``argv`` (default: the process's arguments); an
+    `UnrollkitError` is printed as ``error: ...`` and exits with status 2."""
     try:
         # non-standalone mode returns (rather than raises) the code of a `typer.Exit`
         code = app(args=argv, standalone_mode=False)

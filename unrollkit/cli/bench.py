@@ -212,6 +212,8 @@ def show(kernel, dtype, size_list, result, repeat, target_ms, pin, wide, sweep) 
 
 
 def write(kernel, dtype, size_list, result, json_out, md_out, plot_out) -> None:
+    """Write the ``bench`` result where asked: ``--json`` (environment and every row's record),
+    ``--markdown`` and ``--plot``; a path that is None is skipped."""
     rows, env, works = result["rows"], result["environment"], result["works"]
     name = works[size_list[0]].name
     if json_out is not None:

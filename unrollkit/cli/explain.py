@@ -28,6 +28,8 @@ def _f(x, fmt="{:.3g}") -> str:
 
 
 def candidate_table(choice, show_all: bool = False) -> Table:
+    """The cost model's candidates for ``choice`` as a rich table: prediction, resources and the
+    machine-code check of each; only the checked and the chosen ones unless ``show_all``."""
     p, t = choice.profile, choice.target
     title = (f"{p.kernel}: loop {p.loop!r}, trip {p.trip} × {p.instances}, {p.elem_bytes}-byte elements, "
              f"data in {p.level} (reuse footprint {p.footprint:,} B)")

@@ -33,6 +33,8 @@ class LLVMPolicy:
     slp: bool = True            # superword-level parallelism (straight-line vectorisation)
 
     def describe(self) -> str:
+        """The policy in one line: ``O3 vectorize,slp``, or ``O3 no-loop-opts`` when every loop
+        optimisation is off."""
         on = [k for k in ("unroll", "interleave", "vectorize", "slp") if getattr(self, k)]
         return f"O{self.opt} " + (",".join(on) if on else "no-loop-opts")
 

@@ -70,9 +70,13 @@ class CompiledKernel:
 
     @property
     def compile_seconds(self) -> float:
+        """Seconds spent compiling, over every stage timed (a cache load's time when it came from
+        the disk cache)."""
         return sum(self.times.values())
 
     def ir(self, stage: str = "transformed") -> str:
+        """The text of one stage of `STAGES` (default the IR after the pass pipeline); ``asm`` is
+        emitted from the optimised LLVM IR on first request."""
         if stage not in STAGES:
             raise ValueError(f"unknown stage {stage!r}; the stages are {list(STAGES)}")
         if stage == "asm" and "asm" not in self.stages:
@@ -116,6 +120,8 @@ def _from_cache(kernel, sig: Signature, plan: Plan, hit: dict) -> CompiledKernel
 
 
 def compile_kernel(kernel, sig: Signature, plan: Plan) -> CompiledKernel:
+    """Machine code for ``kernel`` at signature ``sig`` under ``plan``: types and bounds checked (at
+    the user's file:line), then loaded from the disk cache or compiled and cached."""
     ptypes, shapes = sig.ptypes(), sig.shape_map()
     sizes = sizes_of(kernel, sig)
     # checks on the user's descriptor: they cite the user's file:line

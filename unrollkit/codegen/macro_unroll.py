@@ -20,10 +20,13 @@ from unrollkit.passes.base import check_code_size
 
 
 def shift_aff(e: d.Aff, var: str, k: int) -> d.Aff:
+    """The affine expression ``e`` with loop variable ``var`` replaced by ``var + k``."""
     return d.aff_subst(e, {var: d.aff_add(d.Var(var), d.Lit(k))}) if k else e
 
 
 def shift_expr(e: d.Expr, var: str, k: int, rename: dict) -> d.Expr:
+    """The value expression ``e`` for the copy ``k`` iterations later: ``var`` shifted by ``k`` in
+    every subscript and index, locals renamed by ``rename``."""
     if isinstance(e, d.Load):
         return d.Load(e.array, tuple(shift_aff(i, var, k) for i in e.index))
     if isinstance(e, d.Index):

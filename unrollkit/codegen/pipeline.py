@@ -184,6 +184,8 @@ def lower_kernel(kernel, sizes: dict, dtype: str = "f32"):
 
 
 def diff_steps(steps: list, i: int = 0, j: int = -1, context: int = 3) -> str:
+    """Unified diff of the IR between recorded pipeline steps ``i`` and ``j`` (default: first and
+    last), ``context`` lines; a `TransformError` when there is no such step."""
     try:
         a, b = steps[i], steps[j]
     except IndexError:
@@ -249,6 +251,8 @@ def parse_options(cls, body: str) -> dict:
 
 
 def coerce(pname: str, key: str, raw: str, ty):
+    """Option text ``raw`` as a value of type ``ty`` (bool, int, str, or a colon-separated tuple); a
+    `TransformError` naming pass ``pname`` and option ``key`` otherwise."""
     try:
         if ty is bool:
             if raw.lower() not in ("true", "false", "1", "0"):
@@ -266,6 +270,8 @@ def coerce(pname: str, key: str, raw: str, ty):
 
 
 def make_pass(name: str, body: str = ""):
+    """The registered pass ``name`` with the options of ``body`` (the text between its braces); an
+    unknown name is a `TransformError` listing the passes."""
     cls = REGISTRY.get(name)
     if cls is None:
         raise TransformError(f"unknown pass {name!r}; the passes are {sorted(REGISTRY)}")

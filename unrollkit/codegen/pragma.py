@@ -77,6 +77,7 @@ def _refuse_lowered_loops(module, func_name: str) -> None:
 
 
 def find_llvm_func(module, name: str):
+    """The ``llvm.func`` named ``name`` in ``module``; a `CompileError` when lowering left none."""
     for op in module.body.operations:
         op = op.operation
         if op.name == "llvm.func" and ir.StringAttr(op.attributes["sym_name"]).value == name:
@@ -105,6 +106,7 @@ def _index(blocks, block) -> int:
 
 
 def annotation(count: int) -> ir.Attribute:
+    """The loop annotation asking LLVM to unroll a loop ``count`` times (``#pragma unroll``)."""
     return ir.Attribute.parse(
         f"#llvm.loop_annotation<unroll = #llvm.loop_unroll<count = {int(count)} : i32>>")
 

@@ -39,10 +39,13 @@ class UntrustedCacheWarning(UserWarning):
 
 
 def enabled() -> bool:
+    """Whether the disk cache is on: ``UNROLLKIT_CACHE`` is not 0, false, no or off (on by default)."""
     return os.environ.get("UNROLLKIT_CACHE", "1").lower() not in ("0", "false", "no", "off")
 
 
 def directory() -> Path:
+    """The cache folder: ``UNROLLKIT_CACHE_DIR``, else ``unrollkit`` under ``XDG_CACHE_HOME`` or
+    ``~/.cache``."""
     env = os.environ.get("UNROLLKIT_CACHE_DIR")
     if env:
         return Path(env)
@@ -200,6 +203,7 @@ def atomic_write(path: Path, data: bytes, prefix: str = ".tmp-") -> None:
 
 
 def info() -> dict:
+    """The cache's folder, whether it is enabled, and the number and total bytes of its entries."""
     d = directory()
     files = [f for f in d.glob("*" + SUFFIX) if OWN_FILE.fullmatch(f.name)] if d.is_dir() else []
     return {"directory": str(d), "enabled": enabled(), "entries": len(files),

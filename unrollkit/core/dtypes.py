@@ -13,18 +13,23 @@ import numpy as np
 
 @dataclass(frozen=True)
 class ElementType:
+    """An element type of kernel parameters, by ``name``; subscript it with a shape to get an array
+    type: ``f32["N"]``."""
     name: str  # "f32", "f64", "i32", "i64", or "T" (generic)
 
     @property
     def is_generic(self) -> bool:
+        """Whether this is the generic ``T``, bound from the arrays at call time."""
         return self.name == "T"
 
     @property
     def is_float(self) -> bool:
+        """Whether this is a float type (``f32``, ``f64``)."""
         return self.name.startswith("f")
 
     @property
     def numpy(self) -> np.dtype:
+        """The numpy dtype of this element type; a `TypeError` for the generic ``T``."""
         if self.is_generic:
             raise TypeError("the generic element type T has no numpy dtype until it is bound")
         return np.dtype(NUMPY_NAMES[self.name])
@@ -40,6 +45,8 @@ class ElementType:
 
 @dataclass(frozen=True)
 class ArrayType:
+    """An array parameter's annotation: element type and shape (size names and fixed sizes), as
+    ``T["M", "K"]`` makes it."""
     elem: ElementType
     shape: tuple  # of str (a size name) or int (a fixed size)
 

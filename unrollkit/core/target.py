@@ -39,6 +39,8 @@ ENV_VAR = "UNROLLKIT_TARGET"
 
 @dataclasses.dataclass(frozen=True)
 class Target:
+    """The machine the cost model and the passes plan for: read from the host (CPU, features,
+    registers, caches), tabled per CPU family (latencies, ports, bandwidths); any field overridable."""
     # -- read from the host
     cpu: str                      # LLVM's name of the host CPU
     family: str                   # the row of FAMILIES used for timings
@@ -90,9 +92,12 @@ class Target:
         return dataclasses.replace(self, **changes)
 
     def vector_lanes(self, elem_bytes: int, bits: int | None = None) -> int:
+        """Elements of ``elem_bytes`` bytes in one vector of ``bits`` (default: the width LLVM's
+        vectorisers prefer); at least 1."""
         return max(1, (bits or self.preferred_vector_bits) // (8 * elem_bytes))
 
     def as_dict(self) -> dict:
+        """The fields as a JSON-ready dict (``features`` as a sorted list)."""
         d = dataclasses.asdict(self)
         d["features"] = sorted(self.features)
         return d

@@ -18,28 +18,33 @@ from unrollkit.core.dtypes import ElementType
 
 @dataclass(frozen=True)
 class Var:
+    """A loop variable or size name in an affine expression."""
     name: str
 
 
 @dataclass(frozen=True)
 class Lit:
+    """An integer constant in an affine expression."""
     value: int
 
 
 @dataclass(frozen=True)
 class Add:
+    """``lhs + rhs`` of two affine expressions."""
     lhs: "Aff"
     rhs: "Aff"
 
 
 @dataclass(frozen=True)
 class Mul:
+    """``lhs * coeff``: an affine expression times an integer constant."""
     lhs: "Aff"
     coeff: int
 
 
 @dataclass(frozen=True)
 class FloorDiv:
+    """``lhs // divisor``: an affine expression divided by a positive constant, rounded down."""
     lhs: "Aff"
     divisor: int  # > 0
 
@@ -48,6 +53,7 @@ Aff = Union[Var, Lit, Add, Mul, FloorDiv]
 
 
 def aff_add(a: Aff, b: Aff) -> Aff:
+    """``a + b``, folding constants and adding 0 away."""
     if isinstance(a, Lit) and isinstance(b, Lit):
         return Lit(a.value + b.value)
     if isinstance(b, Lit) and b.value == 0:
@@ -58,6 +64,7 @@ def aff_add(a: Aff, b: Aff) -> Aff:
 
 
 def aff_mul(a: Aff, k: int) -> Aff:
+    """``a * k``, folding constants and multiplying by 1 away."""
     if isinstance(a, Lit):
         return Lit(a.value * k)
     if k == 1:
@@ -66,6 +73,7 @@ def aff_mul(a: Aff, k: int) -> Aff:
 
 
 def aff_eval(e: Aff, env: dict) -> int:
+    """The value of ``e`` with every variable's value taken from ``env`` (name → int)."""
     if isinstance(e, Var):
         return env[e.name]
     if isinstance(e, Lit):
@@ -115,6 +123,7 @@ def aff_linear(e: Aff) -> tuple[dict, int] | None:
 
 
 def aff_vars(e: Aff) -> set:
+    """The names of the variables ``e`` uses."""
     if isinstance(e, Var):
         return {e.name}
     if isinstance(e, Lit):
@@ -125,6 +134,7 @@ def aff_vars(e: Aff) -> set:
 
 
 def aff_str(e: Aff) -> str:
+    """``e`` as Python-like source text: ``i + 1``, ``(N) // 4``."""
     if isinstance(e, Var):
         return e.name
     if isinstance(e, Lit):
@@ -141,6 +151,7 @@ def aff_str(e: Aff) -> str:
 
 @dataclass(frozen=True)
 class Loc:
+    """Where a statement is in the kernel's source: ``file:line`` for messages."""
     filename: str
     lineno: int
 
@@ -150,12 +161,14 @@ class Loc:
 
 @dataclass(frozen=True)
 class Load:
+    """``array[index]``: a load with affine subscripts."""
     array: str
     index: tuple  # of Aff
 
 
 @dataclass(frozen=True)
 class Const:
+    """An int or float literal."""
     value: Union[int, float]
 
 
@@ -202,11 +215,13 @@ class Index:
 
 @dataclass(frozen=True)
 class Local:
+    """A local variable of the kernel, read by name."""
     name: str
 
 
 @dataclass(frozen=True)
 class BinOp:
+    """``lhs op rhs`` with op one of ``+ - * /`` or ``min``/``max``."""
     op: str  # "+", "-", "*", "/", "min", "max"
     lhs: "Expr"
     rhs: "Expr"
@@ -214,6 +229,7 @@ class BinOp:
 
 @dataclass(frozen=True)
 class Neg:
+    """``-operand``."""
     operand: "Expr"
 
 
@@ -253,6 +269,7 @@ class Logic:
 
 @dataclass(frozen=True)
 class Not:
+    """``not operand`` of a condition."""
     operand: "Expr"
 
 
@@ -273,6 +290,7 @@ CONDITIONS = (Compare, Logic, Not)
 
 @dataclass(frozen=True)
 class Store:
+    """``array[index] = value`` (``A[i] += e`` is ``A[i] = A[i] + e``)."""
     array: str
     index: tuple  # of Aff
     value: Expr
@@ -281,6 +299,7 @@ class Store:
 
 @dataclass(frozen=True)
 class Let:
+    """``name = value``: an assignment to a local (``t += e`` is ``t = t + e``)."""
     name: str
     value: Expr
     loc: Loc = field(compare=False, default=Loc("<kernel>", 0))
@@ -332,12 +351,15 @@ RETURN_PARAM = "return"
 
 @dataclass(frozen=True)
 class Param:
+    """A kernel parameter: its name, element type and shape (None for a scalar; size names and fixed
+    sizes for an array)."""
     name: str
     elem: ElementType
     shape: tuple | None  # None for a scalar; else size names (str) or fixed sizes (int)
 
     @property
     def is_array(self) -> bool:
+        """Whether the parameter is an array (it has a shape)."""
         return self.shape is not None
 
 
@@ -354,22 +376,27 @@ class Kernel:
     # -- derived facts
     @property
     def arrays(self) -> tuple:
+        """The array parameters, in order."""
         return tuple(p for p in self.params if p.is_array)
 
     @property
     def written(self) -> frozenset:
+        """The names of the arrays some statement stores into."""
         return frozenset(s.array for s in walk(self.body) if isinstance(s, Store))
 
     def param(self, name: str) -> Param:
+        """The parameter named ``name``; a `KeyError` when there is none."""
         for p in self.params:
             if p.name == name:
                 return p
         raise KeyError(name)
 
     def loops(self) -> list:
+        """Every loop of the body, outer first."""
         return [s for s in walk(self.body) if isinstance(s, Loop)]
 
     def loop_names(self) -> list:
+        """The loops' source names, each once, outer first."""
         seen = []
         for lp in self.loops():
             if lp.name not in seen:
@@ -377,6 +404,7 @@ class Kernel:
         return seen
 
     def innermost_loop_names(self) -> list:
+        """The source names of the loops with no loop directly in their body, each once."""
         names = []
         for lp in self.loops():
             if not any(isinstance(s, Loop) for s in walk(lp.body)) and lp.name not in names:  # (inside an if too)
@@ -403,6 +431,7 @@ class Kernel:
         return f"{self.name}({params}){ret}"
 
     def with_body(self, body: tuple, suffix: str = "") -> "Kernel":
+        """A copy of the kernel with body ``body``, ``suffix`` appended to its name."""
         return replace(self, body=tuple(body), name=self.name + suffix)
 
     def __call__(self, *args):
@@ -456,6 +485,7 @@ def ops_estimate(body, straight: bool = False) -> int:
 
 
 def expr_children(e: Expr) -> tuple:
+    """The direct subexpressions of ``e`` (none for a leaf)."""
     if isinstance(e, (BinOp, Compare, Logic)):
         return (e.lhs, e.rhs)
     if isinstance(e, (Neg, Math, Not)):
@@ -489,6 +519,7 @@ def map_children(e: Expr, fn) -> Expr:
 
 
 def walk_expr(e: Expr):
+    """``e`` and every subexpression of it, outer first."""
     yield e
     for c in expr_children(e):
         yield from walk_expr(c)

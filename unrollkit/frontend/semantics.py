@@ -16,6 +16,7 @@ INT_TYPES = ("i32", "i64")
 
 
 def fail(loc: d.Loc, msg: str):
+    """Raise a `KernelSyntaxError` with ``msg`` at ``loc``'s file:line."""
     raise KernelSyntaxError(msg, loc.filename, loc.lineno)
 
 

@@ -33,19 +33,23 @@ def walk_ops(root, name: str | None = None) -> list:
 
 
 def loop_name(op) -> str | None:
+    """The source name of a loop (its ``uk.name`` attribute), None when it has none."""
     attrs = op.attributes
     return ir.StringAttr(attrs[LOOP_NAME_ATTR]).value if LOOP_NAME_ATTR in attrs else None
 
 
 def set_loop_name(op, name: str) -> None:
+    """Give loop ``op`` the source name ``name`` (its ``uk.name`` attribute)."""
     op.attributes[LOOP_NAME_ATTR] = ir.StringAttr.get(name)
 
 
 def affine_loops(module) -> list:
+    """Every ``affine.for`` under ``module``, outer first (pre-order)."""
     return walk_ops(module, "affine.for")
 
 
 def loop_names(module) -> list:
+    """The source names of the loops of ``module``, sorted, each once."""
     return sorted({n for n in map(loop_name, affine_loops(module)) if n})
 
 
@@ -68,10 +72,12 @@ def vanished(module, name: str) -> bool:
 
 
 def is_innermost(loop_op) -> bool:
+    """Whether no ``affine.for`` is nested in ``loop_op``."""
     return not any(o.name == "affine.for" for o in walk_ops(loop_op)[1:])
 
 
 def count_ops(op) -> int:
+    """Operations nested under ``op`` (``op`` itself not counted)."""
     return len(walk_ops(op)) - 1
 
 
@@ -163,10 +169,12 @@ def _bounds_in_one_space(loop_op):
 
 
 def step_of(loop_op) -> int:
+    """The constant step of an ``affine.for``."""
     return ir.IntegerAttr(loop_op.attributes["step"]).value
 
 
 def bound_maps(loop_op):
+    """(lower bound map, upper bound map) of an ``affine.for``, each an ``ir.AffineMap``."""
     return (ir.AffineMapAttr(loop_op.attributes["lowerBoundMap"]).value,
             ir.AffineMapAttr(loop_op.attributes["upperBoundMap"]).value)
 
@@ -179,11 +187,14 @@ def bound_operands(loop_op):
 
 
 def has_iter_args(loop_op) -> bool:
+    """Whether an ``affine.for`` carries values (``iter_args``): operands beyond its bound maps'
+    inputs."""
     lb, ub = bound_maps(loop_op)
     return len(loop_op.operands) > lb.n_inputs + ub.n_inputs
 
 
 def iv_of(loop_op):
+    """The induction variable of a loop: its body's first block argument."""
     return loop_op.regions[0].blocks[0].arguments[0]
 
 
@@ -213,6 +224,8 @@ def enclosing_loops(op) -> list:
 
 
 def copy_attributes(src, dst) -> None:
+    """Copy the discardable attributes of loop ``src`` (its name, unroll marks, ...) onto ``dst``:
+    not the bounds and step, nor the transform-script mark ``uk.target``."""
     for key in src.attributes:
         if key not in _INHERENT and key != "uk.target":
             dst.attributes[key] = src.attributes[key]

@@ -28,6 +28,7 @@ UNROLL_ATTR = "uk.unroll"
 
 
 def mlir_type(t: ElementType) -> ir.Type:
+    """The MLIR type of a bound (not generic) element type: f32, f64, or signless i32 or i64."""
     return {"f32": ir.F32Type.get, "f64": ir.F64Type.get,
             "i32": lambda: ir.IntegerType.get_signless(32),
             "i64": lambda: ir.IntegerType.get_signless(64)}[t.name]()

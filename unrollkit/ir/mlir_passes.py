@@ -60,6 +60,7 @@ def run_mlir_passes(module, text: str, verify_each: bool = True) -> None:
 
 
 def run_upstream(key: str, module) -> None:
+    """Run on ``module`` the upstream pipeline that unrollkit's pass ``key`` wraps (`UPSTREAM`)."""
     run_mlir_passes(module, UPSTREAM[key])
 
 

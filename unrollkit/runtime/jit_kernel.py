@@ -71,6 +71,8 @@ class JitKernel:
 
     # -- compile and call
     def compiled(self, *args) -> CompiledKernel:
+        """The `CompiledKernel` for the call signature of ``args`` (checked as a call would be),
+        compiled on first use; nothing is run."""
         sig, _ = self.signature(with_return_slot(self.kernel, args)[0])
         return self._get(sig)
 

@@ -46,6 +46,8 @@ class RowSplit:
     upper: int = 0
 
     def describe(self) -> str:
+        """The split in one line: ``loop 'i' in row blocks of A, C (size M)``, with the halo when
+        there is one."""
         halo = f", halo {self.lower}/{self.upper}" if self.lower or self.upper else ""
         return f"loop {self.loop!r} in row blocks of {', '.join(self.arrays)} (size {self.size}{halo})"
 

@@ -64,6 +64,8 @@ class BenchMismatch(UnrollkitError):
 
 @dataclasses.dataclass
 class Row:
+    """One row of ``unrollkit bench``: a kernel at one size, dtype, variant and factor, with how it
+    was made, its machine-code facts, its check against the reference and its timings."""
     kernel: str
     size: str
     dtype: str
@@ -98,6 +100,7 @@ class Row:
 
     @property
     def median(self) -> float | None:
+        """The median of ``samples`` (seconds per call), None before timing."""
         return statistics.median(self.samples) if self.samples else None
 
     @property
@@ -109,6 +112,8 @@ class Row:
         return float((q[1] - q[0]) / self.median)
 
     def record(self) -> dict:
+        """The row as a JSON-ready dict (every field but ``runner``, plus ``median_s``, ``spread``
+        and ``min_s``), as ``--json`` writes it."""
         d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "runner"}
         d.update(median_s=self.median, spread=self.spread,
                  min_s=min(self.samples) if self.samples else None)
@@ -135,14 +140,17 @@ class IRRunner:
         self.symbol = self.ck.symbol
 
     def asm(self) -> str:
+        """The assembly of the compiled kernel, encoded for `asm_facts`."""
         return asm_facts.encode(self.ck.ir("asm"))
 
     def call(self, arrays) -> None:
+        """Run the kernel once on ``arrays``, through the native entry point that is timed."""
         # once through the very entry point that is timed (the checked signature's machine
         # code, on this thread), so that what is verified is what is measured
         self.ck.time_native(arrays, 1)
 
     def time(self, arrays, reps: int) -> float:
+        """Seconds for ``reps`` calls on ``arrays``, looped in native code."""
         return self.ck.time_native(arrays, reps)
 
 
@@ -157,12 +165,15 @@ class CRunner:
         self.symbol = f"uk_{kernel_name}"
 
     def asm(self) -> str:
+        """The disassembly of the C variant's shared object."""
         return asm_facts.disassemble(self.ck.so_path)
 
     def call(self, arrays) -> None:
+        """Run the C kernel once on ``arrays``."""
         self.ck(*arrays)
 
     def time(self, arrays, reps: int) -> float:
+        """Seconds for ``reps`` calls on ``arrays``, looped by the C variant's timing loop."""
         return self.ck.time(*arrays, reps=reps)
 
 
@@ -177,9 +188,11 @@ class NumpyRunner:
         self.symbol = None
 
     def call(self, arrays) -> None:
+        """Run numpy's equivalent once on ``arrays``."""
         self.fn(arrays)
 
     def time(self, arrays, reps: int) -> float:
+        """Seconds for ``reps`` calls of numpy's equivalent on ``arrays``, looped in Python."""
         fn = self.fn
         t0 = time.perf_counter_ns()
         for _ in range(reps):
@@ -375,6 +388,8 @@ def summarise(rows: list, works: dict, peaks: dict | None) -> None:
 
 
 def environment(pin, repeat: int, sample_seconds: float, compilers: dict) -> dict:
+    """What a benchmark ran on: host triple, CPU and features, versions, pinning, timing settings,
+    BLAS, and the path and version of each C compiler in ``compilers``."""
     triple, cpu, features = backend.host()
     env = {"cpu": cpu, "cpu_model": _cpu_model(), "triple": triple, "features": features,
            "versions": versions(), "numpy": np.__version__, "python": platform.python_version(),

@@ -217,16 +217,19 @@ class Workload:
 
     @property
     def name(self) -> str:
+        """The kernel's name."""
         return self.kernel.name
 
     @property
     def np_dtype(self):
+        """The numpy float type of ``dtype`` (float32 or float64)."""
         return np.float32 if self.dtype == "f32" else np.float64
 
     def _elem(self, p) -> np.dtype:
         return np.dtype(self.np_dtype) if p.elem.is_generic else np.dtype(p.elem.numpy)
 
     def shape(self, p) -> tuple:
+        """The shape of array parameter ``p`` at this workload's sizes."""
         return tuple(s if isinstance(s, int) else self.dims[s] for s in p.shape)
 
     def outputs(self) -> list:

@@ -27,6 +27,8 @@ FACTORS = (1, 2, 3, 4, 8)
 BIG_FACTORS = (16, 32, 64)
 @dataclasses.dataclass(frozen=True)
 class Case:
+    """One generated fuzz case: the kernel's source, its dtype, sizes, pipeline, variant and factor,
+    the data seed, and the scenario it runs under."""
     source: str          # a complete `def` of the kernel (names: N, M sizes; arrays x, y, z, out)
     dtype: str
     sizes: tuple         # (("N", 9), ("M", 5))
@@ -37,6 +39,7 @@ class Case:
     scenario: str = ""   # "", "threads", "tamper:<how>" (see unrollkit.tools.fuzz_scenarios)
 
     def describe(self) -> str:
+        """The case as text to reproduce it: its settings on one line, then the kernel's source."""
         return (f"dtype={self.dtype} sizes={dict(self.sizes)} variant={self.variant} factor={self.factor} "
                 f"pipeline={self.pipeline!r} data_seed={self.data_seed} scenario={self.scenario!r}\n"
                 f"{self.source}")
@@ -47,13 +50,16 @@ class Case:
 
 
 class RandomChooser:
+    """The fuzzer's source of choices: reproducible from ``seed``."""
     def __init__(self, seed: int):
         self.r = random.Random(seed)
 
     def int(self, lo: int, hi: int) -> int:
+        """An integer from ``lo`` to ``hi``, both included."""
         return self.r.randint(lo, hi)
 
     def choice(self, seq):
+        """One element of the sequence ``seq``."""
         return seq[self.r.randrange(len(seq))]
 
 
@@ -68,6 +74,8 @@ def choose_variant(ch, extra=()) -> tuple:
 
 
 def lit(ch, dtype):
+    """A literal of the kernel source for ``dtype``: a small float (an int for ``i32``), negative
+    now and then."""
     return ch.choice(("2.0", "0.5", "-1.5", "3.0")) if dtype != "i32" else ch.choice(("2", "3", "-1"))
 
 
@@ -118,6 +126,8 @@ def pipeline_steps(ch, vars_, first=()) -> str:
 
 
 class Mismatch(AssertionError):
+    """A fuzz case failed: a compiled result differs from the interpreter's, or a kernel that should
+    have been refused was compiled."""
     pass
 
 
@@ -182,6 +192,8 @@ def check_result(case: Case, kernel, got: list, want: list) -> None:
 
 
 def run_in_process(case: Case) -> str:
+    """Run ``case`` here: ``refused`` (by the frontend or a pass, as an out-of-bounds kernel must
+    be) or ``ok`` (matches the reference interpreter); else `Mismatch`."""
     try:
         kernel, args = make_data(case)
     except KernelSyntaxError:

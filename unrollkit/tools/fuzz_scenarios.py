@@ -130,6 +130,8 @@ def _outcome_of_refusal(case, call):
 
 
 def run_threads(case: Case) -> str:
+    """The ``threads`` scenario: native loops on a kept `CompiledKernel` while two threads compile
+    other signatures (evicting it); ``ok`` or ``refused``."""
     kernel, args = make_data(case)
     want = _expected(kernel, args)
     f = _outcome_of_refusal(case, lambda: uk.jit(kernel, **compile_options(case)))
@@ -203,6 +205,8 @@ def _damage(entries: list, how: str) -> None:
 
 
 def run_tampered(case: Case, how: str) -> str:
+    """The ``tamper:<how>`` scenario: two signatures compiled into a fresh disk cache, their entries
+    damaged, then both run again by a new jitted kernel and checked; ``ok`` or ``refused``."""
     folder = Path(tempfile.mkdtemp(prefix="unrollkit-fuzz-cache-"))
     os.environ["UNROLLKIT_CACHE_DIR"] = str(folder)
     os.environ.pop("UNROLLKIT_CACHE", None)

@@ -29,6 +29,8 @@ def _off(v: str, c: int) -> str:
 
 
 def gen_siblings(ch) -> Case:
+    """A `Case` of two sibling inner loops in an outer ``i`` loop, reading and writing rows ``i-1``,
+    ``i``, ``i+1`` of the same arrays (see the module docstring)."""
     dtype = ch.choice(DTYPES)
     T = _T[dtype]
     body = ["for i in range(1, N - 1):"]
@@ -62,6 +64,8 @@ _SIZE = {"i": "M", "j": "N", "k": "K"}
 
 
 def gen_contraction(ch) -> Case:
+    """A `Case` of ``C[..] += A[..] * B[..]`` over up to three loops in a random order, the
+    operands' subscripts drawn from the loops (see the module docstring)."""
     dtype = ch.choice(DTYPES)
     T = _T[dtype]
     out, a, b = ch.choice(CONTRACTIONS)

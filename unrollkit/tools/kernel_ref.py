@@ -10,6 +10,8 @@ from unrollkit.kernels import ALL
 
 
 def resolve_kernel(ref: str) -> Kernel:
+    """The kernel ``ref`` names: a built-in (`unrollkit.kernels.ALL`) or
+    ``path/to/file.py:function`` (the file is imported); an `UnrollkitError` otherwise."""
     if ref in ALL:
         return ALL[ref]
     if ":" in ref:

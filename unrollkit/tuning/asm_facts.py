@@ -24,6 +24,8 @@ from pathlib import Path
 
 @dataclasses.dataclass(frozen=True)
 class Insn:
+    """One instruction: mnemonic, operand text, LLVM's trailing comment, and its encoded size when
+    llvm-mc gave one."""
     mnemonic: str
     operands: str   # the operand text, comment removed
     comment: str    # LLVM's trailing comment ("32-byte Spill", "encoding: [...]"), "" if none
@@ -31,11 +33,13 @@ class Insn:
 
     @property
     def text(self) -> str:
+        """The instruction as written, without its comment: ``mnemonic<TAB>operands``."""
         return f"{self.mnemonic}\t{self.operands}".rstrip()
 
 
 @dataclasses.dataclass(frozen=True)
 class Label:
+    """A label line of the assembly (a branch target), by ``name``."""
     name: str
 
 
@@ -117,6 +121,8 @@ def functions(asm: str) -> dict:
 
 @dataclasses.dataclass(frozen=True)
 class Loop:
+    """A loop of the assembly: from the ``header`` label (index ``start``) to its furthest backward
+    branch (index ``end``), with the items in between."""
     header: str
     start: int   # index of the header label in the function's items
     end: int     # index of the backward branch
@@ -129,6 +135,7 @@ class Loop:
 
     @property
     def n_insns(self) -> int:
+        """The number of instructions in the loop (labels not counted)."""
         return len(self.insns)
 
     @property
@@ -139,6 +146,7 @@ class Loop:
 
 
 def is_branch(insn: Insn) -> bool:
+    """Whether ``insn`` is a jump (``jmp`` or a conditional ``j...``)."""
     return insn.mnemonic.startswith("j")
 
 
@@ -160,6 +168,7 @@ def loops(items: list) -> list:
 
 
 def innermost_loops(items: list) -> list:
+    """The loops of ``items`` (`loops`) that contain no other loop."""
     lps = loops(items)
     return [a for a in lps if not any(b is not a and a.start <= b.start and b.end <= a.end
                                       for b in lps)]
@@ -185,6 +194,7 @@ _STACK = re.compile(r"\((%rsp|%rbp)(,|\))")
 
 
 def is_fma(i: Insn) -> bool:
+    """Whether ``i`` is a fused multiply-add (``vfmadd231ps``, ``vfnmsub213sd``, ...)."""
     return _fma_mnemonic(i.mnemonic)
 
 
@@ -242,18 +252,23 @@ def mul_lanes(lp: Loop) -> int:
 
 
 def fp_ops(lp: Loop) -> int:
+    """Floating-point arithmetic instructions in the loop: FMAs and add/sub/mul/div/min/max/sqrt,
+    scalar or packed (not lanes)."""
     return sum(1 for i in lp.insns if is_fma(i) or _FP.match(i.mnemonic))
 
 
 def fma_count(lp: Loop) -> int:
+    """FMA instructions in the loop."""
     return sum(1 for i in lp.insns if is_fma(i))
 
 
 def gathers(lp: Loop) -> int:
+    """Gather instructions in the loop (``vgather...``, ``vpgather...``)."""
     return sum(1 for i in lp.insns if _GATHER.match(i.mnemonic))
 
 
 def scatters(lp: Loop) -> int:
+    """Scatter instructions in the loop (``vscatter...``, ``vpscatter...``)."""
     return sum(1 for i in lp.insns if _SCATTER.match(i.mnemonic))
 
 
@@ -349,6 +364,8 @@ def step_elements(lp: Loop) -> int | None:
 
 
 def loop_facts(lp: Loop | None) -> dict:
+    """The facts of loop ``lp`` as a JSON-ready dict (instructions, bytes, FMAs, FP ops, lanes,
+    vector width, spills, reloads, gathers, scatters); ``{"found": False}`` for None."""
     if lp is None:
         return {"found": False}
     return {"found": True, "header": lp.header, "insns": lp.n_insns, "bytes": lp.nbytes,

@@ -74,6 +74,8 @@ class Contraction:
                      for x in (self.m, self.n, self.kk))
 
     def describe(self) -> str:
+        """The contraction in one line: each loop's role, and whether B is packed transposed or the
+        initialisation split into its own nest."""
         roles = ", ".join(f"{n}: {r}" for n, r in self.roles)
         extra = (" B transposed (packed transposed);" if self.b_transposed else "") + \
             (" initialisation split into its own nest;" if self.split else "")

@@ -18,6 +18,8 @@ from unrollkit.core.target import Target
 
 @dataclasses.dataclass(frozen=True)
 class LoopProfile:
+    """What one iteration of the innermost loop ``loop`` of ``kernel`` does at a call signature
+    (`profile`): accesses, FP work, chains, registers, where its data lives."""
     kernel: str
     loop: str               # the source name of the innermost loop the factor applies to
     trip: int               # its trip count (per instance)
@@ -57,6 +59,7 @@ class LoopProfile:
 
     @property
     def fp_ops(self) -> int:
+        """Floating-point operations per iteration: FMAs, adds, multiplies and divides."""
         return self.fma + self.add + self.mul + self.div
 
     @property
@@ -79,6 +82,8 @@ def innermost_nests(body, outer=()) -> list:
 
 
 def trip_count(lp: d.Loop, env: dict) -> int:
+    """Iterations of loop ``lp`` with its bounds evaluated in ``env`` (sizes and outer loop
+    variables)."""
     lo = max(d.aff_eval(e, env) for e in lp.lower)
     hi = min(d.aff_eval(e, env) for e in lp.upper)
     return max(0, math.ceil((hi - lo) / lp.step))
@@ -316,6 +321,8 @@ LEVELS = ("L1", "L2", "L3", "DRAM")
 
 
 def cache_level(nbytes: int, t: Target) -> str:
+    """The level of ``t``'s memory hierarchy a streaming loop touching ``nbytes`` is served from:
+    ``L1``, ``L2``, ``L3`` or ``DRAM`` (L2 and L3 count at 3/4)."""
     # a streaming loop keeps its data in a level when it fits in about 3/4 of it (the rest is
     # taken by other lines and by the lower level's inclusive copies)
     if nbytes <= t.l1d_bytes:

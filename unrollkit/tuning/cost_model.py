@@ -65,6 +65,8 @@ MAX_FACTOR = 16
 
 @dataclasses.dataclass(frozen=True)
 class Candidate:
+    """One configuration ``factor="auto"`` considers: a variant (``affine``, ``multi-acc``,
+    ``vector-acc``) and its factor, with unroll-and-jam of ``jam_loop`` by ``jam``."""
     variant: str          # "affine" (unroll by factor) or "multi-acc" (factor accumulators)
     factor: int
     jam: int = 1          # unroll-and-jam of the enclosing loop `jam_loop` by this factor
@@ -82,6 +84,7 @@ class Candidate:
 
     @property
     def label(self) -> str:
+        """The candidate in short: ``affine×4``, ``multi-acc×8``, ``affine×2 jam k×4``."""
         return f"{self.variant}×{self.factor}" + (f" jam {self.jam_loop}×{self.jam}" if self.jam > 1 else "")
 
     def pipeline(self, user=None):
@@ -93,6 +96,8 @@ class Candidate:
         return extra + user if user is not None else extra
 
     def plan(self, kernel, user=None, policy=None):
+        """The `Plan` compiling ``kernel`` as this candidate, the user's pipeline ``user`` after its
+        own passes, under LLVM ``policy``."""
         pipe = self.pipeline(user)
         return plan(kernel, variant=self.variant, factor=self.factor,
                     pipeline=pipe if pipe.passes else None, policy=policy)
@@ -132,6 +137,8 @@ class Prediction:
 
 
 def candidates(p: LoopProfile, max_factor: int = MAX_FACTOR) -> list:
+    """Every candidate for loop profile ``p``: ``affine`` by 1 to ``max_factor``; ``multi-acc`` for
+    a reduction; ``vector-acc`` where unrollkit vectorises; and unroll-and-jam of the parent loop."""
     out = [Candidate("affine", u) for u in range(1, max_factor + 1)]
     if p.reduction:
         out += [Candidate("multi-acc", k) for k in range(2, max_factor + 1)]
@@ -194,6 +201,8 @@ def registers(p: LoopProfile, c: Candidate, per: float) -> tuple:
 
 
 def predict(p: LoopProfile, c: Candidate, t: Target) -> Prediction:
+    """The analytical `Prediction` for candidate ``c`` of loop profile ``p`` on ``t``: resource,
+    recurrence, front-end and memory bounds, in cycles per original iteration."""
     iters, per, reg_bits, cliff = shape(p, c, t)
     copies = c.factor
     lanes = max(1, reg_bits // (8 * p.elem_bytes))
@@ -342,17 +351,21 @@ class Choice:
 
     @property
     def variant(self) -> str:
+        """The chosen candidate's variant."""
         return self.candidate.variant
 
     @property
     def factor(self) -> int:
+        """The chosen candidate's factor."""
         return self.candidate.factor
 
     @property
     def accumulators(self) -> int:
+        """The chosen candidate's independent accumulators."""
         return self.candidate.accumulators
 
     def describe(self) -> str:
+        """The choice in one line: ``<label>: <reason>``."""
         return f"{self.candidate.label}: {self.reason}"
 
 

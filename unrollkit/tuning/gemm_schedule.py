@@ -83,6 +83,8 @@ def match_gemm(kernel: d.Kernel) -> Contraction | None:
 
 @dataclasses.dataclass(frozen=True)
 class GemmSchedule:
+    """The BLAS-style schedule of one contraction at its sizes (`derive`): register tile
+    ``mr``×``nr``, blocks ``kc``, ``nc``, k unroll, packing, padding, ``why``."""
     nest: GemmNest
     M: int
     N: int
@@ -107,6 +109,8 @@ class GemmSchedule:
         return last % self.nr or self.nr % self.lanes
 
     def describe(self) -> str:
+        """The schedule in one line: sizes, register tile and accumulators, KC, NC, k unroll,
+        padding, and each loop's role."""
         t = self.nest
         what = ", ".join(f"{n} {r}" for n, r in t.roles)
         what += "; B packed transposed" if t.b_transposed else ""
@@ -235,6 +239,8 @@ def register_tile(t: Target, elem_bytes: int, M: int, N: int) -> tuple:
 
 
 def derive(nest: GemmNest, sizes: dict, elem_bytes: int, target: Target | None = None) -> GemmSchedule:
+    """The `GemmSchedule` of contraction ``nest`` at ``sizes`` for ``elem_bytes``-byte elements,
+    sized from ``target`` (default the host): register tile, L1 and L2 blocks, k unroll, padding."""
     t = target or host_target()
     M, N, K = nest.trips(sizes)
     if min(M, N, K) < 1:

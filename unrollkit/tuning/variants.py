@@ -63,6 +63,7 @@ def normalize_factor(factor) -> tuple:
 
 
 def unroll_pipeline(factors: tuple) -> Pipeline:
+    """`Unroll` passes for ``factors`` (((loop name or "", factor), ...)), factors of 1 left out."""
     return Pipeline(tuple(Unroll(factor=f, loop=loop) for loop, f in factors if f > 1))
 
 
@@ -120,7 +121,8 @@ def check_vector_acc_size(kernel: d.Kernel, registers: int, loop: str = "") -> N
 
 
 def manual_kernel(kernel: d.Kernel, factors: tuple) -> d.Kernel:
-    """The hand-unrolled form of ``kernel`` at the one factor of ``factors`` (kernels/manual.py)."""
+    """The hand-unrolled form of ``kernel`` at ``factors`` (one factor, every innermost loop) from
+    kernels/manual.py; ``kernel`` itself at factor 1."""
     from unrollkit.kernels.manual import MANUAL  # lazy: parses the hand-written kernels only when asked for
     if len(factors) != 1 or factors[0][0]:
         raise TransformError("variant 'manual' unrolls the innermost loop of the shipped kernels; "
@@ -143,6 +145,8 @@ def manual_kernel(kernel: d.Kernel, factors: tuple) -> d.Kernel:
 
 def plan(kernel: d.Kernel, variant: str = "affine", factor=1, pipeline: Pipeline | None = None,
          policy: LLVMPolicy | None = None, accumulators: int = 1) -> Plan:
+    """The `Plan` compiling ``kernel`` as ``variant`` at ``factor`` (an int or ``{loop: n}``) with
+    the user's ``pipeline`` and ``policy``; a `TransformError` for what it cannot do."""
     factors = _checked_factors(kernel, variant, factor, accumulators)
     user = pipeline or Pipeline()
     pol = policy or LLVMPolicy()
