@@ -23,6 +23,7 @@ from unrollkit.frontend.source_unroll import with_source_factors
 from unrollkit.core.errors import ArgumentError
 from unrollkit.runtime.bind import bind
 from unrollkit.frontend.returns import bind_keywords, returned, with_return_slot
+from unrollkit.tuning.auto import auto_plan, compile_auto, compile_gemm
 from unrollkit.tuning.variants import plan as make_plan
 
 #: compiled signatures kept per jitted kernel. Eviction drops only this cache's reference: the
@@ -44,17 +45,12 @@ class JitKernel:
         self.kernel = kernel
         factor = with_source_factors(kernel, factor)  # uk.range(..., unroll=n), uk.unroll(...)
         # factor="auto" (or variant="auto"): the cost model chooses per call signature, at
-        # compile time (unrollkit.tuning.cost_model.choose); self.plan is then a placeholder
+        # compile time (unrollkit.tuning.auto); self.plan is then a placeholder
         self.auto = factor == "auto" or variant == "auto"
         if self.auto:
-            from unrollkit.tuning.cost_model import auto_plan
             self.plan = auto_plan(kernel, pipeline, llvm)
         else:
             self.plan = make_plan(kernel, variant=variant, factor=factor, pipeline=pipeline, policy=llvm)
-        if self.auto or self.plan.variant == "blas":
-            # whether this is a GEMM nest (the derived schedule) is known now, from the
-            # descriptor: load the scheduler here rather than inside the first call's compile
-            from unrollkit.tuning import gemm_schedule  # noqa: F401
         self._compiled: collections.OrderedDict = collections.OrderedDict()
         #: `dispatch.FastCall`s of the most recently compiled or slow-called signatures
         self._fast: tuple = ()
@@ -85,13 +81,11 @@ class JitKernel:
             ck = None
             if self.auto or self.plan.variant == "blas":
                 # a GEMM nest gets its derived BLAS-style schedule (None: not a GEMM)
-                from unrollkit.tuning.gemm_compile import compile_gemm
                 ck = compile_gemm(self.kernel, sig, self.plan)
                 if ck is None and not self.auto:
                     raise ArgumentError(f"{self.kernel.name}(): variant 'blas' needs float32 "
                                         "or float64 arrays")
             if ck is None and self.auto:
-                from unrollkit.tuning.cost_model import compile_auto
                 ck = compile_auto(self.kernel, sig, self.plan)
             elif ck is None:
                 ck = compile_kernel(self.kernel, sig, self.plan)

@@ -20,7 +20,6 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-import platform
 import random
 import statistics
 import time
@@ -28,6 +27,7 @@ import time
 import numpy as np
 
 from unrollkit.tuning import asm_facts
+from unrollkit.tools.bench_environment import environment
 from unrollkit.tools.bench_workload import (ALIGN, PAGE, PAGE_OFFSETS, Workload, aligned_empty,  # noqa: F401
                              alignment, fresh, parse_size, placed)
 from unrollkit.core.errors import UnrollkitError
@@ -39,8 +39,7 @@ from unrollkit.tuning.gemm_schedule import match_gemm
 from unrollkit.tuning.variants import VARIANTS
 from unrollkit.kernels.manual import MANUAL
 from unrollkit.tools import peak
-from unrollkit.codegen import backend, cvariants
-from unrollkit.core.versions import versions
+from unrollkit.codegen import cvariants
 import unrollkit as uk
 
 IR_VARIANTS = VARIANTS  # the unrolling variants of every kernel (tuning/variants.py)
@@ -385,41 +384,6 @@ def summarise(rows: list, works: dict, peaks: dict | None) -> None:
         if peaks:
             roof = peak.roofline(w.flops(), w.bytes(), r.dtype, peaks)
             r.peak_pct = 100.0 * roof["seconds"] / r.median
-
-
-def environment(pin, repeat: int, sample_seconds: float, compilers: dict) -> dict:
-    """What a benchmark ran on: host triple, CPU and features, versions, pinning, timing settings,
-    BLAS, and the path and version of each C compiler in ``compilers``."""
-    triple, cpu, features = backend.host()
-    env = {"cpu": cpu, "cpu_model": _cpu_model(), "triple": triple, "features": features,
-           "versions": versions(), "numpy": np.__version__, "python": platform.python_version(),
-           "machine": platform.machine(), "cpus": os.cpu_count(), "pinned_cpu": pin,
-           "repeat": repeat, "target_sample_s": sample_seconds, "alignment_bytes": ALIGN,
-           "page_offsets": PAGE_OFFSETS,
-           "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-           "blas": _blas_info(), "compilers": {}}
-    try:
-        from unrollkit.codegen import cvariants
-        for name, path in compilers.items():
-            env["compilers"][name] = {"path": path, "version": cvariants.compiler_version(path)}
-    except ImportError:
-        pass
-    return env
-
-
-def _cpu_model() -> str:
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
-
-
-def _blas_info() -> list:
-    from threadpoolctl import threadpool_info
-    return [{k: i.get(k) for k in ("internal_api", "version", "num_threads")} for i in threadpool_info()]
 
 
 def available_compilers(wanted=None) -> dict:

@@ -29,7 +29,8 @@ from threadpoolctl import ThreadpoolController, threadpool_limits
 import unrollkit as uk
 
 from unrollkit.runtime import parallel
-from unrollkit.tools.bench import environment, format_time
+from unrollkit.tools.bench import format_time
+from unrollkit.tools.bench_environment import environment
 from unrollkit.kernels import dot, gemm, gemv, iir, jacobi1d, mac
 
 

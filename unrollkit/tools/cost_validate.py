@@ -20,6 +20,7 @@ import time
 import numpy as np
 
 from unrollkit.tools import bench, testdata
+from unrollkit.tools.bench_environment import environment
 from unrollkit.tuning.cost_model import Candidate, JAM_FACTORS, VECTOR_REGISTERS
 import unrollkit as uk
 from unrollkit.tuning import cost_model
@@ -300,7 +301,7 @@ def run(corpus: list, repeat: int = 9, sample_seconds: float = 0.01, pin=None, m
             else:
                 os.environ[k] = v
         tmp.cleanup()
-    env = bench.environment(pin, repeat, sample_seconds, {})
+    env = environment(pin, repeat, sample_seconds, {})
     env["target"] = host_target().as_dict()
     env["seconds"] = time.perf_counter() - t0
     env["max_factor"] = max_factor

@@ -45,12 +45,7 @@ from unrollkit.core.target import Target, host_target
 from unrollkit.frontend.signature import sizes_of
 from unrollkit.tuning import cost_mc
 from unrollkit.codegen.compiler import compile_kernel
-from unrollkit.core.errors import UnrollkitError
-from unrollkit.codegen.backend import LLVMPolicy
 from unrollkit.codegen.pipeline import Pipeline
-from unrollkit.codegen.plan import Plan
-from unrollkit.core import cache
-from unrollkit.core.versions import versions
 from unrollkit.tuning.variants import plan
 
 #: a candidate within this fraction of the best prediction ties with it; the smallest tying
@@ -444,64 +439,3 @@ def jam_remainders(rows: list, p: LoopProfile) -> None:
             continue
         other = plain["cycles"] if plain["accepted"] or plain["checked"] else plain["prediction"].cycles
         r["cycles"] = (1 - rem) * r["cycles"] + rem * other
-
-
-def _cached_candidate(fields, kernel, pipeline, policy):
-    """The `Candidate` of a cached decision, or None when its fields are not one that plans
-    (a damaged entry is decided again, not an error on every call)."""
-    try:
-        v, f, jam, loop = fields
-        if not (isinstance(v, str) and isinstance(loop, str) and type(f) is int and type(jam) is int
-                and f >= 1 and jam >= 1):
-            return None
-        cand = Candidate(v, f, jam, loop)
-        cand.plan(kernel, pipeline, policy)
-        return cand
-    except (ValueError, TypeError, UnrollkitError):
-        return None
-
-
-def plan_for(kernel, choice: Choice, pipeline=None, policy=None):
-    """The `variants.Plan` of a choice (with the user's extra passes and LLVM policy)."""
-    return choice.candidate.plan(kernel, pipeline, policy)
-
-
-def auto_plan(kernel, pipeline=None, policy=None):
-    """The placeholder plan of ``jit(kernel, factor="auto")``: variant "auto", factor "auto",
-    the user's extra passes and LLVM policy. `compile_auto` resolves it per signature."""
-    if isinstance(pipeline, str):
-        pipeline = Pipeline.parse(pipeline)
-    return Plan(kernel, pipeline or Pipeline(), policy or LLVMPolicy(), "auto", (("", "auto"),))
-
-
-def _choice_key(kernel, signature, pipeline, policy, t: Target) -> str:
-    return cache.make_key("choice-v1", kernel, signature, pipeline.text() if pipeline else "",
-                          policy, sorted(t.as_dict().items()), versions())
-
-
-def compile_auto(kernel, signature, placeholder):
-    """Choose for this signature, then return the winner's CompiledKernel with ``.choice`` set.
-
-    The decision is kept in the disk cache (keyed on the kernel, signature, passes, LLVM
-    policy, every Target field and the tool versions): another process skips the candidates'
-    compiles and machine-code checks. Its Choice then has no candidate rows."""
-    user = placeholder.pipeline if placeholder.pipeline.passes else None
-    t = host_target()
-    key = _choice_key(kernel, signature, user, placeholder.policy, t)
-    hit = cache.get(key, require={"candidate": list, "predicted": (int, float), "reason": str})
-    cand = _cached_candidate(hit["candidate"], kernel, user, placeholder.policy) if hit else None
-    if cand is not None and kernel.loops():
-        prof, _ = analyse(kernel, signature, t)
-        choice = Choice(cand, hit["predicted"],
-                        hit["reason"] + " (decision from the disk cache)", prof, [], t)
-    else:
-        choice = choose(kernel, signature, pipeline=user, policy=placeholder.policy, target=t)
-        c = choice.candidate
-        cache.put(key, {"object": b"", "candidate": [c.variant, c.factor, c.jam, c.jam_loop],
-                        "predicted": choice.predicted, "reason": choice.reason})
-    ck = choice.compiled
-    choice.compiled = None  # the CompiledKernel owns its engine; the Choice only describes it
-    if ck is None:
-        ck = compile_kernel(kernel, signature, plan_for(kernel, choice, user, placeholder.policy))
-    ck.choice = choice
-    return ck

@@ -43,7 +43,7 @@ The derivation (each rule names the machine fact it uses):
 * A is read in place unless MR exceeds the L1's ways (then its rows could evict each other).
 
 `gemm_pipeline(kernel, signature)` gives the pipeline. ``jit(kernel, factor="auto")`` runs
-it for GEMM nests (`unrollkit.tuning.gemm_compile.compile_gemm`, called by `runtime.JitKernel` before the cost model's
+it for GEMM nests (`unrollkit.tuning.auto.compile_gemm`, called by `runtime.JitKernel` before the cost model's
 unroll-factor search, which every other kernel still gets); ``variant="blas"`` asks for it
 explicitly and is refused for kernels that are not GEMM nests.
 """
