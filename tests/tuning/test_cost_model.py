@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import unrollkit as uk
-from unrollkit.tuning import asm_facts, cost_loop, cost_mc, cost_model, cost_terms
+from unrollkit.tuning import asm_facts, cost_loop, machine_check, cost_model, cost_terms
 from unrollkit.core import target
 from unrollkit.tuning.cost_model import Candidate
 from unrollkit.kernels import dot, gemm, gemv, iir, jacobi1d, mac, prefix_sum
@@ -193,37 +193,37 @@ f:
 \t.size\tf, .-f
 """
     lp = asm_facts.hot_loop(asm_facts.functions(chained)["f"])
-    assert cost_mc.reloads_stored(lp)          # loads 4(%rsi,…) after storing 8(%rsi,…)
-    assert cost_mc._mem_ops(lp)[:2] == (2, 1)
-    text = cost_mc.loop_text(lp)
+    assert machine_check.reloads_stored(lp)          # loads 4(%rsi,…) after storing 8(%rsi,…)
+    assert machine_check._mem_ops(lp)[:2] == (2, 1)
+    text = machine_check.loop_text(lp)
     assert text.startswith(".L1:") and "jne\t.L1" in text
     spilled = asm_facts.functions(chained.replace("vmovss\t4(%rsi,%rax,4), %xmm1",
                                                   "vmovss\t16(%rsp), %xmm1  # 4-byte Reload"))["f"]
     facts = asm_facts.loop_facts(asm_facts.hot_loop(spilled))
-    facts["vector_spills"] = cost_mc.vector_stack_ops(asm_facts.hot_loop(spilled))
+    facts["vector_spills"] = machine_check.vector_stack_ops(asm_facts.hot_loop(spilled))
     base = asm_facts.loop_facts(lp)
-    base["vector_spills"] = cost_mc.vector_stack_ops(lp)
+    base["vector_spills"] = machine_check.vector_stack_ops(lp)
     assert (facts["vector_spills"], base["vector_spills"]) == (1, 0)
     # a general register reloaded (a pointer) is a plain load llvm-mca prices: not rejected
     gp = asm_facts.functions(chained.replace("\taddq\t$1, %rax", "\tmovq\t8(%rsp), %r8\n\taddq\t$1, %rax"))["f"]
     gfacts = asm_facts.loop_facts(asm_facts.hot_loop(gp))
-    gfacts["vector_spills"] = cost_mc.vector_stack_ops(asm_facts.hot_loop(gp))
-    assert gfacts["reloads"] == 1 and cost_mc.verdict(gfacts, base, target.host_target()) == ""
-    assert "spills" in cost_mc.verdict(facts, base, target.host_target())
-    assert cost_mc.verdict(base, base, target.host_target()) == ""
+    gfacts["vector_spills"] = machine_check.vector_stack_ops(asm_facts.hot_loop(gp))
+    assert gfacts["reloads"] == 1 and machine_check.verdict(gfacts, base, target.host_target()) == ""
+    assert "spills" in machine_check.verdict(facts, base, target.host_target())
+    assert machine_check.verdict(base, base, target.host_target()) == ""
     t = target.host_target()
-    assert cost_mc.divider_cycles(lp, t) == 0
+    assert machine_check.divider_cycles(lp, t) == 0
     div = asm_facts.functions(chained.replace("vfmadd213ss\t8(%rdi,%rax,4), %xmm0, %xmm1",
                                               "vdivps\t%ymm2, %ymm3, %ymm3"))["f"]
-    assert cost_mc.divider_cycles(asm_facts.hot_loop(div), t) == t.div_rthroughput
+    assert machine_check.divider_cycles(asm_facts.hot_loop(div), t) == t.div_rthroughput
 
 
 @pytest.mark.needs_llvm_mca
-@pytest.mark.skipif(cost_mc.mca_path() is None, reason="llvm-mca not installed")
+@pytest.mark.skipif(machine_check.mca_path() is None, reason="llvm-mca not installed")
 def test_mca_sees_a_register_chain():
     chain = ".L1:\n" + "".join("\tvaddss\t%xmm1, %xmm0, %xmm0\n" for _ in range(4)) + "\tjne\t.L1\n"
     free = ".L1:\n" + "".join(f"\tvaddss\t%xmm1, %xmm{n + 2}, %xmm{n + 2}\n" for n in range(4)) + "\tjne\t.L1\n"
-    a, b = cost_mc.run_mca(chain, "sapphirerapids"), cost_mc.run_mca(free, "sapphirerapids")
+    a, b = machine_check.run_mca(chain, "sapphirerapids"), machine_check.run_mca(free, "sapphirerapids")
     assert a["cycles"] >= 4 * 2.5 > b["cycles"]
 
 
@@ -232,7 +232,7 @@ def _facts(kernel, cand, *args):
     ck = uk.jit(kernel, factor=cand.factor, variant=cand.variant,
                 pipeline=cand.pipeline() if cand.jam > 1 else None).compiled(*args)
     t = target.host_target()
-    return cost_mc.facts_of(ck, t), cost_mc.facts_of(uk.jit(kernel).compiled(*args), t), sig
+    return machine_check.facts_of(ck, t), machine_check.facts_of(uk.jit(kernel).compiled(*args), t), sig
 
 
 def test_check_detects_gathers_of_mac_and_gemm_at_16():
@@ -240,11 +240,11 @@ def test_check_detects_gathers_of_mac_and_gemm_at_16():
     a = [vec(4096, seed=s) for s in range(3)]
     f16, f1, _ = _facts(mac, Candidate("affine", 16), *a)
     assert f1["gathers"] == 0 and f16["gathers"] > 0          # verified on this machine first
-    assert cost_mc.verdict(f16, f1, t).startswith("vectoriser cliff")
+    assert machine_check.verdict(f16, f1, t).startswith("vectoriser cliff")
     A, B, C = (np.random.default_rng(s).random((64, 64)).astype(np.float32) for s in range(3))
     g16, g1, _ = _facts(gemm, Candidate("affine", 16), A, B, C)
     assert g1["gathers"] == 0 and g16["gathers"] > 0
-    assert cost_mc.verdict(g16, g1, t) != ""
+    assert machine_check.verdict(g16, g1, t) != ""
 
 
 def test_check_detects_spills_of_a_wide_jam():
@@ -252,7 +252,7 @@ def test_check_detects_spills_of_a_wide_jam():
     A, B, C = (np.random.default_rng(s).random((64, 64)).astype(np.float32) for s in range(3))
     f, base, _ = _facts(gemm, Candidate("affine", 16, 8, "k"), A, B, C)
     assert f["spills"] + f["reloads"] > base["spills"] + base["reloads"]
-    assert cost_mc.verdict(f, base, target.host_target()).startswith("spills")
+    assert machine_check.verdict(f, base, target.host_target()).startswith("spills")
 
 
 # ---------------------------------------------------------------- factor="auto"
@@ -274,7 +274,7 @@ def test_choose_falls_back_to_the_rolled_loop_when_everything_is_rejected(monkey
     def reject_all(kernel, signature, prof, rows, t, pipeline=None, policy=None, settled=None):
         for r in rows:
             r.update(checked=True, accepted=False, why="test: rejected")
-    monkeypatch.setattr(cost_mc, "check_all", reject_all)
+    monkeypatch.setattr(machine_check, "check_all", reject_all)
     a = [vec(100, seed=s) for s in range(3)]
     ch = cost_model.choose(mac, sig_of(mac, *a), keep=False)
     assert ch.candidate == Candidate("affine", 1) and "fallback" in [
@@ -371,7 +371,7 @@ def test_validation_scoring_with_a_synthetic_clock(monkeypatch):
 
 
 def test_without_llvm_mca_the_check_uses_port_counts(monkeypatch):
-    monkeypatch.setattr(cost_mc, "mca_path", lambda: None)
+    monkeypatch.setattr(machine_check, "mca_path", lambda: None)
     a = [vec(2048, seed=s) for s in range(3)]
     ch = cost_model.choose(mac, sig_of(mac, *a), keep=False)
     checked = [r for r in ch.rows if r["checked"] and r["facts"].get("found")]
@@ -505,7 +505,7 @@ def test_leading_candidates_are_capped_fewest_copies_first_among_ties(spr):
 
 
 @pytest.mark.needs_llvm_mca
-@pytest.mark.skipif(cost_mc.mca_path() is None, reason="llvm-mca not installed")
+@pytest.mark.skipif(machine_check.mca_path() is None, reason="llvm-mca not installed")
 def test_mca_regions_match_runs_alone():
     body = "".join(f"\tvaddss\t%xmm1, %xmm{n}, %xmm{n}\n" for n in (0, 0, 2, 3))
     snippets = [".L1:\n" + "".join("\tvaddss\t%xmm1, %xmm0, %xmm0\n" for _ in range(4)) + "\tjne\t.L1\n",
@@ -514,8 +514,8 @@ def test_mca_regions_match_runs_alone():
     lps = [asm_facts.hot_loop(asm_facts.functions("f:\n" + s)["f"]) for s in snippets]
     lps.append(lps[0])  # the same loop twice: simulated once
     for cpu in ("sapphirerapids", target.host_target().mca_cpu):
-        together = cost_mc.run_mca_loops(lps, cpu)
-        assert together == [cost_mc.run_mca(cost_mc.loop_text(lp), cpu) for lp in lps]
+        together = machine_check.run_mca_loops(lps, cpu)
+        assert together == [machine_check.run_mca(machine_check.loop_text(lp), cpu) for lp in lps]
         assert all(m is not None for m in together) and together[0]["cycles"] > together[1]["cycles"]
 
 
@@ -566,7 +566,7 @@ def test_shortcuts_do_not_change_the_pick(kernel, make, shortcut, monkeypatch):
     sig = sig_of(kernel, *make())
     fast = cost_model.choose(kernel, sig, keep=False)
     monkeypatch.setattr(cost_model, "settled", lambda *a: False)
-    monkeypatch.setattr(cost_mc, "SIMULATE_REJECTED", True)
+    monkeypatch.setattr(machine_check, "SIMULATE_REJECTED", True)
     full = cost_model.choose(kernel, sig, keep=False)
     assert (fast.candidate, fast.predicted) == (full.candidate, full.predicted)
     rows = {r["candidate"]: r for r in full.rows}

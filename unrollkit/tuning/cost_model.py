@@ -25,7 +25,7 @@ by 2, 4 or 8 (``unroll-jam``) with unrolling by u — gets
    through memory across the enclosing loop (`parent_chain`: gemm's C row at every k); a
    ``vector-acc`` candidate that swallows its whole inner loop keeps that row in registers
    instead (one FMA latency per enclosing iteration);
-2. for the leading candidates, a check of the code LLVM really produced (`unrollkit.tuning.cost_mc`):
+2. for the leading candidates, a check of the code LLVM really produced (`unrollkit.tuning.machine_check`):
    the hot loop's spills, gathers, bytes and uops, and llvm-mca's cycles per trip, which
    replace the analytical core estimate. A candidate that spills more than the rolled loop,
    gathers where the rolled loop does not, or overflows the uop cache is rejected.
@@ -43,7 +43,7 @@ from unrollkit.tuning.cost_terms import (combine, l1_cycles, memory_cycles, memo
                          tail_cycles)
 from unrollkit.core.target import Target, host_target
 from unrollkit.frontend.signature import sizes_of
-from unrollkit.tuning import cost_mc
+from unrollkit.tuning import machine_check
 from unrollkit.codegen.compiler import compile_kernel
 from unrollkit.codegen.pipeline import Pipeline
 from unrollkit.tuning.variants import plan
@@ -313,7 +313,7 @@ def _uops_per_iteration(row) -> float:
 
 def settled(checked: list, unchecked: list, prof: LoopProfile, t: Target) -> bool:
     """Whether checking the ``unchecked`` rows cannot change what `pick` chooses (then
-    `cost_mc.check_all` stops early, and the pick is the full check's). The proof: every
+    `machine_check.check_all` stops early, and the pick is the full check's). The proof: every
     row's cycles, analytical or checked, are ``combine(core, L1, (near, far)) + tail`` (or a
     larger chain; a jammed row's remainder blend is a mean of two such), all terms ≥ 0, so at
     least the memory floor ``max(near, far)``, the same for every candidate. If the checked
@@ -397,7 +397,7 @@ def choose(kernel, signature, pipeline=None, policy=None, target: Target | None 
         if id(r["prediction"]) not in lead:
             r["accepted"] = False
             r["why"] = "not leading (analytical prediction > {:.1f}× the best)".format(LEAD)
-    cost_mc.check_all(kernel, signature, prof, checked, t, pipeline, policy, settled=settled)
+    machine_check.check_all(kernel, signature, prof, checked, t, pipeline, policy, settled=settled)
     jam_remainders(rows, prof)
     win = pick(rows)
     if win is None:

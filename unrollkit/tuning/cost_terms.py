@@ -1,7 +1,7 @@
 """The time terms of the cost model (`unrollkit.tuning.cost_model`): how a loop's core time, L1
 port time, cache transfers, remainder and loop-carried chains add up to cycles per original
 iteration. Pure functions of a `LoopProfile` and a `Target`; `cost_model.predict` (analytical)
-and `cost_mc.grounded` (from the machine code) both compose them.
+and `machine_check.grounded` (from the machine code) both compose them.
 """
 from __future__ import annotations
 
