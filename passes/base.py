@@ -12,6 +12,7 @@ from mlir import ir
 from unrollkit.core.errors import CodeSizeError, TransformError, UnrollkitError
 from unrollkit.core.target import Target, host_target
 from unrollkit.ir.ir_utils import affine_loops, is_innermost, loop_name, vanished, walk_ops
+import sys
 
 REGISTRY: dict = {}
 
@@ -195,7 +196,6 @@ def register(cls):
         raise ValueError(f"pass {cls.name!r} registered twice")
     doc = cls.__doc__ or ""
     if not doc or doc.startswith(cls.__name__ + "("):  # dataclass's generated signature
-        import sys
         cls.__doc__ = sys.modules[cls.__module__].__doc__  # one pass per file: the file's doc
     REGISTRY[cls.name] = cls
     return cls

@@ -28,6 +28,7 @@ from unrollkit.core.errors import TransformError
 from unrollkit.ir.mlir_passes import check_mlir_pipeline, run_mlir_passes
 
 from .base import Pass, check_code_size, code_size, register
+from unrollkit.ir.ir_utils import affine_loops, is_innermost
 
 #: The upstream passes an ``mlir{...}`` step may run: transformations of the loop nest and the
 #: cleanups that go with them, which is what a kernel's pipeline needs. Everything else is
@@ -97,7 +98,6 @@ class MLIRPasses(Pass):
         what = f"MLIR pipeline {self.pipeline!r}"
         factor = growth(parse_canonical(check_mlir_pipeline(self.pipeline)))
         if factor > 1:
-            from unrollkit.ir.ir_utils import affine_loops, is_innermost
             inner = sum(code_size(op) for op in affine_loops(module) if is_innermost(op))
             check_code_size(what, "<innermost>", code_size(module) + inner * (factor - 1))
         run_mlir_passes(module, self.pipeline)

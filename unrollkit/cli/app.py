@@ -17,6 +17,7 @@ from collections import Counter
 from pathlib import Path
 from rich.progress import Progress
 from unrollkit.tools.fuzz import Mismatch, RandomChooser, gen_case, run_case, save_case
+from unrollkit.tools.bench_workload import size_names
 
 app = typer.Typer(help="unrollkit: a loop-unrolling kernel compiler for Python.",
                   no_args_is_help=True, add_completion=False)
@@ -39,7 +40,6 @@ def parse_sizes(kernel, sizes: Optional[str]) -> dict:
             except ValueError:
                 raise UnrollkitError(f"--size {k.strip()} must be an integer, got {v!r}") from None
     if kernel is not None:
-        from unrollkit.tools.bench_workload import size_names
         names = size_names(kernel)
         unknown = [n for n in out if n not in names]
         if unknown:

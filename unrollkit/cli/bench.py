@@ -22,6 +22,8 @@ from unrollkit.tools.bench_workload import is_builtin, size_names
 from unrollkit.tools.kernel_ref import resolve_kernel
 from unrollkit.tools import bench_runtime
 import importlib.util
+from unrollkit.cli.explain import validate_cmd
+from unrollkit.tools import bench_contractions
 
 
 def _csv(text: str) -> list:
@@ -107,7 +109,6 @@ def bench_cmd(
     if repeat is not None and repeat < 1:
         raise UnrollkitError("--repeat must be at least 1")
     if kernel == "validate":
-        from unrollkit.cli.explain import validate_cmd
         if sizes or size or variants or compilers or plot_out or wide or factors != "1,2,4,8" \
                 or dtype != "f32":
             raise UnrollkitError("`unrollkit bench validate` takes `unrollkit validate`'s options: "
@@ -121,8 +122,7 @@ def bench_cmd(
         bench_runtime_cmd(repeat or 15, target_ms or 20.0, out_dir, json_out, md_out, pin)
         return
     if kernel == "contractions":  # kernels/contractions.py beside numpy (unrollkit.tools.bench_contractions)
-        from unrollkit.tools.bench_contractions import cli
-        return cli(sizes, dtype, repeat, target_ms, out_dir, md_out, json_out)
+        return bench_contractions.cli(sizes, dtype, repeat, target_ms, out_dir, md_out, json_out)
     if cases or dry_run or max_factor != 16:
         raise UnrollkitError("--cases, --max-factor and --dry-run are options of `bench validate`")
     repeat, target_ms = repeat or 11, target_ms or 20.0

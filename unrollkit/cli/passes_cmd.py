@@ -63,7 +63,6 @@ def opt_cmd(kernel: str = typer.Argument(..., help="built-in kernel name, path/t
     k = None
     if not kernel.endswith(".mlir"):
         # import the kernel's file first: the passes it registers are then known to the parser
-        from unrollkit.tools.kernel_ref import resolve_kernel
         k = resolve_kernel(kernel)
     pipe = Pipeline.parse(pipeline)  # validated before anything is built
     with ir.Context():

@@ -38,6 +38,7 @@ import numpy as np
 
 from unrollkit.codegen import so_cache
 from unrollkit.core.errors import ArgumentError, CompileError, ToolMissingError, TransformError
+import platform
 
 CVARIANTS = ("c-plain", "c-pragma", "c-manual", "c-macro", "cxx-template")
 C_KERNELS = ("mac", "dot", "gemm")
@@ -172,7 +173,6 @@ def _host_cpu() -> str:
     try:
         text = Path("/proc/cpuinfo").read_text()
     except OSError:
-        import platform
         return platform.machine() + " " + platform.processor()
     fields = {}
     for line in text.splitlines():

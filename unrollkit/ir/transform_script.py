@@ -12,6 +12,7 @@ from mlir.dialects.transform import interpreter, structured
 
 from unrollkit.core.errors import TransformError
 from unrollkit.ir.mlir_passes import diagnostics
+from unrollkit.ir.ir_utils import walk_ops
 
 MARK = "uk.target"
 
@@ -41,7 +42,6 @@ def apply_to_groups(module, groups) -> None:
         except (ir.MLIRError, ValueError) as exc:
             raise TransformError(_diag(exc)) from None
     finally:
-        from unrollkit.ir.ir_utils import walk_ops
         for op in walk_ops(module):
             if MARK in op.attributes:
                 del op.attributes[MARK]

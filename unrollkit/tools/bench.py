@@ -41,6 +41,7 @@ from unrollkit.kernels.manual import MANUAL
 from unrollkit.tools import peak
 from unrollkit.codegen import cvariants
 import unrollkit as uk
+from threadpoolctl import threadpool_limits
 
 IR_VARIANTS = VARIANTS  # the unrolling variants of every kernel (tuning/variants.py)
 #: variants that choose their own schedule: ``auto`` (the cost model; GEMM nests get the
@@ -388,10 +389,6 @@ def summarise(rows: list, works: dict, peaks: dict | None) -> None:
 
 def available_compilers(wanted=None) -> dict:
     """C compilers to use: what cvariants finds (empty if the module is missing)."""
-    try:
-        from unrollkit.codegen import cvariants
-    except ImportError:
-        return {}
     found = cvariants.compilers()
     return {k: v for k, v in found.items() if wanted is None or k in wanted}
 
@@ -406,7 +403,6 @@ def run(kernel, sizes: list, variants: list | None, factors: list, dtype: str = 
     (`bench_workload.parse_size`); ``variants`` None: `default_variants`.
     ``progress_factory(total, description)`` returns a callable to advance a progress bar.
     Without ``use_cache`` every row is compiled afresh, so compile times are real ones."""
-    from threadpoolctl import threadpool_limits
 
     k = kernel_descriptor(kernel)
     if dtype not in ("f32", "f64"):
@@ -430,7 +426,6 @@ def run(kernel, sizes: list, variants: list | None, factors: list, dtype: str = 
         os.sched_setaffinity(0, {pin})
     machine = None
     if peaks:
-        from unrollkit.tools import peak
         machine = peak.peaks(remeasure_peak)  # before the cache is turned off below: measured once per CPU
     rows = plan_rows(k, sizes, variants, factors, dtype, compilers)
     inputs = {s: works[s].inputs() for s in sizes}

@@ -14,6 +14,7 @@ from threadpoolctl import threadpool_info
 from unrollkit.codegen import backend
 from unrollkit.core.versions import versions
 from unrollkit.tools.bench_workload import ALIGN, PAGE_OFFSETS
+from unrollkit.codegen import cvariants
 
 
 def environment(pin, repeat: int, sample_seconds: float, compilers: dict) -> dict:
@@ -27,12 +28,8 @@ def environment(pin, repeat: int, sample_seconds: float, compilers: dict) -> dic
            "page_offsets": PAGE_OFFSETS,
            "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
            "blas": _blas_info(), "compilers": {}}
-    try:
-        from unrollkit.codegen import cvariants
-        for name, path in compilers.items():
-            env["compilers"][name] = {"path": path, "version": cvariants.compiler_version(path)}
-    except ImportError:
-        pass
+    for name, path in compilers.items():
+        env["compilers"][name] = {"path": path, "version": cvariants.compiler_version(path)}
     return env
 
 

@@ -20,6 +20,7 @@ from unrollkit.frontend import descriptor as d
 from unrollkit.core.errors import UnrollkitError
 from unrollkit.kernels import ALL
 from unrollkit.tools import testdata
+from unrollkit.runtime.interpreter import interpret
 
 PAGE = 4096
 ALIGN = 64
@@ -297,7 +298,6 @@ class Workload:
             w = a.astype(np.float64) if p.elem.is_generic else a.copy()
             return np.abs(w) if abs_values else w
         wide = [widen(p, a) for p, a in zip(self.kernel.params, args)]
-        from unrollkit.runtime.interpreter import interpret
         interpret(self.kernel, *wide)
         return self.result(wide)
 

@@ -27,6 +27,9 @@ from unrollkit.tuning import cost_model
 from unrollkit.kernels import ALL
 from unrollkit.core.target import host_target
 from rich.table import Table
+from threadpoolctl import threadpool_limits
+
+from unrollkit.core.errors import UnrollkitError
 
 # name, kernel, sizes, dtype, where the data lives (by the cost model's footprint rule, with
 # this machine's 48 KiB L1d and 2 MiB L2; "mem": tens of MB, beyond L2 — the VM reports a
@@ -73,7 +76,6 @@ def select(corpus: list, names: str | None) -> list:
     want = [n.strip() for n in names.split(",") if n.strip()]
     out = [c for c in corpus if c[0] in want or c[1] in want]
     if not out:
-        from unrollkit.core.errors import UnrollkitError
         raise UnrollkitError(f"no case matches {want}; the cases are {[c[0] for c in corpus]}")
     return out
 
@@ -277,7 +279,6 @@ def run(corpus: list, repeat: int = 9, sample_seconds: float = 0.01, pin=None, m
         progress=None, dry_run: bool = False) -> dict:
     """Validate the cost model on ``corpus`` (`run_case` per case, one BLAS thread, a private disk
     cache, pinned to CPU ``pin`` if given): the environment, the `summary` and the cases."""
-    from threadpoolctl import threadpool_limits
 
     if pin is not None:
         os.sched_setaffinity(0, {pin})

@@ -47,6 +47,7 @@ from unrollkit.tuning import machine_check
 from unrollkit.codegen.compiler import compile_kernel
 from unrollkit.codegen.pipeline import Pipeline
 from unrollkit.tuning.variants import plan
+from unrollkit.passes.unroll_jam import UnrollJam
 
 #: a candidate within this fraction of the best prediction ties with it; the smallest tying
 #: factor wins (less code, shorter remainder, no benefit lost)
@@ -86,7 +87,6 @@ class Candidate:
         """Extra passes after the variant's own (unroll-and-jam, then the user's)."""
         extra = Pipeline()
         if self.jam > 1:
-            from unrollkit.passes.unroll_jam import UnrollJam
             extra = Pipeline((UnrollJam(loop=self.jam_loop, factor=self.jam),))
         return extra + user if user is not None else extra
 
