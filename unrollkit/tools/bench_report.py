@@ -220,7 +220,7 @@ def plot(kernel: str, dtype: str, rows: list, path: Path, env: dict) -> None:
     """Per size: speedup against factor (top) and compile time against factor (bottom), one
     line per variant (and C compiler)."""
     require_matplotlib()
-    import matplotlib
+    import matplotlib  # the optional [plot] extra (checked just above), loaded only to plot
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     sizes = list(dict.fromkeys(r.size for r in rows))
