@@ -6,7 +6,7 @@
 * Environment: bad ``UNROLLKIT_MAX_OPS`` / ``UNROLLKIT_TARGET`` values are errors naming the
   variable (and the field), not raw ValueError / JSONDecodeError / ZeroDivisionError.
 * ``unrollkit opt`` on a ``.mlir`` file with a malformed ``uk.name``: an error, no traceback.
-(Raw ``mlir{...}`` steps: tests/test_pipeline.py; literals: tests/test_frontend_errors.py.)
+(Raw ``mlir{...}`` steps: tests/codegen/test_pipeline.py; literals: tests/frontend/test_frontend_errors.py.)
 """
 import json
 import subprocess

@@ -10,26 +10,22 @@ from unrollkit.core.errors import TransformError
 from unrollkit.kernels import dot, gemm, gemm_order, mac
 from unrollkit.codegen.macro_unroll import macro_unroll
 from unrollkit.tuning.variants import VARIANTS, plan
+from unrollkit.tools import testdata
 
 KERNELS = {"mac": mac, "dot": dot, "gemm": gemm}
 FACTORS = (1, 2, 4, 8)
 
 
 def make_args(name, n=37, dtype=np.float32, seed=0):
-    """Sizes that no factor divides, so remainder code runs too."""
-    rng = np.random.default_rng(seed)
-    if name == "gemm":
-        shapes = [(n // 3, n // 2), (n // 2, n), (n // 3, n)]
-    elif name == "dot":
-        shapes = [(n,), (n,), (1,)]
-    else:
-        shapes = [(n,)] * 3
-    return [(rng.random(s) - 0.5).astype(dtype) for s in shapes]
+    """Sizes that no factor divides, so remainder code runs too (`testdata.make_args`, values
+    in [-0.5, 0.5))."""
+    sizes = {"M": n // 3, "K": n // 2, "N": n} if name == "gemm" else {"N": n}
+    return testdata.make_args(name, sizes, dtype, seed=seed, floats=(-0.5, 0.5))
 
 
 def expected(name, args):
-    a, b, c = (x.astype(np.float64) for x in args)
-    return c + (a * b if name == "mac" else a @ b)
+    """The output (argument 2) in float64 (`testdata.reference`)."""
+    return testdata.reference(name, args)[2][0]
 
 
 def cases():
