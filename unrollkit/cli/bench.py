@@ -22,7 +22,7 @@ from unrollkit.tools.bench_workload import is_builtin, size_names
 from unrollkit.tools.kernel_ref import resolve_kernel
 from unrollkit.tools import bench_runtime
 import importlib.util
-from unrollkit.cli.explain import validate_cmd
+from unrollkit.cli import explain
 from unrollkit.tools import bench_contractions
 
 
@@ -62,7 +62,6 @@ def _sizes(kernel: str, sizes: Optional[str], size: Optional[List[str]]) -> list
     return out
 
 
-@app.command("bench")
 def bench_cmd(
         kernel: str = typer.Argument(..., help="a built-in (" + ", ".join(bench.DEFAULT_SIZES)
                                      + "), path/to/file.py:function, validate (the cost "
@@ -105,7 +104,8 @@ def bench_cmd(
         dry_run: bool = typer.Option(False, "--dry-run", help="validate only: compile, verify and "
                                      "choose; time nothing")):
     """Time every way of unrolling KERNEL (auto and numpy included) and verify every result;
-    each row also as a % of the machine's peak."""
+    each row also as a % of the machine's peak. (Long in its signature only: Typer declares
+    each of the command's options inline, with its help text.)"""
     if repeat is not None and repeat < 1:
         raise UnrollkitError("--repeat must be at least 1")
     if kernel == "validate":
@@ -114,7 +114,7 @@ def bench_cmd(
             raise UnrollkitError("`unrollkit bench validate` takes `unrollkit validate`'s options: "
                                  "--cases, --repeat, --target-ms, --out, --json, --markdown, "
                                  "--pin, --max-factor, --dry-run")
-        validate_cmd(repeat=repeat or 15, target_ms=target_ms or 10.0, cases=cases, out=out_dir,
+        explain.validate_cmd(repeat=repeat or 15, target_ms=target_ms or 10.0, cases=cases, out=out_dir,
                      json_out=json_out, md_out=md_out, pin=pin, max_factor=max_factor,
                      dry_run=dry_run)
         return

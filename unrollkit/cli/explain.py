@@ -63,7 +63,6 @@ def candidate_table(choice, show_all: bool = False) -> Table:
     return tab
 
 
-@app.command("explain")
 def explain_cmd(kernel: str = typer.Argument(..., help="built-in kernel name or path/to/file.py:function"),
                 size: Optional[str] = typer.Option(None, "--size", help="sizes, e.g. N=1000,M=64 (default 64)"),
                 dtype: str = typer.Option("f32", "--dtype", help="f32 | f64"),
@@ -128,7 +127,6 @@ def _explain_gemm(k, sig, t) -> bool:
     return True
 
 
-@app.command("validate")
 def validate_cmd(repeat: int = typer.Option(15, "--repeat", help="samples per configuration (median)"),
                  target_ms: float = typer.Option(10.0, "--target-ms", help="minimum duration of one sample"),
                  cases: Optional[str] = typer.Option(None, "--cases",

@@ -46,7 +46,6 @@ def _module_for(kernel_ref: str, sizes: dict, dtype: str, kernel=None):
     return lower_kernel(k, sizes, dtype), k, example_args(k, sizes, dtype)
 
 
-@app.command("opt")
 def opt_cmd(kernel: str = typer.Argument(..., help="built-in kernel name, path/to/file.py:function, "
                                                    "or a .mlir file"),
             pipeline: str = typer.Option("", "-p", "--pipeline",
@@ -108,7 +107,6 @@ def _run_and_check(k, pipe, args) -> None:
                   highlight=False)
 
 
-@app.command("passes")
 def passes_cmd(name: Optional[str] = typer.Argument(None, help="show only this pass")):
     """List the passes usable in a pipeline, with their options and documentation."""
     names = sorted(REGISTRY)

@@ -171,19 +171,7 @@ def _loads(e) -> list:
 
 def profile(kernel: d.Kernel, sizes: dict, elem_bytes: int, t: Target) -> LoopProfile:
     """The profile of the innermost loop with the most iterations per call."""
-    nests = innermost_nests(kernel.body)
-    if not nests:
-        raise ValueError(f"kernel {kernel.name!r} has no loop")
-    best = None
-    for outer, lp in nests:
-        env, inst = dict(sizes), 1
-        for o in outer:
-            inst *= trip_count(o, env)
-            env[o.var] = max(d.aff_eval(e, env) for e in o.lower)
-        trip = trip_count(lp, env)
-        if best is None or trip * inst > best[0]:
-            best = (trip * inst, outer, lp, trip, inst, env)
-    _, outer, lp, trip, inst, env = best
+    outer, lp, trip, inst = _hottest_nest(kernel, sizes)
     v = lp.var
     stores = [s for s in lp.body if isinstance(s, d.Store)]
     lets = [s for s in lp.body if isinstance(s, d.Let)]
@@ -191,24 +179,7 @@ def profile(kernel: d.Kernel, sizes: dict, elem_bytes: int, t: Target) -> LoopPr
     counts = {"fma": 0, "add": 0, "mul": 0, "div": 0}
     for e in values:
         _flops(e, counts)
-    reduction, rec_dist, chain, skip = False, 0, 0, set()
-    for s in stores:
-        sl, so = _coeff(s.index, v)
-        for ld in _loads(s.value):
-            if ld.array != s.array:
-                continue
-            if not sl and not so and ld.index == s.index:
-                # M[idx] ⊕= x: LLVM keeps the accumulator in a register (load/store hoisted)
-                reduction = True
-                chain = max(chain, _path_latency(s.value, ld, t) or t.add_latency)
-                skip |= {id(ld), id(s)}
-            elif sl == 1 and not so:
-                dist = _distance(s.index, ld.index, v)
-                if dist and dist > 0:
-                    # y[t] = f(y[t-d]): GVN forwards the stored value; the chain is f's latency
-                    rec_dist = dist if not rec_dist else min(rec_dist, dist)
-                    chain = max(chain, _path_latency(s.value, ld, t) or t.add_latency)
-                    skip.add(id(ld))
+    reduction, rec_dist, chain, skip = _carried(stores, v, t)
     # the loop around it: unroll-and-jam candidate when some access is invariant in it
     parent = outer[-1] if outer else None
     pv = parent.var if parent is not None else None
@@ -248,6 +219,48 @@ def profile(kernel: d.Kernel, sizes: dict, elem_bytes: int, t: Target) -> LoopPr
         reduction=reduction, recurrence=rec_dist, chain_latency=chain,
         regs_per_copy=max([_su(e) for e in values] or [1]),
         traffic=mem, footprint=foot, level=mem[-1][0] if mem else "L1", **counts)
+
+
+def _hottest_nest(kernel: d.Kernel, sizes: dict) -> tuple:
+    """(enclosing loops, innermost loop, its trip count, instances per call) of the innermost
+    loop with the most iterations per call (outer loops at their first iteration)."""
+    nests = innermost_nests(kernel.body)
+    if not nests:
+        raise ValueError(f"kernel {kernel.name!r} has no loop")
+    best = None
+    for outer, lp in nests:
+        env, inst = dict(sizes), 1
+        for o in outer:
+            inst *= trip_count(o, env)
+            env[o.var] = max(d.aff_eval(e, env) for e in o.lower)
+        trip = trip_count(lp, env)
+        if best is None or trip * inst > best[0]:
+            best = (trip * inst, outer, lp, trip, inst)
+    return best[1:]
+
+
+def _carried(stores: list, v: str, t: Target) -> tuple:
+    """(reduction?, recurrence distance, chain latency, ids of the accesses LLVM keeps in
+    registers) of the values carried across iterations of loop ``v`` through memory."""
+    reduction, rec_dist, chain, skip = False, 0, 0, set()
+    for s in stores:
+        sl, so = _coeff(s.index, v)
+        for ld in _loads(s.value):
+            if ld.array != s.array:
+                continue
+            if not sl and not so and ld.index == s.index:
+                # M[idx] ⊕= x: LLVM keeps the accumulator in a register (load/store hoisted)
+                reduction = True
+                chain = max(chain, _path_latency(s.value, ld, t) or t.add_latency)
+                skip |= {id(ld), id(s)}
+            elif sl == 1 and not so:
+                dist = _distance(s.index, ld.index, v)
+                if dist and dist > 0:
+                    # y[t] = f(y[t-d]): GVN forwards the stored value; the chain is f's latency
+                    rec_dist = dist if not rec_dist else min(rec_dist, dist)
+                    chain = max(chain, _path_latency(s.value, ld, t) or t.add_latency)
+                    skip.add(id(ld))
+    return reduction, rec_dist, chain, skip
 
 
 def _distance(store_idx: tuple, load_idx: tuple, v: str) -> int | None:
