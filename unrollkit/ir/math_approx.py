@@ -17,7 +17,7 @@ stages keep the ``math`` ops; the rewrite runs as the module is lowered to the L
 * ``tanh(x) = sign(x) t / (t + 2)``, ``t = expm1(2 |x|)`` from the same reduction as exp
   (``expm1 = 2**n q + (2**n - 1)``: no cancellation near 0), ``|x|`` clamped at 20.
 
-Measured against numpy (tests/test_language_math.py): within 3 ulp (f32) and 4 ulp (f64).
+Measured against numpy (tests/frontend/test_language_math.py): within 3 ulp (f32) and 4 ulp (f64).
 """
 from __future__ import annotations
 
