@@ -111,23 +111,7 @@ def _pack(fn, anchor, array, p: Pack) -> None:
     scale = _scale_factor(fn, ops, p) if p.scale else None
     outer = enclosing_loops(anchor) + [anchor]
     rank = len(ir.MemRefType(array.type).shape)
-    lows, highs = [None] * rank, [None] * rank
-    for op in ops:
-        amap = ir.AffineMapAttr(op.attributes["map"]).value
-        idx = list(op.operands)[1:]
-        for d, e in enumerate(amap.results):
-            form = linear(e, amap.n_dims, idx)
-            if form is None:
-                _fail(p, f"subscript {d} is not affine in the loop variables")
-            lo, hi = _extreme(form, outer, p, False), _extreme(form, outer, p, True)
-            lows[d] = lo if lows[d] is None else _join(lows[d], lo, min, p)
-            highs[d] = hi if highs[d] is None else _join(highs[d], hi, max, p)
-    extents = []
-    for d in range(rank):
-        if lows[d][0] != highs[d][0]:
-            _fail(p, f"the footprint's extent in dimension {d} varies with the loops around it "
-                     "(tile the loops inside it to constant sizes first)")
-        extents.append(highs[d][1] - lows[d][1] + 1)
+    lows, extents = _footprint(ops, outer, rank, p)
     order = list(range(rank))
     if p.transpose and rank >= 2:
         order[-2], order[-1] = order[-1], order[-2]
@@ -135,22 +119,12 @@ def _pack(fn, anchor, array, p: Pack) -> None:
     shape[-1] += p.pad
     et = ir.MemRefType(array.type).element_type
     loc = anchor.location
-    entry = fn.regions[0].blocks[0]
-    with loc:
-        with ir.InsertionPoint.at_block_begin(entry):
-            buf = memref.AllocOp(ir.MemRefType.get(shape, et), [], [],
-                                 alignment=ir.IntegerAttr.get(ir.IntegerType.get_signless(64), p.align)).result
-        ret = list(entry.operations)[-1]
-        with ir.InsertionPoint(ret):
-            memref.DeallocOp(buf)
+    buf = _buffer(fn, shape, et, p.align, loc)
     ivs = [iv_of(l) for l in outer]
     keys = list(outer)
-    # origin of the footprint, one affine expression per dimension over the outer loop IVs
-    def origin_expr(form, nd_offset):
-        e = ir.AffineConstantExpr.get(form[1])
-        for k, c in form[0].items():
-            e = e + ir.AffineDimExpr.get(nd_offset + keys.index(k)) * c
-        return e
+
+    def origin_expr(form, nd_offset):  # the footprint's origin over the outer loops' IVs
+        return _origin(form, nd_offset, keys)
     # copy loops at the start of the anchor's body: buf[order(t)] = array[origin + t]
     body = anchor.regions[0].blocks[0]
     first = list(body.operations)[0]
@@ -188,6 +162,50 @@ def _pack(fn, anchor, array, p: Pack) -> None:
             mul.erase()
         op.result.replace_all_uses_with(new.result)
         op.erase()
+
+
+def _footprint(ops, outer: list, rank: int, p: Pack) -> tuple:
+    """(lowest subscript per dimension as a linear form over the ``outer`` loops, constant
+    extent per dimension) of the accesses ``ops``; refuses a footprint whose extent varies."""
+    lows, highs = [None] * rank, [None] * rank
+    for op in ops:
+        amap = ir.AffineMapAttr(op.attributes["map"]).value
+        idx = list(op.operands)[1:]
+        for d, e in enumerate(amap.results):
+            form = linear(e, amap.n_dims, idx)
+            if form is None:
+                _fail(p, f"subscript {d} is not affine in the loop variables")
+            lo, hi = _extreme(form, outer, p, False), _extreme(form, outer, p, True)
+            lows[d] = lo if lows[d] is None else _join(lows[d], lo, min, p)
+            highs[d] = hi if highs[d] is None else _join(highs[d], hi, max, p)
+    extents = []
+    for d in range(rank):
+        if lows[d][0] != highs[d][0]:
+            _fail(p, f"the footprint's extent in dimension {d} varies with the loops around it "
+                     "(tile the loops inside it to constant sizes first)")
+        extents.append(highs[d][1] - lows[d][1] + 1)
+    return lows, extents
+
+
+def _buffer(fn, shape: list, et, align: int, loc):
+    """An aligned ``memref.alloc`` of ``shape`` at the start of function ``fn``, freed at its end."""
+    entry = fn.regions[0].blocks[0]
+    with loc:
+        with ir.InsertionPoint.at_block_begin(entry):
+            buf = memref.AllocOp(ir.MemRefType.get(shape, et), [], [],
+                                 alignment=ir.IntegerAttr.get(ir.IntegerType.get_signless(64), align)).result
+        with ir.InsertionPoint(list(entry.operations)[-1]):
+            memref.DeallocOp(buf)
+    return buf
+
+
+def _origin(form, nd_offset: int, keys: list):
+    """The linear ``form`` ({loop: coefficient}, constant) as an affine expression whose loop
+    ``keys[i]`` is dimension ``nd_offset + i``."""
+    e = ir.AffineConstantExpr.get(form[1])
+    for k, c in form[0].items():
+        e = e + ir.AffineDimExpr.get(nd_offset + keys.index(k)) * c
+    return e
 
 
 def _scale_factor(fn, ops, p: Pack):

@@ -199,7 +199,6 @@ def predict(p: LoopProfile, c: Candidate, t: Target) -> Prediction:
     """The analytical `Prediction` for candidate ``c`` of loop profile ``p`` on ``t``: resource,
     recurrence, front-end and memory bounds, in cycles per original iteration."""
     iters, per, reg_bits, cliff = shape(p, c, t)
-    copies = c.factor
     lanes = max(1, reg_bits // (8 * p.elem_bytes))
     wide = reg_bits > 256
     # vector-acc covering the whole inner loop in at most MAX_FULL_TRIPS trips of its main
@@ -233,17 +232,7 @@ def predict(p: LoopProfile, c: Candidate, t: Target) -> Prediction:
     res = max((loads + spill) / load_ports, (stores + spill) / t.store_ports,
               fp / fma_units, div * t.div_rthroughput, uops / t.issue_width,
               1.0 / t.taken_branches_per_cycle) + t.back_edge_cycles
-    if p.reduction:
-        rec = p.chain_latency * copies / c.accumulators
-    elif p.recurrence:
-        # unrolled, LLVM keeps y[t] in a register within a trip but reloads y[t-1] from memory
-        # at the start of the next (seen in iir × 2): one store-to-load forwarding per trip
-        rec = p.chain_latency * copies / p.recurrence + (t.store_forward_latency if copies > 1 else 0)
-    else:
-        rec = 0.0
-    if hoisted and p.shared_stores:
-        link = t.fma_latency if p.fma else t.add_latency
-        rec = max(rec, link * iters / p.trip)
+    rec = _recurrence_cycles(p, c, t, iters, hoisted)
     insn_bytes = 6 if lanes > 1 or p.elem_bytes == 8 else 5
     code_bytes = int(round((uops - overhead) * insn_bytes)) + 10
     if uops <= t.uop_cache_uops:
@@ -264,6 +253,25 @@ def predict(p: LoopProfile, c: Candidate, t: Target) -> Prediction:
     tail = 0.0 if hoisted else tail_cycles(p, iters // f, t, f, lanes if c.variant == "vector-acc" else 0)
     return Prediction(c, lanes, iters, uops, code_bytes, vec, gp, spill, res, rec, fe, bound,
                       core, mem, tail, cycles + tail)
+
+
+def _recurrence_cycles(p: LoopProfile, c: Candidate, t: Target, iters: int, hoisted: bool) -> float:
+    """Cycles per trip of the loop-carried chain: a reduction's over its accumulators, a
+    recurrence's over its distance, and, for a row kept in registers (``hoisted``), one link
+    per trip across the enclosing loop."""
+    copies = c.factor
+    if p.reduction:
+        rec = p.chain_latency * copies / c.accumulators
+    elif p.recurrence:
+        # unrolled, LLVM keeps y[t] in a register within a trip but reloads y[t-1] from memory
+        # at the start of the next (seen in iir × 2): one store-to-load forwarding per trip
+        rec = p.chain_latency * copies / p.recurrence + (t.store_forward_latency if copies > 1 else 0)
+    else:
+        rec = 0.0
+    if hoisted and p.shared_stores:
+        link = t.fma_latency if p.fma else t.add_latency
+        rec = max(rec, link * iters / p.trip)
+    return rec
 
 
 def leading(preds: list, ratio: float = LEAD) -> list:

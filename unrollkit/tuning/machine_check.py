@@ -268,12 +268,45 @@ def grounded(row: dict, facts: dict, prof, t) -> None:
     # resources alone (llvm-mca's block throughput), for loops whose chain is known separately
     block = max(facts.get("mca_rthroughput") or facts["asm_core"],
                 facts.get("divider", 0.0)) + t.back_edge_cycles
-    chain = False
     # the inner loop vanished into the enclosing one: no loop entry or remainder of its own,
     # and when nothing is stored in the hot loop, what the inner loop stored stays in
     # registers across the enclosing loop (gemm: the C row over k), a chain per trip
     whole = bool(prof.parent) and 0 < prof.trip <= iters
     in_registers = whole and not facts.get("mem_stores")
+    trip, chain = _chain_bound(row, facts, prof, t, iters, trip, block, in_registers)
+    fe = _front_end_cycles(facts, pred, t)
+    core = max(trip, fe) / iters
+    mem = memory_cycles(prof, t)
+    l1 = l1_cycles(facts["mem_loads"], facts["mem_stores"], facts["wide"], t) / iters
+    bound = "rec" if chain else "mca" if facts.get("mca_cycles") else "asm"
+    if not chain and facts.get("divider", 0.0) >= trip:
+        bound = "div"
+    if fe > trip:
+        bound = "fe"
+    if mem > core:
+        bound = "mem"
+    row["iters"] = iters
+    row["core"] = core
+    row["mem"] = mem
+    row["bound"] = bound
+    lanes = pred.lanes if row["candidate"].variant == "vector-acc" else 0
+    tail = 0.0 if whole else tail_cycles(prof, iters // jam, t, jam, lanes)
+    cycles = combine(core, l1, memory_parts(prof, t))
+    if not in_registers:  # (a row kept in registers has no chain through memory)
+        across = parent_chain(prof, jam, t)
+        if across > cycles:
+            cycles, row["bound"] = across, "rec/parent"
+    row["cycles"] = cycles + tail
+
+
+def _chain_bound(row: dict, facts: dict, prof, t, iters: int, trip: float, block: float,
+                 in_registers: bool) -> tuple:
+    """(cycles per trip, whether the loop-carried chain bounds it): the machine code's
+    resources (``trip``: llvm-mca's cycles; ``block``: its block throughput) against the
+    chain known from the descriptor (a row kept in registers, a recurrence, a reduction)."""
+    jam = row["candidate"].jam
+    pred = row["prediction"]
+    chain = False
     if in_registers and prof.shared_stores and not prof.reduction:
         link = t.fma_latency if prof.fma else t.add_latency
         rec = link * iters / prof.trip
@@ -301,33 +334,16 @@ def grounded(row: dict, facts: dict, prof, t) -> None:
             res = trip
         trip = max(res, rec)
         chain = rec >= res
+    return trip, chain
+
+
+def _front_end_cycles(facts: dict, pred, t) -> float:
+    """Cycles per trip the front end needs: from the decoded-uop cache when the loop fits it,
+    else from the legacy decoders' bytes per cycle."""
     uops = facts.get("mca_uops") or facts["insns"]
     if uops <= t.uop_cache_uops:
-        fe = (facts["insns"] + 1) / t.issue_width
-    else:
-        fe = (facts.get("bytes") or pred.code_bytes) / t.legacy_decode_bytes
-    core = max(trip, fe) / iters
-    mem = memory_cycles(prof, t)
-    l1 = l1_cycles(facts["mem_loads"], facts["mem_stores"], facts["wide"], t) / iters
-    bound = "rec" if chain else "mca" if facts.get("mca_cycles") else "asm"
-    if not chain and facts.get("divider", 0.0) >= trip:
-        bound = "div"
-    if fe > trip:
-        bound = "fe"
-    if mem > core:
-        bound = "mem"
-    row["iters"] = iters
-    row["core"] = core
-    row["mem"] = mem
-    row["bound"] = bound
-    lanes = pred.lanes if row["candidate"].variant == "vector-acc" else 0
-    tail = 0.0 if whole else tail_cycles(prof, iters // jam, t, jam, lanes)
-    cycles = combine(core, l1, memory_parts(prof, t))
-    if not in_registers:  # (a row kept in registers has no chain through memory)
-        across = parent_chain(prof, jam, t)
-        if across > cycles:
-            cycles, row["bound"] = across, "rec/parent"
-    row["cycles"] = cycles + tail
+        return (facts["insns"] + 1) / t.issue_width
+    return (facts.get("bytes") or pred.code_bytes) / t.legacy_decode_bytes
 
 
 def cliff(facts: dict, base: dict) -> str:
