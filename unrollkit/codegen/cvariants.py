@@ -38,6 +38,7 @@ import numpy as np
 
 from unrollkit.codegen import so_cache
 from unrollkit.core.errors import ArgumentError, CompileError, ToolMissingError, TransformError
+from unrollkit.core.target import cpuinfo
 import platform
 
 CVARIANTS = ("c-plain", "c-pragma", "c-manual", "c-macro", "cxx-template")
@@ -170,17 +171,10 @@ def compiler_version(path: str) -> str:
 @functools.lru_cache(maxsize=None)
 def _host_cpu() -> str:
     """What ``-march=native`` resolves from: the CPU model and its feature flags."""
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
+    info = cpuinfo()
+    if not info:
         return platform.machine() + " " + platform.processor()
-    fields = {}
-    for line in text.splitlines():
-        if not line.strip():
-            break  # the first CPU is enough
-        name, _, value = line.partition(":")
-        fields[name.strip()] = value.strip()
-    return fields.get("model name", "") + "|" + fields.get("flags", "")
+    return info.get("model name", "") + "|" + info.get("flags", "")
 
 
 # -- building, with the disk cache

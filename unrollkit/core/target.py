@@ -218,6 +218,23 @@ def host() -> tuple:
     return llvm.get_process_triple(), llvm.get_host_cpu_name(), llvm.get_host_cpu_features().flatten()
 
 
+@functools.lru_cache(None)
+def cpuinfo() -> dict:
+    """The first CPU's fields in /proc/cpuinfo (``model name``, ``flags``, ...); {} where it
+    cannot be read. The one reader of that file (the benchmark's record, the C cache's key)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return {}
+    fields = {}
+    for line in text.splitlines():
+        if not line.strip():
+            break  # the first CPU is enough
+        name, _, value = line.partition(":")
+        fields[name.strip()] = value.strip()
+    return fields
+
+
 def read_host() -> dict:
     """CPU name and enabled features, as LLVM's code generation sees them."""
     _, cpu, _ = host()

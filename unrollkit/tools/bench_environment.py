@@ -12,6 +12,7 @@ import numpy as np
 from threadpoolctl import threadpool_info
 
 from unrollkit.codegen import backend
+from unrollkit.core.target import cpuinfo
 from unrollkit.core.versions import versions
 from unrollkit.tools.bench_workload import ALIGN, PAGE_OFFSETS
 from unrollkit.codegen import cvariants
@@ -35,13 +36,7 @@ def environment(pin, repeat: int, sample_seconds: float, compilers: dict) -> dic
 
 def _cpu_model() -> str:
     """The CPU's marketing name (/proc/cpuinfo), else what `platform` says."""
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor()
+    return cpuinfo().get("model name") or platform.processor()
 
 
 def _blas_info() -> list:
