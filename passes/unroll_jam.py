@@ -91,7 +91,7 @@ class UnrollJam(Pass):
                             f"{self.loop!r}; MLIR's unroll-and-jam needs the bounds of inner loops "
                             "invariant in the jammed loop (jam the tile loop's copies instead, or "
                             "tile after unroll-and-jam)")
-            check_unroll_jam(op, what)
+            check_unroll_jam(op, what, self.factor)
             if self.remainder != "cleanup":
                 from .peel import peel_loop
                 op, _ = peel_loop(op, self.factor, self.remainder[len("peel-"):])

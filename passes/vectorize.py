@@ -43,12 +43,13 @@ from typing import ClassVar
 from mlir import ir
 from mlir.dialects import affine, arith, vector
 
+from unrollkit.analysis.legality import vectorize_violation
 from unrollkit.errors import TransformError
 from unrollkit.ir_utils import (body_ops, bound_maps, bound_operands, copy_attributes, count_ops,
                                 has_iter_args, is_innermost, iv_of, loop_name, never_runs, step_of)
 
 from .base import Pass, check_code_size, register
-from .dependence import Access, _range, dependence_pairs, interval, signs
+from .dependence import Access, _range, interval
 from .peel import peel_loop
 from .split_accumulators import REDUCTIONS, find_reductions
 from .unroll import select_loops
@@ -162,12 +163,11 @@ def _analyse(loop, width: int, allow_red: bool) -> dict:
             _fail(loop, "its induction variable is used as a value (only as a subscript vectorizes)")
         if any(v in varying for v in ins):
             varying.update(op.results)
-    for a, b in dependence_pairs(loop):
-        if a.op in red_ops and b.op in red_ops:
-            continue
-        if any(vec[0] != 0 for vec in signs(a, b, [loop])):
-            _fail(loop, f"a dependence on {a.memref.get_name()} crosses its iterations (a recurrence "
-                        "or an unknown distance): lanes would read values not yet computed")
+    v = vectorize_violation(loop, width, red_ops)
+    if v is not None:
+        _fail(loop, f"a dependence on {v.memref_name} crosses its iterations within {width} lanes, "
+                    "its sink not after its source in the body (a recurrence or an unknown "
+                    "distance): lanes would read values not yet computed")
     return {"varying": varying, "kinds": kinds, "reds": reds}
 
 
