@@ -232,3 +232,41 @@ def test_unroll_jam_sibling_loops_every_direction(a, b, writer, factor):
     legal = a != (-1 if writer == "first" else 1)
     _expect(sibling_pair(a, b, writer), f"unroll-jam{{loop=i,factor={factor}}}", legal)
 
+
+
+# ---------------------------------------------------------------- accumulator splitting
+
+TWO = kernel_from('''
+    def two(x: uk.f64["N"], out: uk.f64[2]):
+        for i in range(N):
+            out[0] += x[i] * out[1]
+            out[1] = x[i] * 2.0
+    ''')
+SCALED = kernel_from('''
+    def scaled(x: uk.f64["N"], out: uk.f64[2]):
+        for i in range(N):
+            out[0] += x[i] * out[1]
+    ''')
+
+
+@pytest.mark.parametrize("kernel,pipeline", [
+    (TWO, "split-accumulators{loop=i,accumulators=3}"),
+    (SCALED, "split-accumulators{loop=i,accumulators=3}"),
+    (SCALED, "vectorize{loop=i,width=4,reductions=true}")], ids=["split-two", "split-scaled", "vectorize"])
+def test_reduction_beside_another_element_of_its_array(kernel, pipeline):
+    """out[0] is the reduction, out[1] another element read (and in TWO stored) in the same loop:
+    only out[0] is hoisted into accumulators, so this is legal (refused before: "read or
+    written elsewhere")."""
+    check_against_reference(kernel, {"N": 11}, pipeline, seeds=(0, 1), rtol=1e-12)
+
+
+def test_reduction_element_used_elsewhere_is_refused():
+    k = kernel_from('''
+        def leak(x: uk.f64["N"], y: uk.f64["N"], out: uk.f64[2]):
+            for i in range(N):
+                out[0] += x[i]
+                y[i] = out[i - i] * 2.0
+        ''')
+    for pipeline in ("split-accumulators{loop=i,accumulators=3}", "vectorize{loop=i,width=4,reductions=true}"):
+        with pytest.raises(TransformError, match="elsewhere"):
+            check_against_reference(k, {"N": 11}, pipeline)
