@@ -12,7 +12,8 @@ Options:
 Uses the transform dialect's ``transform.loop.unroll_and_jam`` on the named loops (upstream's
 ``affine-loop-unroll-jam`` pass only touches the first top-level loop of a function). A trip
 count that the factor does not divide leaves a cleanup nest after the jammed one. Refused when
-a dependence carried by the loop would be reversed by jamming (passes/dependence.py), when the
+a dependence carried by the loop at a distance below factor × step would be reversed by
+jamming (exact, on isl: unrollkit/analysis/legality.py), when the
 loops inside have bounds that depend on it, or when the code would exceed the size budget.
 
 Before → after (``unroll-jam{loop=i,factor=2}`` on gemm, M = 4)::

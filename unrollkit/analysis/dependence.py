@@ -228,6 +228,15 @@ class Model:
                     out.append(Dependence(KINDS[a.writes, b.writes], a, b, rel, self))
         return out
 
+    def inside(self, op, shape: list) -> bool:
+        """Is every element access ``op`` touches (over every iteration under root) inside a
+        memref of static ``shape``? False when unknown."""
+        st = self.statement(op)
+        if st.access is None or min(shape, default=0) < 0:
+            return False
+        box = " and ".join(f"0 <= e{k} < {n}" for k, n in enumerate(shape)) or "0 = 0"
+        return st.access.range().is_subset(self._set(f"{{ [{_vars('e', len(shape))}] : {box} }}"))
+
     def statement(self, op) -> Statement:
         """The statement of access ``op`` (under root)."""
         op = op.operation
