@@ -270,3 +270,19 @@ def test_reduction_element_used_elsewhere_is_refused():
     for pipeline in ("split-accumulators{loop=i,accumulators=3}", "vectorize{loop=i,width=4,reductions=true}"):
         with pytest.raises(TransformError, match="elsewhere"):
             check_against_reference(k, {"N": 11}, pipeline)
+
+
+def test_vectorized_triangular_access_is_marked_in_bounds():
+    """``x[i, j - i]`` for j in range(i, N): the lanes stay in [0, N - i); bounding i and j each
+    on its own (the interval analysis before isl) put j - i below 0 and left the transfer masked."""
+    import unrollkit as uk
+    k = kernel_from('''
+        def shift(x: uk.f64["N", "N"], y: uk.f64["N", "N"]):
+            for i in range(N):
+                for j in range(i, N):
+                    y[i, j] = x[i, j - i] * 2.0
+        ''')
+    f = check_against_reference(k, {"N": 13}, "vectorize{loop=j,width=4}", seeds=(0, 1))
+    text = f.ir("transformed")
+    reads = [line for line in text.splitlines() if "vector.transfer_read" in line]
+    assert reads and all("in_bounds = [true]" in line for line in reads), reads
