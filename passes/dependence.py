@@ -14,9 +14,7 @@ from mlir import ir
 from unrollkit.analysis.dependence import Model
 from unrollkit.analysis.legality import permutation_violation, tiling_violation, unroll_jam_violation
 from unrollkit.errors import TransformError
-from unrollkit.ir_utils import bound_maps, bound_operands, enclosing_loops, loop_name, loop_of_iv, step_of, walk_ops
-
-ANY = (-1, 0, 1)
+from unrollkit.ir_utils import enclosing_loops, loop_name, loop_of_iv, walk_ops
 
 
 class Access:
@@ -105,54 +103,6 @@ def signs(a: Access, b: Access, loops: list):
     if rel is not None and rel.is_empty():
         return []
     return model.signs_of(model.distances(sa, sb, rel, loops, None), len(loops))
-
-
-def interval(form, ranges):
-    """(min, max) of a linear form over loop ranges (``ranges`` caches loop → (lo, hi))."""
-    if form is None:
-        return None
-    coeffs, const = form
-    lo = hi = const
-    for key, c in coeffs.items():
-        r = _range(key, ranges)
-        if r is None:
-            return None
-        a, b = c * r[0], c * r[1]
-        lo, hi = lo + min(a, b), hi + max(a, b)
-    return lo, hi
-
-
-def _range(key, ranges):
-    """Value range of a loop's induction variable (its bounds evaluated over outer ranges)."""
-    if isinstance(key, ir.Value):
-        return None
-    if key in ranges:
-        return ranges[key]
-    lbm, ubm = bound_maps(key)
-    lbo, ubo = bound_operands(key)
-    los = [interval(linear(e, lbm.n_dims, lbo), ranges) for e in lbm.results]
-    his = [interval(linear(e, ubm.n_dims, ubo), ranges) for e in ubm.results]
-    if any(x is None for x in los + his):
-        return None
-    lo, hi = max(x[0] for x in los), min(x[1] for x in his) - 1
-    if all(x[0] == x[1] for x in los) and len(los) == 1 and hi >= lo:
-        hi = lo + (hi - lo) // step_of(key) * step_of(key)  # the last IV on the step grid
-    r = (lo, hi)
-    ranges[key] = r
-    return r
-
-
-def _sign(x: int) -> int:
-    return (x > 0) - (x < 0)
-
-
-def dependence_pairs(root):
-    """Ordered pairs (a, b) of accesses under ``root`` to one memref, at least one a store."""
-    acc = accesses(root)
-    for a in acc:
-        for b in acc:
-            if a.memref == b.memref and (a.write or b.write):
-                yield a, b
 
 
 def check_permutation(band: list, order: list, what: str) -> None:

@@ -70,10 +70,13 @@ class Dependence:
 class Model:
     """The statements under ``root`` and their dependences (see the module docstring)."""
 
-    def __init__(self, root, body: bool = True):
-        """``body=False``: only the domains down to ``root`` (`place`), no statements."""
+    def __init__(self, root, body: bool = True, upper_bounds: dict | None = None):
+        """``body=False``: only the domains down to ``root`` (`place`), no statements;
+        ``upper_bounds``: loop op → a constant upper bound to use instead of its own (what
+        the loop would be after padding)."""
         self.root = root.operation
         self.body = body
+        self.upper_bounds = {op.operation: hi for op, hi in (upper_bounds or {}).items()}
         self.ctx = isl.Context()
         self.forms = ValueForms(self.ctx)
         self.statements = []
@@ -151,6 +154,8 @@ class Model:
         try:
             lows = self.forms.map_results(lbm, ops[:lbm.n_inputs])
             highs = self.forms.map_results(ubm, ops[lbm.n_inputs:lbm.n_inputs + ubm.n_inputs])
+            if op in self.upper_bounds:
+                highs = [self.forms.const(self.upper_bounds[op])]
             inner = nest.loop(lows, highs, step)
         except (NotAffine, isl.Error, ValueError):
             inner = nest.loops([([], [], 1)])  # the variable is free: a superset of its values
@@ -227,6 +232,20 @@ class Model:
                 if rel is None or not rel.is_empty():
                     out.append(Dependence(KINDS[a.writes, b.writes], a, b, rel, self))
         return out
+
+    def element_ranges(self, op) -> list | None:
+        """(min, max) per memref dimension of the elements access ``op`` touches over every
+        iteration under root; None when unknown, [] when it never runs."""
+        st = self.statement(op)
+        if st.access is None:
+            return None
+        elements = st.access.range()
+        if elements.is_empty():
+            return []
+        if not elements.is_bounded():
+            return None
+        n = elements.dim(isl.dim_type.set)
+        return [(elements.dim_min_val(k).to_python(), elements.dim_max_val(k).to_python()) for k in range(n)]
 
     def inside(self, op, shape: list) -> bool:
         """Is every element access ``op`` touches (over every iteration under root) inside a
