@@ -86,6 +86,9 @@ class Model:
         self._order = 0
         chain = _ancestors(self.root)
         self._walk_chain(chain, Nest.root(self.ctx), [])
+        if self.place is None:  # never silently "no dependence": the walk must reach root
+            raise ValueError(f"the dependence analysis could not reach {op_name(self.root)} "
+                             "from the operations around it")
 
     # -- building
     def _walk_chain(self, chain: list, nest: Nest, loops: list) -> None:

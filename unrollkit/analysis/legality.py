@@ -101,8 +101,7 @@ def unroll_jam_violation(loop, factor: int | None = None) -> Violation | None:
             if vec[0] <= 0:
                 continue
             rest = lex_sign(vec[1:])
-            if rest < 0 or (rest == 0 and src.op != snk.op and snk.order < src.order
-                            and not same_jam_unit(src.op, snk.op)):
+            if rest < 0 or (rest == 0 and src.op != snk.op and _text_reversed(src, snk)):
                 return Violation(dep, vec, inner)
     return None
 
@@ -136,6 +135,13 @@ def touches_element_of(loop, reduction_store, others: list) -> list:
         if rel is None or not rel.is_empty():
             out.append(op)
     return out
+
+
+def _text_reversed(src, snk) -> bool:
+    """With "=" on every common loop inside the jammed one, the jammed copies run statement by
+    statement: a sink placed before its source in the text runs first, unless both sit in one
+    run of loop-free statements (copied as a unit)."""
+    return snk.order < src.order and not same_jam_unit(src.op, snk.op)
 
 
 def same_jam_unit(x, y) -> bool:
