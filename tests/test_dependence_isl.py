@@ -286,3 +286,67 @@ def test_vectorized_triangular_access_is_marked_in_bounds():
     text = f.ir("transformed")
     reads = [line for line in text.splitlines() if "vector.transfer_read" in line]
     assert reads and all("in_bounds = [true]" in line for line in reads), reads
+
+
+# ---------------------------------------------------------------- IR the frontend does not write
+
+
+def _model_of(text: str):
+    from mlir import ir
+    ctx = ir.Context()
+    with ctx:
+        module = ir.Module.parse(text)
+        (loop,) = [op for op in module.body.operations[0].regions[0].blocks[0].operations
+                   if op.name == "affine.for"]
+        model = Model(loop)
+        return ctx, module, loop, [(d.kind, d.directions([loop])) for d in model.dependences()]
+
+
+def test_vector_accesses_depend_through_every_lane():
+    """A 4-lane store at a[i + 4] and a 4-lane load at a[i]: the load of a later iteration reads
+    lanes an earlier store wrote (flow, distance 1..4 ahead is "<"), and stores 1..3 apart
+    overlap (output). The test before isl did not look at vector accesses at all."""
+    ctx, _, _, deps = _model_of('''
+        func.func @f(%a: memref<16xf32>) {
+          affine.for %i = 0 to 8 {
+            %v = affine.vector_load %a[%i] : memref<16xf32>, vector<4xf32>
+            affine.vector_store %v, %a[%i + 4] : memref<16xf32>, vector<4xf32>
+          }
+          return
+        }''')
+    assert sorted(deps) == [("flow", [(1,)]), ("output", [(1,)])]
+
+
+def test_affine_if_restricts_the_statement_domain():
+    """The store runs only for i >= 6, the load of a[i + 2] only for i < 4: the elements
+    never meet (a[8..] written, a[2..5] read), so there is no dependence."""
+    _, _, _, deps = _model_of('''
+        func.func @f(%a: memref<16xf32>, %b: memref<16xf32>) {
+          affine.for %i = 0 to 8 {
+            affine.if affine_set<(d0) : (d0 - 6 >= 0)>(%i) {
+              %c = arith.constant 1.0 : f32
+              affine.store %c, %a[%i + 2] : memref<16xf32>
+            } else {
+              affine.if affine_set<(d0) : (3 - d0 >= 0)>(%i) {
+                %v = affine.load %a[%i + 2] : memref<16xf32>
+                affine.store %v, %b[%i] : memref<16xf32>
+              }
+            }
+          }
+          return
+        }''')
+    assert deps == []
+
+
+def test_an_index_the_analysis_cannot_read_gives_every_direction():
+    """A subscript loaded from memory: unknown, so every direction (and the jam is refused)."""
+    ctx, module, loop, deps = _model_of('''
+        func.func @f(%a: memref<16xf32>, %idx: memref<16xindex>) {
+          affine.for %i = 0 to 8 {
+            %k = affine.load %idx[%i] : memref<16xindex>
+            %v = memref.load %a[%k] : memref<16xf32>
+            affine.store %v, %a[%i] : memref<16xf32>
+          }
+          return
+        }''')
+    assert ("flow", [(-1,), (0,), (1,)]) in deps and ("anti", [(-1,), (0,), (1,)]) in deps
