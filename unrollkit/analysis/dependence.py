@@ -21,6 +21,7 @@ overlapping inputs).
 from __future__ import annotations
 
 import dataclasses
+import threading
 
 import islpy as isl
 from mlir import ir
@@ -77,12 +78,11 @@ class Model:
         self.root = root.operation
         self.body = body
         self.upper_bounds = {op.operation: hi for op, hi in (upper_bounds or {}).items()}
-        self.ctx = isl.Context()
+        self.ctx, self._texts = _context()
         self.forms = ValueForms(self.ctx)
         self.statements = []
         self.outer = 0  # loops around root: one iteration for every statement
         self.place = None  # (Nest, loops) just outside root
-        self._texts = {}
         self._order = 0
         chain = _ancestors(self.root)
         self._walk_chain(chain, Nest.root(self.ctx), [])
@@ -304,6 +304,18 @@ class Model:
         if s is None:
             s = self._texts[text] = isl.Set.read_from_str(self.ctx, text)
         return s
+
+
+_PER_THREAD = threading.local()
+
+
+def _context():
+    """This thread's isl context and its parsed relations by text (an isl context is not
+    thread-safe; the relations `Model` parses — orders, deltas, sign cells — repeat across
+    calls, and parsing them costs more than using them)."""
+    if not hasattr(_PER_THREAD, "ctx"):
+        _PER_THREAD.ctx, _PER_THREAD.texts = isl.Context(), {}
+    return _PER_THREAD.ctx, _PER_THREAD.texts
 
 
 def _ancestors(op) -> list:
