@@ -350,3 +350,23 @@ def test_an_index_the_analysis_cannot_read_gives_every_direction():
           return
         }''')
     assert ("flow", [(-1,), (0,), (1,)]) in deps and ("anti", [(-1,), (0,), (1,)]) in deps
+
+
+def test_a_loop_never_reached_never_runs():
+    """At N = 1 the outer loop is empty: the inner loop is never reached, so it never runs and
+    its trip count is nonnegative wherever it runs (two fuzz cases, 503172 and 503798, were
+    refused later in their pipelines when this was unknown)."""
+    k = kernel_from('''
+        def unreached(z: uk.f64["N", "M"]):
+            for i in range(1, N - 1):
+                for j in range(i + 1, min(M - 1, i + 4)):
+                    z[i, j] = 1.0
+        ''')
+    ctx, module = lowered_module(k, {"N": 1, "M": 3})
+    with ctx:
+        j = _loop(module, "j")
+        assert never_runs(j) and trip_count_nonnegative(j)
+    ctx, module = lowered_module(k, {"N": 9, "M": 8})
+    with ctx:
+        j = _loop(module, "j")
+        assert not never_runs(j)

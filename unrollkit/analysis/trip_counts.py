@@ -18,18 +18,21 @@ from .nest import Unbounded, align
 
 def bound_span(loop_op):
     """(min, max) of ``ub − lb`` of ``loop_op`` (one lower and one upper bound expression)
-    over the iterations of the loops around it; None if it is never reached or cannot be
-    expressed."""
+    over the iterations of the loops around it; (0, 0) if it is never reached (it never runs,
+    and every claim about its trip count holds there); None if it cannot be expressed."""
     lbm = ir.AffineMapAttr(loop_op.attributes["lowerBoundMap"]).value
     ubm = ir.AffineMapAttr(loop_op.attributes["upperBoundMap"]).value
+    model = Model(loop_op, body=False)
+    if model.place[0].is_empty():
+        return 0, 0
     if len(lbm.results) != 1 or len(ubm.results) != 1:
         return None
     ops = list(loop_op.operands)
-    model = Model(loop_op, body=False)
     try:
         (lo,) = model.forms.map_results(lbm, ops[:lbm.n_inputs])
         (hi,) = model.forms.map_results(ubm, ops[lbm.n_inputs:lbm.n_inputs + ubm.n_inputs])
         hi, lo = align(hi, lo)
-        return model.place[0].range_of(hi - lo)
+        span = model.place[0].range_of(hi - lo)
     except (NotAffine, Unbounded, isl.Error, ValueError):
         return None
+    return (0, 0) if span is None else span
