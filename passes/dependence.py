@@ -18,6 +18,9 @@ from unrollkit.ir_utils import enclosing_loops, loop_name, loop_of_iv, walk_ops
 
 
 class Access:
+    """One ``affine.load``/``affine.store``: its memref, whether it writes, the linear form
+    of each subscript (None where not linear) and the loops around it."""
+
     def __init__(self, op):
         self.op = op
         self.write = op.name == "affine.store"
@@ -30,6 +33,7 @@ class Access:
 
 
 def accesses(root) -> list:
+    """The `Access` of every affine load and store under ``root``."""
     return [Access(op) for op in walk_ops(root) if op.name in ("affine.load", "affine.store")]
 
 

@@ -42,6 +42,7 @@ class Violation:
 
     @property
     def memref_name(self) -> str:
+        """The SSA name of the memref the dependence is on (as the error messages spell it)."""
         mem = self.dependence.source.memref
         return "an unknown memref" if mem is None else mem.get_name()
 
