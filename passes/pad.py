@@ -24,11 +24,12 @@ from typing import ClassVar
 
 from mlir import ir
 
+from unrollkit.analysis.dependence import Model
 from unrollkit.core.errors import TransformError
 from unrollkit.ir.ir_utils import bound_maps, constant_trip_count, has_iter_args, loop_name, rebuild_loop, step_of, walk_ops
 
-from .base import Pass, register, select_loops, check_int
-from .dependence import Access, interval as _interval
+from .base import Pass, check_int, register, select_loops
+from .dependence import Access
 
 
 def pad_loop(op, factor: int):
@@ -45,18 +46,17 @@ def pad_loop(op, factor: int):
         return op
     lo = ir.AffineConstantExpr(lbm.results[0]).value
     new_hi = lo + -(-trips // factor) * factor * step_of(op)
-    ranges = {op: (lo, new_hi - 1)}
+    model = Model(op, upper_bounds={op: new_hi})  # every access as if padded (exact, isl)
     for acc_op in walk_ops(op):
         if acc_op.name not in ("affine.load", "affine.store"):
             continue
         acc = Access(acc_op)
         shape = ir.MemRefType(acc.memref.type).shape
-        for dim, form in enumerate(acc.forms):
-            span = _interval(form, ranges)
-            if span is None:
-                raise TransformError(f"cannot pad loop {name!r}: cannot bound subscript {dim} of "
-                                     f"{acc.memref.get_name()} (not an affine function of loops "
-                                     "with constant bounds)")
+        spans = model.element_ranges(acc_op)
+        if spans is None:
+            raise TransformError(f"cannot pad loop {name!r}: cannot bound the subscripts of "
+                                 f"{acc.memref.get_name()} (not affine functions of the loops)")
+        for dim, span in enumerate(spans):
             if span[0] < 0 or span[1] >= shape[dim]:
                 raise TransformError(
                     f"cannot pad loop {name!r} from {trips} to {-(-trips // factor) * factor} "

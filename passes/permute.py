@@ -6,10 +6,11 @@ Options:
         consecutive loops of one perfect nest, in any order).
     interchange{a=i,b=k}: swap two loops of a perfect nest (``permute`` with those two swapped).
 
-Legality: a conservative dependence test (passes/dependence.py): every pair of accesses to one
-array, at least one a store, gives each loop's direction (<, =, > or unknown); the reorder is
-refused if a dependence that runs forward in the old order would run backward in the new, and
-the error names the loops, the array and the directions. A loop whose bounds use another
+Legality: the exact dependence analysis on isl (unrollkit/analysis/dependence.py): every
+dependence between two accesses to one array, at least one a store, has its exact set of
+direction vectors over the band; the reorder is refused if one that runs forward in the old
+order would run backward in the new, and the error names the loops, the array and the
+directions. A loop whose bounds use another
 loop's induction variable cannot move outside it.
 
 Before → after (``permute{order=i:j:k}`` on gemm's i-k-j nest)::

@@ -12,8 +12,8 @@ the others from ⊕'s identity; after the loop a balanced tree combines them and
 Floating-point sums are reassociated (that is the point: k independent FMA chains instead of
 one), so results differ from the sequential sum by rounding.
 
-Refused, naming the loop: no reduction in its body; the reduced array is accessed elsewhere in
-the loop; the reduction sits in a loop nested inside (make the reduction loop innermost first,
+Refused, naming the loop: no reduction in its body; the reduced element is accessed elsewhere in
+the loop (other elements of its array may be); the reduction sits in a loop nested inside (make the reduction loop innermost first,
 e.g. ``permute{order=i:j:k}`` for gemm's k); bounds that are a min/max (a partial tile).
 
 Before → after (``split-accumulators{loop=i,accumulators=2}`` on dot, N = 8)::
@@ -32,6 +32,7 @@ from typing import ClassVar
 from mlir import ir
 from mlir.dialects import affine, arith
 
+from unrollkit.analysis.legality import touches_element_of
 from unrollkit.core.errors import TransformError
 from unrollkit.ir.ir_utils import (body_ops, bound_maps, bound_operands, clone_into, copy_attributes,
                                 count_ops, has_iter_args, iv_of, loop_name, never_runs, step_of,
@@ -73,9 +74,12 @@ def find_reductions(loop) -> list:
                 others = [op for op in walk_ops(loop)
                           if op.name in ("affine.load", "affine.store") and op not in (ld, st)
                           and Access(op).memref == acc.memref]
-                if others:
+                # other elements of the array may be used (exact, isl): only the reduction's is
+                # hoisted into accumulators
+                if others and touches_element_of(loop, st, others):
                     raise TransformError(f"cannot split accumulators of loop {name!r}: "
-                                         f"{acc.memref.get_name()} is read or written elsewhere in it")
+                                         f"its element of {acc.memref.get_name()} is read or written "
+                                         "elsewhere in it")
                 out.append((ld, red, st))
                 break
     return out

@@ -12,7 +12,8 @@ Options:
 Uses the transform dialect's ``transform.loop.unroll_and_jam`` on the named loops (upstream's
 ``affine-loop-unroll-jam`` pass only touches the first top-level loop of a function). A trip
 count that the factor does not divide leaves a cleanup nest after the jammed one. Refused when
-a dependence carried by the loop would be reversed by jamming (passes/dependence.py), when the
+a dependence carried by the loop at a distance below factor × step would be reversed by
+jamming (exact, on isl: unrollkit/analysis/legality.py), when the
 loops inside have bounds that depend on it, or when the code would exceed the size budget.
 
 Before → after (``unroll-jam{loop=i,factor=2}`` on gemm, M = 4)::
@@ -36,6 +37,7 @@ from unrollkit.ir.transform_script import apply_to_groups
 
 from .base import Pass, check_code_size, register, select_loops, check_int
 from .dependence import check_unroll_jam
+from .peel import peel_loop
 from .unroll import own_cleanup
 from mlir.dialects.transform import loop
 
@@ -95,9 +97,8 @@ class UnrollJam(Pass):
                             f"{self.loop!r}; MLIR's unroll-and-jam needs the bounds of inner loops "
                             "invariant in the jammed loop (jam the tile loop's copies instead, or "
                             "tile after unroll-and-jam)")
-            check_unroll_jam(op, what)
+            check_unroll_jam(op, what, self.factor)
             if self.remainder != "cleanup":
-                from .peel import peel_loop
                 op, _ = peel_loop(op, self.factor, self.remainder[len("peel-"):])
             else:
                 op = own_cleanup(op, self.factor)  # upstream's cleanup bound is unclamped

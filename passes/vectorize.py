@@ -23,9 +23,10 @@ masked transfers and picks loops itself; it remains reachable as
 
 Per access: unit stride along the loop in the last dimension → a vector transfer; invariant in
 the loop → a scalar load broadcast to a vector. Refused, naming the loop: not innermost, a
-step other than 1, strided or gathered accesses, a loop-carried dependence (a recurrence such
-as ``y[t] = y[t-1] + x[t]``), the induction variable used as a value, a reduction without
-``reductions=true``.
+step other than 1, strided or gathered accesses, a dependence carried at a distance below the
+width from a statement to an earlier one of the body (a recurrence such as
+``y[t] = y[t-1] + x[t]``; exact, on isl: unrollkit/analysis/legality.py), the induction
+variable used as a value, a reduction without ``reductions=true``.
 
 Before → after (``vectorize{loop=i,width=8}`` on mac, N = 20)::
 
@@ -43,12 +44,14 @@ from typing import ClassVar
 from mlir import ir
 from mlir.dialects import affine, arith, vector
 
+from unrollkit.analysis.dependence import Model
+from unrollkit.analysis.legality import vectorize_violation
 from unrollkit.core.errors import TransformError
 from unrollkit.ir.ir_utils import (body_ops, bound_maps, bound_operands, copy_attributes, count_ops,
-                                has_iter_args, is_innermost, iv_of, loop_name, never_runs, step_of)
+                                   has_iter_args, is_innermost, iv_of, loop_name, never_runs, step_of)
 
-from .base import Pass, check_code_size, register, select_loops, current_target, check_int
-from .dependence import Access, _range, dependence_pairs, interval, signs
+from .base import Pass, check_code_size, check_int, current_target, register, select_loops
+from .dependence import Access
 from .peel import peel_loop
 from .split_accumulators import REDUCTIONS, find_reductions
 
@@ -162,12 +165,11 @@ def _analyse(loop, width: int, allow_red: bool) -> dict:
             _fail(loop, "its induction variable is used as a value (only as a subscript vectorizes)")
         if any(v in varying for v in ins):
             varying.update(op.results)
-    for a, b in dependence_pairs(loop):
-        if a.op in red_ops and b.op in red_ops:
-            continue
-        if any(vec[0] != 0 for vec in signs(a, b, [loop])):
-            _fail(loop, f"a dependence on {a.memref.get_name()} crosses its iterations (a recurrence "
-                        "or an unknown distance): lanes would read values not yet computed")
+    v = vectorize_violation(loop, width, red_ops)
+    if v is not None:
+        _fail(loop, f"a dependence on {v.memref_name} crosses its iterations within {width} lanes, "
+                    "its sink not after its source in the body (a recurrence or an unknown "
+                    "distance): lanes would read values not yet computed")
     return {"varying": varying, "kinds": kinds, "reds": reds}
 
 
@@ -200,10 +202,9 @@ def _vectorize(loop, width: int, plan: dict) -> None:
     vecs = {}
     for r, (ld, red, st) in enumerate(reds):
         vecs[ld.result] = block.arguments[1 + r]
-    ranges = {}
-    r = _range(loop, ranges)
-    if r is not None:  # the vector loop's IV: the last vector starts width − 1 before the end
-        ranges[loop] = (r[0], r[1] - width + 1)
+    # the loop's trip count is a multiple of width (peeled): its vectors' lanes are exactly its
+    # iterations, so a transfer is in bounds where the scalar access is on every iteration
+    model = Model(loop)
     with ir.InsertionPoint(block), loop.location:
         def as_vector(v):
             if v in vecs:
@@ -234,7 +235,7 @@ def _vectorize(loop, width: int, plan: dict) -> None:
                 vty = ir.VectorType.get([width], et)
                 rank = len(acc.forms)
                 pmap = ir.AffineMap.get_minor_identity(rank, 1)
-                inb = _in_bounds(acc, loop, width, ranges)
+                inb = model.inside(op, list(ir.MemRefType(acc.memref.type).shape))
                 if op.name == "affine.load":
                     pad = arith.ConstantOp(et, ir.FloatAttr.get(et, 0.0) if _is_float(et)
                                            else ir.IntegerAttr.get(et, 0)).result
@@ -283,16 +284,3 @@ def _indices(op, vals):
             pass
         out.append(affine.AffineApplyOp(ir.AffineMap.get(amap.n_dims, amap.n_symbols, [e]), operands).result)
     return out
-
-
-def _in_bounds(acc, loop, width: int, ranges) -> bool:
-    """Does every lane stay inside the array? (The last subscript spans ``width`` elements.)"""
-    shape = ir.MemRefType(acc.memref.type).shape
-    for d, form in enumerate(acc.forms):
-        span = interval(form, ranges)
-        if span is None:
-            return False
-        hi = span[1] + (width - 1 if d == len(shape) - 1 else 0)
-        if span[0] < 0 or hi >= shape[d]:
-            return False
-    return True

@@ -134,11 +134,13 @@ def test_dependences_allow_legal_and_refuse_illegal_reorderings(kname, text, ref
         rng = np.random.default_rng(n)
         args = [rng.standard_normal((n, m)).astype(np.float32) for _ in kernel.params]
         want = [a.copy() for a in args]
-        if refusal:
+        # at 1 x 1 no iteration depends on another (the dependent loops are empty): the exact
+        # analysis accepts the reordering there, and the result must still be right
+        if refusal and n > 1:
             with pytest.raises(TransformError) as e:
                 f(*args)
             assert all(w in str(e.value) for w in refusal), str(e.value)
-            return
+            continue
         f(*args)
         interpret(kernel, *want)
         np.testing.assert_allclose(args[0], want[0], rtol=1e-5, atol=1e-5)

@@ -11,9 +11,11 @@ import contextvars
 from mlir import ir
 from mlir.dialects import affine
 
+import math
+
+from unrollkit.analysis.trip_counts import bound_span
 from unrollkit.core.errors import TransformError
 from unrollkit.ir.lower_affine import LOOP_NAME_ATTR
-import math
 
 #: attributes of affine.for that describe its bounds; everything else (uk.name, ...) is copied
 _INHERENT = {"lowerBoundMap", "upperBoundMap", "step", "operandSegmentSizes"}
@@ -401,20 +403,9 @@ def never_runs(loop_op) -> bool:
 
 
 def _bound_span(loop_op):
-    """(min, max) of ``ub − lb`` over the ranges of the enclosing loops, or None."""
-    from unrollkit.passes.dependence import interval, linear  # (passes import ir_utils; the isl analysis removes this)
-    lbm, ubm = bound_maps(loop_op)
-    lbo, ubo = bound_operands(loop_op)
-    if len(lbm.results) != 1 or len(ubm.results) != 1:
-        return None
-    lo = linear(lbm.results[0], lbm.n_dims, lbo)
-    hi = linear(ubm.results[0], ubm.n_dims, ubo)
-    if lo is None or hi is None:
-        return None
-    coeffs = dict(hi[0])
-    for k, c in lo[0].items():
-        coeffs[k] = coeffs.get(k, 0) - c
-    return interval(({k: c for k, c in coeffs.items() if c}, hi[1] - lo[1]), {})
+    """(min, max) of ``ub − lb`` over the iterations of the enclosing loops (exact, isl), or
+    None (several bound expressions, not affine, or never reached)."""
+    return bound_span(loop_op)
 
 
 def perfect_band(outer, depth: int | None = None) -> list:
