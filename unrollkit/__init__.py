@@ -10,7 +10,7 @@ from .versions import check_llvm_majors as _check
 _check()
 
 from .backend import LLVMPolicy  # noqa: E402
-from .dtypes import T, f32, f64, i32, i64  # noqa: E402
+from .dtypes import T, f16, f32, f64, i8, i16, i32, i64, u8  # noqa: E402
 from .errors import (ArgumentError, CodeSizeError, CompileError, KernelSyntaxError,  # noqa: E402
                      TransformError, UnrollkitError)
 from .frontend import kernel  # noqa: E402
@@ -19,6 +19,6 @@ from .language import range, unroll  # noqa: E402,A004 - uk.range, uk.unroll (no
 from .pipeline import Pipeline  # noqa: E402
 from .runtime import jit  # noqa: E402
 
-__all__ = ["kernel", "jit", "Pipeline", "LLVMPolicy", "T", "f32", "f64", "i32", "i64",
+__all__ = ["kernel", "jit", "Pipeline", "LLVMPolicy", "T", "f16", "f32", "f64", "i8", "u8", "i16", "i32", "i64",
            "UnrollkitError", "ArgumentError", "KernelSyntaxError", "TransformError",
            "CodeSizeError", "CompileError", "exp", "log", "sqrt", "tanh", "abs", "floor", "ceil"]

@@ -15,7 +15,7 @@ from mlir import ir
 
 from . import backend, cache, ir_bounds, semantics
 from .backend import Engine
-from .dtypes import BY_NAME
+from .dtypes import BY_NAME, SCALAR_ABI
 from .lower_affine import lower
 from .pipeline import verify
 from .to_llvm import REPEAT_SUFFIX, kernel_symbol, to_llvm_ir
@@ -29,6 +29,7 @@ CODEGEN_VERSION = "kernel-v3-mangled-symbols"
 STAGES = ("affine", "transformed", "llvm", "llvm-opt", "asm")
 
 _CTYPES = {"f32": ctypes.c_float, "f64": ctypes.c_double, "i32": ctypes.c_int32, "i64": ctypes.c_int64}
+_CTYPES.update({small: _CTYPES[wide] for small, wide in SCALAR_ABI.items()})  # passed widened
 
 
 @dataclasses.dataclass(frozen=True)

@@ -41,6 +41,7 @@ from . import cost_loop
 from .cost_loop import LoopProfile
 from .cost_terms import (combine, l1_cycles, memory_cycles, memory_parts, parent_chain,
                          tail_cycles)
+from .dtypes import BY_NAME
 from .target import Target, host_target
 
 #: a candidate within this fraction of the best prediction ties with it; the smallest tying
@@ -352,7 +353,7 @@ def analyse(kernel, signature, target: Target | None = None) -> tuple:
     """(profile, [Prediction]) for a kernel at a call signature."""
     from .compiler import sizes_of
     t = target or host_target()
-    elem = max(({"f32": 4, "f64": 8, "i32": 4, "i64": 8}[ty] for _, ty in signature.types), default=4)
+    elem = max((BY_NAME[ty].bits // 8 for _, ty in signature.types), default=4)
     prof = cost_loop.profile(kernel, sizes_of(kernel, signature), elem, t)
     return prof, [predict(prof, c, t) for c in candidates(prof)]
 

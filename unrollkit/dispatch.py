@@ -19,7 +19,7 @@ import functools
 
 import numpy as np
 
-from .dtypes import BY_NAME
+from .dtypes import BY_NAME, SCALAR_ABI
 from .to_llvm import PACKED_SUFFIX
 
 try:  # optional: built at install time (see pyproject.toml, ext-modules)
@@ -52,6 +52,8 @@ def fast_call(ck, kernel, sig):
         if p.is_array:
             spec.append(("array", buffer_format(BY_NAME[et].numpy.name), tuple(shapes[p.name]),
                          p.name in written))
+        elif et in SCALAR_ABI:  # the native path converts to f32/i32 without f16 rounding
+            return None
         else:
             spec.append((et,))
     fn = ck.engine.function(ck.symbol + PACKED_SUFFIX, None, [ctypes.c_void_p])

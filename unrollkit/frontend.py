@@ -159,7 +159,8 @@ class _Parser(Conditions):
                 self.fail(arg, f"array parameter {arg.arg!r} needs at least one dimension")
             return d.Param(arg.arg, ann.elem, tuple(ann.shape))
         self.fail(arg, f"annotation of {arg.arg!r} must be an unrollkit element type "
-                       f"(uk.f32, uk.f64, uk.i32, uk.i64, uk.T), optionally with a shape; got {ann!r}")
+                       f"(uk.f16, uk.f32, uk.f64, uk.i8, uk.u8, uk.i16, uk.i32, uk.i64, uk.T), "
+                       f"optionally with a shape; got {ann!r}")
 
     # -- statements
     def block(self, nodes, loops, locals_) -> tuple:
@@ -415,6 +416,14 @@ class _Parser(Conditions):
                 (isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not)):
             self.fail(node, f"the condition '{ast.unparse(node)}' is used as a value; conditions "
                             "go in 'if' statements and 'a if cond else b'")
+        to = self.named_object(node.func) if isinstance(node, ast.Call) else None
+        if isinstance(to, ElementType):
+            if len(node.args) != 1 or node.keywords:
+                self.fail(node, f"{ast.unparse(node.func)}() takes exactly one argument: the value to convert")
+            if to.is_generic:
+                self.fail(node, "T(...) is not a conversion: T is bound only at the call; convert "
+                                "to a named type such as uk.f32(x)")
+            return d.Cast(to.name, self.expr(node.args[0], loops, locals_))
         fn = self.math_function(node.func) if isinstance(node, ast.Call) else None
         if fn is not None:
             if len(node.args) != 1 or node.keywords:
@@ -430,8 +439,9 @@ class _Parser(Conditions):
             return out
         if isinstance(node, ast.Call):
             fname = ast.unparse(node.func)
-            self.fail(node, f"call to {fname}() is not supported in a kernel; only min(), max() and "
-                            f"the math functions uk.{', uk.'.join(d.MATH_FUNCTIONS)}")
+            self.fail(node, f"call to {fname}() is not supported in a kernel; only min(), max(), "
+                            f"the math functions uk.{', uk.'.join(d.MATH_FUNCTIONS)} and the "
+                            "conversions uk.f32(x), uk.i32(x), ...")
         if isinstance(node, ast.BinOp):
             self.fail(node, f"operator '{type(node.op).__name__}' is not supported; use + - * / ** min max")
         self.fail(node, f"unsupported expression '{ast.unparse(node)}'")

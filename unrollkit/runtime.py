@@ -20,7 +20,7 @@ from .descriptor import Kernel
 from .frontend import kernel as as_kernel
 from .pipeline import Pipeline
 from .source_unroll import with_source_factors
-from .dtypes import FROM_NUMPY
+from .dtypes import BY_NAME, FROM_NUMPY, NUMPY_NAMES, SUPPORTED, int_range
 from .errors import ArgumentError
 from .returns import bind_keywords, returned, with_return_slot
 from .variants import plan as make_plan
@@ -84,7 +84,7 @@ class JitKernel:
                                         "would be ignored: pass a.filled(value) or np.asarray(a)")
                 if a.dtype not in FROM_NUMPY:
                     raise ArgumentError(f"{k.name}(): argument {p.name!r} has dtype {a.dtype}; "
-                                        "supported: float32, float64, int32, int64")
+                                        f"supported: {SUPPORTED}")
                 et = FROM_NUMPY[a.dtype]
                 if p.elem.is_generic:
                     if generic is None:
@@ -260,32 +260,31 @@ def _parallel_calls(kernel, parallel, threads, auto):
 
 
 def _np_name(et: str) -> str:
-    return {"f32": "float32", "f64": "float64", "i32": "int32", "i64": "int64"}[et]
+    return NUMPY_NAMES[et]
 
 
 def _shape_str(shape) -> str:
     return "[" + ", ".join(map(str, shape)) + "]"
 
 
-_LIMITS = {"i32": (-2**31, 2**31 - 1), "i64": (-2**63, 2**63 - 1)}
-
-
 def _scalar(kname, pname, a, et):
     if isinstance(a, (bool, np.bool_)) or not isinstance(a, numbers.Real):
         raise ArgumentError(f"{kname}(): scalar {pname!r} must be a real number, got {type(a).__name__}")
-    if et.startswith("i"):
+    if not BY_NAME[et].is_float:
         if isinstance(a, numbers.Integral):
             v = int(a)
         elif float(a).is_integer():
             v = int(a)
         else:
             raise ArgumentError(f"{kname}(): scalar {pname!r} is {et} but got the non-integer {a!r}")
-        lo, hi = _LIMITS[et]
+        lo, hi = int_range(BY_NAME[et])
         if not lo <= v <= hi:
             raise ArgumentError(f"{kname}(): scalar {pname!r} = {v} does not fit in {et}")
         return v
     try:
-        return float(a)
+        # an f16 scalar is passed as a float32 (`dtypes.SCALAR_ABI`): rounded to half here,
+        # once, so the kernel's conversion back is exact
+        return float(np.float16(a)) if et == "f16" else float(a)
     except OverflowError:  # an int beyond any float (10**400)
         raise ArgumentError(f"{kname}(): scalar {pname!r} is {et} but got an integer of "
                             f"{len(str(abs(int(a))))} digits, too large for any float") from None
