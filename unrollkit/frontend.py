@@ -18,6 +18,7 @@ from . import descriptor as d
 from .dtypes import ArrayType, ElementType
 from .errors import KernelSyntaxError
 from .frontend_values import Conditions
+from .reverse_loops import reversed_loop
 
 _AUG = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/"}
 #: the range of MLIR's ``index`` (64 bits here), which every subscript and bound is computed in
@@ -235,30 +236,38 @@ class _Parser(Conditions):
             self.fail(n, "a loop must iterate over range(hi), range(lo, hi) or range(lo, hi, step)"
                          " (or uk.range(..., unroll=n), uk.unroll(range(...)))")
         args = it.args
+        step = self.step(args[2]) if len(args) == 3 else 1
         if len(args) == 1:
-            lo, hi, step = (d.Lit(0),), self.bound(args[0], loops, "min"), 1
+            lo, hi = (d.Lit(0),), self.bound(args[0], loops, "min")
+        elif step < 0:  # range(start, stop, -s): the start is the high end; one of each
+            lo, hi = (self.affine(args[0], loops),), (self.affine(args[1], loops),)
         else:
             lo, hi = self.bound(args[0], loops, "max"), self.bound(args[1], loops, "min")
-            step = 1
-            if len(args) == 3:
-                s = args[2]
-                try:
-                    step = ast.literal_eval(s)
-                except ValueError:
-                    step = None
-                if type(step) is not int:
-                    self.fail(s, "the loop step must be a positive integer literal")
-                if step <= 0:
-                    self.fail(s, f"the loop step must be positive, got {step}")
-                if step > INDEX_MAX:
-                    self.fail(s, f"the loop step {step} is outside the 64-bit index range")
         body = self.block(n.body, loops + (var,), set(locals_))
-        lp = d.Loop(var, lo, hi, step, body, name=var, loc=self.loc(n), unroll=unroll)
+        if step < 0:
+            lp = reversed_loop(var, lo[0], hi[0], step, body, name=var, loc=self.loc(n), unroll=unroll)
+        else:
+            lp = d.Loop(var, lo, hi, step, body, name=var, loc=self.loc(n), unroll=unroll)
         if unroll == d.FULL and d.trip_count(lp) is None:
             self.fail(n, f"uk.unroll(...) of loop {var!r} needs a trip count known when the kernel "
                          f"is defined (literal bounds or global int constants), not "
                          f"'{ast.unparse(it)}'; use uk.range(..., unroll=n) for a partial unroll")
         return lp
+
+    def step(self, s) -> int:
+        """The step of ``range(lo, hi, step)``: a nonzero int literal (or global constant)."""
+        try:
+            step = ast.literal_eval(s)
+        except ValueError:
+            step = self.env.get(s.id) if isinstance(s, ast.Name) else None
+        if type(step) is not int:
+            self.fail(s, f"the loop step must be an integer literal or global constant, not "
+                         f"'{ast.unparse(s)}' (a step is never a runtime value)")
+        if step == 0:
+            self.fail(s, "the loop step must not be zero (range() would raise ValueError)")
+        if abs(step) > INDEX_MAX:
+            self.fail(s, f"the loop step {step} is outside the 64-bit index range")
+        return step
 
     def unroll_of(self, n: ast.For, var: str):
         """(the ``range(...)`` call, `d.Loop.unroll`) of ``uk.unroll(range(...))``,
@@ -365,11 +374,14 @@ class _Parser(Conditions):
                 if isinstance(b, d.Lit):
                     return d.aff_mul(a, b.value)
                 self.fail(node, "index expression is not affine: a product of two variables")
-            if isinstance(node.op, ast.FloorDiv):
+            if isinstance(node.op, (ast.FloorDiv, ast.Mod)):
                 a, b = self._affine(node.left, loops), self._affine(node.right, loops)
+                op = "//" if isinstance(node.op, ast.FloorDiv) else "%"
                 if not isinstance(b, d.Lit) or b.value <= 0:
-                    self.fail(node, "// in an index needs a positive integer literal divisor")
-                return d.FloorDiv(a, b.value)
+                    self.fail(node, f"{op} in an index or bound needs a positive integer literal divisor")
+                q = d.aff_subst(d.FloorDiv(a, b.value), {})
+                # Python's a % c for c > 0 is a - (a // c) * c, in [0, c): affine's mod
+                return q if op == "//" else d.aff_add(a, d.aff_mul(q, -b.value))
         self.fail(node, f"unsupported index expression '{ast.unparse(node)}': "
                         "use sums of loop variables and sizes times integer constants")
 
