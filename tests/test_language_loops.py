@@ -148,3 +148,81 @@ def test_misuse_names_the_problem():
     with pytest.raises(uk.KernelSyntaxError, match="unsupported index expression 'min") as info:
         uk.kernel(min_start)
     assert info.value.lineno == line_of(min_start, "MARK")
+
+
+# ---------------------------------------------------------------- integer scalars in bounds and subscripts
+
+@uk.kernel
+def jacobi_steps(tsteps: i32, a: f64["N"], b: f64["N"]):
+    for t in range(tsteps):
+        for i in range(1, N - 1):
+            b[i] = 0.33333 * (a[i - 1] + a[i] + a[i + 1])
+        for i in range(1, N - 1):
+            a[i] = 0.33333 * (b[i - 1] + b[i] + b[i + 1])
+
+
+def jacobi_numpy(tsteps, a, b):
+    for _ in range(tsteps):
+        b[1:-1] = 0.33333 * (a[:-2] + a[1:-1] + a[2:])
+        a[1:-1] = 0.33333 * (b[:-2] + b[1:-1] + b[2:])
+
+
+@uk.kernel
+def shifted(m: uk.i64, x: f64["N"], y: f64["N"]):
+    for i in range(N - m):
+        y[i] = x[i + m] * uk.f64(m)  # MARK
+
+
+@pytest.mark.parametrize("kw", [{}, {"factor": 4}, {"variant": "macro", "factor": 3}])
+def test_a_time_stepped_stencil_with_a_scalar_step_count(kw):
+    f = uk.jit(jacobi_steps, **kw)
+    rng = np.random.default_rng(7)
+    for n, tsteps in ((3, 0), (5, 1), (17, 4), (100, 3), (17, 1), (17, 4)):
+        a = rng.random(n)
+        b = np.zeros(n)
+        got, ref, want = (a.copy(), b.copy()), (a.copy(), b.copy()), (a.copy(), b.copy())
+        for _ in range(2):  # a second call with the same value: the compiled code is reused
+            got = (a.copy(), b.copy())
+            f(tsteps, *got)
+        interpret(jacobi_steps, tsteps, *ref)
+        jacobi_numpy(tsteps, *want)
+        for g, r, w in zip(got, ref, want):
+            np.testing.assert_allclose(g, w, rtol=1e-12)
+            np.testing.assert_allclose(r, w, rtol=1e-12)
+
+
+def test_each_value_of_an_index_scalar_is_its_own_compile(check_ir):
+    f = uk.jit(shifted)
+    x = np.arange(10.0)
+    for m in (3, 0, 9, 3, 10, 11, 1):  # alternating values: no call may run another value's code
+        y = np.zeros(10)
+        f(m, x, y)
+        want = np.zeros(10)
+        want[:max(0, 10 - m)] = x[m:] * m
+        np.testing.assert_array_equal(y, want, err_msg=f"m={m}")
+    check_ir(f.ir("affine", 3, x, np.zeros(10)))
+    # CHECK: func.func @shifted(%[[M:.*]]: i64,
+    # CHECK: affine.for %[[I:.*]] = 0 to 7 {
+    # CHECK: affine.load %{{.*}}[%[[I]] + 3]
+    # CHECK: arith.sitofp %[[M]] : i64 to f64
+    from unrollkit.compiler import cache_key
+    sig3 = f.compiled(3, x, np.zeros(10)).signature
+    sig4 = f.compiled(4, x, np.zeros(10)).signature
+    assert sig3.values == (("m", 3),) and sig4.values == (("m", 4),)
+    assert cache_key(shifted, sig3, f.plan) != cache_key(shifted, sig4, f.plan)
+
+
+def test_an_index_scalar_that_leaves_the_array_is_refused():
+    with pytest.raises(uk.KernelSyntaxError, match=r"subscript i of y .* ranges over \[0, 10\] .* "
+                                                   "out of bounds") as info:
+        uk.jit(shifted)(-1, np.zeros(10), np.zeros(10))  # range(N + 1)
+    mark = open(HERE).read().splitlines().index("        y[i] = x[i + m] * uk.f64(m)  # MARK") + 1
+    assert (info.value.filename, info.value.lineno) == (HERE, mark)
+
+    def float_bound(x: f64["N"], s: f64):
+        for i in range(s):  # MARK
+            x[i] = 1.0
+    with pytest.raises(uk.KernelSyntaxError, match=r"scalar parameter 's' \(f64\) cannot be used in an "
+                                                   r"index or bound; only an integer one") as info:
+        uk.kernel(float_bound)
+    assert info.value.lineno == line_of(float_bound, "MARK")

@@ -34,9 +34,11 @@ _CTYPES.update({small: _CTYPES[wide] for small, wide in SCALAR_ABI.items()})  # 
 
 @dataclasses.dataclass(frozen=True)
 class Signature:
-    """What a compiled kernel is specialised on: each parameter's element type and shape."""
+    """What a compiled kernel is specialised on: each parameter's element type and shape, and
+    the value of each integer scalar used in a bound or subscript (`scalar_bounds`)."""
     types: tuple   # ((param, "f32"), ...)
     shapes: tuple  # ((param, (512, 300)), ...) for arrays
+    values: tuple = ()  # ((param, 5), ...) for index scalars
 
     def ptypes(self) -> dict:
         return {n: BY_NAME[t] for n, t in self.types}
@@ -52,6 +54,7 @@ def sizes_of(kernel, sig: Signature) -> dict:
         for dim, s in enumerate(p.shape):
             if isinstance(s, str):
                 sizes.setdefault(s, shapes[p.name][dim])
+    sizes.update(sig.values)  # index scalars: constants of this compile, like sizes
     return sizes
 
 

@@ -43,7 +43,7 @@ def fast_call(ck, kernel, sig):
 
     The `FastCall` references ``ck``, which owns the machine code, so the code outlives every
     call made through it."""
-    if FastCall is None:
+    if FastCall is None or sig.values:  # (it checks shapes, not an index scalar's value)
         return None
     types, shapes, written = dict(sig.types), sig.shape_map(), kernel.written
     spec = []

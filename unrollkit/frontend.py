@@ -358,8 +358,11 @@ class _Parser(Conditions):
             if type(g) is int:
                 return d.Lit(g)
             if node.id in self.scalars:
-                self.fail(node, f"scalar parameter {node.id!r} cannot be used in an index or bound; "
-                                "sizes come from array shapes")
+                elem = self.scalars[node.id].elem
+                if elem.is_float or elem.is_generic:
+                    self.fail(node, f"scalar parameter {node.id!r} ({elem.name}) cannot be used in an "
+                                    "index or bound; only an integer one can (e.g. tsteps: uk.i64)")
+                return d.Var(node.id)  # an index scalar: its value specialises the compile
             self.fail(node, f"unknown name {node.id!r} in an index or bound")
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
             return d.aff_mul(self._affine(node.operand, loops), -1)

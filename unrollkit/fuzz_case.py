@@ -12,6 +12,7 @@ import random
 import numpy as np
 
 from .dtypes import BY_NAME
+from .scalar_bounds import index_scalars
 
 DTYPES = ("f32", "f64", "i32")
 VARIANTS = ("affine", "none", "llvm-auto", "pragma", "macro", "vector-acc", "multi-acc")
@@ -200,7 +201,9 @@ def run_in_process(case: Case) -> str:
     from unrollkit.errors import TransformError, UnrollkitError
     from unrollkit.interpreter import interpret
     kernel, args = make_data(case)
-    bad = out_of_bounds(kernel, dict(case.sizes))
+    scalars = index_scalars(kernel)  # their values bound loops and subscripts like sizes
+    bad = out_of_bounds(kernel, dict(case.sizes) | {p.name: a for p, a in zip(kernel.params, args)
+                                                    if p.name in scalars})
     if bad:
         # never run it: an accepted kernel would write outside its arrays
         try:

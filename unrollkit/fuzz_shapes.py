@@ -14,7 +14,7 @@
   interpreter.
 * `gen_divmod`: ``//`` and ``%`` in subscripts, in and out of bounds
   (`unrollkit.fuzz_case.out_of_bounds` tells which, and those must be refused), and loops
-  with negative steps and ``//``/``%`` in their bounds.
+  with negative steps, ``//``/``%`` or an integer scalar parameter in their bounds.
 """
 from __future__ import annotations
 
@@ -129,10 +129,10 @@ def gen_divmod(ch) -> Case:
     lo = ch.choice(("0", "1", "2"))
     header = ch.choice((f"range({lo}, N)", f"range({lo}, N)", f"range(N - 1, {int(lo) - 1}, -{ch.int(1, 3)})",
                         f"range({lo}, N // {ch.int(1, 3)} + N % {ch.int(2, 4)})",
-                        f"range(N - 1 - N % 2, {lo}, -2)"))
+                        f"range(N - 1 - N % 2, {lo}, -2)", f"range({lo}, N - m)", f"range(m, N)"))
     body = [f"for i in {header}:",
             f"    y[{sub()}] = x[{sub()}] * {lit(ch, dtype)} + y[i]"]
-    params = f'x: {T}["N"], y: {T}["N"]'
+    params = f'x: {T}["N"], y: {T}["N"]' + (", m: uk.i64" if "m" in header else "")  # m: -2 to 3
     variant, factor = choose_variant(ch)
     return Case(_def(params, body), dtype, (("N", ch.int(1, 24)),), pipeline_steps(ch, ["i"]),
                 variant, ch.int(0, 2**16), factor)

@@ -22,6 +22,7 @@ from .pipeline import Pipeline
 from .source_unroll import with_source_factors
 from .dtypes import BY_NAME, FROM_NUMPY, NUMPY_NAMES, SUPPORTED, int_range
 from .errors import ArgumentError
+from .scalar_bounds import index_scalars
 from .returns import bind_keywords, returned, with_return_slot
 from .variants import plan as make_plan
 
@@ -135,7 +136,9 @@ class JitKernel:
             ready[i] = _scalar(k.name, p.name, a, et)
             types.append((p.name, et))
         self._check_aliasing(ready)
-        return Signature(tuple(types), tuple(shapes)), ready
+        specialised = index_scalars(k)
+        values = tuple((p.name, ready[i]) for i, p in enumerate(k.params) if p.name in specialised)
+        return Signature(tuple(types), tuple(shapes), values), ready
 
     def _check_aliasing(self, ready):
         """Machine code assumes arrays do not overlap (noalias): copy an overlapping input,
