@@ -16,9 +16,11 @@ from .errors import (ArgumentError, CodeSizeError, CompileError, KernelSyntaxErr
 from .frontend import kernel  # noqa: E402
 from .language import abs, ceil, exp, floor, log, sqrt, tanh  # noqa: E402,A004
 from .language import range, unroll  # noqa: E402,A004 - uk.range, uk.unroll (not in __all__)
+from .language import Size, sizes  # noqa: E402
 from .pipeline import Pipeline  # noqa: E402
 from .runtime import jit  # noqa: E402
 
 __all__ = ["kernel", "jit", "Pipeline", "LLVMPolicy", "T", "f16", "f32", "f64", "i8", "u8", "i16", "i32", "i64",
            "UnrollkitError", "ArgumentError", "KernelSyntaxError", "TransformError",
-           "CodeSizeError", "CompileError", "exp", "log", "sqrt", "tanh", "abs", "floor", "ceil"]
+           "CodeSizeError", "CompileError", "exp", "log", "sqrt", "tanh", "abs", "floor", "ceil",
+           "Size", "sizes"]

@@ -158,7 +158,8 @@ class _Parser(Conditions):
                     self.sizes.setdefault(s, arg.arg)
             if not ann.shape:
                 self.fail(arg, f"array parameter {arg.arg!r} needs at least one dimension")
-            return d.Param(arg.arg, ann.elem, tuple(ann.shape))
+            # a `uk.sizes` name is its string: the descriptor (and its cache key) are the same
+            return d.Param(arg.arg, ann.elem, tuple(str(s) if isinstance(s, str) else s for s in ann.shape))
         self.fail(arg, f"annotation of {arg.arg!r} must be an unrollkit element type "
                        f"(uk.f16, uk.f32, uk.f64, uk.i8, uk.u8, uk.i16, uk.i32, uk.i64, uk.T), "
                        f"optionally with a shape; got {ann!r}")
@@ -363,6 +364,9 @@ class _Parser(Conditions):
                     self.fail(node, f"scalar parameter {node.id!r} ({elem.name}) cannot be used in an "
                                     "index or bound; only an integer one can (e.g. tsteps: uk.i64)")
                 return d.Var(node.id)  # an index scalar: its value specialises the compile
+            if isinstance(g, str):  # a uk.sizes() name no array's shape uses
+                self.fail(node, f"size {node.id!r} is not a dimension of any array parameter: "
+                                f"name it in a shape, e.g. x: uk.f32[{node.id}]")
             self.fail(node, f"unknown name {node.id!r} in an index or bound")
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
             return d.aff_mul(self._affine(node.operand, loops), -1)
