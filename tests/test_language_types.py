@@ -352,3 +352,20 @@ def test_machine_code_that_calls_a_missing_function_is_refused():
         Engine(mod)
     ok = Engine(llvm.parse_assembly("define i32 @g(i32 %x) {\n  %y = add i32 %x, 1\n  ret i32 %y\n}\n"))
     assert [n for n in undefined_symbols(ok.object) if n != "_GLOBAL_OFFSET_TABLE_"] == []
+
+
+def test_the_fast_path_tells_i8_from_u8():
+    # the same bits, other meaning: a u8 signature's machine code must never run on i8 arrays
+    @uk.kernel
+    def larger(a: uk.T["N"], b: uk.T["N"], out: uk.T["N"]):
+        for i in range(N):
+            out[i] = max(a[i], b[i])
+    f = uk.jit(larger, factor=4)
+    a = np.array([-1, 5, -128, 127], np.int8)
+    b = np.array([1, -5, 0, -1], np.int8)
+    for _ in range(3):  # alternating signatures; the later calls take the fast path
+        for dt in (np.uint8, np.int8):
+            out = np.zeros(4, dt)
+            f(a.astype(dt), b.astype(dt), out)
+            same(out, np.maximum(a.astype(dt), b.astype(dt)))
+    assert len(f._fast) == 2

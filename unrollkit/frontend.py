@@ -437,12 +437,7 @@ class _Parser(Conditions):
                             "go in 'if' statements and 'a if cond else b'")
         to = self.named_object(node.func) if isinstance(node, ast.Call) else None
         if isinstance(to, ElementType):
-            if len(node.args) != 1 or node.keywords:
-                self.fail(node, f"{ast.unparse(node.func)}() takes exactly one argument: the value to convert")
-            if to.is_generic:
-                self.fail(node, "T(...) is not a conversion: T is bound only at the call; convert "
-                                "to a named type such as uk.f32(x)")
-            return d.Cast(to.name, self.expr(node.args[0], loops, locals_))
+            return self.conversion(node, to, loops, locals_)
         fn = self.math_function(node.func) if isinstance(node, ast.Call) else None
         if fn is not None:
             if len(node.args) != 1 or node.keywords:

@@ -287,7 +287,10 @@ def _scalar(kname, pname, a, et):
     try:
         # an f16 scalar is passed as a float32 (`dtypes.SCALAR_ABI`): rounded to half here,
         # once, so the kernel's conversion back is exact
-        return float(np.float16(a)) if et == "f16" else float(a)
+        if et == "f16":
+            with np.errstate(over="ignore"):  # beyond f16's range: inf, as f32's beyond its own
+                return float(np.float16(a))
+        return float(a)
     except OverflowError:  # an int beyond any float (10**400)
         raise ArgumentError(f"{kname}(): scalar {pname!r} is {et} but got an integer of "
                             f"{len(str(abs(int(a))))} digits, too large for any float") from None
