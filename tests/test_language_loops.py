@@ -226,3 +226,13 @@ def test_an_index_scalar_that_leaves_the_array_is_refused():
                                                    r"index or bound; only an integer one") as info:
         uk.kernel(float_bound)
     assert info.value.lineno == line_of(float_bound, "MARK")
+
+
+def test_the_cli_takes_an_index_scalar_value_like_a_size(check_ir):
+    from unrollkit.cli import example_args, parse_sizes
+    sizes = parse_sizes(jacobi_steps, "N=10,tsteps=4")
+    args = example_args(jacobi_steps, sizes, "f64")
+    assert args[0] == 4 and args[1].shape == (10,)
+    check_ir(uk.jit(jacobi_steps).ir("affine", *args))
+    # CHECK: affine.for %{{.*}} = 0 to 4 {
+    # CHECK: affine.for %{{.*}} = 1 to 9 {

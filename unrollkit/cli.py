@@ -31,7 +31,8 @@ def parse_sizes(kernel, sizes: Optional[str]) -> dict:
                 raise UnrollkitError(f"--size {k.strip()} must be an integer, got {v!r}") from None
     if kernel is not None:
         from .bench_workload import size_names
-        names = size_names(kernel)
+        from .scalar_bounds import index_scalars
+        names = size_names(kernel) + list(index_scalars(kernel))  # (tsteps=5: a scalar's value)
         unknown = [n for n in out if n not in names]
         if unknown:
             raise UnrollkitError(f"kernel {kernel.name!r} has no size {', '.join(map(repr, unknown))}; "
@@ -51,8 +52,8 @@ def example_args(kernel, sizes: dict, dtype: str = "f32"):
             shape = tuple(s if isinstance(s, int) else sizes.get(s, 64) for s in p.shape)
             a = rng.random(shape) if et.is_float else rng.integers(-5, 5, shape)
             args.append(np.ascontiguousarray(a, dtype=et.numpy))
-        else:
-            args.append(0.5 if et.is_float else 3)
+        else:  # an integer scalar in bounds (tsteps) takes its --size value
+            args.append(0.5 if et.is_float else sizes.get(p.name, 3))
     return args
 
 
