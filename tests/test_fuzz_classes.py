@@ -67,16 +67,20 @@ def test_gemm_remainder_classes(dtype, lanes):
 
 def test_floordiv_and_mod_subscripts_in_and_out_of_bounds():
     """Out of bounds (found by enumerating iterations) must be refused, and is never run; in
-    bounds must match; `%` is refused by the frontend."""
+    bounds must match: `//` and `%` subscripts, loops that run backwards, and bounds with an
+    integer scalar parameter (its value joins the oracle's sizes)."""
+    from unrollkit.scalar_bounds import index_scalars
     cases = [fuzz_shapes.gen_divmod(RandomChooser(s)) for s in range(60)]
-    kinds = {"mod": 0, "oob": 0, "in": 0}
+    kinds = {"oob": 0, "in": 0, "mod in bounds": 0, "backward": 0, "scalar bound": 0}
     for c in cases:
-        if "%" in c.source:
-            kinds["mod"] += 1
-            continue
-        k, _ = make_data(c)
-        kinds["oob" if out_of_bounds(k, dict(c.sizes)) else "in"] += 1
-    assert min(kinds.values()) >= 5, kinds
+        k, args = make_data(c)
+        values = {p.name: a for p, a in zip(k.params, args) if p.name in index_scalars(k)}
+        oob = out_of_bounds(k, dict(c.sizes) | values)
+        kinds["oob" if oob else "in"] += 1
+        kinds["mod in bounds"] += "%" in c.source and not oob
+        kinds["backward"] += ", -" in c.source
+        kinds["scalar bound"] += bool(values)
+    assert min(kinds.values()) >= 3, kinds
     outcomes = _run_all(cases)
     assert "ok" in outcomes
 
