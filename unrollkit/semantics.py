@@ -13,6 +13,7 @@ from .analysis.kernel_bounds import first_out_of_bounds
 from .dtypes import BY_NAME, ElementType
 
 from .errors import KernelSyntaxError
+from .scalar_bounds import index_scalars
 
 
 def fail(loc: d.Loc, msg: str):
@@ -249,6 +250,7 @@ def check_bounds(kernel: d.Kernel, sizes: dict, shapes: dict):
     statement's file:line (the exact isl proof of `unrollkit.analysis.kernel_bounds`)."""
     bad = first_out_of_bounds(kernel, sizes, shapes)
     if bad is not None:
+        scalars = "".join(f" and {n} = {sizes[n]}" for n in index_scalars(kernel))
         fail(bad.stmt.loc, f"subscript {d.aff_str(bad.index)} of {bad.array} (dimension {bad.dim}, "
-                           f"size {bad.size}) ranges over [{bad.lo}, {bad.hi}] for these sizes: "
-                           "out of bounds")
+                           f"size {bad.size}) ranges over [{bad.lo}, {bad.hi}] for these sizes"
+                           f"{scalars}: out of bounds")
