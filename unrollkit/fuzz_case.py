@@ -125,8 +125,12 @@ def make_data(case: Case, sizes: dict | None = None, seed: int | None = None):
     kernel = parse_kernel(case.source, filename="<fuzz>", env=env)
     sizes = dict(case.sizes) if sizes is None else sizes
     rng = np.random.default_rng(case.data_seed if seed is None else seed)
+    values = index_values(case, kernel)
     args = []
     for p in kernel.params:  # each parameter in its own element type (T: the case's dtype)
+        if p.name in values:
+            args.append(values[p.name])
+            continue
         ty = BY_NAME[case.dtype] if p.elem.is_generic else p.elem
         low = 0 if ty.is_unsigned else -5
         if p.is_array:
@@ -136,6 +140,20 @@ def make_data(case: Case, sizes: dict | None = None, seed: int | None = None):
         else:
             args.append(float(rng.uniform(-1, 1)) if ty.is_float else int(rng.integers(low // 2, 4)))
     return kernel, args
+
+
+def index_values(case: Case, kernel) -> dict:
+    """The values of ``kernel``'s index scalars (``range(N - m)``) in ``case``: from -2 to 3,
+    drawn from the case's seed alone, so that every data set of the case (other sizes and
+    seeds, `unrollkit.fuzz_scenarios`) and the out-of-bounds oracle see the same ones."""
+    rng = np.random.default_rng(case.data_seed + 1)
+    return {name: int(rng.integers(-2, 4)) for name in index_scalars(kernel)}
+
+
+def oracle_sizes(case: Case, kernel, sizes: dict | None = None) -> dict:
+    """What bounds ``kernel``'s loops and subscripts in ``case`` (at ``sizes``, else the case's):
+    the sizes and the index scalars' values (`out_of_bounds` evaluates its accesses with them)."""
+    return dict(case.sizes if sizes is None else sizes) | index_values(case, kernel)
 
 
 def out_of_bounds(kernel, sizes: dict) -> str | None:
@@ -201,9 +219,7 @@ def run_in_process(case: Case) -> str:
     from unrollkit.errors import TransformError, UnrollkitError
     from unrollkit.interpreter import interpret
     kernel, args = make_data(case)
-    scalars = index_scalars(kernel)  # their values bound loops and subscripts like sizes
-    bad = out_of_bounds(kernel, dict(case.sizes) | {p.name: a for p, a in zip(kernel.params, args)
-                                                    if p.name in scalars})
+    bad = out_of_bounds(kernel, oracle_sizes(case, kernel))
     if bad:
         # never run it: an accepted kernel would write outside its arrays
         try:
