@@ -29,7 +29,6 @@ from __future__ import annotations
 import dataclasses
 from typing import ClassVar
 
-from mlir import ir
 
 from unrollkit.core.errors import TransformError
 from unrollkit.ir.ir_utils import (bound_results, constant_trip_count, count_ops, distinct_inits,

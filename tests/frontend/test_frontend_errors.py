@@ -118,11 +118,17 @@ def test_bad_annotation():
     expect(k, "# MARK", "must be an unrollkit element type")
 
 
-def test_negative_step():
+def test_zero_or_runtime_step():
+    # (a negative constant step is a loop: tests/test_language_loops.py)
     def k(x: f32["N"]):
-        for i in range(N, 0, -1):  # noqa: F821  MARK
+        for i in range(N, 0, 0):  # noqa: F821  MARK
             x[i] = 1.0
-    expect(k, "MARK", "the loop step must be positive")
+    expect(k, "MARK", "the loop step must not be zero")
+
+    def k2(x: f32["N"], s: i32):
+        for i in range(0, N, s):  # noqa: F821  MARK
+            x[i] = 1.0
+    expect(k2, "MARK", "the loop step must be an integer literal or global constant, not 's'")
 
 
 def test_loop_carried_scalar():
@@ -163,10 +169,11 @@ def test_min_in_lower_bound():
 
 
 def test_scalar_in_bound():
-    def k(x: f32["N"], n: i32):
+    # (an integer scalar is an index scalar: tests/test_language_loops.py)
+    def k(x: f32["N"], n: f32):
         for i in range(n):  # MARK
             x[i] = 1.0
-    expect(k, "# MARK", "cannot be used in an index or bound")
+    expect(k, "# MARK", "scalar parameter 'n' (f32) cannot be used in an index or bound")
 
 
 def test_kernel_that_stores_nothing():

@@ -167,3 +167,67 @@ def test_short_reprs():
                                         "factor={'i': 2, 'j': 4} variant=affine pipeline='unroll{factor=2,loop=i},unroll{loop=j}'>")
     assert repr(uk.jit(plain_gemm, factor="auto")) == "<unrollkit.jit plain_gemm(A: T[M, K], B: T[K, 4], C: T[M, 4]) factor='auto'>"
     assert small_gemm.describe() == "small_gemm(A: T[M, K], B: T[K, 4], C: T[M, 4])"
+
+
+# ---------------------------------------------------------------- size names linters can see
+SM, SN, SK = uk.sizes("SM SN, SK")
+(SLONE,) = (uk.sizes("SLONE"),)
+
+
+@uk.kernel
+def sized_gemm(A: f32[SM, SK], B: f32[SK, SN], C: f32[SM, SN]):
+    for i in range(SM):
+        for k in range(SK):
+            for j in range(SN):
+                C[i, j] += A[i, k] * B[k, j]
+
+
+@uk.kernel
+def named_gemm(A: f32["SM", "SK"], B: f32["SK", "SN"], C: f32["SM", "SN"]):
+    for i in range(SM):  # noqa: F821 (what uk.sizes saves)
+        for k in range(SK):  # noqa: F821
+            for j in range(SN):  # noqa: F821
+                C[i, j] += A[i, k] * B[k, j]
+
+
+def test_sizes_are_the_string_size_names():
+    assert isinstance(SLONE, uk.Size) and SLONE == "SLONE" and repr(SM) == "uk.Size('SM')"
+    assert sized_gemm.params == named_gemm.params and sized_gemm.body == named_gemm.body
+    assert sized_gemm.describe() == "sized_gemm(A: f32[SM, SK], B: f32[SK, SN], C: f32[SM, SN])"
+    rng = np.random.default_rng(3)
+    A, B = rng.random((5, 3)).astype(np.float32), rng.random((3, 7)).astype(np.float32)
+    C = np.zeros((5, 7), np.float32)
+    uk.jit(sized_gemm, factor=4)(A, B, C)
+    np.testing.assert_allclose(C, A @ B, rtol=1e-5)
+
+
+def test_a_kernel_with_sizes_has_no_undefined_names(tmp_path):
+    pyflakes = pytest.importorskip("pyflakes.api")
+    src = "\n".join(ln for ln in inspect.getsource(inspect.getmodule(test_sizes_are_the_string_size_names))
+                    .splitlines())
+    start = src.index("SM, SN, SK = uk.sizes")
+    end = src.index("@uk.kernel\ndef named_gemm")
+    code = "import unrollkit as uk\nfrom unrollkit import f32\n" + src[start:end]
+    from pyflakes.reporter import Reporter
+    import io
+    out = io.StringIO()
+    assert pyflakes.check(code, "sized.py", Reporter(out, out)) == 0, out.getvalue()
+    # the same kernel with string size names is what linters flag
+    bad = "import unrollkit as uk\nfrom unrollkit import f32\n" + src[end:src.index("def test_sizes_are")]
+    assert pyflakes.check(bad.replace("# noqa", "#"), "named.py", Reporter(out, out)) > 0
+    assert "undefined name 'SM'" in out.getvalue()
+
+
+def test_sizes_misuse():
+    with pytest.raises(ValueError, match="'1N' is not an identifier"):
+        uk.sizes("M 1N")
+    with pytest.raises(ValueError, match="at least one size name"):
+        uk.sizes(" ")
+    UNUSED = uk.sizes("UNUSED")
+
+    def not_a_dimension(x: f32[SM]):
+        for i in range(UNUSED):  # MARK
+            x[i] = 1.0
+    with pytest.raises(uk.KernelSyntaxError, match="size 'UNUSED' is not a dimension of any array") as info:
+        uk.kernel(not_a_dimension)
+    assert info.value.lineno == inspect.getsourcelines(not_a_dimension)[1] + 1

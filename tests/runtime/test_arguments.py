@@ -21,8 +21,10 @@ def test_not_an_array():
 
 
 def test_unsupported_dtype():
-    with pytest.raises(uk.ArgumentError, match="dtype float16"):
-        uk.jit(mac)(*vecs(dt=np.float16))
+    with pytest.raises(uk.ArgumentError, match="dtype uint16; supported: float16, float32"):
+        uk.jit(mac)(*vecs(dt=np.uint16))
+    with pytest.raises(uk.ArgumentError, match="dtype complex64"):
+        uk.jit(mac)(*vecs(dt=np.complex64))
 
 
 def test_generic_dtypes_must_agree():

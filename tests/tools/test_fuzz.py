@@ -33,7 +33,7 @@ def test_random_kernels_match_the_interpreter(data):
 
 def test_generated_kernels_cover_the_space():
     cases = [gen_case(RandomChooser(s)) for s in range(200)]
-    assert {c.dtype for c in cases} == {"f32", "f64", "i32"}
+    assert {c.dtype for c in cases} == {"f32", "f64", "i32", "f16", "i8", "u8", "i16"}
     assert any("range(i + 1" in c.source or "range(j + 1" in c.source for c in cases)  # triangular
     assert any(", 2):" in c.source or ", 3):" in c.source for c in cases)  # steps
     assert any("unroll" in c.pipeline for c in cases)
@@ -44,6 +44,9 @@ def test_generated_kernels_cover_the_space():
     assert "for j2 in range(" in sources and "unroll-jam{loop=i" in "".join(c.pipeline for c in cases)
     assert "C[i, j] += A[i, k] * B[k, j]" in sources and "A[k, i]" in sources  # contractions
     assert "//" in sources and "%" in sources
+    assert ", -1):" in sources and "N - m)" in sources  # backward loops, index scalars
+    assert "uk.i8(w[i])" in sources or "uk.u8(w[i])" in sources  # conversions
+    assert "acc += j" in sources or "acc += -(-(j))" in sources  # multi-acc's typing case
     assert "mlir{" in "".join(c.pipeline for c in cases)
     assert any(c.isolated() and not c.scenario for c in cases)  # libc or non-ASCII names
     assert {c.scenario.split(":")[0] for c in cases} >= {"", "threads", "tamper"}

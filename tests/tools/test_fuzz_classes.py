@@ -67,16 +67,21 @@ def test_gemm_remainder_classes(dtype, lanes):
 
 def test_floordiv_and_mod_subscripts_in_and_out_of_bounds():
     """Out of bounds (found by enumerating iterations) must be refused, and is never run; in
-    bounds must match; `%` is refused by the frontend."""
+    bounds must match: `//` and `%` subscripts, loops that run backwards, and bounds with an
+    integer scalar parameter (its value joins the oracle's sizes)."""
+    from unrollkit.tools.fuzz_case import index_values, oracle_sizes
     cases = [fuzz_shapes.gen_divmod(RandomChooser(s)) for s in range(60)]
-    kinds = {"mod": 0, "oob": 0, "in": 0}
+    kinds = {"oob": 0, "in": 0, "mod in bounds": 0, "backward": 0, "scalar bound": 0}
     for c in cases:
-        if "%" in c.source:
-            kinds["mod"] += 1
-            continue
-        k, _ = make_data(c)
-        kinds["oob" if out_of_bounds(k, dict(c.sizes)) else "in"] += 1
-    assert min(kinds.values()) >= 5, kinds
+        k, args = make_data(c)
+        values = index_values(c, k)
+        assert all(a == values[p.name] for p, a in zip(k.params, args) if p.name in values)
+        oob = out_of_bounds(k, oracle_sizes(c, k))
+        kinds["oob" if oob else "in"] += 1
+        kinds["mod in bounds"] += "%" in c.source and not oob
+        kinds["backward"] += ", -" in c.source
+        kinds["scalar bound"] += bool(values)
+    assert min(kinds.values()) >= 3, kinds
     outcomes = _run_all(cases)
     assert "ok" in outcomes
 
@@ -134,3 +139,11 @@ def test_cache_tampered_between_two_runs(how):
            '        out[i] += x[i] * 3.0\n')
     case = Case(src, "f32", (("N", 17),), "", "affine", 0, 4, scenario=f"tamper:{how}")
     assert run_case(case) == "ok"
+
+
+def test_an_index_scalar_case_in_the_threads_scenario():
+    # found by the fuzzer: the threads scenario's oracle evaluated range(2, N - m) without m
+    src = ('def fuzz_kernel(x: uk.f64["N"], y: uk.f64["N"], m: uk.i64):\n    for i in range(2, N - m):\n'
+           '        y[(i + N) // 4] = x[(i * 2 + 0) // 4] * 0.5 + y[i]\n')
+    case = Case(src, "f64", (("N", 5),), "unroll-jam{loop=i,factor=1}", "llvm-auto", 8593, 64, "threads")
+    assert run_case(case) in ("ok", "refused")

@@ -16,6 +16,7 @@ import islpy as isl
 from unrollkit.core.errors import KernelSyntaxError
 from unrollkit.frontend import descriptor as d
 from unrollkit.frontend.conditions import affine_condition
+from unrollkit.frontend.scalar_bounds import index_scalars
 from .nest import Nest, val
 
 
@@ -114,6 +115,7 @@ def check_bounds(kernel: d.Kernel, sizes: dict, shapes: dict):
     statement's file:line (a `KernelSyntaxError`; the proof is `first_out_of_bounds`)."""
     bad = first_out_of_bounds(kernel, sizes, shapes)
     if bad is not None:
+        scalars = "".join(f" and {n} = {sizes[n]}" for n in index_scalars(kernel))
         raise KernelSyntaxError(f"subscript {d.aff_str(bad.index)} of {bad.array} (dimension {bad.dim}, "
-                                f"size {bad.size}) ranges over [{bad.lo}, {bad.hi}] for these sizes: "
-                                "out of bounds", bad.stmt.loc.filename, bad.stmt.loc.lineno)
+                                f"size {bad.size}) ranges over [{bad.lo}, {bad.hi}] for these sizes"
+                                f"{scalars}: out of bounds", bad.stmt.loc.filename, bad.stmt.loc.lineno)

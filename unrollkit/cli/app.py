@@ -17,6 +17,7 @@ from collections import Counter
 from pathlib import Path
 from rich.progress import Progress
 from unrollkit.tools.fuzz import Mismatch, RandomChooser, gen_case, run_case, save_case
+from unrollkit.frontend.scalar_bounds import index_scalars
 from unrollkit.tools.bench_workload import size_names
 
 app = typer.Typer(help="unrollkit: a loop-unrolling kernel compiler for Python.",
@@ -40,7 +41,7 @@ def parse_sizes(kernel, sizes: Optional[str]) -> dict:
             except ValueError:
                 raise UnrollkitError(f"--size {k.strip()} must be an integer, got {v!r}") from None
     if kernel is not None:
-        names = size_names(kernel)
+        names = size_names(kernel) + list(index_scalars(kernel))  # (tsteps=5: a scalar's value)
         unknown = [n for n in out if n not in names]
         if unknown:
             raise UnrollkitError(f"kernel {kernel.name!r} has no size {', '.join(map(repr, unknown))}; "

@@ -16,7 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from unrollkit.tools import bench
 from unrollkit.tools import bench_report as report
-from unrollkit.cli.app import app, console
+from unrollkit.cli.app import console
 from unrollkit.core.errors import UnrollkitError
 from unrollkit.tools.bench_workload import is_builtin, size_names
 from unrollkit.tools.kernel_ref import resolve_kernel

@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from unrollkit.cli.app import app, console, example_args, parse_sizes
+from unrollkit.cli.app import console, example_args, parse_sizes
 from unrollkit.core.errors import UnrollkitError
 import json
 from unrollkit.tuning import machine_check, cost_model

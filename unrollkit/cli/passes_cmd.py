@@ -18,7 +18,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from unrollkit.cli.app import app, console, example_args, parse_sizes
+from unrollkit.cli.app import console, example_args, parse_sizes
 from unrollkit.core.errors import UnrollkitError
 from mlir import ir
 from unrollkit.tools.kernel_ref import resolve_kernel

@@ -13,7 +13,7 @@ import weakref
 
 import llvmlite.binding as llvm
 
-from unrollkit.core.elf_check import check_object
+from unrollkit.core.elf_check import check_object, undefined_symbols
 from unrollkit.core.errors import CompileError
 from unrollkit.core.target import host, init_llvm as _init  # noqa: F401 - backend.host() is used across the package
 from unrollkit.core.versions import check_llvm_majors
@@ -142,6 +142,13 @@ class Engine:
         ee = llvm.create_mcjit_compiler(mod, new_target_machine())
         ee.set_object_cache(self._slot.notify, self._slot.getbuffer)
         ee.finalize_object()
+        # a call into a library this process lacks (e.g. a soft-float helper) would jump to 0
+        missing = [n for n in undefined_symbols(self._slot.object or b"")
+                   if n != "_GLOBAL_OFFSET_TABLE_" and not llvm.address_of_symbol(n)] \
+            if self._slot.object else []  # (the GOT is the loader's own)
+        if missing:
+            raise CompileError(f"the machine code calls {', '.join(missing)}, which this process "
+                               "does not provide: refusing to run it (please report the kernel)")
         ee.run_static_constructors()
         self._ee = ee
         self._finalizer = weakref.finalize(self, _dispose, ee)

@@ -26,6 +26,7 @@ from unrollkit.frontend.signature import Signature, sizes_of  # noqa: F401 - siz
 from unrollkit.core.versions import versions
 from unrollkit.passes.user import fingerprint
 from unrollkit.core.target import host_target
+from unrollkit.core.dtypes import SCALAR_ABI
 
 #: bump when code generation changes in a way the cache key does not otherwise see
 CODEGEN_VERSION = "kernel-v3-mangled-symbols"
@@ -34,6 +35,7 @@ CODEGEN_VERSION = "kernel-v3-mangled-symbols"
 STAGES = ("affine", "transformed", "llvm", "llvm-opt", "asm")
 
 _CTYPES = {"f32": ctypes.c_float, "f64": ctypes.c_double, "i32": ctypes.c_int32, "i64": ctypes.c_int64}
+_CTYPES.update({small: _CTYPES[wide] for small, wide in SCALAR_ABI.items()})  # passed widened
 
 
 class CompiledKernel:

@@ -85,6 +85,8 @@ def _llvm_type(t) -> str:
     """The LLVM type of a kernel parameter of MLIR type ``t`` (memrefs lower to bare pointers)."""
     if isinstance(t, ir.MemRefType):
         return "ptr"
+    if isinstance(t, ir.F16Type):
+        return "half"
     if isinstance(t, ir.F32Type):
         return "float"
     if isinstance(t, ir.F64Type):

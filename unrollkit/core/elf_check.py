@@ -73,3 +73,21 @@ def _problem(obj) -> str | None:
             if rinfo >> 32 >= symbols[link] or where + 8 > sections[info][5]:
                 return f"relocation {k} of section {i} names a missing symbol"
     return None
+
+
+def undefined_symbols(obj) -> list:
+    """The names of the symbols a well-formed object (`check_object`) uses but does not
+    define: the functions the loader must find in this process."""
+    (_i, _t, _m, _v, _e, _p, shoff, _f, _eh, _pe, _pn, _se, shnum, _sx) = _HEADER.unpack_from(obj)
+    sections = [_SECTION.unpack_from(obj, shoff + i * _SECTION.size) for i in range(shnum)]
+    names = []
+    for _name, stype, _f, _a, offset, size, link, _info, _al, entsize in sections:
+        if stype != SHT_SYMTAB:
+            continue
+        strings = sections[link][4]
+        for k in range(1, size // entsize):  # entry 0 is the null symbol
+            name, _inf, _oth, shndx, _val, _sz = _SYMBOL.unpack_from(obj, offset + k * entsize)
+            if shndx == 0 and name:
+                end = obj.index(b"\0", strings + name)
+                names.append(bytes(obj[strings + name:end]).decode("ascii", "replace"))
+    return names

@@ -10,7 +10,7 @@ import math
 from dataclasses import dataclass, field, replace
 from typing import Union
 
-from unrollkit.core.dtypes import ElementType
+from unrollkit.core.dtypes import ElementType, int_range
 
 # ---------------------------------------------------------------- affine expressions
 # Index arithmetic over loop variables and size names, as in MLIR's affine maps.
@@ -174,11 +174,9 @@ class Const:
 
 #: the magnitude from which a number rounds to infinity in each float element type (the
 #: largest finite value plus half its last place)
-FLOAT_OVERFLOW = {"f32": 2 ** 128 - 2 ** 103, "f64": 2 ** 1024 - 2 ** 970}
+FLOAT_OVERFLOW = {"f16": 2 ** 16 - 2 ** 4, "f32": 2 ** 128 - 2 ** 103, "f64": 2 ** 1024 - 2 ** 970}
 #: the largest finite value of each float element type
-FLOAT_MAX = {"f32": 3.4028234663852886e38, "f64": 1.7976931348623157e308}
-#: bits of each integer element type (two's complement)
-INT_BITS = {"i32": 32, "i64": 64}
+FLOAT_MAX = {"f16": 65504.0, "f32": 3.4028234663852886e38, "f64": 1.7976931348623157e308}
 
 
 def literal_problem(value, ty: ElementType) -> str | None:
@@ -189,8 +187,8 @@ def literal_problem(value, ty: ElementType) -> str | None:
     global ``NEG_INF = float("-inf")``) stays what it is."""
     if isinstance(value, bool) or ty.is_generic:
         return None
-    if ty.name in INT_BITS:
-        low, high = -(1 << (INT_BITS[ty.name] - 1)), (1 << (INT_BITS[ty.name] - 1)) - 1
+    if not ty.is_float:
+        low, high = int_range(ty)
         if isinstance(value, int) and not low <= value <= high:
             return f"int literal {value} does not fit {ty.name} (from {low} to {high}); it would wrap around"
         return None
@@ -240,6 +238,14 @@ class Math:
     operand: "Expr"
 
 
+@dataclass(frozen=True)
+class Cast:
+    """``uk.f32(x)`` and the other element types called on a value: a conversion (numpy's
+    ``astype``; a float to an integer saturates, NaN gives 0: see `unrollkit.ir.casts`)."""
+    to: str  # an element type name (not T)
+    operand: "Expr"
+
+
 #: the math functions a kernel may call, spelled ``uk.f``, ``math.f`` or ``numpy.f`` (``abs`` also bare)
 MATH_FUNCTIONS = ("exp", "log", "sqrt", "tanh", "abs", "floor", "ceil")
 
@@ -281,7 +287,8 @@ class Select:
     if_false: "Expr"
 
 
-Expr = Union[Load, Const, Scalar, Index, Local, BinOp, Neg, Math, Pow, Compare, Logic, Not, Select]
+Expr = Union[Load, Const, Scalar, Index, Local, BinOp, Neg, Math, Pow, Compare, Logic, Not, Select,
+             Cast]
 #: expressions that are conditions (true/false), allowed only in ``if`` and ``... if c else ...``
 CONDITIONS = (Compare, Logic, Not)
 
@@ -488,7 +495,7 @@ def expr_children(e: Expr) -> tuple:
     """The direct subexpressions of ``e`` (none for a leaf)."""
     if isinstance(e, (BinOp, Compare, Logic)):
         return (e.lhs, e.rhs)
-    if isinstance(e, (Neg, Math, Not)):
+    if isinstance(e, (Neg, Math, Not, Cast)):
         return (e.operand,)
     if isinstance(e, Pow):
         return (e.base,)
@@ -509,7 +516,7 @@ def map_children(e: Expr, fn) -> Expr:
     """``e`` with ``fn`` applied to each of its direct subexpressions (leaves unchanged)."""
     if isinstance(e, (BinOp, Compare, Logic)):
         return replace(e, lhs=fn(e.lhs), rhs=fn(e.rhs))
-    if isinstance(e, (Neg, Math, Not)):
+    if isinstance(e, (Neg, Math, Not, Cast)):
         return replace(e, operand=fn(e.operand))
     if isinstance(e, Pow):
         return replace(e, base=fn(e.base))

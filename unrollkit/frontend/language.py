@@ -64,3 +64,27 @@ def range(*args, unroll: int = 1):  # noqa: A001 - the language's range with an 
     """``for k in uk.range(K, unroll=4):`` unrolls loop ``k`` by 4 (a cleanup loop takes the
     rest), exactly as ``factor={"k": 4}``. Outside a kernel it is ``builtins.range(*args)``."""
     return _range(*args)
+
+
+# ---------------------------------------------------------------- size names linters can see
+class Size(str):
+    """A size name (``"N"``) as a module-level object: ``uk.f32[N]`` is ``uk.f32["N"]``, and
+    ``range(N)`` in a kernel reads a name that is defined, so linters see no undefined name."""
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return f"uk.Size({str(self)!r})"
+
+
+def sizes(names: str):
+    """``M, N, K = uk.sizes("M N K")``: the size names, space- or comma-separated, as `Size`
+    objects (one name gives one `Size`, like ``sympy.symbols``). Annotate with them
+    (``A: uk.f32[M, K]``) and use them in loop bounds as with string size names."""
+    parts = names.replace(",", " ").split()
+    for p in parts:
+        if not p.isidentifier():
+            raise ValueError(f"size name {p!r} is not an identifier")
+    if not parts:
+        raise ValueError("uk.sizes() needs at least one size name, e.g. uk.sizes(\"M N K\")")
+    out = tuple(Size(p) for p in parts)
+    return out[0] if len(out) == 1 else out

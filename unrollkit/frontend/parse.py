@@ -20,6 +20,7 @@ from unrollkit.core.errors import KernelSyntaxError
 from unrollkit.frontend.values import Conditions
 from unrollkit.frontend.semantics import value_type, variable_types
 from unrollkit.frontend import language
+from unrollkit.frontend.reverse_loops import reversed_loop
 
 _AUG = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/"}
 #: the range of MLIR's ``index`` (64 bits here), which every subscript and bound is computed in
@@ -157,9 +158,11 @@ class _Parser(Conditions):
                     self.sizes.setdefault(s, arg.arg)
             if not ann.shape:
                 self.fail(arg, f"array parameter {arg.arg!r} needs at least one dimension")
-            return d.Param(arg.arg, ann.elem, tuple(ann.shape))
+            # a `uk.sizes` name is its string: the descriptor (and its cache key) are the same
+            return d.Param(arg.arg, ann.elem, tuple(str(s) if isinstance(s, str) else s for s in ann.shape))
         self.fail(arg, f"annotation of {arg.arg!r} must be an unrollkit element type "
-                       f"(uk.f32, uk.f64, uk.i32, uk.i64, uk.T), optionally with a shape; got {ann!r}")
+                       f"(uk.f16, uk.f32, uk.f64, uk.i8, uk.u8, uk.i16, uk.i32, uk.i64, uk.T), "
+                       f"optionally with a shape; got {ann!r}")
 
     # -- statements
     def block(self, nodes, loops, locals_) -> tuple:
@@ -234,30 +237,38 @@ class _Parser(Conditions):
             self.fail(n, "a loop must iterate over range(hi), range(lo, hi) or range(lo, hi, step)"
                          " (or uk.range(..., unroll=n), uk.unroll(range(...)))")
         args = it.args
+        step = self.step(args[2]) if len(args) == 3 else 1
         if len(args) == 1:
-            lo, hi, step = (d.Lit(0),), self.bound(args[0], loops, "min"), 1
+            lo, hi = (d.Lit(0),), self.bound(args[0], loops, "min")
+        elif step < 0:  # range(start, stop, -s): the start is the high end; one of each
+            lo, hi = (self.affine(args[0], loops),), (self.affine(args[1], loops),)
         else:
             lo, hi = self.bound(args[0], loops, "max"), self.bound(args[1], loops, "min")
-            step = 1
-            if len(args) == 3:
-                s = args[2]
-                try:
-                    step = ast.literal_eval(s)
-                except ValueError:
-                    step = None
-                if type(step) is not int:
-                    self.fail(s, "the loop step must be a positive integer literal")
-                if step <= 0:
-                    self.fail(s, f"the loop step must be positive, got {step}")
-                if step > INDEX_MAX:
-                    self.fail(s, f"the loop step {step} is outside the 64-bit index range")
         body = self.block(n.body, loops + (var,), set(locals_))
-        lp = d.Loop(var, lo, hi, step, body, name=var, loc=self.loc(n), unroll=unroll)
+        if step < 0:
+            lp = reversed_loop(var, lo[0], hi[0], step, body, name=var, loc=self.loc(n), unroll=unroll)
+        else:
+            lp = d.Loop(var, lo, hi, step, body, name=var, loc=self.loc(n), unroll=unroll)
         if unroll == d.FULL and d.trip_count(lp) is None:
             self.fail(n, f"uk.unroll(...) of loop {var!r} needs a trip count known when the kernel "
                          f"is defined (literal bounds or global int constants), not "
                          f"'{ast.unparse(it)}'; use uk.range(..., unroll=n) for a partial unroll")
         return lp
+
+    def step(self, s) -> int:
+        """The step of ``range(lo, hi, step)``: a nonzero int literal (or global constant)."""
+        try:
+            step = ast.literal_eval(s)
+        except ValueError:
+            step = self.env.get(s.id) if isinstance(s, ast.Name) else None
+        if type(step) is not int:
+            self.fail(s, f"the loop step must be an integer literal or global constant, not "
+                         f"'{ast.unparse(s)}' (a step is never a runtime value)")
+        if step == 0:
+            self.fail(s, "the loop step must not be zero (range() would raise ValueError)")
+        if abs(step) > INDEX_MAX:
+            self.fail(s, f"the loop step {step} is outside the 64-bit index range")
+        return step
 
     def unroll_of(self, n: ast.For, var: str):
         """(the ``range(...)`` call, `d.Loop.unroll`) of ``uk.unroll(range(...))``,
@@ -347,8 +358,14 @@ class _Parser(Conditions):
             if type(g) is int:
                 return d.Lit(g)
             if node.id in self.scalars:
-                self.fail(node, f"scalar parameter {node.id!r} cannot be used in an index or bound; "
-                                "sizes come from array shapes")
+                elem = self.scalars[node.id].elem
+                if elem.is_float or elem.is_generic:
+                    self.fail(node, f"scalar parameter {node.id!r} ({elem.name}) cannot be used in an "
+                                    "index or bound; only an integer one can (e.g. tsteps: uk.i64)")
+                return d.Var(node.id)  # an index scalar: its value specialises the compile
+            if isinstance(g, str):  # a uk.sizes() name no array's shape uses
+                self.fail(node, f"size {node.id!r} is not a dimension of any array parameter: "
+                                f"name it in a shape, e.g. x: uk.f32[{node.id}]")
             self.fail(node, f"unknown name {node.id!r} in an index or bound")
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
             return d.aff_mul(self._affine(node.operand, loops), -1)
@@ -363,11 +380,14 @@ class _Parser(Conditions):
                 if isinstance(b, d.Lit):
                     return d.aff_mul(a, b.value)
                 self.fail(node, "index expression is not affine: a product of two variables")
-            if isinstance(node.op, ast.FloorDiv):
+            if isinstance(node.op, (ast.FloorDiv, ast.Mod)):
                 a, b = self._affine(node.left, loops), self._affine(node.right, loops)
+                op = "//" if isinstance(node.op, ast.FloorDiv) else "%"
                 if not isinstance(b, d.Lit) or b.value <= 0:
-                    self.fail(node, "// in an index needs a positive integer literal divisor")
-                return d.FloorDiv(a, b.value)
+                    self.fail(node, f"{op} in an index or bound needs a positive integer literal divisor")
+                q = d.aff_subst(d.FloorDiv(a, b.value), {})
+                # Python's a % c for c > 0 is a - (a // c) * c, in [0, c): affine's mod
+                return q if op == "//" else d.aff_add(a, d.aff_mul(q, -b.value))
         self.fail(node, f"unsupported index expression '{ast.unparse(node)}': "
                         "use sums of loop variables and sizes times integer constants")
 
@@ -414,6 +434,9 @@ class _Parser(Conditions):
                 (isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not)):
             self.fail(node, f"the condition '{ast.unparse(node)}' is used as a value; conditions "
                             "go in 'if' statements and 'a if cond else b'")
+        to = self.named_object(node.func) if isinstance(node, ast.Call) else None
+        if isinstance(to, ElementType):
+            return self.conversion(node, to, loops, locals_)
         fn = self.math_function(node.func) if isinstance(node, ast.Call) else None
         if fn is not None:
             if len(node.args) != 1 or node.keywords:
@@ -429,8 +452,9 @@ class _Parser(Conditions):
             return out
         if isinstance(node, ast.Call):
             fname = ast.unparse(node.func)
-            self.fail(node, f"call to {fname}() is not supported in a kernel; only min(), max() and "
-                            f"the math functions uk.{', uk.'.join(d.MATH_FUNCTIONS)}")
+            self.fail(node, f"call to {fname}() is not supported in a kernel; only min(), max(), "
+                            f"the math functions uk.{', uk.'.join(d.MATH_FUNCTIONS)} and the "
+                            "conversions uk.f32(x), uk.i32(x), ...")
         if isinstance(node, ast.BinOp):
             self.fail(node, f"operator '{type(node.op).__name__}' is not supported; use + - * / ** min max")
         self.fail(node, f"unsupported expression '{ast.unparse(node)}'")

@@ -11,8 +11,6 @@ from unrollkit.core.dtypes import BY_NAME, ElementType
 from unrollkit.core.errors import KernelSyntaxError
 from unrollkit.frontend import descriptor as d
 
-#: element types whose values are integers (the generic T is checked once it is bound)
-INT_TYPES = ("i32", "i64")
 
 
 def fail(loc: d.Loc, msg: str):
@@ -32,6 +30,9 @@ def value_type(e: d.Expr, ptypes: dict, ltypes: dict, loc: d.Loc) -> ElementType
         return ltypes.get(e.name)
     if isinstance(e, (d.Const, d.Index)):
         return None
+    if isinstance(e, d.Cast):
+        value_type(e.operand, ptypes, ltypes, loc)  # mixed types inside are an error too
+        return BY_NAME[e.to]
     if isinstance(e, d.Select):
         value_type(e.cond, ptypes, ltypes, loc)
         kids = (e.if_true, e.if_false)
@@ -46,35 +47,73 @@ def value_type(e: d.Expr, ptypes: dict, ltypes: dict, loc: d.Loc) -> ElementType
         fail(loc, f"expression mixes element types {typed[0].name} and {typed[1].name}; "
                   "unrollkit has no implicit conversions")
     ty = typed[0] if typed else None
-    if isinstance(e, d.Math) and ty is not None and ty.name in INT_TYPES and e.fn != "abs":
-        fail(loc, f"{e.fn}() of an {ty.name} value: it takes floating-point values")
-    if isinstance(e, d.Pow) and ty is not None and ty.name in INT_TYPES and \
+    integer = ty is not None and not ty.is_float and not ty.is_generic
+    if isinstance(e, d.Math) and integer and e.fn != "abs":
+        fail(loc, f"{e.fn}() of an {ty.name} value: it takes floating-point values "
+                  f"(convert first: uk.f64(x))")
+    if isinstance(e, d.Pow) and integer and \
             (isinstance(e.exponent, float) or e.exponent < 0):
         fail(loc, f"** {e.exponent} of an {ty.name} value: integers take exponents 0, 1, 2, ...")
     return ty
 
 
-def check_literals(e: d.Expr, ty: ElementType, loc: d.Loc, untyped: dict | None = None):
+def cast_source(e: d.Cast, ptypes: dict, ltypes: dict, loc: d.Loc) -> ElementType:
+    """The type ``uk.f32(x)`` converts from: ``x``'s, or for an untyped ``x`` (literals and
+    indices) the target type itself (``uk.i8(300)`` is a literal that does not fit)."""
+    return value_type(e.operand, ptypes, ltypes, loc) or BY_NAME[e.to]
+
+
+def _walk_to_casts(e: d.Expr):
+    """The nodes of ``e`` evaluated in its own type: not below a `d.Cast` (whose operand has
+    the type it converts from)."""
+    yield e
+    if not isinstance(e, d.Cast):
+        for c in d.expr_children(e):
+            yield from _walk_to_casts(c)
+
+
+def check_literals(e: d.Expr, ty: ElementType, loc: d.Loc, untyped: dict | None = None,
+                   ptypes: dict | None = None, ltypes: dict | None = None):
     """Literals of ``e`` as values of ``ty`` (`d.literal_problem`), through the untyped locals
-    it uses (``untyped``: name → (value, loc)), which take the type of each use."""
-    for x in d.walk_expr(e):
+    it uses (``untyped``: name → (value, loc)), which take the type of each use, and the
+    operands of conversions in the type each converts from."""
+    for x in _walk_to_casts(e):
+        if isinstance(x, d.Cast):
+            src = cast_source(x, ptypes or {}, ltypes or {}, loc)
+            check_literals(x.operand, src, loc, untyped, ptypes, ltypes)
         if isinstance(x, d.Const) and isinstance(x.value, float) and not ty.is_float:
             fail(loc, f"float literal {x.value!r} in an {ty.name} expression")
         if isinstance(x, d.Const) and d.literal_problem(x.value, ty):
             fail(loc, d.literal_problem(x.value, ty))
         if isinstance(x, d.Local) and untyped and x.name in untyped:
-            check_literals(untyped[x.name][0], ty, untyped[x.name][1], untyped)
+            check_literals(untyped[x.name][0], ty, untyped[x.name][1], untyped, ptypes, ltypes)
         if isinstance(x, d.BinOp) and x.op == "/" and not ty.is_float:
             fail(loc, f"'/' on {ty.name} values: integer division is not supported (it can trap)")
 
 
 class _Variable:
     """One local variable: every assignment to a name visible in one scope (``acc = 0.0`` and
-    the ``acc += ...`` of the loops inside it) shares it, and its element type."""
-    __slots__ = ("name", "type", "lets", "carried")
+    the ``acc += ...`` of the loops inside it) shares it, and its element type; ``uses``: the
+    types it is evaluated in where typed values surround it (for a carried one of literals)."""
+    __slots__ = ("name", "type", "lets", "carried", "uses")
 
     def __init__(self, name):
-        self.name, self.type, self.lets, self.carried = name, None, [], False
+        self.name, self.type, self.lets, self.carried, self.uses = name, None, [], False, set()
+
+
+def use_types(e: d.Expr, ty, ptypes: dict, ltypes: dict, loc: d.Loc):
+    """``(name, type)`` of each local that ``e``, evaluated in type ``ty``, reads: a
+    comparison's operands are evaluated in the type they compare in (None when untyped)."""
+    if isinstance(e, d.Local):
+        if ty is not None:
+            yield e.name, ty
+        return
+    if isinstance(e, d.Compare):
+        ty = value_type(d.BinOp("+", e.lhs, e.rhs), ptypes, ltypes, loc)
+    elif isinstance(e, d.Cast):
+        ty = value_type(e.operand, ptypes, ltypes, loc)  # an untyped operand: none to adopt
+    for c in d.expr_children(e):
+        yield from use_types(c, ty, ptypes, ltypes, loc)
 
 
 def variable_types(body, ptypes: dict) -> dict:
@@ -82,9 +121,18 @@ def variable_types(body, ptypes: dict) -> dict:
     type of its typed assignments (``acc = 0.0`` then ``acc += x[i]`` is a ``x``-typed
     variable; the literal takes that type), None for a variable of literals and indices
     only (re-emitted at each use) — unless a loop or an ``if`` carries it (``n = 0`` then
-    ``n += 1``): then it is i64, or f64 if a float literal is among its values, as in Python.
+    ``n += 1``): then it takes the type its uses evaluate it in when they all agree
+    (``out[i] = x[i] + n``: ``x``'s type, as numpy treats a Python int or float), else it is
+    i64, or f64 if a float literal is among its values, as in Python. (`multi-acc` relies on
+    this: its extra accumulators of ``acc += j`` start from a literal 0 and meet ``acc``.)
     Assignments of different types are a `KernelSyntaxError` at the assignment."""
     by_let, variables = {}, []
+
+    def note_uses(e, ty, scope, loc):
+        ltypes = {n: v.type for n, v in scope.items()}
+        for name, t in use_types(e, ty, ptypes, ltypes, loc):
+            if name in scope and scope[name].type is None:
+                scope[name].uses.add(t)
 
     def block(stmts, scope, nested):
         changed = False
@@ -92,8 +140,11 @@ def variable_types(body, ptypes: dict) -> dict:
             if isinstance(s, d.Loop):
                 changed |= block(s.body, dict(scope), nested + 1)
             elif isinstance(s, d.If):
+                note_uses(s.cond, None, scope, s.loc)
                 changed |= block(s.then, dict(scope), nested + 1)
                 changed |= block(s.orelse, dict(scope), nested + 1)
+            elif isinstance(s, d.Store):
+                note_uses(s.value, ptypes[s.array], scope, s.loc)
             elif isinstance(s, d.Let):
                 var = scope.get(s.name)
                 if var is None:
@@ -112,6 +163,7 @@ def variable_types(body, ptypes: dict) -> dict:
                 elif vt is not None and vt != var.type:
                     fail(s.loc, f"{s.name!r} holds {var.type.name} values and is assigned a "
                                 f"{vt.name} value here; unrollkit has no implicit conversions")
+                note_uses(s.value, var.type, scope, s.loc)
         return changed
 
     var_depth = {}
@@ -122,6 +174,11 @@ def variable_types(body, ptypes: dict) -> dict:
         untyped = [v for v in {id(v): v for v in variables}.values() if v.carried and v.type is None]
         if not untyped:
             break
+        agreed = [v for v in untyped if len(v.uses) == 1]
+        for var in agreed:  # a Python number meeting typed values takes their type (numpy's rule)
+            var.type = next(iter(var.uses))
+        if agreed:
+            continue
         for var in untyped:  # Python's own types for a count or a sum of literals
             floats = any(isinstance(x, d.Const) and isinstance(x.value, float)
                          for s in var.lets for x in d.walk_expr(s.value))
@@ -147,7 +204,7 @@ def check_types(kernel: d.Kernel, ptypes: dict) -> dict:
                 ty = vtypes[id(s)]
                 value_type(s.value, ptypes, ltypes, s.loc)  # mixed types are an error here
                 if ty is not None:
-                    check_literals(s.value, ty, s.loc, untyped)
+                    check_literals(s.value, ty, s.loc, untyped, ptypes, ltypes)
                     check_condition(s.value, ptypes, ltypes, s.loc, untyped)
                 else:  # built from literals and indices only; it takes the type of each use
                     untyped[s.name] = (d.inline_locals(s.value, {n: v[0] for n, v in untyped.items()}), s.loc)
@@ -157,7 +214,7 @@ def check_types(kernel: d.Kernel, ptypes: dict) -> dict:
                 vt = value_type(s.value, ptypes, ltypes, s.loc)
                 if vt is not None and vt != ty:
                     fail(s.loc, f"storing a {vt.name} value into {s.array}, an array of {ty.name}")
-                check_literals(s.value, ty, s.loc, untyped)
+                check_literals(s.value, ty, s.loc, untyped, ptypes, ltypes)
                 check_condition(s.value, ptypes, ltypes, s.loc, untyped)
 
     block(kernel.body, {})
@@ -180,4 +237,4 @@ def check_condition(e: d.Expr, ptypes, ltypes, loc: d.Loc, untyped: dict):
     for x in d.walk_expr(e):
         if isinstance(x, d.Compare):
             ty = compare_type(x, ptypes, ltypes, loc)
-            check_literals(d.BinOp("+", x.lhs, x.rhs), ty, loc, untyped)
+            check_literals(d.BinOp("+", x.lhs, x.rhs), ty, loc, untyped, ptypes, ltypes)

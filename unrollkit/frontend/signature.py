@@ -8,16 +8,21 @@ import dataclasses
 
 from unrollkit.core.dtypes import BY_NAME
 from unrollkit.core.errors import UnrollkitError
+from unrollkit.frontend.scalar_bounds import index_scalars
 
 #: the shape given to a size that `signature_at` is not told (``Pipeline.trace``, ``unrollkit opt``)
 DEFAULT_SIZE = 64
+#: the value given to an integer scalar in a bound (`scalar_bounds`) that `signature_at` is not told
+DEFAULT_SCALAR = 3
 
 
 @dataclasses.dataclass(frozen=True)
 class Signature:
-    """What a compiled kernel is specialised on: each parameter's element type and shape."""
+    """What a compiled kernel is specialised on: each parameter's element type and shape, and
+    the value of each integer scalar used in a bound or subscript (`scalar_bounds`)."""
     types: tuple   # ((param, "f32"), ...)
     shapes: tuple  # ((param, (512, 300)), ...) for arrays
+    values: tuple = ()  # ((param, 5), ...) for index scalars
 
     def ptypes(self) -> dict:
         """{parameter: ElementType}."""
@@ -36,13 +41,16 @@ def sizes_of(kernel, sig: Signature) -> dict:
         for dim, s in enumerate(p.shape):
             if isinstance(s, str):
                 sizes.setdefault(s, shapes[p.name][dim])
+    sizes.update(sig.values)  # index scalars: constants of this compile, like sizes
     return sizes
 
 
 def signature_at(kernel, sizes: dict, dtype: str = "f32") -> Signature:
-    """The signature of ``kernel`` at ``sizes`` (by name; `DEFAULT_SIZE` when not given), its
-    generic element type T bound to ``dtype``. An unknown size name is an error."""
-    names = {s for p in kernel.arrays for s in p.shape if isinstance(s, str)}
+    """The signature of ``kernel`` at ``sizes`` (by name; `DEFAULT_SIZE` when not given; an
+    integer scalar in a bound by its name too, `DEFAULT_SCALAR` when not given), its generic
+    element type T bound to ``dtype``. An unknown name is an error."""
+    scalars = index_scalars(kernel)
+    names = {s for p in kernel.arrays for s in p.shape if isinstance(s, str)} | set(scalars)
     unknown = sorted(set(sizes) - names)
     if unknown:
         raise UnrollkitError(f"kernel {kernel.name!r} has no size {unknown[0]!r}; its sizes are {sorted(names)}")
@@ -53,4 +61,5 @@ def signature_at(kernel, sizes: dict, dtype: str = "f32") -> Signature:
     for p in kernel.params:
         if not p.is_array:
             types.append((p.name, dtype if p.elem.is_generic else p.elem.name))
-    return Signature(tuple(types), tuple(shapes))
+    values = tuple((n, int(sizes.get(n, DEFAULT_SCALAR))) for n in scalars)
+    return Signature(tuple(types), tuple(shapes), values)

@@ -1,4 +1,4 @@
-"""The frontend's conditions, exponents and math calls (mixed into `frontend._Parser`).
+"""The frontend's conditions, exponents, math calls and conversions (mixed into `frontend._Parser`).
 
 Conditions are comparisons (chained ones too) joined by ``and``/``or``/``not``; the exponent
 of ``x ** n`` is a literal or global constant; a math call is ``uk.exp`` or its namesake in
@@ -63,6 +63,15 @@ class Conditions:
             return n
         self.fail(node, f"the exponent of ** must be an int literal from -{MAX_POW} to {MAX_POW} "
                         f"or 0.5, got '{ast.unparse(node)}'")
+
+    def conversion(self, node, to, loops, locals_) -> d.Expr:
+        """``uk.f32(x)``: a call of element type ``to`` on one value (`unrollkit.ir.casts`)."""
+        if len(node.args) != 1 or node.keywords:
+            self.fail(node, f"{ast.unparse(node.func)}() takes exactly one argument: the value to convert")
+        if to.is_generic:
+            self.fail(node, "T(...) is not a conversion: T is bound only at the call; convert "
+                            "to a named type such as uk.f32(x)")
+        return d.Cast(to.name, self.expr(node.args[0], loops, locals_))
 
     def math_function(self, func):
         """The name in `d.MATH_FUNCTIONS` that ``func`` (uk.exp, math.exp, np.exp, exp imported

@@ -18,20 +18,14 @@ from mlir import ir
 from mlir.dialects import affine, arith, func, math, scf
 
 from unrollkit.frontend import descriptor as d
-from unrollkit.core.dtypes import BY_NAME, ElementType
+from unrollkit.core.dtypes import BY_NAME, SCALAR_ABI, ElementType
 from unrollkit.frontend.conditions import affine_condition
-from unrollkit.frontend.semantics import compare_type, variable_types
+from unrollkit.frontend.semantics import cast_source, compare_type, variable_types
+from unrollkit.ir.casts import convert, mlir_type
 
 LOOP_NAME_ATTR = "uk.name"
 #: the unrolling written in the source (``uk.range(..., unroll=4)``: 4; ``uk.unroll``: "full")
 UNROLL_ATTR = "uk.unroll"
-
-
-def mlir_type(t: ElementType) -> ir.Type:
-    """The MLIR type of a bound (not generic) element type: f32, f64, or signless i32 or i64."""
-    return {"f32": ir.F32Type.get, "f64": ir.F64Type.get,
-            "i32": lambda: ir.IntegerType.get_signless(32),
-            "i64": lambda: ir.IntegerType.get_signless(64)}[t.name]()
 
 
 def _loc(loc: d.Loc) -> ir.Location:
@@ -43,7 +37,7 @@ def lower(kernel: d.Kernel, sizes: dict, ptypes: dict, shapes: dict) -> ir.Modul
     module = ir.Module.create(loc=ir.Location.file(kernel.filename, kernel.lineno, 1))
     arg_types = []
     for p in kernel.params:
-        et = mlir_type(ptypes[p.name])
+        et = mlir_type(ptypes[p.name] if p.is_array else scalar_abi(ptypes[p.name]))
         arg_types.append(ir.MemRefType.get(_memref_shape(shapes[p.name]), et) if p.is_array else et)
     with ir.InsertionPoint(module.body), ir.Location.file(kernel.filename, kernel.lineno, 1):
         fn = func.FuncOp(kernel.name, ir.FunctionType.get(arg_types, []))
@@ -53,10 +47,19 @@ def lower(kernel: d.Kernel, sizes: dict, ptypes: dict, shapes: dict) -> ir.Modul
         fn.arg_attrs = ir.ArrayAttr.get(arg_attrs)
         entry = fn.add_entry_block()
         values = {p.name: entry.arguments[i] for i, p in enumerate(kernel.params)}
+        with ir.InsertionPoint(entry):  # a scalar passed wider (`SCALAR_ABI`) back to its type
+            for p in kernel.params:
+                if not p.is_array and scalar_abi(ptypes[p.name]) != ptypes[p.name]:
+                    values[p.name] = convert(values[p.name], scalar_abi(ptypes[p.name]), ptypes[p.name])
         _Builder(kernel, sizes, ptypes, values).block(kernel.body, entry, [], {}, {})
         with ir.InsertionPoint(entry):
             func.ReturnOp([])
     return module
+
+
+def scalar_abi(ty: ElementType) -> ElementType:
+    """The type a scalar parameter of type ``ty`` is passed as (`dtypes.SCALAR_ABI`)."""
+    return BY_NAME[SCALAR_ABI.get(ty.name, ty.name)]
 
 
 def _memref_shape(shape) -> list:
@@ -72,6 +75,7 @@ class _Builder:
         self.kernel, self.sizes, self.ptypes, self.args = kernel, sizes, ptypes, args
         self.vtypes = variable_types(kernel.body, ptypes)  # of each assignment, by id(let)
         self.contract = ir.Attribute.parse("#arith.fastmath<contract>")
+        self.ltypes = {}  # the element types of the locals visible at the current statement
 
     # -- affine expressions over the enclosing loop variables
     def affine_map(self, exprs, ivs):
@@ -102,6 +106,7 @@ class _Builder:
         """Lower ``body`` at the end of ``block``; ``locals_`` (name → value) is updated with
         what it assigns, so a loop or ``if`` around it can carry or yield the new values."""
         for s in body:
+            self.ltypes = ltypes
             with ir.InsertionPoint(block), _loc(s.loc):
                 if isinstance(s, d.Loop):
                     self.loop(s, ivs, locals_, ltypes)
@@ -185,12 +190,18 @@ class _Builder:
         if ty.is_float:  # ordered: false when either side is NaN, as in Python
             pred = {"<": "olt", "<=": "ole", ">": "ogt", ">=": "oge", "==": "oeq", "!=": "une"}[c.op]
             return arith.CmpFOp(getattr(arith.CmpFPredicate, pred.upper()), a, b).result
-        pred = {"<": "slt", "<=": "sle", ">": "sgt", ">=": "sge", "==": "eq", "!=": "ne"}[c.op]
+        pred = {"<": "lt", "<=": "le", ">": "gt", ">=": "ge"}.get(c.op)
+        pred = ("u" if ty.is_unsigned else "s") + pred if pred else {"==": "eq", "!=": "ne"}[c.op]
         return arith.CmpIOp(getattr(arith.CmpIPredicate, pred), a, b).result
 
     def ltypes_of(self, locals_):
-        return {n: (v.type and _element_of(v.type)) if isinstance(v, ir.Value) else None
-                for n, v in locals_.items()}
+        """The element types of the locals (None: untyped) at the statement being lowered."""
+        return self.ltypes
+
+    def fastmath(self, ty: ElementType):
+        """``contract`` (a*b+c may fuse) in f32 and f64; none in f16, whose every operation
+        rounds as numpy's does (LLVM computes a half in float and rounds each result)."""
+        return self.contract if ty.bits > 16 else ir.Attribute.parse("#arith.fastmath<none>")
 
     # -- values, all of element type ``ty``
     def expr(self, e, ty: ElementType, ivs, locals_):
@@ -204,6 +215,9 @@ class _Builder:
             return arith.ConstantOp(t, ir.IntegerAttr.get(t, int(e.value))).result
         if isinstance(e, d.Scalar):
             return self.args[e.name]
+        if isinstance(e, d.Cast):
+            src = cast_source(e, self.ptypes, self.ltypes, d.Loc("<kernel>", 0))
+            return convert(self.expr(e.operand, src, ivs, locals_), src, ty)
         if isinstance(e, d.Local):
             v = locals_[e.name]
             return v if isinstance(v, ir.Value) else self.expr(v, ty, ivs, locals_)
@@ -217,7 +231,7 @@ class _Builder:
         if isinstance(e, d.Neg):
             x = self.expr(e.operand, ty, ivs, locals_)
             if ty.is_float:
-                return arith.NegFOp(x, fastmath=self.contract).result
+                return arith.NegFOp(x, fastmath=self.fastmath(ty)).result
             zero = arith.ConstantOp(t, ir.IntegerAttr.get(t, 0)).result
             return arith.SubIOp(zero, x).result
         if isinstance(e, d.Select):
@@ -233,20 +247,22 @@ class _Builder:
         if ty.is_float:
             op = {"+": arith.AddFOp, "-": arith.SubFOp, "*": arith.MulFOp, "/": arith.DivFOp,
                   "min": arith.MinimumFOp, "max": arith.MaximumFOp}[e.op]
-            return op(a, b, fastmath=self.contract).result
+            return op(a, b, fastmath=self.fastmath(ty)).result
         op = {"+": arith.AddIOp, "-": arith.SubIOp, "*": arith.MulIOp,
-              "min": arith.MinSIOp, "max": arith.MaxSIOp}[e.op]
+              "min": arith.MinUIOp if ty.is_unsigned else arith.MinSIOp,
+              "max": arith.MaxUIOp if ty.is_unsigned else arith.MaxSIOp}[e.op]
         return op(a, b).result
 
 
-def _element_of(t: ir.Type) -> ElementType:
-    return BY_NAME[{"f32": "f32", "f64": "f64", "i32": "i32", "i64": "i64"}[str(t)]]
-
-
 def math_op(fn: str, x, ty: ElementType):
-    """``math.<fn>`` of ``x`` (``math.absf``/``math.absi`` for abs)."""
+    """``math.<fn>`` of ``x`` (``math.absf``/``math.absi`` for abs). An f16 function is
+    computed in f32 and rounded to f16, as numpy computes it (and the polynomial expansions
+    of `math_approx` are f32/f64 ones)."""
     if fn == "abs":
         return (math.AbsFOp if ty.is_float else math.AbsIOp)(x).result
+    if ty.name == "f16":
+        wide = BY_NAME["f32"]
+        return convert(math_op(fn, convert(x, ty, wide), wide), wide, ty)
     op = {"exp": math.ExpOp, "log": math.LogOp, "sqrt": math.SqrtOp, "tanh": math.TanhOp,
           "floor": math.FloorOp, "ceil": math.CeilOp}[fn]
     return op(x).result
@@ -256,7 +272,7 @@ def power(x, n, ty: ElementType):
     """``x ** n``: ``math.sqrt`` for 0.5, else products by squaring (|n| <= 64: at most 12
     multiplications), then one division for a negative n; ``x ** 0`` is 1 (Python's 0 ** 0)."""
     if n == 0.5:
-        return math.SqrtOp(x).result
+        return math_op("sqrt", x, ty)
     t = x.type
     one = arith.ConstantOp(t, ir.FloatAttr.get(t, 1.0) if ty.is_float else ir.IntegerAttr.get(t, 1)).result
     mul = (lambda a, b: arith.MulFOp(a, b).result) if ty.is_float else (lambda a, b: arith.MulIOp(a, b).result)

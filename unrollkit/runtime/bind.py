@@ -9,8 +9,9 @@ import numbers
 
 import numpy as np
 
-from unrollkit.core.dtypes import BY_NAME, FROM_NUMPY
+from unrollkit.core.dtypes import BY_NAME, FROM_NUMPY, SUPPORTED, int_range
 from unrollkit.core.errors import ArgumentError
+from unrollkit.frontend.scalar_bounds import index_scalars
 from unrollkit.frontend.signature import Signature
 
 
@@ -33,7 +34,7 @@ def bind(k, args) -> tuple:
                                     "would be ignored: pass a.filled(value) or np.asarray(a)")
             if a.dtype not in FROM_NUMPY:
                 raise ArgumentError(f"{k.name}(): argument {p.name!r} has dtype {a.dtype}; "
-                                    "supported: float32, float64, int32, int64")
+                                    f"supported: {SUPPORTED}")
             et = FROM_NUMPY[a.dtype]
             if p.elem.is_generic:
                 if generic is None:
@@ -84,7 +85,9 @@ def bind(k, args) -> tuple:
         ready[i] = _scalar(k.name, p.name, a, et)
         types.append((p.name, et))
     _check_aliasing(k, ready)
-    return Signature(tuple(types), tuple(shapes)), ready
+    specialised = index_scalars(k)  # integer scalars in bounds: their values specialise the code
+    values = tuple((p.name, ready[i]) for i, p in enumerate(k.params) if p.name in specialised)
+    return Signature(tuple(types), tuple(shapes), values), ready
 
 
 def _check_aliasing(k, ready):
@@ -107,24 +110,28 @@ def _shape_str(shape) -> str:
     return "[" + ", ".join(map(str, shape)) + "]"
 
 
-_LIMITS = {"i32": (-2**31, 2**31 - 1), "i64": (-2**63, 2**63 - 1)}
-
-
 def _scalar(kname, pname, a, et):
+    """A scalar argument as the Python number the kernel gets (an `ArgumentError` when it is
+    not a real number or does not fit ``et``)."""
     if isinstance(a, (bool, np.bool_)) or not isinstance(a, numbers.Real):
         raise ArgumentError(f"{kname}(): scalar {pname!r} must be a real number, got {type(a).__name__}")
-    if et.startswith("i"):
+    if not BY_NAME[et].is_float:
         if isinstance(a, numbers.Integral):
             v = int(a)
         elif float(a).is_integer():
             v = int(a)
         else:
             raise ArgumentError(f"{kname}(): scalar {pname!r} is {et} but got the non-integer {a!r}")
-        lo, hi = _LIMITS[et]
+        lo, hi = int_range(BY_NAME[et])
         if not lo <= v <= hi:
             raise ArgumentError(f"{kname}(): scalar {pname!r} = {v} does not fit in {et}")
         return v
     try:
+        # an f16 scalar is passed as a float32 (`dtypes.SCALAR_ABI`): rounded to half here,
+        # once, so the kernel's conversion back is exact
+        if et == "f16":
+            with np.errstate(over="ignore"):  # beyond f16's range: inf, as f32's beyond its own
+                return float(np.float16(a))
         return float(a)
     except OverflowError:  # an int beyond any float (10**400)
         raise ArgumentError(f"{kname}(): scalar {pname!r} is {et} but got an integer of "

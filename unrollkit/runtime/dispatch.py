@@ -19,7 +19,7 @@ import functools
 
 import numpy as np
 
-from unrollkit.core.dtypes import BY_NAME
+from unrollkit.core.dtypes import BY_NAME, SCALAR_ABI
 from unrollkit.codegen.to_llvm import PACKED_SUFFIX
 
 try:  # optional: built at install time (see pyproject.toml, ext-modules)
@@ -43,7 +43,7 @@ def fast_call(ck, kernel, sig):
 
     The `FastCall` references ``ck``, which owns the machine code, so the code outlives every
     call made through it."""
-    if FastCall is None:
+    if FastCall is None or sig.values:  # (it checks shapes, not an index scalar's value)
         return None
     types, shapes, written = dict(sig.types), sig.shape_map(), kernel.written
     spec = []
@@ -52,6 +52,8 @@ def fast_call(ck, kernel, sig):
         if p.is_array:
             spec.append(("array", buffer_format(BY_NAME[et].numpy.name), tuple(shapes[p.name]),
                          p.name in written))
+        elif et in SCALAR_ABI:  # the native path converts to f32/i32 without f16 rounding
+            return None
         else:
             spec.append((et,))
     fn = ck.engine.function(ck.symbol + PACKED_SUFFIX, None, [ctypes.c_void_p])

@@ -12,8 +12,9 @@ from unrollkit.analysis import kernel_bounds
 from unrollkit.frontend import descriptor as d
 from unrollkit.frontend import semantics
 from unrollkit.frontend.returns import returned, with_return_slot
-from unrollkit.frontend.semantics import compare_type, variable_types
+from unrollkit.frontend.semantics import cast_source, compare_type, variable_types
 from unrollkit.frontend.signature import sizes_of
+from unrollkit.ir.casts import convert_value, wrap_int
 from unrollkit.runtime.bind import bind
 
 
@@ -43,11 +44,13 @@ class _Run:
     def __init__(self, kernel, env, ptypes, sizes):
         self.env, self.ptypes, self.sizes = env, ptypes, sizes
         self.vtypes = variable_types(kernel.body, ptypes)
+        self.ltypes = {}  # the element types of the locals visible at the current statement
 
     def block(self, body, ivs, locals_):
         """Run ``body``; ``locals_`` (name → (value, type, ivs)) gets what it assigns, so the
         variables of an enclosing scope carry their new values out of loops and ifs."""
         for s in body:
+            self.ltypes = {k: v[1] for k, v in locals_.items()}
             if isinstance(s, d.Loop):
                 lo = max(d.aff_eval(e, ivs) for e in s.lower)
                 hi = min(d.aff_eval(e, ivs) for e in s.upper)
@@ -101,8 +104,12 @@ class _Run:
         if isinstance(e, d.Local):
             value, lty, at = locals_[e.name]
             return value if lty is not None else self.expr(value, ty, at, locals_)
-        if isinstance(e, d.Index):
-            return cast(d.aff_eval(e.expr, ivs))
+        if isinstance(e, d.Index):  # an int type wraps it, as the compiled index_cast does
+            v = d.aff_eval(e.expr, ivs)
+            return cast(v) if ty.is_float else wrap_int(v, ty)
+        if isinstance(e, d.Cast):
+            src = cast_source(e, self.ptypes, self.ltypes, d.Loc("<kernel>", 0))
+            return convert_value(self.expr(e.operand, src, ivs, locals_), src, ty)
         if isinstance(e, d.Neg):
             return cast(-self.expr(e.operand, ty, ivs, locals_))
         if isinstance(e, d.Select):

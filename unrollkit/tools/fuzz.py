@@ -28,7 +28,7 @@ from unrollkit.tools.fuzz_case import (BIG_FACTORS, DTYPES, FACTORS, JAM_REMAIND
 from unrollkit.tools import fuzz_scenarios, fuzz_shapes
 
 #: kernel shapes, weighted by repetition
-SHAPES = ("nest", "nest", "nest", "siblings", "contraction", "gemm", "divmod", "language")
+SHAPES = ("nest", "nest", "nest", "siblings", "contraction", "gemm", "divmod", "language", "types")
 #: kernel names that have broken symbol tables (libc) or encoders (non-ASCII)
 ODD_NAMES = ("free", "malloc", "memcpy", "memset", "main", "aligned_alloc", "abort", "exit",
              "printf", "sqrt", "ядро", "カーネル", "noyau_é", "σ_kernel", "Kernel_ß")
@@ -47,7 +47,8 @@ def gen_case(ch, isolated: bool = True) -> Case:
     shape = ch.choice(SHAPES)
     gen = {"nest": _gen_nest, "siblings": fuzz_shapes.gen_siblings,
            "contraction": fuzz_shapes.gen_contraction, "gemm": fuzz_shapes.gen_gemm,
-           "divmod": fuzz_shapes.gen_divmod, "language": _gen_language}[shape]
+           "divmod": fuzz_shapes.gen_divmod, "language": _gen_language,
+           "types": fuzz_shapes.gen_types}[shape]
     case = gen(ch)
     if isolated and ch.int(0, 9) == 0:
         name = ch.choice(ODD_NAMES)

@@ -28,8 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
-from unrollkit.tools.fuzz_case import (Case, Mismatch, check_result, compile_options, make_data, out_of_bounds,
-                        run_in_process)
+from unrollkit.tools.fuzz_case import (Case, Mismatch, check_result, compile_options, make_data, oracle_sizes,
+                                       out_of_bounds, run_in_process)
 from unrollkit.core.errors import KernelSyntaxError, TransformError
 from unrollkit.runtime.interpreter import interpret
 import unrollkit as uk
@@ -88,12 +88,13 @@ def _runs_as_given(case: Case) -> bool:
         kernel, _ = make_data(case)
     except KernelSyntaxError:
         return False
-    return out_of_bounds(kernel, dict(case.sizes)) is None
+    return out_of_bounds(kernel, oracle_sizes(case, kernel)) is None
 
 
 def _in_bounds_sizes(case: Case, kernel, count: int) -> list:
     """Up to ``count`` other size maps at which ``kernel`` stays in its arrays."""
-    return [s for s in _other_sizes(case, 2 * count) if out_of_bounds(kernel, s) is None][:count]
+    return [s for s in _other_sizes(case, 2 * count)
+            if out_of_bounds(kernel, oracle_sizes(case, kernel, s)) is None][:count]
 
 
 def _expected(kernel, args):

@@ -8,8 +8,13 @@
   operands' subscripts drawn from the loops (gemm, gemv, transposed operands, outer products).
 * `gen_gemm`: ``C[i, j] += A[i, k] * B[k, j]`` with the BLAS schedule or the cost model, N drawn
   to hit every remainder class modulo 16 (f32) and 8 (f64) lanes, M around the register tile.
-* `gen_divmod`: ``//`` (and ``%``, which the frontend refuses) in subscripts, in and out of
-  bounds; `unrollkit.tools.fuzz_case.out_of_bounds` tells which, and those must be refused.
+* `gen_types`: the small element types (f16, i8, u8, i16) with conversions to and from a
+  wider array, and a carried scalar updated by loads, literals and loop indices (the
+  ``acc += j`` that multi-acc mistyped) — wrap-around, rounding and saturation against the
+  interpreter.
+* `gen_divmod`: ``//`` and ``%`` in subscripts, in and out of bounds
+  (`unrollkit.tools.fuzz_case.out_of_bounds` tells which, and those must be refused), and loops
+  with negative steps, ``//``/``%`` or an integer scalar parameter in their bounds.
 """
 from __future__ import annotations
 
@@ -109,7 +114,8 @@ def gen_gemm(ch) -> Case:
 
 
 def gen_divmod(ch) -> Case:
-    """``//`` subscripts, sometimes past either end, and ``%`` (refused by the frontend)."""
+    """``//`` and ``%`` subscripts, sometimes past either end, in a loop that may run backwards
+    (``range(hi, lo, -s)``) or have ``//``/``%`` in its bounds."""
     dtype = ch.choice(DTYPES)
     T = _T[dtype]
 
@@ -125,9 +131,47 @@ def gen_divmod(ch) -> Case:
         return f"i // {d} + {c}" if c >= 0 else f"i // {d} - {-c}"
 
     lo = ch.choice(("0", "1", "2"))
-    body = [f"for i in range({lo}, N):",
+    header = ch.choice((f"range({lo}, N)", f"range({lo}, N)", f"range(N - 1, {int(lo) - 1}, -{ch.int(1, 3)})",
+                        f"range({lo}, N // {ch.int(1, 3)} + N % {ch.int(2, 4)})",
+                        f"range(N - 1 - N % 2, {lo}, -2)", f"range({lo}, N - m)", f"range(m, N)"))
+    body = [f"for i in {header}:",
             f"    y[{sub()}] = x[{sub()}] * {lit(ch, dtype)} + y[i]"]
-    params = f'x: {T}["N"], y: {T}["N"]'
+    params = f'x: {T}["N"], y: {T}["N"]' + (", m: uk.i64" if "m" in header else "")  # m: -2 to 3
     variant, factor = choose_variant(ch)
     return Case(_def(params, body), dtype, (("N", ch.int(1, 24)),), pipeline_steps(ch, ["i"]),
                 variant, ch.int(0, 2**16), factor)
+
+
+#: the small element types and their literals (each fits its type)
+SMALL_TYPES = ("f16", "i8", "u8", "i16")
+_SMALL_LITS = {"f16": ("2.0", "0.5", "-1.5", "3.0"), "i8": ("2", "3", "-1"), "u8": ("2", "3", "1"),
+               "i16": ("2", "3", "-1", "300")}
+
+
+def gen_types(ch) -> Case:
+    """A small-type kernel: ``acc`` carried across ``j`` (a sum, a product-free max, updates by
+    a literal or an index), conversions from a wider array ``w`` and back into ``wout``."""
+    dtype, wide = ch.choice(SMALL_TYPES), ch.choice(("f32", "f64", "i32"))
+    T, W = f"uk.{dtype}", f"uk.{wide}"
+
+    def lit():
+        return ch.choice(_SMALL_LITS[dtype])
+
+    term = ch.choice((f"x[i] * {lit()}", "z[i, j]", f"{T}(w[i])", "j", "-(-(j))", lit(),
+                      f"{T}(w[i] * {'3.0' if wide != 'i32' else '3'})", "s"))
+    update = ch.choice((f"acc += {term}", f"acc = max(acc, {term})", f"acc = min(acc, {term}) + {lit()}",
+                        f"acc += {term} * {lit()}"))
+    init = ch.choice(("x[i]", "0", f"{T}(w[i])", "s"))
+    step = ch.choice(("", "", ", 2"))
+    result = ch.choice(("acc", f"acc + x[i] * {lit()}", f"{T}({W}(acc) + w[i])" if dtype != "f16" or
+                        wide != "i32" else "acc"))
+    lines = ["for i in range(N):", f"    acc = {init}", f"    for j in range(1, M{step}):",
+             f"        {update}", f"    out[i] = {result}"]
+    # back to the wide type: an f16 result converts to an int only if exact on every path
+    if dtype != "f16" or wide != "i32":
+        lines.append(f"    wout[i] = {W}(out[i]) + wout[i]")
+    params = (f'x: {T}["N"], z: {T}["N", "M"], w: {W}["N"], s: {T}, out: {T}["N"], '
+              f'wout: {W}["N"]')
+    variant, factor = choose_variant(ch)
+    return Case(_def(params, lines), dtype, (("N", ch.int(1, 13)), ("M", ch.int(1, 9))),
+                pipeline_steps(ch, ["i", "j"]), variant, ch.int(0, 2**16), factor)

@@ -46,7 +46,8 @@ def make_args(kernel, sizes: dict, dtype="f32", *, seed: int = 0,
       numpy type; a typed parameter keeps its own.
     - arrays: floats uniform in ``floats = [lo, hi)``, integers uniform in ``ints = [lo, hi)``.
     - scalars: ``scalar_float`` / ``scalar_int``: a constant, or a ``(lo, hi)`` range to draw
-      one value from (floats uniform in [lo, hi), integers in [lo, hi)).
+      one value from (floats uniform in [lo, hi), integers in [lo, hi)); an integer scalar
+      named in ``sizes`` (a loop bound such as ``tsteps``) takes that value.
     - ``empty(index, shape, numpy dtype)``: allocates array ``index`` before it is filled
       (default ``numpy.empty``, C-contiguous).
     """
@@ -57,6 +58,9 @@ def make_args(kernel, sizes: dict, dtype="f32", *, seed: int = 0,
     out = []
     for i, p in enumerate(kernel.params):
         et = generic if p.elem.is_generic else p.elem
+        if not p.is_array and not et.is_float and p.name in sizes:
+            out.append(int(sizes[p.name]))  # an integer scalar in bounds (tsteps) given like a size
+            continue
         if not p.is_array:
             out.append(float(_value(rng, scalar_float, lambda r, lo, hi: r.uniform(lo, hi))) if et.is_float
                        else int(_value(rng, scalar_int, lambda r, lo, hi: r.integers(lo, hi))))

@@ -48,6 +48,7 @@ from unrollkit.codegen.compiler import compile_kernel
 from unrollkit.codegen.pipeline import Pipeline
 from unrollkit.tuning.variants import plan
 from unrollkit.passes.unroll_jam import UnrollJam
+from unrollkit.core.dtypes import BY_NAME
 
 #: a candidate within this fraction of the best prediction ties with it; the smallest tying
 #: factor wins (less code, shorter remainder, no benefit lost)
@@ -375,7 +376,7 @@ class Choice:
 def analyse(kernel, signature, target: Target | None = None) -> tuple:
     """(profile, [Prediction]) for a kernel at a call signature."""
     t = target or host_target()
-    elem = max(({"f32": 4, "f64": 8, "i32": 4, "i64": 8}[ty] for _, ty in signature.types), default=4)
+    elem = max((BY_NAME[ty].bits // 8 for _, ty in signature.types), default=4)
     prof = cost_loop.profile(kernel, sizes_of(kernel, signature), elem, t)
     return prof, [predict(prof, c, t) for c in candidates(prof)]
 
