@@ -169,56 +169,125 @@ def seeded(worktree: bool, only: str | None) -> int:
 # ---------------------------------------------------------------- mutmut
 
 
-#: the modules whose mistakes are silent and the tests that target them; written into the staged
-#: copy's pyproject.toml as ``[tool.mutmut]`` (mutmut only understands the src layout there)
-MUTATE = ["passes/dependence.py", "passes/split_accumulators.py", "unrollkit/gemm_schedule.py",
-          "passes/tile.py", "passes/unroll.py", "passes/peel.py", "passes/pad.py",
-          "unrollkit/macro_unroll.py"]
-TARGETED_TESTS = ["tests/test_legality.py", "tests/test_remainders.py", "tests/test_passes.py",
-                  "tests/test_passes_regressions.py", "tests/test_gemm_schedule.py",
-                  "tests/test_variants.py"]
+#: the modules whose mistakes are silent, in groups: (modules to mutate, the tests that target
+#: them). Each group has its own staged copy (``<workdir>-<group>``) whose pyproject.toml gets a
+#: ``[tool.mutmut]`` section (mutmut only understands the src layout there): mutmut runs, per
+#: mutant, the group's tests that executed the mutated function, so a narrow selection keeps a
+#: surviving mutant's cost in seconds, not in minutes.
+GROUPS = {
+    "bounds": (["unrollkit/analysis/nest.py", "unrollkit/analysis/affine_to_isl.py",
+                "unrollkit/analysis/memory_ops.py", "unrollkit/analysis/module_bounds.py",
+                "unrollkit/analysis/kernel_bounds.py", "unrollkit/ir_bounds.py"],
+               ["tests/test_bounds_proof.py", "tests/test_bounds_end_to_end.py",
+                "tests/test_bounds_mutants.py", "tests/test_frontend_errors.py",
+                "tests/test_remainders.py"]),
+    "passes": (["passes/dependence.py", "passes/split_accumulators.py", "unrollkit/gemm_schedule.py",
+                "passes/tile.py", "passes/unroll.py", "passes/peel.py", "passes/pad.py",
+                "unrollkit/macro_unroll.py"],
+               ["tests/test_legality.py", "tests/test_remainders.py", "tests/test_passes.py",
+                "tests/test_passes_regressions.py", "tests/test_gemm_schedule.py",
+                "tests/test_variants.py", "tests/test_peel_remainders.py"]),
+    "cache_key": (["unrollkit/compiler.py", "unrollkit/cache.py", "unrollkit/code_hash.py"],
+                  ["tests/test_cache_key.py", "tests/test_cache.py"]),
+}
+#: what `tools/mutation.sh` runs with no arguments: group → mutant-name globs (the functions that
+#: carry the proof, remainder and key logic; see bench/MUTATION.md for what was not run)
+DEFAULT_GLOBS = {
+    "bounds": ["unrollkit.*"],
+    "passes": ["unrollkit.*"],
+    "cache_key": ["unrollkit.compiler.x_cache_key*", "unrollkit.cache.x_make_key*",
+                  "unrollkit.code_hash.*"],
+}
 
 
-def mutmut_config() -> str:
+def mutmut_config(group: str) -> str:
     def toml_list(xs):
         return "[" + ", ".join(f'"{x}"' for x in xs) + "]"
-    staged = [str(LAYOUT[m.split("/")[0]] + "/" + m.split("/", 1)[1]) for m in MUTATE]
+    modules, tests = GROUPS[group]
+    staged = [str(LAYOUT[m.split("/")[0]] + "/" + m.split("/", 1)[1]) for m in modules]
     return ("\n[tool.mutmut]\n"
             "# written by tools/mutation.py into its staged copy (src/ layout); not part of CI\n"
             'source_paths = ["src/unrollkit"]\n'
             f"only_mutate = {toml_list(staged)}\n"
             'pytest_add_cli_args = ["-p", "no:cacheprovider", "-q"]\n'
-            f"pytest_add_cli_args_test_selection = {toml_list(TARGETED_TESTS)}\n"
+            f"pytest_add_cli_args_test_selection = {toml_list(tests)}\n"
             "use_git_change_detection = false\n")
 
 
-def run_mutmut(workdir: Path, worktree: bool, max_children: int, names: list) -> int:
-    if not (workdir / "mutants").exists():
-        stage(workdir, worktree)
-        with open(workdir / "pyproject.toml", "a") as f:
-            f.write(mutmut_config())
-    env = _env(workdir)
+def group_dir(workdir: Path, group: str) -> Path:
+    return workdir.with_name(f"{workdir.name}-{group}")
+
+
+def run_mutmut(workdir: Path, group: str, worktree: bool, max_children: int, names: list) -> int:
+    wd = group_dir(workdir, group)
+    if not (wd / "mutants").exists():
+        stage(wd, worktree)
+        with open(wd / "pyproject.toml", "a") as f:
+            f.write(mutmut_config(group))
+    env = _env(wd)
     env.pop("PYTHONPATH")  # mutmut puts its mutated copy (mutants/src) first itself
     mutmut = Path(sys.executable).with_name("mutmut")
-    cmd = [str(mutmut), "run", "--max-children", str(max_children), *names]
-    print("in", workdir, ":", " ".join(cmd), flush=True)
-    return subprocess.run(cmd, cwd=workdir, env=env).returncode
+    cmd = [str(mutmut), "run", "--max-children", str(max_children), *(names or DEFAULT_GLOBS[group])]
+    print("in", wd, ":", " ".join(cmd), flush=True)
+    return subprocess.run(cmd, cwd=wd, env=env).returncode
 
 
 def results(workdir: Path) -> dict:
-    """module → {status: [mutant names]} from ``mutmut results --all true``."""
+    """mutant name → status, from ``mutmut results --all true`` in ``workdir``."""
     mutmut = Path(sys.executable).with_name("mutmut")
     out = subprocess.run([str(mutmut), "results", "--all", "true"], cwd=workdir,
                          capture_output=True, text=True, env=_env(workdir)).stdout
-    by_module: dict = {}
+    found = {}
     for line in out.splitlines():
         m = re.match(r"\s*(\S+__mutmut_\d+): (.+)$", line)
-        if not m:
-            continue
-        name, status = m.groups()
-        module = name.split(".x")[0]
-        by_module.setdefault(module, {}).setdefault(status.strip(), []).append(name)
+        if m:
+            found[m.group(1)] = m.group(2).strip()
+    return found
+
+
+def _module_source(workdir: Path, module: str) -> bytes | None:
+    path = workdir / "src" / (module.replace(".", "/") + ".py")
+    return path.read_bytes() if path.exists() else None
+
+
+def merged_results(workdirs: list, earlier: list) -> dict:
+    """module → {status: [mutant names]} over the group folders ``workdirs``; a mutant they did
+    not check takes its status from an ``earlier`` run's folder, but only when that run
+    mutated a byte-identical source file (its mutants then have the same names and texts)."""
+    status = {}
+    for wd in workdirs:
+        if (wd / "mutants").exists():
+            status.update(results(wd))
+    for old in earlier:
+        for name, st in results(old).items():
+            module = name.split(".x")[0]
+            here = next((wd for wd in workdirs if _module_source(wd, module) is not None), None)
+            if st != "not checked" and status.get(name, "not checked") == "not checked" and (
+                    here is None or _module_source(here, module) == _module_source(old, module)):
+                status[name] = st
+    by_module: dict = {}
+    for name, st in status.items():
+        by_module.setdefault(name.split(".x")[0], {}).setdefault(st, []).append(name)
     return by_module
+
+
+def check_by_hand(workdir: Path, group: str, names: list, tests: list) -> int:
+    """Run ``tests`` (test files of the checkout, copied into the group's mutant tree first)
+    against each mutant of ``names`` (mutmut's trampolines pick the mutant named by
+    ``MUTANT_UNDER_TEST``): the check behind `KILLED_BY_HAND`. Prints killed/survived."""
+    mutants = group_dir(workdir, group) / "mutants"
+    for t in tests:
+        shutil.copy2(ROOT / t.split("::")[0], mutants / t.split("::")[0])
+    env = _env(mutants)
+    survived = 0
+    for name in names:
+        env["MUTANT_UNDER_TEST"] = name
+        code = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider",
+                               "--tb=no", *tests], cwd=mutants, env=env, capture_output=True,
+                              timeout=1800).returncode
+        survived += code == 0
+        print(f"{name}: {'survived' if code == 0 else 'killed'}", flush=True)
+    return 1 if survived else 0
 
 
 #: mutants that behave exactly like the original (mutmut's name → why), left out of the score
@@ -272,8 +341,8 @@ KILLED_BY_HAND = {
 DETECTED = ("killed", "timeout", "suspicious", "segfault", "caught by type check")
 
 
-def report(workdir: Path) -> int:
-    rows = results(workdir)
+def report(workdir: Path, earlier: list) -> int:
+    rows = merged_results([group_dir(workdir, g) for g in GROUPS], earlier)
     print("| module | mutants | checked | killed | survived | equivalent | not checked | score | score w/o equivalents |")
     print("|---|---|---|---|---|---|---|---|---|")
     for module, by in sorted(rows.items()):
@@ -301,12 +370,17 @@ def report(workdir: Path) -> int:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("command", choices=["seeded", "mutmut", "report", "stage"])
-    ap.add_argument("names", nargs="*", help="mutmut: mutant names or globs to run")
+    ap.add_argument("command", choices=["seeded", "mutmut", "report", "stage", "check"])
+    ap.add_argument("names", nargs="*", help="mutmut: mutant names or globs to run; check: names")
+    ap.add_argument("--tests", nargs="+", default=[], help="check: the test files to run")
     ap.add_argument("--worktree", action="store_true", help="stage the working tree, not HEAD")
     ap.add_argument("--rev", default="HEAD", help="stage: the commit to stage")
     ap.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "unrollkit-mutation")
     ap.add_argument("--max-children", type=int, default=1)
+    ap.add_argument("--group", choices=sorted(GROUPS), default="bounds",
+                    help="mutmut: the group of modules and tests (its own folder <workdir>-<group>)")
+    ap.add_argument("--earlier", type=Path, action="append", default=[],
+                    help="report: also count an earlier run's folder (for unchanged sources)")
     ap.add_argument("--only", help="seeded: only the bugs whose description contains this")
     a = ap.parse_intermixed_args(argv)
     if a.command == "seeded":
@@ -314,9 +388,11 @@ def main(argv=None) -> int:
     if a.command == "stage":
         print(stage(a.workdir, a.worktree, a.rev))
         return 0
+    if a.command == "check":
+        return check_by_hand(a.workdir, a.group, a.names, a.tests)
     if a.command == "mutmut":
-        return run_mutmut(a.workdir, a.worktree, a.max_children, a.names)
-    return report(a.workdir)
+        return run_mutmut(a.workdir, a.group, a.worktree, a.max_children, a.names)
+    return report(a.workdir, a.earlier)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,154 @@
+"""The bounds proofs (`unrollkit.analysis`, `ir_bounds`) on the cases mutation testing found
+unexercised (bench/MUTATION.md): each test pairs an access reaching exactly the last element
+(accepted) with the same access one further (refused), or checks the refusal's reason.
+"""
+from test_bounds_proof import pair, refusal
+
+# a value the proof cannot express: an index read from memory (a valid affine symbol at the
+# top of the function, but no function of the loop variables)
+_LOADED = "%z = arith.constant 0 : index\n %n = memref.load %b[%z] : memref<1xindex>\n"
+_ARGS = "%a: memref<8xf32>, %b: memref<1xindex>"
+
+
+# ---------------------------------------------------------------- parallel loops
+
+
+def test_scf_parallel_one_past_the_end_is_refused():
+    body = """%c0 = arith.constant 0 : index
+    %c1 = arith.constant 1 : index
+    %c2 = arith.constant 2 : index
+    %c4 = arith.constant 4 : index
+    %c8 = arith.constant 8 : index
+    scf.parallel (%i, %j) = (%c0, %c1) to (%c2, %c8) step (%c1, %c2) {
+      %k = arith.muli %i, %c4 : index
+      %x = arith.addi %k, %j : index
+      %v = memref.load %a[%x] : memref<12xf32>
+      scf.reduce }"""
+    # i in {0, 1}, j in {1, 3, 5, 7}: 4 * i + j reaches 11, the last of 12
+    assert refusal(body, args="%a: memref<12xf32>") is None
+    msg = refusal(body.replace("memref<12xf32>", "memref<11xf32>"), args="%a: memref<11xf32>")
+    assert "[1, 11]" in msg and "outside [0, 10]" in msg
+
+
+def test_scf_parallel_step_is_followed_and_must_be_a_positive_constant():
+    body = """%c0 = arith.constant 0 : index
+    %c1 = arith.constant 1 : index
+    %c3 = arith.constant 3 : index
+    %c9 = arith.constant 9 : index
+    scf.parallel (%i) = (%c0) to (%c9) step (%c3) {
+      %x = arith.addi %i, %c1 : index
+      %v = memref.load %a[%x] : memref<8xf32>
+      scf.reduce }"""
+    # i = 0, 3, 6: i + 1 reaches 7 (with step 1 it would reach 9)
+    assert refusal(body) is None
+    assert "[1, 9]" in refusal(body.replace("step (%c3)", "step (%c1)"))
+    varying = body.replace("scf.parallel", "scf.for %s = %c1 to %c3 step %c1 {\n scf.parallel")
+    msg = refusal(varying.replace("step (%c3)", "step (%s)") + " }")
+    assert "the bounds of its scf.parallel cannot be followed: a step is not a positive constant" in msg
+
+
+def test_affine_parallel_upper_bound_with_operands():
+    body = """affine.for %i = 0 to 4 {
+      affine.parallel (%j) = (%i) to (%i + 5) { %v = affine.load %a[%j] : memref<8xf32> } }"""
+    # j < i + 5 <= 8: the last element exactly
+    pair(body, body.replace("(%i + 5)", "(%i + 6)"))
+
+
+def test_affine_parallel_bounds_the_proof_cannot_follow_are_refused():
+    body = _LOADED + """affine.parallel (%j) = (0) to (symbol(%n)) { %v = affine.load %a[%j] : memref<8xf32> }"""
+    msg = refusal(body, args=_ARGS)
+    assert "the bounds of its affine.parallel are not affine" in msg
+
+
+def test_affine_for_bounds_the_proof_cannot_follow_are_refused():
+    body = _LOADED + """affine.for %j = 0 to %n { %v = affine.load %a[%j] : memref<8xf32> }"""
+    msg = refusal(body, args=_ARGS)
+    assert "the bounds of its affine.for are not affine" in msg
+    # an access that does not use the unknown variable is still proved
+    assert refusal(body.replace("%a[%j]", "%a[7]"), args=_ARGS) is None
+    assert refusal(body.replace("%a[%j]", "%a[8]"), args=_ARGS) is not None
+
+
+# ---------------------------------------------------------------- conditions
+
+
+def test_affine_if_on_a_condition_the_proof_cannot_follow_keeps_both_domains():
+    body = _LOADED + """affine.for %i = 0 to 8 {
+      affine.if affine_set<(d0)[s0] : (s0 - d0 >= 0)>(%i)[%n] { %v = affine.load %a[%i] : memref<8xf32> }
+      else { %w = affine.load %a[%i] : memref<8xf32> } }"""
+    # the condition is unknown: each branch must be in bounds over the whole loop
+    assert refusal(body, args=_ARGS) is None
+    assert "[1, 8]" in refusal(body.replace("%a[%i] : memref<8xf32> }\n", "%a[%i + 1] : memref<8xf32> }\n", 1),
+                               args=_ARGS)
+    assert "[1, 8]" in refusal(body.replace("%w = affine.load %a[%i]", "%w = affine.load %a[%i + 1]"),
+                               args=_ARGS)
+
+
+# ---------------------------------------------------------------- scf.for
+
+
+_SCF_FOR = """%c0 = arith.constant 0 : index
+    %c1 = arith.constant 1 : index
+    %c8 = arith.constant 8 : index
+    %f = arith.constant 0.0 : f32
+    %s = scf.for %i = %c0 to %c8 step %c1 iter_args(%acc = %f) -> (f32) {
+      %v = memref.load %a[%i] : memref<8xf32>
+      %t = arith.addf %acc, %v : f32
+      scf.yield %t : f32 }"""
+
+
+def test_scf_for_with_iter_args_is_proved_exactly():
+    msg = pair(_SCF_FOR, _SCF_FOR.replace("%a[%i]", "%a[%i + 1]").replace(
+        "%v = memref.load", "%i1 = arith.addi %i, %c1 : index\n %v = memref.load").replace("[%i + 1]", "[%i1]"))
+    assert "[1, 8]" in msg
+
+
+def test_scf_for_comparing_unsigned_is_refused():
+    msg = refusal(_SCF_FOR.replace("scf.for %i", "scf.for unsigned %i"))
+    assert "the bounds of its scf.for cannot be followed: it compares unsigned" in msg
+
+
+def test_scf_for_with_a_varying_step_names_the_step():
+    body = _SCF_FOR.replace("scf.for %i = %c0 to %c8 step %c1", "scf.for %k = %c1 to %c8 step %c1 {\n"
+                            " scf.for %i = %c0 to %c8 step %k") + " }"
+    body = body.replace("%s = scf.for %k", "scf.for %k")
+    msg = refusal(body)
+    assert "the bounds of its scf.for cannot be followed: its step is not a positive constant" in msg
+
+
+# ---------------------------------------------------------------- transfers_in_bounds
+
+
+def test_transfers_in_bounds_lists_only_masked_transfers_it_proves():
+    from mlir import ir
+
+    from unrollkit.analysis.module_bounds import transfers_in_bounds
+    text = """func.func @k(%a: memref<12xf32>, %b: memref<4xf32>) {
+      %p = arith.constant 0.0 : f32
+      %s = memref.subview %a[0][4][1] : memref<12xf32> to memref<4xf32, strided<[1]>>
+      affine.for %i = 0 to 9 step 4 {
+        %x = affine.load %a[%i] : memref<12xf32>
+        %r = vector.transfer_read %a[%i], %p : memref<12xf32>, vector<4xf32>
+        %q = vector.transfer_read %a[%i], %p {in_bounds = [true]} : memref<12xf32>, vector<4xf32>
+        %j = affine.apply affine_map<(d0) -> (d0 + 1)>(%i)
+        %u = vector.transfer_read %a[%j], %p : memref<12xf32>, vector<4xf32>
+        %w = vector.transfer_read %b[%i], %p : memref<4xf32>, vector<4xf32> }
+      return }"""
+    with ir.Context(), ir.Location.unknown():
+        module = ir.Module.parse(text)
+        proved = transfers_in_bounds(module)
+        # only %r: %q is marked already, %u's last lane is one past, %w runs past %b
+        loop = [op for op in module.body.operations[0].regions[0].blocks[0].operations
+                if op.operation.name == "affine.for"][0]
+        reads = [op.operation for op in loop.regions[0].blocks[0].operations
+                 if op.operation.name == "vector.transfer_read"]
+        assert [op.operation for op in proved] == reads[:1], [str(op) for op in proved]
+
+
+def test_a_division_over_a_symbol_is_exact():
+    # (i + 3) floordiv 2 for i < 8 reaches 5: the last element of 6, one past the end of 5
+    body = """%c3 = arith.constant 3 : index
+    affine.for %i = 0 to 8 {{ %v = affine.load %a[(%i + symbol(%c3)) floordiv 2] : memref<{n}xf32> }}"""
+    assert refusal(body.format(n=6), args="%a: memref<6xf32>") is None
+    msg = refusal(body.format(n=5), args="%a: memref<5xf32>")
+    assert "[1, 5]" in msg and "outside [0, 4]" in msg
