@@ -108,7 +108,8 @@ SEEDED = [
      ["tests/test_remainders.py", "tests/test_passes.py", "tests/test_cli_passes.py"]),
     ("cache key: plan.pragma dropped (single kill, test-order dependent)",
      "unrollkit/compiler.py", "plan.policy, plan.variant, plan.pragma,", "plan.policy, plan.variant,",
-     ["tests/test_cache_key.py", "tests/test_cache.py"]),
+     ["tests/test_cache_key.py", "tests/test_code_hash.py", "tests/test_cache.py",
+                   "tests/test_safety_cache.py"]),
 ]
 
 
@@ -188,7 +189,8 @@ GROUPS = {
                 "tests/test_passes_regressions.py", "tests/test_gemm_schedule.py",
                 "tests/test_variants.py", "tests/test_peel_remainders.py"]),
     "cache_key": (["unrollkit/compiler.py", "unrollkit/cache.py", "unrollkit/code_hash.py"],
-                  ["tests/test_cache_key.py", "tests/test_cache.py"]),
+                  ["tests/test_cache_key.py", "tests/test_code_hash.py", "tests/test_cache.py",
+                   "tests/test_safety_cache.py"]),
 }
 #: what `tools/mutation.sh` runs with no arguments: group → mutant-name globs (the functions that
 #: carry the proof, remainder and key logic; see bench/MUTATION.md for what was not run)
