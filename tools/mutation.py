@@ -25,6 +25,9 @@ import tarfile
 import tempfile
 from pathlib import Path
 
+# (run as a script: its folder, tools/, is on sys.path)
+from mutation_verdicts import EQUIVALENT, KILLED_BY_HAND, NOT_REACHED
+
 ROOT = Path(__file__).resolve().parent.parent
 #: repository folder → where it goes in the staged src layout
 LAYOUT = {"unrollkit": "src/unrollkit", "kernels": "src/unrollkit/kernels",
@@ -187,7 +190,7 @@ GROUPS = {
                ["tests/test_legality.py", "tests/test_remainders.py", "tests/test_passes.py",
                 "tests/test_passes_regressions.py", "tests/test_gemm_schedule.py",
                 "tests/test_peel_remainders.py", "tests/test_unroll_remainders.py",
-                "tests/test_tile_remainders.py"]),
+                "tests/test_tile_remainders.py", "tests/test_gemm_tiles.py"]),
     "cache_key": (["unrollkit/compiler.py", "unrollkit/cache.py", "unrollkit/code_hash.py"],
                   ["tests/test_cache_key.py", "tests/test_code_hash.py", "tests/test_cache.py",
                    "tests/test_safety_cache.py"]),
@@ -292,81 +295,45 @@ def check_by_hand(workdir: Path, group: str, names: list, tests: list) -> int:
     return 1 if survived else 0
 
 
-#: mutants that behave exactly like the original (mutmut's name → why), left out of the score
-EQUIVALENT = {
-    "unrollkit.passes.dependence.x_check_permutation__mutmut_5":
-        "dependence_pairs(band[1]) not band[0]: a perfect band's accesses all sit in its innermost loop",
-    "unrollkit.passes.dependence.x_check_permutation__mutmut_14":
-        "lex_sign(vec) >= 0 not > 0: a zero vector permutes to a zero vector, never negative",
-    "unrollkit.passes.dependence.x_check_tiling__mutmut_10":
-        "lex_sign(vec) < 0 not <= 0 to skip: a zero vector's every tile/point split is zero too",
-    "unrollkit.passes.dependence.x_check_tiling__mutmut_40":
-        "<= 0 not < 0 on the split vector: a positive vector never splits into an all-zero one",
-    "unrollkit.passes.dependence.x_check_tiling__mutmut_41": "< 1 not < 0: as above",
-    "unrollkit.passes.dependence.x_check_unroll_jam__mutmut_2":
-        "'and' not 'or' in 'loop not in a.loops': dependence_pairs(loop) yields only accesses inside loop",
-    "unrollkit.passes.dependence.x_check_unroll_jam__mutmut_5": "break not continue there: as above, never taken",
-    "unrollkit.passes.dependence.x__same_jam_unit__mutmut_5":
-        "'or True' on x.parent.regions: the parent is an affine.for or func.func, always with a region",
-    "unrollkit.passes.dependence.x__same_jam_unit__mutmut_15":
-        "return True on ValueError: unreachable, both ops are in that block (same parent, checked above)",
-    "unrollkit.passes.dependence.x__before__mutmut_4":
-        "<= not <: only called for two different ops, whose positions differ",
-    "unrollkit.passes.split_accumulators.x__split__mutmut_16":
-        "clone_into(..., None): op.clone(None) inserts at the current insertion point, the same ip",
-    "unrollkit.passes.split_accumulators.x__split__mutmut_39":
-        "arith.ConstantOp(None, attr): the result type is inferred from the typed attribute",
-    "unrollkit.passes.split_accumulators.x__split__mutmut_113":
-        "clone_into(..., None) inside 'with InsertionPoint(body)': the same insertion point",
-    "unrollkit.gemm_schedule.x__remainder_widths__mutmut_1":
-        "default pieces=100 not 99: every caller passes pieces; the chain has at most log2(lanes) + 1",
-    "unrollkit.gemm_schedule.x__remainder_widths__mutmut_15":
-        "'rem / w' not 'rem % w' for the next name: when w divides rem, rem becomes 0 and the name is unused",
-    "unrollkit.passes.tile.x__constant_start__mutmut_5":
-        "'or True' on len(lbm.results) == 1: only called on tile loops with a single lower bound",
-    "unrollkit.passes.tile.x__drop_min__mutmut_15":
-        "AffineMap.get(2, ...) for the substitution map: the composed bound uses d0 only",
-    "unrollkit.passes.tile.x__drop_min__mutmut_16":
-        "an unused symbol in the substitution map: the composed bound has none",
-    "unrollkit.passes.tile.x__drop_min__mutmut_20":
-        "1 not 0 for the other dims: the full tile's bound d_last + size uses the last dim only",
-    "unrollkit.passes.tile.x__drop_min__mutmut_51": "lb = '' not None: rebuild_loop keeps the bound for any falsy lb",
-    "unrollkit.passes.tile.x__drop_min__mutmut_68":
-        "constant results kept in an n-dim map instead of a 0-dim one: the same constant bound",
-    "unrollkit.passes.tile.x__separate__mutmut_34": "full=None not False: only tested for truth",
-}
-#: survivors killed by a test added after the run, checked by applying the mutant by hand
-KILLED_BY_HAND = {
-    "unrollkit.passes.tile.x__separate__mutmut_9": "test_tile_loops_without_a_constant_trip_count_or_with_a_max_start",
-    "unrollkit.passes.tile.x__separate__mutmut_10": "test_tile_loops_without_a_constant_trip_count_or_with_a_max_start",
-}
 DETECTED = ("killed", "timeout", "suspicious", "segfault", "caught by type check")
 
 
 def report(workdir: Path, earlier: list) -> int:
+    """Print the score table and the verdicts on the survivors (markdown, for bench/MUTATION.md)."""
     rows = merged_results([group_dir(workdir, g) for g in GROUPS], earlier)
-    print("| module | mutants | checked | killed | survived | equivalent | not checked | score | score w/o equivalents |")
+    print("| module | mutants | checked | killed | survived | equivalent | not checked | score | "
+          "score w/o equivalents |")
     print("|---|---|---|---|---|---|---|---|---|")
+    lists = {"equivalent": [], "by hand": [], "not reached": [], "survivor": []}
     for module, by in sorted(rows.items()):
         n = sum(len(v) for v in by.values())
         unchecked = len(by.get("not checked", []))
         checked = n - unchecked
-        killed = sum(len(by.get(k, [])) for k in DETECTED)
-        equivalent = [m for m in by.get("survived", []) if m in EQUIVALENT]
-        by_hand = [m for m in by.get("survived", []) if m in KILLED_BY_HAND]
-        killed += len(by_hand)
-        survived = len(by.get("survived", [])) - len(equivalent) - len(by_hand)
+        detected = sum(len(by.get(k, [])) for k in DETECTED)
+        # "survived", "no tests" (no selected test runs the function), ...
+        alive = [m for st, ms in by.items() if st not in DETECTED and st != "not checked" for m in ms]
+        equivalent = [m for m in alive if m in EQUIVALENT]
+        by_hand = [m for m in alive if m in KILLED_BY_HAND]
+        rest = [m for m in alive if m not in EQUIVALENT and m not in KILLED_BY_HAND]
+        lists["equivalent"] += [(m, EQUIVALENT[m]) for m in equivalent]
+        lists["by hand"] += [(m, KILLED_BY_HAND[m]) for m in by_hand]
+        lists["not reached"] += [(m, NOT_REACHED[m]) for m in rest if m in NOT_REACHED]
+        lists["survivor"] += [(m, "") for m in rest if m not in NOT_REACHED]
+        killed = detected + len(by_hand)
         score = f"{killed / checked:.1%}" if checked else "-"
         net = checked - len(equivalent)
         score2 = f"{killed / net:.1%}" if net else "-"
-        print(f"| {module} | {n} | {checked} | {killed} | {survived} | {len(equivalent)} | {unchecked} | "
+        print(f"| {module} | {n} | {checked} | {killed} | {len(rest)} | {len(equivalent)} | {unchecked} | "
               f"{score} | {score2} |")
-    survivors = [m for by in rows.values() for m in by.get("survived", [])
-                 if m not in EQUIVALENT and m not in KILLED_BY_HAND]
-    if survivors:
-        print("\nsurvivors (not known equivalent):")
-        for m in survivors:
-            print("  " + m)
+    titles = {"equivalent": "Equivalent mutants (left out of the second score)",
+              "by hand": "Survivors of a run killed by a test added after it (checked by hand)",
+              "not reached": "Survivors on a defensive path no test input reaches (counted as survivors)",
+              "survivor": "Other survivors"}
+    for key, title in titles.items():
+        if lists[key]:
+            print(f"\n### {title}\n\n| mutant | why |\n|---|---|")
+            for m, why in lists[key]:
+                print(f"| `{m.replace('unrollkit.', '', 1)}` | {why} |")
     return 0
 
 

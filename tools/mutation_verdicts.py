@@ -1,0 +1,71 @@
+"""Verdicts on mutmut's survivors (tools/mutation.py, issue 18), kept apart from the tool.
+
+``EQUIVALENT``: the mutant behaves exactly like the original (left out of the second score).
+``KILLED_BY_HAND``: a survivor of a run made before the test that kills it; each was checked
+with ``tools/mutation.py check <mutant> --tests <file>`` (the test seen failing with the mutant).
+``NOT_REACHED``: survivors on a defensive path no test input reaches; they count as survivors.
+"""
+#: mutants that behave exactly like the original (mutmut's name → why), left out of the score
+EQUIVALENT = {
+    "unrollkit.passes.dependence.x_check_permutation__mutmut_5":
+        "dependence_pairs(band[1]) not band[0]: a perfect band's accesses all sit in its innermost loop",
+    "unrollkit.passes.dependence.x_check_permutation__mutmut_14":
+        "lex_sign(vec) >= 0 not > 0: a zero vector permutes to a zero vector, never negative",
+    "unrollkit.passes.dependence.x_check_tiling__mutmut_10":
+        "lex_sign(vec) < 0 not <= 0 to skip: a zero vector's every tile/point split is zero too",
+    "unrollkit.passes.dependence.x_check_tiling__mutmut_40":
+        "<= 0 not < 0 on the split vector: a positive vector never splits into an all-zero one",
+    "unrollkit.passes.dependence.x_check_tiling__mutmut_41": "< 1 not < 0: as above",
+    "unrollkit.passes.dependence.x_check_unroll_jam__mutmut_2":
+        "'and' not 'or' in 'loop not in a.loops': dependence_pairs(loop) yields only accesses inside loop",
+    "unrollkit.passes.dependence.x_check_unroll_jam__mutmut_5": "break not continue there: as above, never taken",
+    "unrollkit.passes.dependence.x__same_jam_unit__mutmut_5":
+        "'or True' on x.parent.regions: the parent is an affine.for or func.func, always with a region",
+    "unrollkit.passes.dependence.x__same_jam_unit__mutmut_15":
+        "return True on ValueError: unreachable, both ops are in that block (same parent, checked above)",
+    "unrollkit.passes.dependence.x__before__mutmut_4":
+        "<= not <: only called for two different ops, whose positions differ",
+    "unrollkit.passes.split_accumulators.x__split__mutmut_16":
+        "clone_into(..., None): op.clone(None) inserts at the current insertion point, the same ip",
+    "unrollkit.passes.split_accumulators.x__split__mutmut_39":
+        "arith.ConstantOp(None, attr): the result type is inferred from the typed attribute",
+    "unrollkit.passes.split_accumulators.x__split__mutmut_113":
+        "clone_into(..., None) inside 'with InsertionPoint(body)': the same insertion point",
+    "unrollkit.gemm_schedule.x__remainder_widths__mutmut_1":
+        "default pieces=100 not 99: every caller passes pieces; the chain has at most log2(lanes) + 1",
+    "unrollkit.gemm_schedule.x__remainder_widths__mutmut_15":
+        "'rem / w' not 'rem % w' for the next name: when w divides rem, rem becomes 0 and the name is unused",
+    "unrollkit.passes.tile.x__constant_start__mutmut_5":
+        "'or True' on len(lbm.results) == 1: only called on tile loops with a single lower bound",
+    "unrollkit.passes.tile.x__drop_min__mutmut_15":
+        "AffineMap.get(2, ...) for the substitution map: the composed bound uses d0 only",
+    "unrollkit.passes.tile.x__drop_min__mutmut_16":
+        "an unused symbol in the substitution map: the composed bound has none",
+    "unrollkit.passes.tile.x__drop_min__mutmut_20":
+        "1 not 0 for the other dims: the full tile's bound d_last + size uses the last dim only",
+    "unrollkit.passes.tile.x__drop_min__mutmut_51": "lb = '' not None: rebuild_loop keeps the bound for any falsy lb",
+    "unrollkit.passes.tile.x__drop_min__mutmut_68":
+        "constant results kept in an n-dim map instead of a 0-dim one: the same constant bound",
+    "unrollkit.passes.tile.x__separate__mutmut_34": "full=None not False: only tested for truth",
+    # the bounds proofs
+    "unrollkit.analysis.module_bounds.x_transfers_in_bounds__mutmut_8":
+        "prove(None, ...): prove uses op only to fill the Refusal, and here only 'is None' is asked",
+    "unrollkit.analysis.module_bounds.xǁ_Walkǁ__init____mutmut_5":
+        "type_facts = None: access_of then memoises per call ({}), the same facts, only slower",
+    "unrollkit.analysis.module_bounds.xǁ_Walkǁmodule__mutmut_1":
+        "root = None: a module's top-level ops are func.func, whose handler starts its own root nest",
+    "unrollkit.analysis.module_bounds.xǁ_Walkǁmodule__mutmut_2": "Nest.root(None): as above (a fresh context)",
+    "unrollkit.analysis.module_bounds.xǁ_Walkǁmodule__mutmut_4": "as above",
+    "unrollkit.analysis.module_bounds.xǁ_Walkǁindex_range__mutmut_4":
+        "lin = None: every index through isl's exact form instead of the linear memo: the same range",
+}
+KILLED_BY_HAND = {
+    "unrollkit.passes.tile.x__separate__mutmut_9": "test_tile_loops_without_a_constant_trip_count_or_with_a_max_start",
+    "unrollkit.passes.tile.x__separate__mutmut_10": "test_tile_loops_without_a_constant_trip_count_or_with_a_max_start",
+}
+
+NOT_REACHED = {
+    **{f"unrollkit.analysis.module_bounds.xǁ_Walkǁloop_body__mutmut_{k}":
+       "the refusal when isl raises on a loop's bounds: no bound the tests or the fuzzer produce makes it raise"
+       for k in range(8, 16)},
+}
