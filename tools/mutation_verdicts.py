@@ -56,6 +56,8 @@ EQUIVALENT = {
         "root = None: a module's top-level ops are func.func, whose handler starts its own root nest",
     "unrollkit.analysis.module_bounds.xǁ_Walkǁmodule__mutmut_2": "Nest.root(None): as above (a fresh context)",
     "unrollkit.analysis.module_bounds.xǁ_Walkǁmodule__mutmut_4": "as above",
+    "unrollkit.analysis.module_bounds.xǁ_Walkǁop__mutmut_18": "access_of(op, None): as for type_facts = None",
+    "unrollkit.analysis.module_bounds.xǁ_Walkǁop__mutmut_20": "access_of(op): as above",
     "unrollkit.analysis.module_bounds.xǁ_Walkǁindex_range__mutmut_4":
         "lin = None: every index through isl's exact form instead of the linear memo: the same range",
 }
@@ -68,4 +70,8 @@ NOT_REACHED = {
     **{f"unrollkit.analysis.module_bounds.xǁ_Walkǁloop_body__mutmut_{k}":
        "the refusal when isl raises on a loop's bounds: no bound the tests or the fuzzer produce makes it raise"
        for k in range(8, 16)},
+    **{f"unrollkit.analysis.module_bounds.xǁ_Walkǁop__mutmut_{k}":
+       "access_of raises NotAffine only on IR the MLIR verifier rejects (a vector of higher rank than "
+       "its memref, a transfer map that is no permutation); the access is refused either way"
+       for k in (21, 22)},
 }
