@@ -152,3 +152,49 @@ def test_a_division_over_a_symbol_is_exact():
     assert refusal(body.format(n=6), args="%a: memref<6xf32>") is None
     msg = refusal(body.format(n=5), args="%a: memref<5xf32>")
     assert "[1, 5]" in msg and "outside [0, 4]" in msg
+
+
+# ---------------------------------------------------------------- other ops with regions
+
+
+_C = "%c7 = arith.constant 7 : index\n %c8 = arith.constant 8 : index\n %c0 = arith.constant 0 : index\n"
+
+
+def test_an_access_inside_scf_execute_region_is_proved():
+    # (a bug found by mutation testing: the region of this pure op was never walked, so any
+    # access inside it was accepted unchecked)
+    body = _C + """%v = scf.execute_region -> f32 {
+      %x = memref.load %a[%c7] : memref<8xf32>
+      scf.yield %x : f32 }"""
+    msg = pair(body, body.replace("%a[%c7]", "%a[%c8]"))
+    assert "memref.load of array 'a' (memref<8xf32>) may touch index range [8, 8]" in msg
+
+
+def test_an_access_inside_scf_reduce_is_proved():
+    body = _C + """%c1 = arith.constant 1 : index
+    %f = arith.constant 0.0 : f32
+    %r = scf.parallel (%i) = (%c0) to (%c8) step (%c1) init (%f) -> f32 {
+      %x = memref.load %a[%i] : memref<8xf32>
+      scf.reduce(%x : f32) {
+      ^bb0(%l: f32, %m: f32):
+        %y = memref.load %a[%c7] : memref<8xf32>
+        %s = arith.addf %l, %y : f32
+        scf.reduce.return %s : f32 } }"""
+    pair(body, body.replace("%a[%c7]", "%a[%c8]"))
+
+
+def test_accesses_in_the_regions_of_other_ops_are_proved_in_the_enclosing_domain():
+    scope = """affine.for %i = 0 to 8 {
+      memref.alloca_scope { %x = affine.load %a[%i] : memref<8xf32> } }"""
+    pair(scope, scope.replace("%a[%i]", "%a[%i + 1]"))
+    loop = _C + """%r = scf.while (%arg = %c0) : (index) -> index {
+      %x = memref.load %a[%c7] : memref<8xf32>
+      %f = arith.constant false
+      scf.condition(%f) %arg : index
+    } do {
+    ^bb0(%y: index):
+      scf.yield %y : index }"""
+    pair(loop, loop.replace("%a[%c7]", "%a[%c8]"))
+    # an index from the loop's own block argument is not followed: refused with the reason
+    msg = refusal(loop.replace("%a[%c7]", "%a[%arg]"))
+    assert "block argument #0 of scf.while, which is not a loop induction variable" in msg
