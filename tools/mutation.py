@@ -96,7 +96,7 @@ SEEDED = [
       "tests/test_bounds_proof.py"]),
     ("transformed-IR bounds proof off by one: hi >= n -> hi > n (survivor 2)",
      "unrollkit/analysis/module_bounds.py", "if lo < 0 or hi >= n:", "if lo < 0 or hi > n:",
-     ["tests/test_bounds_proof.py", "tests/test_bounds_end_to_end.py"]),
+     ["tests/test_bounds_proof.py", "tests/test_bounds_end_to_end.py", "tests/test_bounds_mutants.py"]),
     ("tile: the last partial tile starts one tile late (single kill)",
      "passes/tile.py", "e = lbm.results[0] + (trips - 1) * step_of(tile)",
      "e = lbm.results[0] + trips * step_of(tile)",
@@ -154,7 +154,7 @@ def seeded(worktree: bool, only: str | None) -> int:
             path.write_text(original)
         assert path.read_text() == original
         units = [t for t in failed if "test_legality" in t or "test_remainders" in t
-                 or "test_cache_key" in t]
+                 or "test_cache_key" in t or "test_bounds" in t]
         killed = len(failed) >= 2
         bad += not killed
         verdict = (f"KILLED by {len(failed)} tests ({len(units)} in the new guarantee tests)"
@@ -285,6 +285,12 @@ def check_by_hand(workdir: Path, group: str, names: list, tests: list) -> int:
     for t in tests:
         shutil.copy2(ROOT / t.split("::")[0], mutants / t.split("::")[0])
     env = _env(mutants)
+    env["MUTANT_UNDER_TEST"] = ""  # the original code: the tests must pass on it first
+    base = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--tb=short",
+                           *tests], cwd=mutants, env=env, capture_output=True, text=True, timeout=1800)
+    if base.returncode != 0:
+        print(f"the tests fail on the unmutated code; nothing to check:\n{base.stdout[-2000:]}")
+        return 2
     survived = 0
     for name in names:
         env["MUTANT_UNDER_TEST"] = name
