@@ -198,3 +198,10 @@ def test_accesses_in_the_regions_of_other_ops_are_proved_in_the_enclosing_domain
     # an index from the loop's own block argument is not followed: refused with the reason
     msg = refusal(loop.replace("%a[%c7]", "%a[%arg]"))
     assert "block argument #0 of scf.while, which is not a loop induction variable" in msg
+
+
+def test_an_operation_the_proof_cannot_see_is_refused_with_what_it_proves():
+    msg = refusal("%s = memref.subview %a[0][4][1] : memref<8xf32> to memref<4xf32, strided<[1]>>")
+    assert ("cannot prove that memref.subview stays in bounds: memref.subview touches a memref or "
+            "pointer in a way the bounds proof cannot see (only loads, stores and vector transfers "
+            "are proved)") in msg, msg

@@ -281,7 +281,10 @@ def check_by_hand(workdir: Path, group: str, names: list, tests: list) -> int:
     """Run ``tests`` (test files of the checkout, copied into the group's mutant tree first)
     against each mutant of ``names`` (mutmut's trampolines pick the mutant named by
     ``MUTANT_UNDER_TEST``): the check behind `KILLED_BY_HAND`. Prints killed/survived."""
-    mutants = group_dir(workdir, group) / "mutants"
+    # a private copy of the group's mutant tree: a mutmut run may be using the tree itself
+    mutants = Path(tempfile.mkdtemp(prefix="unrollkit-mutation-check-")) / "mutants"
+    shutil.copytree(group_dir(workdir, group) / "mutants", mutants,
+                    ignore=shutil.ignore_patterns("__pycache__", "mutmut-stats.json"))
     for t in tests:
         shutil.copy2(ROOT / t.split("::")[0], mutants / t.split("::")[0])
     env = _env(mutants)
@@ -299,6 +302,7 @@ def check_by_hand(workdir: Path, group: str, names: list, tests: list) -> int:
                               timeout=1800).returncode
         survived += code == 0
         print(f"{name}: {'survived' if code == 0 else 'killed'}", flush=True)
+    shutil.rmtree(mutants.parent, ignore_errors=True)
     return 1 if survived else 0
 
 
