@@ -205,3 +205,11 @@ def test_an_operation_the_proof_cannot_see_is_refused_with_what_it_proves():
     assert ("cannot prove that memref.subview stays in bounds: memref.subview touches a memref or "
             "pointer in a way the bounds proof cannot see (only loads, stores and vector transfers "
             "are proved)") in msg, msg
+
+
+def test_a_rank_zero_memref_is_in_bounds_and_a_dynamic_shape_is_refused():
+    assert refusal("%v = memref.load %s[] : memref<f32>\n memref.store %v, %s[] : memref<f32>",
+                   args="%s: memref<f32>") is None
+    msg = refusal("%c0 = arith.constant 0 : index\n %v = memref.load %d[%c0] : memref<?xf32>",
+                  args="%d: memref<?xf32>")
+    assert "stays in bounds: the memref has a dynamic shape" in msg, msg

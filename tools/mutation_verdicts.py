@@ -60,6 +60,8 @@ EQUIVALENT = {
     "unrollkit.analysis.module_bounds.xǁ_Walkǁop__mutmut_20": "access_of(op): as above",
     "unrollkit.analysis.module_bounds.xǁ_Walkǁop__mutmut_35":
         "visit(..., None) for an op the proof cannot see: prove refuses it before looking at the nest",
+    "unrollkit.analysis.module_bounds.xǁ_Walkǁprove__mutmut_20":
+        "min(shape, default=1) not 0: either default is non-negative, a rank-0 memref is never dynamic",
     "unrollkit.analysis.module_bounds.xǁ_Walkǁindex_range__mutmut_4":
         "lin = None: every index through isl's exact form instead of the linear memo: the same range",
 }
@@ -70,6 +72,9 @@ KILLED_BY_HAND = {
     **{f"unrollkit.analysis.module_bounds.xǁ_Walkǁprove__mutmut_{k}":
        "test_bounds_mutants.py::test_an_operation_the_proof_cannot_see_is_refused_with_what_it_proves"
        for k in (8, 9)},
+    **{f"unrollkit.analysis.module_bounds.xǁ_Walkǁprove__mutmut_{k}":
+       "test_bounds_mutants.py::test_a_rank_zero_memref_is_in_bounds_and_a_dynamic_shape_is_refused"
+       for k in (17, 19)},
     "unrollkit.passes.tile.x__separate__mutmut_9": "test_tile_loops_without_a_constant_trip_count_or_with_a_max_start",
     "unrollkit.passes.tile.x__separate__mutmut_10": "test_tile_loops_without_a_constant_trip_count_or_with_a_max_start",
 }
@@ -84,5 +89,5 @@ NOT_REACHED = {
        for k in (21, 22)},
     **{f"unrollkit.analysis.module_bounds.xǁ_Walkǁprove__mutmut_{k}":
        "the refusal of an access access_of could not read (a string): as above, only for IR the "
-       "verifier rejects" for k in (10, 11, 12)},
+       "verifier rejects" for k in (10, 11, 12, 13, 14)},
 }
