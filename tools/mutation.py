@@ -183,7 +183,7 @@ GROUPS = {
                 "unrollkit/analysis/memory_ops.py", "unrollkit/analysis/module_bounds.py",
                 "unrollkit/analysis/kernel_bounds.py", "unrollkit/ir_bounds.py"],
                ["tests/test_bounds_proof.py", "tests/test_bounds_end_to_end.py",
-                "tests/test_bounds_mutants.py"]),
+                "tests/test_bounds_mutants.py", "tests/test_kernel_bounds.py"]),
     "passes": (["passes/dependence.py", "passes/split_accumulators.py", "unrollkit/gemm_schedule.py",
                 "passes/tile.py", "passes/unroll.py", "passes/peel.py", "passes/pad.py",
                 "unrollkit/macro_unroll.py"],
