@@ -214,3 +214,51 @@ def test_a_rank_zero_memref_is_in_bounds_and_a_dynamic_shape_is_refused():
                   args="%d: memref<?xf32>")
     assert ("cannot prove that memref.load of array 'a' (memref<?xf32>) stays in bounds: the memref "
             "has a dynamic shape") in msg, msg
+
+
+# ---------------------------------------------------------------- index arithmetic (affine_to_isl)
+
+
+def _scf_index(expr_ops: str, n: int) -> str:
+    """A load at index %x computed by ``expr_ops`` from %i in 0 .. 9 (constants %c0 .. %c9,
+    %cm2 = -2, %cm3 = -3 available)."""
+    consts = "\n".join(f"%c{k} = arith.constant {k} : index" for k in range(10))
+    return (f"{consts}\n %cm2 = arith.constant -2 : index\n %cm3 = arith.constant -3 : index\n"
+            f" scf.for %i = %c0 to %c9 step %c1 {{\n {expr_ops}\n"
+            f" %v = memref.load %a[%x] : memref<{n}xf32> }}")
+
+
+def _exact(expr_ops: str, top: int):
+    """The index reaches exactly ``top`` over i in 0 .. 8 (accepted at top + 1, refused at top)."""
+    assert refusal(_scf_index(expr_ops, top + 1), args=f"%a: memref<{top + 1}xf32>") is None
+    msg = refusal(_scf_index(expr_ops, top), args=f"%a: memref<{top}xf32>")
+    assert msg is not None and f", {top}] in dimension 0" in msg, msg
+
+
+def test_arith_index_operations_are_exact():
+    _exact("%x = arith.subi %c9, %i : index", 9)                     # 9 - i: 1 .. 9
+    _exact("%x = arith.ceildivsi %i, %c3 : index", 3)                # ceil(8 / 3) = 3
+    _exact("%n = arith.subi %c0, %i : index\n %x0 = arith.ceildivsi %n, %cm3 : index\n"
+           " %x = arith.addi %x0, %c0 : index", 3)                    # ceil(-i / -3) = ceil(i / 3)
+    _exact("%n = arith.subi %c0, %i : index\n %x = arith.floordivsi %n, %cm2 : index", 4)  # floor(-i / -2)
+    _exact("%x = arith.divsi %i, %c3 : index", 2)                    # 8 / 3 = 2
+    _exact("%x = arith.remsi %i, %c5 : index", 4)                    # i rem 5: 0 .. 4
+    _exact("%x = arith.minsi %i, %c6 : index", 6)
+    _exact("%x = arith.maxsi %i, %c2 : index", 8)
+    _exact("%y = arith.muli %i, %c2 : index\n %x = arith.muli %c1, %y : index", 16)
+    _exact("%p = arith.cmpi slt, %i, %c4 : index\n %x = arith.select %p, %c7, %i : index", 8)
+    _exact("%p = arith.cmpi sge, %i, %c4 : index\n %x = arith.select %p, %c2, %i : index", 3)
+
+
+def test_an_index_divided_by_what_is_not_a_constant_is_refused():
+    msg = refusal(_scf_index("%x = arith.floordivsi %c9, %i : index", 20), args="%a: memref<20xf32>")
+    assert "arith.floordivsi of an index divides by a value that is not a nonzero constant" in msg, msg
+    msg = refusal(_scf_index("%x = arith.divsi %i, %c0 : index", 20), args="%a: memref<20xf32>")
+    assert "divides by a value that is not a nonzero constant" in msg, msg
+    msg = refusal(_scf_index("%x = arith.remsi %i, %i : index", 20), args="%a: memref<20xf32>")
+    assert "divides by a value that is not a nonzero constant" in msg, msg
+    msg = refusal("affine.for %i = 1 to 8 { %v = affine.load %a[%i mod 3] : memref<8xf32> }")
+    assert msg is None
+    msg = refusal(_scf_index("%p = arith.cmpi ult, %i, %c4 : index\n %x = arith.select %p, %c2, %i : index", 20),
+                  args="%a: memref<20xf32>")
+    assert "an index is an arith.select on a condition the proof cannot follow" in msg, msg
