@@ -262,3 +262,11 @@ def test_an_index_divided_by_what_is_not_a_constant_is_refused():
     msg = refusal(_scf_index("%p = arith.cmpi ult, %i, %c4 : index\n %x = arith.select %p, %c2, %i : index", 20),
                   args="%a: memref<20xf32>")
     assert "an index is an arith.select on a condition the proof cannot follow" in msg, msg
+
+
+def test_a_masked_transfer_reports_its_range_clamped_at_the_end():
+    from test_bounds_proof import _transfer
+    # i = 0, 4, 8: lanes i - 1 .. i + 2 over memref<10>: the start -1 is refused; the lanes past
+    # the end (10) are masked off, so the range reported ends at the last element, 9
+    msg = refusal(_transfer("d0 - 1", 10, "false"), args="%a: memref<10xf32>")
+    assert "may touch index range [-1, 9] in dimension 0, outside [0, 9]" in msg, msg
