@@ -270,3 +270,29 @@ def test_a_masked_transfer_reports_its_range_clamped_at_the_end():
     # the end (10) are masked off, so the range reported ends at the last element, 9
     msg = refusal(_transfer("d0 - 1", 10, "false"), args="%a: memref<10xf32>")
     assert "may touch index range [-1, 9] in dimension 0, outside [0, 9]" in msg, msg
+
+
+# ---------------------------------------------------------------- ir_bounds.check_module
+
+
+def test_check_module_names_the_stage_and_refuses_a_changed_signature():
+    from mlir import ir
+
+    from unrollkit import ir_bounds
+    from unrollkit.errors import CompileError
+    msg = refusal("affine.for %i = 0 to 8 { %v = affine.load %a[%i + 1] : memref<8xf32> }")
+    assert msg.startswith("after pipeline 'test': affine.load of array 'a'"), msg
+    with ir.Context(), ir.Location.unknown():
+        before = ir.Module.parse("func.func @k(%a: memref<8xf32>) { return }")
+        after = ir.Module.parse("func.func @k(%a: memref<9xf32>) { return }")
+        sig = ir_bounds.signature(before)
+        assert sig == [("k", ["memref<8xf32>"])]
+        ir_bounds.check_module(before, "pipeline 'p'", before=sig)  # unchanged: accepted
+        try:
+            ir_bounds.check_module(after, "pipeline 'p'", before=sig)
+        except CompileError as exc:
+            text = str(exc)
+        else:
+            raise AssertionError("a changed argument type was accepted")
+    assert text == ("after pipeline 'p': function k had the arguments ['memref<8xf32>'], now "
+                    "['memref<9xf32>']: a step changed what the caller passes; refusing to run it"), text
