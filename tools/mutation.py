@@ -256,10 +256,27 @@ def _module_source(workdir: Path, module: str) -> bytes | None:
     return path.read_bytes() if path.exists() else None
 
 
+def _checkout_source(module: str) -> bytes | None:
+    """The checkout's source of ``module`` (the staged layout mapped back: passes/, kernels/)."""
+    parts = module.split(".")
+    top = {"passes": "passes", "kernels": "kernels"}.get(parts[1] if len(parts) > 2 else "", None)
+    path = ROOT / top / "/".join(parts[2:]) if top else ROOT / "/".join(parts)
+    path = path.with_suffix(".py")
+    return path.read_bytes() if path.exists() else None
+
+
+def results_modules(workdir: Path) -> set:
+    """The modules a group folder's mutmut run mutated (empty if it never ran)."""
+    meta = workdir / "mutants" / "src"
+    return {str(p.relative_to(meta))[:-len(".py.meta")].replace("/", ".")
+            for p in meta.rglob("*.py.meta")} if meta.exists() else set()
+
+
 def merged_results(workdirs: list, earlier: list) -> dict:
     """module → {status: [mutant names]} over the group folders ``workdirs``; a mutant they did
     not check takes its status from an ``earlier`` run's folder, but only when that run
-    mutated a byte-identical source file (its mutants then have the same names and texts)."""
+    mutated a byte-identical source file (its mutants then have the same names and texts): the
+    group folder's copy, or the checkout's when no group folder mutated the module."""
     status = {}
     for wd in workdirs:
         if (wd / "mutants").exists():
@@ -267,9 +284,11 @@ def merged_results(workdirs: list, earlier: list) -> dict:
     for old in earlier:
         for name, st in results(old).items():
             module = name.split(".x")[0]
-            here = next((wd for wd in workdirs if _module_source(wd, module) is not None), None)
-            if st != "not checked" and status.get(name, "not checked") == "not checked" and (
-                    here is None or _module_source(here, module) == _module_source(old, module)):
+            here = next((wd for wd in workdirs if module in results_modules(wd)), None)
+            now = _module_source(here, module) if here else _checkout_source(module)
+            if now != _module_source(old, module):
+                continue
+            if status.get(name, "not checked") == "not checked" and (st != "not checked" or here is None):
                 status[name] = st
     by_module: dict = {}
     for name, st in status.items():
