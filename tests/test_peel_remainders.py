@@ -230,3 +230,16 @@ def test_pad_factor_must_be_a_positive_integer(factor):
     from unrollkit.passes.pad import Pad
     with pytest.raises(TransformError, match="pad factor must be an integer >= 1"):
         Pad(factor=factor)
+
+
+def test_peel_again_by_a_divisor_of_the_first_factor_does_nothing():
+    """A main loop an earlier peel made a multiple of 4 (its trip count not a constant: a
+    triangle) is left alone by a peel by 2: no second remainder, the same nest."""
+    ctx, module = lowered_module(TRIANGLE, {"N": 9, "M": 7})
+    with ctx, ir.Location.unknown():
+        Pipeline.parse("peel{loop=j,factor=4}").run(module)
+        once = str(module)
+        Pipeline.parse("peel{loop=j,factor=2}").run(module)
+        assert str(module) == once
+        assert len(loops_named(module, "j.rem")) == 1 and len(loops_named(module, "j")) == 1
+    check_against_reference(TRIANGLE, {"N": 9, "M": 7}, "peel{loop=j,factor=4},peel{loop=j,factor=2}")
