@@ -25,6 +25,9 @@ import tarfile
 import tempfile
 from pathlib import Path
 
+# (run as a script: its folder, tools/, is on sys.path)
+from mutation_verdicts import EQUIVALENT, KILLED_BY_HAND, NOT_REACHED
+
 ROOT = Path(__file__).resolve().parent.parent
 #: repository folder → where it goes in the staged src layout
 LAYOUT = {"unrollkit": "src/unrollkit", "kernels": "src/unrollkit/kernels",
@@ -80,35 +83,36 @@ SEEDED = [
      "if rest < 0 or (rest == 0 and a.op != b.op and _before(b.op, a.op, loop)\n"
      "                            and not _same_jam_unit(a.op, b.op)):",
      "if rest < 0:",
-     ["tests/test_legality.py", "tests/test_passes.py",
-      "tests/test_fuzz_classes.py::test_sibling_loops_across_the_outer_loop"]),
+     ["tests/passes/test_legality.py", "tests/passes",
+      "tests/tools/test_fuzz_classes.py::test_sibling_loops_across_the_outer_loop"]),
     ("GEMM remainder widths: w >= 2 -> w > 2 (survivor 3)",
      "unrollkit/tuning/gemm_schedule.py", "while rem and w >= 2 and", "while rem and w > 2 and",
-     ["tests/test_remainders.py", "tests/test_gemm_schedule.py",
-      "tests/test_fuzz_classes.py::test_gemm_remainder_classes"]),
+     ["tests/passes/test_remainders.py", "tests/tuning/test_gemm_schedule.py",
+      "tests/tools/test_fuzz_classes.py::test_gemm_remainder_classes"]),
     ("frontend bounds proof off by one: hi >= n -> hi > n (single kill)",
      "unrollkit/analysis/kernel_bounds.py", "if rng[0] < 0 or rng[1] >= n:",
      "if rng[0] < 0 or rng[1] > n:",
-     ["tests/test_remainders.py", "tests/test_frontend_errors.py", "tests/test_arguments.py",
-      "tests/test_bounds_proof.py"]),
+     ["tests/passes/test_remainders.py", "tests/frontend/test_frontend_errors.py", "tests/runtime/test_arguments.py",
+      "tests/analysis/test_bounds_proof.py"]),
     ("transformed-IR bounds proof off by one: hi >= n -> hi > n (survivor 2)",
      "unrollkit/analysis/module_bounds.py", "if lo < 0 or hi >= n:", "if lo < 0 or hi > n:",
-     ["tests/test_bounds_proof.py", "tests/test_bounds_end_to_end.py"]),
+     ["tests/analysis/test_bounds_proof.py", "tests/test_bounds_end_to_end.py", "tests/analysis/test_bounds_mutants.py"]),
     ("tile: the last partial tile starts one tile late (single kill)",
      "passes/tile.py", "e = lbm.results[0] + (trips - 1) * step_of(tile)",
      "e = lbm.results[0] + trips * step_of(tile)",
-     ["tests/test_remainders.py", "tests/test_passes.py", "tests/test_gemm_schedule.py"]),
+     ["tests/passes/test_remainders.py", "tests/passes", "tests/tuning/test_gemm_schedule.py"]),
     ("tile: the last partial tile starts one tile early (variant of the above)",
      "passes/tile.py", "e = lbm.results[0] + (trips - 1) * step_of(tile)",
      "e = lbm.results[0] + (trips - 2) * step_of(tile)",
-     ["tests/test_remainders.py", "tests/test_passes.py", "tests/test_gemm_schedule.py"]),
+     ["tests/passes/test_remainders.py", "tests/passes", "tests/tuning/test_gemm_schedule.py"]),
     ("split-accumulators: the balanced tree drops the odd accumulator (single kill)",
      "passes/split_accumulators.py",
      "                if len(parts) % 2:\n                    nxt.append(parts[-1])\n", "",
-     ["tests/test_remainders.py", "tests/test_passes.py", "tests/test_cli_passes.py"]),
+     ["tests/passes/test_remainders.py", "tests/passes", "tests/cli/test_cli_passes.py"]),
     ("cache key: plan.pragma dropped (single kill, test-order dependent)",
      "unrollkit/codegen/compiler.py", "plan.policy, plan.variant, plan.pragma,", "plan.policy, plan.variant,",
-     ["tests/test_cache_key.py", "tests/test_cache.py"]),
+     ["tests/codegen/test_cache_key.py", "tests/core/test_code_hash.py", "tests/core/test_cache.py",
+                   "tests/core/test_safety_cache.py"]),
 ]
 
 
@@ -150,7 +154,7 @@ def seeded(worktree: bool, only: str | None) -> int:
             path.write_text(original)
         assert path.read_text() == original
         units = [t for t in failed if "test_legality" in t or "test_remainders" in t
-                 or "test_cache_key" in t]
+                 or "test_cache_key" in t or "test_bounds" in t]
         killed = len(failed) >= 2
         bad += not killed
         verdict = (f"KILLED by {len(failed)} tests ({len(units)} in the new guarantee tests)"
@@ -169,144 +173,213 @@ def seeded(worktree: bool, only: str | None) -> int:
 # ---------------------------------------------------------------- mutmut
 
 
-#: the modules whose mistakes are silent and the tests that target them; written into the staged
-#: copy's pyproject.toml as ``[tool.mutmut]`` (mutmut only understands the src layout there)
-MUTATE = ["passes/dependence.py", "passes/split_accumulators.py", "unrollkit/tuning/gemm_schedule.py",
-          "passes/tile.py", "passes/unroll.py", "passes/peel.py", "passes/pad.py",
-          "unrollkit/codegen/macro_unroll.py"]
-TARGETED_TESTS = ["tests/test_legality.py", "tests/test_remainders.py", "tests/test_passes.py",
-                  "tests/test_passes_regressions.py", "tests/test_gemm_schedule.py",
-                  "tests/test_variants.py"]
+#: the modules whose mistakes are silent, in groups: (modules to mutate, the tests that target
+#: them). Each group has its own staged copy (``<workdir>-<group>``) whose pyproject.toml gets a
+#: ``[tool.mutmut]`` section (mutmut only understands the src layout there): mutmut runs, per
+#: mutant, the group's tests that executed the mutated function, so a narrow selection keeps a
+#: surviving mutant's cost in seconds, not in minutes.
+GROUPS = {
+    "bounds": (["unrollkit/analysis/nest.py", "unrollkit/analysis/affine_to_isl.py",
+                "unrollkit/analysis/memory_ops.py", "unrollkit/analysis/module_bounds.py",
+                "unrollkit/analysis/kernel_bounds.py", "unrollkit/analysis/ir_bounds.py"],
+               ["tests/analysis/test_bounds_proof.py", "tests/test_bounds_end_to_end.py",
+                "tests/analysis/test_bounds_mutants.py", "tests/analysis/test_kernel_bounds.py"]),
+    "passes": (["passes/dependence.py", "passes/split_accumulators.py", "unrollkit/tuning/gemm_schedule.py",
+                "passes/tile.py", "passes/unroll.py", "passes/peel.py", "passes/pad.py",
+                "unrollkit/codegen/macro_unroll.py"],
+               ["tests/passes/test_legality.py", "tests/passes/test_remainders.py", "tests/passes",
+                "tests/passes/test_passes_regressions.py", "tests/tuning/test_gemm_schedule.py",
+                "tests/passes/test_peel_remainders.py", "tests/passes/test_unroll_remainders.py",
+                "tests/passes/test_tile_remainders.py", "tests/tuning/test_gemm_tiles.py",
+                "tests/codegen/test_macro_unroll.py"]),
+    "cache_key": (["unrollkit/codegen/compiler.py", "unrollkit/core/cache.py", "unrollkit/core/code_hash.py"],
+                  ["tests/codegen/test_cache_key.py", "tests/core/test_code_hash.py", "tests/core/test_cache.py",
+                   "tests/core/test_safety_cache.py"]),
+}
+#: what `tools/mutation.sh` runs with no arguments: group → mutant-name globs (the functions that
+#: carry the proof, remainder and key logic; see bench/MUTATION.md for what was not run)
+DEFAULT_GLOBS = {
+    "bounds": ["unrollkit.*"],
+    "passes": ["unrollkit.*"],
+    "cache_key": ["unrollkit.codegen.compiler.x_cache_key*", "unrollkit.core.cache.x_make_key*",
+                  "unrollkit.core.code_hash.*"],
+}
 
 
-def mutmut_config() -> str:
+def mutmut_config(group: str) -> str:
     def toml_list(xs):
         return "[" + ", ".join(f'"{x}"' for x in xs) + "]"
-    staged = [str(LAYOUT[m.split("/")[0]] + "/" + m.split("/", 1)[1]) for m in MUTATE]
+    modules, tests = GROUPS[group]
+    staged = [str(LAYOUT[m.split("/")[0]] + "/" + m.split("/", 1)[1]) for m in modules]
     return ("\n[tool.mutmut]\n"
             "# written by tools/mutation.py into its staged copy (src/ layout); not part of CI\n"
             'source_paths = ["src/unrollkit"]\n'
             f"only_mutate = {toml_list(staged)}\n"
             'pytest_add_cli_args = ["-p", "no:cacheprovider", "-q"]\n'
-            f"pytest_add_cli_args_test_selection = {toml_list(TARGETED_TESTS)}\n"
+            f"pytest_add_cli_args_test_selection = {toml_list(tests)}\n"
             "use_git_change_detection = false\n")
 
 
-def run_mutmut(workdir: Path, worktree: bool, max_children: int, names: list) -> int:
-    if not (workdir / "mutants").exists():
-        stage(workdir, worktree)
-        with open(workdir / "pyproject.toml", "a") as f:
-            f.write(mutmut_config())
-    env = _env(workdir)
+def group_dir(workdir: Path, group: str) -> Path:
+    return workdir.with_name(f"{workdir.name}-{group}")
+
+
+def run_mutmut(workdir: Path, group: str, worktree: bool, max_children: int, names: list) -> int:
+    wd = group_dir(workdir, group)
+    if not (wd / "mutants").exists():
+        stage(wd, worktree)
+        with open(wd / "pyproject.toml", "a") as f:
+            f.write(mutmut_config(group))
+    env = _env(wd)
     env.pop("PYTHONPATH")  # mutmut puts its mutated copy (mutants/src) first itself
     mutmut = Path(sys.executable).with_name("mutmut")
-    cmd = [str(mutmut), "run", "--max-children", str(max_children), *names]
-    print("in", workdir, ":", " ".join(cmd), flush=True)
-    return subprocess.run(cmd, cwd=workdir, env=env).returncode
+    cmd = [str(mutmut), "run", "--max-children", str(max_children), *(names or DEFAULT_GLOBS[group])]
+    print("in", wd, ":", " ".join(cmd), flush=True)
+    return subprocess.run(cmd, cwd=wd, env=env).returncode
 
 
 def results(workdir: Path) -> dict:
-    """module → {status: [mutant names]} from ``mutmut results --all true``."""
+    """mutant name → status, from ``mutmut results --all true`` in ``workdir``."""
     mutmut = Path(sys.executable).with_name("mutmut")
     out = subprocess.run([str(mutmut), "results", "--all", "true"], cwd=workdir,
                          capture_output=True, text=True, env=_env(workdir)).stdout
-    by_module: dict = {}
+    found = {}
     for line in out.splitlines():
         m = re.match(r"\s*(\S+__mutmut_\d+): (.+)$", line)
-        if not m:
-            continue
-        name, status = m.groups()
-        module = name.split(".x")[0]
-        by_module.setdefault(module, {}).setdefault(status.strip(), []).append(name)
+        if m:
+            found[m.group(1)] = m.group(2).strip()
+    return found
+
+
+def _module_source(workdir: Path, module: str) -> bytes | None:
+    path = workdir / "src" / (module.replace(".", "/") + ".py")
+    return path.read_bytes() if path.exists() else None
+
+
+def _checkout_source(module: str) -> bytes | None:
+    """The checkout's source of ``module`` (the staged layout mapped back: passes/, kernels/)."""
+    parts = module.split(".")
+    top = {"passes": "passes", "kernels": "kernels"}.get(parts[1] if len(parts) > 2 else "", None)
+    path = ROOT / top / "/".join(parts[2:]) if top else ROOT / "/".join(parts)
+    path = path.with_suffix(".py")
+    return path.read_bytes() if path.exists() else None
+
+
+def results_modules(workdir: Path) -> set:
+    """The modules a group folder's mutmut run mutated (empty if it never ran)."""
+    meta = workdir / "mutants" / "src"
+    return {str(p.relative_to(meta))[:-len(".py.meta")].replace("/", ".")
+            for p in meta.rglob("*.py.meta")} if meta.exists() else set()
+
+
+def merged_results(workdirs: list, earlier: list) -> dict:
+    """module → {status: [mutant names]} over the group folders ``workdirs``; a mutant they did
+    not check takes its status from an ``earlier`` run's folder, but only when that run
+    mutated a byte-identical source file (its mutants then have the same names and texts): the
+    group folder's copy, or the checkout's when no group folder mutated the module."""
+    status = {}
+    for wd in workdirs:
+        if (wd / "mutants").exists():
+            status.update(results(wd))
+    for old in earlier:
+        for name, st in results(old).items():
+            module = name.split(".x")[0]
+            here = next((wd for wd in workdirs if module in results_modules(wd)), None)
+            now = _module_source(here, module) if here else _checkout_source(module)
+            if now != _module_source(old, module):
+                continue
+            if status.get(name, "not checked") == "not checked" and (st != "not checked" or here is None):
+                status[name] = st
+    by_module: dict = {}
+    for name, st in status.items():
+        by_module.setdefault(name.split(".x")[0], {}).setdefault(st, []).append(name)
     return by_module
 
 
-#: mutants that behave exactly like the original (mutmut's name → why), left out of the score
-EQUIVALENT = {
-    "unrollkit.passes.dependence.x_check_permutation__mutmut_5":
-        "dependence_pairs(band[1]) not band[0]: a perfect band's accesses all sit in its innermost loop",
-    "unrollkit.passes.dependence.x_check_permutation__mutmut_14":
-        "lex_sign(vec) >= 0 not > 0: a zero vector permutes to a zero vector, never negative",
-    "unrollkit.passes.dependence.x_check_tiling__mutmut_10":
-        "lex_sign(vec) < 0 not <= 0 to skip: a zero vector's every tile/point split is zero too",
-    "unrollkit.passes.dependence.x_check_tiling__mutmut_40":
-        "<= 0 not < 0 on the split vector: a positive vector never splits into an all-zero one",
-    "unrollkit.passes.dependence.x_check_tiling__mutmut_41": "< 1 not < 0: as above",
-    "unrollkit.passes.dependence.x_check_unroll_jam__mutmut_2":
-        "'and' not 'or' in 'loop not in a.loops': dependence_pairs(loop) yields only accesses inside loop",
-    "unrollkit.passes.dependence.x_check_unroll_jam__mutmut_5": "break not continue there: as above, never taken",
-    "unrollkit.passes.dependence.x__same_jam_unit__mutmut_5":
-        "'or True' on x.parent.regions: the parent is an affine.for or func.func, always with a region",
-    "unrollkit.passes.dependence.x__same_jam_unit__mutmut_15":
-        "return True on ValueError: unreachable, both ops are in that block (same parent, checked above)",
-    "unrollkit.passes.dependence.x__before__mutmut_4":
-        "<= not <: only called for two different ops, whose positions differ",
-    "unrollkit.passes.split_accumulators.x__split__mutmut_16":
-        "clone_into(..., None): op.clone(None) inserts at the current insertion point, the same ip",
-    "unrollkit.passes.split_accumulators.x__split__mutmut_39":
-        "arith.ConstantOp(None, attr): the result type is inferred from the typed attribute",
-    "unrollkit.passes.split_accumulators.x__split__mutmut_113":
-        "clone_into(..., None) inside 'with InsertionPoint(body)': the same insertion point",
-    "unrollkit.tuning.gemm_schedule.x__remainder_widths__mutmut_1":
-        "default pieces=100 not 99: every caller passes pieces; the chain has at most log2(lanes) + 1",
-    "unrollkit.tuning.gemm_schedule.x__remainder_widths__mutmut_15":
-        "'rem / w' not 'rem % w' for the next name: when w divides rem, rem becomes 0 and the name is unused",
-    "unrollkit.passes.tile.x__constant_start__mutmut_5":
-        "'or True' on len(lbm.results) == 1: only called on tile loops with a single lower bound",
-    "unrollkit.passes.tile.x__drop_min__mutmut_15":
-        "AffineMap.get(2, ...) for the substitution map: the composed bound uses d0 only",
-    "unrollkit.passes.tile.x__drop_min__mutmut_16":
-        "an unused symbol in the substitution map: the composed bound has none",
-    "unrollkit.passes.tile.x__drop_min__mutmut_20":
-        "1 not 0 for the other dims: the full tile's bound d_last + size uses the last dim only",
-    "unrollkit.passes.tile.x__drop_min__mutmut_51": "lb = '' not None: rebuild_loop keeps the bound for any falsy lb",
-    "unrollkit.passes.tile.x__drop_min__mutmut_68":
-        "constant results kept in an n-dim map instead of a 0-dim one: the same constant bound",
-    "unrollkit.passes.tile.x__separate__mutmut_34": "full=None not False: only tested for truth",
-}
-#: survivors killed by a test added after the run, checked by applying the mutant by hand
-KILLED_BY_HAND = {
-    "unrollkit.passes.tile.x__separate__mutmut_9": "test_tile_loops_without_a_constant_trip_count_or_with_a_max_start",
-    "unrollkit.passes.tile.x__separate__mutmut_10": "test_tile_loops_without_a_constant_trip_count_or_with_a_max_start",
-}
+def check_by_hand(workdir: Path, group: str, names: list, tests: list) -> int:
+    """Run ``tests`` (test files of the checkout, copied into the group's mutant tree first)
+    against each mutant of ``names`` (mutmut's trampolines pick the mutant named by
+    ``MUTANT_UNDER_TEST``): the check behind `KILLED_BY_HAND`. Prints killed/survived."""
+    # a private copy of the group's mutant tree: a mutmut run may be using the tree itself
+    mutants = Path(tempfile.mkdtemp(prefix="unrollkit-mutation-check-")) / "mutants"
+    shutil.copytree(group_dir(workdir, group) / "mutants", mutants,
+                    ignore=shutil.ignore_patterns("__pycache__", "mutmut-stats.json"))
+    for t in tests:
+        shutil.copy2(ROOT / t.split("::")[0], mutants / t.split("::")[0])
+    env = _env(mutants)
+    env["MUTANT_UNDER_TEST"] = ""  # the original code: the tests must pass on it first
+    base = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--tb=short",
+                           *tests], cwd=mutants, env=env, capture_output=True, text=True, timeout=1800)
+    if base.returncode != 0:
+        print(f"the tests fail on the unmutated code; nothing to check:\n{base.stdout[-2000:]}")
+        return 2
+    survived = 0
+    for name in names:
+        env["MUTANT_UNDER_TEST"] = name
+        code = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider",
+                               "--tb=no", *tests], cwd=mutants, env=env, capture_output=True,
+                              timeout=1800).returncode
+        survived += code == 0
+        print(f"{name}: {'survived' if code == 0 else 'killed'}", flush=True)
+    shutil.rmtree(mutants.parent, ignore_errors=True)
+    return 1 if survived else 0
+
+
 DETECTED = ("killed", "timeout", "suspicious", "segfault", "caught by type check")
 
 
-def report(workdir: Path) -> int:
-    rows = results(workdir)
-    print("| module | mutants | checked | killed | survived | equivalent | not checked | score | score w/o equivalents |")
+def report(workdir: Path, earlier: list) -> int:
+    """Print the score table and the verdicts on the survivors (markdown, for bench/MUTATION.md)."""
+    rows = merged_results([group_dir(workdir, g) for g in GROUPS], earlier)
+    print("| module | mutants | checked | killed | survived | equivalent | not checked | score | "
+          "score w/o equivalents |")
     print("|---|---|---|---|---|---|---|---|---|")
+    lists = {"equivalent": [], "by hand": [], "not reached": [], "survivor": []}
     for module, by in sorted(rows.items()):
         n = sum(len(v) for v in by.values())
         unchecked = len(by.get("not checked", []))
         checked = n - unchecked
-        killed = sum(len(by.get(k, [])) for k in DETECTED)
-        equivalent = [m for m in by.get("survived", []) if m in EQUIVALENT]
-        by_hand = [m for m in by.get("survived", []) if m in KILLED_BY_HAND]
-        killed += len(by_hand)
-        survived = len(by.get("survived", [])) - len(equivalent) - len(by_hand)
+        detected = sum(len(by.get(k, [])) for k in DETECTED)
+        # "survived", "no tests" (no selected test runs the function), ...
+        alive = [m for st, ms in by.items() if st not in DETECTED and st != "not checked" for m in ms]
+        equivalent = [m for m in alive if m in EQUIVALENT]
+        by_hand = [m for m in alive if m in KILLED_BY_HAND]
+        rest = [m for m in alive if m not in EQUIVALENT and m not in KILLED_BY_HAND]
+        lists["equivalent"] += [(m, EQUIVALENT[m]) for m in equivalent]
+        lists["by hand"] += [(m, KILLED_BY_HAND[m]) for m in by_hand]
+        lists["not reached"] += [(m, NOT_REACHED[m]) for m in rest if m in NOT_REACHED]
+        lists["survivor"] += [(m, "") for m in rest if m not in NOT_REACHED]
+        killed = detected + len(by_hand)
         score = f"{killed / checked:.1%}" if checked else "-"
         net = checked - len(equivalent)
         score2 = f"{killed / net:.1%}" if net else "-"
-        print(f"| {module} | {n} | {checked} | {killed} | {survived} | {len(equivalent)} | {unchecked} | "
+        print(f"| {module} | {n} | {checked} | {killed} | {len(rest)} | {len(equivalent)} | {unchecked} | "
               f"{score} | {score2} |")
-    survivors = [m for by in rows.values() for m in by.get("survived", [])
-                 if m not in EQUIVALENT and m not in KILLED_BY_HAND]
-    if survivors:
-        print("\nsurvivors (not known equivalent):")
-        for m in survivors:
-            print("  " + m)
+    titles = {"equivalent": "Equivalent mutants (left out of the second score)",
+              "by hand": "Survivors of a run killed by a test added after it (checked by hand)",
+              "not reached": "Survivors on a defensive path no test input reaches (counted as survivors)",
+              "survivor": "Other survivors"}
+    for key, title in titles.items():
+        if lists[key]:
+            print(f"\n### {title}\n\n| mutant | why |\n|---|---|")
+            for m, why in lists[key]:
+                print(f"| `{m.replace('unrollkit.', '', 1)}` | {why} |")
     return 0
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("command", choices=["seeded", "mutmut", "report", "stage"])
-    ap.add_argument("names", nargs="*", help="mutmut: mutant names or globs to run")
+    ap.add_argument("command", choices=["seeded", "mutmut", "report", "stage", "check"])
+    ap.add_argument("names", nargs="*", help="mutmut: mutant names or globs to run; check: names")
+    ap.add_argument("--tests", nargs="+", default=[], help="check: the test files to run")
     ap.add_argument("--worktree", action="store_true", help="stage the working tree, not HEAD")
     ap.add_argument("--rev", default="HEAD", help="stage: the commit to stage")
     ap.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "unrollkit-mutation")
     ap.add_argument("--max-children", type=int, default=1)
+    ap.add_argument("--group", choices=sorted(GROUPS), default="bounds",
+                    help="mutmut: the group of modules and tests (its own folder <workdir>-<group>)")
+    ap.add_argument("--earlier", type=Path, action="append", default=[],
+                    help="report: also count an earlier run's folder (for unchanged sources)")
     ap.add_argument("--only", help="seeded: only the bugs whose description contains this")
     a = ap.parse_intermixed_args(argv)
     if a.command == "seeded":
@@ -314,9 +387,11 @@ def main(argv=None) -> int:
     if a.command == "stage":
         print(stage(a.workdir, a.worktree, a.rev))
         return 0
+    if a.command == "check":
+        return check_by_hand(a.workdir, a.group, a.names, a.tests)
     if a.command == "mutmut":
-        return run_mutmut(a.workdir, a.worktree, a.max_children, a.names)
-    return report(a.workdir)
+        return run_mutmut(a.workdir, a.group, a.worktree, a.max_children, a.names)
+    return report(a.workdir, a.earlier)
 
 
 if __name__ == "__main__":

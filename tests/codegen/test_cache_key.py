@@ -171,3 +171,46 @@ def test_versions_and_codegen_version_separate_entries(cache_dir, monkeypatch):
 def test_llvm_policy_alone_separates_entries(cache_dir):
     _run_mac(factor=4)
     assert not _run_mac(factor=4, llvm=LLVMPolicy(slp=False)).from_cache
+
+
+# ---------------------------------------------------------------- the user passes and the hash
+
+
+def test_user_pass_digest_is_in_the_key_and_an_unhashable_one_disables_the_cache(base):
+    from unrollkit import passes as P
+    k, s, p, key = base
+
+    def one(module):
+        return None
+
+    def other(module):
+        return 1
+
+    P.register_function("uk-test-key-pass", one)
+    try:
+        with_one = compiler.cache_key(k, s, dataclasses.replace(p, pipeline=Pipeline.parse("uk-test-key-pass")))
+    finally:
+        P.unregister("uk-test-key-pass")
+    P.register_function("uk-test-key-pass", other)
+    try:
+        with_other = compiler.cache_key(k, s, dataclasses.replace(p, pipeline=Pipeline.parse("uk-test-key-pass")))
+    finally:
+        P.unregister("uk-test-key-pass")
+    assert with_one is not None and with_other is not None and with_one != with_other != key
+    opaque = object()
+
+    def unhashable(module):
+        return opaque
+
+    P.register_function("uk-test-key-pass", unhashable)
+    try:
+        assert compiler.cache_key(k, s, dataclasses.replace(p, pipeline=Pipeline.parse("uk-test-key-pass"))) is None
+    finally:
+        P.unregister("uk-test-key-pass")
+
+
+def test_make_key_separates_its_parts():
+    from unrollkit.core.cache import make_key
+    assert make_key(1, 23) != make_key(12, 3)           # the reprs would concatenate alike
+    assert make_key("a", "b") == make_key("a", "b") and len(make_key()) == 64
+    assert make_key(("a",)) != make_key("a")

@@ -257,6 +257,13 @@ def _scf_if(walk: _Walk, op, nest: Nest) -> None:
     _branches(walk, op, nest, walk.forms.condition(op.operation.operands[0]))
 
 
+def _same_domain(walk: _Walk, op, nest: Nest) -> None:
+    # a region op that is pure itself (scf.execute_region, scf.reduce) but may hold accesses
+    for region in op.operation.regions:
+        for b in region.blocks:
+            walk.block(b, nest)
+
+
 def _func(walk: _Walk, op, nest: Nest) -> None:
     for region in op.operation.regions:
         for b in region.blocks:
@@ -265,4 +272,4 @@ def _func(walk: _Walk, op, nest: Nest) -> None:
 
 _REGION_OPS = {"affine.for": _affine_for, "scf.for": _scf_for, "affine.parallel": _affine_parallel,
                "scf.parallel": _scf_parallel, "affine.if": _affine_if, "scf.if": _scf_if,
-               "func.func": _func}
+               "func.func": _func, "scf.execute_region": _same_domain, "scf.reduce": _same_domain}

@@ -1,0 +1,113 @@
+"""Verdicts on mutmut's survivors (tools/mutation.py, issue 18), kept apart from the tool.
+
+``EQUIVALENT``: the mutant behaves exactly like the original (left out of the second score).
+``KILLED_BY_HAND``: a survivor of a run made before the test that kills it; each was checked
+with ``tools/mutation.py check <mutant> --tests <file>`` (the test seen failing with the mutant).
+``NOT_REACHED``: survivors on a defensive path no test input reaches; they count as survivors.
+"""
+#: mutants that behave exactly like the original (mutmut's name → why), left out of the score
+EQUIVALENT = {
+    "unrollkit.passes.dependence.x_check_permutation__mutmut_5":
+        "dependence_pairs(band[1]) not band[0]: a perfect band's accesses all sit in its innermost loop",
+    "unrollkit.passes.dependence.x_check_permutation__mutmut_14":
+        "lex_sign(vec) >= 0 not > 0: a zero vector permutes to a zero vector, never negative",
+    "unrollkit.passes.dependence.x_check_tiling__mutmut_10":
+        "lex_sign(vec) < 0 not <= 0 to skip: a zero vector's every tile/point split is zero too",
+    "unrollkit.passes.dependence.x_check_tiling__mutmut_40":
+        "<= 0 not < 0 on the split vector: a positive vector never splits into an all-zero one",
+    "unrollkit.passes.dependence.x_check_tiling__mutmut_41": "< 1 not < 0: as above",
+    "unrollkit.passes.dependence.x_check_unroll_jam__mutmut_2":
+        "'and' not 'or' in 'loop not in a.loops': dependence_pairs(loop) yields only accesses inside loop",
+    "unrollkit.passes.dependence.x_check_unroll_jam__mutmut_5": "break not continue there: as above, never taken",
+    "unrollkit.passes.dependence.x__same_jam_unit__mutmut_5":
+        "'or True' on x.parent.regions: the parent is an affine.for or func.func, always with a region",
+    "unrollkit.passes.dependence.x__same_jam_unit__mutmut_15":
+        "return True on ValueError: unreachable, both ops are in that block (same parent, checked above)",
+    "unrollkit.passes.dependence.x__before__mutmut_4":
+        "<= not <: only called for two different ops, whose positions differ",
+    "unrollkit.passes.split_accumulators.x__split__mutmut_16":
+        "clone_into(..., None): op.clone(None) inserts at the current insertion point, the same ip",
+    "unrollkit.passes.split_accumulators.x__split__mutmut_39":
+        "arith.ConstantOp(None, attr): the result type is inferred from the typed attribute",
+    "unrollkit.passes.split_accumulators.x__split__mutmut_113":
+        "clone_into(..., None) inside 'with InsertionPoint(body)': the same insertion point",
+    "unrollkit.tuning.gemm_schedule.x__remainder_widths__mutmut_1":
+        "default pieces=100 not 99: every caller passes pieces; the chain has at most log2(lanes) + 1",
+    "unrollkit.tuning.gemm_schedule.x__remainder_widths__mutmut_15":
+        "'rem / w' not 'rem % w' for the next name: when w divides rem, rem becomes 0 and the name is unused",
+    "unrollkit.passes.tile.x__constant_start__mutmut_5":
+        "'or True' on len(lbm.results) == 1: only called on tile loops with a single lower bound",
+    "unrollkit.passes.tile.x__drop_min__mutmut_15":
+        "AffineMap.get(2, ...) for the substitution map: the composed bound uses d0 only",
+    "unrollkit.passes.tile.x__drop_min__mutmut_16":
+        "an unused symbol in the substitution map: the composed bound has none",
+    "unrollkit.passes.tile.x__drop_min__mutmut_20":
+        "1 not 0 for the other dims: the full tile's bound d_last + size uses the last dim only",
+    "unrollkit.passes.tile.x__drop_min__mutmut_51": "lb = '' not None: rebuild_loop keeps the bound for any falsy lb",
+    "unrollkit.passes.tile.x__drop_min__mutmut_68":
+        "constant results kept in an n-dim map instead of a 0-dim one: the same constant bound",
+    "unrollkit.passes.tile.x__separate__mutmut_34": "full=None not False: only tested for truth",
+    "unrollkit.passes.tile.x__separate__mutmut_16":
+        "break not continue: _separate runs right after each band is tiled, and the FRESH mark leaves "
+        "it one tile loop of the name (a band's loops have distinct names): the loop ends either way",
+    "unrollkit.passes.tile.x__separate__mutmut_30": "break not continue: as above",
+    "unrollkit.passes.tile.x__separate__mutmut_19":
+        "'or' not 'and' in the point-loop filter: in a freshly tiled band the only loop named like the "
+        "point loop is the one bounded by the tile variable, and no other loop is bounded by it",
+    # the bounds proofs
+    "unrollkit.analysis.module_bounds.x_transfers_in_bounds__mutmut_8":
+        "prove(None, ...): prove uses op only to fill the Refusal, and here only 'is None' is asked",
+    "unrollkit.analysis.module_bounds.xǁ_Walkǁ__init____mutmut_5":
+        "type_facts = None: access_of then memoises per call ({}), the same facts, only slower",
+    "unrollkit.analysis.module_bounds.xǁ_Walkǁmodule__mutmut_1":
+        "root = None: a module's top-level ops are func.func, whose handler starts its own root nest",
+    "unrollkit.analysis.module_bounds.xǁ_Walkǁmodule__mutmut_2": "Nest.root(None): as above (a fresh context)",
+    "unrollkit.analysis.module_bounds.xǁ_Walkǁmodule__mutmut_4": "as above",
+    "unrollkit.analysis.module_bounds.xǁ_Walkǁop__mutmut_18": "access_of(op, None): as for type_facts = None",
+    "unrollkit.analysis.module_bounds.xǁ_Walkǁop__mutmut_20": "access_of(op): as above",
+    "unrollkit.analysis.module_bounds.xǁ_Walkǁop__mutmut_35":
+        "visit(..., None) for an op the proof cannot see: prove refuses it before looking at the nest",
+    "unrollkit.analysis.module_bounds.xǁ_Walkǁprove__mutmut_20":
+        "min(shape, default=1) not 0: either default is non-negative, a rank-0 memref is never dynamic",
+    "unrollkit.analysis.module_bounds.xǁ_Walkǁprove__mutmut_64":
+        "reason None for an out-of-range refusal: its message is made from dim/lo/hi, never the reason",
+    "unrollkit.analysis.module_bounds.xǁ_Walkǁindex_range__mutmut_4":
+        "lin = None: every index through isl's exact form instead of the linear memo: the same range",
+}
+KILLED_BY_HAND = {
+    **{f"unrollkit.passes.tile.x__drop_min__mutmut_{k}":
+       "test_tile_remainders.py::test_tile_a_loop_capped_by_min_keeps_both_bounds_in_the_partial_tile"
+       for k in (35, 65)},
+    **{f"unrollkit.analysis.ir_bounds.x_check_module__mutmut_{k}":
+       "test_bounds_mutants.py::test_check_module_names_the_stage_and_refuses_a_changed_signature"
+       for k in (7, 8, 9, 10, 16)},
+    **{f"unrollkit.analysis.module_bounds.xǁ_Walkǁop__mutmut_{k}":
+       "test_bounds_mutants.py::test_accesses_in_the_regions_of_other_ops_are_proved_in_the_enclosing_domain"
+       for k in (40, 41, 42, 43)},
+    **{f"unrollkit.analysis.module_bounds.xǁ_Walkǁprove__mutmut_{k}":
+       "test_bounds_mutants.py::test_an_operation_the_proof_cannot_see_is_refused_with_what_it_proves"
+       for k in (8, 9)},
+    **{f"unrollkit.analysis.module_bounds.xǁ_Walkǁprove__mutmut_{k}":
+       "test_bounds_mutants.py::test_a_rank_zero_memref_is_in_bounds_and_a_dynamic_shape_is_refused"
+       for k in (17, 19, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30)},
+    "unrollkit.analysis.module_bounds.xǁ_Walkǁprove__mutmut_57":
+        "test_bounds_mutants.py::test_a_masked_transfer_reports_its_range_clamped_at_the_end",
+    "unrollkit.passes.tile.x__separate__mutmut_9": "test_tile_loops_without_a_constant_trip_count_or_with_a_max_start",
+    "unrollkit.passes.tile.x__separate__mutmut_10": "test_tile_loops_without_a_constant_trip_count_or_with_a_max_start",
+}
+
+NOT_REACHED = {
+    "unrollkit.passes.tile.x__drop_min__mutmut_48":
+        "[:+1] not [:-1] for a partial tile whose start is not a constant and whose loop's own bound is a "
+        "min: _separate needs a constant trip count, which such a loop (range(i, min(i + 10, M))) lacks",
+    **{f"unrollkit.analysis.module_bounds.xǁ_Walkǁloop_body__mutmut_{k}":
+       "the refusal when isl raises on a loop's bounds: no bound the tests or the fuzzer produce makes it raise"
+       for k in range(8, 16)},
+    **{f"unrollkit.analysis.module_bounds.xǁ_Walkǁop__mutmut_{k}":
+       "access_of raises NotAffine only on IR the MLIR verifier rejects (a vector of higher rank than "
+       "its memref, a transfer map that is no permutation); the access is refused either way"
+       for k in (21, 22)},
+    **{f"unrollkit.analysis.module_bounds.xǁ_Walkǁprove__mutmut_{k}":
+       "the refusal of an access access_of could not read (a string): as above, only for IR the "
+       "verifier rejects" for k in (10, 11, 12, 13, 14)},
+}
