@@ -20,6 +20,7 @@ import time
 import numpy as np
 
 from unrollkit.tools.bench_runtime import blas_threads, paired
+from unrollkit.core.dtypes import BY_NAME
 from unrollkit.kernels import contractions as kc, gemm
 import unrollkit as uk
 from unrollkit.tuning.contraction import recognise_all
@@ -129,7 +130,7 @@ def run(sizes=DEFAULT_SIZES, dtypes=("f32", "f64"), kernels=DEFAULT_KERNELS, rou
     for name in kernels:
         for dt in dtypes:
             for n in sizes:
-                rows.append(measure(name, n, {"f32": np.float32, "f64": np.float64}[dt], rounds,
+                rows.append(measure(name, n, BY_NAME[dt].numpy.type, rounds,
                                     seconds, peaks))
                 if progress:
                     progress(rows[-1])

@@ -21,6 +21,7 @@ import dataclasses
 import textwrap
 from pathlib import Path
 
+from unrollkit.core.dtypes import BY_NAME
 from unrollkit.tools.fuzz_case import (BIG_FACTORS, DTYPES, FACTORS, JAM_REMAINDERS, MLIR_STEPS,  # noqa: F401
                         REMAINDERS, SLOW_VARIANTS, STEP_TEMPLATES, VARIANTS, Case, Mismatch,
                         RandomChooser, check_result, choose_variant, compile_options, lit,
@@ -92,7 +93,7 @@ def _gen_nest(ch) -> Case:
         lines.append("    " * d + header)
     for ln in body.split("\n"):
         lines.append("    " * depth + ln)
-    T = {"f32": "uk.f32", "f64": "uk.f64", "i32": "uk.i32"}[dtype]
+    T = repr(BY_NAME[dtype])  # "uk.f32"
     params = (f'x: {T}["N"], y: {T}["N"], z: {T}["N", "M"], s: {T}, out: {T}[{out_shape}]')
     src = f"def fuzz_kernel({params}):\n" + textwrap.indent("\n".join(lines), "    ") + "\n"
     pipeline = pipeline_steps(ch, vars_)
@@ -184,7 +185,7 @@ def _gen_language(ch) -> Case:
              f"    for j in range({lo}, M - 1{'' if step == 1 else f', {step}'}):"]
     lines += ["        " + ln for ln in inner]
     lines.append(f"    out[i] = {result}")
-    T = {"f32": "uk.f32", "f64": "uk.f64", "i32": "uk.i32"}[dtype]
+    T = repr(BY_NAME[dtype])  # "uk.f32"
     params = f'x: {T}["N"], y: {T}["N"], z: {T}["N", "M"], s: {T}, out: {T}["N"]'
     src = f"def fuzz_kernel({params}):\n" + textwrap.indent("\n".join(lines), "    ") + "\n"
     variant, factor = choose_variant(ch)

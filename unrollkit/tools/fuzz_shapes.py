@@ -20,9 +20,10 @@ from __future__ import annotations
 
 import textwrap
 
+from unrollkit.core.dtypes import BY_NAME
 from unrollkit.tools.fuzz_case import DTYPES, Case, choose_variant, lit, pipeline_steps
 
-_T = {"f32": "uk.f32", "f64": "uk.f64", "i32": "uk.i32"}
+_T = {name: repr(BY_NAME[name]) for name in DTYPES}  # "f32" → "uk.f32"
 
 
 def _def(params: str, body: list) -> str:

@@ -15,7 +15,7 @@ from typing import Callable
 
 import numpy as np
 
-from unrollkit.core.dtypes import BY_NAME, FROM_NUMPY
+from unrollkit.core.dtypes import BY_NAME, element_of
 from unrollkit.kernels import ALL
 
 # ---------------------------------------------------------------- arguments
@@ -25,7 +25,7 @@ def element_type(dtype):
     """The `ElementType` of ``dtype``: a name (``"f32"``), a numpy dtype or scalar type."""
     if isinstance(dtype, str) and dtype in BY_NAME:
         return BY_NAME[dtype]
-    return BY_NAME[FROM_NUMPY[np.dtype(dtype)]]
+    return element_of(dtype)
 
 
 def _value(rng, spec, draw):
