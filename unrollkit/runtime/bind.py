@@ -23,52 +23,9 @@ def bind(k, args) -> tuple:
         raise ArgumentError(f"{k.name}() takes {len(k.params)} arguments ({names}), got {len(args)}")
     generic = None
     types, shapes, ready, sizes = [], [], [], {}
-    written = k.written
     for p, a in zip(k.params, args):
         if p.is_array:
-            if not isinstance(a, np.ndarray):
-                raise ArgumentError(f"{k.name}(): argument {p.name!r} must be a numpy array, "
-                                    f"got {type(a).__name__}")
-            if isinstance(a, np.ma.MaskedArray):  # the code would read and write masked elements
-                raise ArgumentError(f"{k.name}(): argument {p.name!r} is a masked array; its mask "
-                                    "would be ignored: pass a.filled(value) or np.asarray(a)")
-            if a.dtype not in FROM_NUMPY:
-                raise ArgumentError(f"{k.name}(): argument {p.name!r} has dtype {a.dtype}; "
-                                    f"supported: {SUPPORTED}")
-            et = FROM_NUMPY[a.dtype]
-            if p.elem.is_generic:
-                if generic is None:
-                    generic = (et, p.name)
-                elif generic[0] != et:
-                    raise ArgumentError(
-                        f"{k.name}(): argument {p.name!r} has dtype {a.dtype} but {generic[1]!r} "
-                        f"has {np.dtype(BY_NAME[generic[0]].numpy)}; they share the element type T")
-            elif et != p.elem.name:
-                raise ArgumentError(f"{k.name}(): argument {p.name!r} must have dtype "
-                                    f"{p.elem.numpy}, got {a.dtype}")
-            if a.ndim != len(p.shape):
-                raise ArgumentError(f"{k.name}(): argument {p.name!r} must be {len(p.shape)}-D "
-                                    f"(shape {_shape_str(p.shape)}), got {a.ndim}-D shape {a.shape}")
-            for dim, (want, got) in enumerate(zip(p.shape, a.shape)):
-                if isinstance(want, int):
-                    if got != want:
-                        raise ArgumentError(f"{k.name}(): dimension {dim} of {p.name!r} must be "
-                                            f"{want}, got {got}")
-                elif want in sizes and sizes[want][0] != got:
-                    raise ArgumentError(
-                        f"{k.name}(): size {want} disagrees: {sizes[want][1]} gives {sizes[want][0]} "
-                        f"but {p.name!r} gives {got} (dimension {dim})")
-                else:
-                    sizes.setdefault(want, (got, f"{p.name!r} (dimension {dim})"))
-            if p.name in written:
-                if not a.flags.c_contiguous:
-                    raise ArgumentError(f"{k.name}(): output {p.name!r} must be C-contiguous "
-                                        "(results are written in place); pass np.ascontiguousarray(x) "
-                                        "and read the result from it")
-                if not a.flags.writeable:
-                    raise ArgumentError(f"{k.name}(): output {p.name!r} is read-only")
-            elif not a.flags.c_contiguous:
-                a = np.ascontiguousarray(a)  # an input: a contiguous copy is equivalent
+            a, et, generic = _bind_array(k, p, a, generic, sizes)
             types.append((p.name, et))
             shapes.append((p.name, tuple(a.shape)))
         ready.append(a)
@@ -88,6 +45,56 @@ def bind(k, args) -> tuple:
     specialised = index_scalars(k)  # integer scalars in bounds: their values specialise the code
     values = tuple((p.name, ready[i]) for i, p in enumerate(k.params) if p.name in specialised)
     return Signature(tuple(types), tuple(shapes), values), ready
+
+
+def _bind_array(k, p, a, generic, sizes: dict) -> tuple:
+    """(the array to pass, its element type name, the binding of T so far) for array parameter
+    ``p`` of kernel ``k`` given ``a``; ``sizes`` collects each size name's value and source."""
+    written = k.written
+    if not isinstance(a, np.ndarray):
+        raise ArgumentError(f"{k.name}(): argument {p.name!r} must be a numpy array, "
+                            f"got {type(a).__name__}")
+    if isinstance(a, np.ma.MaskedArray):  # the code would read and write masked elements
+        raise ArgumentError(f"{k.name}(): argument {p.name!r} is a masked array; its mask "
+                            "would be ignored: pass a.filled(value) or np.asarray(a)")
+    if a.dtype not in FROM_NUMPY:
+        raise ArgumentError(f"{k.name}(): argument {p.name!r} has dtype {a.dtype}; "
+                            f"supported: {SUPPORTED}")
+    et = FROM_NUMPY[a.dtype]
+    if p.elem.is_generic:
+        if generic is None:
+            generic = (et, p.name)
+        elif generic[0] != et:
+            raise ArgumentError(
+                f"{k.name}(): argument {p.name!r} has dtype {a.dtype} but {generic[1]!r} "
+                f"has {np.dtype(BY_NAME[generic[0]].numpy)}; they share the element type T")
+    elif et != p.elem.name:
+        raise ArgumentError(f"{k.name}(): argument {p.name!r} must have dtype "
+                            f"{p.elem.numpy}, got {a.dtype}")
+    if a.ndim != len(p.shape):
+        raise ArgumentError(f"{k.name}(): argument {p.name!r} must be {len(p.shape)}-D "
+                            f"(shape {_shape_str(p.shape)}), got {a.ndim}-D shape {a.shape}")
+    for dim, (want, got) in enumerate(zip(p.shape, a.shape)):
+        if isinstance(want, int):
+            if got != want:
+                raise ArgumentError(f"{k.name}(): dimension {dim} of {p.name!r} must be "
+                                    f"{want}, got {got}")
+        elif want in sizes and sizes[want][0] != got:
+            raise ArgumentError(
+                f"{k.name}(): size {want} disagrees: {sizes[want][1]} gives {sizes[want][0]} "
+                f"but {p.name!r} gives {got} (dimension {dim})")
+        else:
+            sizes.setdefault(want, (got, f"{p.name!r} (dimension {dim})"))
+    if p.name in written:
+        if not a.flags.c_contiguous:
+            raise ArgumentError(f"{k.name}(): output {p.name!r} must be C-contiguous "
+                                "(results are written in place); pass np.ascontiguousarray(x) "
+                                "and read the result from it")
+        if not a.flags.writeable:
+            raise ArgumentError(f"{k.name}(): output {p.name!r} is read-only")
+    elif not a.flags.c_contiguous:
+        a = np.ascontiguousarray(a)  # an input: a contiguous copy is equivalent
+    return a, et, generic
 
 
 def _check_aliasing(k, ready):
