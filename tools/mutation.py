@@ -79,9 +79,8 @@ def _env(staged: Path) -> dict:
 #: (what, repository file, text, mutated text, test selection). Each text occurs once in the file.
 SEEDED = [
     ("unroll-and-jam legality: the zero-direction / statement-order clause dropped (survivor 1)",
-     "passes/dependence.py",
-     "if rest < 0 or (rest == 0 and a.op != b.op and _before(b.op, a.op, loop)\n"
-     "                            and not _same_jam_unit(a.op, b.op)):",
+     "unrollkit/analysis/legality.py",
+     "if rest < 0 or (rest == 0 and src.op != snk.op and _text_reversed(src, snk)):",
      "if rest < 0:",
      ["tests/passes/test_legality.py", "tests/passes",
       "tests/tools/test_fuzz_classes.py::test_sibling_loops_across_the_outer_loop"]),

@@ -179,7 +179,7 @@ def test_pad_rounds_the_trip_count_up_to_the_array_end(lo, hi_off, step, n, fact
 @pytest.mark.parametrize("lo,hi_off,step,n,factor,index", [
     (0, 8, 1, 20, 21, 20),   # 12 trips -> 21: one past the end
     (0, 8, 1, 21, 11, 21),   # 13 -> 22
-    (2, 6, 3, 20, 7, 22),    # 4 trips -> 7 from 2 step 3: bound 23
+    (2, 6, 3, 20, 7, 20),    # 4 trips -> 7 from 2 step 3: the last on the step grid is 20
 ])
 def test_pad_one_past_the_end_is_refused(lo, hi_off, step, n, factor, index):
     k = padk(lo, hi_off, step)

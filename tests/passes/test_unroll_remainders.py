@@ -170,9 +170,9 @@ def test_unroll_refusals_name_the_loop():
 
 @pytest.mark.parametrize("kw,message", [
     ({"remainder": "middle"}, "unroll remainder must be one of"),
-    ({"factor": True}, "unroll factor must be an integer, got True"),
-    ({"factor": 2.0}, "unroll factor must be an integer, got 2.0"),
-    ({"factor": 0}, "unroll factor must be >= 1, got 0"),
+    ({"factor": True}, "unroll factor must be an integer >= 1, got True"),
+    ({"factor": 2.0}, r"unroll factor must be an integer >= 1, got 2\.0"),
+    ({"factor": 0}, "unroll factor must be an integer >= 1, got 0"),
 ])
 def test_unroll_options_are_checked(kw, message):
     with pytest.raises(TransformError, match=message):
