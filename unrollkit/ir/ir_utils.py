@@ -400,6 +400,15 @@ def never_runs(loop_op) -> bool:
     return span is not None and span[1] <= 0
 
 
+def always_runs(loop_op) -> bool:
+    """Is ``ub − lb ≥ 1`` provable wherever ``loop_op`` is reached (at least one iteration)?"""
+    trips = constant_trip_count(loop_op)
+    if trips is not None:
+        return trips >= 1
+    span = _bound_span(loop_op)
+    return span is not None and span[0] >= 1
+
+
 def _bound_span(loop_op):
     """(min, max) of ``ub − lb`` over the ranges of the enclosing loops, or None."""
     from unrollkit.passes.dependence import interval, linear  # (passes import ir_utils; the isl analysis removes this)
