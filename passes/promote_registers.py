@@ -7,8 +7,8 @@ Options:
     loop (str, ""): the source name of the loop; "" means every innermost loop.
     strict (bool, true): with a named loop, refuse (naming the loop, the access and why) a
         location that cannot be promoted, or a loop with nothing to promote; false promotes
-        what it can and leaves the rest in memory (the GEMM schedule asks that: a partial
-        tile's last columns may stay a rolled scalar loop). Without a name nothing is refused.
+        what it can and leaves the rest in memory (the GEMM schedule asks that: a kernel it
+        does not expect must still compile). Without a name nothing is refused.
 
 Loops of one iteration directly in the body are first replaced by their bodies (a vector
 tile's 16-column loop of one step, which a full unroll leaves). A location is what one access
@@ -25,9 +25,10 @@ promoted only when, exactly and conservatively:
 * every other access in the loop that may reach the same memory (the same memref, or any
   memref not provably distinct: the function's ``llvm.noalias`` arguments and allocations
   are) provably touches none of the location's elements: from constant offsets when the
-  indices are the same linear form, else by isl over that access's exact iteration domain
+  indices are the same linear form, else over that access's exact iteration domain
   (`unrollkit.analysis.module_bounds.access_domains`: nested loops, min/max bounds, steps,
-  conditions). An index isl cannot express may alias.
+  conditions), by the range of the index difference in one dimension, then by isl with all
+  dimensions at once. An index isl cannot express may alias.
 
 In the body each read of the location uses the carried value and each write replaces it; the
 loop yields it. Before the loop: the first read, hoisted (a zero when the body writes the
@@ -59,8 +60,8 @@ from unrollkit.analysis.module_bounds import access_domains
 from unrollkit.analysis.nest import Unbounded
 from unrollkit.core.errors import TransformError
 from unrollkit.ir.ir_utils import (always_runs, body_ops, bound_maps, bound_operands,
-                                   constant_trip_count, copy_attributes, has_iter_args, iv_of,
-                                   loop_name, step_of, walk_ops)
+                                   copy_attributes, inline_single_iterations, iv_of, loop_name,
+                                   step_of, walk_ops)
 
 from .base import Pass, register, select_loops
 
@@ -85,7 +86,7 @@ class PromoteToRegisters(Pass):
         targets = select_loops(module, self.loop)
         strict = self.strict and bool(self.loop)
         for op in targets:
-            _inline_single_iterations(op)
+            inline_single_iterations(op)
         plans = [_Plan(op) for op in targets]
         pending = [p for p in plans if p.undecided]
         if pending:  # one isl walk of the module for every pair the linear forms left open
@@ -99,18 +100,6 @@ class PromoteToRegisters(Pass):
         for p in plans:  # every plan is made before any loop changes: the analysis saw one module
             if p.groups:
                 _promote(p.loop, [g.members for g in p.groups])
-
-
-def promoted_locations(module, loop: str = "") -> int:
-    """How many locations ``promote-to-registers{loop=...,strict=false}`` would promote in the
-    selected loops of ``module`` (the module is not changed)."""
-    plans = [_Plan(op) for op in select_loops(module, loop)]
-    pending = [p for p in plans if p.undecided]
-    if pending:
-        forms, found = access_domains(module, [x for p in pending for x in p.others_needed()])
-        for p in pending:
-            p.decide(forms, found)
-    return sum(len(p.groups) for p in plans)
 
 
 # ---------------------------------------------------------------- the analysis
@@ -209,10 +198,10 @@ def _minor_identity(op, rank: int, vrank: int) -> bool:
     return amap.n_dims == rank and [str(e) for e in amap.results] == want
 
 
-def _masked(op) -> bool:
-    if "operandSegmentSizes" not in op.attributes:
-        return False
-    return list(ir.DenseI32ArrayAttr(op.attributes["operandSegmentSizes"]))[-1] != 0
+def _masked(op, rank: int) -> bool:
+    """Does the vector transfer ``op`` on a rank-``rank`` memref take a mask operand (beyond
+    its memref, indices and padding, or stored vector, memref and indices)?"""
+    return len(op.operands) > rank + 2
 
 
 def _describe(op, acc=None) -> str:
@@ -290,7 +279,7 @@ class _Plan:
             vt = _value_type(op)
             if op.name.startswith("vector.transfer_"):
                 vrank = len(ir.VectorType(vt).shape)
-                if acc.masked or _masked(op) or not _minor_identity(op, len(acc.shape), vrank):
+                if acc.masked or _masked(op, len(acc.shape)) or not _minor_identity(op, len(acc.shape), vrank):
                     continue
             lin = [_index_linear(self.lin, acc, d) for d in range(len(acc.shape))]
             key = (acc.memref, str(vt), tuple(acc.extents), _coefficients(lin),
@@ -408,30 +397,6 @@ def _isl_overlap(forms: ValueForms, found: dict, g: _Group, op, acc, lin) -> str
 
 
 # ---------------------------------------------------------------- the rewrite
-
-
-def _inline_single_iterations(loop) -> None:
-    """Replace each loop of one iteration directly in ``loop``'s body (a vector tile's
-    16-column loop of one step, which ``unroll{full=true}`` leaves) by its body, its
-    induction variable by its lower bound; again for what that brings into the body."""
-    changed = True
-    while changed:
-        changed = False
-        for op in body_ops(loop):
-            op = _op(op)
-            if op.name != "affine.for" or has_iter_args(op) or constant_trip_count(op) != 1:
-                continue
-            lbm, _ = bound_maps(op)
-            lbo, _ = bound_operands(op)
-            if len(lbm.results) != 1:
-                continue
-            with ir.InsertionPoint(op), op.location:
-                first = affine.AffineApplyOp(lbm, list(lbo)).result
-            iv_of(op).replace_all_uses_with(first)
-            for inner in body_ops(op):
-                inner.move_before(op)
-            op.erase()
-            changed = True
 
 
 def _zero(t):

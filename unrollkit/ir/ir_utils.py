@@ -426,6 +426,30 @@ def _bound_span(loop_op):
     return interval(({k: c for k, c in coeffs.items() if c}, hi[1] - lo[1]), {})
 
 
+def inline_single_iterations(loop) -> None:
+    """Replace each loop of one iteration directly in ``loop``'s body (a vector tile's
+    16-column loop of one step, which ``unroll{full=true}`` leaves) by its body, its
+    induction variable by its lower bound; again for what that brings into the body."""
+    changed = True
+    while changed:
+        changed = False
+        for op in body_ops(loop):
+            op = op.operation
+            if op.name != "affine.for" or has_iter_args(op) or constant_trip_count(op) != 1:
+                continue
+            lbm, _ = bound_maps(op)
+            lbo, _ = bound_operands(op)
+            if len(lbm.results) != 1:
+                continue
+            with ir.InsertionPoint(op), op.location:
+                first = affine.AffineApplyOp(lbm, list(lbo)).result
+            iv_of(op).replace_all_uses_with(first)
+            for inner in body_ops(op):
+                inner.move_before(op)
+            op.erase()
+            changed = True
+
+
 def perfect_band(outer, depth: int | None = None) -> list:
     """Loops perfectly nested from ``outer`` down (each body is exactly one loop + yield)."""
     band = [outer]
