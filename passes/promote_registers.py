@@ -12,12 +12,12 @@ Options:
 
 Loops of one iteration directly in the body are first replaced by their bodies (a vector
 tile's 16-column loop of one step, which a full unroll leaves). A location is what one access
-directly in the loop's body touches (``affine.load``/``store``,
-or an unmasked, in-bounds, minor-identity ``vector.transfer_read``/``write``) when its memref,
-indices and padding are invariant in the loop: defined outside it, or computed inside it by
-pure operations of invariant values (the affine.apply of an unrolled copy). Accesses of one
-location have one type and equal indices (the same linear form of the same values). It is
-promoted only when, exactly and conservatively:
+directly in the body touches (``affine.load``/``store``, or an unmasked, in-bounds,
+minor-identity ``vector.transfer_read``/``write``) when its memref, indices and padding are
+invariant in the loop: defined outside it, or inside it by pure operations of invariant values
+(the affine.apply of an unrolled copy). Accesses of one location have one type and equal
+indices (the same linear form of the same values). It is promoted only when, exactly and
+conservatively:
 
 * the loop provably runs at least once wherever it is reached (a read before an empty loop
   and a write after it would be accesses the program never made);
@@ -51,6 +51,7 @@ import dataclasses
 from typing import ClassVar
 
 import islpy as isl
+import numpy as np
 from mlir import ir
 from mlir.dialects import affine, arith
 
@@ -90,7 +91,7 @@ class PromoteToRegisters(Pass):
         plans = [_Plan(op) for op in targets]
         pending = [p for p in plans if p.undecided]
         if pending:  # one isl walk of the module for every pair the linear forms left open
-            forms, found = access_domains(module, [x for p in pending for x in p.others_needed()])
+            forms, found = access_domains(module, [x for p in pending for x in p.undecided])
             for p in pending:
                 p.decide(forms, found)
         if strict:
@@ -105,21 +106,14 @@ class PromoteToRegisters(Pass):
 # ---------------------------------------------------------------- the analysis
 
 
-def _op(x):
+def _op(x):  # an Operation from an op view or an Operation
     return x.operation if hasattr(x, "operation") else x
-
-
-def _defining_op(value):
-    """The operation that defines ``value`` (for a block argument, the block's parent op)."""
-    if isinstance(value, ir.BlockArgument):
-        owner = value.owner.owner
-        return _op(owner) if owner is not None else None
-    return _op(value.owner)
 
 
 def _inside(value, loop) -> bool:
     """Is ``value`` defined in ``loop`` (its induction variable and iter_args included)?"""
-    p = _defining_op(value)
+    p = value.owner.owner if isinstance(value, ir.BlockArgument) else value.owner
+    p = _op(p) if p is not None else None
     while p is not None:
         if p == loop:
             return True
@@ -231,15 +225,12 @@ class _Plan:
         self._analyse()
 
     @property
-    def undecided(self) -> bool:
-        return any(g.open for g in self.groups)
-
-    def others_needed(self) -> list:
+    def undecided(self) -> list:
+        """The accesses isl is to separate from a location."""
         return [x for g in self.groups for x, _, _ in g.open]
 
     def nothing(self) -> str:
-        why = (f"; {_describe(*self.variant)} has an index (or memref) that depends on the loop"
-               if self.variant else "")
+        why = f"; {_describe(*self.variant)} has an index (or memref) that depends on the loop" if self.variant else ""
         return (f"nothing to promote to registers in loop {self.name!r}: no access directly in its "
                 f"body has a memref and indices invariant in it{why}")
 
@@ -250,9 +241,8 @@ class _Plan:
     def _analyse(self) -> None:
         loop, memo, facts = self.loop, {}, {}
         if not always_runs(loop):
-            return self._refuse_all("it may run zero times (its bounds do not prove one iteration), "
-                                    "and a read before it and a write after it would then be "
-                                    "accesses the program never made")
+            return self._refuse_all("it may run zero times (its bounds prove no iteration): a read "
+                                    "before it and a write after it would be new accesses")
         accesses = {}  # op -> Access | reason
         for op in walk_ops(loop)[1:]:
             if op.name in ACCESS_OPS:
@@ -295,10 +285,10 @@ class _Plan:
         for op, acc in accesses.items():
             if isinstance(acc, str):
                 mem = next((v for v in op.operands if isinstance(v.type, ir.MemRefType)), None)
-                by_memref.setdefault(mem, []).append((op, acc, None))
+                by_memref.setdefault(mem, {}).setdefault(None, []).append((op, acc, None))
             else:
                 lin = [_index_linear(self.lin, acc, d) for d in range(len(acc.shape))]
-                by_memref.setdefault(acc.memref, []).append((op, acc, lin, _coefficients(lin)))
+                by_memref.setdefault(acc.memref, {}).setdefault(_coefficients(lin), []).append((op, acc, lin))
 
         def distinct(a, b) -> bool:
             for m in (a, b):
@@ -306,37 +296,40 @@ class _Plan:
                     roots[m] = m is not None and _distinct_root(m)
             return a != b and roots[a] and roots[b]
 
+        arrays = {}  # (memref, coefficients) -> offsets and extents of its accesses, as arrays
         for g in self.groups:
             members = set(g.members)
-            for mem, others in by_memref.items():
+            for mem, by_form in by_memref.items():
                 if distinct(mem, g.acc.memref):
                     continue
-                for op, acc, *lin in others:
-                    if op not in members:
-                        g.conflict = self._separate(g, op, acc, *lin)
-                        if g.conflict:
-                            break
+                for form, others in by_form.items():
+                    if mem == g.acc.memref and form == g.key[3]:
+                        if (mem, form) not in arrays:
+                            arrays[mem, form] = (np.array([[x[1] for x in lin] for _, _, lin in others]),
+                                                 np.array([acc.extents for _, acc, _ in others]))
+                        g.conflict = _same_form(g, members, others, *arrays[mem, form])
+                    else:
+                        for op, acc, lin in others:
+                            if op not in members:
+                                g.conflict = self._separate(g, op, acc, lin)
+                                if g.conflict:
+                                    break
+                    if g.conflict:
+                        break
                 if g.conflict:
                     break
         self._drop_conflicts()
 
     @staticmethod
-    def _separate(g: _Group, op, acc, lin=None, coefficients=None):
-        """None when ``op`` (an access of a memref that may be ``g``'s, its index forms
-        ``lin`` and their `_coefficients`) provably touches no element of ``g`` (or isl is to decide: then the pair is
-        kept in ``g.open``), else a function giving why it may."""
-        def clash():  # (a value's name costs a print of the function: only for a refusal)
-            return f"{_describe(op, acc)} in the loop may touch its elements"
-
+    def _separate(g: _Group, op, acc, lin):
+        """None when ``op`` (an access of a memref that may be ``g``'s, index forms ``lin``
+        not those of ``g``) provably touches no element of ``g`` (or isl is to decide: then
+        the pair is kept in ``g.open``), else a function giving why it may."""
         if isinstance(acc, str):
             return lambda: f"{op.name} in the loop has indices the analysis cannot read ({acc})"
         if acc.memref != g.acc.memref:
-            return lambda: clash() + " (a memref not provably distinct from it)"
-        if coefficients == g.key[3]:
-            # the same linear form: a constant offset per dimension
-            if all(-ex < a[1] - b[1] < eg for a, b, ex, eg in zip(lin, g.lin, acc.extents, g.acc.extents)):
-                return clash
-            return None
+            return lambda: (f"{_describe(op, acc)} in the loop may touch its elements (a memref "
+                            "not provably distinct from it)")
         g.open.append((op, acc, lin))
         return None
 
@@ -362,6 +355,19 @@ class _Plan:
             else:
                 keep.append(g)
         self.groups = keep
+
+
+def _same_form(g: _Group, members: set, others: list, offsets, extents):
+    """None when no access of ``others`` (index forms with ``g``'s coefficients: constant
+    offsets from it, ``offsets`` and ``extents`` as arrays) but ``g``'s own touches an element
+    of ``g``, else a function giving why one may."""
+    d = offsets - np.array([x[1] for x in g.lin])
+    hit = ((d > -extents) & (d < np.array(g.acc.extents))).all(axis=1)
+    for k in np.flatnonzero(hit):
+        op, acc, _ = others[k]
+        if op not in members:
+            return lambda: f"{_describe(op, acc)} in the loop may touch its elements"
+    return None
 
 
 def _isl_overlap(forms: ValueForms, found: dict, g: _Group, op, acc, lin) -> str | None:
@@ -401,10 +407,9 @@ def _isl_overlap(forms: ValueForms, found: dict, g: _Group, op, acc, lin) -> str
 
 def _zero(t):
     """An ``arith.constant`` zero of type ``t`` (a scalar or a vector)."""
-    elem = ir.VectorType(t).element_type if isinstance(t, ir.VectorType) else t
-    scalar = ir.FloatAttr.get(elem, 0.0) if isinstance(elem, ir.FloatType) else ir.IntegerAttr.get(elem, 0)
-    attr = ir.DenseElementsAttr.get_splat(t, scalar) if isinstance(t, ir.VectorType) else scalar
-    return arith.ConstantOp(t, attr).result
+    elem = t.element_type if isinstance(t, ir.VectorType) else t
+    zero = ir.FloatAttr.get(elem, 0.0) if isinstance(elem, ir.FloatType) else ir.IntegerAttr.get(elem, 0)
+    return arith.ConstantOp(t, ir.DenseElementsAttr.get_splat(t, zero) if isinstance(t, ir.VectorType) else zero).result
 
 
 def _clone(op, mapping: dict, ip) -> dict:

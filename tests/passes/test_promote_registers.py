@@ -25,6 +25,14 @@ def row_from_0(A: uk.T["N", "M"], C: uk.T["N", "M"]):
         for k in range(M):
             C[i, 0] += A[i, k] * C[i, k]
 """)
+#: y[i] is written before it is read in the k loop: the carried value starts from a zero
+OVERWRITE = kernel_from("""
+def overwrite(A: uk.T["N", "M"], y: uk.T["N"]):
+    for i in range(N):
+        for k in range(M):
+            y[i] = A[i, k] * 2.0
+            y[i] += 1.0
+""")
 #: the k loop is empty for the last i
 TRIANGLE = kernel_from("""
 def triangle(A: uk.T["N", "N"], y: uk.T["N"]):
@@ -131,9 +139,11 @@ def test_a_location_only_read_is_read_once(check_ir):
     (ROW_FROM_1, "promote-to-registers{loop=k}", dict(N=5, M=7)),
     (ROW_FROM_0, "promote-to-registers{loop=k,strict=false}", dict(N=5, M=7)),
     (TRIANGLE, "promote-to-registers", dict(N=6)),
-], ids=["gemv", "gemm-ijk-unrolled", "gemm-tile", "disjoint", "aliased", "triangle"])
-def test_matches_the_interpreter(kernel, pipeline, sizes):
-    check_against_reference(kernel, sizes, pipeline, dtype=np.float32, seeds=(0, 1))
+    (OVERWRITE, "promote-to-registers{loop=k}", dict(N=4, M=5)),
+], ids=["gemv", "gemm-ijk-unrolled", "gemm-tile", "disjoint", "aliased", "triangle", "overwrite"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_matches_the_interpreter(kernel, pipeline, sizes, dtype):
+    check_against_reference(kernel, sizes, pipeline, dtype=dtype, seeds=(0, 1))
 
 
 @pytest.mark.parametrize("dt", [np.float32, np.float64])
