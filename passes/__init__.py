@@ -14,6 +14,7 @@ from . import (unroll, unroll_jam, tile, permute, peel, pad, split_accumulators,
 from . import rename  # noqa: F401,E402
 from . import pack  # noqa: F401,E402
 from . import in_bounds  # noqa: F401,E402
+from . import promote_registers  # noqa: F401,E402
 from .user import function_pass, is_user_pass, register_function, unregister  # noqa: E402
 
 __all__ = ["REGISTRY", "Pass", "register", "register_function", "function_pass", "unregister",

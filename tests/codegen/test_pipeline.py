@@ -18,7 +18,7 @@ from unrollkit.kernels import dot, gemm, mac
 from unrollkit.codegen.pipeline import Pipeline, make_pass, split_text
 
 BUILTIN = {"unroll", "unroll-jam", "tile", "permute", "interchange", "peel", "pad", "vectorize",
-           "split-accumulators", "scalar-replace", "canonicalize", "cse", "mlir"}
+           "split-accumulators", "scalar-replace", "canonicalize", "cse", "mlir", "promote-to-registers"}
 
 
 # ------------------------------------------------------------------ the registry
@@ -63,6 +63,7 @@ PASS_STRATEGIES = {
     "vectorize": st.builds(P.REGISTRY["vectorize"], loop=_names, width=_pos, reductions=st.booleans()),
     "split-accumulators": st.builds(P.REGISTRY["split-accumulators"], loop=_names, accumulators=_pos),
     "scalar-replace": st.just(P.REGISTRY["scalar-replace"]()),
+    "promote-to-registers": st.builds(P.REGISTRY["promote-to-registers"], loop=_names, strict=st.booleans()),
     "canonicalize": st.just(P.REGISTRY["canonicalize"]()),
     "cse": st.just(P.REGISTRY["cse"]()),
     "mlir": st.sampled_from(["func.func(affine-loop-normalize)", "canonicalize,cse",

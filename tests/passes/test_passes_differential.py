@@ -41,6 +41,7 @@ CASES = [
     ("split-accumulators", "split-accumulators{{loop={inner},accumulators=4}}",
      {k: "no reduction" for k in ALL if k not in REDUCTIONS}),
     ("scalar-replace", "scalar-replace", {}),
+    ("promote-to-registers", "unroll{{factor=4}},promote-to-registers", {}),
     ("canonicalize", "canonicalize", {}),
     ("cse", "cse", {}),
     ("mlir-normalize", "mlir{{func.func(affine-loop-normalize)}}", {}),
@@ -162,6 +163,7 @@ def _random_pass(draw, loops):
         f"peel{{loop={loop},factor={f},side=front}}",
         f"vectorize{{loop={loop},width=4,reductions=true}}",
         f"split-accumulators{{loop={loop},accumulators={f}}}",
+        f"promote-to-registers{{loop={loop}}}", "promote-to-registers{strict=false}",
         "scalar-replace", "canonicalize", "cse"]))
 
 

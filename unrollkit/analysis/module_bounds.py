@@ -71,14 +71,39 @@ def transfers_in_bounds(module) -> list:
     return proved
 
 
+def access_domains(module, ops) -> tuple:
+    """``(forms, {operation: (access, nest)})`` for the element accesses ``ops`` of ``module``:
+    each one's `Access` (or the reason it has none, a string; None for an operation that
+    touches memory the walk cannot see) and its iteration domain, with the `ValueForms` that
+    give its index values (and those of any access in an enclosing block) as isl functions
+    of the same loop variables. One walk of the module, as the proof makes."""
+    wanted = {op.operation for op in ops}
+    around = set()  # the operations that hold a wanted one: only their blocks are walked
+    for op in wanted:
+        p = op.parent
+        while p is not None and p.operation not in around:
+            around.add(p.operation)
+            p = p.parent
+    found = {}
+
+    def visit(walk, op, acc, nest):
+        if op.operation in wanted:
+            found[op.operation] = (acc, nest)
+
+    walk = _Walk(visit, around)
+    walk.module(module)
+    return walk.forms, found
+
+
 class _Stop(Exception):
     pass
 
 
 class _Walk:
-    def __init__(self, visit):
+    def __init__(self, visit, only=None):
         self.ctx = isl.Context()
         self.visit = visit
+        self.only = only  # operations with regions to enter (None: all)
         self.forms = ValueForms(self.ctx)
         self.type_facts = {}  # memref type -> facts, for `access_of`
 
@@ -94,6 +119,8 @@ class _Walk:
     def op(self, op, nest: Nest) -> None:
         name = op_name(op)
         if is_pure(name) and name not in _REGION_OPS:
+            return
+        if self.only is not None and len(op.operation.regions) and op.operation not in self.only:
             return
         handler = _REGION_OPS.get(name)
         if handler is not None:

@@ -402,10 +402,43 @@ def never_runs(loop_op) -> bool:
     return span is not None and span[1] <= 0
 
 
+def always_runs(loop_op) -> bool:
+    """Is ``ub − lb ≥ 1`` provable wherever ``loop_op`` is reached (at least one iteration)?"""
+    trips = constant_trip_count(loop_op)
+    if trips is not None:
+        return trips >= 1
+    span = _bound_span(loop_op)
+    return span is not None and span[0] >= 1
+
+
 def _bound_span(loop_op):
     """(min, max) of ``ub − lb`` over the iterations of the enclosing loops (exact, isl), or
     None (several bound expressions, not affine, or never reached)."""
     return bound_span(loop_op)
+
+
+def inline_single_iterations(loop) -> None:
+    """Replace each loop of one iteration directly in ``loop``'s body (a vector tile's
+    16-column loop of one step, which ``unroll{full=true}`` leaves) by its body, its
+    induction variable by its lower bound; again for what that brings into the body."""
+    changed = True
+    while changed:
+        changed = False
+        for op in body_ops(loop):
+            op = op.operation
+            if op.name != "affine.for" or has_iter_args(op) or constant_trip_count(op) != 1:
+                continue
+            lbm, _ = bound_maps(op)
+            lbo, _ = bound_operands(op)
+            if len(lbm.results) != 1:
+                continue
+            with ir.InsertionPoint(op), op.location:
+                first = affine.AffineApplyOp(lbm, list(lbo)).result
+            iv_of(op).replace_all_uses_with(first)
+            for inner in body_ops(op):
+                inner.move_before(op)
+            op.erase()
+            changed = True
 
 
 def perfect_band(outer, depth: int | None = None) -> list:
