@@ -27,7 +27,8 @@ import dataclasses
 from typing import ClassVar
 
 from unrollkit.core.errors import TransformError
-from unrollkit.ir.ir_utils import affine_loops, loop_name, loop_names, perfect_band, reorder_band, vanished
+from unrollkit.ir.ir_utils import affine_loops, loop_name, loop_names, vanished
+from unrollkit.ir.loop_nests import perfect_band, reorder_band
 
 from .base import Pass, register
 from .dependence import check_permutation

@@ -61,8 +61,9 @@ from unrollkit.analysis.module_bounds import access_domains
 from unrollkit.analysis.nest import Unbounded
 from unrollkit.core.errors import TransformError
 from unrollkit.ir.ir_utils import (always_runs, body_ops, bound_maps, bound_operands,
-                                   copy_attributes, inline_single_iterations, iv_of, loop_name,
+                                   clone_into, copy_attributes, iv_of, loop_name,
                                    step_of, walk_ops)
+from unrollkit.ir.loop_nests import inline_single_iterations
 
 from .base import Pass, register, select_loops
 
@@ -399,7 +400,8 @@ def _isl_overlap(forms: ValueForms, found: dict, g: _Group, op, acc, lin) -> str
             dom = dom & diff.ge_set(nest.const(-(ex - 1))) & diff.le_set(nest.const(eg - 1))
         return None if dom.is_empty() else (lambda: f"{_describe(op, acc)} in the loop may touch its elements")
     except (NotAffine, Unbounded, isl.Error, ValueError) as exc:
-        return lambda: f"{_describe(op, acc)} in the loop may touch its elements (not decided: {exc})"
+        why = str(exc)  # (`exc` is unbound once the except block ends; the message is built later)
+        return lambda: f"{_describe(op, acc)} in the loop may touch its elements (not decided: {why})"
 
 
 # ---------------------------------------------------------------- the rewrite
@@ -410,15 +412,6 @@ def _zero(t):
     elem = t.element_type if isinstance(t, ir.VectorType) else t
     zero = ir.FloatAttr.get(elem, 0.0) if isinstance(elem, ir.FloatType) else ir.IntegerAttr.get(elem, 0)
     return arith.ConstantOp(t, ir.DenseElementsAttr.get_splat(t, zero) if isinstance(t, ir.VectorType) else zero).result
-
-
-def _clone(op, mapping: dict, ip) -> dict:
-    """`clone_into` for one operation without regions: ``{result: its clone's}``."""
-    new = op.clone(ip)
-    for i, v in enumerate(list(new.operands)):
-        if v in mapping:
-            new.operands[i] = mapping[v]
-    return dict(zip(op.results, new.results))
 
 
 def _promote(loop, groups: list) -> None:
@@ -434,7 +427,7 @@ def _promote(loop, groups: list) -> None:
             return v
         if v not in hoisted:
             owner = _op(v.owner)
-            hoisted.update(_clone(owner, {x: hoist(x) for x in owner.operands}, before))
+            hoisted.update(clone_into([owner], {x: hoist(x) for x in owner.operands}, before))
         return hoisted[v]
 
     def fixed_map(op) -> dict:
@@ -454,7 +447,7 @@ def _promote(loop, groups: list) -> None:
                 with before:
                     inits.append(_zero(_value_type(first)))
             else:
-                inits.append(_clone(first, fixed_map(first), before)[first.results[0]])
+                inits.append(clone_into([first], fixed_map(first), before)[first.results[0]])
     lbm, ubm = bound_maps(loop)
     lbo, ubo = bound_operands(loop)
     old_inits = list(loop.operands)[lbm.n_inputs + ubm.n_inputs:]
@@ -476,7 +469,7 @@ def _promote(loop, groups: list) -> None:
     after = ir.InsertionPoint.after(new)
     carried = list(new.results)[n_old:]
     for k, (last, mapping) in write_maps.items():
-        _clone(last, {**mapping, last.operands[0]: carried[k]}, after)
+        clone_into([last], {**mapping, last.operands[0]: carried[k]}, after)
     # in the body: reads use the carried value, writes replace it
     current = list(body.arguments)[1 + n_old:]
     where = {m: k for k, members in enumerate(groups) for m in members}

@@ -37,9 +37,10 @@ from mlir import ir
 
 from unrollkit.core.errors import TransformError
 from unrollkit.ir.ir_utils import (affine_loops, count_ops, has_iter_args, bound_maps, bound_operands, constant_trip_count, iv_of,
-                                loop_name, loop_names, new_loop, perfect_band, rebuild_loop, reorder_band,
+                                loop_name, loop_names, new_loop, rebuild_loop,
                                 shifted, split_loop,
                                 step_of, vanished)
+from unrollkit.ir.loop_nests import perfect_band, reorder_band
 
 from .base import Pass, check_code_size, register, check_int
 from .dependence import check_tiling
