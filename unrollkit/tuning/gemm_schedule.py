@@ -125,20 +125,19 @@ class GemmSchedule:
                 f"KC={self.kc}, NC={self.nc}, k unrolled ×{self.ku}, B rows padded by {self.pad}; "
                 f"loops from the accesses: {what}")
 
-    def pipeline(self) -> Pipeline:
-        """The schedule as a pass pipeline over the affine IR (see the module docstring)."""
+    def _cache_blocks(self) -> tuple:
+        """(steps, {loop: block size}) of the cache blocking: kc whenever K > 1 (one block if
+        KC >= K: the anchor of B's packing), jc when N > NC."""
         t = self.nest
         i, j, k = t.i, t.j, t.k
-        steps = []
-        # cache blocks: kc whenever K > 1 (one block if KC >= K: the anchor of B's packing),
-        # jc when N > NC; the nest is put in k-i-j order first so that both blocking loops
-        # land outside i (tile's band starts at the outermost tiled loop)
-        # the parallel loops (batch, extra M/N-like) go outside, in their source order
-        blocks = {}
+        steps, blocks = [], {}
         if self.K > 1:
             if self.nc < self.N:
                 blocks[j] = self.nc
             blocks[k] = min(self.kc, self.K)
+        # the nest in k-i-j order first so that both blocking loops land outside i (tile's band
+        # starts at the outermost tiled loop); the parallel loops (batch, extra M/N-like) go
+        # outside, in their source order
         first = list(t.outer) + ([k, i, j] if blocks else [i, k, j])
         if list(t.order) != first:
             steps.append(f"permute{{order={':'.join(first)}}}")
@@ -150,6 +149,32 @@ class GemmSchedule:
             steps.append(_tile(blocks, outer + band))
             steps += [f"rename{{loop={x}.tile,to={x}c}}" for x in (j, k) if x in blocks]
             steps.append(f"permute{{order={i}:{k}:{j}}}")
+        return steps, blocks
+
+    def _vector_steps(self, steps: list) -> list:
+        """Append the vectorisation of the columns to ``steps``; returns the loops to unroll
+        fully (j and the partial tile's narrower vector loops)."""
+        j = self.nest.j
+        if self.lanes <= 1:
+            return [j]
+        steps.append(f"vectorize{{loop={j},width={self.lanes}}}")
+        # the columns of the last partial tile that fill no full register: halve the
+        # width until they are covered (15 f32 = 8 + 4 + 2 + 1), so the whole C tile
+        # stays in registers; a rolled scalar loop there would load and store C every k
+        # ... as far as the registers allow: MR·pieces accumulators + pieces loads + 1
+        # broadcast; columns past that stay a rolled scalar loop (spilling the whole
+        # partial tile cost more: 1023³ f32 lost 20% with 7 pieces of 5 rows)
+        pieces = (self.registers - 1) // (self.mr + 1) - self.partial_n // self.lanes
+        more, unrolled = _remainder_widths(j, self.partial_n, self.lanes, pieces)
+        steps += [f"vectorize{{loop={name},width={w}}}" for name, w in more]
+        steps.append("in-bounds")
+        return [j] + unrolled
+
+    def pipeline(self) -> Pipeline:
+        """The schedule as a pass pipeline over the affine IR (see the module docstring)."""
+        t = self.nest
+        i, j, k = t.i, t.j, t.k
+        steps, blocks = self._cache_blocks()
         # the register tile: ir → jr → k → i → j
         reg = {}
         if self.M > 1:
@@ -174,20 +199,7 @@ class GemmSchedule:
         if self.pack_a and i in reg and self.K > 1:
             # column-major slivers: A[i, k] is transposed by the copy, A[k, i] already is
             steps.append(f"pack{{arg={t.a},loop={i}r" + ("" if t.a_transposed else ",transpose=true") + "}")
-        unrolled = [j]
-        if self.lanes > 1:
-            steps.append(f"vectorize{{loop={j},width={self.lanes}}}")
-            # the columns of the last partial tile that fill no full register: halve the
-            # width until they are covered (15 f32 = 8 + 4 + 2 + 1), so the whole C tile
-            # stays in registers; a rolled scalar loop there would load and store C every k
-            # ... as far as the registers allow: MR·pieces accumulators + pieces loads + 1
-            # broadcast; columns past that stay a rolled scalar loop (spilling the whole
-            # partial tile cost more: 1023³ f32 lost 20% with 7 pieces of 5 rows)
-            pieces = (self.registers - 1) // (self.mr + 1) - self.partial_n // self.lanes
-            more, unrolled = _remainder_widths(j, self.partial_n, self.lanes, pieces)
-            steps += [f"vectorize{{loop={name},width={w}}}" for name, w in more]
-            unrolled = [j] + unrolled
-            steps.append("in-bounds")
+        unrolled = self._vector_steps(steps)
         steps += [f"unroll{{loop={x},full=true}}" for x in unrolled]
         steps.append(f"unroll{{loop={i},full=true}}")
         if self.ku > 1:
