@@ -414,6 +414,28 @@ def _zero(t):
     return arith.ConstantOp(t, ir.DenseElementsAttr.get_splat(t, zero) if isinstance(t, ir.VectorType) else zero).result
 
 
+def _with_iter_args(loop, inits: list, before) -> tuple:
+    """(a copy of ``loop`` with ``inits`` appended to its iter_args, its body moved in and
+    ending in a placeholder yield, the number of the loop's own iter_args, the placeholder)."""
+    lbm, ubm = bound_maps(loop)
+    lbo, ubo = bound_operands(loop)
+    old_inits = list(loop.operands)[lbm.n_inputs + ubm.n_inputs:]
+    with before, loop.location:
+        new = affine.AffineForOp(lbm, ubm, step_of(loop), iter_args=old_inits + inits,
+                                 lower_bound_operands=list(lbo), upper_bound_operands=list(ubo)).operation
+    copy_attributes(loop, new)
+    body = new.regions[0].blocks[0]
+    with ir.InsertionPoint(body), loop.location:
+        temp = affine.AffineYieldOp([]).operation
+    for op in body_ops(loop):
+        op.move_before(temp)
+    iv_of(loop).replace_all_uses_with(iv_of(new))
+    n_old = len(old_inits)
+    for old_arg, new_arg in zip(list(loop.regions[0].blocks[0].arguments)[1:], list(body.arguments)[1:1 + n_old]):
+        old_arg.replace_all_uses_with(new_arg)
+    return new, n_old, temp
+
+
 def _promote(loop, groups: list) -> None:
     """Rebuild ``loop`` carrying one value per location of ``groups`` (lists of accesses in
     body order), read before it and written after it."""
@@ -448,23 +470,8 @@ def _promote(loop, groups: list) -> None:
                     inits.append(_zero(_value_type(first)))
             else:
                 inits.append(clone_into([first], fixed_map(first), before)[first.results[0]])
-    lbm, ubm = bound_maps(loop)
-    lbo, ubo = bound_operands(loop)
-    old_inits = list(loop.operands)[lbm.n_inputs + ubm.n_inputs:]
-    n_old = len(old_inits)
-    with before, loop.location:
-        new = affine.AffineForOp(lbm, ubm, step_of(loop), iter_args=old_inits + inits,
-                                 lower_bound_operands=list(lbo), upper_bound_operands=list(ubo)).operation
-    copy_attributes(loop, new)
-    body = new.regions[0].blocks[0]
-    with ir.InsertionPoint(body), loop.location:
-        temp = affine.AffineYieldOp([]).operation
-    for op in body_ops(loop):
-        op.move_before(temp)
-    old_block = loop.regions[0].blocks[0]
-    iv_of(loop).replace_all_uses_with(iv_of(new))
-    for old_arg, new_arg in zip(list(old_block.arguments)[1:], list(body.arguments)[1:1 + n_old]):
-        old_arg.replace_all_uses_with(new_arg)
+    new, n_old, temp = _with_iter_args(loop, inits, before)
+    body, old_block = new.regions[0].blocks[0], loop.regions[0].blocks[0]
     # after the loop: one write of each written location, from the loop's result
     after = ir.InsertionPoint.after(new)
     carried = list(new.results)[n_old:]
