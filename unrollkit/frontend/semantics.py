@@ -171,19 +171,28 @@ def variable_types(body, ptypes: dict) -> dict:
         for _ in range(len(list(d.walk(body))) + 1):  # types only go from None to known
             if not block(body, {}, 0):
                 break
-        untyped = [v for v in {id(v): v for v in variables}.values() if v.carried and v.type is None]
-        if not untyped:
+        if not _type_carried_numbers(variables):
             break
-        agreed = [v for v in untyped if len(v.uses) == 1]
-        for var in agreed:  # a Python number meeting typed values takes their type (numpy's rule)
-            var.type = next(iter(var.uses))
-        if agreed:
-            continue
-        for var in untyped:  # Python's own types for a count or a sum of literals
-            floats = any(isinstance(x, d.Const) and isinstance(x.value, float)
-                         for s in var.lets for x in d.walk_expr(s.value))
-            var.type = BY_NAME["f64" if floats else "i64"]
     return {k: v.type for k, v in by_let.items()}
+
+
+def _type_carried_numbers(variables: list) -> bool:
+    """Give the carried variables still without a type one: the type their uses agree on (a
+    Python number meeting typed values, numpy's rule), else, when none agrees, Python's own
+    (i64, or f64 with a float literal among its values). False when none was left."""
+    untyped = [v for v in {id(v): v for v in variables}.values() if v.carried and v.type is None]
+    if not untyped:
+        return False
+    agreed = [v for v in untyped if len(v.uses) == 1]
+    for var in agreed:
+        var.type = next(iter(var.uses))
+    if agreed:
+        return True
+    for var in untyped:
+        floats = any(isinstance(x, d.Const) and isinstance(x.value, float)
+                     for s in var.lets for x in d.walk_expr(s.value))
+        var.type = BY_NAME["f64" if floats else "i64"]
+    return True
 
 
 def check_types(kernel: d.Kernel, ptypes: dict) -> dict:
