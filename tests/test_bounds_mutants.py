@@ -2,7 +2,14 @@
 unexercised (bench/MUTATION.md): each test pairs an access reaching exactly the last element
 (accepted) with the same access one further (refused), or checks the refusal's reason.
 """
-from test_bounds_proof import pair, refusal
+import pytest
+from mlir import ir
+
+from test_bounds_proof import _transfer, pair, refusal
+from unrollkit import ir_bounds
+from unrollkit.analysis.module_bounds import transfers_in_bounds
+from unrollkit.analysis.nest import Nest
+from unrollkit.errors import CompileError
 
 # a value the proof cannot express: an index read from memory (a valid affine symbol at the
 # top of the function, but no function of the loop variables)
@@ -120,9 +127,6 @@ def test_scf_for_with_a_varying_step_names_the_step():
 
 
 def test_transfers_in_bounds_lists_only_masked_transfers_it_proves():
-    from mlir import ir
-
-    from unrollkit.analysis.module_bounds import transfers_in_bounds
     text = """func.func @k(%a: memref<12xf32>, %b: memref<4xf32>) {
       %p = arith.constant 0.0 : f32
       %s = memref.subview %a[0][4][1] : memref<12xf32> to memref<4xf32, strided<[1]>>
@@ -265,7 +269,6 @@ def test_an_index_divided_by_what_is_not_a_constant_is_refused():
 
 
 def test_a_masked_transfer_reports_its_range_clamped_at_the_end():
-    from test_bounds_proof import _transfer
     # i = 0, 4, 8: lanes i - 1 .. i + 2 over memref<10>: the start -1 is refused; the lanes past
     # the end (10) are masked off, so the range reported ends at the last element, 9
     msg = refusal(_transfer("d0 - 1", 10, "false"), args="%a: memref<10xf32>")
@@ -276,10 +279,6 @@ def test_a_masked_transfer_reports_its_range_clamped_at_the_end():
 
 
 def test_check_module_names_the_stage_and_refuses_a_changed_signature():
-    from mlir import ir
-
-    from unrollkit import ir_bounds
-    from unrollkit.errors import CompileError
     msg = refusal("affine.for %i = 0 to 8 { %v = affine.load %a[%i + 1] : memref<8xf32> }")
     assert msg.startswith("after pipeline 'test': affine.load of array 'a'"), msg
     with ir.Context(), ir.Location.unknown():
@@ -296,3 +295,11 @@ def test_check_module_names_the_stage_and_refuses_a_changed_signature():
             raise AssertionError("a changed argument type was accepted")
     assert text == ("after pipeline 'p': function k had the arguments ['memref<8xf32>'], now "
                     "['memref<9xf32>']: a step changed what the caller passes; refusing to run it"), text
+
+
+def test_a_domain_with_a_step_below_one_is_an_error():
+    root = Nest.root()
+    with pytest.raises(ValueError, match="loop step 0 is not positive"):
+        root.loop([root.const(0)], [root.const(8)], 0)
+    inner = root.loop([root.const(0)], [root.const(8)], 3)
+    assert inner.range_of(inner.var(0)) == (0, 6)

@@ -13,6 +13,7 @@ import math
 import pytest
 
 from unrollkit import gemm_schedule as gs
+from unrollkit.compiler import Signature
 from unrollkit.errors import TransformError
 from unrollkit.kernels import gemm
 from unrollkit.target import make_target
@@ -25,7 +26,6 @@ def _skx(**kw):
 
 
 def _sched(m, n, k, dtype="f32", target=None, ways=8, monkeypatch=None):
-    from unrollkit.compiler import Signature
     if monkeypatch is not None:
         monkeypatch.setattr(gs, "l1_ways", lambda: ways)
     sig = Signature((("A", dtype), ("B", dtype), ("C", dtype)),

@@ -76,10 +76,17 @@ EQUIVALENT = {
     "unrollkit.analysis.module_bounds.x__func__mutmut_5":
         "Nest.root(None): each function's root domain in a fresh isl context; the empty root set "
         "combines with the walk's forms all the same (every access kind of the tests is proved)",
+    "unrollkit.analysis.nest.xǁNestǁloops__mutmut_9":
+        "Nest(None, ...) for the scratch nest: it serves only var(), which reads the domain's space",
+    "unrollkit.analysis.nest.xǁNestǁloops__mutmut_10": "Nest(..., None, ...): as above, var() ignores the depth",
+    "unrollkit.analysis.nest.xǁNestǁloops__mutmut_37":
+        "step >= 1 not > 1: for step 1 it adds (v - lb) mod 1 = 0, which every integer point satisfies",
     "unrollkit.analysis.module_bounds.xǁ_Walkǁindex_range__mutmut_4":
         "lin = None: every index through isl's exact form instead of the linear memo: the same range",
 }
 KILLED_BY_HAND = {
+    "unrollkit.analysis.nest.xǁNestǁloops__mutmut_18":
+        "test_bounds_mutants.py::test_a_domain_with_a_step_below_one_is_an_error",
     **{f"unrollkit.analysis.kernel_bounds.xǁ_Proofǁaff__mutmut_{k}":
        "test_kernel_bounds.py::test_a_modulo_subscript_is_exact, "
        "test_an_unbound_variable_or_an_unknown_form_is_an_error_not_a_proof" for k in (6, 45, 46, 47, 48, 49, 50, 51)},
