@@ -81,6 +81,9 @@ EQUIVALENT = {
     "unrollkit.analysis.nest.xǁNestǁloops__mutmut_10": "Nest(..., None, ...): as above, var() ignores the depth",
     "unrollkit.analysis.nest.xǁNestǁloops__mutmut_37":
         "step >= 1 not > 1: for step 1 it adds (v - lb) mod 1 = 0, which every integer point satisfies",
+    "unrollkit.analysis.nest.xǁNestǁ_range__mutmut_6":
+        "domain | where: the single piece of every form the walk builds is defined everywhere, so the "
+        "union is the universe, the ILP unbounded, and the exact projection below answers instead",
     "unrollkit.analysis.module_bounds.xǁ_Walkǁindex_range__mutmut_4":
         "lin = None: every index through isl's exact form instead of the linear memo: the same range",
 }
@@ -112,6 +115,9 @@ KILLED_BY_HAND = {
 }
 
 NOT_REACHED = {
+    "unrollkit.analysis.nest.xǁNestǁ_range__mutmut_10":
+        "'or' not 'and' on the ends being integers: one finite end and one infinite needs an unbounded "
+        "domain, and every loop the proofs build is bounded",
     "unrollkit.passes.tile.x__drop_min__mutmut_48":
         "[:+1] not [:-1] for a partial tile whose start is not a constant and whose loop's own bound is a "
         "min: _separate needs a constant trip count, which such a loop (range(i, min(i + 10, M))) lacks",
