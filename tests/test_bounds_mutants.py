@@ -303,3 +303,25 @@ def test_a_domain_with_a_step_below_one_is_an_error():
         root.loop([root.const(0)], [root.const(8)], 0)
     inner = root.loop([root.const(0)], [root.const(8)], 3)
     assert inner.range_of(inner.var(0)) == (0, 6)
+
+
+def test_transfers_without_attributes_are_masked_on_their_minor_dimensions():
+    def read(idx, vec, attrs=""):
+        return (f"%p = arith.constant 0.0 : f32\n %c0 = arith.constant 0 : index\n"
+                f" %c1 = arith.constant 1 : index\n %c3 = arith.constant 3 : index\n"
+                f" %c5 = arith.constant 5 : index\n"
+                f" %r = vector.transfer_read %a[{idx}], %p {attrs}: memref<4x8xf32>, {vec}")
+    args = "%a: memref<4x8xf32>"
+    # no in_bounds: lanes 5 .. 8 of the last dimension, the one past the end masked off
+    assert refusal(read("%c1, %c5", "vector<4xf32>"), args=args) is None
+    msg = refusal(read("%c1, %c5", "vector<4xf32>", "{in_bounds = [true]} "), args=args)
+    assert "[5, 8] in dimension 1" in msg, msg
+    # a 2-d vector spans both dimensions: rows 3 .. 4 (one past) are masked too when not in bounds
+    assert refusal(read("%c3, %c0", "vector<2x4xf32>"), args=args) is None
+    msg = refusal(read("%c3, %c0", "vector<2x4xf32>", "{in_bounds = [true, true]} "), args=args)
+    assert "[3, 4] in dimension 0" in msg, msg
+    assert refusal(read("%c1, %c0", "vector<2x8xf32>", "{in_bounds = [true, true]} "), args=args) is None
+    # the last row, its last four lanes: a 1-d vector spans one row only
+    assert refusal(read("%c3, %c4", "vector<4xf32>", "{in_bounds = [true]} ").replace(
+        "%c3 = arith.constant 3 : index\n", "%c3 = arith.constant 3 : index\n %c4 = arith.constant 4 : index\n"),
+        args=args) is None

@@ -84,10 +84,25 @@ EQUIVALENT = {
     "unrollkit.analysis.nest.xǁNestǁ_range__mutmut_6":
         "domain | where: the single piece of every form the walk builds is defined everywhere, so the "
         "union is the universe, the ILP unbounded, and the exact projection below answers instead",
+    "unrollkit.analysis.nest.xǁNestǁrange_of__mutmut_7": "get(None): the memo never hits, the range is found again",
+    "unrollkit.analysis.nest.x_split_constant__mutmut_1":
+        "== 1: a single piece is not split, so its range is found by isl with the offset in: the same",
+    "unrollkit.analysis.nest.x_split_constant__mutmut_2": "!= 2: as above",
+    "unrollkit.analysis.nest.x_split_constant__mutmut_7": "a zero offset split off: base + 0, the same range",
+    "unrollkit.analysis.nest.x_split_constant__mutmut_8": "no split for an integer offset: as mutant 1",
+    "unrollkit.analysis.memory_ops.x_access_of__mutmut_8": "the memo default: every caller passes its memo",
+    "unrollkit.analysis.memory_ops.x_access_of__mutmut_9": "as above",
+    "unrollkit.analysis.memory_ops.x_access_of__mutmut_10": "as above",
+    "unrollkit.analysis.memory_ops.x_access_of__mutmut_48":
+        "one operand more in indices: only indices[dim] for dim < rank are read",
     "unrollkit.analysis.module_bounds.xǁ_Walkǁindex_range__mutmut_4":
         "lin = None: every index through isl's exact form instead of the linear memo: the same range",
 }
 KILLED_BY_HAND = {
+    "unrollkit.analysis.memory_ops.x__transfer_lanes__mutmut_27":
+        "test_bounds_mutants.py::test_transfers_without_attributes_are_masked_on_their_minor_dimensions",
+    **{f"unrollkit.passes.peel.x_peel_loop__mutmut_{k}":
+       "test_peel_remainders.py::test_peel_again_by_a_divisor_of_the_first_factor_does_nothing" for k in (12, 13, 16)},
     "unrollkit.analysis.nest.xǁNestǁloops__mutmut_18":
         "test_bounds_mutants.py::test_a_domain_with_a_step_below_one_is_an_error",
     **{f"unrollkit.analysis.kernel_bounds.xǁ_Proofǁaff__mutmut_{k}":
@@ -115,6 +130,17 @@ KILLED_BY_HAND = {
 }
 
 NOT_REACHED = {
+    **{f"unrollkit.analysis.memory_ops.x__transfer_lanes__mutmut_{k}":
+       "the defaults for a transfer without permutation_map / in_bounds: the parser materialises both "
+       "attributes on every transfer op" for k in (1, 2, 3, 8, 9, 10, 11, 12, 15, 23, 24)},
+    **{f"unrollkit.analysis.memory_ops.x__transfer_lanes__mutmut_{k}":
+       "the refusal text of a permutation map with another result: the verifier rejects such maps"
+       for k in (37, 38)},
+    "unrollkit.analysis.memory_ops.x_access_of__mutmut_33": "as for _Walk.op 21: only for IR the verifier rejects",
+    "unrollkit.analysis.nest.xǁNestǁ_range__mutmut_15": "the Unbounded text: every loop the proofs build is bounded",
+    "unrollkit.analysis.nest.x_split_constant__mutmut_3":
+        "the offset of a form of several pieces: the forms that reach range_of (floor division, mod) are one piece",
+    "unrollkit.analysis.nest.x_constant_of__mutmut_13": "a rational constant: the forms are integer-valued",
     "unrollkit.analysis.nest.xǁNestǁ_range__mutmut_10":
         "'or' not 'and' on the ends being integers: one finite end and one infinite needs an unbounded "
         "domain, and every loop the proofs build is bounded",
