@@ -325,3 +325,23 @@ def test_transfers_without_attributes_are_masked_on_their_minor_dimensions():
     assert refusal(read("%c3, %c4", "vector<4xf32>", "{in_bounds = [true]} ").replace(
         "%c3 = arith.constant 3 : index\n", "%c3 = arith.constant 3 : index\n %c4 = arith.constant 4 : index\n"),
         args=args) is None
+
+
+def test_transfers_differing_only_in_in_bounds_or_map_are_judged_each_on_its_own():
+    # the lanes of a transfer are memoised by its attributes: a masked read one past the end
+    # (accepted) must not lend its mask to an unmasked one (refused), nor a broadcast its extents
+    body = """%p = arith.constant 0.0 : f32
+    %c0 = arith.constant 0 : index
+    %c5 = arith.constant 5 : index
+    %r = vector.transfer_read %a[%c0, %c5], %p {in_bounds = [false]} : memref<4x8xf32>, vector<4xf32>
+    %s = vector.transfer_read %a[%c0, %c5], %p {in_bounds = [true]} : memref<4x8xf32>, vector<4xf32>"""
+    msg = refusal(body, args="%a: memref<4x8xf32>")
+    assert msg is not None and "[5, 8] in dimension 1" in msg, msg
+    bcast = """%p = arith.constant 0.0 : f32
+    %c0 = arith.constant 0 : index
+    %c7 = arith.constant 7 : index
+    %r = vector.transfer_read %a[%c0, %c7], %p {in_bounds = [true], permutation_map = affine_map<(d0, d1) -> (0)>} : memref<4x8xf32>, vector<4xf32>
+    %s = vector.transfer_read %a[%c0, %c7], %p {in_bounds = [true]} : memref<4x8xf32>, vector<4xf32>"""
+    msg = refusal(bcast, args="%a: memref<4x8xf32>")
+    assert msg is not None and "[7, 10] in dimension 1" in msg, msg
+    assert refusal(bcast.split("\n    %s")[0], args="%a: memref<4x8xf32>") is None  # the broadcast alone
