@@ -71,10 +71,57 @@ EQUIVALENT = {
         "min(shape, default=1) not 0: either default is non-negative, a rank-0 memref is never dynamic",
     "unrollkit.analysis.module_bounds.xǁ_Walkǁprove__mutmut_64":
         "reason None for an out-of-range refusal: its message is made from dim/lo/hi, never the reason",
+    "unrollkit.analysis.module_bounds.xǁ_Walkǁprove__mutmut_76": "'out of range' text: as for mutant 64",
+    "unrollkit.analysis.module_bounds.xǁ_Walkǁprove__mutmut_77": "as above",
+    "unrollkit.analysis.module_bounds.x__func__mutmut_5":
+        "Nest.root(None): each function's root domain in a fresh isl context; the empty root set "
+        "combines with the walk's forms all the same (every access kind of the tests is proved)",
+    "unrollkit.analysis.nest.xǁNestǁloops__mutmut_9":
+        "Nest(None, ...) for the scratch nest: it serves only var(), which reads the domain's space",
+    "unrollkit.analysis.nest.xǁNestǁloops__mutmut_10": "Nest(..., None, ...): as above, var() ignores the depth",
+    "unrollkit.analysis.nest.xǁNestǁloops__mutmut_37":
+        "step >= 1 not > 1: for step 1 it adds (v - lb) mod 1 = 0, which every integer point satisfies",
+    "unrollkit.analysis.nest.xǁNestǁ_range__mutmut_6":
+        "domain | where: the single piece of every form the walk builds is defined everywhere, so the "
+        "union is the universe, the ILP unbounded, and the exact projection below answers instead",
+    "unrollkit.analysis.nest.xǁNestǁrange_of__mutmut_7": "get(None): the memo never hits, the range is found again",
+    "unrollkit.analysis.nest.x_split_constant__mutmut_1":
+        "== 1: a single piece is not split, so its range is found by isl with the offset in: the same",
+    "unrollkit.analysis.nest.x_split_constant__mutmut_2": "!= 2: as above",
+    "unrollkit.analysis.nest.x_split_constant__mutmut_7": "a zero offset split off: base + 0, the same range",
+    "unrollkit.analysis.nest.x_split_constant__mutmut_8": "no split for an integer offset: as mutant 1",
+    "unrollkit.analysis.memory_ops.x_access_of__mutmut_8": "the memo default: every caller passes its memo",
+    "unrollkit.analysis.memory_ops.x_access_of__mutmut_9": "as above",
+    "unrollkit.analysis.memory_ops.x_access_of__mutmut_10": "as above",
+    "unrollkit.analysis.memory_ops.x_access_of__mutmut_48":
+        "one operand more in indices: only indices[dim] for dim < rank are read",
+    "unrollkit.analysis.memory_ops.x_access_of__mutmut_55":
+        "'or True' on 'permutation_map in attrs': the parser materialises it on every transfer",
+    "unrollkit.analysis.memory_ops.x_access_of__mutmut_62": "'or True' on 'in_bounds in attrs': as above",
+    "unrollkit.analysis.memory_ops.x_access_of__mutmut_69": "lanes = None: the memo never hits, the lanes are found again",
+    "unrollkit.analysis.memory_ops.x_access_of__mutmut_70": "memo.get(None): as above",
+    "unrollkit.analysis.memory_ops.x_access_of__mutmut_91": "writes=None: the proof never reads Access.writes",
+    "unrollkit.analysis.memory_ops.x__transfer_lanes__mutmut_34":
+        "'or' in the broadcast test: reached only for constant results (the verifier allows no other)",
     "unrollkit.analysis.module_bounds.xǁ_Walkǁindex_range__mutmut_4":
         "lin = None: every index through isl's exact form instead of the linear memo: the same range",
 }
 KILLED_BY_HAND = {
+    **{f"unrollkit.analysis.memory_ops.x_access_of__mutmut_{k}":
+       "test_bounds_mutants.py::test_transfers_differing_only_in_in_bounds_or_map_are_judged_each_on_its_own"
+       for k in (54, 58, 59, 60)},
+    **{f"unrollkit.analysis.memory_ops.x__transfer_lanes__mutmut_{k}":
+       "test_bounds_mutants.py::test_transfers_differing_only_in_in_bounds_or_map_are_judged_each_on_its_own"
+       for k in (33, 35, 36)},
+    "unrollkit.analysis.memory_ops.x__transfer_lanes__mutmut_27":
+        "test_bounds_mutants.py::test_transfers_without_attributes_are_masked_on_their_minor_dimensions",
+    **{f"unrollkit.passes.peel.x_peel_loop__mutmut_{k}":
+       "test_peel_remainders.py::test_peel_again_by_a_divisor_of_the_first_factor_does_nothing" for k in (12, 13, 16)},
+    "unrollkit.analysis.nest.xǁNestǁloops__mutmut_18":
+        "test_bounds_mutants.py::test_a_domain_with_a_step_below_one_is_an_error",
+    **{f"unrollkit.analysis.kernel_bounds.xǁ_Proofǁaff__mutmut_{k}":
+       "test_kernel_bounds.py::test_a_modulo_subscript_is_exact, "
+       "test_an_unbound_variable_or_an_unknown_form_is_an_error_not_a_proof" for k in (6, 45, 46, 47, 48, 49, 50, 51)},
     **{f"unrollkit.passes.tile.x__drop_min__mutmut_{k}":
        "test_tile_remainders.py::test_tile_a_loop_capped_by_min_keeps_both_bounds_in_the_partial_tile"
        for k in (35, 65)},
@@ -97,6 +144,20 @@ KILLED_BY_HAND = {
 }
 
 NOT_REACHED = {
+    **{f"unrollkit.analysis.memory_ops.x__transfer_lanes__mutmut_{k}":
+       "the defaults for a transfer without permutation_map / in_bounds: the parser materialises both "
+       "attributes on every transfer op" for k in (1, 2, 3, 8, 9, 10, 11, 12, 15, 23, 24)},
+    **{f"unrollkit.analysis.memory_ops.x__transfer_lanes__mutmut_{k}":
+       "the refusal text of a permutation map with another result: the verifier rejects such maps"
+       for k in (37, 38)},
+    "unrollkit.analysis.memory_ops.x_access_of__mutmut_33": "as for _Walk.op 21: only for IR the verifier rejects",
+    "unrollkit.analysis.nest.xǁNestǁ_range__mutmut_15": "the Unbounded text: every loop the proofs build is bounded",
+    "unrollkit.analysis.nest.x_split_constant__mutmut_3":
+        "the offset of a form of several pieces: the forms that reach range_of (floor division, mod) are one piece",
+    "unrollkit.analysis.nest.x_constant_of__mutmut_13": "a rational constant: the forms are integer-valued",
+    "unrollkit.analysis.nest.xǁNestǁ_range__mutmut_10":
+        "'or' not 'and' on the ends being integers: one finite end and one infinite needs an unbounded "
+        "domain, and every loop the proofs build is bounded",
     "unrollkit.passes.tile.x__drop_min__mutmut_48":
         "[:+1] not [:-1] for a partial tile whose start is not a constant and whose loop's own bound is a "
         "min: _separate needs a constant trip count, which such a loop (range(i, min(i + 10, M))) lacks",
@@ -110,4 +171,7 @@ NOT_REACHED = {
     **{f"unrollkit.analysis.module_bounds.xǁ_Walkǁprove__mutmut_{k}":
        "the refusal of an access access_of could not read (a string): as above, only for IR the "
        "verifier rejects" for k in (10, 11, 12, 13, 14)},
+    **{f"unrollkit.analysis.module_bounds.xǁ_Walkǁprove__mutmut_{k}":
+       "the refusal when isl fails or an index is unbounded: every index is a function of bounded "
+       "loop variables, and no test input makes isl fail" for k in range(85, 91)},
 }

@@ -2,7 +2,14 @@
 unexercised (bench/MUTATION.md): each test pairs an access reaching exactly the last element
 (accepted) with the same access one further (refused), or checks the refusal's reason.
 """
-from test_bounds_proof import pair, refusal
+import pytest
+from mlir import ir
+
+from test_bounds_proof import _transfer, pair, refusal
+from unrollkit.analysis import ir_bounds
+from unrollkit.analysis.module_bounds import transfers_in_bounds
+from unrollkit.analysis.nest import Nest
+from unrollkit.core.errors import CompileError
 
 # a value the proof cannot express: an index read from memory (a valid affine symbol at the
 # top of the function, but no function of the loop variables)
@@ -120,9 +127,6 @@ def test_scf_for_with_a_varying_step_names_the_step():
 
 
 def test_transfers_in_bounds_lists_only_masked_transfers_it_proves():
-    from mlir import ir
-
-    from unrollkit.analysis.module_bounds import transfers_in_bounds
     text = """func.func @k(%a: memref<12xf32>, %b: memref<4xf32>) {
       %p = arith.constant 0.0 : f32
       %s = memref.subview %a[0][4][1] : memref<12xf32> to memref<4xf32, strided<[1]>>
@@ -265,7 +269,6 @@ def test_an_index_divided_by_what_is_not_a_constant_is_refused():
 
 
 def test_a_masked_transfer_reports_its_range_clamped_at_the_end():
-    from test_bounds_proof import _transfer
     # i = 0, 4, 8: lanes i - 1 .. i + 2 over memref<10>: the start -1 is refused; the lanes past
     # the end (10) are masked off, so the range reported ends at the last element, 9
     msg = refusal(_transfer("d0 - 1", 10, "false"), args="%a: memref<10xf32>")
@@ -276,10 +279,6 @@ def test_a_masked_transfer_reports_its_range_clamped_at_the_end():
 
 
 def test_check_module_names_the_stage_and_refuses_a_changed_signature():
-    from mlir import ir
-
-    from unrollkit.analysis import ir_bounds
-    from unrollkit.core.errors import CompileError
     msg = refusal("affine.for %i = 0 to 8 { %v = affine.load %a[%i + 1] : memref<8xf32> }")
     assert msg.startswith("after pipeline 'test': affine.load of array 'a'"), msg
     with ir.Context(), ir.Location.unknown():
@@ -296,3 +295,53 @@ def test_check_module_names_the_stage_and_refuses_a_changed_signature():
             raise AssertionError("a changed argument type was accepted")
     assert text == ("after pipeline 'p': function k had the arguments ['memref<8xf32>'], now "
                     "['memref<9xf32>']: a step changed what the caller passes; refusing to run it"), text
+
+
+def test_a_domain_with_a_step_below_one_is_an_error():
+    root = Nest.root()
+    with pytest.raises(ValueError, match="loop step 0 is not positive"):
+        root.loop([root.const(0)], [root.const(8)], 0)
+    inner = root.loop([root.const(0)], [root.const(8)], 3)
+    assert inner.range_of(inner.var(0)) == (0, 6)
+
+
+def test_transfers_without_attributes_are_masked_on_their_minor_dimensions():
+    def read(idx, vec, attrs=""):
+        return (f"%p = arith.constant 0.0 : f32\n %c0 = arith.constant 0 : index\n"
+                f" %c1 = arith.constant 1 : index\n %c3 = arith.constant 3 : index\n"
+                f" %c5 = arith.constant 5 : index\n"
+                f" %r = vector.transfer_read %a[{idx}], %p {attrs}: memref<4x8xf32>, {vec}")
+    args = "%a: memref<4x8xf32>"
+    # no in_bounds: lanes 5 .. 8 of the last dimension, the one past the end masked off
+    assert refusal(read("%c1, %c5", "vector<4xf32>"), args=args) is None
+    msg = refusal(read("%c1, %c5", "vector<4xf32>", "{in_bounds = [true]} "), args=args)
+    assert "[5, 8] in dimension 1" in msg, msg
+    # a 2-d vector spans both dimensions: rows 3 .. 4 (one past) are masked too when not in bounds
+    assert refusal(read("%c3, %c0", "vector<2x4xf32>"), args=args) is None
+    msg = refusal(read("%c3, %c0", "vector<2x4xf32>", "{in_bounds = [true, true]} "), args=args)
+    assert "[3, 4] in dimension 0" in msg, msg
+    assert refusal(read("%c1, %c0", "vector<2x8xf32>", "{in_bounds = [true, true]} "), args=args) is None
+    # the last row, its last four lanes: a 1-d vector spans one row only
+    assert refusal(read("%c3, %c4", "vector<4xf32>", "{in_bounds = [true]} ").replace(
+        "%c3 = arith.constant 3 : index\n", "%c3 = arith.constant 3 : index\n %c4 = arith.constant 4 : index\n"),
+        args=args) is None
+
+
+def test_transfers_differing_only_in_in_bounds_or_map_are_judged_each_on_its_own():
+    # the lanes of a transfer are memoised by its attributes: a masked read one past the end
+    # (accepted) must not lend its mask to an unmasked one (refused), nor a broadcast its extents
+    body = """%p = arith.constant 0.0 : f32
+    %c0 = arith.constant 0 : index
+    %c5 = arith.constant 5 : index
+    %r = vector.transfer_read %a[%c0, %c5], %p {in_bounds = [false]} : memref<4x8xf32>, vector<4xf32>
+    %s = vector.transfer_read %a[%c0, %c5], %p {in_bounds = [true]} : memref<4x8xf32>, vector<4xf32>"""
+    msg = refusal(body, args="%a: memref<4x8xf32>")
+    assert msg is not None and "[5, 8] in dimension 1" in msg, msg
+    bcast = """%p = arith.constant 0.0 : f32
+    %c0 = arith.constant 0 : index
+    %c7 = arith.constant 7 : index
+    %r = vector.transfer_read %a[%c0, %c7], %p {in_bounds = [true], permutation_map = affine_map<(d0, d1) -> (0)>} : memref<4x8xf32>, vector<4xf32>
+    %s = vector.transfer_read %a[%c0, %c7], %p {in_bounds = [true]} : memref<4x8xf32>, vector<4xf32>"""
+    msg = refusal(bcast, args="%a: memref<4x8xf32>")
+    assert msg is not None and "[7, 10] in dimension 1" in msg, msg
+    assert refusal(bcast.split("\n    %s")[0], args="%a: memref<4x8xf32>") is None  # the broadcast alone

@@ -1,4 +1,4 @@
-"""The descriptor's bounds proof (unrollkit.analysis.kernel_bounds, `semantics.check_bounds`)
+"""The descriptor's bounds proof (unrollkit.analysis.kernel_bounds, `kernel_bounds.check_bounds`)
 on the constructs mutation testing asked for: ``if`` guards (inequalities, equalities, ``and``,
 data-dependent conditions), both branches, loads in ``let`` values and conditions, ``//``
 subscripts, steps, ``max``/``min`` bounds, loops that never run. Each case pairs the last
@@ -6,7 +6,14 @@ element (accepted) with one past (refused, with the subscript, its range and the
 """
 from __future__ import annotations
 
-from unrollkit.frontend import semantics
+import dataclasses
+
+import pytest
+
+import unrollkit as uk
+from unrollkit.frontend import descriptor as d
+from unrollkit.analysis import kernel_bounds
+from unrollkit.analysis.kernel_bounds import first_out_of_bounds
 from unrollkit.core.errors import KernelSyntaxError
 
 from differential import kernel_from
@@ -18,7 +25,7 @@ def proof(src: str, **sizes) -> str | None:
     shapes = {p.name: tuple(sizes[s] if isinstance(s, str) else s for s in p.shape)
               for p in k.params if p.is_array}
     try:
-        semantics.check_bounds(k, sizes, shapes)
+        kernel_bounds.check_bounds(k, sizes, shapes)
     except KernelSyntaxError as exc:
         return str(exc)
     return None
@@ -98,3 +105,41 @@ def test_two_dimensional_subscripts_name_their_dimension():
            "            A[i, j + {off}] = 1.0\n")
     msg = pair(src.format(off=0), src.format(off=1), N=4, M=6)
     assert "(dimension 1, size 6) ranges over [1, 6]" in msg, msg
+
+
+# ---------------------------------------------------------------- forms the frontend does not make
+
+
+@dataclasses.dataclass(frozen=True)
+class Mod:
+    """``lhs % divisor``: a descriptor form the frontend may grow (the proof handles it)."""
+    lhs: object
+    divisor: int
+
+
+@dataclasses.dataclass(frozen=True)
+class Weird:
+    """An index form the proof does not know."""
+    lhs: object
+    divisor: int
+
+
+def _store_kernel(index):
+    """``for i in range(10): x[index] = 0`` as a hand-built descriptor (x: 4 elements)."""
+    store = d.Store("x", (index,), d.Const(0.0))
+    loop = d.Loop("i", (d.Lit(0),), (d.Lit(10),), 1, (store,), "i")
+    return d.Kernel("k", (d.Param("x", uk.f64, (4,)),), (loop,))
+
+
+def test_a_modulo_subscript_is_exact():
+    """i % 4 over 0 .. 9 is exactly [0, 3]; i % 5 reaches 4, one past."""
+    assert first_out_of_bounds(_store_kernel(Mod(d.Var("i"), 4)), {}, {"x": (4,)}) is None
+    bad = first_out_of_bounds(_store_kernel(Mod(d.Var("i"), 5)), {}, {"x": (4,)})
+    assert (bad.lo, bad.hi, bad.size) == (0, 4, 4)
+
+
+def test_an_unbound_variable_or_an_unknown_form_is_an_error_not_a_proof():
+    with pytest.raises(KeyError, match="unbound index variable 'Q'"):
+        first_out_of_bounds(_store_kernel(d.Var("Q")), {}, {"x": (4,)})
+    with pytest.raises(TypeError, match=r"unknown index expression .*Weird\(lhs=Var\(name='i'\), divisor=2\)"):
+        first_out_of_bounds(_store_kernel(Weird(d.Var("i"), 2)), {}, {"x": (4,)})

@@ -16,7 +16,9 @@ import pytest
 
 import unrollkit as uk
 from unrollkit.codegen import backend, compiler
+from unrollkit import passes as P
 from unrollkit.codegen.backend import LLVMPolicy
+from unrollkit.core.cache import make_key
 from unrollkit.kernels import dot, mac
 from unrollkit.codegen.pipeline import Pipeline
 from unrollkit.runtime.jit_kernel import JitKernel
@@ -177,7 +179,6 @@ def test_llvm_policy_alone_separates_entries(cache_dir):
 
 
 def test_user_pass_digest_is_in_the_key_and_an_unhashable_one_disables_the_cache(base):
-    from unrollkit import passes as P
     k, s, p, key = base
 
     def one(module):
@@ -210,7 +211,6 @@ def test_user_pass_digest_is_in_the_key_and_an_unhashable_one_disables_the_cache
 
 
 def test_make_key_separates_its_parts():
-    from unrollkit.core.cache import make_key
     assert make_key(1, 23) != make_key(12, 3)           # the reprs would concatenate alike
     assert make_key("a", "b") == make_key("a", "b") and len(make_key()) == 64
     assert make_key(("a",)) != make_key("a")

@@ -15,6 +15,9 @@ from mlir import ir
 import unrollkit as uk
 from unrollkit.core.errors import TransformError
 from unrollkit.ir.ir_utils import bound_maps, constant_trip_count, step_of
+from unrollkit.kernels import dot
+from unrollkit.passes.pad import Pad
+from unrollkit.passes.peel import Peel
 from unrollkit.codegen.pipeline import Pipeline
 
 from differential import check_against_reference, kernel_from, loops_named, lowered_module
@@ -123,7 +126,6 @@ def test_peel_a_loop_that_never_runs_is_left_alone():
 
 
 def test_peel_refuses_a_loop_carrying_values():
-    from unrollkit.kernels import dot
     ctx, module = lowered_module(dot, {"N": 10})
     with ctx, ir.Location.unknown():
         Pipeline.parse("split-accumulators{loop=i,accumulators=2}").run(module)
@@ -133,7 +135,6 @@ def test_peel_refuses_a_loop_carrying_values():
 
 @pytest.mark.parametrize("factor", [0, -1, True, 2.5])
 def test_peel_factor_must_be_a_positive_integer(factor):
-    from unrollkit.passes.peel import Peel
     with pytest.raises(TransformError, match="peel factor must be an integer >= 1"):
         Peel(factor=factor)
 
@@ -217,7 +218,6 @@ def test_pad_needs_constant_bounds_and_no_carried_values():
     with ctx, ir.Location.unknown():
         with pytest.raises(TransformError, match="cannot pad loop 'j': it needs constant bounds"):
             Pipeline.parse("pad{loop=j,factor=4}").run(module)
-    from unrollkit.kernels import dot
     ctx, module = lowered_module(dot, {"N": 10})
     with ctx, ir.Location.unknown():
         Pipeline.parse("split-accumulators{loop=i,accumulators=2}").run(module)
@@ -227,7 +227,6 @@ def test_pad_needs_constant_bounds_and_no_carried_values():
 
 @pytest.mark.parametrize("factor", [0, -3, False, "4"])
 def test_pad_factor_must_be_a_positive_integer(factor):
-    from unrollkit.passes.pad import Pad
     with pytest.raises(TransformError, match="pad factor must be an integer >= 1"):
         Pad(factor=factor)
 

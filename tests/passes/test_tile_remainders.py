@@ -11,6 +11,7 @@ from mlir import ir
 
 from unrollkit.core.errors import TransformError
 from unrollkit.ir.ir_utils import bound_maps, step_of
+from unrollkit.kernels import dot
 from unrollkit.passes.tile import Tile
 from unrollkit.codegen.pipeline import Pipeline
 
@@ -129,7 +130,6 @@ def test_strip_mine_with_a_step_and_a_divisible_trip_count():
 
 
 def test_tile_refuses_a_loop_carrying_values():
-    from unrollkit.kernels import dot
     ctx, module = lowered_module(dot, {"N": 16})
     with ctx, ir.Location.unknown():
         with pytest.raises(TransformError, match="cannot tile loop 'i': it carries values"):

@@ -15,7 +15,7 @@ from unrollkit.ir.ir_utils import affine_loops, bound_maps, constant_trip_count,
 from unrollkit.passes.unroll import REMAINDERS, Unroll
 from unrollkit.codegen.pipeline import Pipeline
 
-from differential import check_against_reference, kernel_from, lowered_module
+from differential import check_against_reference, kernel_from, loops_named, lowered_module
 
 
 def strided(lo: int, step: int):
@@ -129,7 +129,6 @@ def test_unroll_a_triangle_cleanup_keeps_the_name_and_clamps():
     ctx, module = lowered_module(TRIANGLE, {"N": 9, "M": 7})
     with ctx, ir.Location.unknown():
         Pipeline.parse("unroll{loop=j,factor=4}").run(module)
-        from differential import loops_named
         loops = loops_named(module, "j")
         assert len(loops) == 2, str(module)
         main, rem = loops

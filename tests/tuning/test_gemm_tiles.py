@@ -1,5 +1,5 @@
 """The GEMM schedule's tile derivation (unrollkit.tuning.gemm_schedule: `register_tile`, `_balanced`,
-`derive`, `GemmSchedule.partial_n`, `l1_ways`): each rule of the module docstring checked on
+`derive`, `GemmSchedule.partial_n`, the L1 associativity `Target.l1d_ways`): each rule of the module docstring checked on
 values worked out by hand, against targets given explicitly (no dependence on this machine).
 
 A wrong tile is silent: the kernel stays correct and only gets slower, so these numbers are
@@ -13,9 +13,10 @@ import math
 import pytest
 
 from unrollkit.tuning import gemm_schedule as gs
+from unrollkit.frontend.signature import Signature
 from unrollkit.core.errors import TransformError
 from unrollkit.kernels import gemm
-from unrollkit.core.target import make_target
+from unrollkit.core.target import make_target, read_caches
 
 
 def _skx(**kw):
@@ -25,12 +26,10 @@ def _skx(**kw):
 
 
 def _sched(m, n, k, dtype="f32", target=None, ways=8, monkeypatch=None):
-    from unrollkit.codegen.compiler import Signature
-    if monkeypatch is not None:
-        monkeypatch.setattr(gs, "l1_ways", lambda: ways)
+    """The schedule of gemm at m×n×k on ``target`` (default: Skylake-SP with an L1D of ``ways``)."""
     sig = Signature((("A", dtype), ("B", dtype), ("C", dtype)),
                     (("A", (m, k)), ("B", (k, n)), ("C", (m, n))))
-    return gs.gemm_schedule(gemm, sig, target or _skx())
+    return gs.gemm_schedule(gemm, sig, target or _skx(l1d_ways=ways))
 
 
 # ---------------------------------------------------------------- _balanced
@@ -178,7 +177,6 @@ def test_derive_packs_a_only_when_its_rows_could_collide(monkeypatch):
 
 
 def test_derive_refuses_an_empty_dimension(monkeypatch):
-    monkeypatch.setattr(gs, "l1_ways", lambda: 8)
     nest = gs.match_gemm(gemm)
     with pytest.raises(TransformError, match="GEMM schedule: an empty dimension"):
         gs.derive(nest, {"M": 0, "N": 4, "K": 4}, 4, _skx())
@@ -200,7 +198,7 @@ def test_partial_n(N, K, nc, nr, lanes, want, monkeypatch):
     assert s.partial_n == want
 
 
-# ---------------------------------------------------------------- l1_ways
+# ---------------------------------------------------------------- the L1 associativity
 
 
 def _cache_dir(root, index, level, kind, ways):
@@ -208,21 +206,27 @@ def _cache_dir(root, index, level, kind, ways):
     d.mkdir()
     (d / "level").write_text(f"{level}\n")
     (d / "type").write_text(f"{kind}\n")
+    (d / "size").write_text("32K\n")
+    (d / "coherency_line_size").write_text("64\n")
     if ways is not None:
         (d / "ways_of_associativity").write_text(f"{ways}\n")
+
+
+def _l1_ways(root) -> int:
+    return make_target("skylake-avx512", {"avx512f"}, read_caches(str(root))).l1d_ways
 
 
 def test_l1_ways_reads_the_l1_data_cache(tmp_path):
     _cache_dir(tmp_path, 0, 1, "Instruction", 4)
     _cache_dir(tmp_path, 1, 1, "Data", 12)
     _cache_dir(tmp_path, 2, 2, "Unified", 16)
-    assert gs.l1_ways(str(tmp_path)) == 12
+    assert _l1_ways(tmp_path) == 12
 
 
 def test_l1_ways_falls_back_to_8(tmp_path):
-    assert gs.l1_ways(str(tmp_path / "missing")) == 8
+    assert _l1_ways(tmp_path / "missing") == 8
     _cache_dir(tmp_path, 0, 2, "Data", 16)
     _cache_dir(tmp_path, 1, 1, "Data", None)   # unreadable: skipped
-    assert gs.l1_ways(str(tmp_path)) == 8
+    assert _l1_ways(tmp_path) == 8
     (tmp_path / "index1" / "ways_of_associativity").write_text("many\n")
-    assert gs.l1_ways(str(tmp_path)) == 8
+    assert _l1_ways(tmp_path) == 8
