@@ -49,7 +49,6 @@ def peel_loop(op, factor: int, side: str = "back"):
     name = loop_name(op) or "<unnamed>"
     if has_iter_args(op):
         raise TransformError(f"cannot peel loop {name!r}: it carries values (iter_args)")
-    trips = constant_trip_count(op)
     if factor <= 1 or trip_count_divisor(op) % factor == 0 or never_runs(op):
         return op, None  # (also a main loop an earlier split made a multiple of ``factor``)
     front = side == "front"
