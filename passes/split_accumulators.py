@@ -61,6 +61,8 @@ def find_reductions(loop) -> list:
         acc = Access(st)
         if any(f is None or loop in f[0] for f in acc.forms) or iv in list(st.operands)[2:]:
             continue
+        if not all(_defined_outside(v, loop) for v in list(st.operands)[2:]):
+            continue  # its load is hoisted before the loop: its indices must exist there
         for operand in red.operands:
             ld = operand.owner if isinstance(operand, ir.OpResult) else None
             if (ld is not None and ld.name == "affine.load" and ld.parent == loop
@@ -83,6 +85,18 @@ def find_reductions(loop) -> list:
                 out.append((ld, red, st))
                 break
     return out
+
+
+def _defined_outside(value, loop) -> bool:
+    """Is ``value`` defined outside ``loop`` (not in its body, not its induction variable)?
+    An index made inside the body (an unrolled copy's constant) is invariant but cannot be used
+    by the load hoisted before the loop."""
+    op = value.owner.owner if isinstance(value, ir.BlockArgument) else value.owner
+    while op is not None:
+        if op == loop:
+            return False
+        op = op.parent
+    return True
 
 
 @register

@@ -370,3 +370,22 @@ def test_a_loop_never_reached_never_runs():
     with ctx:
         j = _loop(module, "j")
         assert not never_runs(j)
+
+
+def test_reductions_on_unrolled_copies_split_in_a_child_process():
+    """Fuzz case 700380: after ``unroll`` copies ``C[j] += ...`` six times inside k, each copy is
+    a reduction on its own element of C, which split-accumulators now accepts; an index made
+    inside the loop body must not be used by the load hoisted before it (that crashed)."""
+    import subprocess
+    import sys
+    code = (
+        "from unrollkit.fuzz import Case, run_case\n"
+        "src = 'def fuzz_kernel(A: uk.i32[\"K\", \"N\"], B: uk.i32[\"K\"], C: uk.i32[\"N\"]):\\n"
+        "    for k in range(K):\\n        for j in range(N):\\n            C[j] += A[k, j] * B[k]\\n'\n"
+        "for pipeline in ('unroll{factor=16},split-accumulators{loop=k,accumulators=4},"
+        "unroll{loop=j,factor=2}', 'unroll{factor=16},split-accumulators{loop=k,accumulators=3}'):\n"
+        "    print(run_case(Case(source=src, dtype='i32', sizes=(('N', 6), ('K', 6)), pipeline=pipeline,\n"
+        "                        variant='llvm-auto', data_seed=11565, factor=8)))\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.split() == ["ok", "ok"], r.stdout
