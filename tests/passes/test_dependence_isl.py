@@ -379,7 +379,7 @@ def test_reductions_on_unrolled_copies_split_in_a_child_process():
     import subprocess
     import sys
     code = (
-        "from unrollkit.fuzz import Case, run_case\n"
+        "from unrollkit.tools.fuzz import Case, run_case\n"
         "src = 'def fuzz_kernel(A: uk.i32[\"K\", \"N\"], B: uk.i32[\"K\"], C: uk.i32[\"N\"]):\\n"
         "    for k in range(K):\\n        for j in range(N):\\n            C[j] += A[k, j] * B[k]\\n'\n"
         "for pipeline in ('unroll{factor=16},split-accumulators{loop=k,accumulators=4},"
