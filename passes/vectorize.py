@@ -174,24 +174,16 @@ def _analyse(loop, width: int, allow_red: bool) -> dict:
 
 
 def _vectorize(loop, width: int, plan: dict) -> None:
+    """Rewrite ``loop`` (its trip count a multiple of ``width``) as a ``width``-lane vector loop
+    per ``plan`` (`_analyse`): uniform values cloned, contiguous accesses as transfers,
+    elementwise operations on vectors, reductions in vector accumulators."""
     iv = iv_of(loop)
     lbm, ubm = bound_maps(loop)
     lbo, ubo = bound_operands(loop)
     reds = plan["reds"]
     ip = ir.InsertionPoint(loop)
-    inits, scalars = [], []
     with ip, loop.location:
-        for ld, red, st in reds:
-            first = ld.clone(ip)
-            scalars.append(first.result)
-            ty = ld.result.type
-            vty = ir.VectorType.get([width], ty)
-            ident = REDUCTIONS[red.name]
-            if ident is None:
-                inits.append(vector.BroadcastOp(vty, first.result).result)
-            else:
-                attr = (ir.FloatAttr.get(ty, ident) if isinstance(ident, float) else ir.IntegerAttr.get(ty, ident))
-                inits.append(arith.ConstantOp(vty, ir.DenseElementsAttr.get_splat(vty, attr)).result)
+        inits, scalars = _reduction_inits(reds, width, ip)
         new = affine.AffineForOp(lbm, ubm, width, iter_args=inits or None,
                                  lower_bound_operands=list(lbo), upper_bound_operands=list(ubo))
     new = new.operation
@@ -229,20 +221,7 @@ def _vectorize(loop, width: int, plan: dict) -> None:
                     vals[a] = b
                 continue
             if kind == "contiguous":
-                acc = Access(op)
-                idx = _indices(op, vals)
-                et = ir.MemRefType(acc.memref.type).element_type
-                vty = ir.VectorType.get([width], et)
-                rank = len(acc.forms)
-                pmap = ir.AffineMap.get_minor_identity(rank, 1)
-                inb = model.inside(op, list(ir.MemRefType(acc.memref.type).shape))
-                if op.name == "affine.load":
-                    pad = arith.ConstantOp(et, ir.FloatAttr.get(et, 0.0) if _is_float(et)
-                                           else ir.IntegerAttr.get(et, 0)).result
-                    rd = vector.TransferReadOp(vty, acc.memref, idx, pmap, pad, [inb])
-                    vecs[op.result] = rd.result
-                else:
-                    vector.TransferWriteOp(None, as_vector(op.operands[0]), acc.memref, idx, pmap, [inb])
+                _transfer(op, width, vals, vecs, model, as_vector)
                 continue
             # an elementwise arith op on at least one varying operand
             operands = [as_vector(v) for v in op.operands]
@@ -253,17 +232,59 @@ def _vectorize(loop, width: int, plan: dict) -> None:
                 vecs[a] = b
         affine.AffineYieldOp([vecs[st.operands[0]] for _, _, st in reds])
     with ip, loop.location:
-        for r, (ld, red, st) in enumerate(reds):
-            kind = ir.Attribute.parse(f"#vector.kind<{KINDS[red.name]}>")
-            # the lanes are combined as a tree: the sum is reassociated anyway (that is what
-            # reductions=true opts into), and an ordered reduction is a `width`-long FMA-latency
-            # chain after the loop (64 lanes: ~256 cycles, as long as a 4000-element dot's loop)
-            fm = ir.Attribute.parse("#arith.fastmath<reassoc,contract>") if _is_float(ld.result.type) else None
-            total = vector.ReductionOp(ld.result.type, kind, new.results[r], acc=scalars[r],
-                                       fastmath=fm).result
-            st_new = st.clone(ip).operation
-            st_new.replace_uses_of_with(st.operands[0], total)
+        _combine_lanes(reds, new, scalars, ip)
     loop.erase()
+
+
+def _reduction_inits(reds: list, width: int, ip) -> tuple:
+    """(the vector accumulators' initial values, the reductions' scalar start values) at ``ip``:
+    each accumulator starts at its operation's identity (or, without one, the start value
+    broadcast)."""
+    inits, scalars = [], []
+    for ld, red, st in reds:
+        first = ld.clone(ip)
+        scalars.append(first.result)
+        ty = ld.result.type
+        vty = ir.VectorType.get([width], ty)
+        ident = REDUCTIONS[red.name]
+        if ident is None:
+            inits.append(vector.BroadcastOp(vty, first.result).result)
+        else:
+            attr = (ir.FloatAttr.get(ty, ident) if isinstance(ident, float) else ir.IntegerAttr.get(ty, ident))
+            inits.append(arith.ConstantOp(vty, ir.DenseElementsAttr.get_splat(vty, attr)).result)
+    return inits, scalars
+
+
+def _transfer(op, width: int, vals: dict, vecs: dict, model, as_vector) -> None:
+    """A contiguous ``affine.load``/``affine.store`` as a ``width``-lane transfer, marked in
+    bounds where isl proves every lane's access is (`Model.inside`)."""
+    acc = Access(op)
+    idx = _indices(op, vals)
+    et = ir.MemRefType(acc.memref.type).element_type
+    vty = ir.VectorType.get([width], et)
+    pmap = ir.AffineMap.get_minor_identity(len(acc.forms), 1)
+    inb = model.inside(op, list(ir.MemRefType(acc.memref.type).shape))
+    if op.name == "affine.load":
+        pad = arith.ConstantOp(et, ir.FloatAttr.get(et, 0.0) if _is_float(et)
+                               else ir.IntegerAttr.get(et, 0)).result
+        vecs[op.result] = vector.TransferReadOp(vty, acc.memref, idx, pmap, pad, [inb]).result
+    else:
+        vector.TransferWriteOp(None, as_vector(op.operands[0]), acc.memref, idx, pmap, [inb])
+
+
+def _combine_lanes(reds: list, new, scalars: list, ip) -> None:
+    """After the vector loop ``new``: each reduction's lanes combined into its scalar and
+    stored where the scalar loop stored it."""
+    for r, (ld, red, st) in enumerate(reds):
+        kind = ir.Attribute.parse(f"#vector.kind<{KINDS[red.name]}>")
+        # the lanes are combined as a tree: the sum is reassociated anyway (that is what
+        # reductions=true opts into), and an ordered reduction is a `width`-long FMA-latency
+        # chain after the loop (64 lanes: ~256 cycles, as long as a 4000-element dot's loop)
+        fm = ir.Attribute.parse("#arith.fastmath<reassoc,contract>") if _is_float(ld.result.type) else None
+        total = vector.ReductionOp(ld.result.type, kind, new.results[r], acc=scalars[r],
+                                   fastmath=fm).result
+        st_new = st.clone(ip).operation
+        st_new.replace_uses_of_with(st.operands[0], total)
 
 
 def _is_float(t) -> bool:
