@@ -372,7 +372,7 @@ def test_a_loop_never_reached_never_runs():
         assert not never_runs(j)
 
 
-def test_reductions_on_unrolled_copies_split_in_a_child_process():
+def test_reductions_on_unrolled_copies_split_in_a_child_process(tmp_path):
     """Fuzz case 700380: after ``unroll`` copies ``C[j] += ...`` six times inside k, each copy is
     a reduction on its own element of C, which split-accumulators now accepts; an index made
     inside the loop body must not be used by the load hoisted before it (that crashed)."""
@@ -386,6 +386,9 @@ def test_reductions_on_unrolled_copies_split_in_a_child_process():
         "unroll{loop=j,factor=2}', 'unroll{factor=16},split-accumulators{loop=k,accumulators=3}'):\n"
         "    print(run_case(Case(source=src, dtype='i32', sizes=(('N', 6), ('K', 6)), pipeline=pipeline,\n"
         "                        variant='llvm-auto', data_seed=11565, factor=8)))\n")
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
+    # (run outside the checkout: from its root, ``python -c`` would import the source folder
+    # unrollkit/, which lacks the passes and kernels the installed package maps in)
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600,
+                       cwd=tmp_path)
     assert r.returncode == 0, r.stderr[-2000:]
     assert r.stdout.split() == ["ok", "ok"], r.stdout
