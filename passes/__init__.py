@@ -10,11 +10,8 @@ from __future__ import annotations
 from .base import REGISTRY, Pass, register  # noqa: F401  (the registry is the public face)
 # each import registers its pass(es)
 from . import (unroll, unroll_jam, tile, permute, peel, pad, split_accumulators,  # noqa: F401,E402
-               vectorize, scalar_replace, canonicalize, cse, mlir_raw)
-from . import rename  # noqa: F401,E402
-from . import pack  # noqa: F401,E402
-from . import in_bounds  # noqa: F401,E402
-from . import promote_registers  # noqa: F401,E402
+               vectorize, scalar_replace, canonicalize, cse, mlir_raw, rename, pack, in_bounds,
+               promote_registers)
 from .user import function_pass, is_user_pass, register_function, unregister  # noqa: E402
 
 __all__ = ["REGISTRY", "Pass", "register", "register_function", "function_pass", "unregister",

@@ -52,8 +52,15 @@ def modules() -> dict:
     return out
 
 
-def _resolve(name: str, node, mods: dict) -> str | None:
-    """The module of ``mods`` an import in module ``name`` refers to (longest known prefix)."""
+def extension_modules(mods: dict) -> set:
+    """Dotted names of the C extension modules beside the packages' ``.py`` files."""
+    return {pkg + "." + c.stem for pkg, p in mods.items() if p.name == "__init__.py"
+            for c in p.parent.glob("*.c")}
+
+
+def _resolve(name: str, node, mods: dict, extensions: set) -> str | None:
+    """The module of ``mods`` an import in module ``name`` refers to (longest known prefix);
+    None for an import of one of the C ``extensions`` or of anything outside the package."""
     if isinstance(node, ast.ImportFrom):
         if node.level:
             base = name.split(".")
@@ -65,8 +72,6 @@ def _resolve(name: str, node, mods: dict) -> str | None:
         cands = [target + "." + a.name for a in node.names] + [target]
     else:
         cands = [a.name for a in node.names]
-    extensions = {m.rpartition(".")[0] + "." + p.stem for m, p in mods.items()
-                  if p.name == "__init__.py" for p in p.parent.glob("*.c")}
     if any(c in extensions for c in cands):
         return None  # a C extension module (no Python source, no imports of its own)
     for c in cands:
@@ -80,6 +85,7 @@ def _resolve(name: str, node, mods: dict) -> str | None:
 def graph() -> tuple[dict, dict]:
     """(edges {module: set of modules}, function-local imports {module: [(line, target)]})."""
     mods = modules()
+    extensions = extension_modules(mods)
     edges, local = {m: set() for m in mods}, {m: [] for m in mods}
     for name, path in mods.items():
         tree = ast.parse(path.read_text(), str(path))
@@ -87,7 +93,7 @@ def graph() -> tuple[dict, dict]:
         inside = {id(n) for f in funcs for n in ast.walk(f)}
         for node in ast.walk(tree):
             if isinstance(node, (ast.Import, ast.ImportFrom)):
-                target = _resolve(name, node, mods)
+                target = _resolve(name, node, mods, extensions)
                 if target is None or target == name:
                     continue
                 edges[name].add(target)

@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 
 import unrollkit as uk
-from unrollkit.codegen import backend, compiler
+from unrollkit.codegen import compiler
+from unrollkit.core import target
 from unrollkit import passes as P
 from unrollkit.codegen.backend import LLVMPolicy
 from unrollkit.core.cache import make_key
@@ -106,9 +107,9 @@ def test_every_version_is_in_the_key(base, monkeypatch, field):
 
 @pytest.mark.parametrize("part", [0, 1, 2])
 def test_host_triple_cpu_and_features_are_in_the_key(base, monkeypatch, part):
-    real = backend.host()
+    real = target.host()
     changed = tuple(x + "-other" if i == part else x for i, x in enumerate(real))
-    monkeypatch.setattr(backend, "host", lambda: changed)
+    monkeypatch.setattr(target, "host", lambda: changed)
     assert _changed(base)
 
 

@@ -169,7 +169,8 @@ def test_accumulators_option_composes_with_a_variant():
     assert p.accumulators == 4 and p.pragma == (("", 2),)
     args = make_args("dot", 333, np.float64)
     want = expected("dot", args)
-    from unrollkit.codegen.compiler import Signature, compile_kernel
+    from unrollkit.codegen.compiler import compile_kernel
+    from unrollkit.frontend.signature import Signature
     sig = Signature((("x", "f64"), ("y", "f64"), ("out", "f64")),
                     (("x", (333,)), ("y", (333,)), ("out", (1,))))
     ck = compile_kernel(dot, sig, p)

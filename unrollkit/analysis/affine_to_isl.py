@@ -28,6 +28,13 @@ def op_name(op) -> str:
     return op.operation.name
 
 
+def for_bounds(op) -> tuple:
+    """(lower-bound map, upper-bound map, constant step) of an ``affine.for``."""
+    return (ir.AffineMapAttr(op.attributes["lowerBoundMap"]).value,
+            ir.AffineMapAttr(op.attributes["upperBoundMap"]).value,
+            ir.IntegerAttr(op.attributes["step"]).value)
+
+
 def _int_width(t) -> int | None:
     if t.typeid == ir.IndexType.static_typeid:
         return 64

@@ -24,9 +24,8 @@ import dataclasses
 import threading
 
 import islpy as isl
-from mlir import ir
 
-from .affine_to_isl import NotAffine, ValueForms, op_name
+from .affine_to_isl import NotAffine, ValueForms, for_bounds, op_name
 from .memory_ops import ACCESS_OPS, access_of, foreign_memory_op
 from .nest import Nest, lift
 
@@ -151,9 +150,7 @@ class Model:
 
     def _loop_nest(self, op, nest: Nest) -> Nest:
         ops = list(op.operands)
-        lbm = ir.AffineMapAttr(op.attributes["lowerBoundMap"]).value
-        ubm = ir.AffineMapAttr(op.attributes["upperBoundMap"]).value
-        step = ir.IntegerAttr(op.attributes["step"]).value
+        lbm, ubm, step = for_bounds(op)
         try:
             lows = self.forms.map_results(lbm, ops[:lbm.n_inputs])
             highs = self.forms.map_results(ubm, ops[lbm.n_inputs:lbm.n_inputs + ubm.n_inputs])

@@ -26,9 +26,8 @@ from __future__ import annotations
 import dataclasses
 import itertools
 
-from mlir import ir
 
-from .affine_to_isl import op_name
+from .affine_to_isl import for_bounds, op_name
 from .dependence import SIGNS, Dependence, Model
 
 
@@ -92,7 +91,7 @@ def unroll_jam_violation(loop, factor: int | None = None) -> Violation | None:
     """Does unroll-and-jam of ``loop`` by ``factor`` (None: any factor) move a later
     iteration's instance before an earlier one's?"""
     model = Model(loop)
-    below = None if factor is None else factor * _step(loop)
+    below = None if factor is None else factor * for_bounds(loop)[2]
     for dep in model.dependences():
         src, snk = dep.source, dep.sink
         inner = list(src.loops[model.outer:model.common(src, snk)])
@@ -118,7 +117,7 @@ def vectorize_violation(loop, width: int, reductions: set) -> Violation | None:
             continue
         if model.common(dep.source, dep.sink) <= model.outer:
             continue
-        for vec in dep.directions([loop], width * _step(loop)):
+        for vec in dep.directions([loop], width * for_bounds(loop)[2]):
             if vec[0] > 0 and not dep.source.order < dep.sink.order:
                 return Violation(dep, vec, [loop])
     return None
@@ -157,7 +156,3 @@ def same_jam_unit(x, y) -> bool:
     except ValueError:
         return False
     return not any(op_name(o) == "affine.for" for o in ops[i:j + 1])
-
-
-def _step(loop) -> int:
-    return ir.IntegerAttr(loop.attributes["step"]).value

@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 
 from mlir import ir
+from mlir.dialects import llvm
 
 from .affine_to_isl import NotAffine, op_name
 
@@ -155,7 +156,6 @@ _MEMORY_TYPEIDS = None
 def _memory_typeids():
     global _MEMORY_TYPEIDS
     if _MEMORY_TYPEIDS is None:
-        from mlir.dialects import llvm
         _MEMORY_TYPEIDS = frozenset((ir.MemRefType.static_typeid, ir.UnrankedMemRefType.static_typeid,
                                      llvm.PointerType.static_typeid))
     return _MEMORY_TYPEIDS

@@ -16,7 +16,7 @@ import dataclasses
 import islpy as isl
 from mlir import ir
 
-from .affine_to_isl import NotAffine, ValueForms, op_name
+from .affine_to_isl import NotAffine, ValueForms, for_bounds, op_name
 from .memory_ops import ACCESS_OPS, Access, access_of, foreign_memory_op, is_pure
 from .nest import Nest, Unbounded, constant_of
 
@@ -199,9 +199,7 @@ class _Walk:
 
 def _affine_for(walk: _Walk, op, nest: Nest) -> None:
     ops = list(op.operation.operands)
-    lbm = ir.AffineMapAttr(op.attributes["lowerBoundMap"]).value
-    ubm = ir.AffineMapAttr(op.attributes["upperBoundMap"]).value
-    step = ir.IntegerAttr(op.attributes["step"]).value
+    lbm, ubm, step = for_bounds(op)
     iv = op.regions[0].blocks[0].arguments[0]
     try:
         lows = walk.forms.map_results(lbm, ops[:lbm.n_inputs])

@@ -15,7 +15,7 @@ import llvmlite.binding as llvm
 
 from unrollkit.core.elf_check import check_object, undefined_symbols
 from unrollkit.core.errors import CompileError
-from unrollkit.core.target import host, init_llvm as _init  # noqa: F401 - backend.host() is used across the package
+from unrollkit.core.target import host, init_llvm
 from unrollkit.core.versions import check_llvm_majors
 
 # MLIR emits LLVM IR for its own LLVM and llvmlite must read it: refuse a mismatched stack
@@ -56,7 +56,7 @@ def target_machine():
 
 def parse(llvm_ir: str):
     """Parse and verify LLVM IR text into an llvmlite module."""
-    _init()
+    init_llvm()
     try:
         mod = llvm.parse_assembly(llvm_ir)
         mod.verify()
@@ -135,7 +135,7 @@ class Engine:
     """
 
     def __init__(self, mod, cached_object: bytes | None = None):
-        _init()
+        init_llvm()
         if cached_object is not None:
             check_object(cached_object)  # LLVM's loader crashes on a malformed object
         self._slot = _ObjectSlot(cached_object)

@@ -22,9 +22,10 @@ from unrollkit.ir.lower_affine import lower
 from unrollkit.ir.mlir_passes import verify
 from unrollkit.codegen.to_llvm import REPEAT_SUFFIX, kernel_symbol, to_llvm_ir
 from unrollkit.codegen.plan import Plan
-from unrollkit.frontend.signature import Signature, sizes_of  # noqa: F401 - sizes_of: re-exported
+from unrollkit.frontend.signature import Signature, sizes_of
 from unrollkit.core.versions import versions
 from unrollkit.passes.user import fingerprint
+from unrollkit.core import target
 from unrollkit.core.target import host_target
 from unrollkit.core.dtypes import SCALAR_ABI
 
@@ -100,7 +101,7 @@ def cache_key(kernel, sig: Signature, plan: Plan) -> str | None:
     # the vector width too: `vectorize{registers=k}` resolves it from the Target, which a user
     # may override (UNROLLKIT_TARGET) on the same CPU
     return cache.make_key(CODEGEN_VERSION, kernel, sig, plan.kernel, plan.pipeline.text(),
-                          plan.policy, plan.variant, plan.pragma, versions(), backend.host(),
+                          plan.policy, plan.variant, plan.pragma, versions(), target.host(),
                           host_target().vector_bits, user_passes)
 
 

@@ -2,7 +2,7 @@
 
 Such a scalar is an *index scalar*: in a bound or subscript it is an affine variable like a size
 name (``d.Var``), and its value at the call joins the call signature like the arrays' shapes
-(`compiler.Signature.values`). Each value is compiled once, with the scalar a constant:
+(`signature.Signature.values`). Each value is compiled once, with the scalar a constant:
 
 * the in-bounds proof stays exact (isl sees a number, not a parameter whose range it would
   have to assume), so a subscript such as ``x[t + 1]`` is proved or refused for that value;

@@ -11,8 +11,7 @@ import time
 import numpy as np
 from threadpoolctl import threadpool_info
 
-from unrollkit.codegen import backend
-from unrollkit.core.target import cpuinfo
+from unrollkit.core.target import cpuinfo, host
 from unrollkit.core.versions import versions
 from unrollkit.tools.bench_workload import ALIGN, PAGE_OFFSETS
 from unrollkit.codegen import cvariants
@@ -21,7 +20,7 @@ from unrollkit.codegen import cvariants
 def environment(pin, repeat: int, sample_seconds: float, compilers: dict) -> dict:
     """What a benchmark ran on: host triple, CPU and features, versions, pinning, timing settings,
     BLAS, and the path and version of each C compiler in ``compilers``."""
-    triple, cpu, features = backend.host()
+    triple, cpu, features = host()
     env = {"cpu": cpu, "cpu_model": _cpu_model(), "triple": triple, "features": features,
            "versions": versions(), "numpy": np.__version__, "python": platform.python_version(),
            "machine": platform.machine(), "cpus": os.cpu_count(), "pinned_cpu": pin,

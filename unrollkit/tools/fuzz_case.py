@@ -18,7 +18,7 @@ from unrollkit.codegen.pipeline import Pipeline
 from unrollkit.core.errors import TransformError, UnrollkitError
 from unrollkit.runtime.interpreter import interpret
 
-from unrollkit.core.dtypes import BY_NAME
+from unrollkit.tools.testdata import make_args, mismatch
 from unrollkit.frontend.scalar_bounds import index_scalars
 
 DTYPES = ("f32", "f64", "i32")
@@ -134,25 +134,15 @@ class Mismatch(AssertionError):
 
 
 def make_data(case: Case, sizes: dict | None = None, seed: int | None = None):
-    """(descriptor, arguments) of ``case`` at its sizes (or ``sizes``), random but reproducible."""
-    env = {"uk": uk}
-    kernel = parse_kernel(case.source, filename="<fuzz>", env=env)
+    """(descriptor, arguments) of ``case`` at its sizes (or ``sizes``), random but reproducible
+    (`testdata.make_args`: each parameter in its own element type, T the case's; floats in
+    [-1, 1), integers in [-5, 6) (unsigned from 0), scalars drawn too; index scalars take
+    `index_values`)."""
+    kernel = parse_kernel(case.source, filename="<fuzz>", env={"uk": uk})
     sizes = dict(case.sizes) if sizes is None else sizes
-    rng = np.random.default_rng(case.data_seed if seed is None else seed)
-    values = index_values(case, kernel)
-    args = []
-    for p in kernel.params:  # each parameter in its own element type (T: the case's dtype)
-        if p.name in values:
-            args.append(values[p.name])
-            continue
-        ty = BY_NAME[case.dtype] if p.elem.is_generic else p.elem
-        low = 0 if ty.is_unsigned else -5
-        if p.is_array:
-            shape = tuple(s if isinstance(s, int) else sizes[s] for s in p.shape)
-            a = rng.uniform(-1, 1, shape) if ty.is_float else rng.integers(low, 6, shape)
-            args.append(np.ascontiguousarray(a, dtype=ty.numpy))
-        else:
-            args.append(float(rng.uniform(-1, 1)) if ty.is_float else int(rng.integers(low // 2, 4)))
+    args = make_args(kernel, sizes | index_values(case, kernel), case.dtype,
+                     seed=case.data_seed if seed is None else seed, floats=(-1.0, 1.0), ints=(-5, 6),
+                     scalar_float=(-1.0, 1.0), scalar_int=(-3, 4))
     return kernel, args
 
 
@@ -216,12 +206,10 @@ def check_result(case: Case, kernel, got: list, want: list) -> None:
     for p, g, w in zip(kernel.params, got, want):
         if not p.is_array:
             continue
-        rtol = {np.float16: 2e-2, np.float32: 2e-4}.get(g.dtype.type, 1e-9)  # (f16: reassociated sums)
-        if g.dtype.kind in "iu":
-            ok = np.array_equal(g, w)
-        else:
-            ok = np.allclose(g, w, rtol=rtol, atol=rtol * max(1.0, float(np.abs(w).max(initial=0))))
-        if not ok:
+        # within `testdata.tolerance` of the array's own type (a case mixes f16/i8 arrays with
+        # its dtype's), relative to max(1, |want|) plus the element's own |want|
+        scale = max(1.0, float(np.abs(w).max(initial=0))) + np.abs(np.asarray(w, np.float64))
+        if mismatch(g, w, scale=scale):
             raise Mismatch(f"compiled result differs from the interpreter in {p.name}\n{case.describe()}\n"
                            f"got {g!r}\nwant {w!r}")
 

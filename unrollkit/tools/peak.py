@@ -26,7 +26,7 @@ import numpy as np
 from unrollkit.codegen import backend
 from unrollkit.core import cache
 from unrollkit.core.cache import atomic_write
-from unrollkit.core.target import host_target
+from unrollkit.core.target import host, host_target
 import unrollkit as uk
 from unrollkit.kernels import mac
 
@@ -132,7 +132,7 @@ def measure(target=None) -> dict:
     """Every peak, for f32 and f64 (about a second)."""
     t = target or host_target()
     prints = level_footprints(t)
-    out = {"version": PEAK_VERSION, "cpu": backend.host()[1], "features": backend.host()[2],
+    out = {"version": PEAK_VERSION, "cpu": host()[1], "features": host()[2],
            "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "footprints": prints,
            "fma": {}, "bandwidth": {}}
     for dtype in ("f32", "f64"):
@@ -143,14 +143,14 @@ def measure(target=None) -> dict:
 
 
 def _path():
-    triple, cpu, features = backend.host()
+    triple, cpu, features = host()
     return cache.directory() / f"peak-{cache.make_key(PEAK_VERSION, triple, cpu, features)[:24]}.json"
 
 
 def _valid(d) -> bool:
     try:
-        return (d["version"] == PEAK_VERSION and d["cpu"] == backend.host()[1]
-                and d["features"] == backend.host()[2]
+        return (d["version"] == PEAK_VERSION and d["cpu"] == host()[1]
+                and d["features"] == host()[2]
                 and all(float(d["fma"][x]["gflops"]) > 0 for x in ("f32", "f64"))
                 and all(float(d["bandwidth"][lvl]) > 0 for lvl in LEVELS))
     except (KeyError, TypeError, ValueError):

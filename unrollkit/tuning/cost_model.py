@@ -383,7 +383,7 @@ def analyse(kernel, signature, target: Target | None = None) -> tuple:
 
 def choose(kernel, signature, pipeline=None, policy=None, target: Target | None = None,
            check: bool = True, keep: bool = True) -> Choice:
-    """Choose the variant and factor for ``kernel`` at ``signature`` (a `compiler.Signature`).
+    """Choose the variant and factor for ``kernel`` at ``signature`` (a `frontend.signature.Signature`).
 
     ``check=False`` skips the machine-code check (analytical prediction only). With ``keep``
     the winner's compiled kernel is kept on the Choice (``.compiled``) for the caller to use.

@@ -24,7 +24,8 @@ from unrollkit.tuning.cost_terms import combine, l1_cycles, memory_cycles, memor
 from unrollkit.codegen import backend
 from unrollkit.analysis import kernel_bounds
 from unrollkit.frontend import semantics
-from unrollkit.codegen.compiler import optimised_stages, sizes_of
+from unrollkit.codegen.compiler import optimised_stages
+from unrollkit.frontend.signature import sizes_of
 from unrollkit.codegen.to_llvm import kernel_symbol
 
 _MEM = re.compile(r"\(")
