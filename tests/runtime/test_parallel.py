@@ -16,7 +16,7 @@ from unrollkit.kernels import dot, gemm, gemm_order, gemv, iir, jacobi1d, mac, p
 
 from conftest import OUTSIDE
 
-needs_pool = pytest.mark.skipif(dispatch.run_parallel is None, reason="the _fastcall extension is not built")
+needs_pool = pytest.mark.skipif(dispatch.run_split is None, reason="the _fastcall extension is not built")
 
 
 # ---------------------------------------------------------------- which loops split
@@ -183,7 +183,8 @@ def test_parallel_variants_equal_numpy(variant, factor):
     f = uk.jit(gemm, factor=factor, variant=variant, parallel=True, threads=2)
     f(A, B, C)
     np.testing.assert_allclose(C, want, rtol=1e-4, atol=1e-5)
-    assert len(f._last_blocks) == 2
+    # a small call: CHUNKS_PER_THREAD blocks per thread, of whole ROW_ALIGN rows
+    assert [(lo, hi) for _, lo, hi in f._last_blocks] == parallel.blocks(130, 2 * parallel.CHUNKS_PER_THREAD)
 
 
 @needs_pool
@@ -226,7 +227,7 @@ def test_auto_splits_only_large_calls():
     n = parallel.AUTO_MIN_ITERATIONS
     big = [np.ones(n) for _ in range(3)]
     f(*big)
-    assert f._last_blocks is not None and len(f._last_blocks) == 2
+    assert f._last_blocks is not None and len(f._last_blocks) == 2 * parallel.CHUNKS_PER_THREAD
     np.testing.assert_array_equal(big[2], 2.0)
     assert uk.jit(mac, factor="auto", parallel=False).parallel is None
 
@@ -236,9 +237,10 @@ def test_the_split_is_visible_in_the_ir():
     A, B, C = gemm_args(64, 8, 8, np.float32)
     f = uk.jit(gemm, parallel=True, threads=2)
     f(A, B, C)
-    assert f.ir("transformed").startswith("// parallel: loop 'i' in row blocks of A, C (size M): 2 blocks")
+    assert f.ir("transformed").startswith("// parallel: loop 'i' in row blocks of A, C (size M): "
+                                          "8 blocks claimed by 2 threads")
     assert f.ir("llvm").startswith("; parallel:") and f.ir("asm").startswith("# parallel:")
-    assert "memref<32x8xf32>" in f.ir("affine")   # a block's signature
+    assert "memref<8x8xf32>" in f.ir("affine")   # a block's signature
 
 
 @needs_pool
@@ -296,6 +298,6 @@ def test_explain_says_how_auto_splits_a_large_call(monkeypatch):
     monkeypatch.setenv("UNROLLKIT_NUM_THREADS", "2")
     r = CliRunner().invoke(app, ["explain", "mac", "--size", "N=1000000", "--no-check"])
     assert r.exit_code == 0, r.output
-    assert "parallel: loop 'i' in row blocks of a, b, c (size N): 2 blocks" in r.output
+    assert "parallel: loop 'i' in row blocks of a, b, c (size N): 8 blocks claimed by 2 threads" in r.output
     r = CliRunner().invoke(app, ["explain", "mac", "--size", "N=1000", "--no-check"])
     assert r.exit_code == 0 and "parallel" not in r.output

@@ -66,10 +66,7 @@ static int FastCall_init(FastCall *self, PyObject *args, PyObject *kw) {
     if (!PyArg_ParseTuple(args, "KO!OOO!O!:FastCall", &address, &PyTuple_Type, &spec, &owner,
                           &array_type, &PyType_Type, &float_type, &PyType_Type, &int_type))
         return -1;
-    if (address == 0) {
-        PyErr_SetString(PyExc_ValueError, "FastCall: null function address");
-        return -1;
-    }
+    /* address 0: a check-only FastCall (`run_split`'s whole-call matcher): it never runs */
     Py_ssize_t n = PyTuple_GET_SIZE(spec);
     if (n > MAX_PARAMS) {
         PyErr_Format(PyExc_ValueError, "FastCall: at most %d parameters", MAX_PARAMS);
@@ -192,12 +189,23 @@ static void release(Prepared *c) {
     c->got = 0;
 }
 
-/* 1 when argv is exactly fc's signature (then c holds the buffers: release() them); 0 if not */
+static int matches(FastCall *fc, PyObject *argv, Prepared *c);
+
+/* 1 when argv is exactly fc's signature and fc has code to run (then c holds the buffers:
+ * release() them); 0 if not */
 static int prepare(FastCall *fc, PyObject *argv, Prepared *c) {
+    c->fc = fc;
+    c->got = 0;
+    if (fc->fn == NULL) return 0;
+    return matches(fc, argv, c);
+}
+
+/* prepare() without asking for code: what a check-only FastCall answers */
+static int matches(FastCall *fc, PyObject *argv, Prepared *c) {
     Py_ssize_t n = fc->nparams;
     c->fc = fc;
     c->got = 0;
-    if (!PyTuple_Check(argv) || PyTuple_GET_SIZE(argv) != n || fc->fn == NULL) return 0;
+    if (!PyTuple_Check(argv) || PyTuple_GET_SIZE(argv) != n) return 0;
     for (Py_ssize_t i = 0; i < n; i++) {
         Param *p = &fc->params[i];
         PyObject *a = PyTuple_GET_ITEM(argv, i);
@@ -260,82 +268,162 @@ static PyObject *FastCall_call(FastCall *self, PyObject *args, PyObject *kw) {
 
 /* ---------------------------------------------------------------- the thread pool
  * Persistent workers, created on first use and kept for the process (re-created after a
- * fork). A parallel call hands task k >= 1 to worker k-1 and runs task 0 itself. One
+ * fork). A parallel call publishes its tasks as a new *generation*; the caller and up to
+ * threads - 1 workers claim tasks one at a time from a shared counter until none is left, so
+ * a worker that wakes late never delays the call: the caller runs what nobody claimed. One
  * parallel call uses the pool at a time; a call that finds it busy (another Python thread's
- * parallel call) runs its tasks one after another on its own thread: correct, never blocked. */
+ * parallel call) runs its tasks one after another on its own thread: correct, never blocked.
+ *
+ * Why workers spin before they sleep: waking a thread asleep on a condition variable costs
+ * 0.05-0.5 ms on a virtual machine (the idle vCPU is halted and needs an interrupt). After
+ * each generation a worker polls for the next one for SPIN_NS, and the caller polls for the
+ * last task as long, so back-to-back calls (a benchmark loop, a time-stepping loop) hand
+ * work over in about a microsecond; a pool left idle longer than that sleeps and costs no CPU. */
 #include <pthread.h>
+#include <stdatomic.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MAX_TASKS 256
+#define SPIN_NS 500000L  /* 0.5 ms: the Python between two calls of a loop, with room to spare */
+
+/* the claim word: generation << 20 | task count << 10 | next unclaimed task. One atomic word,
+ * so a claim can only take a task of the generation it read (a stale worker can never take
+ * a task of the next call, nor one twice) */
+#define GEN(w) ((w) >> 20)
+#define NTASKS(w) ((int)(((w) >> 10) & 1023))
+#define NEXT(w) ((int)((w) & 1023))
 
 typedef struct { void (*fn)(void **); void **slots; } Task;
 
 static struct {
     pthread_mutex_t busy, mu;
     pthread_cond_t go, done;
-    unsigned long generation;
-    int workers, ntasks, pending;
+    atomic_ullong word;        /* published with release after tasks, pending and active */
+    atomic_int pending;        /* tasks of the current generation not finished */
+    int active;                /* workers 0 .. active - 1 take part in the current generation */
+    int workers, sleepers;
     pid_t pid;
     Task tasks[MAX_TASKS];
 } pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
-          PTHREAD_COND_INITIALIZER, 0, 0, 0, 0, 0};
+          PTHREAD_COND_INITIALIZER, 0, 0, 0, 0, 0, 0};
 
-/* the generation each worker has handled, set when it is created: a worker that first takes
- * the lock after its first generation was announced must still run that generation's task */
-static unsigned long worker_seen[MAX_TASKS];
+/* the generation each worker has handled, set when it is created */
+static unsigned long long worker_seen[MAX_TASKS];
+
+static long now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000000000L + ts.tv_nsec;
+}
+
+static inline void cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
+/* Claims and runs tasks of generation gen until none is left unclaimed. */
+static void run_claimed(unsigned long long gen) {
+    unsigned long long w = atomic_load_explicit(&pool.word, memory_order_acquire);
+    while (GEN(w) == gen && NEXT(w) < NTASKS(w)) {
+        if (!atomic_compare_exchange_weak_explicit(&pool.word, &w, w + 1, memory_order_acq_rel,
+                                                   memory_order_acquire))
+            continue;  /* w now holds the word another claimer left */
+        Task t = pool.tasks[NEXT(w)];
+        t.fn(t.slots);
+        if (atomic_fetch_sub_explicit(&pool.pending, 1, memory_order_acq_rel) == 1) {
+            pthread_mutex_lock(&pool.mu);  /* the caller may be asleep on `done` */
+            pthread_cond_signal(&pool.done);
+            pthread_mutex_unlock(&pool.mu);
+        }
+        w = atomic_load_explicit(&pool.word, memory_order_acquire);
+    }
+}
+
+/* The next generation after `seen`: polled for SPIN_NS, then waited for asleep (checked under
+ * mu, so a caller, which publishes before it takes mu to wake sleepers, cannot be missed). */
+static unsigned long long next_generation(unsigned long long seen) {
+    long deadline = 0;
+    for (unsigned i = 1;; i++) {
+        unsigned long long g = GEN(atomic_load_explicit(&pool.word, memory_order_acquire));
+        if (g != seen) return g;
+        if ((i & 255) == 0) {  /* the clock only now and then: it costs ~20 ns */
+            long t = now_ns();
+            if (!deadline) deadline = t + SPIN_NS;
+            else if (t > deadline) break;
+        }
+        cpu_relax();
+    }
+    unsigned long long g;
+    pthread_mutex_lock(&pool.mu);
+    pool.sleepers++;
+    while ((g = GEN(atomic_load(&pool.word))) == seen) pthread_cond_wait(&pool.go, &pool.mu);
+    pool.sleepers--;
+    pthread_mutex_unlock(&pool.mu);
+    return g;
+}
 
 static void *worker(void *arg) {
-    int k = (int)(intptr_t)arg + 1;  /* the task index this worker runs */
-    pthread_mutex_lock(&pool.mu);
-    unsigned long seen = worker_seen[k - 1];
+    int k = (int)(intptr_t)arg;
+    unsigned long long seen = worker_seen[k];
     for (;;) {
-        while (pool.generation == seen) pthread_cond_wait(&pool.go, &pool.mu);
-        seen = pool.generation;
-        if (k < pool.ntasks) {
-            Task t = pool.tasks[k];
-            pthread_mutex_unlock(&pool.mu);
-            t.fn(t.slots);
-            pthread_mutex_lock(&pool.mu);
-            if (--pool.pending == 0) pthread_cond_signal(&pool.done);
-        }
+        seen = next_generation(seen);
+        if (k < pool.active) run_claimed(seen);
     }
     return NULL;
 }
 
-/* Runs tasks[0:n] at once; the caller has released the GIL. 0 on success, else an errno. */
-static int run_tasks(Task *tasks, int n) {
-    if (n > 1 && pthread_mutex_trylock(&pool.busy) == 0) {
-        pthread_mutex_lock(&pool.mu);
-        if (pool.pid != getpid()) {  /* a forked child has no workers */
-            pool.pid = getpid();
-            pool.workers = 0;
-        }
-        int err = 0;
-        while (pool.workers < n - 1 && !err) {
-            pthread_t th;
-            pthread_attr_t attr;
-            pthread_attr_init(&attr);
-            pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-            worker_seen[pool.workers] = pool.generation;
-            err = pthread_create(&th, &attr, worker, (void *)(intptr_t)pool.workers);
-            pthread_attr_destroy(&attr);
-            if (!err) pool.workers++;
-        }
+/* Starts workers until there are n; 0 or an errno. Called holding pool.busy. */
+static int grow_pool(int n) {
+    int err = 0;
+    pthread_mutex_lock(&pool.mu);
+    if (pool.pid != getpid()) {  /* a forked child has no workers */
+        pool.pid = getpid();
+        pool.workers = 0;
+        pool.sleepers = 0;
+    }
+    while (pool.workers < n && !err) {
+        pthread_t th;
+        pthread_attr_t attr;
+        pthread_attr_init(&attr);
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        worker_seen[pool.workers] = GEN(atomic_load(&pool.word));
+        err = pthread_create(&th, &attr, worker, (void *)(intptr_t)pool.workers);
+        pthread_attr_destroy(&attr);
+        if (!err) pool.workers++;
+    }
+    pthread_mutex_unlock(&pool.mu);
+    return err;
+}
+
+/* Runs tasks[0:n] on `threads` threads (the caller's included); the caller has released the
+ * GIL. 0 on success, else an errno. */
+static int run_tasks(Task *tasks, int n, int threads) {
+    if (threads > MAX_TASKS) threads = MAX_TASKS;
+    if (n > 1 && threads > 1 && pthread_mutex_trylock(&pool.busy) == 0) {
+        int err = grow_pool(threads - 1);
         if (err) {
-            pthread_mutex_unlock(&pool.mu);
             pthread_mutex_unlock(&pool.busy);
             return err;
         }
         memcpy(pool.tasks, tasks, (size_t)n * sizeof(Task));
-        pool.ntasks = n;
-        pool.pending = n - 1;
-        pool.generation++;
-        pthread_cond_broadcast(&pool.go);
-        pthread_mutex_unlock(&pool.mu);
-        tasks[0].fn(tasks[0].slots);
+        pool.active = threads - 1;
+        atomic_store_explicit(&pool.pending, n, memory_order_relaxed);
+        unsigned long long gen = GEN(atomic_load(&pool.word)) + 1;
+        atomic_store_explicit(&pool.word, gen << 20 | (unsigned long long)n << 10, memory_order_release);
         pthread_mutex_lock(&pool.mu);
-        while (pool.pending > 0) pthread_cond_wait(&pool.done, &pool.mu);
-        pool.ntasks = 0;
+        if (pool.sleepers) pthread_cond_broadcast(&pool.go);
+        pthread_mutex_unlock(&pool.mu);
+        run_claimed(gen);
+        long deadline = now_ns() + SPIN_NS;
+        while (atomic_load_explicit(&pool.pending, memory_order_acquire) > 0 && now_ns() < deadline)
+            cpu_relax();
+        pthread_mutex_lock(&pool.mu);
+        while (atomic_load_explicit(&pool.pending, memory_order_acquire) > 0)
+            pthread_cond_wait(&pool.done, &pool.mu);
         pthread_mutex_unlock(&pool.mu);
         pthread_mutex_unlock(&pool.busy);
         return 0;
@@ -344,61 +432,98 @@ static int run_tasks(Task *tasks, int n) {
     return 0;
 }
 
-/* run_parallel([(fc, args_tuple), ...]) -> True when every call matched its FastCall and all
- * ran at once, False (nothing ran) when any needs the full checks. The callers' arguments
- * are row blocks of arrays the full checks accepted (unrollkit/runtime/parallel.py), so no two calls
- * write the same memory. */
-static PyObject *run_parallel(PyObject *module, PyObject *calls) {
-    if (!PyList_Check(calls) || PyList_GET_SIZE(calls) > MAX_TASKS) {
-        PyErr_Format(PyExc_TypeError, "run_parallel takes a list of at most %d (FastCall, args)", MAX_TASKS);
+/* The slots of block k of a split call: `whole`'s, with each sliced array advanced to row lo.
+ * 0 (an exception set) when the block's FastCall does not fit the whole call's arrays: its
+ * code was proved in bounds for its own shapes, so each sliced array must hold lo + its rows,
+ * and every other array must be exactly the whole call's. */
+static int block_slots(FastCall *whole_fc, Prepared *whole, FastCall *fc, Py_ssize_t lo,
+                       PyObject *sliced, void **slots) {
+    Py_ssize_t n = whole_fc->nparams;
+    if (fc->fn == NULL || fc->nparams != n || lo < 0) goto bad;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Param *p = &fc->params[i], *w = &whole_fc->params[i];
+        if (p->kind != w->kind) goto bad;
+        if (p->kind != K_ARRAY) { slots[i] = whole->slots[i]; continue; }
+        if (p->ndim != w->ndim || p->output != w->output || strcmp(p->format, w->format) != 0) goto bad;
+        Py_buffer *v = &whole->views[i];
+        int cut = PyObject_IsTrue(PyTuple_GET_ITEM(sliced, i));
+        if (cut && p->ndim < 1) goto bad;
+        for (int d = 0; d < p->ndim; d++) {
+            Py_ssize_t have = v->shape[d], want = fc->shapes[p->shape_at + d];
+            if (cut && d == 0 ? (want < 0 || lo + want > have) : want != have) goto bad;
+        }
+        slots[i] = cut ? (char *)v->buf + lo * v->strides[0] : v->buf;
+    }
+    return 1;
+bad:
+    PyErr_SetString(PyExc_RuntimeError,
+                    "run_split: a row block does not fit the call's arrays (please report: "
+                    "unrollkit/runtime/parallel.py)");
+    return 0;
+}
+
+/* run_split(matcher, args, blocks, sliced, threads) -> True when `args` match the check-only FastCall
+ * `matcher` (the whole call's signature, checked once by the full checks) and the blocks ran
+ * at once; False (nothing ran) when the arguments need the full checks. blocks: ((fc, lo), ...)
+ * with fc a block signature's FastCall and lo its first row; sliced: per parameter, whether
+ * the array is cut into rows. Row windows come from unrollkit/runtime/parallel.py, which
+ * proves the blocks write disjoint rows; this function checks that each window lies inside
+ * the arrays, so a wrong plan raises instead of touching memory outside them. The blocks
+ * run on at most `threads` threads (the caller's included). */
+static PyObject *run_split(PyObject *module, PyObject *args) {
+    FastCall *m;
+    PyObject *argv, *blocks, *sliced;
+    int threads;
+    if (!PyArg_ParseTuple(args, "O!OO!O!i:run_split", &FastCallType, &m, &argv, &PyTuple_Type,
+                          &blocks, &PyTuple_Type, &sliced, &threads))
+        return NULL;
+    Py_ssize_t nb = PyTuple_GET_SIZE(blocks), n = m->nparams;
+    if (nb < 1 || nb > MAX_TASKS || PyTuple_GET_SIZE(sliced) != n) {
+        PyErr_Format(PyExc_ValueError, "run_split: 1 to %d blocks and one flag per parameter", MAX_TASKS);
         return NULL;
     }
-    int n = (int)PyList_GET_SIZE(calls);
-    Prepared *prep = PyMem_Calloc(n ? n : 1, sizeof(Prepared));
-    Task *tasks = PyMem_Calloc(n ? n : 1, sizeof(Task));
-    if (!prep || !tasks) {
-        PyMem_Free(prep);
-        PyMem_Free(tasks);
-        return PyErr_NoMemory();
-    }
-    int ok = 1, ready = 0;
-    for (int k = 0; k < n && ok; k++) {
-        PyObject *item = PyList_GET_ITEM(calls, k);
+    Prepared whole;
+    if (!matches(m, argv, &whole)) Py_RETURN_FALSE;
+    Task *tasks = PyMem_Calloc((size_t)nb, sizeof(Task));
+    void **slots = PyMem_Calloc((size_t)(nb * (n ? n : 1)), sizeof(void *));
+    FastCall **held = PyMem_Calloc((size_t)nb, sizeof(FastCall *));
+    Py_ssize_t ready = 0;
+    int ok = tasks && slots && held;
+    if (!ok) PyErr_NoMemory();
+    for (Py_ssize_t k = 0; k < nb && ok; k++) {
+        PyObject *item = PyTuple_GET_ITEM(blocks, k);
+        Py_ssize_t lo;
         if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) != 2 ||
-            Py_TYPE(PyTuple_GET_ITEM(item, 0)) != &FastCallType) {
-            ok = -1;
+            Py_TYPE(PyTuple_GET_ITEM(item, 0)) != &FastCallType ||
+            ((lo = PyLong_AsSsize_t(PyTuple_GET_ITEM(item, 1))) == -1 && PyErr_Occurred())) {
+            if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "run_split: blocks are (FastCall, row) pairs");
+            ok = 0;
             break;
         }
         FastCall *fc = (FastCall *)PyTuple_GET_ITEM(item, 0);
-        if (!prepare(fc, PyTuple_GET_ITEM(item, 1), &prep[k])) { ok = 0; break; }
-        Py_INCREF(fc);  /* every owner outlives the run */
-        ready = k + 1;
+        if (!block_slots(m, &whole, fc, lo, sliced, slots + k * n)) { ok = 0; break; }
+        Py_INCREF(fc);  /* every block's code outlives the run */
+        held[ready++] = fc;
         tasks[k].fn = fc->fn;
-        tasks[k].slots = prep[k].slots;
+        tasks[k].slots = slots + k * n;
     }
     int err = 0;
-    if (ok == 1) {
+    if (ok) {
         Py_BEGIN_ALLOW_THREADS
-        err = run_tasks(tasks, n);
+        err = run_tasks(tasks, (int)nb, threads);
         Py_END_ALLOW_THREADS
     }
-    for (int k = 0; k < ready; k++) {
-        FastCall *fc = prep[k].fc;
-        release(&prep[k]);
-        Py_DECREF(fc);
-    }
-    PyMem_Free(prep);
+    for (Py_ssize_t k = 0; k < ready; k++) Py_DECREF(held[k]);
+    release(&whole);
     PyMem_Free(tasks);
-    if (ok == -1) {
-        PyErr_SetString(PyExc_TypeError, "run_parallel takes (FastCall, args tuple) pairs");
-        return NULL;
-    }
+    PyMem_Free(slots);
+    PyMem_Free(held);
+    if (!ok) return NULL;
     if (err) {
         errno = err;
         return PyErr_SetFromErrno(PyExc_OSError);
     }
-    if (ok == 1) Py_RETURN_TRUE;
-    Py_RETURN_FALSE;
+    Py_RETURN_TRUE;
 }
 
 static PyObject *FastCall_get_owner(FastCall *self, void *closure) {
@@ -426,8 +551,8 @@ static PyTypeObject FastCallType = {
 };
 
 static PyMethodDef methods[] = {
-    {"run_parallel", (PyCFunction)run_parallel, METH_O,
-     "run_parallel([(fc, args), ...]) -> bool: run the calls at once on the thread pool"},
+    {"run_split", (PyCFunction)run_split, METH_VARARGS,
+     "run_split(matcher, args, ((fc, row), ...), sliced, threads) -> bool: one call's row blocks at once"},
     {NULL},
 };
 

@@ -23,9 +23,9 @@ from unrollkit.core.dtypes import BY_NAME, SCALAR_ABI
 from unrollkit.codegen.to_llvm import PACKED_SUFFIX
 
 try:  # optional: built at install time (see pyproject.toml, ext-modules)
-    from unrollkit.runtime._fastcall import FastCall, run_parallel
+    from unrollkit.runtime._fastcall import FastCall, run_split
 except ImportError:  # pragma: no cover - depends on the build
-    FastCall = run_parallel = None
+    FastCall = run_split = None
 
 #: signatures offered the fast path per jitted kernel, most recent first: each costs one
 #: native check on a miss, so a kernel called with many shapes still dispatches quickly
@@ -43,6 +43,24 @@ def fast_call(ck, kernel, sig):
 
     The `FastCall` references ``ck``, which owns the machine code, so the code outlives every
     call made through it."""
+    spec = _spec(kernel, sig)
+    if spec is None:
+        return None
+    fn = ck.engine.function(ck.symbol + PACKED_SUFFIX, None, [ctypes.c_void_p])
+    return FastCall(ctypes.cast(fn, ctypes.c_void_p).value, spec, ck, np.ndarray,
+                    np.floating, np.integer)
+
+
+def matcher(kernel, sig):
+    """A check-only `FastCall` for signature ``sig`` (it never runs code): `run_split` asks it
+    whether a call's arguments are exactly ``sig``'s, as `fast_call`'s would. None without the
+    extension or for a signature the fast path does not take."""
+    spec = _spec(kernel, sig)
+    return None if spec is None else FastCall(0, spec, None, np.ndarray, np.floating, np.integer)
+
+
+def _spec(kernel, sig):
+    """The FastCall parameter spec of ``sig``, or None when the fast path cannot take it."""
     if FastCall is None or sig.values:  # (it checks shapes, not an index scalar's value)
         return None
     types, shapes, written = dict(sig.types), sig.shape_map(), kernel.written
@@ -56,6 +74,4 @@ def fast_call(ck, kernel, sig):
             return None
         else:
             spec.append((et,))
-    fn = ck.engine.function(ck.symbol + PACKED_SUFFIX, None, [ctypes.c_void_p])
-    return FastCall(ctypes.cast(fn, ctypes.c_void_p).value, tuple(spec), ck, np.ndarray,
-                    np.floating, np.integer)
+    return tuple(spec)

@@ -55,6 +55,8 @@ class JitKernel:
         #: `dispatch.FastCall`s of the most recently compiled or slow-called signatures
         self._fast: tuple = ()
         self._fast_by_sig: dict = {}  # evicted with their signature from _compiled
+        #: `parallel.SplitCall`s of the most recent parallel call signatures
+        self._fast_split: tuple = ()
         self._lock = threading.Lock()
         self.last: CompiledKernel | None = None
         self.parallel = _parallel_calls(kernel, parallel, threads, self.auto)
@@ -104,12 +106,18 @@ class JitKernel:
             if fc(args):
                 self.last = fc.owner
                 return returned(slot)
+        for split in self._fast_split:  # the same for signatures that run in row blocks
+            if split(args):
+                self.last, self._last_blocks = split.owner, split.plan
+                return returned(slot)
         sig, ready = self.signature(args)
         blocks = self.parallel.blocks_for(sig) if self.parallel else None
         if blocks:
-            ck = self.parallel.run(self._get, blocks, ready)
-            if ck is not None:
-                self.last, self._last_blocks = ck, blocks
+            split = self.parallel.run(self._get, sig, blocks, ready)
+            if split is not None:
+                self.last, self._last_blocks = split.owner, blocks
+                if split not in self._fast_split:
+                    self._fast_split = ((split,) + self._fast_split)[:dispatch.FAST_SIGNATURES]
                 return returned(slot)
         ck = self._get(sig)
         self.last, self._last_blocks = ck, None

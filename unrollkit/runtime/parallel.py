@@ -9,7 +9,7 @@ the row slices ``X[lo:hi]`` (contiguous views of C-contiguous arrays) with ``S =
 
 So a parallel call compiles nothing new: each block is an ordinary call signature, compiled,
 proved in bounds, cached and chosen (``factor="auto"``) like any other, and the blocks run at
-once on a native thread pool (`unrollkit.runtime._fastcall.run_parallel`). Equal blocks share one
+once on a native thread pool (`unrollkit.runtime._fastcall.run_split`). Equal blocks share one
 signature; at most one smaller last block adds a second.
 
 Before:  gemm(A[M,K], B[K,N], C[M,N])                     one call, one core
@@ -28,9 +28,18 @@ from unrollkit.frontend.signature import sizes_of
 #: whole cache lines of f32 rows' starts rarely matter past it)
 ROW_ALIGN = 16
 
-#: ``factor="auto"`` runs in parallel only from this many innermost iterations on: below it a
-#: pool wake-up (~5–20 µs here) costs more than a second core saves
+#: ``factor="auto"`` runs in parallel only from this many innermost iterations on (~30 µs of
+#: an elementwise kernel here): below it handing blocks over (~1 µs to a spinning worker) and
+#: the blocks' own call overheads eat what a second core saves
 AUTO_MIN_ITERATIONS = 1 << 18
+
+#: calls smaller than this many innermost iterations are cut into CHUNKS_PER_THREAD blocks per
+#: thread, which the threads claim one at a time: a worker that was asleep takes 0.05–0.5 ms
+#: to wake on a virtual machine, and meanwhile the caller runs the blocks nobody claimed, so a
+#: late worker never makes the call slower than one thread. Larger calls (GEMM) take one block
+#: per thread: there a wake-up is noise, and every block re-packs its operands.
+WHOLE_BLOCKS_FROM = 1 << 24
+CHUNKS_PER_THREAD = 4
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,12 +60,12 @@ class RowSplit:
         halo = f", halo {self.lower}/{self.upper}" if self.lower or self.upper else ""
         return f"loop {self.loop!r} in row blocks of {', '.join(self.arrays)} (size {self.size}{halo})"
 
-    def windows(self, rows: int, threads: int) -> list[tuple[int, int, int, int]]:
-        """(lo, hi, window lo, window hi): iterations [lo, hi) of each block and the rows its
-        slices hold, for arrays of ``rows`` rows."""
+    def windows(self, rows: int, count: int) -> list[tuple[int, int, int, int]]:
+        """(lo, hi, window lo, window hi): iterations [lo, hi) of each of (at most) ``count``
+        blocks and the rows its slices hold, for arrays of ``rows`` rows."""
         n = max(0, rows - self.upper - self.lower)
         return [(self.lower + a, self.lower + b, a, b + self.lower + self.upper)
-                for a, b in blocks(n, threads)]
+                for a, b in blocks(n, count)]
 
 
 def row_split(kernel: d.Kernel) -> RowSplit | str:
@@ -177,12 +186,12 @@ def threads_option(value, what: str = "threads") -> int:
     return n
 
 
-def blocks(rows: int, threads: int) -> list[tuple[int, int]]:
-    """Row ranges ``[lo, hi)`` for ``threads`` blocks: equal, multiples of `ROW_ALIGN` but the
+def blocks(rows: int, count: int) -> list[tuple[int, int]]:
+    """Row ranges ``[lo, hi)`` for ``count`` blocks: equal, multiples of `ROW_ALIGN` but the
     last, so that at most two call signatures are compiled. Fewer blocks when rows are few."""
-    if threads <= 1 or rows < 2:
+    if count <= 1 or rows < 2:
         return [(0, rows)]
-    per = -(-rows // threads)
+    per = -(-rows // count)
     per = -(-per // ROW_ALIGN) * ROW_ALIGN if per >= ROW_ALIGN else per
     out, lo = [], 0
     while lo < rows:
@@ -217,12 +226,33 @@ class _Zeros(dict):
         return 0
 
 
+@dataclasses.dataclass(frozen=True, eq=False)  # compared by identity
+class SplitCall:
+    """One parallel call signature's fast path: ``split(args)`` runs the row blocks at once
+    when ``args`` are exactly the signature the full checks accepted (``matcher``, a
+    check-only `FastCall`), else returns False and runs nothing. The native side cuts each
+    sliced array at the block's row (no numpy views) and checks the window lies inside it."""
+    matcher: object
+    blocks: tuple       # ((block FastCall, first row of its window), ...)
+    sliced: tuple       # per parameter: is the array cut into rows
+    plan: list          # [(block signature, window lo, window hi)], for `describe`
+    threads: int        # at most this many threads take blocks (the caller's included)
+
+    @property
+    def owner(self):
+        """The first block's `CompiledKernel` (what ``f.last`` shows)."""
+        return self.blocks[0][0].owner
+
+    def __call__(self, args: tuple) -> bool:
+        return dispatch.run_split(self.matcher, args, self.blocks, self.sliced, self.threads)
+
+
 class ParallelCalls:
     """The parallel calls of one jitted kernel: per call signature, its row blocks, each block
     an ordinary signature compiled by the kernel's own `JitKernel._get` and run through its
     `dispatch.FastCall` on the native pool."""
 
-    #: FastCalls kept (two per parallel signature at most); beyond it they are rebuilt
+    #: SplitCalls kept (one per parallel call signature); beyond it they are rebuilt
     MAX_BLOCK_CALLS = 64
 
     def __init__(self, kernel: d.Kernel, split: RowSplit, threads: int, auto: bool):
@@ -237,8 +267,10 @@ class ParallelCalls:
             return self._plans[sig]
         rows = sig.shape_map()[self.split.arrays[0]][0]
         plan = None
-        if not self.auto or iterations(self.kernel, sizes_of(self.kernel, sig)) >= AUTO_MIN_ITERATIONS:
-            windows = self.split.windows(rows, self.threads)
+        work = iterations(self.kernel, sizes_of(self.kernel, sig))
+        if not self.auto or work >= AUTO_MIN_ITERATIONS:
+            chunks = self.threads * (1 if work >= WHOLE_BLOCKS_FROM else CHUNKS_PER_THREAD)
+            windows = self.split.windows(rows, chunks)
             if len(windows) > 1:
                 plan = [(self._block_sig(sig, whi - wlo), wlo, whi) for _, _, wlo, whi in windows]
         self._plans[sig] = plan
@@ -249,30 +281,42 @@ class ParallelCalls:
                        for n, s in sig.shapes)
         return dataclasses.replace(sig, shapes=shapes)
 
-    def run(self, get, plan, ready):
-        """Run ``plan``'s blocks at once; ``get(sig)`` compiles (or finds) a block's kernel.
-        Returns the first block's `CompiledKernel`, or None without the native extension."""
-        calls, first = [], None
-        for bsig, lo, hi in plan:
-            fc = self._calls.get(bsig)
-            if fc is None:
-                ck = get(bsig)
-                fc = dispatch.fast_call(ck, self.kernel, bsig)
-                if fc is None:  # no native extension: the blocks one after another
+    def run(self, get, sig, plan, args) -> SplitCall | None:
+        """Run ``plan``'s blocks (call signature ``sig``) at once; ``get(sig)`` compiles (or
+        finds) a block's kernel. ``args`` are the call's arguments as the full checks passed
+        them on. Returns the `SplitCall` that ran, or None without the native extension (then
+        nothing ran: run the call whole)."""
+        split = self.split_call(get, sig, plan)
+        if split is not None and not split(tuple(args)):
+            raise AssertionError(f"{self.kernel.name}(): a call's checked arguments did not "
+                                 "match their own signature (please report: unrollkit/runtime/parallel.py)")
+        return split
+
+    def split_call(self, get, sig, plan) -> SplitCall | None:
+        """The `SplitCall` of signature ``sig`` split as ``plan`` (made once), or None without
+        the native extension."""
+        split = self._calls.get(sig)
+        if split is not None:
+            return split
+        fcs = {}
+        for bsig, _, _ in plan:
+            if bsig not in fcs:
+                fcs[bsig] = dispatch.fast_call(get(bsig), self.kernel, bsig)
+                if fcs[bsig] is None:
                     return None
-                if len(self._calls) >= self.MAX_BLOCK_CALLS:
-                    self._calls.clear()
-                self._calls[bsig] = fc
-            first = first or fc.owner
-            calls.append((fc, tuple(a[lo:hi] if s else a for a, s in zip(ready, self._sliced))))
-        if not dispatch.run_parallel(calls):
-            raise AssertionError(f"{self.kernel.name}(): a row block did not match its own "
-                                 "signature (please report: unrollkit/runtime/parallel.py)")
-        return first
+        m = dispatch.matcher(self.kernel, sig)
+        if m is None:
+            return None
+        split = SplitCall(m, tuple((fcs[b], lo) for b, lo, _ in plan), tuple(self._sliced), plan,
+                          self.threads)
+        if len(self._calls) >= self.MAX_BLOCK_CALLS:
+            self._calls.clear()
+        self._calls[sig] = split
+        return split
 
     def describe(self, plan) -> str:
         """One line for `JitKernel.ir` and `explain`: how the last call was split."""
         ranges = " ".join(f"[{lo}, {hi})" for _, lo, hi in plan)  # the slices' rows, halo included
-        return (f"parallel: {self.split.describe()}: {len(plan)} blocks on "
+        return (f"parallel: {self.split.describe()}: {len(plan)} blocks claimed by "
                 f"{min(self.threads, len(plan))} threads, rows {ranges}; what follows is block 0's")
 

@@ -6,8 +6,9 @@ Three tables, written to ``bench/RUNTIME.md`` by ``unrollkit bench runtime --out
   `unrollkit.runtime.dispatch`), the same call through the full Python checks (a `Fraction` scalar
   takes that path), a raw ctypes call of the same machine code, and numpy's ``y += a * x``
   with a preallocated temporary; MAC at 4096 through the public call against numpy.
-* **parallel scaling**: GEMM, an elementwise kernel and a 2-D stencil at 1 thread and at every
-  core (`unrollkit.runtime.parallel`), against numpy at 1 thread and at its default threads.
+* **parallel scaling**: GEMM, an elementwise kernel and a 2-D stencil (each of the last two
+  within the last-level cache and from DRAM) at 1 thread and at every core
+  (`unrollkit.runtime.parallel`), against numpy at 1 thread and at its default threads.
 * **auto compile time**: the first ``factor="auto"`` call of each built-in, cache empty.
 
 Every sample is a call through Python (the runtime is what is measured); samples alternate
@@ -117,25 +118,33 @@ def call_overhead(rounds: int, seconds: float) -> list:
 
 
 def scaling_cases(quick: bool) -> list:
-    """(name, kernel, arguments, numpy reference writing into the outputs, flops) per case."""
+    """(name, kernel, arguments, numpy reference writing into the outputs, flops) per case.
+
+    The elementwise kernel and the stencil run at two sizes: one beyond L2 but within the
+    last-level cache (where two cores have bandwidth to share) and one from DRAM (where one
+    core already draws most of it); each name gives the working set."""
     rng = np.random.default_rng(0)
     n = 256 if quick else 2048
     A, B = (rng.random((n, n)).astype(np.float32) for _ in range(2))
     C, T = np.zeros((n, n), np.float32), np.empty((n, n), np.float32)
-    m = 1 << (16 if quick else 24)
-    a, b, c, t = (rng.random(m).astype(np.float32) for _ in range(4))
-    h = 256 if quick else 4096
-    H, G = rng.random((h, h)), np.zeros((h, h))
+    cases = [(f"gemm {n}³ f32", gemm, (A, B, C), lambda: (np.matmul(A, B, out=T), np.add(C, T, out=C)),
+              2.0 * n ** 3)]
+    for m in ((1 << 16,) if quick else (1 << 20, 1 << 24)):
+        a, b, c, t = (rng.random(m).astype(np.float32) for _ in range(4))
+        cases.append((f"mac {m} f32 ({_megabytes(3 * a.nbytes)})", mac, (a, b, c),
+                      lambda a=a, b=b, c=c, t=t: (np.multiply(a, b, out=t), np.add(c, t, out=c)), 2.0 * m))
+    for h in ((256,) if quick else (1024, 4096)):
+        H, G = rng.random((h, h)), np.zeros((h, h))
 
-    def heat_ref():
-        G[1:-1, 1:-1] = 0.2 * (H[1:-1, 1:-1] + H[:-2, 1:-1] + H[2:, 1:-1] + H[1:-1, :-2] + H[1:-1, 2:])
+        def heat_ref(H=H, G=G):
+            G[1:-1, 1:-1] = 0.2 * (H[1:-1, 1:-1] + H[:-2, 1:-1] + H[2:, 1:-1] + H[1:-1, :-2] + H[1:-1, 2:])
+        cases.append((f"2-D 5-point stencil {h}² f64 ({_megabytes(2 * H.nbytes)})", heat, (H, G), heat_ref,
+                      5.0 * h * h))
+    return cases
 
-    return [
-        (f"gemm {n}³ f32", gemm, (A, B, C), lambda: (np.matmul(A, B, out=T), np.add(C, T, out=C)),
-         2.0 * n ** 3),
-        (f"mac {m} f32", mac, (a, b, c), lambda: (np.multiply(a, b, out=t), np.add(c, t, out=c)), 2.0 * m),
-        (f"2-D 5-point stencil {h}² f64", heat, (H, G), heat_ref, 5.0 * h * h),
-    ]
+
+def _megabytes(nbytes: int) -> str:
+    return f"{nbytes / 2 ** 20:.0f} MiB"
 
 
 _BLAS = {}
@@ -148,6 +157,13 @@ def blas_threads(n) -> None:
         _BLAS["libs"] = [(c, c.num_threads) for c in ThreadpoolController().lib_controllers]
     for lib, default in _BLAS["libs"]:
         lib.set_num_threads(default if n is None else n)
+
+
+def numpy_threads() -> int:
+    """The threads numpy's BLAS uses by default (the most of its libraries')."""
+    if not _BLAS:
+        blas_threads(None)
+    return max((default for _, default in _BLAS["libs"]), default=1)
 
 
 def scaling(rounds: int, seconds: float, quick: bool = False) -> list:
@@ -177,7 +193,7 @@ def scaling(rounds: int, seconds: float, quick: bool = False) -> list:
         rows = paired({"unrollkit, 1 thread": lambda: one(*args),
                        f"unrollkit, {threads} threads": lambda: many(*args),
                        "numpy, 1 thread": numpy_with(1),
-                       "numpy, default threads": numpy_with(None)}, rounds, seconds)
+                       f"numpy, default threads ({numpy_threads()})": numpy_with(None)}, rounds, seconds)
         blas_threads(None)
         out.append((name, rows, flops, threads))
     return out
