@@ -7,6 +7,7 @@ from MLIR), ``llvm-opt`` (after LLVM's optimiser), ``asm`` (host assembly, made 
 from __future__ import annotations
 
 import ctypes
+import logging
 import time
 
 import numpy as np
@@ -34,6 +35,11 @@ CODEGEN_VERSION = "kernel-v3-mangled-symbols"
 
 
 STAGES = ("affine", "transformed", "llvm", "llvm-opt", "asm")
+
+#: one DEBUG record per bounds proof: "<kernel> <seconds> <which proof> <pipeline>" (collect
+#: them with ``pytest --log-file=F --log-file-level=DEBUG``; ``tools/proof_times.py F`` gives
+#: the distribution: issue 14 bounds every proof at 20 ms)
+proof_log = logging.getLogger("unrollkit.proof")
 
 _CTYPES = {"f32": ctypes.c_float, "f64": ctypes.c_double, "i32": ctypes.c_int32, "i64": ctypes.c_int64}
 _CTYPES.update({small: _CTYPES[wide] for small, wide in SCALAR_ABI.items()})  # passed widened
@@ -129,7 +135,9 @@ def compile_kernel(kernel, sig: Signature, plan: Plan) -> CompiledKernel:
     sizes = sizes_of(kernel, sig)
     # checks on the user's descriptor: they cite the user's file:line
     semantics.check_types(kernel, ptypes)
+    t = time.perf_counter()
     kernel_bounds.check_bounds(kernel, sizes, shapes)
+    _log_proof(kernel, time.perf_counter() - t, "kernel", plan)
     key = cache_key(kernel, sig, plan)
     hit = cache.get(key, require=ENTRY_FIELDS) if key else None
     if hit is not None:
@@ -146,6 +154,11 @@ def compile_kernel(kernel, sig: Signature, plan: Plan) -> CompiledKernel:
     if engine.object and key:
         cache.put(key, {"stages": stages, "object": engine.object, "code_bytes": code_bytes})
     return ck
+
+
+def _log_proof(kernel, seconds: float, which: str, plan: Plan) -> None:
+    if proof_log.isEnabledFor(logging.DEBUG):
+        proof_log.debug("%s %.6f %s %s", kernel.name, seconds, which, plan.pipeline.text() or "-")
 
 
 def optimised_stages(kernel, sig: Signature, plan: Plan) -> tuple:
@@ -165,12 +178,15 @@ def optimised_stages(kernel, sig: Signature, plan: Plan) -> tuple:
         t = time.perf_counter()
         before = ir_bounds.signature(module)
         plan.pipeline.run(module, target=host_target())  # (verifies the module after every pass)
+        times["passes"] = time.perf_counter() - t
+        t = time.perf_counter()
         # no transformed access may leave its array: refuse rather than corrupt memory
         ir_bounds.check_module(module, f"pipeline {plan.pipeline.text()!r}",
                                arrays=[p.name for p in plan.kernel.params],
                                raw=plan.pipeline.raw_steps(), before=before)
+        times["bounds-proof"] = time.perf_counter() - t
+        _log_proof(kernel, times["bounds-proof"], "transformed", plan)
         stages["transformed"] = str(module)
-        times["passes"] = time.perf_counter() - t
         t = time.perf_counter()
         stages["llvm"] = to_llvm_ir(module, plan.kernel.name, plan.pragma)
         times["to-llvm"] = time.perf_counter() - t
