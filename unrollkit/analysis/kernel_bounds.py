@@ -110,6 +110,17 @@ class _Proof:
         raise TypeError(f"unknown index expression {e!r}")
 
 
+def loop_domain(loops, sizes: dict) -> Nest:
+    """The iteration domain of the innermost of ``loops`` (descriptor `Loop`s, outermost first,
+    each inside the one before) at ``sizes``: the same construction as the proof's."""
+    proof, nest, loop_dims = _Proof(sizes, {}), Nest.root(), {}
+    for lp in loops:
+        lows = [proof.aff(e, nest, loop_dims) for e in lp.lower]
+        highs = [proof.aff(e, nest, loop_dims) for e in lp.upper]
+        nest, loop_dims = nest.loop(lows, highs, lp.step), {**loop_dims, lp.var: nest.depth}
+    return nest
+
+
 def check_bounds(kernel: d.Kernel, sizes: dict, shapes: dict):
     """Refuse any subscript that an executed iteration takes outside its array, with the
     statement's file:line (a `KernelSyntaxError`; the proof is `first_out_of_bounds`)."""

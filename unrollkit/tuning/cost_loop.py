@@ -14,6 +14,7 @@ import math
 
 from unrollkit.frontend import descriptor as d
 from unrollkit.core.target import Target
+from unrollkit.analysis.iteration_counts import nest_counts
 
 
 @dataclasses.dataclass(frozen=True)
@@ -222,20 +223,28 @@ def profile(kernel: d.Kernel, sizes: dict, elem_bytes: int, t: Target) -> LoopPr
 
 
 def _hottest_nest(kernel: d.Kernel, sizes: dict) -> tuple:
-    """(enclosing loops, innermost loop, its trip count, instances per call) of the innermost
-    loop with the most iterations per call (outer loops at their first iteration)."""
+    """(enclosing loops, innermost loop, its mean trip count, instances per call) of the
+    innermost loop with the most iterations per call: exact counts from isl
+    (`iteration_counts.nest_counts`: triangular bounds give their mean trip), or, where isl
+    would take too long, the trip count at the first iteration of the loops around."""
     nests = innermost_nests(kernel.body)
     if not nests:
         raise ValueError(f"kernel {kernel.name!r} has no loop")
     best = None
     for outer, lp in nests:
-        env, inst = dict(sizes), 1
-        for o in outer:
-            inst *= trip_count(o, env)
-            env[o.var] = max(d.aff_eval(e, env) for e in o.lower)
-        trip = trip_count(lp, env)
-        if best is None or trip * inst > best[0]:
-            best = (trip * inst, outer, lp, trip, inst)
+        counts = nest_counts(outer, lp, sizes)
+        if counts is not None:
+            inst, total = counts
+            trip = round(total / inst) if inst else 0
+        else:
+            env, inst = dict(sizes), 1
+            for o in outer:
+                inst *= trip_count(o, env)
+                env[o.var] = max(d.aff_eval(e, env) for e in o.lower)
+            trip = trip_count(lp, env)
+            total = trip * inst
+        if best is None or total > best[0]:
+            best = (total, outer, lp, trip, inst)
     return best[1:]
 
 
