@@ -18,7 +18,7 @@ from mlir import ir
 from unrollkit.core.errors import CodeSizeError, TransformError
 from unrollkit.frontend.semantics import check_types
 from unrollkit.frontend.signature import signature_at, sizes_of
-from unrollkit.ir.ir_utils import UNROLLED_AWAY, affine_loops, count_ops, loop_names
+from unrollkit.ir.ir_utils import UNROLLED_AWAY, affine_loops, census, count_ops, loop_names
 from unrollkit.ir.lower_affine import LOOP_NAME_ATTR, lower
 from unrollkit.ir.mlir_passes import diagnostics, verify
 from unrollkit.passes import REGISTRY
@@ -123,18 +123,19 @@ class Pipeline:
         return steps
 
     def _run_passes(self, module, record: bool, steps: list, gone: set) -> None:
+        names = set(loop_names(module))
         for i, p in enumerate(self.passes, 1):
             t0 = time.perf_counter()
-            before = set(loop_names(module))
+            before = names
             try:
                 p.apply(module)
             except (ValueError, ir.MLIRError) as exc:
                 raise TransformError(f"pass {p.text()!r} failed: {diagnostics(exc)}") from None
             dt = time.perf_counter() - t0
             verify(module, f"pass {p.text()!r}")
+            n, names = census(module.operation)  # one walk: the size and the loops left
             if getattr(p, "removes_loops", False):
-                gone.update(before - set(loop_names(module)))
-            n = count_ops(module.operation)
+                gone.update(before - names)
             if n > max_ops():
                 raise CodeSizeError(f"after pass {p.text()!r} the module has {n:,} operations, over "
                                     f"the code-size budget of {max_ops():,}; lower the factor, or raise "
