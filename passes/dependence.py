@@ -3,7 +3,7 @@
 `signs`, `check_permutation`, `check_tiling` and `check_unroll_jam` are thin wrappers over
 `unrollkit.analysis.dependence` (exact dependence relations between statement instances) and
 `unrollkit.analysis.legality` (the rules), raising `TransformError` with the dependence and
-its direction vector. `Access`, `linear` and `interval` remain the passes' syntactic view of
+its direction vector. `Access` and `linear` remain the passes' syntactic view of
 one subscript (its linear form over the loops: strides for vectorize, packing layouts for
 pack); they no longer decide legality.
 """

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from unrollkit.runtime import parallel
+
 from unrollkit.tools import bench_runtime
 
 
@@ -35,12 +37,19 @@ def test_call_overhead_and_scaling_run_and_check_their_results():
         assert flops > 0
 
 
+def test_small_calls_stay_on_one_thread_below_the_threshold():
+    rows = bench_runtime.small_calls(1, 0.001, quick=True)
+    assert [(m, split) for m, split, _ in rows] == [(4096, False), (parallel.AUTO_MIN_ITERATIONS, True)]
+
+
 def test_markdown_names_the_machine_and_every_table():
     env = {"cpu_model": "CPU", "cpu": "znver4", "cpus": 2, "time": "now", "numpy": np.__version__,
            "versions": {"unrollkit": "0", "mlir": "22", "llvmlite_llvm": "22.1", "llvmlite": "0.50"},
            "blas": [{"internal_api": "openblas", "version": "0.3"}]}
+    small = [(4096, False, {"parallel=False": (1e-6, 1.0), "default (auto decides)": (1e-6, 1.0)})]
     text = bench_runtime.markdown([("call", 1e-6, 1.0)],
-                                  [("gemm", {"unrollkit, 1 thread": (1.0, 1.0)}, 2e9, 2)],
+                                  [("gemm", {"unrollkit, 1 thread": (1.0, 1.0)}, 2e9, 2)], small,
                                   [("mac 4096", 0.5, "vector-acc×1")], env, "unrollkit bench runtime")
     assert "## Call overhead" in text and "## Parallel scaling" in text and "auto" in text
+    assert "## Calls too small to split" in text and "| 4,096 | no | 1 µs | 1 µs | 1.00 |" in text
     assert "| gemm | unrollkit, 1 thread | 1 s | 2.0 | 1.00 |" in text

@@ -1,6 +1,6 @@
 """`unrollkit bench runtime`: what the runtime costs and gives, measured side by side.
 
-Three tables, written to ``bench/RUNTIME.md`` by ``unrollkit bench runtime --out bench/RUNTIME.md``:
+Four tables, written to ``bench/RUNTIME.md`` by ``unrollkit bench runtime --out bench/RUNTIME.md``:
 
 * **call overhead**: a jitted saxpy on 8 float32 through the public call (the native fast path,
   `unrollkit.runtime.dispatch`), the same call through the full Python checks (a `Fraction` scalar
@@ -9,6 +9,8 @@ Three tables, written to ``bench/RUNTIME.md`` by ``unrollkit bench runtime --out
 * **parallel scaling**: GEMM, an elementwise kernel and a 2-D stencil (each of the last two
   within the last-level cache and from DRAM) at 1 thread and at every core
   (`unrollkit.runtime.parallel`), against numpy at 1 thread and at its default threads.
+* **small calls**: mac around the size from which ``factor="auto"`` splits, its default
+  against ``parallel=False`` (a call too small to split must not get slower).
 * **auto compile time**: the first ``factor="auto"`` call of each built-in, cache empty.
 
 Every sample is a call through Python (the runtime is what is measured); samples alternate
@@ -199,6 +201,27 @@ def scaling(rounds: int, seconds: float, quick: bool = False) -> list:
     return out
 
 
+def small_calls(rounds: int, seconds: float, quick: bool = False) -> list:
+    """Rows (size, {contender: (seconds, ratio to one thread)}) of mac under ``factor="auto"``
+    with its default ``parallel`` (split only from `parallel.AUTO_MIN_ITERATIONS` on) against
+    ``parallel=False``, at sizes around that threshold: a call too small to split must not
+    get slower."""
+    out = []
+    threshold = parallel.AUTO_MIN_ITERATIONS
+    for m in ((1 << 12, threshold) if quick else (1 << 12, 1 << 16, threshold // 2, threshold, 4 * threshold)):
+        a, b, c = (np.random.default_rng(i).random(m).astype(np.float32) for i in range(3))
+        one = uk.jit(mac, factor="auto", parallel=False)
+        auto = uk.jit(mac, factor="auto")
+        want = c + 2 * (a * b)
+        one(a, b, c)
+        auto(a, b, c)
+        np.testing.assert_allclose(c, want, rtol=1e-5)
+        rows = paired({"parallel=False": lambda: one(a, b, c), "default (auto decides)": lambda: auto(a, b, c)},
+                      rounds, seconds)
+        out.append((m, auto._last_blocks is not None, rows))
+    return out
+
+
 def auto_compile_times() -> list:
     """(kernel and size, seconds of the first ``factor="auto"`` call, the choice) with an
     empty disk cache, one fresh process-level state per kernel (new JitKernel)."""
@@ -227,7 +250,7 @@ def auto_compile_times() -> list:
     return out
 
 
-def markdown(overhead: list, scale: list, compiles: list, env: dict, command: str) -> str:
+def markdown(overhead: list, scale: list, small: list, compiles: list, env: dict, command: str) -> str:
     """The three tables as ``bench/RUNTIME.md``."""
     lines = ["# Runtime: call overhead, parallel scaling, auto compile time", "",
              f"`{command}` on {env['cpu_model']} (LLVM cpu `{env['cpu']}`, {env['cpus']} CPUs), "
@@ -245,6 +268,11 @@ def markdown(overhead: list, scale: list, compiles: list, env: dict, command: st
     for name, rows, flops, _ in scale:
         for who, (t, r) in rows.items():
             lines.append(f"| {name} | {who} | {format_time(t)} | {flops / t / 1e9:.1f} | {1 / r:.2f} |")
+    lines += ["", "## Calls too small to split stay on one thread (mac, `factor=\"auto\"`, default `parallel`)", "",
+              "| elements | split? | parallel=False | default | × parallel=False |", "|---:|---|---:|---:|---:|"]
+    for m, split, rows in small:
+        (t1, _), (t2, r) = rows["parallel=False"], rows["default (auto decides)"]
+        lines.append(f"| {m:,} | {'yes' if split else 'no'} | {format_time(t1)} | {format_time(t2)} | {1 / r:.2f} |")
     lines += ["", "## First `factor=\"auto\"` call (empty cache: choose, check the candidates' machine code, "
               "compile)", "", "| kernel | first call | choice |", "|---|---:|---|"]
     lines += [f"| {n} | {t:.2f} s | {c} |" for n, t, c in compiles]
@@ -256,8 +284,10 @@ def run(rounds: int = 15, seconds: float = 0.02, quick: bool = False, command: s
     env = environment(None, rounds, seconds, {})
     overhead = call_overhead(rounds, seconds)
     scale = scaling(rounds, seconds, quick)
+    small = small_calls(rounds, seconds, quick)
     compiles = auto_compile_times()
-    return markdown(overhead, scale, compiles, env, command), {
+    return markdown(overhead, scale, small, compiles, env, command), {
         "environment": env, "overhead": overhead,
         "scaling": [(n, {k: list(v) for k, v in rows.items()}, fl, th) for n, rows, fl, th in scale],
+        "small_calls": [(m, split, {k: list(v) for k, v in rows.items()}) for m, split, rows in small],
         "auto_compile": compiles}
