@@ -1,8 +1,11 @@
 """IR at each stage, checked with FileCheck: `# CHECK:` lines sit next to the code that builds it."""
 import numpy as np
 import pytest
+from mlir import ir
 
 import unrollkit as uk
+from unrollkit.codegen.pipeline import Pipeline, lower_kernel
+from unrollkit.ir.ir_utils import census, count_ops, loop_names
 from unrollkit.kernels import gemm, mac, prefix_sum
 
 
@@ -100,3 +103,12 @@ def test_unknown_stage_is_an_error():
 def test_ir_before_any_call_asks_for_arguments():
     with pytest.raises(uk.ArgumentError, match="call the kernel first"):
         uk.jit(mac).ir("affine")
+
+
+def test_census_counts_what_count_ops_and_loop_names_count():
+    module = lower_kernel(gemm, {"M": 10, "N": 12, "K": 7})
+    with module.context, ir.Location.unknown():
+        Pipeline.parse("tile{j=4},unroll{loop=k,factor=3}").run(module)
+        n, names = census(module.operation)
+        assert n == count_ops(module.operation) > 0
+        assert sorted(names) == loop_names(module) and {"i", "j", "j.tile", "k"} <= names
