@@ -4,7 +4,7 @@ Collect the records over the test suite (or a fuzz run) with the standard loggin
 then summarise::
 
     pytest -q --log-file=/tmp/proofs.log --log-file-level=DEBUG
-    python tools/proof_times.py /tmp/proofs.log [--limit-ms 20]
+    python tools/proof_times.py /tmp/proofs.log [--limit-ms 20] [--clock cpu|wall]
 
 Each record is one proof (``kernel``: the descriptor's accesses before lowering; ``transformed``:
 the module after the pass pipeline), logged by `unrollkit.codegen.compiler`.
@@ -15,17 +15,18 @@ import argparse
 import re
 import statistics
 
-RECORD = re.compile(r"unrollkit\.proof.*?(\S+) (\d+\.\d+) (kernel|transformed) (.*)$")
+RECORD = re.compile(r"unrollkit\.proof.*?(\S+) (\d+\.\d+) (?:(\d+\.\d+) )?(kernel|transformed) (.*)$")
 
 
-def read(path: str) -> list:
-    """(kernel, seconds, which, pipeline) per record in the log at ``path``."""
+def read(path: str, clock: str = "cpu") -> list:
+    """(kernel, seconds, which, pipeline) per record in the log at ``path``: the proof's CPU
+    time (``clock="cpu"``; records without one are skipped) or its wall time (``"wall"``)."""
     out = []
     with open(path, encoding="utf-8", errors="replace") as f:
         for line in f:
             m = RECORD.search(line)
-            if m:
-                out.append((m[1], float(m[2]), m[3], m[4].strip()))
+            if m and (clock == "wall" or m[3] is not None):
+                out.append((m[1], float(m[2] if clock == "wall" else m[3]), m[4], m[5].strip()))
     return out
 
 
@@ -58,8 +59,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("log")
     ap.add_argument("--limit-ms", type=float, default=20.0)
+    ap.add_argument("--clock", choices=("cpu", "wall"), default="cpu",
+                    help="the proof's CPU time (default: what it costs) or wall time (also waits)")
     args = ap.parse_args()
-    print(summary(read(args.log), args.limit_ms))
+    print(summary(read(args.log, args.clock), args.limit_ms))
 
 
 if __name__ == "__main__":
