@@ -369,3 +369,29 @@ def test_random_descriptors_agree_with_enumeration():
             ok = all(0 <= x < size for x in seen)
             got = _check(kernel, n, size)
             assert (got is None) == ok, (kernel, n, size, seen, got)
+
+
+# ---------------------------------------------------------------- sibling loops share a domain
+
+def test_sibling_copies_share_ranges_but_each_access_is_judged():
+    # the copies a full unroll leaves: sibling loops with the same bounds share one domain
+    # and one memo of ranges (keyed by dimension, not by induction variable); the offsets
+    # and the other siblings' accesses are still judged each on its own
+    copies = "\n".join(f"affine.for %k{c} = 0 to 6 {{ %v{c} = affine.load %a[%k{c} + {c}] : memref<8xf32> }}"
+                       for c in range(3))
+    pair(copies, copies + "\naffine.for %k3 = 0 to 6 { %v3 = affine.load %a[%k3 + 3] : memref<8xf32> }")
+    # the same bounds text under different outer loops is a different domain
+    nested = ("affine.for %i = 0 to {n} {{ affine.for %k = 0 to 4 {{ %v = affine.load %a[%i + %k] : memref<8xf32> }} }}\n"
+              "affine.for %j = 0 to 5 {{ affine.for %k2 = 0 to 4 {{ %w = affine.load %a[%j + %k2] : memref<8xf32> }} }}")
+    assert refusal(nested.format(n=5)) is None
+    assert "[0, 8]" in refusal(nested.format(n=6))
+
+
+def test_sibling_bands_with_different_bounds_are_not_shared():
+    last = ("affine.for %k = 0 to 8 { %v = affine.load %a[%k] : memref<8xf32> }\n"
+            "affine.for %m = 0 to 8 step 2 { %w = affine.load %a[%m + 1] : memref<8xf32> }")
+    pair(last, last.replace("%m = 0 to 8 step 2", "%m = 0 to 9 step 2"))
+    pair(last, last.replace("affine.for %m = 0 to 8", "affine.for %m = 1 to 8"))
+    same_step = ("affine.for %k = 0 to 8 { %v = affine.load %a[%k] : memref<8xf32> }\n"
+                 "affine.for %m = 0 to 8 { %w = affine.load %a[%m] : memref<8xf32> }")
+    pair(same_step, same_step.replace("%m = 0 to 8", "%m = 0 to 9"))

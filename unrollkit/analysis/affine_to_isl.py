@@ -53,6 +53,7 @@ class ValueForms:
         self._consts = {}
         self._linear = {}
         self._templates = {}  # affine map -> per result: linear template or None
+        self._dims = {}  # induction variable -> its dimension in its nest (`range_key`)
         self._zero = isl.PwAff.val_on_domain(isl.Set.universe(isl.Space.set_alloc(ctx, 0, 0)),
                                              isl.Val.zero(ctx))
 
@@ -63,9 +64,19 @@ class ValueForms:
             form = self._consts[value] = self._zero.add_constant_val(val(self.ctx, value))
         return form
 
-    def bind(self, value, form: isl.PwAff) -> None:
-        """Give a block argument (an induction variable) its form."""
+    def bind(self, value, form: isl.PwAff, dim: int | None = None) -> None:
+        """Give a block argument (an induction variable) its form; ``dim``: the loop dimension
+        it is in its nest (then `range_key` names it by that dimension)."""
         self._forms[value] = form
+        if dim is not None:
+            self._dims[value] = dim
+
+    def range_key(self, coeffs: dict) -> frozenset:
+        """A memo key for the range of ``sum(c * v)`` over one nest: an induction variable
+        named by its dimension, so that sibling loops with the same domain (the unrolled
+        copies of a nest, each with its own induction variable) share one isl question."""
+        dims = self._dims
+        return frozenset((("dim", dims[v]) if v in dims else v, c) for v, c in coeffs.items() if c)
 
     def unknown(self, value, why: str) -> None:
         """Record why an induction variable has no form (its loop's bounds are not affine)."""

@@ -175,7 +175,7 @@ class _Walk:
             forms = [self.forms.of(v) for v in acc.indices]
             return nest.range_of(self.forms.expr(acc.amap.results[dim], forms, acc.amap.n_dims))
         coeffs, offset = lin
-        rng = nest.linear_range(frozenset(coeffs.items()), self.forms)
+        rng = nest.linear_range(frozenset(coeffs.items()), self.forms, self.forms.range_key(coeffs))
         return None if rng is None else (rng[0] + offset, rng[1] + offset)
 
     # -- domains
@@ -192,7 +192,7 @@ class _Walk:
             except isl.Error as exc:
                 return self.loop_body(op, nest, f"the integer set library failed on its bounds ({exc})", ivs)
             for k, iv in enumerate(ivs):
-                self.forms.bind(iv, inner.var(nest.depth + k))
+                self.forms.bind(iv, inner.var(nest.depth + k), nest.depth + k)
         for b in op.operation.regions[0].blocks:
             self.block(b, inner)
 

@@ -17,11 +17,12 @@ import islpy as isl
 class Nest:
     """The iteration domain at one place of a loop nest (``depth`` enclosing loop variables)."""
 
-    __slots__ = ("ctx", "depth", "domain", "_ranges")
+    __slots__ = ("ctx", "depth", "domain", "_ranges", "_children")
 
     def __init__(self, ctx: isl.Context, depth: int, domain: isl.Set):
         self.ctx, self.depth, self.domain = ctx, depth, domain
         self._ranges = {}  # memo: base PwAff's text -> (min, max) | None, see `range_of`
+        self._children = {}  # memo: a band's bounds as text -> its body's Nest, see `loops`
 
     @classmethod
     def root(cls, ctx: isl.Context | None = None) -> "Nest":
@@ -51,7 +52,18 @@ class Nest:
 
     def loops(self, bounds: list) -> "Nest":
         """The body of a band of loops placed here (an ``affine.parallel``): one
-        ``(lowers, uppers, step)`` per new variable, bounds over this nest's variables."""
+        ``(lowers, uppers, step)`` per new variable, bounds over this nest's variables.
+
+        Sibling bands with the same bounds (the copies a full unroll leaves of an inner loop)
+        get the same `Nest`, and so share its memo of ranges."""
+        key = tuple((tuple(x.to_str() for x in lowers), tuple(x.to_str() for x in uppers), step)
+                    for lowers, uppers, step in bounds)
+        inner = self._children.get(key)
+        if inner is None:
+            inner = self._children[key] = self._loops(bounds)
+        return inner
+
+    def _loops(self, bounds: list) -> "Nest":
         depth = self.depth + len(bounds)
         dom = self.domain.add_dims(isl.dim_type.set, len(bounds))
         inner = Nest(self.ctx, depth, dom)
@@ -96,13 +108,15 @@ class Nest:
             rng = self._ranges[key] = self._range(base)
         return None if rng is None else (rng[0] + offset, rng[1] + offset)
 
-    def linear_range(self, coeffs: frozenset, forms):
+    def linear_range(self, coeffs: frozenset, forms, key=None):
         """`range_of` ``sum(c * v)`` over ``(v, c)`` in ``coeffs`` (SSA values with forms in
-        ``forms``, a `ValueForms`), memoised by the coefficients: the copies of an unrolled
-        body, which differ only in constant offsets, need no isl work after the first."""
-        rng = self._ranges.get(coeffs, False)
+        ``forms``, a `ValueForms`), memoised by ``key`` (default the coefficients;
+        `ValueForms.range_key` names induction variables by dimension): the copies of an
+        unrolled body, which differ only in constant offsets, need no isl work after the first."""
+        key = coeffs if key is None else key
+        rng = self._ranges.get(key, False)
         if rng is False:
-            rng = self._ranges[coeffs] = self._range(self.lift(forms.linear_form(coeffs)))
+            rng = self._ranges[key] = self._range(self.lift(forms.linear_form(coeffs)))
         return rng
 
     def _range(self, pa: isl.PwAff):
