@@ -87,3 +87,12 @@ def test_fuzz_cli_runs_clean(tmp_path):
     assert out.returncode == 0, out.stdout + out.stderr
     assert "25 examples" in out.stdout and "0 mismatches" in out.stdout
     assert not list(tmp_path.glob("case_*.py"))
+
+
+def test_a_float64_result_of_a_half_precision_sum_is_judged_at_half_precision():
+    # fuzz case 7927910688 (seed 1,000,000 + k): multi-acc reassociates the f16 sum `acc`, and
+    # `wout = f64(out) + wout` carries its 1-ulp f16 differences into a float64 array
+    case = Case(source='def fuzz_kernel(x: uk.f16["N"], z: uk.f16["N", "M"], w: uk.f64["N"], s: uk.f16, out: uk.f16["N"], wout: uk.f64["N"]):\n    for i in range(N):\n        acc = x[i]\n        for j in range(1, M):\n            acc += uk.f16(w[i] * 3.0) * 3.0\n        out[i] = acc\n        wout[i] = uk.f64(out[i]) + wout[i]\n',
+                dtype='f16', sizes=(('N', 10), ('M', 7)), pipeline='mlir{canonicalize,cse}', variant='multi-acc',
+                data_seed=25115, factor=2, scenario='')
+    assert run_case(case) == "ok"
