@@ -6,13 +6,14 @@ values (``xm1``, ``ym1``, ...) are scalars (the coefficients computed in the ker
 ``a < b ? a : b`` is a conditional expression; nussinov's ``if`` statements are ``if``
 statements and its ``max_score`` is ``max``.
 
-Two departures, both because the language has no other spelling:
+One departure, because the language has no other spelling, and a note on types:
 
 * deriche's ``b1 = pow(2, -alpha)``: ``**`` takes a literal exponent only
   (unrollkit/frontend/values.py: ``exponent``), so ``b1 = exp(-alpha log 2)``, equal to
   ``pow`` up to rounding (an ulp or two);
-* nussinov's ``table`` is ``int`` in C (and ``floyd-warshall``'s ``path``): here they take the
-  generic element type (f32/f64 in the tests; every value is a small integer, exact in both).
+* nussinov's ``table`` and floyd-warshall's ``path`` are ``int`` in C: here they take the
+  generic element type, int32 as in C or f32/f64 (every value is a small integer, exact in
+  each).
 """
 import numpy as np
 

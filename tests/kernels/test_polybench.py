@@ -23,7 +23,7 @@ import pytest
 import unrollkit as uk
 from unrollkit.kernels.polybench import REGISTRY
 
-RTOL = {np.float64: 1e-12, np.float32: 5e-5}
+RTOL = {np.float64: 1e-12, np.float32: 5e-5, np.int32: 0}
 SOLVER_RTOL = {np.float64: 1e-10, np.float32: 2e-4}
 LOOSER = {"lu": SOLVER_RTOL, "ludcmp": SOLVER_RTOL, "gramschmidt": SOLVER_RTOL,
           "durbin": SOLVER_RTOL, "cholesky": SOLVER_RTOL,
@@ -33,6 +33,8 @@ F64_ONLY = {"adi"}
 #: MEDIUM runs for all but seidel-2d, whose reference's row recurrence is a Python loop over
 #: every cell (16 million iterations at MEDIUM)
 NO_MEDIUM = {"seidel-2d"}
+#: int in C (DATA_TYPE_IS_INT by default): also run in int32, where results are exact
+INT_KERNELS = {"floyd-warshall", "nussinov"}
 #: PolyBench's data is a fixed point of these stencils (linear or bilinear fields: each update
 #: reproduces them), so they are also run on data with a non-linear deterministic perturbation
 FIXED_POINT = {"heat-3d", "jacobi-2d", "seidel-2d", "jacobi-1d"}
@@ -72,6 +74,9 @@ def cases():
             yield name, "MEDIUM", np.float64
         if name not in NO_MEDIUM | F64_ONLY:
             yield name, "MEDIUM", np.float32
+        if name in INT_KERNELS:
+            yield name, "SMALL", np.int32
+            yield name, "MEDIUM", np.int32
 
 
 @pytest.mark.parametrize("name,size,dtype", list(cases()), ids=lambda x: getattr(x, "__name__", x))
