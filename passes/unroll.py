@@ -33,7 +33,7 @@ from typing import ClassVar
 from unrollkit.core.errors import TransformError
 from unrollkit.ir.ir_utils import (bound_results, constant_trip_count, count_ops, distinct_inits,
                                    has_iter_args, loop_name, never_runs, set_loop_name,
-                                   trip_count_divisor, trip_count_nonnegative)
+                                   trip_count_divisor, trip_count_nonnegative, yields_from_body)
 from unrollkit.ir.transform_script import apply_to_groups
 
 from .base import Pass, check_code_size, register, select_loops, check_int
@@ -92,6 +92,7 @@ class Unroll(Pass):
             targets = [own_cleanup(op, self.factor) for op in targets]
         for op in targets:
             distinct_inits(op)
+            yields_from_body(op)
         # Per loop: a trip count below the factor means a full unroll (like `#pragma unroll 8`
         # on a 6-trip loop); 0 or 1 iterations leave nothing to unroll (upstream fails on them).
         groups = {}
@@ -131,6 +132,7 @@ def _split_remainders(targets, factor, remainder):
                 raise TransformError(f"cannot fully unroll the remainder of loop {loop_name(rem)!r}: "
                                      "its trip count is not a compile-time constant")
             if trips > 1:
+                yields_from_body(rem)
                 try:
                     apply_to_groups(_module_of(rem), [([rem], lambda h, t=trips: _unroll_op(h, t))])
                 except TransformError as exc:

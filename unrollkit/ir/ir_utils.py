@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextvars
 
 from mlir import ir
-from mlir.dialects import affine
+from mlir.dialects import affine, arith
 
 import math
 
@@ -478,3 +478,22 @@ def distinct_inits(loop_op) -> None:
                 "start from the same value, which MLIR 22's unroller miscompiles")
         copy = owner.clone(ir.InsertionPoint(loop_op))
         loop_op.operands[first + i] = copy.result
+
+
+def yields_from_body(loop_op) -> None:
+    """Make every value ``loop_op``'s body yields one computed in the body.
+
+    MLIR 22's affine unroller (``generateUnrolledLoop``) leaves a yielded *block argument*
+    as it is in the unrolled loop's yield, where it should become the last copy's value: for
+    ``ym2 = ym1; ym1 = y[i, j]`` (``affine.yield %y, %ym1``) the unrolled loop yields the
+    first copy's ``%ym1``, a silent miscompile (so for a yielded induction variable). Such a
+    value is passed through ``arith.select true, %v, %v`` in the body, which the unroller
+    clones per copy (canonicalization folds it away afterwards)."""
+    body = loop_op.regions[0].blocks[0]
+    term = body.operations[len(body.operations) - 1]
+    args = list(body.arguments)
+    for i, v in enumerate(list(term.operands)):
+        if isinstance(v, ir.BlockArgument) and any(v == a for a in args):
+            with ir.InsertionPoint(term), loop_op.location:
+                true = arith.ConstantOp(ir.IntegerType.get_signless(1), 1).result
+                term.operands[i] = arith.SelectOp(true, v, v).result
