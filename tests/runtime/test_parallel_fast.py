@@ -4,6 +4,10 @@ computes, gives every other argument to the full checks, and never runs a block 
 call's arrays."""
 from __future__ import annotations
 
+import subprocess
+import sys
+import textwrap
+
 import numpy as np
 import pytest
 
@@ -11,6 +15,8 @@ import unrollkit as uk
 from unrollkit.kernels import gemm, mac
 from unrollkit.runtime import dispatch, parallel
 from unrollkit.runtime.jit_kernel import JitKernel
+
+from conftest import OUTSIDE
 
 needs_pool = pytest.mark.skipif(dispatch.run_split is None, reason="the _fastcall extension is not built")
 
@@ -133,3 +139,36 @@ def test_an_idle_pool_wakes_up_for_the_next_call():
         time.sleep(pause)
         f(a, b, c)
         np.testing.assert_allclose(c, want, rtol=1e-12)
+
+
+@needs_pool
+def test_a_fork_during_a_parallel_call_in_another_thread_does_not_hang_the_child():
+    # the pool's locks are re-made in the child (pthread_atfork): one held by the parent's
+    # calling thread at the fork would otherwise be held forever
+    code = textwrap.dedent("""
+        import os, threading, numpy as np, unrollkit as uk
+        from unrollkit.kernels import mac
+        f = uk.jit(mac, factor=2, parallel=True, threads=2)
+        big = [np.ones(1 << 20) for _ in range(3)]
+        f(*big)
+        stop = []
+        def hammer():
+            while not stop:
+                f(*big)
+        t = threading.Thread(target=hammer)
+        t.start()
+        ok = 0
+        for _ in range(10):
+            pid = os.fork()
+            if pid == 0:
+                a = [np.ones(4096) for _ in range(3)]
+                f(*a)
+                os._exit(0 if a[2][0] == 2.0 else 3)
+            ok += os.WEXITSTATUS(os.waitpid(pid, 0)[1]) == 0
+        stop.append(1)
+        t.join()
+        print(ok)
+    """)
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=OUTSIDE)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "10"

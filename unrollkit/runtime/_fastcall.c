@@ -376,6 +376,18 @@ static void *worker(void *arg) {
     return NULL;
 }
 
+/* In a forked child: no worker exists, and a lock another thread of the parent held at the
+ * fork (a parallel call in progress, a worker going to sleep) would be held forever. */
+static void pool_after_fork(void) {
+    pthread_mutex_init(&pool.busy, NULL);
+    pthread_mutex_init(&pool.mu, NULL);
+    pthread_cond_init(&pool.go, NULL);
+    pthread_cond_init(&pool.done, NULL);
+    pool.workers = 0;
+    pool.sleepers = 0;
+    pool.pid = getpid();
+}
+
 /* Starts workers until there are n; 0 or an errno. Called holding pool.busy. */
 static int grow_pool(int n) {
     int err = 0;
@@ -563,6 +575,11 @@ static struct PyModuleDef module = {
 
 PyMODINIT_FUNC PyInit__fastcall(void) {
     if (PyType_Ready(&FastCallType) < 0) return NULL;
+    pool.pid = getpid();
+    if (pthread_atfork(NULL, NULL, pool_after_fork) != 0) {
+        PyErr_SetString(PyExc_OSError, "_fastcall: pthread_atfork failed");
+        return NULL;
+    }
     PyObject *m = PyModule_Create(&module);
     if (!m) return NULL;
     Py_INCREF(&FastCallType);
