@@ -34,7 +34,7 @@ import unrollkit as uk
 from unrollkit.runtime import parallel
 from unrollkit.tools.bench import format_time
 from unrollkit.tools.bench_environment import environment
-from unrollkit.kernels import dot, gemm, gemv, iir, jacobi1d, mac
+from unrollkit.kernels import dot, gemm, gemv, iir, jacobi1d, layernorm, mac, softmax
 
 
 @uk.kernel
@@ -226,17 +226,26 @@ def auto_compile_times() -> list:
     """(kernel and size, seconds of the first ``factor="auto"`` call, the choice) with an
     empty disk cache, one fresh process-level state per kernel (new JitKernel)."""
     rng = np.random.default_rng(0)
-    cases = [("mac 4,000,000", mac, [(4_000_000,)] * 3), ("mac 4096", mac, [(4096,)] * 3),
-             ("dot 4096", dot, [(4096,), (4096,), (1,)]), ("gemv 512²", gemv, [(512, 512), (512,), (512,)]),
-             ("jacobi1d 100,000", jacobi1d, [(100_000,)] * 2), ("iir 100,000", iir, [(), (100_000,), (100_000,)]),
-             ("gemm 256³", gemm, [(256, 256)] * 3), ("gemm 1000³", gemm, [(1000, 1000)] * 3)]
+    # (name, kernel, shapes, parallel): parallel None is the default (blocks of rows for a
+    # large call: their signature is what is chosen and compiled)
+    cases = [("mac 4,000,000", mac, [(4_000_000,)] * 3, False),
+             ("mac 4,000,000, default parallel", mac, [(4_000_000,)] * 3, None),
+             ("mac 4096", mac, [(4096,)] * 3, False), ("saxpy 4096", saxpy, [(), (4096,), (4096,)], False),
+             ("dot 4096", dot, [(4096,), (4096,), (1,)], False),
+             ("gemv 512²", gemv, [(512, 512), (512,), (512,)], False),
+             ("jacobi1d 100,000", jacobi1d, [(100_000,)] * 2, False),
+             ("iir 100,000", iir, [(), (100_000,), (100_000,)], False),
+             ("softmax 1024², default parallel", softmax, [(1024, 1024)] * 2, None),
+             ("layernorm 1024², default parallel", layernorm, [(1024, 1024), (1024,), (1024,), (), (1024, 1024)], None),
+             ("gemm 256³", gemm, [(256, 256)] * 3, False), ("gemm 1000³", gemm, [(1000, 1000)] * 3, False)]
     old = os.environ.get("UNROLLKIT_CACHE_DIR")
     out = []
     try:
-        for name, kernel, shapes in cases:
+        for name, kernel, shapes, par in cases:
             os.environ["UNROLLKIT_CACHE_DIR"] = tempfile.mkdtemp(prefix="unrollkit-auto-")
-            args = [0.5 if s == () else rng.random(s) for s in shapes]
-            f = uk.jit(kernel, factor="auto", parallel=False)
+            dtype = np.float32 if kernel in (saxpy, softmax, layernorm) else np.float64
+            args = [dtype(0.5) if s == () else rng.random(s).astype(dtype) for s in shapes]
+            f = uk.jit(kernel, factor="auto", parallel=par)
             t0 = time.perf_counter()
             f(*args)
             choice = getattr(f.last, "choice", None)
