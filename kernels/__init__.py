@@ -2,7 +2,7 @@
 
 Element types are generic (``T``): the arrays' dtype is bound at call time.
 """
-from .dot import dot
+from .dot import dot, dot_scalar
 from .gemm import gemm, gemm_order
 from .gemv import gemv
 from .iir import iir, prefix_sum
@@ -13,5 +13,5 @@ from .softmax import softmax, softmax_numpy
 
 ALL = {k.name: k for k in (mac, dot, gemm, gemv, jacobi1d, iir, prefix_sum)}
 
-__all__ = ["mac", "dot", "gemm", "gemm_order", "gemv", "jacobi1d", "iir", "prefix_sum", "ALL",
+__all__ = ["mac", "dot", "dot_scalar", "gemm", "gemm_order", "gemv", "jacobi1d", "iir", "prefix_sum", "ALL",
            "softmax", "softmax_numpy", "layernorm", "layernorm_numpy"]
