@@ -11,7 +11,7 @@ from unrollkit.tools import bench, bench_workload
 from unrollkit.tools.bench_workload import NUMPY
 from unrollkit.cli import main
 from unrollkit.core.errors import UnrollkitError
-from unrollkit.kernels import ALL
+from unrollkit.kernels import ALL, MORE
 
 QUICK = ["--repeat", "2", "--target-ms", "1"]
 
@@ -172,7 +172,7 @@ def test_tolerance_catches_one_ulp_scaled_errors_but_not_rounding():
 def test_numpy_forms_compute_what_the_kernel_computes(name):
     """numpy's row (preallocated outputs) against the reference interpreter, same inputs, f64."""
     from unrollkit.runtime.interpreter import interpret
-    k = ALL[name]
+    k = ALL.get(name) or MORE[name]
     dims = {n: 37 for n in bench_workload.size_names(k)}
     work = bench.Workload(k, "37", dims, "f64")
     args = work.inputs(seed=3)
