@@ -38,6 +38,15 @@ def two(x: uk.T["N"], y: uk.T["N"], out: uk.T[3]):
     out[2] = s
 """)
 
+TRI = kernel_from("""
+def tri(x: uk.T["N"], out: uk.T["N"]):
+    for i in range(N):
+        acc = x[i]
+        for j in range(i + 1, N - 2):
+            acc = max(acc, x[j] * 2.0)
+        out[i] = acc
+""")
+
 ISUM = kernel_from("""
 def isum(x: uk.i32["N"]):
     acc = 0
@@ -102,6 +111,15 @@ def test_carried_reductions_match_the_interpreter_and_numpy(n):
         check_against_reference(TWO, {"N": n}, variant=variant, factor=factor, dtype=np.float32)
     assert uk.jit(ISUM, variant="vector-acc", factor=2)(x.astype(np.int32) + 7) == \
         int(np.sum((x.astype(np.int32) + 7) * 3))
+
+
+@pytest.mark.parametrize("n", [1, 4, 19])
+def test_triangular_carried_loops_peel_with_clamped_remainders(n):
+    # range(i + 1, N - 2) is empty (its raw trip count negative) for the last rows: the
+    # remainder of each split starts no earlier than the loop
+    check_against_reference(TRI, {"N": n}, variant="vector-acc", factor=1, dtype=np.float32)
+    check_against_reference(TRI, {"N": n}, pipeline="vectorize{width=4,reductions=true}",
+                            dtype=np.float64)
 
 
 def test_auto_treats_a_scalar_accumulator_as_out0():

@@ -379,3 +379,31 @@ def test_out_writes_json_markdown_and_figure(tmp_path):
     names = sorted(p.name for p in (tmp_path / "o").iterdir())
     assert names[:2] == ["dot.json", "dot.md"]
     assert "## dot 64: every row" in (tmp_path / "o" / "dot.md").read_text()
+
+
+def test_more_builtins_by_name_with_numpy_rows():
+    # softmax, layernorm, dot_scalar: named like the built-ins, beside numpy; multi-acc is
+    # offered for their carried reductions (the row max, the row sums, acc += x*y)
+    from unrollkit.tools.kernel_ref import resolve_kernel
+    for name in ("softmax", "layernorm", "dot_scalar"):
+        k = resolve_kernel(name)
+        assert k is MORE[name] and bench_workload.is_builtin(k)
+        got = bench.default_variants(k, {})
+        assert {"numpy", "multi-acc", "vector-acc", "auto"} <= set(got), got
+    assert bench.parse_size(MORE["softmax"], "33") == {"M": 33, "N": 33}
+
+
+def test_size_names_integer_scalars_in_bounds():
+    from differential import kernel_from
+    k = kernel_from('''
+def steps(tsteps: uk.i32, a: uk.T["N"]):
+    for t in range(tsteps):
+        for i in range(1, N):
+            a[i] = a[i] + a[i - 1]
+''')
+    assert bench_workload.size_names(k) == ["N", "tsteps"]
+    assert bench.parse_size(k, "N=9,tsteps=4", builtin=False) == {"N": 9, "tsteps": 4}
+    with pytest.raises(UnrollkitError, match=r"missing \['tsteps'\]"):
+        bench.parse_size(k, "N=9", builtin=False)
+    work = bench.Workload(k, "N=9,tsteps=4", {"N": 9, "tsteps": 4}, "f64")
+    assert work.inputs()[0] == 4
