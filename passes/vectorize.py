@@ -169,8 +169,7 @@ def _analyse(loop, width: int, allow_red: bool) -> dict:
             if op.name == "affine.load":
                 varying.add(op.result)
             continue
-        elementwise = op.name.startswith("arith.") or (op.name in MATH_ELEMENTWISE)
-        if not elementwise or any(isinstance(r.type, ir.VectorType) for r in op.results):
+        if not _elementwise(op) or any(isinstance(r.type, ir.VectorType) for r in op.results):
             _fail(loop, f"it contains {op.name}, which vectorize does not handle")
         if op.name == "arith.index_cast" and any(v in varying for v in ins):
             _fail(loop, "its induction variable is used as a value (only as a subscript vectorizes)")
@@ -211,42 +210,8 @@ def _vectorize(loop, width: int, plan: dict) -> None:
     for r, (n, red) in enumerate(carried):
         vecs[old_args[1 + n]] = block.arguments[1 + len(reds) + r]
     old_yield = list(loop.regions[0].blocks[0].operations)[-1]
-    # the loop's trip count is a multiple of width (peeled): its vectors' lanes are exactly its
-    # iterations, so a transfer is in bounds where the scalar access is on every iteration
-    model = Model(loop)
     with ir.InsertionPoint(block), loop.location:
-        def as_vector(v):
-            if v in vecs:
-                return vecs[v]
-            s = vals.get(v, v)
-            vecs[v] = vector.BroadcastOp(ir.VectorType.get([width], s.type), s).result
-            return vecs[v]
-
-        for op in body_ops(loop):
-            kind = plan["kinds"].get(op)
-            if op.name == "affine.load" and kind == "reduction":
-                continue
-            if op.name == "affine.store" and kind == "reduction":
-                continue
-            if op.name == "affine.apply" or kind == "uniform" or (
-                    op.name.startswith("arith.") and not any(r in plan["varying"] for r in op.results)):
-                new_op = op.clone(ir.InsertionPoint(block)).operation
-                for v in list(new_op.operands):
-                    if v in vals:
-                        new_op.replace_uses_of_with(v, vals[v])
-                for a, b in zip(op.results, new_op.results):
-                    vals[a] = b
-                continue
-            if kind == "contiguous":
-                _transfer(op, width, vals, vecs, model, as_vector)
-                continue
-            # an elementwise arith op on at least one varying operand
-            operands = [as_vector(v) for v in op.operands]
-            rtypes = [ir.VectorType.get([width], r.type) for r in op.results]
-            new_op = ir.Operation.create(op.name, results=rtypes, operands=operands,
-                                         attributes={n: op.attributes[n] for n in op.attributes})
-            for a, b in zip(op.results, new_op.results):
-                vecs[a] = b
+        _vector_body(loop, block, width, plan, vals, vecs)
         affine.AffineYieldOp([vecs[st.operands[0]] for _, _, st in reds]
                              + [vecs[old_yield.operands[n]] for n, _ in carried])
     with ip, loop.location:
@@ -255,6 +220,47 @@ def _vectorize(loop, width: int, plan: dict) -> None:
             total = _lanes_total(red, new.results[len(reds) + r], starts[n])
             loop.results[n].replace_all_uses_with(total)
     loop.erase()
+
+
+def _vector_body(loop, block, width: int, plan: dict, vals: dict, vecs: dict) -> None:
+    """The body of ``loop`` as ``width``-lane code at the end of ``block`` (before its yield):
+    ``vals`` maps old scalars to new ones, ``vecs`` old values to their vectors (both grow)."""
+    # the loop's trip count is a multiple of width (peeled): its vectors' lanes are exactly its
+    # iterations, so a transfer is in bounds where the scalar access is on every iteration
+    model = Model(loop)
+
+    def as_vector(v):
+        if v in vecs:
+            return vecs[v]
+        s = vals.get(v, v)
+        vecs[v] = vector.BroadcastOp(ir.VectorType.get([width], s.type), s).result
+        return vecs[v]
+
+    for op in body_ops(loop):
+        kind = plan["kinds"].get(op)
+        if op.name == "affine.load" and kind == "reduction":
+            continue
+        if op.name == "affine.store" and kind == "reduction":
+            continue
+        if op.name == "affine.apply" or kind == "uniform" or (
+                _elementwise(op) and not any(r in plan["varying"] for r in op.results)):
+            new_op = op.clone(ir.InsertionPoint(block)).operation
+            for v in list(new_op.operands):
+                if v in vals:
+                    new_op.replace_uses_of_with(v, vals[v])
+            for a, b in zip(op.results, new_op.results):
+                vals[a] = b
+            continue
+        if kind == "contiguous":
+            _transfer(op, width, vals, vecs, model, as_vector)
+            continue
+        # an elementwise arith/math op on at least one varying operand
+        operands = [as_vector(v) for v in op.operands]
+        rtypes = [ir.VectorType.get([width], r.type) for r in op.results]
+        new_op = ir.Operation.create(op.name, results=rtypes, operands=operands,
+                                     attributes={n: op.attributes[n] for n in op.attributes})
+        for a, b in zip(op.results, new_op.results):
+            vecs[a] = b
 
 
 def _reduction_inits(reds: list, width: int, ip) -> tuple:
@@ -315,6 +321,11 @@ def _lanes_total(red, lanes, start):
     # chain after the loop (64 lanes: ~256 cycles, as long as a 4000-element dot's loop)
     fm = ir.Attribute.parse("#arith.fastmath<reassoc,contract>") if _is_float(start.type) else None
     return vector.ReductionOp(start.type, kind, lanes, acc=start, fastmath=fm).result
+
+
+def _elementwise(op) -> bool:
+    """An ``arith`` or lane-by-lane ``math`` operation (a vector of its operands: of its result)."""
+    return op.name.startswith("arith.") or op.name in MATH_ELEMENTWISE
 
 
 def _is_float(t) -> bool:
