@@ -7,8 +7,6 @@ packed entry point, the interpreter) then stays the one of a kernel without a re
 """
 from __future__ import annotations
 
-import threading
-
 import numpy as np
 
 from unrollkit.frontend import descriptor as d
@@ -19,16 +17,14 @@ def with_return_slot(kernel: d.Kernel, args: tuple) -> tuple:
     """(``args`` plus the new return array, that array) for a kernel that returns a value,
     else (``args``, None); ``args`` that already end with the return array are kept. The array's dtype is the return type (for ``T``: the dtype of the
     first ``T`` array argument; a wrong one is reported by the usual argument checks)."""
-    return ReturnSlot(kernel).add(args, reuse=False)
+    return ReturnSlot(kernel).add(tuple(args))
 
 
 class ReturnSlot:
     """`with_return_slot` for one kernel, its parameters read once: a jitted kernel keeps one,
-    so that a call of a kernel that returns a value costs no walk of its parameters (that walk
-    was 3–4 µs of a 1 µs call) and, with ``reuse``, no allocation: each thread reuses one
-    array per dtype (the kernel stores its value into it unconditionally — ``return`` is its
-    last statement, outside every loop — and the call reads it before that thread calls again)."""
-    __slots__ = ("kernel", "returns", "n_user", "n_all", "generic", "dtype", "_local")
+    so that a call of a kernel that returns a value costs one small allocation, not a walk of
+    its parameters (that walk was 3–4 µs of a 1 µs call)."""
+    __slots__ = ("kernel", "returns", "n_user", "n_all", "generic", "dtype")
 
     def __init__(self, kernel: d.Kernel):
         self.kernel = kernel
@@ -39,38 +35,30 @@ class ReturnSlot:
         #: positions of the generic (``T``) arrays, whose dtype a ``T`` return takes
         self.generic = tuple(i for i, p in enumerate(params) if p.is_array and p.elem.is_generic)
         self.dtype = None if elem is None or elem.is_generic else elem.numpy
-        self._local = threading.local()
 
-    def add(self, args: tuple, reuse: bool = True) -> tuple:
-        """(``args`` with the return array appended, that array), as `with_return_slot`; with
-        ``reuse``, this thread's array of that dtype from an earlier call."""
+    def add(self, args: tuple) -> tuple:
+        """(``args`` with a new return array appended, that array), as `with_return_slot`."""
         if not self.returns:
             return args, None
+        if len(args) == self.n_user:
+            dtype = self.dtype
+            if dtype is None:  # (the common case first: the first T parameter is an array)
+                a = args[self.generic[0]] if self.generic else None
+                dtype = a.dtype if isinstance(a, np.ndarray) else self._generic_dtype(args)
+            slot = np.zeros(1, dtype)
+            return args + (slot,), slot
         if len(args) == self.n_all and isinstance(args[-1], np.ndarray):
             # tools that make an argument for every parameter (the CLI, bench, the fuzzer) pass
             # the return array themselves; the usual checks hold it to dtype and shape (1,)
             return args, args[-1]
-        if len(args) != self.n_user:
-            params = self.kernel.user_params
-            names = ", ".join(p.name for p in params)
-            raise ArgumentError(f"{self.kernel.name}() takes {len(params)} arguments ({names}), got {len(args)}")
-        dtype = self.dtype
-        if dtype is None:
-            dtype = np.float64
-            for i in self.generic:  # (a loop: a generator costs more than the rest of the call)
-                if isinstance(args[i], np.ndarray):
-                    dtype = args[i].dtype
-                    break
-        if not reuse:
-            slot = np.zeros(1, dtype)
-            return (*args, slot), slot
-        slots = getattr(self._local, "slots", None)
-        if slots is None:
-            slots = self._local.slots = {}
-        slot = slots.get(dtype)
-        if slot is None:
-            slot = slots[dtype] = np.zeros(1, dtype)
-        return (*args, slot), slot
+        params = self.kernel.user_params
+        names = ", ".join(p.name for p in params)
+        raise ArgumentError(f"{self.kernel.name}() takes {len(params)} arguments ({names}), got {len(args)}")
+
+    def _generic_dtype(self, args: tuple):
+        """The dtype of the first ``T`` array among ``args`` (float64 when none is an array:
+        the argument checks then report what is wrong)."""
+        return next((args[i].dtype for i in self.generic if isinstance(args[i], np.ndarray)), np.float64)
 
 
 def returned(slot):
