@@ -28,9 +28,20 @@ def layernorm(x: T["M", "N"], gamma: T["N"], beta: T["N"], eps: T, y: T["M", "N"
             y[i, j] = (x[i, j] - mean) * rstd * gamma[j] + beta[j]
 
 
-def layernorm_numpy(x, gamma, beta, eps, y) -> None:
-    """numpy's straightforward layer normalisation of the rows of ``x`` into ``y``."""
+def layernorm_numpy(x, gamma, beta, eps, y, tmp=None) -> None:
+    """numpy's straightforward layer normalisation of the rows of ``x`` into ``y``, as fast as
+    numpy goes with whole-array operations: every full-size result written into ``y`` or the
+    preallocated ``tmp`` (shaped like ``x``; allocated when None), the variance from the
+    centred rows (half the time of ``x.var`` plus temporaries, measured here)."""
+    if tmp is None:
+        tmp = np.empty_like(x)
     mean = x.mean(axis=1, keepdims=True)
-    var = x.var(axis=1, keepdims=True)
-    np.multiply((x - mean) / np.sqrt(var + eps), gamma, out=y)
+    np.subtract(x, mean, out=tmp)
+    np.multiply(tmp, tmp, out=y)
+    rstd = y.mean(axis=1, keepdims=True)
+    rstd += eps
+    np.sqrt(rstd, out=rstd)
+    np.divide(1.0, rstd, out=rstd)
+    np.multiply(tmp, rstd, out=y)
+    y *= gamma
     y += beta

@@ -31,7 +31,10 @@ def softmax(x: T["M", "N"], y: T["M", "N"]):
 
 
 def softmax_numpy(x: np.ndarray, y: np.ndarray) -> None:
-    """numpy's straightforward row-wise softmax of ``x`` into ``y`` (what the kernel computes)."""
+    """numpy's straightforward row-wise softmax of ``x`` into ``y`` (what the kernel computes),
+    in place in ``y`` but for the per-row maxima and sums."""
     np.subtract(x, x.max(axis=1, keepdims=True), out=y)
     np.exp(y, out=y)
-    y /= y.sum(axis=1, keepdims=True)
+    s = y.sum(axis=1, keepdims=True)
+    np.divide(1.0, s, out=s)
+    y *= s

@@ -9,8 +9,9 @@ Options:
         that many independent vector accumulators (what ``factor="auto"``'s ``vector-acc``
         candidates use; the width then follows the call's dtype).
     reductions (bool, false): also vectorize reductions ``M[idx] = M[idx] ⊕ x`` (idx invariant in
-        the loop) with a vector accumulator and one ``vector.reduction`` after the loop; this
-        reassociates the sum, so it is opt-in (as upstream's ``vectorize-reductions``).
+        the loop) and scalars the loop carries as reductions (``acc = acc ⊕ x`` in ``iter_args``,
+        the rule of `carried`) with a vector accumulator and one ``vector.reduction`` after the
+        loop; this reassociates the sum, so it is opt-in (as upstream's ``vectorize-reductions``).
 
 The loop is first peeled (see `peel`) so the vector loop runs a multiple of ``width``
 iterations; the rest runs scalar as ``<name>.rem``. Every vector access therefore covers
@@ -26,7 +27,9 @@ the loop → a scalar load broadcast to a vector. Refused, naming the loop: not 
 step other than 1, strided or gathered accesses, a dependence carried at a distance below the
 width from a statement to an earlier one of the body (a recurrence such as
 ``y[t] = y[t-1] + x[t]``; exact, on isl: unrollkit/analysis/legality.py), the induction
-variable used as a value, a reduction without ``reductions=true``.
+variable used as a value, a reduction without ``reductions=true``, a carried value that is
+not a reduction (a running value read in the body, ``acc = acc * c + x``). Elementwise ``math``
+operations (``math.exp`` ...) become vector ones (exp, log, tanh: polynomials, `math_approx`).
 
 Before → after (``vectorize{loop=i,width=8}`` on mac, N = 20)::
 
@@ -52,12 +55,16 @@ from unrollkit.ir.ir_utils import (body_ops, bound_maps, bound_operands, copy_at
 
 from .base import Pass, check_code_size, check_int, current_target, register, select_loops
 from .dependence import Access
+from .carried import carried_reductions, iter_inits, peel_carried
 from .peel import peel_loop
 from .split_accumulators import REDUCTIONS, find_reductions
 
 KINDS = {"arith.addf": "add", "arith.addi": "add", "arith.mulf": "mul", "arith.muli": "mul",
          "arith.maximumf": "maximumf", "arith.minimumf": "minimumf", "arith.maxsi": "maxsi",
          "arith.minsi": "minsi"}
+#: ``math`` operations that act lane by lane (a vector operand gives a vector result)
+MATH_ELEMENTWISE = ("math.exp", "math.log", "math.sqrt", "math.tanh", "math.absf", "math.absi",
+                    "math.floor", "math.ceil", "math.fma")
 
 
 @register
@@ -94,7 +101,7 @@ class Vectorize(Pass):
         check_code_size(f"vectorizing by {max(widths)}", self.loop or "<innermost>",
                         count_ops(module.operation) + sum(2 * count_ops(op) for op in targets))
         for op, w, plan in plans:
-            main, _rem = peel_loop(op, w, "back")
+            main, _rem = peel_carried(op, w) if plan["carried"] else peel_loop(op, w, "back")
             if main is not None and not never_runs(main):  # (see split-accumulators)
                 # a loop already a multiple of w is not split: its analysis still holds
                 _vectorize(main, w, plan if main is op else _analyse(main, w, self.reductions))
@@ -117,14 +124,17 @@ def _analyse(loop, width: int, allow_red: bool) -> dict:
     """Which values vary with the loop (become vectors), which accesses are contiguous."""
     if not is_innermost(loop):
         _fail(loop, "it is not innermost (vectorize the innermost loop of a nest)")
-    if has_iter_args(loop):
-        _fail(loop, "it carries values (iter_args)")
+    if has_iter_args(loop) and not allow_red:
+        _fail(loop, "it carries values (iter_args): pass reductions=true to vectorize a carried "
+                    "reduction (reassociates it)")
     if step_of(loop) != 1:
         _fail(loop, f"its step is {step_of(loop)} (unrolled already?); vectorize before unrolling")
     reds = find_reductions(loop) if allow_red else []
+    carried = carried_reductions(loop, "vectorize") if has_iter_args(loop) else []
     red_ops = {op for r in reds for op in (r[0], r[2])}
     iv = iv_of(loop)
-    varying = {iv}
+    # the carried accumulators become vectors: their combining op is then a vector op
+    varying = {iv} | set(list(loop.regions[0].blocks[0].arguments)[1:])
     kinds = {}
     for op in body_ops(loop):
         ins = list(op.operands)
@@ -159,7 +169,7 @@ def _analyse(loop, width: int, allow_red: bool) -> dict:
             if op.name == "affine.load":
                 varying.add(op.result)
             continue
-        if not op.name.startswith("arith.") or any(isinstance(r.type, ir.VectorType) for r in op.results):
+        if not _elementwise(op) or any(isinstance(r.type, ir.VectorType) for r in op.results):
             _fail(loop, f"it contains {op.name}, which vectorize does not handle")
         if op.name == "arith.index_cast" and any(v in varying for v in ins):
             _fail(loop, "its induction variable is used as a value (only as a subscript vectorizes)")
@@ -170,7 +180,7 @@ def _analyse(loop, width: int, allow_red: bool) -> dict:
         _fail(loop, f"a dependence on {v.memref_name} crosses its iterations within {width} lanes, "
                     "its sink not after its source in the body (a recurrence or an unknown "
                     "distance): lanes would read values not yet computed")
-    return {"varying": varying, "kinds": kinds, "reds": reds}
+    return {"varying": varying, "kinds": kinds, "reds": reds, "carried": carried}
 
 
 def _vectorize(loop, width: int, plan: dict) -> None:
@@ -180,10 +190,12 @@ def _vectorize(loop, width: int, plan: dict) -> None:
     iv = iv_of(loop)
     lbm, ubm = bound_maps(loop)
     lbo, ubo = bound_operands(loop)
-    reds = plan["reds"]
+    reds, carried = plan["reds"], plan["carried"]
+    starts = iter_inits(loop)
     ip = ir.InsertionPoint(loop)
     with ip, loop.location:
         inits, scalars = _reduction_inits(reds, width, ip)
+        inits += [_vector_init(red.name, starts[n], width) for n, red in carried]
         new = affine.AffineForOp(lbm, ubm, width, iter_args=inits or None,
                                  lower_bound_operands=list(lbo), upper_bound_operands=list(ubo))
     new = new.operation
@@ -194,46 +206,61 @@ def _vectorize(loop, width: int, plan: dict) -> None:
     vecs = {}
     for r, (ld, red, st) in enumerate(reds):
         vecs[ld.result] = block.arguments[1 + r]
+    old_args = list(loop.regions[0].blocks[0].arguments)
+    for r, (n, red) in enumerate(carried):
+        vecs[old_args[1 + n]] = block.arguments[1 + len(reds) + r]
+    old_yield = list(loop.regions[0].blocks[0].operations)[-1]
+    with ir.InsertionPoint(block), loop.location:
+        _vector_body(loop, block, width, plan, vals, vecs)
+        affine.AffineYieldOp([vecs[st.operands[0]] for _, _, st in reds]
+                             + [vecs[old_yield.operands[n]] for n, _ in carried])
+    with ip, loop.location:
+        _combine_lanes(reds, new, scalars, ip)
+        for r, (n, red) in enumerate(carried):
+            total = _lanes_total(red, new.results[len(reds) + r], starts[n])
+            loop.results[n].replace_all_uses_with(total)
+    loop.erase()
+
+
+def _vector_body(loop, block, width: int, plan: dict, vals: dict, vecs: dict) -> None:
+    """The body of ``loop`` as ``width``-lane code at the end of ``block`` (before its yield):
+    ``vals`` maps old scalars to new ones, ``vecs`` old values to their vectors (both grow)."""
     # the loop's trip count is a multiple of width (peeled): its vectors' lanes are exactly its
     # iterations, so a transfer is in bounds where the scalar access is on every iteration
     model = Model(loop)
-    with ir.InsertionPoint(block), loop.location:
-        def as_vector(v):
-            if v in vecs:
-                return vecs[v]
-            s = vals.get(v, v)
-            vecs[v] = vector.BroadcastOp(ir.VectorType.get([width], s.type), s).result
-            return vecs[v]
 
-        for op in body_ops(loop):
-            kind = plan["kinds"].get(op)
-            if op.name == "affine.load" and kind == "reduction":
-                continue
-            if op.name == "affine.store" and kind == "reduction":
-                continue
-            if op.name == "affine.apply" or kind == "uniform" or (
-                    op.name.startswith("arith.") and not any(r in plan["varying"] for r in op.results)):
-                new_op = op.clone(ir.InsertionPoint(block)).operation
-                for v in list(new_op.operands):
-                    if v in vals:
-                        new_op.replace_uses_of_with(v, vals[v])
-                for a, b in zip(op.results, new_op.results):
-                    vals[a] = b
-                continue
-            if kind == "contiguous":
-                _transfer(op, width, vals, vecs, model, as_vector)
-                continue
-            # an elementwise arith op on at least one varying operand
-            operands = [as_vector(v) for v in op.operands]
-            rtypes = [ir.VectorType.get([width], r.type) for r in op.results]
-            new_op = ir.Operation.create(op.name, results=rtypes, operands=operands,
-                                         attributes={n: op.attributes[n] for n in op.attributes})
+    def as_vector(v):
+        if v in vecs:
+            return vecs[v]
+        s = vals.get(v, v)
+        vecs[v] = vector.BroadcastOp(ir.VectorType.get([width], s.type), s).result
+        return vecs[v]
+
+    for op in body_ops(loop):
+        kind = plan["kinds"].get(op)
+        if op.name == "affine.load" and kind == "reduction":
+            continue
+        if op.name == "affine.store" and kind == "reduction":
+            continue
+        if op.name == "affine.apply" or kind == "uniform" or (
+                _elementwise(op) and not any(r in plan["varying"] for r in op.results)):
+            new_op = op.clone(ir.InsertionPoint(block)).operation
+            for v in list(new_op.operands):
+                if v in vals:
+                    new_op.replace_uses_of_with(v, vals[v])
             for a, b in zip(op.results, new_op.results):
-                vecs[a] = b
-        affine.AffineYieldOp([vecs[st.operands[0]] for _, _, st in reds])
-    with ip, loop.location:
-        _combine_lanes(reds, new, scalars, ip)
-    loop.erase()
+                vals[a] = b
+            continue
+        if kind == "contiguous":
+            _transfer(op, width, vals, vecs, model, as_vector)
+            continue
+        # an elementwise arith/math op on at least one varying operand
+        operands = [as_vector(v) for v in op.operands]
+        rtypes = [ir.VectorType.get([width], r.type) for r in op.results]
+        new_op = ir.Operation.create(op.name, results=rtypes, operands=operands,
+                                     attributes={n: op.attributes[n] for n in op.attributes})
+        for a, b in zip(op.results, new_op.results):
+            vecs[a] = b
 
 
 def _reduction_inits(reds: list, width: int, ip) -> tuple:
@@ -244,15 +271,20 @@ def _reduction_inits(reds: list, width: int, ip) -> tuple:
     for ld, red, st in reds:
         first = ld.clone(ip)
         scalars.append(first.result)
-        ty = ld.result.type
-        vty = ir.VectorType.get([width], ty)
-        ident = REDUCTIONS[red.name]
-        if ident is None:
-            inits.append(vector.BroadcastOp(vty, first.result).result)
-        else:
-            attr = (ir.FloatAttr.get(ty, ident) if isinstance(ident, float) else ir.IntegerAttr.get(ty, ident))
-            inits.append(arith.ConstantOp(vty, ir.DenseElementsAttr.get_splat(vty, attr)).result)
+        inits.append(_vector_init(red.name, first.result, width))
     return inits, scalars
+
+
+def _vector_init(red_name: str, start, width: int):
+    """A vector accumulator's initial value: the reduction's identity in every lane, or (min,
+    max: no identity, idempotent) the scalar start value ``start`` broadcast."""
+    ty = start.type
+    vty = ir.VectorType.get([width], ty)
+    ident = REDUCTIONS[red_name]
+    if ident is None:
+        return vector.BroadcastOp(vty, start).result
+    attr = (ir.FloatAttr.get(ty, ident) if isinstance(ident, float) else ir.IntegerAttr.get(ty, ident))
+    return arith.ConstantOp(vty, ir.DenseElementsAttr.get_splat(vty, attr)).result
 
 
 def _transfer(op, width: int, vals: dict, vecs: dict, model, as_vector) -> None:
@@ -276,15 +308,24 @@ def _combine_lanes(reds: list, new, scalars: list, ip) -> None:
     """After the vector loop ``new``: each reduction's lanes combined into its scalar and
     stored where the scalar loop stored it."""
     for r, (ld, red, st) in enumerate(reds):
-        kind = ir.Attribute.parse(f"#vector.kind<{KINDS[red.name]}>")
-        # the lanes are combined as a tree: the sum is reassociated anyway (that is what
-        # reductions=true opts into), and an ordered reduction is a `width`-long FMA-latency
-        # chain after the loop (64 lanes: ~256 cycles, as long as a 4000-element dot's loop)
-        fm = ir.Attribute.parse("#arith.fastmath<reassoc,contract>") if _is_float(ld.result.type) else None
-        total = vector.ReductionOp(ld.result.type, kind, new.results[r], acc=scalars[r],
-                                   fastmath=fm).result
+        total = _lanes_total(red, new.results[r], scalars[r])
         st_new = st.clone(ip).operation
         st_new.replace_uses_of_with(st.operands[0], total)
+
+
+def _lanes_total(red, lanes, start):
+    """``start`` ⊕ every lane of the vector ``lanes`` (one ``vector.reduction``)."""
+    kind = ir.Attribute.parse(f"#vector.kind<{KINDS[red.name]}>")
+    # the lanes are combined as a tree: the sum is reassociated anyway (that is what
+    # reductions=true opts into), and an ordered reduction is a `width`-long FMA-latency
+    # chain after the loop (64 lanes: ~256 cycles, as long as a 4000-element dot's loop)
+    fm = ir.Attribute.parse("#arith.fastmath<reassoc,contract>") if _is_float(start.type) else None
+    return vector.ReductionOp(start.type, kind, lanes, acc=start, fastmath=fm).result
+
+
+def _elementwise(op) -> bool:
+    """An ``arith`` or lane-by-lane ``math`` operation (a vector of its operands: of its result)."""
+    return op.name.startswith("arith.") or op.name in MATH_ELEMENTWISE
 
 
 def _is_float(t) -> bool:

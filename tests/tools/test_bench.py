@@ -11,7 +11,7 @@ from unrollkit.tools import bench, bench_workload
 from unrollkit.tools.bench_workload import NUMPY
 from unrollkit.cli import main
 from unrollkit.core.errors import UnrollkitError
-from unrollkit.kernels import ALL
+from unrollkit.kernels import ALL, MORE
 
 QUICK = ["--repeat", "2", "--target-ms", "1"]
 
@@ -172,7 +172,7 @@ def test_tolerance_catches_one_ulp_scaled_errors_but_not_rounding():
 def test_numpy_forms_compute_what_the_kernel_computes(name):
     """numpy's row (preallocated outputs) against the reference interpreter, same inputs, f64."""
     from unrollkit.runtime.interpreter import interpret
-    k = ALL[name]
+    k = ALL.get(name) or MORE[name]
     dims = {n: 37 for n in bench_workload.size_names(k)}
     work = bench.Workload(k, "37", dims, "f64")
     args = work.inputs(seed=3)
@@ -379,3 +379,31 @@ def test_out_writes_json_markdown_and_figure(tmp_path):
     names = sorted(p.name for p in (tmp_path / "o").iterdir())
     assert names[:2] == ["dot.json", "dot.md"]
     assert "## dot 64: every row" in (tmp_path / "o" / "dot.md").read_text()
+
+
+def test_more_builtins_by_name_with_numpy_rows():
+    # softmax, layernorm, dot_scalar: named like the built-ins, beside numpy; multi-acc is
+    # offered for their carried reductions (the row max, the row sums, acc += x*y)
+    from unrollkit.tools.kernel_ref import resolve_kernel
+    for name in ("softmax", "layernorm", "dot_scalar"):
+        k = resolve_kernel(name)
+        assert k is MORE[name] and bench_workload.is_builtin(k)
+        got = bench.default_variants(k, {})
+        assert {"numpy", "multi-acc", "vector-acc", "auto"} <= set(got), got
+    assert bench.parse_size(MORE["softmax"], "33") == {"M": 33, "N": 33}
+
+
+def test_size_names_integer_scalars_in_bounds():
+    from differential import kernel_from
+    k = kernel_from('''
+def steps(tsteps: uk.i32, a: uk.T["N"]):
+    for t in range(tsteps):
+        for i in range(1, N):
+            a[i] = a[i] + a[i - 1]
+''')
+    assert bench_workload.size_names(k) == ["N", "tsteps"]
+    assert bench.parse_size(k, "N=9,tsteps=4", builtin=False) == {"N": 9, "tsteps": 4}
+    with pytest.raises(UnrollkitError, match=r"missing \['tsteps'\]"):
+        bench.parse_size(k, "N=9", builtin=False)
+    work = bench.Workload(k, "N=9,tsteps=4", {"N": 9, "tsteps": 4}, "f64")
+    assert work.inputs()[0] == 4

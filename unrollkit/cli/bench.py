@@ -73,7 +73,8 @@ def bench_cmd(
                                             "mac, dot, jacobi1d 4096,262144; iir, prefix_sum "
                                             "4096,65536; gemv 128,1024)"),
         size: Optional[List[str]] = typer.Option(None, "--size", help="one size by name, e.g. "
-                                                 "N=1000 or M=64,N=32,K=16 (repeatable)"),
+                                                 "N=1000 or M=64,N=32,K=16 (repeatable); an integer scalar in "
+                                                 "bounds too: N=1000,tsteps=50"),
         factors: str = typer.Option("1,2,4,8", "--factors", help="unroll factors"),
         variants: Optional[str] = typer.Option(None, "--variants", help="comma-separated, from "
                                                + ", ".join(bench.IR_VARIANTS + bench.CHOOSING_VARIANTS

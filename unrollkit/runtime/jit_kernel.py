@@ -22,7 +22,7 @@ from unrollkit.codegen.pipeline import Pipeline
 from unrollkit.frontend.source_unroll import with_source_factors
 from unrollkit.core.errors import ArgumentError
 from unrollkit.runtime.bind import bind
-from unrollkit.frontend.returns import bind_keywords, returned, with_return_slot
+from unrollkit.frontend.returns import ReturnSlot, bind_keywords, returned, with_return_slot
 from unrollkit.tuning.auto import auto_plan, compile_auto, compile_gemm
 from unrollkit.tuning.variants import plan as make_plan
 
@@ -43,6 +43,7 @@ class JitKernel:
         if isinstance(pipeline, str):
             pipeline = Pipeline.parse(pipeline)
         self.kernel = kernel
+        self._slot = ReturnSlot(kernel)  # the hidden return array of a kernel that returns
         factor = with_source_factors(kernel, factor)  # uk.range(..., unroll=n), uk.unroll(...)
         # factor="auto" (or variant="auto"): the cost model chooses per call signature, at
         # compile time (unrollkit.tuning.auto); self.plan is then a placeholder
@@ -101,7 +102,7 @@ class JitKernel:
         if kwargs:  # by parameter name, as in Python
             args = bind_keywords(self.kernel, args, kwargs)
         # a kernel that returns a value writes it into one more output array (`returns`)
-        args, slot = with_return_slot(self.kernel, args)
+        args, slot = self._slot.add(args)
         for fc in self._fast:  # a signature checked before, with arguments it accepts as they are
             if fc(args):
                 self.last = fc.owner

@@ -36,6 +36,8 @@ from unrollkit.tools.kernel_ref import resolve_kernel
 from unrollkit.frontend import descriptor as d
 from unrollkit.tools.bench_workload import NUMPY, is_builtin
 from unrollkit.tuning.gemm_schedule import match_gemm
+from unrollkit.tuning.cost_loop import carried_scalars
+from unrollkit.core.target import host_target
 from unrollkit.tuning.variants import VARIANTS
 from unrollkit.kernels.manual import MANUAL
 from unrollkit.tools import peak
@@ -50,7 +52,8 @@ CHOOSING_VARIANTS = ("auto", "blas")
 C_VARIANTS = ("c-plain", "c-pragma", "c-manual", "c-macro", "cxx-template")
 DEFAULT_SIZES = {"gemm": "128,512", "mac": "4096,262144", "dot": "4096,262144",
                  "gemv": "128,1024", "jacobi1d": "4096,262144", "iir": "4096,65536",
-                 "prefix_sum": "4096,65536"}
+                 "prefix_sum": "4096,65536", "dot_scalar": "4096,262144", "softmax": "1024",
+                 "layernorm": "1024"}
 #: variants with one row (they choose their own factor, or have none)
 SINGLE = ("llvm-auto", "c-plain", "blas", "auto", "numpy")
 
@@ -207,10 +210,13 @@ def kernel_descriptor(kernel, order: str = ""):
 
 
 def has_reduction(kernel) -> bool:
-    """Some innermost loop stores to a location that does not move with the loop (a reduction)."""
+    """Some innermost loop stores to a location that does not move with the loop, or carries a
+    scalar as ``acc = acc op e`` (a reduction)."""
     for lp in kernel.loops():
         if any(isinstance(s, d.Loop) for s in lp.body):
             continue
+        if carried_scalars(lp.body, host_target())[0]:
+            return True
         for s in lp.body:
             if isinstance(s, d.Store) and not any(lp.var in d.aff_vars(e) for e in s.index):
                 return True

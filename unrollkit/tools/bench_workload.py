@@ -17,8 +17,9 @@ import dataclasses
 import numpy as np
 
 from unrollkit.frontend import descriptor as d
+from unrollkit.frontend.scalar_bounds import index_scalars
 from unrollkit.core.errors import UnrollkitError
-from unrollkit.kernels import ALL
+from unrollkit.kernels import ALL, MORE, layernorm_numpy, softmax_numpy
 from unrollkit.tools import testdata
 from unrollkit.runtime.interpreter import interpret
 
@@ -67,13 +68,14 @@ def fresh(arrays: list) -> list:
 
 
 def size_names(kernel: d.Kernel) -> list:
-    """The kernel's size names, in the order the parameters first use them."""
+    """The kernel's size names, in the order the parameters first use them, then its integer
+    scalars used in bounds or subscripts (``tsteps``: given with ``--size`` like a size)."""
     names = []
     for p in kernel.arrays:
         for s in p.shape:
             if isinstance(s, str) and s not in names:
                 names.append(s)
-    return names
+    return names + [n for n in index_scalars(kernel) if n not in names]
 
 
 def parse_size(kernel: d.Kernel, text: str, builtin: bool = True) -> dict:
@@ -153,6 +155,15 @@ def _prefix_sum(args, tmp):
     np.add.accumulate(y, out=y)
 
 
+def _dot_scalar(args, tmp):
+    x, y, ret = args
+    ret[0] = np.dot(x, y)
+
+
+def _layernorm(args, tmp):
+    layernorm_numpy(*args, tmp=tmp)
+
+
 #: built-in name → (function(args, tmp), what tmp is, how it is called): the numpy row
 NUMPY = {
     "mac": (_mac, "c", "np.multiply(a, b, out=tmp); np.add(c, tmp, out=c)"),
@@ -162,12 +173,40 @@ NUMPY = {
     "jacobi1d": (_jacobi1d, "a", "np.add(a[:-2], a[1:-1], out=t); np.add(t, a[2:], out=t); "
                  "np.divide(t, 3.0, out=b[1:-1])"),
     "prefix_sum": (_prefix_sum, None, "np.copyto(y[1:], x[1:]); np.add.accumulate(y, out=y)"),
+    "dot_scalar": (_dot_scalar, None, "np.dot(x, y)"),
+    "softmax": (lambda args, tmp: softmax_numpy(*args), None,
+                "np.subtract(x, x.max(axis=1, keepdims=True), out=y); np.exp(y, out=y); "
+                "s = y.sum(axis=1, keepdims=True); np.divide(1.0, s, out=s); y *= s"),
+    "layernorm": (_layernorm, "y", "kernels/layernorm.py: layernorm_numpy, every full-size "
+                  "result in y or a preallocated tmp"),
 }
 
 
+def _softmax_ref(x, y):
+    e = np.exp(x - x.max(axis=1, keepdims=True))
+    want = e / e.sum(axis=1, keepdims=True)
+    return {1: (want, np.abs(want))}
+
+
+def _layernorm_ref(x, gamma, beta, eps, y):
+    c = x - x.mean(axis=1, keepdims=True)
+    r = 1.0 / np.sqrt((c * c).mean(axis=1, keepdims=True) + eps)
+    return {4: (c * r * gamma + beta, np.abs(c) * r * np.abs(gamma) + np.abs(beta))}
+
+
+def _dot_scalar_ref(x, y, ret):
+    return {2: (np.array([np.dot(x, y)]), np.array([np.dot(np.abs(x), np.abs(y))]))}
+
+
+#: float64 references ({argument position: (expected, scale)}) of the `MORE` built-ins, in
+#: numpy: the reference interpreter would take minutes at 1024 × 1024
+MORE_REFERENCES = {"softmax": _softmax_ref, "layernorm": _layernorm_ref, "dot_scalar": _dot_scalar_ref}
+
+
 def is_builtin(kernel: d.Kernel) -> bool:
-    """``kernel`` is one of `unrollkit.kernels.ALL` (not a user kernel of the same name)."""
-    return ALL.get(kernel.name) is kernel
+    """``kernel`` is one of `unrollkit.kernels.ALL` or ``MORE`` (not a user kernel of the same
+    name)."""
+    return ALL.get(kernel.name) is kernel or MORE.get(kernel.name) is kernel
 
 
 # ---------------------------------------------------------------- the work
@@ -282,8 +321,9 @@ class Workload:
         numpy reference (`testdata.reference`) in float64, else by the reference interpreter
         (generic arrays in float64); the scale is the largest output of the same computation
         on the inputs' absolute values, the magnitude rounding errors are relative to."""
-        if self.builtin and self.name in testdata.REFERENCES:
-            expected = testdata.reference(self.name, args)
+        if self.builtin and (self.name in testdata.REFERENCES or self.name in MORE_REFERENCES):
+            expected = (testdata.reference(self.name, args) if self.name in testdata.REFERENCES
+                        else MORE_REFERENCES[self.name](*[np.asarray(a, np.float64) for a in args]))
             want = np.concatenate([np.ravel(expected[i][0]) for i in self.outputs()])
             scale = max(float(np.max(expected[i][1], initial=0.0)) for i in self.outputs())
             return want, max(scale, float(np.max(np.abs(want), initial=0.0)), np.finfo(np.float64).tiny)

@@ -6,14 +6,14 @@ from pathlib import Path
 
 from unrollkit.frontend.descriptor import Kernel
 from unrollkit.core.errors import UnrollkitError
-from unrollkit.kernels import ALL
+from unrollkit.kernels import ALL, MORE
 
 
 def resolve_kernel(ref: str) -> Kernel:
-    """The kernel ``ref`` names: a built-in (`unrollkit.kernels.ALL`) or
+    """The kernel ``ref`` names: a built-in (`unrollkit.kernels.ALL`, ``MORE``) or
     ``path/to/file.py:function`` (the file is imported); an `UnrollkitError` otherwise."""
-    if ref in ALL:
-        return ALL[ref]
+    if ref in ALL or ref in MORE:
+        return ALL.get(ref) or MORE[ref]
     if ":" in ref:
         path, name = ref.rsplit(":", 1)
         p = Path(path)
@@ -26,5 +26,5 @@ def resolve_kernel(ref: str) -> Kernel:
         if not isinstance(k, Kernel):
             raise UnrollkitError(f"{path} has no kernel named {name!r} (decorate it with @unrollkit.kernel)")
         return k
-    raise UnrollkitError(f"unknown kernel {ref!r}; built-in kernels: {sorted(ALL)}, "
+    raise UnrollkitError(f"unknown kernel {ref!r}; built-in kernels: {sorted(ALL) + sorted(MORE)}, "
                          "or give path/to/file.py:function")

@@ -38,7 +38,8 @@ class LoopProfile:
     add: int                # other add/sub/min/max
     mul: int
     div: int
-    reduction: bool         # an accumulator M[idx] ⊕= x with idx invariant in the loop
+    reduction: bool         # an accumulator M[idx] ⊕= x with idx invariant in the loop, or a
+                            # scalar the loop carries as acc = acc ⊕ x (iter_args)
     recurrence: int         # distance of a memory recurrence y[t] ← y[t-d] (0: none)
     chain_latency: int      # latency of the loop-carried chain per link (0: none)
     regs_per_copy: int      # register need of one copy of the body (Sethi-Ullman number)
@@ -181,6 +182,11 @@ def profile(kernel: d.Kernel, sizes: dict, elem_bytes: int, t: Target) -> LoopPr
     for e in values:
         _flops(e, counts)
     reduction, rec_dist, chain, skip = _carried(stores, v, t)
+    scalar_red, scalar_rec, scalar_chain = carried_scalars(lp.body, t)
+    if scalar_rec and not rec_dist:
+        rec_dist = 1
+    reduction = (reduction or scalar_red) and not scalar_rec
+    chain = max(chain, scalar_chain)
     # the loop around it: unroll-and-jam candidate when some access is invariant in it
     parent = outer[-1] if outer else None
     pv = parent.var if parent is not None else None
@@ -270,6 +276,41 @@ def _carried(stores: list, v: str, t: Target) -> tuple:
                     chain = max(chain, _path_latency(s.value, ld, t) or t.add_latency)
                     skip.add(id(ld))
     return reduction, rec_dist, chain, skip
+
+
+#: the operators of a carried scalar that ``multi-acc`` and ``vector-acc`` may reassociate
+#: (`unrollkit.codegen.macro_unroll.split_carried`'s rule)
+SCALAR_REDUCTIONS = ("+", "*", "min", "max")
+
+
+def carried_scalars(body: tuple, t: Target) -> tuple:
+    """(reduction?, other carried chain?, chain latency) of the scalars a loop body carries
+    in registers (``iter_args``): a local read before the body assigns it. Each carried one is
+    a reduction when the body assigns it once as ``acc = acc ⊕ e`` (⊕ in `SCALAR_REDUCTIONS`)
+    and reads it nowhere else; any other (``acc = acc * c + x``, a value read in the body) is
+    a chain through every iteration that no accumulator splitting may break."""
+    assigned, carried, lets, reads = set(), set(), {}, {}
+    for s in body:
+        for e in d.statement_values(s):
+            for x in d.walk_expr(e):
+                if isinstance(x, d.Local):
+                    reads[x.name] = reads.get(x.name, 0) + 1
+                    if x.name not in assigned:
+                        carried.add(x.name)
+        if isinstance(s, d.Let):
+            assigned.add(s.name)
+            lets.setdefault(s.name, []).append(s.value)
+    carried &= set(lets)
+    reduction, other, chain = False, False, 0
+    for name in carried:
+        values = lets[name]
+        v = values[0]
+        acc = d.Local(name)
+        ok = (len(values) == 1 and isinstance(v, d.BinOp) and v.op in SCALAR_REDUCTIONS
+              and acc in (v.lhs, v.rhs) and reads[name] == 1)
+        reduction, other = reduction or ok, other or not ok
+        chain = max(chain, _path_latency(v, acc, t) or t.add_latency)
+    return reduction, other, chain
 
 
 def _distance(store_idx: tuple, load_idx: tuple, v: str) -> int | None:
