@@ -172,6 +172,13 @@ def seeded(worktree: bool, only: str | None) -> int:
 # ---------------------------------------------------------------- mutmut
 
 
+#: the passes group's tests: the unit and differential tests of each pass's remainders, not all
+#: of tests/passes (a surviving mutant then costs seconds, not the whole folder)
+PASSES_TESTS = ["tests/passes/" + f + ".py" for f in (
+    "test_remainders", "test_peel_remainders", "test_unroll_remainders", "test_tile_remainders",
+    "test_split_accumulators", "test_tile", "test_unroll", "test_peel", "test_pad",
+    "test_triangular_unroll")] + ["tests/tuning/test_gemm_tiles.py", "tests/tuning/test_gemm_schedule.py",
+                                  "tests/codegen/test_macro_unroll.py"]
 #: the modules whose mistakes are silent, in groups: (modules to mutate, the tests that target
 #: them). Each group has its own staged copy (``<workdir>-<group>``) whose pyproject.toml gets a
 #: ``[tool.mutmut]`` section (mutmut only understands the src layout there): mutmut runs, per
@@ -183,14 +190,14 @@ GROUPS = {
                 "unrollkit/analysis/kernel_bounds.py", "unrollkit/analysis/ir_bounds.py"],
                ["tests/analysis/test_bounds_proof.py", "tests/test_bounds_end_to_end.py",
                 "tests/analysis/test_bounds_mutants.py", "tests/analysis/test_kernel_bounds.py"]),
-    "passes": (["passes/dependence.py", "passes/split_accumulators.py", "unrollkit/tuning/gemm_schedule.py",
+    # the exact dependence relations, the legality rules over them, and the passes' wrappers
+    "legality": (["unrollkit/analysis/dependence.py", "unrollkit/analysis/legality.py",
+                  "passes/dependence.py"],
+                 ["tests/passes/test_legality.py", "tests/passes/test_dependence_isl.py"]),
+    "passes": (["passes/split_accumulators.py", "unrollkit/tuning/gemm_schedule.py",
                 "passes/tile.py", "passes/unroll.py", "passes/peel.py", "passes/pad.py",
                 "unrollkit/codegen/macro_unroll.py"],
-               ["tests/passes/test_legality.py", "tests/passes/test_remainders.py", "tests/passes",
-                "tests/passes/test_passes_regressions.py", "tests/tuning/test_gemm_schedule.py",
-                "tests/passes/test_peel_remainders.py", "tests/passes/test_unroll_remainders.py",
-                "tests/passes/test_tile_remainders.py", "tests/tuning/test_gemm_tiles.py",
-                "tests/codegen/test_macro_unroll.py"]),
+               PASSES_TESTS),
     "cache_key": (["unrollkit/codegen/compiler.py", "unrollkit/core/cache.py", "unrollkit/core/code_hash.py"],
                   ["tests/codegen/test_cache_key.py", "tests/core/test_code_hash.py", "tests/core/test_cache.py",
                    "tests/core/test_safety_cache.py"]),
@@ -199,6 +206,7 @@ GROUPS = {
 #: carry the proof, remainder and key logic; see bench/MUTATION.md for what was not run)
 DEFAULT_GLOBS = {
     "bounds": ["unrollkit.*"],
+    "legality": ["unrollkit.*"],
     "passes": ["unrollkit.*"],
     "cache_key": ["unrollkit.codegen.compiler.x_cache_key*", "unrollkit.core.cache.x_make_key*",
                   "unrollkit.core.code_hash.*"],
