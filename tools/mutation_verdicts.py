@@ -175,3 +175,57 @@ NOT_REACHED = {
        "the refusal when isl fails or an index is unbounded: every index is a function of bounded "
        "loop variables, and no test input makes isl fail" for k in range(85, 91)},
 }
+
+# ---------------------------------------------------------------- the legality group (session 5:
+# analysis/dependence.py, analysis/legality.py, the passes' wrapper passes/dependence.py)
+_LEG = "unrollkit.analysis.legality."
+EQUIVALENT.update({
+    _LEG + "x_permutation_violation__mutmut_9":
+        "lex_sign(vec) >= 0 not > 0: a zero vector permutes to a zero vector, and the vectors of a "
+        "dependence (source before sink over loops from the band's root) are never negative",
+    _LEG + "x_permutation_violation__mutmut_12":
+        "<= 0 not < 0 on the permuted vector: a permutation of a positive vector is never all zero",
+    _LEG + "x_permutation_violation__mutmut_13": "< 1 not < 0: as mutant 12 (lex_sign is -1, 0 or 1)",
+    _LEG + "x_permutation_violation__mutmut_16":
+        "Violation(.., loops=None): only check_unroll_jam's message reads Violation.loops",
+    _LEG + "x_tiling_violation__mutmut_6":
+        "lex_sign(vec) >= 0 not > 0: a zero vector splits only into zero tile and point levels",
+    _LEG + "x_tiling_violation__mutmut_18": "Violation(.., loops=None): as for permutation 16",
+    _LEG + "x__tiled_reversal__mutmut_29":
+        "<= 0 not < 0 on the split vector: a nonzero sign s splits into (0, s) or (s, p), never all zero",
+    _LEG + "x__tiled_reversal__mutmut_30": "< 1 not < 0: as mutant 29",
+    _LEG + "x_unroll_jam_violation__mutmut_18":
+        "break not continue when no loop is common inside the jammed one: never taken, every "
+        "statement of Model(loop) lies inside loop, so the common loops include it",
+    _LEG + "x_vectorize_violation__mutmut_12":
+        "< not <= on common <= outer: never taken, as unroll_jam 18 (every statement is inside loop)",
+    _LEG + "x_vectorize_violation__mutmut_13": "break not continue there: as mutant 12",
+    _LEG + "x_vectorize_violation__mutmut_23":
+        "vec[0] >= 0: a zero distance on the innermost loop means one iteration, where source before "
+        "sink is text order, so 'not source.order < sink.order' is false; for an unknown relation "
+        "(every vector) (1,) is reported instead of (0,): the pass refuses either way, its message "
+        "does not show the vector",
+    _LEG + "x_vectorize_violation__mutmut_28": "Violation(dep, None, ..): vectorize's message does not read the vector",
+    _LEG + "x_vectorize_violation__mutmut_29": "Violation(.., loops=None): as above, nor the loops",
+    _LEG + "x__text_reversed__mutmut_2":
+        "<= not <: equal orders mean one op, and the caller checks src.op != snk.op first",
+    _LEG + "x_same_jam_unit__mutmut_2":
+        "'and' in the parent test: ops of different parents are then looked up in x's block, where "
+        "y is not (ValueError → False), the same answer",
+    _LEG + "x_same_jam_unit__mutmut_3":
+        "'and' on the parents being None: the ops of a Model's statements are never detached",
+    _LEG + "x_same_jam_unit__mutmut_10": "'or True' on x.parent.regions: x's parent holds x, so it has a region",
+})
+KILLED_BY_HAND.update({
+    **{_LEG + f"x_unroll_jam_violation__mutmut_{k}":
+       "test_legality_rules.py::test_jam_of_a_dependence_the_analysis_cannot_read_is_refused_at_the_carried_vector"
+       for k in (24, 26)},
+    _LEG + "x_vectorize_violation__mutmut_4":
+        "test_legality_rules.py::test_a_reduction_accumulator_read_by_another_statement_is_a_vectorize_hazard",
+    _LEG + "x_vectorize_violation__mutmut_7": "test_legality_rules.py::test_a_recurrence_after_a_reduction_is_still_found",
+    _LEG + "x_vectorize_violation__mutmut_26":
+        "test_legality_rules.py::test_a_store_to_one_element_depends_on_itself_under_vectorize",
+    _LEG + "x_touches_element_of__mutmut_16": "test_legality_rules.py::test_touches_element_of_returns_the_ops_that_touch_it",
+    _LEG + "x_same_jam_unit__mutmut_19":
+        "test_legality_rules.py::test_jam_units_are_only_claimed_in_the_parent_s_first_block",
+})
