@@ -15,6 +15,7 @@ Run it with the development venv's Python (it needs pytest, hypothesis and mutmu
 from __future__ import annotations
 
 import argparse
+import ast
 import io
 import os
 import re
@@ -272,6 +273,32 @@ def _checkout_source(module: str) -> bytes | None:
     return path.read_bytes() if path.exists() else None
 
 
+def _function_of(source: bytes | None, mutant: str) -> str | None:
+    """The AST (no positions) of the function a mutant of ``source`` mutates, or None.
+
+    mutmut names a mutant ``<module>.x_<function>__mutmut_<n>`` or
+    ``<module>.xǁ<class>ǁ<method>__mutmut_<n>`` and numbers the mutants of one function by
+    walking that function alone: an unchanged function has the same mutants under the same names."""
+    if source is None:
+        return None
+    where = re.sub(r"__mutmut_\d+$", "", mutant.split(".x", 1)[1])
+    path = where.strip("ǁ").split("ǁ") if where.startswith("ǁ") else [where[1:]]
+    body = ast.parse(source).body
+    for part in path:
+        node = next((n for n in body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+                     and n.name == part), None)
+        if node is None:
+            return None
+        body = node.body
+    return ast.dump(node, include_attributes=False)
+
+
+def _same_function(now: bytes | None, then: bytes | None, mutant: str) -> bool:
+    """Is the function ``mutant`` mutates the same in both sources (so are its mutants)?"""
+    a = _function_of(now, mutant)
+    return a is not None and a == _function_of(then, mutant)
+
+
 def results_modules(workdir: Path) -> set:
     """The modules a group folder's mutmut run mutated (empty if it never ran)."""
     meta = workdir / "mutants" / "src"
@@ -282,8 +309,9 @@ def results_modules(workdir: Path) -> set:
 def merged_results(workdirs: list, earlier: list) -> dict:
     """module → {status: [mutant names]} over the group folders ``workdirs``; a mutant they did
     not check takes its status from an ``earlier`` run's folder, but only when that run
-    mutated a byte-identical source file (its mutants then have the same names and texts): the
-    group folder's copy, or the checkout's when no group folder mutated the module."""
+    mutated a byte-identical source file, or one whose mutated function is unchanged (its
+    mutants then have the same names and texts): compared with the group folder's copy, or the
+    checkout's when no group folder mutated the module."""
     status = {}
     for wd in workdirs:
         if (wd / "mutants").exists():
@@ -293,7 +321,8 @@ def merged_results(workdirs: list, earlier: list) -> dict:
             module = name.split(".x")[0]
             here = next((wd for wd in workdirs if module in results_modules(wd)), None)
             now = _module_source(here, module) if here else _checkout_source(module)
-            if now != _module_source(old, module):
+            then = _module_source(old, module)
+            if now != then and not _same_function(now, then, name):
                 continue
             if status.get(name, "not checked") == "not checked" and (st != "not checked" or here is None):
                 status[name] = st
