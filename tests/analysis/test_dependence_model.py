@@ -1,0 +1,90 @@
+"""`unrollkit.analysis.dependence.Model`'s questions besides dependences, on raw affine IR:
+`Model.inside` (whether vectorize may mark a transfer in bounds) and `Model.element_ranges`
+(the span pad widens a loop to), each at the last element and one past it, for rank 0, 2-D,
+dynamic and zero-size memrefs, unreadable subscripts, loops that never run or have no bound,
+and 2-D vector accesses (every lane) — the cases mutation testing found untested."""
+from __future__ import annotations
+
+import pytest
+from mlir import ir
+
+from unrollkit.analysis.dependence import Model
+from unrollkit.ir.ir_utils import walk_ops
+
+
+def _model(args: str, body: str, upper: str = "8"):
+    """(context, module, the Model of the one loop, its access ops) of ``body`` in
+    ``affine.for %i = 0 to <upper>`` of a function taking ``args``."""
+    ctx = ir.Context()
+    with ctx:
+        module = ir.Module.parse(f"func.func @f({args}) {{\n"
+                                 f"  affine.for %i = 0 to {upper} {{\n{body}\n  }}\n  return\n}}")
+        ops = walk_ops(module.operation)
+        (loop,) = [op for op in ops if op.name == "affine.for"]
+        accesses = [op for op in ops if "load" in op.name or "store" in op.name]
+        return ctx, module, Model(loop), accesses
+
+
+@pytest.mark.parametrize("index,inside", [("%i", True), ("%i + 1", False), ("%i - 1", False)])
+def test_inside_is_exact_at_either_end(index, inside):
+    ctx, _, model, (ld,) = _model("%a: memref<8xf32>", f"%v = affine.load %a[{index}] : memref<8xf32>")
+    with ctx:
+        assert model.inside(ld, [8]) is inside
+        assert model.inside(ld, [9]) is (index != "%i - 1")
+
+
+@pytest.mark.parametrize("index,inside", [("%i, 3", False), ("3, %i", True), ("%i floordiv 2, %i", True),
+                                          ("%i floordiv 2, %i + 1", False)])
+def test_inside_checks_every_dimension(index, inside):
+    ctx, _, model, (ld,) = _model("%a: memref<4x8xf32>", f"%v = affine.load %a[{index}] : memref<4x8xf32>")
+    with ctx:
+        assert model.inside(ld, [4, 8]) is inside
+
+
+def test_inside_a_rank_zero_memref():
+    ctx, _, model, (ld,) = _model("%a: memref<f32>", "%v = affine.load %a[] : memref<f32>")
+    with ctx:
+        assert model.inside(ld, []) is True
+
+
+def test_inside_is_false_when_unknown():
+    """A subscript the analysis cannot read, or a dynamic size: not proved, so False — even for
+    an access that never runs (its range is empty, and the dynamic box would be empty too)."""
+    ctx, _, model, (ld,) = _model("%a: memref<64xf32>", "%p = arith.muli %i, %i : index\n"
+                                  "%v = memref.load %a[%p] : memref<64xf32>")
+    with ctx:
+        assert model.inside(ld, [64]) is False
+    ctx, _, model, (ld,) = _model("%a: memref<?xf32>", "%v = affine.load %a[%i] : memref<?xf32>", upper="0")
+    with ctx:
+        dynamic = ir.ShapedType.get_dynamic_size()
+        assert model.inside(ld, [dynamic]) is False
+        assert model.inside(ld, [0]) is True  # no iteration: nothing leaves a zero-size array
+
+
+def test_element_ranges_per_dimension():
+    ctx, _, model, (ld,) = _model("%a: memref<8x20xf32>", "%v = affine.load %a[%i floordiv 2, 2 * %i + 3] : memref<8x20xf32>")
+    with ctx:
+        assert model.element_ranges(ld) == [(0, 3), (3, 17)]
+
+
+def test_element_ranges_of_a_two_dimensional_vector_cover_every_lane():
+    ctx, _, model, (ld,) = _model(
+        "%a: memref<16x8xf32>", "%v = affine.vector_load %a[%i, 2] : memref<16x8xf32>, vector<2x4xf32>")
+    with ctx:
+        assert model.element_ranges(ld) == [(0, 8), (2, 5)]
+        assert model.inside(ld, [16, 8]) is True and model.inside(ld, [16, 5]) is False
+        assert model.inside(ld, [8, 8]) is False  # row i + 1 at i = 7
+
+
+def test_element_ranges_unknown_empty_and_unbounded():
+    ctx, _, model, (ld,) = _model("%a: memref<64xf32>", "%p = arith.muli %i, %i : index\n"
+                                  "%v = memref.load %a[%p] : memref<64xf32>")
+    with ctx:
+        assert model.element_ranges(ld) is None
+    ctx, _, model, (ld,) = _model("%a: memref<8xf32>", "%v = affine.load %a[%i] : memref<8xf32>", upper="0")
+    with ctx:
+        assert model.element_ranges(ld) == []
+    ctx, _, model, (ld,) = _model("%a: memref<?xf32>, %n: index", "%v = affine.load %a[%i] : memref<?xf32>",
+                                  upper="%n")
+    with ctx:
+        assert model.element_ranges(ld) is None
