@@ -88,3 +88,29 @@ def test_element_ranges_unknown_empty_and_unbounded():
                                   upper="%n")
     with ctx:
         assert model.element_ranges(ld) is None
+
+
+def test_a_dependence_within_one_iteration_is_listed():
+    """A store and a later load of the same element in one iteration: a flow dependence of
+    distance 0 (source before sink by the text alone), and no anti one (the load is later)."""
+    ctx, _, model, (st, ld) = _model("%a: memref<8xf32>", "%c = arith.constant 1.0 : f32\n"
+                                     "affine.store %c, %a[%i] : memref<8xf32>\n"
+                                     "%v = affine.load %a[%i] : memref<8xf32>")
+    with ctx:
+        deps = [(d.kind, d.source.op == st.operation, d.directions([model.root])) for d in model.dependences()]
+        assert ("flow", True, [(0,)]) in deps
+        assert not [d for d in deps if d[0] == "anti"]
+
+
+def test_an_op_touching_memory_in_an_unknown_way_depends_on_every_access():
+    """memref.copy into %a: the analysis cannot see which elements it touches, so it depends
+    on each access of any memref, both ways, in every direction."""
+    ctx, module, model, (ld,) = _model("%a: memref<8xf32>, %b: memref<8xf32>",
+                                       "%v = affine.load %a[%i] : memref<8xf32>\n"
+                                       "memref.copy %b, %a : memref<8xf32> to memref<8xf32>")
+    with ctx:
+        deps = model.dependences()
+        pairs = {(d.kind, d.source.op == ld.operation) for d in deps}
+        assert pairs >= {("anti", True), ("flow", False)}
+        assert all(d.relation is None and d.directions([model.root]) == [(-1,), (0,), (1,)] for d in deps
+                   if d.source.op == ld.operation or d.sink.op == ld.operation)
