@@ -114,3 +114,27 @@ def test_an_op_touching_memory_in_an_unknown_way_depends_on_every_access():
         assert pairs >= {("anti", True), ("flow", False)}
         assert all(d.relation is None and d.directions([model.root]) == [(-1,), (0,), (1,)] for d in deps
                    if d.source.op == ld.operation or d.sink.op == ld.operation)
+
+
+def test_a_model_of_a_function_orders_loops_that_share_none_by_the_text():
+    """The Model of a whole function: a store in one loop and a load in the next share no
+    loop, so the text alone orders them — a flow dependence from the store to the load, none
+    back (the load's loop runs after every store)."""
+    ctx = ir.Context()
+    with ctx:
+        module = ir.Module.parse('''
+            func.func @f(%a: memref<8xf32>, %b: memref<8xf32>) {
+              %c = arith.constant 1.0 : f32
+              affine.for %i = 0 to 8 {
+                affine.store %c, %a[%i] : memref<8xf32>
+              }
+              affine.for %j = 0 to 8 {
+                %v = affine.load %a[7 - %j] : memref<8xf32>
+                affine.store %v, %b[%j] : memref<8xf32>
+              }
+              return
+            }''')
+        func = module.body.operations[0]
+        model = Model(func)
+        deps = [(d.kind, d.source.op.name, d.sink.op.name, d.source.memref.get_name()) for d in model.dependences()]
+        assert deps == [("flow", "affine.store", "affine.load", "%arg0")]
