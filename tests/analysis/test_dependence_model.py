@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 from mlir import ir
 
+from unrollkit.analysis import legality
 from unrollkit.analysis.dependence import Model
 from unrollkit.ir.ir_utils import walk_ops
 
@@ -114,6 +115,27 @@ def test_an_op_touching_memory_in_an_unknown_way_depends_on_every_access():
         assert pairs >= {("anti", True), ("flow", False)}
         assert all(d.relation is None and d.directions([model.root]) == [(-1,), (0,), (1,)] for d in deps
                    if d.source.op == ld.operation or d.sink.op == ld.operation)
+        # the rules over it: the next iteration's load may read what this copy wrote, so no
+        # vectorisation; jamming copies the loop-free body as a unit, so the jam keeps the order
+        v = legality.vectorize_violation(model.root, 4, set())
+        assert v is not None and v.dependence.source.op.name == "memref.copy" and v.memref_name == "an unknown memref"
+        assert legality.unroll_jam_violation(model.root, 2) is None
+
+
+def test_accesses_inside_a_region_the_model_does_not_follow_have_every_direction():
+    """Inside an scf.for the instances are not modelled: a[i] and a[i + 1] there depend in
+    every direction (the scf loop repeats both within one i), not just the affine distance 1."""
+    ctx, _, model, (ld, st) = _model("%a: memref<9xf32>", """%c0 = arith.constant 0 : index
+        %c1 = arith.constant 1 : index
+        %c4 = arith.constant 4 : index
+        scf.for %k = %c0 to %c4 step %c1 {
+          %v = affine.load %a[%i] : memref<9xf32>
+          affine.store %v, %a[%i + 1] : memref<9xf32>
+        }""")
+    with ctx:
+        deps = model.dependences()
+        assert deps and all(d.relation is None for d in deps)
+        assert all(d.directions([model.root]) == [(-1,), (0,), (1,)] for d in deps)
 
 
 def test_a_model_of_a_function_orders_loops_that_share_none_by_the_text():
