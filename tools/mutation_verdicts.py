@@ -259,7 +259,10 @@ KILLED_BY_HAND.update({
        for k in (3, 6, 8, 10, 11, 12, 14, 19)},
     **{_DEP + f"xǁModelǁ_set__mutmut_{k}":
        "test_dependence_model.py in a fresh process (mutmut's forked runs found every text already parsed)"
-       for k in (3, 4, 5, 6, 7)},
+       for k in (3, 4, 5, 6, 7, 8)},
+    **{_DEP + f"xǁModelǁelement_ranges__mutmut_{k}":
+       "test_dependence_model.py (element_ranges per dimension, of 2-D vector lanes, unknown, empty, "
+       "unbounded); no test of the group's first selection reached it" for k in range(1, 11)},
     _DEP + "x__lanes_text__mutmut_4":
         "test_dependence_model.py::test_element_ranges_of_a_two_dimensional_vector_cover_every_lane",
     _DEP + "xǁModelǁordered__mutmut_18": "test_dependence_model.py::test_a_dependence_within_one_iteration_is_listed",
