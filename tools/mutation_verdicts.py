@@ -282,3 +282,16 @@ KILLED_BY_HAND.update({
        "test_dependence_model.py::test_an_op_touching_memory_in_an_unknown_way_depends_on_every_access"
        for k in (17, 18, 19, 20, 21, 23, 24, 25, 26)},
 })
+EQUIVALENT.update({
+    _DEP + "xǁModelǁ_map__mutmut_1": "the memo never hits: the same map is parsed again",
+    _DEP + "xǁModelǁ_map__mutmut_2": "get(None): as mutant 1",
+    _DEP + "x__equal_text__mutmut_10": _ISL_CASE,
+})
+KILLED_BY_HAND.update({
+    **{_DEP + f"xǁModelǁ_map__mutmut_{k}":
+       "test_dependence_model.py in a fresh process (mutmut's forked runs found every text already parsed)"
+       for k in (3, 4, 5, 6)},
+    _DEP + "x__equal_text__mutmut_7": "test_legality_rules.py::test_touches_element_of_looks_at_one_execution_of_the_loop",
+    _DEP + "x__equal_text__mutmut_9":
+        "test_dependence_model.py::test_a_model_of_an_inner_loop_holds_the_loops_around_it_at_one_iteration",
+})

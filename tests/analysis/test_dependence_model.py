@@ -160,3 +160,26 @@ def test_a_model_of_a_function_orders_loops_that_share_none_by_the_text():
         model = Model(func)
         deps = [(d.kind, d.source.op.name, d.sink.op.name, d.source.memref.get_name()) for d in model.dependences()]
         assert deps == [("flow", "affine.store", "affine.load", "%arg0")]
+
+
+def test_a_model_of_an_inner_loop_holds_the_loops_around_it_at_one_iteration():
+    """A[i, j, k] = A[i - 1, j, k + 1]: carried by i only. The Model of k (i and j fixed: one
+    execution of k) has no dependence; the Model of i has the flow one, (<, =, >)."""
+    ctx = ir.Context()
+    with ctx:
+        module = ir.Module.parse('''
+            func.func @f(%a: memref<8x8x9xf32>) {
+              affine.for %i = 1 to 8 {
+                affine.for %j = 0 to 8 {
+                  affine.for %k = 0 to 8 {
+                    %v = affine.load %a[%i - 1, %j, %k + 1] : memref<8x8x9xf32>
+                    affine.store %v, %a[%i, %j, %k] : memref<8x8x9xf32>
+                  }
+                }
+              }
+              return
+            }''')
+        i, j, k = [op for op in walk_ops(module.operation) if op.name == "affine.for"]
+        assert Model(k).dependences() == [] and Model(j).dependences() == []
+        deps = Model(i).dependences()
+        assert [(d.kind, d.directions([i, j, k])) for d in deps] == [("flow", [(1, 0, -1)])]

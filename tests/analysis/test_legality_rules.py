@@ -163,3 +163,26 @@ def test_jam_units_are_only_claimed_in_the_parent_s_first_block():
         assert legality.same_jam_unit(loads[0], stores[0])
         assert not legality.same_jam_unit(loads[1], stores[1])
         assert not legality.same_jam_unit(loads[0], stores[1])
+
+
+def test_touches_element_of_looks_at_one_execution_of_the_loop():
+    """s[i] += x[i, j] over j, beside a read of s[i - 1]: within one execution of the j loop
+    (i fixed) the read never meets the reduction's element; over all of i it would."""
+    ctx, module, (i, j), ops = _parse('''
+        func.func @f(%s: memref<9xf32>, %x: memref<9x8xf32>, %y: memref<9x8xf32>) {
+          affine.for %i = 1 to 9 {
+            affine.for %j = 0 to 8 {
+              %acc = affine.load %s[%i] : memref<9xf32>
+              %v = affine.load %x[%i, %j] : memref<9x8xf32>
+              %n = arith.addf %acc, %v : f32
+              affine.store %n, %s[%i] : memref<9xf32>
+              %p = affine.load %s[%i - 1] : memref<9xf32>
+              affine.store %p, %y[%i, %j] : memref<9x8xf32>
+            }
+          }
+          return
+        }''')
+    with ctx:
+        loads, stores = _named(ops, "affine.load"), _named(ops, "affine.store")
+        assert legality.touches_element_of(j, stores[0], [loads[2]]) == []
+        assert legality.touches_element_of(i, stores[0], [loads[2]]) == [loads[2]]
