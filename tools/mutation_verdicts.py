@@ -295,3 +295,10 @@ KILLED_BY_HAND.update({
     _DEP + "x__equal_text__mutmut_9":
         "test_dependence_model.py::test_a_model_of_an_inner_loop_holds_the_loops_around_it_at_one_iteration",
 })
+EQUIVALENT.update({
+    _DEP + "xǁModelǁ_access_relation__mutmut_36":
+        "e >= 1: the lanes map is then applied to scalar accesses too, with extents 1 (e <= f < e + 1): the identity",
+})
+KILLED_BY_HAND.update({
+    _DEP + "xǁModelǁ_access_relation__mutmut_37": "test_dependence_model.py::test_a_two_lane_vector_touches_both_lanes",
+})

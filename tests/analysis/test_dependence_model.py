@@ -183,3 +183,10 @@ def test_a_model_of_an_inner_loop_holds_the_loops_around_it_at_one_iteration():
         assert Model(k).dependences() == [] and Model(j).dependences() == []
         deps = Model(i).dependences()
         assert [(d.kind, d.directions([i, j, k])) for d in deps] == [("flow", [(1, 0, -1)])]
+
+
+def test_a_two_lane_vector_touches_both_lanes():
+    ctx, _, model, (ld,) = _model("%a: memref<9xf32>", "%v = affine.vector_load %a[%i] : memref<9xf32>, vector<2xf32>")
+    with ctx:
+        assert model.element_ranges(ld) == [(0, 8)]
+        assert model.inside(ld, [9]) is True and model.inside(ld, [8]) is False
