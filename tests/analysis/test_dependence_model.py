@@ -22,7 +22,7 @@ def _model(args: str, body: str, upper: str = "8"):
                                  f"  affine.for %i = 0 to {upper} {{\n{body}\n  }}\n  return\n}}")
         ops = walk_ops(module.operation)
         (loop,) = [op for op in ops if op.name == "affine.for"]
-        accesses = [op for op in ops if "load" in op.name or "store" in op.name]
+        accesses = [op for op in ops if any(w in op.name for w in ("load", "store", "transfer"))]
         return ctx, module, Model(loop), accesses
 
 
@@ -190,3 +190,23 @@ def test_a_two_lane_vector_touches_both_lanes():
     with ctx:
         assert model.element_ranges(ld) == [(0, 8)]
         assert model.inside(ld, [9]) is True and model.inside(ld, [8]) is False
+
+
+def test_an_access_the_analysis_cannot_read_may_touch_anything():
+    """A transfer broadcasting a 1-D memref to a 2-D vector (valid IR, but more vector
+    dimensions than memref ones: `access_of` cannot read it): a statement writing any element
+    of any memref, so it depends on itself and on the load of the other array both ways, with
+    every direction — and the vectorize rule refuses the loop."""
+    ctx, _, model, (tr, ld) = _model(
+        "%a: memref<8xf32>, %b: memref<8xf32>", "%p = arith.constant 0.0 : f32\n"
+        "%v = vector.transfer_read %a[%i], %p {permutation_map = affine_map<(d0) -> (0, d0)>, "
+        "in_bounds = [true, false]} : memref<8xf32>, vector<2x4xf32>\n"
+        "%s = affine.load %b[%i] : memref<8xf32>")
+    with ctx:
+        st = model.statement(tr)
+        assert (st.memref, st.writes, st.access, st.loops) == (None, True, None, (model.root,))
+        deps = [(d.kind, d.source.op.name, d.sink.op.name, d.relation) for d in model.dependences()]
+        assert deps == [("output", "vector.transfer_read", "vector.transfer_read", None),
+                        ("flow", "vector.transfer_read", "affine.load", None),
+                        ("anti", "affine.load", "vector.transfer_read", None)]
+        assert legality.vectorize_violation(model.root, 4, set()) is not None
