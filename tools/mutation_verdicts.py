@@ -310,3 +310,19 @@ KILLED_BY_HAND.update({
        "test_dependence_model.py::test_an_access_the_analysis_cannot_read_may_touch_anything"
        for k in (3, 4, 5, 6, 7, 9, 10, 11, 12, 13, 14, 15, 16, 17)},
 })
+EQUIVALENT.update({
+    _DEP + "xǁModelǁ__init____mutmut_10": "outer = None at first: _walk_chain sets it before anything reads it",
+    _DEP + "xǁModelǁ__init____mutmut_11": "outer = 1 at first: as mutant 10",
+    _DEP + "xǁModelǁ__init____mutmut_14": "_order from 1: the orders are only compared",
+    _DEP + "xǁModelǁ__init____mutmut_23":
+        "Nest.root(None): the root domain in isl's default context; the relations built on it "
+        "combine all the same (every test's answer is unchanged), as module_bounds' Nest.root(None)",
+    _DEP + "xǁModelǁ_walk_chain__mutmut_10": "opaque None not False for root itself: only its truth is read",
+    _DEP + "xǁModelǁ_statement__mutmut_33": "Statement.domain = None: as for _op 22",
+})
+NOT_REACHED.update({
+    **{_DEP + f"xǁModelǁ__init____mutmut_{k}":
+       "the refusal when the walk never reaches root: _walk_chain descends every region of every "
+       "op around root, so it always does (a guard against a future walk that skips some)"
+       for k in (12, 25, 26, 27, 28)},
+})
