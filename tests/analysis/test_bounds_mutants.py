@@ -365,3 +365,14 @@ def test_a_memref_of_vectors_is_accessed_one_element_at_a_time(op):
     last = f"affine.for %i = 0 to 8 {{ {op} }}"
     msg = pair(last, last.replace("0 to 8", "1 to 9"), args="%a: memref<8xvector<4xf32>>")
     assert "[1, 8]" in msg
+
+
+def test_a_transfer_broadcasting_to_more_dimensions_than_its_memref_is_refused_with_the_reason():
+    """Valid IR that `access_of` cannot read: a 1-D memref read into a 2-D vector through a
+    broadcast dimension. The proof refuses it, naming why (not an out-of-range claim)."""
+    body = ("%p = arith.constant 0.0 : f32\n affine.for %i = 0 to 8 {\n"
+            " %v = vector.transfer_read %a[%i], %p {permutation_map = affine_map<(d0) -> (0, d0)>, "
+            "in_bounds = [true, false]} : memref<8xf32>, vector<2x4xf32> }")
+    msg = refusal(body)
+    assert "cannot prove that vector.transfer_read stays in bounds: vector.transfer_read moves a " \
+           "2-d vector through a 1-d memref." in msg
