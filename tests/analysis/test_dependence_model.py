@@ -210,3 +210,30 @@ def test_an_access_the_analysis_cannot_read_may_touch_anything():
                         ("flow", "vector.transfer_read", "affine.load", None),
                         ("anti", "affine.load", "vector.transfer_read", None)]
         assert legality.vectorize_violation(model.root, 4, set()) is not None
+
+
+def test_a_model_rooted_inside_a_region_it_does_not_follow_knows_nothing_exact():
+    """The Model of an affine.for inside an scf.for: its place is the scf loop's body (no
+    affine loop around it) and its statements are opaque, so every dependence has relation
+    None and every direction."""
+    ctx = ir.Context()
+    with ctx:
+        module = ir.Module.parse('''
+            func.func @f(%a: memref<9xf32>) {
+              %c0 = arith.constant 0 : index
+              %c1 = arith.constant 1 : index
+              %c4 = arith.constant 4 : index
+              scf.for %k = %c0 to %c4 step %c1 {
+                affine.for %i = 0 to 8 {
+                  %v = affine.load %a[%i] : memref<9xf32>
+                  affine.store %v, %a[%i + 1] : memref<9xf32>
+                }
+              }
+              return
+            }''')
+        (i,) = [op for op in walk_ops(module.operation) if op.name == "affine.for"]
+        model = Model(i)
+        assert model.outer == 0 and model.place[1] == [] and len(model.statements) == 2
+        deps = model.dependences()
+        assert {d.kind for d in deps} == {"flow", "anti", "output"}
+        assert all(d.relation is None and d.directions([i]) == [(-1,), (0,), (1,)] for d in deps)
