@@ -5,6 +5,8 @@ dynamic and zero-size memrefs, unreadable subscripts, loops that never run or ha
 and 2-D vector accesses (every lane) — the cases mutation testing found untested."""
 from __future__ import annotations
 
+import threading
+
 import pytest
 from mlir import ir
 
@@ -237,3 +239,44 @@ def test_a_model_rooted_inside_a_region_it_does_not_follow_knows_nothing_exact()
         deps = model.dependences()
         assert {d.kind for d in deps} == {"flow", "anti", "output"}
         assert all(d.relation is None and d.directions([i]) == [(-1,), (0,), (1,)] for d in deps)
+
+
+def test_an_affine_if_on_a_loaded_value_keeps_its_accesses_exact():
+    """The condition reads memory (not affine in the loops): both branches are taken as run
+    everywhere, a superset, but their accesses stay exact — one flow dependence of distance 1."""
+    ctx = ir.Context()
+    with ctx:
+        module = ir.Module.parse('''
+            func.func @f(%a: memref<9xf32>, %b: memref<1xindex>) {
+              %z = arith.constant 0 : index
+              %n = memref.load %b[%z] : memref<1xindex>
+              affine.for %i = 0 to 8 {
+                affine.if affine_set<(d0)[s0] : (d0 - s0 >= 0)>(%i)[%n] {
+                  %v = affine.load %a[%i] : memref<9xf32>
+                  affine.store %v, %a[%i + 1] : memref<9xf32>
+                }
+              }
+              return
+            }''')
+        (i,) = [op for op in walk_ops(module.operation) if op.name == "affine.for"]
+        model = Model(i)
+        deps = [(d.kind, d.relation is None, d.directions([i])) for d in model.dependences()]
+        assert deps == [("flow", False, [(1,)])]
+
+
+def test_a_padded_upper_bound_replaces_the_loop_s_own():
+    """`Model(..., upper_bounds=...)`: the loop as pad would make it (to 12, not 8)."""
+    ctx, module, model, (ld,) = _model("%a: memref<16xf32>", "%v = affine.load %a[%i + 1] : memref<16xf32>")
+    with ctx:
+        padded = Model(model.root, upper_bounds={model.root: 12})
+        assert model.element_ranges(ld) == [(1, 8)] and padded.element_ranges(ld) == [(1, 12)]
+
+
+def test_each_thread_has_its_own_isl_context():
+    ctx, _, model, (ld,) = _model("%a: memref<8xf32>", "%v = affine.load %a[%i] : memref<8xf32>")
+    found = []
+    with ctx:
+        worker = threading.Thread(target=lambda: found.append(Model(model.root).ctx))
+        worker.start()
+        worker.join()
+        assert found and found[0] is not model.ctx and Model(model.root).ctx is model.ctx
