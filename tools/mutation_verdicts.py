@@ -365,3 +365,32 @@ EQUIVALENT.update({
 KILLED_BY_HAND.update({
     _DEP + "x__context__mutmut_8": "test_dependence_model.py in a fresh process (the forked runs had the context)",
 })
+
+# ---------------------------------------------------------------- session 5, the passes group
+_UNR = "unrollkit.passes.unroll."
+EQUIVALENT.update({
+    **{_UNR + f"x__split_remainders__mutmut_{k}":
+       "peel_loop's side other than \"front\": any other text is the back (peel_loop tests == \"front\")"
+       for k in (25, 26)},
+    _UNR + "x__split_remainders__mutmut_41":
+        "trips >= 1: a one-trip remainder 'unrolled' by 1, which MLIR's unroller leaves as it is, as the original does",
+    _UNR + "x_own_cleanup__mutmut_1":
+        "'and' before the divisor test: peel_loop itself leaves a loop whose trip-count divisor the "
+        "factor divides alone (test_unroll_cleanup.py pins own_cleanup's answer)",
+    _UNR + "x_own_cleanup__mutmut_2":
+        "'and' before never_runs: peel_loop itself leaves a loop that never runs alone",
+    _UNR + "x_own_cleanup__mutmut_5": "factor < 1 not <= 1: for factor 1 every divisor % 1 == 0 returns the loop two tests later",
+    _UNR + "x__module_of__mutmut_1":
+        "the remainder loop itself as the transform interpreter's payload root, not its module: "
+        "structured.match finds the marked loop there all the same",
+})
+NOT_REACHED.update({
+    **{_UNR + f"x__split_remainders__mutmut_{k}":
+       "the refusal when fully unrolling a constant-trip remainder fails: MLIR's unroller does not fail on one"
+       for k in (53, 54)},
+})
+KILLED_BY_HAND.update({
+    _UNR + "x__split_remainders__mutmut_10": "test_unroll_cleanup.py::test_unroll_pad_unrolls_every_selected_loop",
+    _UNR + "x__split_remainders__mutmut_42":
+        "test_unroll_cleanup.py::test_unrolled_cleanup_of_two_iterations_leaves_no_loop",
+})

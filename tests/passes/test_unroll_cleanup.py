@@ -1,0 +1,93 @@
+"""``unroll``'s remainder handling on the cases mutation testing found untested
+(bench/MUTATION.md): ``remainder=pad`` on several loops at once, an ``unrolled-cleanup``
+remainder of two iterations, and when `own_cleanup` leaves a loop to upstream's unroller (a
+loop that never runs, a trip count the factor divides though it may be negative)."""
+from __future__ import annotations
+
+from mlir import ir
+
+from unrollkit.codegen.pipeline import Pipeline
+from unrollkit.ir.ir_utils import affine_loops, constant_trip_count, step_of
+from unrollkit.passes.unroll import own_cleanup
+
+from differential import check_against_reference, kernel_from, loops_named, lowered_module
+
+TWO_LOOPS = kernel_from('''
+    def two(x: uk.f64["P"], y: uk.f64["P"], z: uk.f64["P"], w: uk.f64["N"]):
+        for i in range(N):
+            y[i] = x[i] * 2.0
+        for j in range(N):
+            z[j] = x[j] + 1.0
+    ''')
+
+
+def test_unroll_pad_unrolls_every_selected_loop():
+    """remainder=pad over both loops (every loop selected): each padded to 12 iterations (the
+    arrays hold 12) and unrolled by 4 (step 4), not only the first. (No run: pad computes the
+    two padded iterations too, by design, where the interpreter does not.)"""
+    ctx, module = lowered_module(TWO_LOOPS, {"N": 10, "P": 12})
+    with ctx, ir.Location.unknown():
+        Pipeline.parse("unroll{factor=4,remainder=pad}").run(module)
+        assert sorted(step_of(op) for op in affine_loops(module)) == [4, 4]
+
+
+def test_unrolled_cleanup_of_two_iterations_leaves_no_loop():
+    """N = 6, factor 4: the main loop runs once (so it is unrolled away too) and the two-trip
+    remainder is unrolled fully: no loop is left for i."""
+    k = kernel_from('''
+        def six(x: uk.f64["N"], y: uk.f64["N"]):
+            for i in range(N):
+                y[i] = x[i] * 2.0
+        ''')
+    ctx, module = lowered_module(k, {"N": 10})
+    with ctx, ir.Location.unknown():
+        Pipeline.parse("unroll{loop=i,factor=4,remainder=unrolled-cleanup}").run(module)
+        loops = affine_loops(module)
+        assert [(step_of(op), constant_trip_count(op)) for op in loops] == [(4, 2)]
+        stores = [op for op in module.body.operations[0].regions[0].blocks[0].operations
+                  if op.name == "affine.store"]
+        assert len(stores) == 2  # the remainder's two iterations, straight-line
+    check_against_reference(k, {"N": 10}, "unroll{loop=i,factor=4,remainder=unrolled-cleanup}")
+
+
+def _loop(text: str):
+    ctx = ir.Context()
+    with ctx:
+        module = ir.Module.parse(text)
+    return ctx, module, affine_loops(module)
+
+
+def test_own_cleanup_leaves_a_loop_that_never_runs_to_upstream():
+    ctx, module, (i, j) = _loop('''
+        func.func @f(%a: memref<8xf32>) {
+          affine.for %i = 0 to 8 {
+            affine.for %j = affine_map<(d0) -> (d0 + 9)>(%i) to 8 {
+              %v = affine.load %a[%j - 9] : memref<8xf32>
+            }
+          }
+          return
+        }''')
+    with ctx:
+        assert own_cleanup(j, 2) == j and len(affine_loops(module)) == 2
+
+
+def test_own_cleanup_leaves_a_trip_count_the_factor_divides_to_upstream():
+    """j from 2·i to 16: 16 - 2·i iterations, negative for late i, but always even, so
+    upstream's cleanup for factor 2 starts at the upper bound: nothing to split off; for
+    factor 4 it is split (the loop and its clamped remainder)."""
+    text = '''
+        func.func @f(%a: memref<16xf32>) {
+          affine.for %i = 0 to 12 {
+            affine.for %j = affine_map<(d0) -> (d0 * 2)>(%i) to 16 {
+              %v = affine.load %a[%j] : memref<16xf32>
+            }
+          }
+          return
+        }'''
+    ctx, module, (i, j) = _loop(text)
+    with ctx:
+        assert own_cleanup(j, 2) == j and len(affine_loops(module)) == 2
+    ctx, module, (i, j) = _loop(text)
+    with ctx:
+        own_cleanup(j, 4)
+        assert len(affine_loops(module)) == 3
