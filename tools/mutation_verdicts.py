@@ -394,3 +394,11 @@ KILLED_BY_HAND.update({
     _UNR + "x__split_remainders__mutmut_42":
         "test_unroll_cleanup.py::test_unrolled_cleanup_of_two_iterations_leaves_no_loop",
 })
+EQUIVALENT.update({
+    _UNR + "x_own_cleanup__mutmut_13": "/ not %: as mutant 1, the peel that follows leaves such a loop alone",
+})
+KILLED_BY_HAND.update({
+    **{_UNR + f"x_own_cleanup__mutmut_{k}":
+       "test_unroll_cleanup.py::test_own_cleanup_refuses_an_unnamed_triangle_carrying_values_with_the_whole_reason"
+       for k in range(21, 31)},
+})

@@ -4,9 +4,11 @@ remainder of two iterations, and when `own_cleanup` leaves a loop to upstream's 
 loop that never runs, a trip count the factor divides though it may be negative)."""
 from __future__ import annotations
 
+import pytest
 from mlir import ir
 
 from unrollkit.codegen.pipeline import Pipeline
+from unrollkit.core.errors import TransformError
 from unrollkit.ir.ir_utils import affine_loops, constant_trip_count, step_of
 from unrollkit.passes.unroll import own_cleanup
 
@@ -91,3 +93,26 @@ def test_own_cleanup_leaves_a_trip_count_the_factor_divides_to_upstream():
     with ctx:
         own_cleanup(j, 4)
         assert len(affine_loops(module)) == 3
+
+
+def test_own_cleanup_refuses_an_unnamed_triangle_carrying_values_with_the_whole_reason():
+    ctx, module, (i, j) = _loop('''
+        func.func @f(%a: memref<9xf32>, %s: memref<9xf32>) {
+          %z = arith.constant 0.0 : f32
+          affine.for %i = 0 to 9 {
+            %r = affine.for %j = affine_map<(d0) -> (d0 + 1)>(%i) to 8 iter_args(%acc = %z) -> (f32) {
+              %v = affine.load %a[%j] : memref<9xf32>
+              %n = arith.addf %acc, %v : f32
+              affine.yield %n : f32
+            }
+            affine.store %r, %s[%i] : memref<9xf32>
+          }
+          return
+        }''')
+    with ctx, pytest.raises(TransformError) as exc:
+        own_cleanup(j, 2)
+    assert str(exc.value) == (
+        "cannot unroll loop '<unnamed>' by 2: it may run no iterations with its upper bound below its "
+        "lower bound (e.g. a triangular loop), where MLIR's cleanup loop would run iterations outside "
+        "it, and it carries values (iter_args), so its remainder cannot be split off instead; unroll "
+        "it before split-accumulators/vectorize")
