@@ -402,3 +402,15 @@ KILLED_BY_HAND.update({
        "test_unroll_cleanup.py::test_own_cleanup_refuses_an_unnamed_triangle_carrying_values_with_the_whole_reason"
        for k in range(21, 31)},
 })
+EQUIVALENT.update({
+    **{_UNR + f"x_own_cleanup__mutmut_{k}": "peel_loop's side None / default / another text: the back, as given"
+       for k in (34, 37, 38, 39)},
+})
+KILLED_BY_HAND.update({
+    **{_UNR + f"xǁUnrollǁapply__mutmut_{k}":
+       "test_unroll_cleanup.py::test_unroll_refuses_a_loop_bounded_by_min_with_the_whole_reason"
+       for k in (23, 24, 32, 33, 34, 35)},
+    _UNR + "x_own_cleanup__mutmut_40":
+        "test_unroll_cleanup.py::test_own_cleanup_leaves_a_trip_count_the_factor_divides_to_upstream "
+        "(an unnamed loop split: no name to give its remainder)",
+})

@@ -116,3 +116,18 @@ def test_own_cleanup_refuses_an_unnamed_triangle_carrying_values_with_the_whole_
         "lower bound (e.g. a triangular loop), where MLIR's cleanup loop would run iterations outside "
         "it, and it carries values (iter_args), so its remainder cannot be split off instead; unroll "
         "it before split-accumulators/vectorize")
+
+
+def test_unroll_refuses_a_loop_bounded_by_min_with_the_whole_reason():
+    ctx, module, loops = _loop('''
+        func.func @f(%a: memref<9xf32>) {
+          affine.for %i = 0 to min affine_map<() -> (8, 9)>() {
+            %v = affine.load %a[%i] : memref<9xf32>
+          }
+          return
+        }''')
+    with ctx, ir.Location.unknown(), pytest.raises(TransformError) as exc:
+        Pipeline.parse("unroll{factor=2}").run(module)
+    assert str(exc.value).endswith(
+        "cannot unroll loop '<unnamed>': its bounds use min()/max(), and MLIR's affine unroller only "
+        "handles single-expression bounds; unroll another loop, or fully unroll a constant-trip loop")
