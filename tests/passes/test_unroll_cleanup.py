@@ -9,8 +9,8 @@ from mlir import ir
 
 from unrollkit.codegen.pipeline import Pipeline
 from unrollkit.core.errors import TransformError
-from unrollkit.ir.ir_utils import affine_loops, constant_trip_count, step_of
-from unrollkit.passes.unroll import own_cleanup
+from unrollkit.ir.ir_utils import affine_loops, constant_trip_count, count_ops, step_of
+from unrollkit.passes.unroll import Unroll, own_cleanup
 
 from differential import check_against_reference, kernel_from, loops_named, lowered_module
 
@@ -131,3 +131,49 @@ def test_unroll_refuses_a_loop_bounded_by_min_with_the_whole_reason():
     assert str(exc.value).endswith(
         "cannot unroll loop '<unnamed>': its bounds use min()/max(), and MLIR's affine unroller only "
         "handles single-expression bounds; unroll another loop, or fully unroll a constant-trip loop")
+
+
+def _one_loop(trips: int):
+    return _loop(f'''
+        func.func @f(%a: memref<16xf32>) {{
+          affine.for %i = 0 to {trips} {{
+            %v = affine.load %a[%i] : memref<16xf32>
+            %w = arith.addf %v, %v : f32
+            affine.store %w, %a[%i] : memref<16xf32>
+          }}
+          return
+        }}''')
+
+
+@pytest.mark.parametrize("trips,factor,copies", [(10, 4, 4), (3, 8, 3), (1, 4, 1)])
+def test_unroll_code_size_budget_is_exact(monkeypatch, trips, factor, copies):
+    """The budget check counts the module plus (copies - 1) more loop bodies, copies being the
+    factor or the (smaller) trip count: at exactly that budget the unroll is done, one below it
+    is refused."""
+    ctx, module, (loop,) = _one_loop(trips)
+    with ctx:
+        total = count_ops(module.operation) + count_ops(loop) * (copies - 1)
+    for budget, ok in ((total, True), (total - 1, False)):
+        ctx, module, _ = _one_loop(trips)
+        monkeypatch.setenv("UNROLLKIT_MAX_OPS", str(budget))
+        with ctx, ir.Location.unknown():
+            if ok:
+                Unroll(factor=factor).apply(module)  # the pass's own estimate, not the pipeline's recount
+                assert len(affine_loops(module)) == {10: 2, 3: 0, 1: 1}[trips]  # main + cleanup, full, none
+            else:
+                with pytest.raises(TransformError, match=f"about {total:,} operations, over the code-size budget"):
+                    Unroll(factor=factor).apply(module)
+
+
+def test_full_unroll_of_a_loop_without_a_constant_trip_count_is_refused_with_the_whole_reason():
+    ctx, module, loops = _loop('''
+        func.func @f(%a: memref<16xf32>, %n: index) {
+          affine.for %i = 0 to %n {
+            %v = affine.load %a[%i] : memref<16xf32>
+          }
+          return
+        }''')
+    with ctx, ir.Location.unknown(), pytest.raises(TransformError) as exc:
+        Pipeline.parse("unroll{full=true}").run(module)
+    assert str(exc.value).endswith(
+        "cannot fully unroll loop '<unnamed>': its trip count is not a compile-time constant")
