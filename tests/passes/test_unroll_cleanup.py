@@ -145,8 +145,9 @@ def _one_loop(trips: int):
         }}''')
 
 
-@pytest.mark.parametrize("trips,factor,copies", [(10, 4, 4), (3, 8, 3), (1, 4, 1)])
-def test_unroll_code_size_budget_is_exact(monkeypatch, trips, factor, copies):
+@pytest.mark.parametrize("trips,factor,copies,full", [(10, 4, 4, False), (3, 8, 3, False), (1, 4, 1, False),
+                                                     (6, 2, 6, True)])
+def test_unroll_code_size_budget_is_exact(monkeypatch, trips, factor, copies, full):
     """The budget check counts the module plus (copies - 1) more loop bodies, copies being the
     factor or the (smaller) trip count: at exactly that budget the unroll is done, one below it
     is refused."""
@@ -158,11 +159,14 @@ def test_unroll_code_size_budget_is_exact(monkeypatch, trips, factor, copies):
         monkeypatch.setenv("UNROLLKIT_MAX_OPS", str(budget))
         with ctx, ir.Location.unknown():
             if ok:
-                Unroll(factor=factor).apply(module)  # the pass's own estimate, not the pipeline's recount
-                assert len(affine_loops(module)) == {10: 2, 3: 0, 1: 1}[trips]  # main + cleanup, full, none
+                Unroll(factor=factor, full=full).apply(module)  # the pass's estimate, not the pipeline's recount
+                assert len(affine_loops(module)) == {10: 2, 3: 0, 1: 1, 6: 0}[trips]  # main + cleanup, full, none
             else:
-                with pytest.raises(TransformError, match=f"about {total:,} operations, over the code-size budget"):
-                    Unroll(factor=factor).apply(module)
+                what = "full unroll" if full else f"unrolling by {factor}"
+                with pytest.raises(TransformError) as exc:
+                    Unroll(factor=factor, full=full).apply(module)
+                assert str(exc.value).startswith(f"{what} of loop '<unnamed>' would generate about {total:,} "
+                                                 f"operations, over the code-size budget of {budget:,};")
 
 
 def test_full_unroll_of_a_loop_without_a_constant_trip_count_is_refused_with_the_whole_reason():
