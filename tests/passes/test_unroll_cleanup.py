@@ -181,3 +181,14 @@ def test_full_unroll_of_a_loop_without_a_constant_trip_count_is_refused_with_the
         Pipeline.parse("unroll{full=true}").run(module)
     assert str(exc.value).endswith(
         "cannot fully unroll loop '<unnamed>': its trip count is not a compile-time constant")
+
+
+@pytest.mark.parametrize("trips,factor,loops", [(10, 2, [(2, 5)]), (2, 4, []), (6, 4, [(1, 2)])])
+def test_unroll_by_two_and_a_two_trip_loop_unrolled_fully(trips, factor, loops):
+    """A factor of 2 unrolls (step 2), a loop of 2 iterations under factor 4 is unrolled fully
+    (no loop left), and 6 by 4 leaves only the two-trip cleanup loop (the one-trip main loop is
+    unrolled away)."""
+    ctx, module, _ = _one_loop(trips)
+    with ctx, ir.Location.unknown():
+        Unroll(factor=factor).apply(module)
+        assert [(step_of(op), constant_trip_count(op)) for op in affine_loops(module)] == loops
