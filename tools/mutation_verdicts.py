@@ -425,3 +425,9 @@ KILLED_BY_HAND.update({
     **{_UNR + f"xǁUnrollǁapply__mutmut_{k}":
        "test_unroll_cleanup.py::test_unroll_by_two_and_a_two_trip_loop_unrolled_fully" for k in (107, 110, 111)},
 })
+KILLED_BY_HAND.update({
+    _UNR + "xǁUnrollǁapply__mutmut_108":
+        "test_unroll_cleanup.py::test_unroll_by_two_and_a_two_trip_loop_unrolled_fully (a loop of 0 trips)",
+    **{f"unrollkit.passes.peel.xǁPeelǁapply__mutmut_{k}": "test_unroll_cleanup.py::test_peel_code_size_budget_is_exact"
+       for k in (7, 11, 12, 17, 18, 19, 20, 21)},
+})

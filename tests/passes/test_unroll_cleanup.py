@@ -10,6 +10,7 @@ from mlir import ir
 from unrollkit.codegen.pipeline import Pipeline
 from unrollkit.core.errors import TransformError
 from unrollkit.ir.ir_utils import affine_loops, constant_trip_count, count_ops, step_of
+from unrollkit.passes.peel import Peel
 from unrollkit.passes.unroll import Unroll, own_cleanup
 
 from differential import check_against_reference, kernel_from, loops_named, lowered_module
@@ -183,7 +184,7 @@ def test_full_unroll_of_a_loop_without_a_constant_trip_count_is_refused_with_the
         "cannot fully unroll loop '<unnamed>': its trip count is not a compile-time constant")
 
 
-@pytest.mark.parametrize("trips,factor,loops", [(10, 2, [(2, 5)]), (2, 4, []), (6, 4, [(1, 2)])])
+@pytest.mark.parametrize("trips,factor,loops", [(10, 2, [(2, 5)]), (2, 4, []), (6, 4, [(1, 2)]), (0, 4, [(1, 0)])])
 def test_unroll_by_two_and_a_two_trip_loop_unrolled_fully(trips, factor, loops):
     """A factor of 2 unrolls (step 2), a loop of 2 iterations under factor 4 is unrolled fully
     (no loop left), and 6 by 4 leaves only the two-trip cleanup loop (the one-trip main loop is
@@ -192,3 +193,24 @@ def test_unroll_by_two_and_a_two_trip_loop_unrolled_fully(trips, factor, loops):
     with ctx, ir.Location.unknown():
         Unroll(factor=factor).apply(module)
         assert [(step_of(op), constant_trip_count(op)) for op in affine_loops(module)] == loops
+
+
+@pytest.mark.parametrize("loop", [""])
+def test_peel_code_size_budget_is_exact(monkeypatch, loop):
+    """peel's estimate: the module plus one more copy of each peeled loop; at exactly that budget
+    it peels, one below it refuses, naming the loop (or ``<innermost>`` when none is given)."""
+    ctx, module, (op,) = _one_loop(10)
+    with ctx:
+        total = count_ops(module.operation) + count_ops(op)
+    for budget, ok in ((total, True), (total - 1, False)):
+        ctx, module, _ = _one_loop(10)
+        monkeypatch.setenv("UNROLLKIT_MAX_OPS", str(budget))
+        with ctx, ir.Location.unknown():
+            if ok:
+                Peel(loop=loop, factor=4).apply(module)
+                assert [constant_trip_count(o) for o in affine_loops(module)] == [8, 2]
+            else:
+                with pytest.raises(TransformError) as exc:
+                    Peel(loop=loop, factor=4).apply(module)
+                assert str(exc.value).startswith(f"peeling of loop {loop or '<innermost>'!r} would generate about "
+                                                 f"{total:,} operations, over the code-size budget of {budget:,};")
