@@ -431,3 +431,16 @@ KILLED_BY_HAND.update({
     **{f"unrollkit.passes.peel.xǁPeelǁapply__mutmut_{k}": "test_unroll_cleanup.py::test_peel_code_size_budget_is_exact"
        for k in (7, 11, 12, 17, 18, 19, 20, 21)},
 })
+_PEEL = "unrollkit.passes.peel."
+EQUIVALENT.update({
+    **{_PEEL + f"x_peel_loop__mutmut_{k}": "the default side: every caller passes one (Peel.apply, unroll)"
+       for k in (1, 2)},
+    _PEEL + "x_peel_loop__mutmut_33":
+        "clamp 'XXXX' where the trip count is provably non-negative: split_loop clamps only on 'first' or "
+        "'second', so any other text is no clamp, as '' is",
+})
+KILLED_BY_HAND.update({
+    **{_PEEL + f"x_peel_loop__mutmut_{k}":
+       "test_unroll_cleanup.py::test_peel_refuses_an_unnamed_loop_carrying_values_by_its_placeholder_name"
+       for k in (6, 7)},
+})

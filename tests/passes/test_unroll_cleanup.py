@@ -10,7 +10,7 @@ from mlir import ir
 from unrollkit.codegen.pipeline import Pipeline
 from unrollkit.core.errors import TransformError
 from unrollkit.ir.ir_utils import affine_loops, constant_trip_count, count_ops, step_of
-from unrollkit.passes.peel import Peel
+from unrollkit.passes.peel import Peel, peel_loop
 from unrollkit.passes.unroll import Unroll, own_cleanup
 
 from differential import check_against_reference, kernel_from, loops_named, lowered_module
@@ -96,8 +96,7 @@ def test_own_cleanup_leaves_a_trip_count_the_factor_divides_to_upstream():
         assert len(affine_loops(module)) == 3
 
 
-def test_own_cleanup_refuses_an_unnamed_triangle_carrying_values_with_the_whole_reason():
-    ctx, module, (i, j) = _loop('''
+TRIANGLE_CARRYING_VALUES = '''
         func.func @f(%a: memref<9xf32>, %s: memref<9xf32>) {
           %z = arith.constant 0.0 : f32
           affine.for %i = 0 to 9 {
@@ -109,7 +108,11 @@ def test_own_cleanup_refuses_an_unnamed_triangle_carrying_values_with_the_whole_
             affine.store %r, %s[%i] : memref<9xf32>
           }
           return
-        }''')
+        }'''
+
+
+def test_own_cleanup_refuses_an_unnamed_triangle_carrying_values_with_the_whole_reason():
+    ctx, module, (i, j) = _loop(TRIANGLE_CARRYING_VALUES)
     with ctx, pytest.raises(TransformError) as exc:
         own_cleanup(j, 2)
     assert str(exc.value) == (
@@ -214,3 +217,10 @@ def test_peel_code_size_budget_is_exact(monkeypatch, loop):
                     Peel(loop=loop, factor=4).apply(module)
                 assert str(exc.value).startswith(f"peeling of loop {loop or '<innermost>'!r} would generate about "
                                                  f"{total:,} operations, over the code-size budget of {budget:,};")
+
+
+def test_peel_refuses_an_unnamed_loop_carrying_values_by_its_placeholder_name():
+    ctx, module, (i, j) = _loop(TRIANGLE_CARRYING_VALUES)
+    with ctx, pytest.raises(TransformError) as exc:
+        peel_loop(j, 2)
+    assert str(exc.value) == "cannot peel loop '<unnamed>': it carries values (iter_args)"
