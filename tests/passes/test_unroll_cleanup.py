@@ -10,6 +10,7 @@ from mlir import ir
 from unrollkit.codegen.pipeline import Pipeline
 from unrollkit.core.errors import TransformError
 from unrollkit.ir.ir_utils import affine_loops, constant_trip_count, count_ops, step_of
+from unrollkit.passes.pad import pad_loop
 from unrollkit.passes.peel import Peel, peel_loop
 from unrollkit.passes.unroll import Unroll, own_cleanup
 
@@ -224,3 +225,37 @@ def test_peel_refuses_an_unnamed_loop_carrying_values_by_its_placeholder_name():
     with ctx, pytest.raises(TransformError) as exc:
         peel_loop(j, 2)
     assert str(exc.value) == "cannot peel loop '<unnamed>': it carries values (iter_args)"
+
+
+def _pad_refusal(body: str, args: str) -> str:
+    ctx, module, loops = _loop(f"func.func @f({args}) {{\n{body}\n  return\n}}")
+    with ctx, pytest.raises(TransformError) as exc:
+        pad_loop(loops[-1], 4)
+    return str(exc.value)
+
+
+def test_pad_checks_loads_and_stores_each_and_the_low_end():
+    """Padding 6 iterations to 8: a load alone past its array (x of 6), a store alone past its
+    array (y of 6), and a reversed subscript 5 - i that the padding takes below 0 are each
+    refused; the same loop over arrays of 8 is padded."""
+    past = ("cannot pad loop '<unnamed>' from 6 to 8 iterations: {} would be accessed at index {} of "
+            "dimension 0, past its {} elements. unrollkit passes the caller's arrays unpadded (no runtime "
+            "padding), so `pad` needs arrays the caller allocated larger than the loop's range; use "
+            "remainder=cleanup or peel-back instead")
+    loop = ("affine.for %i = 0 to 6 {{ %v = affine.load %x[{}] : memref<{}xf32>\n"
+            " affine.store %v, %y[%i] : memref<{}xf32> }}")
+    assert _pad_refusal(loop.format("%i", 6, 8), "%x: memref<6xf32>, %y: memref<8xf32>") == past.format("%arg0", 7, 6)
+    assert _pad_refusal(loop.format("%i", 8, 6), "%x: memref<8xf32>, %y: memref<6xf32>") == past.format("%arg1", 7, 6)
+    assert "%arg0 would be accessed" in _pad_refusal(loop.format("5 - %i", 8, 8), "%x: memref<8xf32>, %y: memref<8xf32>")
+    ctx, module, (op,) = _loop("func.func @f(%x: memref<8xf32>, %y: memref<8xf32>) {\n"
+                               + loop.format("%i", 8, 8) + "\n  return\n}")
+    with ctx:
+        assert constant_trip_count(pad_loop(op, 4)) == 8
+
+
+def test_pad_needs_constant_bounds_even_with_a_constant_trip_count():
+    msg = _pad_refusal("affine.for %i = 0 to 2 {\n affine.for %j = affine_map<(d0) -> (d0)>(%i) to "
+                       "affine_map<(d0) -> (d0 + 6)>(%i) { %v = affine.load %x[%j] : memref<16xf32> } }",
+                       "%x: memref<16xf32>")
+    assert msg == ("cannot pad loop '<unnamed>': it needs constant bounds (its trip count decides how far "
+                   "the padding reaches)")
