@@ -15,6 +15,7 @@ Run it with the development venv's Python (it needs pytest, hypothesis and mutmu
 from __future__ import annotations
 
 import argparse
+import ast
 import io
 import os
 import re
@@ -172,6 +173,13 @@ def seeded(worktree: bool, only: str | None) -> int:
 # ---------------------------------------------------------------- mutmut
 
 
+#: the passes group's tests: the unit and differential tests of each pass's remainders, not all
+#: of tests/passes (a surviving mutant then costs seconds, not the whole folder)
+PASSES_TESTS = ["tests/passes/" + f + ".py" for f in (
+    "test_remainders", "test_peel_remainders", "test_unroll_remainders", "test_tile_remainders",
+    "test_split_accumulators", "test_tile", "test_unroll", "test_peel", "test_pad",
+    "test_triangular_unroll")] + ["tests/tuning/test_gemm_tiles.py", "tests/tuning/test_gemm_schedule.py",
+                                  "tests/codegen/test_macro_unroll.py"]
 #: the modules whose mistakes are silent, in groups: (modules to mutate, the tests that target
 #: them). Each group has its own staged copy (``<workdir>-<group>``) whose pyproject.toml gets a
 #: ``[tool.mutmut]`` section (mutmut only understands the src layout there): mutmut runs, per
@@ -183,14 +191,15 @@ GROUPS = {
                 "unrollkit/analysis/kernel_bounds.py", "unrollkit/analysis/ir_bounds.py"],
                ["tests/analysis/test_bounds_proof.py", "tests/test_bounds_end_to_end.py",
                 "tests/analysis/test_bounds_mutants.py", "tests/analysis/test_kernel_bounds.py"]),
-    "passes": (["passes/dependence.py", "passes/split_accumulators.py", "unrollkit/tuning/gemm_schedule.py",
+    # the exact dependence relations, the legality rules over them, and the passes' wrappers
+    "legality": (["unrollkit/analysis/dependence.py", "unrollkit/analysis/legality.py",
+                  "passes/dependence.py"],
+                 ["tests/analysis/test_legality_rules.py", "tests/analysis/test_dependence_model.py",
+                  "tests/passes/test_legality.py", "tests/passes/test_dependence_isl.py"]),
+    "passes": (["passes/split_accumulators.py", "unrollkit/tuning/gemm_schedule.py",
                 "passes/tile.py", "passes/unroll.py", "passes/peel.py", "passes/pad.py",
                 "unrollkit/codegen/macro_unroll.py"],
-               ["tests/passes/test_legality.py", "tests/passes/test_remainders.py", "tests/passes",
-                "tests/passes/test_passes_regressions.py", "tests/tuning/test_gemm_schedule.py",
-                "tests/passes/test_peel_remainders.py", "tests/passes/test_unroll_remainders.py",
-                "tests/passes/test_tile_remainders.py", "tests/tuning/test_gemm_tiles.py",
-                "tests/codegen/test_macro_unroll.py"]),
+               PASSES_TESTS),
     "cache_key": (["unrollkit/codegen/compiler.py", "unrollkit/core/cache.py", "unrollkit/core/code_hash.py"],
                   ["tests/codegen/test_cache_key.py", "tests/core/test_code_hash.py", "tests/core/test_cache.py",
                    "tests/core/test_safety_cache.py"]),
@@ -199,6 +208,7 @@ GROUPS = {
 #: carry the proof, remainder and key logic; see bench/MUTATION.md for what was not run)
 DEFAULT_GLOBS = {
     "bounds": ["unrollkit.*"],
+    "legality": ["unrollkit.*"],
     "passes": ["unrollkit.*"],
     "cache_key": ["unrollkit.codegen.compiler.x_cache_key*", "unrollkit.core.cache.x_make_key*",
                   "unrollkit.core.code_hash.*"],
@@ -264,6 +274,32 @@ def _checkout_source(module: str) -> bytes | None:
     return path.read_bytes() if path.exists() else None
 
 
+def _function_of(source: bytes | None, mutant: str) -> str | None:
+    """The AST (no positions) of the function a mutant of ``source`` mutates, or None.
+
+    mutmut names a mutant ``<module>.x_<function>__mutmut_<n>`` or
+    ``<module>.xǁ<class>ǁ<method>__mutmut_<n>`` and numbers the mutants of one function by
+    walking that function alone: an unchanged function has the same mutants under the same names."""
+    if source is None:
+        return None
+    where = re.sub(r"__mutmut_\d+$", "", mutant.split(".x", 1)[1])
+    path = where.strip("ǁ").split("ǁ") if where.startswith("ǁ") else [where[1:]]
+    body = ast.parse(source).body
+    for part in path:
+        node = next((n for n in body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+                     and n.name == part), None)
+        if node is None:
+            return None
+        body = node.body
+    return ast.dump(node, include_attributes=False)
+
+
+def _same_function(now: bytes | None, then: bytes | None, mutant: str) -> bool:
+    """Is the function ``mutant`` mutates the same in both sources (so are its mutants)?"""
+    a = _function_of(now, mutant)
+    return a is not None and a == _function_of(then, mutant)
+
+
 def results_modules(workdir: Path) -> set:
     """The modules a group folder's mutmut run mutated (empty if it never ran)."""
     meta = workdir / "mutants" / "src"
@@ -274,8 +310,9 @@ def results_modules(workdir: Path) -> set:
 def merged_results(workdirs: list, earlier: list) -> dict:
     """module → {status: [mutant names]} over the group folders ``workdirs``; a mutant they did
     not check takes its status from an ``earlier`` run's folder, but only when that run
-    mutated a byte-identical source file (its mutants then have the same names and texts): the
-    group folder's copy, or the checkout's when no group folder mutated the module."""
+    mutated a byte-identical source file, or one whose mutated function is unchanged (its
+    mutants then have the same names and texts): compared with the group folder's copy, or the
+    checkout's when no group folder mutated the module."""
     status = {}
     for wd in workdirs:
         if (wd / "mutants").exists():
@@ -285,7 +322,8 @@ def merged_results(workdirs: list, earlier: list) -> dict:
             module = name.split(".x")[0]
             here = next((wd for wd in workdirs if module in results_modules(wd)), None)
             now = _module_source(here, module) if here else _checkout_source(module)
-            if now != _module_source(old, module):
+            then = _module_source(old, module)
+            if now != then and not _same_function(now, then, name):
                 continue
             if status.get(name, "not checked") == "not checked" and (st != "not checked" or here is None):
                 status[name] = st

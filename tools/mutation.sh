@@ -16,7 +16,7 @@ EARLIER_ARGS=()
 if [ -n "${EARLIER:-}" ]; then EARLIER_ARGS=(--earlier "$EARLIER"); fi
 if [ $# -eq 0 ] && [ -z "${GROUP:-}" ]; then
     "$PYTHON" tools/mutation.py seeded
-    for g in bounds passes cache_key; do
+    for g in bounds legality passes cache_key; do
         "$PYTHON" tools/mutation.py mutmut --group "$g" --workdir "$WORKDIR" --max-children 1 || true
     done
 else

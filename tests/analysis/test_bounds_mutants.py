@@ -345,3 +345,34 @@ def test_transfers_differing_only_in_in_bounds_or_map_are_judged_each_on_its_own
     msg = refusal(bcast, args="%a: memref<4x8xf32>")
     assert msg is not None and "[7, 10] in dimension 1" in msg, msg
     assert refusal(bcast.split("\n    %s")[0], args="%a: memref<4x8xf32>") is None  # the broadcast alone
+
+
+# ---------------------------------------------------------------- prefetches, memrefs of vectors
+
+
+def test_affine_prefetch_one_past_the_end_is_refused():
+    """affine.prefetch has no result: its index is an access of one element all the same."""
+    msg = pair("affine.for %i = 0 to 8 { affine.prefetch %a[%i], read, locality<3>, data : memref<8xf32> }",
+               "affine.for %i = 0 to 8 { affine.prefetch %a[%i + 1], read, locality<3>, data : memref<8xf32> }")
+    assert "affine.prefetch of array 'a'" in msg and "[1, 8]" in msg
+
+
+@pytest.mark.parametrize("op", ["%v = affine.load %a[%i] : memref<8xvector<4xf32>>",
+                                "%v = memref.load %a[%i] : memref<8xvector<4xf32>>"])
+def test_a_memref_of_vectors_is_accessed_one_element_at_a_time(op):
+    """The loaded value is a vector<4xf32>, but it is one element of memref<8xvector<4xf32>>:
+    a[7] is the last one (not lanes 7..10 of the memref), a[8] is one past."""
+    last = f"affine.for %i = 0 to 8 {{ {op} }}"
+    msg = pair(last, last.replace("0 to 8", "1 to 9"), args="%a: memref<8xvector<4xf32>>")
+    assert "[1, 8]" in msg
+
+
+def test_a_transfer_broadcasting_to_more_dimensions_than_its_memref_is_refused_with_the_reason():
+    """Valid IR that `access_of` cannot read: a 1-D memref read into a 2-D vector through a
+    broadcast dimension. The proof refuses it, naming why (not an out-of-range claim)."""
+    body = ("%p = arith.constant 0.0 : f32\n affine.for %i = 0 to 8 {\n"
+            " %v = vector.transfer_read %a[%i], %p {permutation_map = affine_map<(d0) -> (0, d0)>, "
+            "in_bounds = [true, false]} : memref<8xf32>, vector<2x4xf32> }")
+    msg = refusal(body)
+    assert "cannot prove that vector.transfer_read stays in bounds: vector.transfer_read moves a " \
+           "2-d vector through a 1-d memref." in msg

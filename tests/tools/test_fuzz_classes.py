@@ -1,7 +1,7 @@
 """The fuzzer's classes, each run on fixed seeds: sibling loops carrying dependences, contraction
 nests, every GEMM remainder class, ``//``/``%`` subscripts in and out of bounds (out of bounds
 refused, never run), raw MLIR steps, large factors, libc and non-ASCII kernel names, calls from
-several threads while other signatures compile, and a tampered disk cache.
+several threads while other signatures compile, a tampered disk cache, and the C variants.
 
 The classes that could crash run in a child process (`unrollkit.tools.fuzz_scenarios.run_isolated`),
 so a crash is a failing test here. Every case is differential: the compiled result must equal the
@@ -9,13 +9,16 @@ reference interpreter's on every array.
 """
 from __future__ import annotations
 
+import ctypes
 import dataclasses
 
+import numpy as np
 import pytest
 
-from unrollkit.tools import fuzz_shapes
+from unrollkit.codegen import cvariants as cv
+from unrollkit.tools import fuzz_cvariants, fuzz_shapes
 from unrollkit.tools.fuzz import ODD_NAMES, Case, RandomChooser, gen_case, run_case
-from unrollkit.tools.fuzz_case import make_data, out_of_bounds
+from unrollkit.tools.fuzz_case import Mismatch, make_data, out_of_bounds
 from unrollkit.tools.fuzz_scenarios import TAMPERS
 
 
@@ -147,3 +150,46 @@ def test_an_index_scalar_case_in_the_threads_scenario():
            '        y[(i + N) // 4] = x[(i * 2 + 0) // 4] * 0.5 + y[i]\n')
     case = Case(src, "f64", (("N", 5),), "unroll-jam{loop=i,factor=1}", "llvm-auto", 8593, 64, "threads")
     assert run_case(case) in ("ok", "refused")
+
+
+# ---------------------------------------------------------------- C variants (kernels/c)
+
+@pytest.mark.needs_cc
+def test_c_variants_against_the_interpreter():
+    """Every C variant of every C kernel, at sizes around its factor and lanes, in a child
+    process, against the interpreter (with guard cells after the output)."""
+    cases = [fuzz_cvariants.gen_cvariant(RandomChooser(s), "gcc") for s in range(60)]
+    picked = {}
+    for c in cases:
+        picked.setdefault((c.variant, c.source.split("(")[0]), c)
+    assert {v for v, _ in picked} == set(cv.CVARIANTS) and {k for _, k in picked} == {
+        "def mac", "def dot", "def gemm"}
+    assert {n % 2 for c in cases for _, n in c.sizes} == {0, 1} and 0 in {dict(c.sizes)["N"] for c in cases}
+    chosen = sorted(picked.values(), key=lambda c: (c.variant, c.source))[:10]
+    assert set(_run_all(chosen)) == {"ok"}
+
+
+def test_c_variant_oracle_catches_a_wrong_result_and_a_write_past_the_end(monkeypatch):
+    """The C cases' oracle can fail: a result off by one element, or a write into the cell after
+    the output, is a Mismatch (a stand-in kernel; no compiler needed)."""
+    case = fuzz_cvariants.gen_cvariant(RandomChooser(1), "gcc")
+    case = dataclasses.replace(case, source=fuzz_cvariants.SOURCES["mac"].format(T="uk.f64"),
+                               dtype="f64", sizes=(("N", 9),))
+
+    def fake_build(how):
+        def kernel(a, b, c):
+            c += a * b
+            if how == "wrong":
+                c[-1] += 1.0
+            if how == "past":
+                base = c.__array_interface__["data"][0]
+                np.frombuffer((ctypes.c_double * (c.size + 1)).from_address(base), np.float64)[-1] = 0.0
+        return lambda *args: kernel
+    monkeypatch.setattr(cv, "build", fake_build("right"))
+    assert fuzz_cvariants.run_cvariant(case) == "ok"
+    monkeypatch.setattr(cv, "build", fake_build("wrong"))
+    with pytest.raises(Mismatch, match="differs from the interpreter"):
+        fuzz_cvariants.run_cvariant(case)
+    monkeypatch.setattr(cv, "build", fake_build("past"))
+    with pytest.raises(Mismatch, match="wrote past the end"):
+        fuzz_cvariants.run_cvariant(case)

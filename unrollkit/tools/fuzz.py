@@ -8,7 +8,9 @@ dependences across the outer loop (unroll-and-jam's hard case); contraction-like
 (gemm, gemv, transposed operands, any loop order); GEMM nests sized to hit every remainder
 class of the BLAS schedule; and ``//``/``%`` subscripts that may leave the array. Kernel names
 are sometimes libc symbols or non-ASCII identifiers; some cases run from several threads while
-other signatures compile, or read back a tampered disk cache (`unrollkit.tools.fuzz_scenarios`).
+other signatures compile, or read back a tampered disk cache (`unrollkit.tools.fuzz_scenarios`);
+and now and then, when a C compiler is installed, a C variant of kernels/c at sizes around its
+unroll factor and vector lanes (`unrollkit.tools.fuzz_cvariants`).
 
 Outcomes: "ok" (equal to the reference interpreter on every array), "refused" (a clear
 `TransformError`, or for a kernel with an access out of bounds — found here by enumerating its
@@ -26,7 +28,8 @@ from unrollkit.tools.fuzz_case import (BIG_FACTORS, DTYPES, FACTORS, JAM_REMAIND
                         REMAINDERS, SLOW_VARIANTS, STEP_TEMPLATES, VARIANTS, Case, Mismatch,
                         RandomChooser, check_result, choose_variant, compile_options, lit,
                         make_data, out_of_bounds, pipeline_steps, run_in_process)
-from unrollkit.tools import fuzz_scenarios, fuzz_shapes
+from unrollkit.codegen import cvariants as cv
+from unrollkit.tools import fuzz_cvariants, fuzz_scenarios, fuzz_shapes
 
 #: kernel shapes, weighted by repetition
 SHAPES = ("nest", "nest", "nest", "siblings", "contraction", "gemm", "divmod", "language", "types")
@@ -59,6 +62,9 @@ def gen_case(ch, isolated: bool = True) -> Case:
         if scenario == "tamper":
             scenario += ":" + ch.choice(fuzz_scenarios.TAMPERS)
         case = dataclasses.replace(case, scenario=scenario)
+    if isolated and ch.int(0, 14) == 0 and cv.compilers():
+        # a C variant of kernels/c instead (drawn last: the other draws stay as they were)
+        case = fuzz_cvariants.gen_cvariant(ch, ch.choice(sorted(cv.compilers())))
     return case
 
 

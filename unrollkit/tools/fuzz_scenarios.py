@@ -12,6 +12,8 @@ Scenarios (``Case.scenario``):
   LRU) while two others compile and run 34 other signatures of the same jitted kernel, more
   than its in-memory LRU keeps; then the handle runs once more and the kernel is called
   again, both results checked. Machine code must outlive every caller.
+* ``c:<compiler>``: a C variant of kernels/c built by that compiler
+  (`unrollkit.tools.fuzz_cvariants`).
 * ``tamper:<how>``: two signatures are compiled into a fresh disk cache, the entries are
   damaged (``TAMPERS``), and a new jitted kernel runs both again: each result must be right
   (a damaged entry rebuilt, an entry of another shape never taken for this one).
@@ -28,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from unrollkit.tools import fuzz_cvariants
 from unrollkit.tools.fuzz_case import (Case, Mismatch, check_result, compile_options, make_data, oracle_sizes,
                                        out_of_bounds, run_in_process)
 from unrollkit.core.errors import KernelSyntaxError, TransformError
@@ -65,7 +68,9 @@ def child_main(case_repr: str) -> None:
     """The child's side of `run_isolated` (prints one JSON line)."""
     case = eval(case_repr, {"Case": Case})  # our own repr of a frozen dataclass of literals
     try:
-        if case.scenario and not _runs_as_given(case):
+        if case.scenario.startswith("c:"):
+            outcome = fuzz_cvariants.run_cvariant(case)
+        elif case.scenario and not _runs_as_given(case):
             outcome = run_in_process(case)  # refused (`%`, out of bounds): nothing to share
         elif case.scenario == "threads":
             outcome = run_threads(case)
