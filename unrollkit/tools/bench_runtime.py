@@ -65,9 +65,11 @@ def _per_call(fn, seconds: float) -> tuple:
         n *= 4
 
 
-def paired(contenders: dict, rounds: int, seconds: float, seed: int = 0) -> dict:
+def paired(contenders: dict, rounds: int, seconds: float, seed: int = 0, settle: float = 0.0) -> dict:
     """Median seconds per call of each contender over ``rounds`` paired rounds, and the
-    per-round ratio of each to the first contender: {name: (median, ratio to the first)}."""
+    per-round ratio of each to the first contender: {name: (median, ratio to the first)}.
+    ``settle``: seconds slept (untimed) before each sample, so that threads a contender left
+    spinning (OpenBLAS's busy-wait after a call) do not take a core from the next one."""
     rng = random.Random(seed)
     names = list(contenders)
     for fn in contenders.values():  # warm-up: compile, caches, pages
@@ -79,6 +81,8 @@ def paired(contenders: dict, rounds: int, seconds: float, seed: int = 0) -> dict
         rng.shuffle(order)
         for n in order:
             fn, k = contenders[n], calls[n]
+            if settle:
+                time.sleep(settle)
             t0 = time.perf_counter()
             for _ in range(k):
                 fn()
@@ -195,7 +199,8 @@ def scaling(rounds: int, seconds: float, quick: bool = False) -> list:
         rows = paired({"unrollkit, 1 thread": lambda: one(*args),
                        f"unrollkit, {threads} threads": lambda: many(*args),
                        "numpy, 1 thread": numpy_with(1),
-                       f"numpy, default threads ({numpy_threads()})": numpy_with(None)}, rounds, seconds)
+                       f"numpy, default threads ({numpy_threads()})": numpy_with(None)}, rounds, seconds,
+                      settle=0.0 if quick else 0.2)
         blas_threads(None)
         out.append((name, rows, flops, threads))
     return out
