@@ -55,7 +55,6 @@ def carried_reductions(loop, what: str) -> list:
     for n, arg in enumerate(list(block.arguments)[1:]):
         value = yield_op.operands[n]
         red = value.owner if isinstance(value, ir.OpResult) else None
-        uses = [u.owner for u in arg.uses]
         why = _not_a_reduction(loop, arg, red, value)
         if why:
             raise TransformError(

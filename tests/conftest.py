@@ -15,10 +15,16 @@ import tempfile
 import pytest
 from hypothesis import HealthCheck, settings
 
+from unrollkit.runtime import dispatch
+
 #: working directory for Python subprocesses: never the repository root, where `python -m`
 #: and `python -c` would import the source tree's unrollkit/ (without its kernels/ and
 #: passes/, which only the installed package maps in) instead of the installed one
 OUTSIDE = tempfile.mkdtemp(prefix="unrollkit-test-cwd-")
+
+#: parallel calls need the native thread pool of the optional `_fastcall` extension (built at
+#: install; a platform without a C compiler runs every call on one thread, through the full checks)
+needs_pool = pytest.mark.skipif(dispatch.run_split is None, reason="the _fastcall extension is not built")
 
 # the shared helpers import by name from every folder, whatever pytest's import mode
 HERE = os.path.dirname(os.path.abspath(__file__))

@@ -1,7 +1,10 @@
 """PolyBench/C 4.2.1 linear-algebra/kernels: 2mm, 3mm, atax, bicg, doitgen, mvt.
 
 Each kernel is the C kernel's loop nest as written; the data generators follow each
-``init_array``; the references are numpy products.
+``init_array``; the references are numpy products. 2mm and 3mm also stand in
+`unrollkit.kernels.contractions` (``polybench_2mm``, ``polybench_3mm``) with the contraction
+benchmark's size names (M, N, K, ...); here they keep PolyBench's (NI, NJ, ...), which the
+registry's SMALL/MEDIUM datasets are keyed by.
 """
 import numpy as np
 
@@ -170,7 +173,7 @@ def doitgen_init(sz, dtype):
     return [a.astype(dtype) for a in (A, C4, np.zeros(np_))]
 
 
-def doitgen_ref(A, C4, sum):  # noqa: A002
+def doitgen_ref(A, C4, sum):  # noqa: A002 - the kernel's parameter name
     """A contracted with C4 over its last axis; sum holds the last row computed."""
     A, C4 = f64(A, C4)
     out = np.tensordot(A, C4, axes=(2, 0))

@@ -11,12 +11,11 @@ import numpy as np
 import pytest
 
 import unrollkit as uk
-from unrollkit.runtime import dispatch, parallel
+from unrollkit.runtime import parallel
 from unrollkit.kernels import dot, gemm, gemm_order, gemv, iir, jacobi1d, mac, prefix_sum
 
-from conftest import OUTSIDE
+from conftest import OUTSIDE, needs_pool
 
-needs_pool = pytest.mark.skipif(dispatch.run_split is None, reason="the _fastcall extension is not built")
 
 
 # ---------------------------------------------------------------- which loops split

@@ -16,9 +16,8 @@ from unrollkit.kernels import gemm, mac
 from unrollkit.runtime import dispatch, parallel
 from unrollkit.runtime.jit_kernel import JitKernel
 
-from conftest import OUTSIDE
+from conftest import OUTSIDE, needs_pool
 
-needs_pool = pytest.mark.skipif(dispatch.run_split is None, reason="the _fastcall extension is not built")
 
 
 def mac_args(n, seed=0, dtype=np.float64):
