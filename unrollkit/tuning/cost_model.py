@@ -49,6 +49,7 @@ from unrollkit.codegen.pipeline import Pipeline
 from unrollkit.tuning.variants import plan
 from unrollkit.passes.unroll_jam import UnrollJam
 from unrollkit.core.dtypes import BY_NAME
+from unrollkit.core.errors import UnrollkitError
 
 #: a candidate within this fraction of the best prediction ties with it; the smallest tying
 #: factor wins (less code, shorter remainder, no benefit lost)
@@ -408,12 +409,7 @@ def choose(kernel, signature, pipeline=None, policy=None, target: Target | None 
             r["why"] = "not leading (analytical prediction > {:.1f}× the best)".format(LEAD)
     machine_check.check_all(kernel, signature, prof, checked, t, pipeline, policy, settled=settled)
     jam_remainders(rows, prof)
-    win = pick(rows)
-    if win is None:
-        # every candidate failed to compile or was rejected: the rolled loop is the safe answer
-        base = next(r for r in rows if r["candidate"] == Candidate("affine", 1))
-        base.update(accepted=True, why=base["why"] + "; fallback: every candidate was rejected")
-        win = base
+    win, compiled = _proved_pick(kernel, signature, rows)
     unsure = [r for r in checked if not r["checked"]]
     near = [r for r in rows if r["accepted"] and r["cycles"] <= min(
         x["cycles"] for x in rows if x["accepted"]) * (1 + TIE)]
@@ -423,12 +419,30 @@ def choose(kernel, signature, pipeline=None, policy=None, target: Target | None 
               f"{sum(1 for r in checked if r['checked'] and not r['accepted'])} of "
               f"{sum(1 for r in checked if r['checked'])} checked rejected"
               + (f", {len(unsure)} left unchecked (they cannot be picked)" if unsure else ""))
-    plan = win.get("plan")
     for r in rows:
         r.pop("plan", None)
-    # machine code for the winner only (the check compiled every candidate to assembly)
-    compiled = compile_kernel(kernel, signature, plan) if keep and plan is not None else None
-    return Choice(win["candidate"], win["cycles"], reason, prof, rows, t, compiled)
+    return Choice(win["candidate"], win["cycles"], reason, prof, rows, t, compiled if keep else None)
+
+
+def _proved_pick(kernel, signature, rows: list) -> tuple:
+    """(winning row, its CompiledKernel or None): `pick`, then machine code for the winner only
+    (the check compiled every candidate to assembly, without the bounds proof: a candidate
+    that loses is never run). The winner's compile proves it; one the proof refuses is
+    rejected, saying why, and the pick is made again."""
+    while True:
+        win = pick(rows)
+        if win is None:
+            # every candidate failed to compile or was rejected: the rolled loop is the safe
+            # answer (its own compile, by the caller, proves it or names the refused access)
+            base = next(r for r in rows if r["candidate"] == Candidate("affine", 1))
+            base.update(accepted=True, why=base["why"] + "; fallback: every candidate was rejected")
+            return base, None
+        if win.get("plan") is None:
+            return win, None
+        try:
+            return win, compile_kernel(kernel, signature, win["plan"])
+        except UnrollkitError as exc:
+            win.update(accepted=False, why=f"does not compile: {exc}")
 
 
 def jam_remainders(rows: list, p: LoopProfile) -> None:

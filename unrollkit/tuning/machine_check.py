@@ -471,7 +471,9 @@ def _assemble(kernel, signature, rows: list, pipeline, policy) -> dict:
             if refused is not None:
                 raise refused
             plan = r["candidate"].plan(kernel, pipeline, policy)
-            ir_text = optimised_stages(kernel, signature, plan)[0]["llvm-opt"]
+            # unproved: its assembly is read, never run; `cost_model.choose` proves the
+            # winner (compiling it) and picks again if the proof refuses it
+            ir_text = optimised_stages(kernel, signature, plan, prove=False)[0]["llvm-opt"]
         except UnrollkitError as exc:
             r.update(accepted=False, why=f"does not compile: {exc}")
             continue
