@@ -178,7 +178,8 @@ def seeded(worktree: bool, only: str | None) -> int:
 PASSES_TESTS = ["tests/passes/" + f + ".py" for f in (
     "test_remainders", "test_peel_remainders", "test_unroll_remainders", "test_tile_remainders",
     "test_split_accumulators", "test_tile", "test_unroll", "test_peel", "test_pad",
-    "test_triangular_unroll")] + ["tests/tuning/test_gemm_tiles.py", "tests/tuning/test_gemm_schedule.py",
+    "test_triangular_unroll")] + ["tests/tuning/test_gemm_tiles.py", "tests/tuning/test_gemm_schedule_steps.py",
+                                  "tests/tuning/test_gemm_schedule.py",
                                   "tests/codegen/test_macro_unroll.py"]
 #: the modules whose mistakes are silent, in groups: (modules to mutate, the tests that target
 #: them). Each group has its own staged copy (``<workdir>-<group>``) whose pyproject.toml gets a
@@ -201,7 +202,8 @@ GROUPS = {
                 "unrollkit/codegen/macro_unroll.py"],
                PASSES_TESTS),
     "cache_key": (["unrollkit/codegen/compiler.py", "unrollkit/core/cache.py", "unrollkit/core/code_hash.py"],
-                  ["tests/codegen/test_cache_key.py", "tests/core/test_code_hash.py", "tests/core/test_cache.py",
+                  ["tests/codegen/test_cache_key.py", "tests/core/test_code_hash_fields.py",
+                   "tests/core/test_code_hash.py", "tests/core/test_cache.py",
                    "tests/core/test_safety_cache.py"]),
 }
 #: what `tools/mutation.sh` runs with no arguments: group → mutant-name globs (the functions that
