@@ -367,12 +367,35 @@ def check_by_hand(workdir: Path, group: str, names: list, tests: list) -> int:
 DETECTED = ("killed", "timeout", "suspicious", "segfault", "caught by type check")
 
 
+def _functions(source: bytes | None) -> set:
+    """mutmut's names (``x_f``, ``xǁCǁm``) of the functions and methods of ``source``."""
+    if source is None:
+        return set()
+    out = set()
+    for node in ast.parse(source).body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            out.add("x_" + node.name)
+        elif isinstance(node, ast.ClassDef):
+            out |= {f"xǁ{node.name}ǁ{m.name}" for m in node.body
+                    if isinstance(m, (ast.FunctionDef, ast.AsyncFunctionDef))}
+    return out
+
+
+def _unrun_functions(module: str, by: dict) -> int:
+    """How many functions of the checkout's ``module`` no folder has a result for (changed
+    since the run that checked them, or never run; a function mutmut finds nothing to mutate
+    in counts too)."""
+    seen = {re.sub(r"__mutmut_\d+$", "", n.split(".", module.count(".") + 1)[-1])
+            for st, names in by.items() if st != "not checked" for n in names}
+    return len(_functions(_checkout_source(module)) - seen)
+
+
 def report(workdir: Path, earlier: list) -> int:
     """Print the score table and the verdicts on the survivors (markdown, for bench/MUTATION.md)."""
     rows = merged_results([group_dir(workdir, g) for g in GROUPS], earlier)
     print("| module | mutants | checked | killed | survived | equivalent | not checked | score | "
-          "score w/o equivalents |")
-    print("|---|---|---|---|---|---|---|---|---|")
+          "score w/o equivalents | functions without a result |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     lists = {"equivalent": [], "by hand": [], "not reached": [], "survivor": []}
     for module, by in sorted(rows.items()):
         n = sum(len(v) for v in by.values())
@@ -393,7 +416,7 @@ def report(workdir: Path, earlier: list) -> int:
         net = checked - len(equivalent)
         score2 = f"{killed / net:.1%}" if net else "-"
         print(f"| {module} | {n} | {checked} | {killed} | {len(rest)} | {len(equivalent)} | {unchecked} | "
-              f"{score} | {score2} |")
+              f"{score} | {score2} | {_unrun_functions(module, by)} |")
     titles = {"equivalent": "Equivalent mutants (left out of the second score)",
               "by hand": "Survivors of a run killed by a test added after it (checked by hand)",
               "not reached": "Survivors on a defensive path no test input reaches (counted as survivors)",

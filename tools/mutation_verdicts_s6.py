@@ -7,6 +7,7 @@ _TAG_RENAMED = ("a kind's tag renamed (None, XX..XX, upper case): it sits at a f
                 "stream, and no other kind uses the new text there, so the digest separates the same values")
 _TAG_DROPPED = ("a kind's tag dropped: the kind's stream still starts with a token no other kind starts "
                 "with (a bare int, bytes or the value after it), so the digest separates the same values")
+_GS = "unrollkit.tuning.gemm_schedule."
 _MESSAGE = "the Unhashable message: function_digest catches it and returns None, nobody reads it"
 
 #: mutants that behave like the original for every digest the cache key takes (name → why)
@@ -42,9 +43,20 @@ EQUIVALENT = {
     **{_DIG + f"code__mutmut_{k}":
        "co_cellvars left out: a cell variable exists only for a nested function, whose code (a constant, "
        "hashed) names it in co_freevars" for k in (6, 16)},
+    # gemm_schedule
+    _GS + "xǁGemmScheduleǁpipeline__mutmut_59": "',pad=0' written for an unpadded B: 0 is pack's default, the "
+                                                   "parsed pipeline is the same",
+    _GS + "x_register_tile__mutmut_10": "> 257 not > 256 bits: vector widths are 128, 256 or 512",
+    **{_GS + f"x_register_tile__mutmut_{k}": "nv or mr from 0: a tile of 0 accumulators is below every FMA chain "
+       "count (≥ 1) and skipped" for k in (16, 22)},
+    _GS + "x_derive__mutmut_65": "N < nc_max not <=: at N == nc_max (a multiple of NR) _balanced returns N itself",
+    _GS + "x_derive__mutmut_84": ">= not > against LOOP_OVERHEAD: 2 / (body · ku) = 0.03 needs a body of 66.7 uops",
+    _GS + "x__balanced__mutmut_14": "size < cap not <=: size is a multiple of `multiple`, so at size == cap the "
+                                    "cap's largest multiple is size itself",
 }
 
 _FIELDS = "test_code_hash_fields.py::"
+_STEPS = "test_gemm_schedule_steps.py (checked with it and test_gemm_tiles.py)"
 #: survivors of this session's runs killed by a test added after the run: `check` run with the
 #: test's file alone (the test named is the one written for the mutant)
 KILLED_BY_HAND = {
@@ -70,7 +82,24 @@ KILLED_BY_HAND = {
        for k in (2, 3, 4, 7, 8, 9, 10, 12, 13, 14, 17, 18, 19, 20, 23)},
     **{_DIG + f"code__mutmut_{k}": _FIELDS + "test_free_variable_names_alone_are_in_the_digest" for k in (5, 15)},
     _CH + "x__global_names__mutmut_3": _FIELDS + "test_the_outer_code_s_globals_count_beside_a_nested_function_s",
+    **{_GS + f"xǁGemmScheduleǁdescribe__mutmut_{k}": _STEPS
+       for k in (4, 5, 7, 8, 9, 10, 11, 12, 13, 15, 16, 17, 18, 20, 21, 22, 23, 24, 25, 26, 27, 28)},
+    **{_GS + f"xǁGemmScheduleǁ_cache_blocks__mutmut_{k}": _STEPS for k in (5,)},
+    **{_GS + f"xǁGemmScheduleǁ_vector_steps__mutmut_{k}": _STEPS for k in (2, 3, 6, 7, 8, 9, 12, 21)},
+    **{_GS + f"xǁGemmScheduleǁpipeline__mutmut_{k}": _STEPS
+       for k in (6, 9, 38, 48, 50, 51, 53, 55, 56, 58, 64, 65, 66, 70, 71, 72, 81, 82)},
+    **{_GS + f"x_register_tile__mutmut_{k}": _STEPS
+       for k in (7, 18, 19, 24, 25, 59, 67, 69, 80, 81, 82, 83, 84, 85, 87, 88, 89)},
+    **{_GS + f"x_derive__mutmut_{k}": _STEPS for k in (9, 10, 14, 38, 39, 73, 79, 85, 86, 91, 101, 121, 145)},
+    **{_GS + f"xǁSchedulesǁdescribe__mutmut_{k}": _STEPS for k in (1, 2, 3, 4, 5, 6)},
+    **{_GS + f"xǁSchedulesǁpipeline__mutmut_{k}": _STEPS for k in (1, 2, 3, 4, 5)},
+    **{_GS + f"x_gemm_schedule__mutmut_{k}": _STEPS for k in (30, 34, 35)},
+    **{_GS + f"x_gemm_pipeline__mutmut_{k}": _STEPS for k in (1, 2, 3, 5, 6, 8, 9)},
+    **{_GS + f"x_gemm_plan__mutmut_{k}": _STEPS for k in (4, 7, 13, 19)},
 }
 
 #: survivors on a defensive path no test input reaches (counted as survivors)
-NOT_REACHED: dict = {}
+NOT_REACHED = {
+    _GS + "x_register_tile__mutmut_71": "> not >= against best · (1 - TIE): differs only for a tile scoring "
+                                        "exactly 0.99 of the best, which no size gives",
+}
