@@ -83,17 +83,17 @@ SEEDED = [
      "unrollkit/analysis/legality.py",
      "if rest < 0 or (rest == 0 and src.op != snk.op and _text_reversed(src, snk)):",
      "if rest < 0:",
-     ["tests/passes/test_legality.py", "tests/passes",
+     ["tests/analysis/test_legality_rules.py", "tests/passes/test_legality.py", "tests/passes",
       "tests/tools/test_fuzz_classes.py::test_sibling_loops_across_the_outer_loop"]),
     ("GEMM remainder widths: w >= 2 -> w > 2 (survivor 3)",
      "unrollkit/tuning/gemm_schedule.py", "while rem and w >= 2 and", "while rem and w > 2 and",
-     ["tests/passes/test_remainders.py", "tests/tuning/test_gemm_schedule.py",
-      "tests/tools/test_fuzz_classes.py::test_gemm_remainder_classes"]),
+     ["tests/passes/test_remainders.py", "tests/tuning/test_gemm_schedule.py", "tests/tuning/test_gemm_tiles.py",
+      "tests/tuning/test_gemm_schedule_steps.py", "tests/tools/test_fuzz_classes.py::test_gemm_remainder_classes"]),
     ("frontend bounds proof off by one: hi >= n -> hi > n (single kill)",
      "unrollkit/analysis/kernel_bounds.py", "if rng[0] < 0 or rng[1] >= n:",
      "if rng[0] < 0 or rng[1] > n:",
-     ["tests/passes/test_remainders.py", "tests/frontend/test_frontend_errors.py", "tests/runtime/test_arguments.py",
-      "tests/analysis/test_bounds_proof.py"]),
+     ["tests/analysis/test_kernel_bounds.py", "tests/passes/test_remainders.py", "tests/frontend/test_frontend_errors.py",
+      "tests/runtime/test_arguments.py", "tests/analysis/test_bounds_proof.py"]),
     ("transformed-IR bounds proof off by one: hi >= n -> hi > n (survivor 2)",
      "unrollkit/analysis/module_bounds.py", "if lo < 0 or hi >= n:", "if lo < 0 or hi > n:",
      ["tests/analysis/test_bounds_proof.py", "tests/test_bounds_end_to_end.py", "tests/analysis/test_bounds_mutants.py"]),
@@ -153,8 +153,8 @@ def seeded(worktree: bool, only: str | None) -> int:
         finally:
             path.write_text(original)
         assert path.read_text() == original
-        units = [t for t in failed if "test_legality" in t or "test_remainders" in t
-                 or "test_cache_key" in t or "test_bounds" in t]
+        units = [t for t in failed if "test_legality" in t or "test_remainders" in t or "test_gemm_" in t
+                 or "test_cache_key" in t or "test_bounds" in t or "test_kernel_bounds" in t]
         killed = len(failed) >= 2
         bad += not killed
         verdict = (f"KILLED by {len(failed)} tests ({len(units)} in the new guarantee tests)"
