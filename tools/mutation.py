@@ -196,7 +196,8 @@ GROUPS = {
     # the exact dependence relations, the legality rules over them, and the passes' wrappers
     "legality": (["unrollkit/analysis/dependence.py", "unrollkit/analysis/legality.py",
                   "passes/dependence.py"],
-                 ["tests/analysis/test_legality_rules.py", "tests/analysis/test_dependence_model.py",
+                 ["tests/analysis/test_legality_rules.py", "tests/analysis/test_legality_jam_siblings.py",
+                  "tests/analysis/test_dependence_model.py",
                   "tests/passes/test_legality.py", "tests/passes/test_dependence_isl.py"]),
     "passes": (["passes/split_accumulators.py", "unrollkit/tuning/gemm_schedule.py",
                 "passes/tile.py", "passes/unroll.py", "passes/peel.py", "passes/pad.py",
