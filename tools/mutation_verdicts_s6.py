@@ -2,6 +2,7 @@
 meaning they share; kept in their own file so that one stays under 500 lines)."""
 
 _CH = "unrollkit.core.code_hash."
+_MU = "unrollkit.codegen.macro_unroll."
 _DIG = _CH + "xǁ_Digestǁ"
 _TAG_RENAMED = ("a kind's tag renamed (None, XX..XX, upper case): it sits at a fixed place of its kind's "
                 "stream, and no other kind uses the new text there, so the digest separates the same values")
@@ -43,6 +44,10 @@ EQUIVALENT = {
     **{_DIG + f"code__mutmut_{k}":
        "co_cellvars left out: a cell variable exists only for a nested function, whose code (a constant, "
        "hashed) names it in co_freevars" for k in (6, 16)},
+    # macro_unroll
+    _MU + "x__split_reductions__mutmut_57": "an extra name for u = 0: the inits and copies only look up u ≥ 1",
+    **{_MU + f"x__split_reductions__mutmut_{k}": "the (hi - lo + step - 1) // step trip count for step 1 too: "
+       "the same number" for k in (83, 105)},
     # gemm_schedule
     _GS + "xǁGemmScheduleǁpipeline__mutmut_59": "',pad=0' written for an unpadded B: 0 is pack's default, the "
                                                    "parsed pipeline is the same",
@@ -57,7 +62,6 @@ EQUIVALENT = {
 
 _FIELDS = "test_code_hash_fields.py::"
 _STEPS = "test_gemm_schedule_steps.py (checked with it and test_gemm_tiles.py)"
-_MU = "unrollkit.codegen.macro_unroll."
 #: survivors of this session's runs killed by a test added after the run: `check` run with the
 #: test's file alone (the test named is the one written for the mutant)
 KILLED_BY_HAND = {
