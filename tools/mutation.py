@@ -177,10 +177,10 @@ def seeded(worktree: bool, only: str | None) -> int:
 #: the passes group's tests: the unit and differential tests of each pass's remainders, not all
 #: of tests/passes (a surviving mutant then costs seconds, not the whole folder)
 PASSES_TESTS = ["tests/passes/" + f + ".py" for f in (
-    "test_remainders", "test_peel_remainders", "test_unroll_remainders", "test_tile_remainders",
+    "test_remainders", "test_peel_remainders", "test_unroll_remainders", "test_tile_remainders", "test_tile_text",
     "test_split_accumulators", "test_tile", "test_unroll", "test_peel", "test_pad",
     "test_triangular_unroll")] + ["tests/tuning/test_gemm_tiles.py", "tests/tuning/test_gemm_schedule_steps.py",
-                                  "tests/tuning/test_gemm_schedule.py",
+                                  "tests/tuning/test_gemm_schedule.py", "tests/codegen/test_macro_unroll_edges.py",
                                   "tests/codegen/test_macro_unroll.py"]
 #: the modules whose mistakes are silent, in groups: (modules to mutate, the tests that target
 #: them). Each group has its own staged copy (``<workdir>-<group>``) whose pyproject.toml gets a

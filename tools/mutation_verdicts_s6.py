@@ -87,6 +87,10 @@ KILLED_BY_HAND = {
        for k in (2, 3, 4, 7, 8, 9, 10, 12, 13, 14, 17, 18, 19, 20, 23)},
     **{_DIG + f"code__mutmut_{k}": _FIELDS + "test_free_variable_names_alone_are_in_the_digest" for k in (5, 15)},
     _CH + "x__global_names__mutmut_3": _FIELDS + "test_the_outer_code_s_globals_count_beside_a_nested_function_s",
+    **{f"unrollkit.passes.tile.xǁTileǁ__post_init____mutmut_{k}":
+       "test_tile_text.py::test_fields_are_normalised_to_tuples_of_strings" for k in (7, 8, 17, 18)},
+    **{f"unrollkit.passes.tile.xǁTileǁfrom_text__mutmut_{k}": "test_tile_text.py (checked with the file)"
+       for k in (15, 16, 18, 26, 32, 33, 40, 42, 43, 45, 49, 50)},
     **{_MU + f"x__split_reductions__mutmut_{k}":
        "test_macro_unroll_edges.py::test_split_carried_from_a_nonzero_start_with_step_one" for k in range(107, 116)},
     **{_GS + f"xǁGemmScheduleǁdescribe__mutmut_{k}": _STEPS
