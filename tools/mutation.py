@@ -83,16 +83,18 @@ SEEDED = [
      "unrollkit/analysis/legality.py",
      "if rest < 0 or (rest == 0 and src.op != snk.op and _text_reversed(src, snk)):",
      "if rest < 0:",
-     ["tests/passes/test_legality.py", "tests/passes",
+     ["tests/analysis/test_legality_jam_siblings.py", "tests/analysis/test_legality_rules.py",
+      "tests/passes/test_legality.py", "tests/passes",
       "tests/tools/test_fuzz_classes.py::test_sibling_loops_across_the_outer_loop"]),
     ("GEMM remainder widths: w >= 2 -> w > 2 (survivor 3)",
      "unrollkit/tuning/gemm_schedule.py", "while rem and w >= 2 and", "while rem and w > 2 and",
-     ["tests/passes/test_remainders.py", "tests/tuning/test_gemm_schedule.py",
-      "tests/tools/test_fuzz_classes.py::test_gemm_remainder_classes"]),
+     ["tests/passes/test_remainders.py", "tests/tuning/test_gemm_schedule.py", "tests/tuning/test_gemm_tiles.py",
+      "tests/tuning/test_gemm_schedule_steps.py", "tests/tools/test_fuzz_classes.py::test_gemm_remainder_classes"]),
     ("frontend bounds proof off by one: hi >= n -> hi > n (single kill)",
      "unrollkit/analysis/kernel_bounds.py", "if rng[0] < 0 or rng[1] >= n:",
      "if rng[0] < 0 or rng[1] > n:",
-     ["tests/passes/test_remainders.py", "tests/frontend/test_frontend_errors.py", "tests/runtime/test_arguments.py",
+     ["tests/analysis/test_kernel_bounds.py", "tests/passes/test_remainders.py",
+      "tests/frontend/test_frontend_errors.py", "tests/runtime/test_arguments.py",
       "tests/analysis/test_bounds_proof.py"]),
     ("transformed-IR bounds proof off by one: hi >= n -> hi > n (survivor 2)",
      "unrollkit/analysis/module_bounds.py", "if lo < 0 or hi >= n:", "if lo < 0 or hi > n:",
@@ -153,8 +155,8 @@ def seeded(worktree: bool, only: str | None) -> int:
         finally:
             path.write_text(original)
         assert path.read_text() == original
-        units = [t for t in failed if "test_legality" in t or "test_remainders" in t
-                 or "test_cache_key" in t or "test_bounds" in t]
+        units = [t for t in failed if "test_legality" in t or "test_remainders" in t or "test_gemm_" in t
+                 or "test_cache_key" in t or "test_bounds" in t or "test_kernel_bounds" in t]
         killed = len(failed) >= 2
         bad += not killed
         verdict = (f"KILLED by {len(failed)} tests ({len(units)} in the new guarantee tests)"
@@ -176,9 +178,10 @@ def seeded(worktree: bool, only: str | None) -> int:
 #: the passes group's tests: the unit and differential tests of each pass's remainders, not all
 #: of tests/passes (a surviving mutant then costs seconds, not the whole folder)
 PASSES_TESTS = ["tests/passes/" + f + ".py" for f in (
-    "test_remainders", "test_peel_remainders", "test_unroll_remainders", "test_tile_remainders",
+    "test_remainders", "test_peel_remainders", "test_unroll_remainders", "test_tile_remainders", "test_tile_text",
     "test_split_accumulators", "test_tile", "test_unroll", "test_peel", "test_pad",
-    "test_triangular_unroll")] + ["tests/tuning/test_gemm_tiles.py", "tests/tuning/test_gemm_schedule.py",
+    "test_triangular_unroll")] + ["tests/tuning/test_gemm_tiles.py", "tests/tuning/test_gemm_schedule_steps.py",
+                                  "tests/tuning/test_gemm_schedule.py", "tests/codegen/test_macro_unroll_edges.py",
                                   "tests/codegen/test_macro_unroll.py"]
 #: the modules whose mistakes are silent, in groups: (modules to mutate, the tests that target
 #: them). Each group has its own staged copy (``<workdir>-<group>``) whose pyproject.toml gets a
@@ -194,14 +197,16 @@ GROUPS = {
     # the exact dependence relations, the legality rules over them, and the passes' wrappers
     "legality": (["unrollkit/analysis/dependence.py", "unrollkit/analysis/legality.py",
                   "passes/dependence.py"],
-                 ["tests/analysis/test_legality_rules.py", "tests/analysis/test_dependence_model.py",
+                 ["tests/analysis/test_legality_rules.py", "tests/analysis/test_legality_jam_siblings.py",
+                  "tests/analysis/test_dependence_model.py",
                   "tests/passes/test_legality.py", "tests/passes/test_dependence_isl.py"]),
     "passes": (["passes/split_accumulators.py", "unrollkit/tuning/gemm_schedule.py",
                 "passes/tile.py", "passes/unroll.py", "passes/peel.py", "passes/pad.py",
                 "unrollkit/codegen/macro_unroll.py"],
                PASSES_TESTS),
     "cache_key": (["unrollkit/codegen/compiler.py", "unrollkit/core/cache.py", "unrollkit/core/code_hash.py"],
-                  ["tests/codegen/test_cache_key.py", "tests/core/test_code_hash.py", "tests/core/test_cache.py",
+                  ["tests/codegen/test_cache_key.py", "tests/core/test_code_hash_fields.py",
+                   "tests/core/test_code_hash.py", "tests/core/test_cache.py",
                    "tests/core/test_safety_cache.py"]),
 }
 #: what `tools/mutation.sh` runs with no arguments: group → mutant-name globs (the functions that
@@ -365,12 +370,35 @@ def check_by_hand(workdir: Path, group: str, names: list, tests: list) -> int:
 DETECTED = ("killed", "timeout", "suspicious", "segfault", "caught by type check")
 
 
+def _functions(source: bytes | None) -> set:
+    """mutmut's names (``x_f``, ``xǁCǁm``) of the functions and methods of ``source``."""
+    if source is None:
+        return set()
+    out = set()
+    for node in ast.parse(source).body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            out.add("x_" + node.name)
+        elif isinstance(node, ast.ClassDef):
+            out |= {f"xǁ{node.name}ǁ{m.name}" for m in node.body
+                    if isinstance(m, (ast.FunctionDef, ast.AsyncFunctionDef))}
+    return out
+
+
+def _unrun_functions(module: str, by: dict) -> int:
+    """How many functions of the checkout's ``module`` no folder has a result for (changed
+    since the run that checked them, or never run; a function mutmut finds nothing to mutate
+    in counts too)."""
+    seen = {re.sub(r"__mutmut_\d+$", "", n.split(".", module.count(".") + 1)[-1])
+            for st, names in by.items() if st != "not checked" for n in names}
+    return len(_functions(_checkout_source(module)) - seen)
+
+
 def report(workdir: Path, earlier: list) -> int:
     """Print the score table and the verdicts on the survivors (markdown, for bench/MUTATION.md)."""
     rows = merged_results([group_dir(workdir, g) for g in GROUPS], earlier)
     print("| module | mutants | checked | killed | survived | equivalent | not checked | score | "
-          "score w/o equivalents |")
-    print("|---|---|---|---|---|---|---|---|---|")
+          "score w/o equivalents | functions without a result |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     lists = {"equivalent": [], "by hand": [], "not reached": [], "survivor": []}
     for module, by in sorted(rows.items()):
         n = sum(len(v) for v in by.values())
@@ -391,7 +419,7 @@ def report(workdir: Path, earlier: list) -> int:
         net = checked - len(equivalent)
         score2 = f"{killed / net:.1%}" if net else "-"
         print(f"| {module} | {n} | {checked} | {killed} | {len(rest)} | {len(equivalent)} | {unchecked} | "
-              f"{score} | {score2} |")
+              f"{score} | {score2} | {_unrun_functions(module, by)} |")
     titles = {"equivalent": "Equivalent mutants (left out of the second score)",
               "by hand": "Survivors of a run killed by a test added after it (checked by hand)",
               "not reached": "Survivors on a defensive path no test input reaches (counted as survivors)",

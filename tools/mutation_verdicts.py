@@ -4,7 +4,10 @@
 ``KILLED_BY_HAND``: a survivor of a run made before the test that kills it; each was checked
 with ``tools/mutation.py check <mutant> --tests <file>`` (the test seen failing with the mutant).
 ``NOT_REACHED``: survivors on a defensive path no test input reaches; they count as survivors.
+Session 6's verdicts are in `mutation_verdicts_s6` (merged at the end).
 """
+# (run as a script's import: tools/ is on sys.path)
+import mutation_verdicts_s6 as _s6
 #: mutants that behave exactly like the original (mutmut's name → why), left out of the score
 EQUIVALENT = {
     "unrollkit.passes.dependence.x_check_permutation__mutmut_5":
@@ -456,3 +459,7 @@ KILLED_BY_HAND.update({
     **{_PAD + f"x_pad_loop__mutmut_{k}":
        "test_unroll_cleanup.py::test_pad_needs_constant_bounds_even_with_a_constant_trip_count" for k in (12, 18, 19)},
 })
+
+EQUIVALENT.update(_s6.EQUIVALENT)
+KILLED_BY_HAND.update(_s6.KILLED_BY_HAND)
+NOT_REACHED.update(_s6.NOT_REACHED)
