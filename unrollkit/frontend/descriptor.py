@@ -114,8 +114,11 @@ class Math:
 class Cast:
     """``uk.f32(x)`` and the other element types called on a value: a conversion (numpy's
     ``astype``; a float to an integer saturates, NaN gives 0: see `unrollkit.ir.casts`)."""
-    to: str  # an element type name (not T)
+    to: str  # an element type name; "T" converts to the type the call binds T to
     operand: "Expr"
+    #: for ``T(x)``: the first array parameter of type T, whose element type the call binds
+    #: (one T per call: `bind` refuses arrays of different dtypes), so ``T`` resolves to it
+    like: str | None = None
 
 
 #: the math functions a kernel may call, spelled ``uk.f``, ``math.f`` or ``numpy.f`` (``abs`` also bare)

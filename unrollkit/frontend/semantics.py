@@ -32,7 +32,7 @@ def value_type(e: d.Expr, ptypes: dict, ltypes: dict, loc: d.Loc) -> ElementType
         return None
     if isinstance(e, d.Cast):
         value_type(e.operand, ptypes, ltypes, loc)  # mixed types inside are an error too
-        return BY_NAME[e.to]
+        return cast_target(e, ptypes)
     if isinstance(e, d.Select):
         value_type(e.cond, ptypes, ltypes, loc)
         kids = (e.if_true, e.if_false)
@@ -57,10 +57,16 @@ def value_type(e: d.Expr, ptypes: dict, ltypes: dict, loc: d.Loc) -> ElementType
     return ty
 
 
+def cast_target(e: d.Cast, ptypes: dict) -> ElementType:
+    """The type ``uk.f32(x)`` converts to; for ``T(x)`` the type of the T array it names
+    (`d.Cast.like`): T itself before the call binds it."""
+    return ptypes[e.like] if e.like is not None else BY_NAME[e.to]
+
+
 def cast_source(e: d.Cast, ptypes: dict, ltypes: dict, loc: d.Loc) -> ElementType:
     """The type ``uk.f32(x)`` converts from: ``x``'s, or for an untyped ``x`` (literals and
     indices) the target type itself (``uk.i8(300)`` is a literal that does not fit)."""
-    return value_type(e.operand, ptypes, ltypes, loc) or BY_NAME[e.to]
+    return value_type(e.operand, ptypes, ltypes, loc) or cast_target(e, ptypes)
 
 
 def _walk_to_casts(e: d.Expr):

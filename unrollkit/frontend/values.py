@@ -65,13 +65,20 @@ class Conditions:
                         f"or 0.5, got '{ast.unparse(node)}'")
 
     def conversion(self, node, to, loops, locals_) -> d.Expr:
-        """``uk.f32(x)``: a call of element type ``to`` on one value (`unrollkit.ir.casts`)."""
+        """``uk.f32(x)``: a call of element type ``to`` on one value (`unrollkit.ir.casts`).
+        ``T(x)`` converts to the generic type: every T array of a call has one dtype (`bind`
+        refuses others), so T is one known type in each compile, PolyBench's
+        ``(DATA_TYPE)x``; it resolves through the first T array (`d.Cast.like`)."""
         if len(node.args) != 1 or node.keywords:
             self.fail(node, f"{ast.unparse(node.func)}() takes exactly one argument: the value to convert")
-        if to.is_generic:
-            self.fail(node, "T(...) is not a conversion: T is bound only at the call; convert "
-                            "to a named type such as uk.f32(x)")
-        return d.Cast(to.name, self.expr(node.args[0], loops, locals_))
+        like = None
+        if to.is_generic:  # C's (DATA_TYPE)x: T is one type per call, bound by its T arrays
+            like = next((p.name for p in self.arrays.values() if p.elem.is_generic), None)
+            if like is None:
+                self.fail(node, "T(x) converts to the type the call binds T to, but no array "
+                                "parameter has type T: annotate one as uk.T[...] or convert "
+                                "to a named type such as uk.f32(x)")
+        return d.Cast(to.name, self.expr(node.args[0], loops, locals_), like)
 
     def math_function(self, func):
         """The name in `d.MATH_FUNCTIONS` that ``func`` (uk.exp, math.exp, np.exp, exp imported
