@@ -133,6 +133,15 @@ class Pow:
 
 
 @dataclass(frozen=True)
+class PowValue:
+    """``base ** exponent`` for any other exponent (a value, or a literal that `Pow` does not
+    take): ``math.powf``, numpy's ``np.power`` of floats. The base is a float; an integer
+    exponent is converted to the base's type."""
+    base: "Expr"
+    exponent: "Expr"
+
+
+@dataclass(frozen=True)
 class Compare:
     """``lhs op rhs`` with op one of ``< <= > >= == !=``: a condition, not a value."""
     op: str
@@ -163,7 +172,7 @@ class Select:
 
 
 Expr = Union[Load, Const, Scalar, Index, Local, BinOp, Neg, Math, Pow, Compare, Logic, Not, Select,
-             Cast]
+             Cast, PowValue]
 #: expressions that are conditions (true/false), allowed only in ``if`` and ``... if c else ...``
 CONDITIONS = (Compare, Logic, Not)
 
@@ -370,6 +379,8 @@ def expr_children(e: Expr) -> tuple:
     """The direct subexpressions of ``e`` (none for a leaf)."""
     if isinstance(e, (BinOp, Compare, Logic)):
         return (e.lhs, e.rhs)
+    if isinstance(e, PowValue):
+        return (e.base, e.exponent)
     if isinstance(e, (Neg, Math, Not, Cast)):
         return (e.operand,)
     if isinstance(e, Pow):
@@ -391,6 +402,8 @@ def map_children(e: Expr, fn) -> Expr:
     """``e`` with ``fn`` applied to each of its direct subexpressions (leaves unchanged)."""
     if isinstance(e, (BinOp, Compare, Logic)):
         return replace(e, lhs=fn(e.lhs), rhs=fn(e.rhs))
+    if isinstance(e, PowValue):
+        return replace(e, base=fn(e.base), exponent=fn(e.exponent))
     if isinstance(e, (Neg, Math, Not, Cast)):
         return replace(e, operand=fn(e.operand))
     if isinstance(e, Pow):

@@ -426,7 +426,7 @@ class _Parser(Conditions):
             return d.BinOp(_BIN[type(node.op)], self.expr(node.left, loops, locals_),
                            self.expr(node.right, loops, locals_))
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Pow):
-            return d.Pow(self.expr(node.left, loops, locals_), self.exponent(node.right))
+            return self.power(node, loops, locals_)
         if isinstance(node, ast.IfExp):
             return d.Select(self.cond(node.test, loops, locals_), self.expr(node.body, loops, locals_),
                             self.expr(node.orelse, loops, locals_))

@@ -12,7 +12,7 @@ from unrollkit.analysis import kernel_bounds
 from unrollkit.frontend import descriptor as d
 from unrollkit.frontend import semantics
 from unrollkit.frontend.returns import returned, with_return_slot
-from unrollkit.frontend.semantics import cast_source, compare_type, variable_types
+from unrollkit.frontend.semantics import cast_source, compare_type, exponent_type, variable_types
 from unrollkit.frontend.signature import sizes_of
 from unrollkit.ir.casts import convert_value, wrap_int
 from unrollkit.runtime.bind import bind
@@ -121,6 +121,13 @@ class _Run:
             return cast(getattr(np, "absolute" if e.fn == "abs" else e.fn)(x))
         if isinstance(e, d.Pow):
             return self.power(self.expr(e.base, ty, ivs, locals_), e.exponent, cast)
+        if isinstance(e, d.PowValue):  # numpy's power of floats; the exponent converted first
+            et = exponent_type(e, ty, self.ptypes, self.ltypes, d.Loc("<kernel>", 0))
+            y = convert_value(self.expr(e.exponent, et, ivs, locals_), et, ty)
+            # as arrays: numpy's scalar power takes y == 0.5 as sqrt (sqrt(-inf) is NaN, C's
+            # pow(-inf, 0.5) is inf); with an array exponent it is C's pow
+            x = np.asarray([self.expr(e.base, ty, ivs, locals_)])
+            return cast(np.power(x, np.asarray([y]))[0])
         a = self.expr(e.lhs, ty, ivs, locals_)
         b = self.expr(e.rhs, ty, ivs, locals_)
         if e.op == "+":

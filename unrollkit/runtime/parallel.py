@@ -146,7 +146,7 @@ def _bounds(loop: d.Loop):
 #: operands that `d.walk_expr` visits (loads, and indices using the split variable, included)
 KNOWN_STATEMENTS = (d.Store, d.Let, d.Loop, d.If)
 KNOWN_EXPRESSIONS = (d.Load, d.Const, d.Scalar, d.Index, d.Local, d.BinOp, d.Neg, d.Math, d.Pow,
-                     d.Compare, d.Logic, d.Not, d.Select, d.Cast)
+                     d.Compare, d.Logic, d.Not, d.Select, d.Cast, d.PowValue)
 
 
 def _values(stmt):
