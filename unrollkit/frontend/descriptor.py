@@ -255,6 +255,17 @@ class Param:
 
 
 @dataclass(frozen=True)
+class LocalArray:
+    """``z = uk.zeros(N, T)``: an array of the kernel's own (`unrollkit.frontend.local_arrays`),
+    zeroed where it is declared (a fill loop nest in the body), its shape affine in the sizes."""
+    name: str
+    elem: ElementType
+    shape: tuple  # of Aff over sizes and index scalars
+    like: str | None = None  # for T: the first T array parameter, as `Cast.like`
+    loc: Loc = field(compare=False, default=Loc("<kernel>", 0))
+
+
+@dataclass(frozen=True)
 class Kernel:
     """A kernel descriptor. Decorate a function with ``@unrollkit.kernel`` to get one."""
     name: str
@@ -263,6 +274,8 @@ class Kernel:
     filename: str = field(default="<kernel>")
     lineno: int = field(default=0)
     source: str = field(default="", compare=False)
+    #: the kernel's local arrays (`LocalArray`), allocated per call, not parameters
+    local_arrays: tuple = ()
 
     # -- derived facts
     @property

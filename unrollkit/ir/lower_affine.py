@@ -15,7 +15,7 @@ which is how passes target loops (`passes.unroll` matches ``{uk.name = "k"}``).
 from __future__ import annotations
 
 from mlir import ir
-from mlir.dialects import affine, arith, func, math, scf
+from mlir.dialects import affine, arith, func, math, memref, scf
 
 from unrollkit.frontend import descriptor as d
 from unrollkit.core.dtypes import BY_NAME, SCALAR_ABI, ElementType
@@ -51,6 +51,9 @@ def lower(kernel: d.Kernel, sizes: dict, ptypes: dict, shapes: dict) -> ir.Modul
             for p in kernel.params:
                 if not p.is_array and scalar_abi(ptypes[p.name]) != ptypes[p.name]:
                     values[p.name] = convert(values[p.name], scalar_abi(ptypes[p.name]), ptypes[p.name])
+            for la in kernel.local_arrays:  # on the stack, zeroed by the body's fill nest
+                mt = ir.MemRefType.get(_memref_shape(shapes[la.name]), mlir_type(ptypes[la.name]))
+                values[la.name] = memref.AllocaOp(mt, [], []).result
         _Builder(kernel, sizes, ptypes, values).block(kernel.body, entry, [], {}, {})
         with ir.InsertionPoint(entry):
             func.ReturnOp([])

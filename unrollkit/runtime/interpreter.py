@@ -31,6 +31,9 @@ def interpret(kernel: d.Kernel, *args):
     for p in kernel.params:
         if not p.is_array:
             env[p.name] = ptypes[p.name].numpy.type(env[p.name])
+    for la in kernel.local_arrays:  # (the body's fill nest zeroes them, as the code does)
+        env[la.name] = np.full(sig.shape_map()[la.name], np.nan if ptypes[la.name].is_float else 7,
+                               ptypes[la.name].numpy)
     with np.errstate(all="ignore"):  # wrap-around and inf/nan behave like machine code
         _Run(kernel, env, ptypes, sizes).block(kernel.body, dict(sizes), {})
     # outputs that were copied (aliasing) are not the caller's arrays: copy results back
