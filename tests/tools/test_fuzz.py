@@ -47,6 +47,7 @@ def test_generated_kernels_cover_the_space():
     assert ", -1):" in sources and "N - m)" in sources  # backward loops, index scalars
     assert "uk.i8(w[i])" in sources or "uk.u8(w[i])" in sources  # conversions
     assert "acc += j" in sources or "acc += -(-(j))" in sources  # multi-acc's typing case
+    assert "uk.zeros(" in sources and "return total" in sources and "uk.unroll(range(" in sources
     assert "mlir{" in "".join(c.pipeline for c in cases)
     assert any(c.isolated() and not c.scenario for c in cases)  # libc or non-ASCII names
     assert {c.scenario.split(":")[0] for c in cases} >= {"", "threads", "tamper"}

@@ -193,3 +193,17 @@ def test_c_variant_oracle_catches_a_wrong_result_and_a_write_past_the_end(monkey
     monkeypatch.setattr(cv, "build", fake_build("past"))
     with pytest.raises(Mismatch, match="wrote past the end"):
         fuzz_cvariants.run_cvariant(case)
+
+
+def test_language_constructs_against_the_interpreter():
+    """Local arrays, uk.unroll/uk.range, log/ceil/exp/sqrt, x ** y by a value, T(j) and a
+    returned scalar (`unrollkit.tools.fuzz_language`), each differential."""
+    from unrollkit.tools.fuzz_language import gen_language_more
+    cases = [gen_language_more(RandomChooser(s)) for s in range(24)]
+    sources = "\n".join(c.source for c in cases)
+    for construct in ("uk.zeros(M + 1, uk.T)", "uk.unroll(range(3))", "uk.range(M, unroll=",
+                      "uk.range(N, unroll=", "range(N - 1, -1, -1)", "return total", "if x[i] > s:"):
+        assert construct in sources, construct
+    assert "**" in sources and "uk.T(j)" in sources and "uk.log(" in sources
+    cases = [c for c in cases if c.variant != "auto"][:14]
+    assert _run_all(cases).count("ok") >= 5

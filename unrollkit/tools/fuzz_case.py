@@ -164,6 +164,7 @@ def out_of_bounds(kernel, sizes: dict) -> str | None:
     """The first access of ``kernel`` outside its array at ``sizes``, found by walking every
     iteration (small sizes only), or None: the oracle for generated ``//`` subscripts."""
     shapes = {p.name: tuple(s if isinstance(s, int) else sizes[s] for s in p.shape) for p in kernel.arrays}
+    shapes |= {a.name: tuple(d.aff_eval(e, sizes) for e in a.shape) for a in kernel.local_arrays}
 
     def accesses(s):
         out = [(s.array, s.index)] if isinstance(s, d.Store) else []
