@@ -207,3 +207,17 @@ def test_language_constructs_against_the_interpreter():
     assert "**" in sources and "uk.T(j)" in sources and "uk.log(" in sources
     cases = [c for c in cases if c.variant != "auto"][:14]
     assert _run_all(cases).count("ok") >= 5
+
+
+def test_cases_call_by_keyword_on_odd_seeds():
+    """`call_by_name`: an even seed calls positionally, an odd one passes the trailing
+    arguments by name (every argument still reaches its parameter)."""
+    from unrollkit.tools.fuzz_case import call_by_name
+    case = gen_case(RandomChooser(3), isolated=False)
+    kernel, args = make_data(case)
+    seen = []
+    record = lambda *a, **kw: seen.append((len(a), sorted(kw)))  # noqa: E731
+    call_by_name(record, kernel, args, 4)
+    call_by_name(record, kernel, args, 2 * len(args) + 1)   # cut 0: everything by name
+    names = sorted(p.name for p in kernel.user_params)
+    assert not kernel.returns and seen == [(len(args), []), (0, names)]
