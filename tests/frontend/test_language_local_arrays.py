@@ -10,6 +10,7 @@ import unrollkit as uk
 from unrollkit import T, f64, i32
 from unrollkit.runtime.interpreter import interpret
 from unrollkit.frontend.local_arrays import MAX_LOCAL_BYTES
+from unrollkit.kernels.polybench import REGISTRY
 
 HERE = __file__
 
@@ -156,7 +157,6 @@ def test_sizes_known_only_at_the_call_are_checked_there():
 
 
 def test_a_local_array_is_not_a_parameter():
-    from unrollkit.kernels.polybench import REGISTRY
     durbin = REGISTRY["durbin"].kernel
     assert durbin.describe() == "durbin(r: T[N], y: T[N])"
     with pytest.raises(uk.ArgumentError, match="takes 2 arguments"):

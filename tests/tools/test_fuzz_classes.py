@@ -18,7 +18,8 @@ import pytest
 from unrollkit.codegen import cvariants as cv
 from unrollkit.tools import fuzz_cvariants, fuzz_shapes
 from unrollkit.tools.fuzz import ODD_NAMES, Case, RandomChooser, gen_case, run_case
-from unrollkit.tools.fuzz_case import Mismatch, make_data, out_of_bounds
+from unrollkit.tools.fuzz_case import Mismatch, call_by_name, make_data, out_of_bounds
+from unrollkit.tools.fuzz_language import gen_language_more
 from unrollkit.tools.fuzz_scenarios import TAMPERS
 
 
@@ -198,7 +199,6 @@ def test_c_variant_oracle_catches_a_wrong_result_and_a_write_past_the_end(monkey
 def test_language_constructs_against_the_interpreter():
     """Local arrays, uk.unroll/uk.range, log/ceil/exp/sqrt, x ** y by a value, T(j) and a
     returned scalar (`unrollkit.tools.fuzz_language`), each differential."""
-    from unrollkit.tools.fuzz_language import gen_language_more
     cases = [gen_language_more(RandomChooser(s)) for s in range(24)]
     sources = "\n".join(c.source for c in cases)
     for construct in ("uk.zeros(M + 1, uk.T)", "uk.unroll(range(3))", "uk.range(M, unroll=",
@@ -212,7 +212,6 @@ def test_language_constructs_against_the_interpreter():
 def test_cases_call_by_keyword_on_odd_seeds():
     """`call_by_name`: an even seed calls positionally, an odd one passes the trailing
     arguments by name (every argument still reaches its parameter)."""
-    from unrollkit.tools.fuzz_case import call_by_name
     case = gen_case(RandomChooser(3), isolated=False)
     kernel, args = make_data(case)
     seen = []
