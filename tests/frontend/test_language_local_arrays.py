@@ -1,8 +1,6 @@
 """Local arrays (issue 13: durbin's ``DATA_TYPE z[N]``): ``z = uk.zeros(shape, dtype)`` at the
 kernel's top level, a ``memref.alloca`` zeroed by a fill nest, proved in bounds like a
 parameter, the interpreter's results under unrolling, and every misuse refused at file:line."""
-import inspect
-
 import numpy as np
 import pytest
 
@@ -11,6 +9,7 @@ from unrollkit import T, f64, i32
 from unrollkit.runtime.interpreter import interpret
 from unrollkit.frontend.local_arrays import MAX_LOCAL_BYTES
 from unrollkit.kernels.polybench import REGISTRY
+from kernel_errors import refused_at
 
 HERE = __file__
 
@@ -79,20 +78,8 @@ def test_an_access_past_a_local_array_is_refused():
             uk.jit(past)(np.ones(n))
 
 
-def line_of(fn, marker):
-    lines, first = inspect.getsourcelines(fn)
-    return first + next(i for i, ln in enumerate(lines) if marker in ln)
-
-
 def refused(fn, message, call=None):
-    """Defining ``fn`` (and ``call(kernel)``) raises a KernelSyntaxError with ``message`` at
-    the line marked ``# MARK``."""
-    with pytest.raises(uk.KernelSyntaxError) as info:
-        k = uk.kernel(fn)
-        if call is not None:
-            call(k)
-    assert (info.value.filename, info.value.lineno) == (HERE, line_of(fn, "# MARK")), str(info.value)
-    assert message in str(info.value), str(info.value)
+    refused_at(fn, HERE, message, call)
 
 
 def test_local_array_misuse_names_the_line():

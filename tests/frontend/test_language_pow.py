@@ -2,7 +2,6 @@
 ``math.powf`` in the affine IR, expanded into exp/log polynomials before LLVM (no libm call,
 vectorised), numpy's ``np.power`` of floats in every special case, the interpreter's result,
 and integer bases refused with file:line (numpy raises on negative integer powers)."""
-import inspect
 import re
 
 import numpy as np
@@ -11,18 +10,13 @@ import pytest
 import unrollkit as uk
 from unrollkit import T, f32, f64, i32
 from unrollkit.runtime.interpreter import interpret
+from kernel_errors import refused_at
 
 HERE = __file__
 
 
 def expect_error(fn, marker, message, call):
-    """``call(kernel)`` raises a KernelSyntaxError with ``message`` at ``fn``'s ``marker`` line."""
-    with pytest.raises(uk.KernelSyntaxError) as info:
-        call(uk.kernel(fn))
-    lines, first = inspect.getsourcelines(fn)
-    line = first + next(i for i, ln in enumerate(lines) if marker in ln)
-    assert (info.value.filename, info.value.lineno) == (HERE, line), str(info.value)
-    assert message in str(info.value), str(info.value)
+    refused_at(fn, HERE, message, call, marker)
 
 
 @uk.kernel
