@@ -148,3 +148,10 @@ def test_a_local_array_is_not_a_parameter():
     assert durbin.describe() == "durbin(r: T[N], y: T[N])"
     with pytest.raises(uk.ArgumentError, match="takes 2 arguments"):
         uk.jit(durbin)(np.ones(3), np.ones(3), np.ones(3))
+
+
+def test_a_kernel_with_a_local_array_is_not_split_across_threads():
+    """Each row block would need its own z: parallel=True says why it does not split."""
+    r = np.linspace(0.1, 0.01, 64)
+    with pytest.raises(uk.ArgumentError, match=r"the kernel has a local array \(z\)"):
+        uk.jit(REGISTRY["durbin"].kernel, parallel=True)(r, np.zeros(64))
