@@ -64,7 +64,7 @@ KINDS = {"arith.addf": "add", "arith.addi": "add", "arith.mulf": "mul", "arith.m
          "arith.minsi": "minsi"}
 #: ``math`` operations that act lane by lane (a vector operand gives a vector result)
 MATH_ELEMENTWISE = ("math.exp", "math.log", "math.sqrt", "math.tanh", "math.absf", "math.absi",
-                    "math.floor", "math.ceil", "math.fma")
+                    "math.floor", "math.ceil", "math.fma", "math.powf")
 
 
 @register

@@ -17,7 +17,7 @@ from unrollkit.core.errors import (ArgumentError, CodeSizeError, CompileError, K
                                    TransformError, UnrollkitError)
 from unrollkit.frontend import abs, ceil, exp, floor, kernel, log, sqrt, tanh  # noqa: A004
 from unrollkit.frontend import range, unroll  # noqa: A004, F401 - uk.range, uk.unroll (not in __all__)
-from unrollkit.frontend import Size, sizes
+from unrollkit.frontend import Size, sizes, zeros
 
 #: public names whose module loads the compiler: imported on first use (PEP 562)
 _COMPILER = {"jit": "unrollkit.runtime.jit_kernel", "Pipeline": "unrollkit.codegen.pipeline",
@@ -26,7 +26,7 @@ _COMPILER = {"jit": "unrollkit.runtime.jit_kernel", "Pipeline": "unrollkit.codeg
 __all__ = ["kernel", "jit", "Pipeline", "LLVMPolicy", "T", "f16", "f32", "f64", "i8", "u8", "i16", "i32", "i64",
            "UnrollkitError", "ArgumentError", "KernelSyntaxError", "TransformError",
            "CodeSizeError", "CompileError", "exp", "log", "sqrt", "tanh", "abs", "floor", "ceil",
-           "Size", "sizes", "f16", "i8", "u8", "i16"]
+           "Size", "sizes", "zeros", "f16", "i8", "u8", "i16"]
 
 
 def __getattr__(name: str):

@@ -3,14 +3,12 @@
 The kernels are the C kernels as written: deriche's filter coefficients and its running
 values (``xm1``, ``ym1``, ...) are scalars (the coefficients computed in the kernel with
 ``uk.exp``; the backward sweeps are ``range(H - 1, -1, -1)`` loops); floyd-warshall's
-``a < b ? a : b`` is a conditional expression; nussinov's ``if`` statements are ``if``
+``a < b ? a : b`` is a conditional expression; deriche's ``pow(2.0, -alpha)`` is
+``2.0 ** -alpha`` (``math.powf``); nussinov's ``if`` statements are ``if``
 statements and its ``max_score`` is ``max``.
 
-One departure, because the language has no other spelling, and a note on types:
+A note on types:
 
-* deriche's ``b1 = pow(2, -alpha)``: ``**`` takes a literal exponent only
-  (unrollkit/frontend/values.py: ``exponent``), so ``b1 = exp(-alpha log 2)``, equal to
-  ``pow`` up to rounding (an ulp or two);
 * nussinov's ``table`` and floyd-warshall's ``path`` are ``int`` in C: here they take the
   generic element type, int32 as in C or f32/f64 (every value is a small integer, exact in
   each).
@@ -39,7 +37,7 @@ def deriche(alpha: T, imgIn: T[W, H], imgOut: T[W, H], y1: T[W, H], y2: T[W, H])
     a7 = a3
     a4 = -k * uk.exp(-2.0 * alpha)
     a8 = a4
-    b1 = uk.exp(-alpha * uk.log(2.0))  # C: pow(2.0, -alpha)
+    b1 = 2.0 ** -alpha  # C: pow(SCALAR_VAL(2.0), -alpha) (math.powf)
     b2 = -uk.exp(-2.0 * alpha)
     c1 = 1.0
     c2 = 1.0

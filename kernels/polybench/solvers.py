@@ -1,9 +1,8 @@
 """PolyBench/C 4.2.1 linear-algebra/solvers: cholesky, durbin, gramschmidt, lu, ludcmp, trisolv.
 
 Each kernel is the C kernel's loop nest as written, scalar temporaries (``w``, ``nrm``,
-``alpha``, ``beta``, ``sum``) as carried scalars. durbin's C kernel declares a local array
-``z[N]``; the kernel language has no local arrays, so ``z`` is a parameter here (a scratch
-array the kernel writes before reading, as PolyBench's ``tmp`` parameters elsewhere).
+``alpha``, ``beta``, ``sum``) as carried scalars; durbin's local array ``DATA_TYPE z[N]`` is
+``z = uk.zeros(N, T)`` (a kernel-local array, on the stack, per call).
 The references are written independently (numpy's factorizations and solves where they
 compute the same thing, a vectorised right-looking elimination for LU without pivoting).
 """
@@ -50,9 +49,9 @@ def cholesky_ref(A):
 
 
 @uk.kernel
-def durbin(r: T[N], y: T[N], z: T[N]):
-    """Levinson-Durbin recursion: y solves the Yule-Walker system of the autocorrelations r
-    (z: the C kernel's local array)."""
+def durbin(r: T[N], y: T[N]):
+    """Levinson-Durbin recursion: y solves the Yule-Walker system of the autocorrelations r."""
+    z = uk.zeros(N, T)
     y[0] = -r[0]
     beta = 1.0
     alpha = -r[0]
@@ -76,10 +75,10 @@ def durbin_init(s, dtype):
     other data: the values differ from C's.)"""
     n = s["N"]
     r = (n + 1 - np.arange(n)) / (n + 1) ** 2
-    return [r.astype(dtype), np.zeros(n, dtype), np.zeros(n, dtype)]
+    return [r.astype(dtype), np.zeros(n, dtype)]
 
 
-def durbin_ref(r, y, z):
+def durbin_ref(r, y):
     """The same recursion, each inner loop one numpy dot or vector update."""
     (r,) = f64(r)
     n = len(r)

@@ -4,10 +4,8 @@ The kernels are the C kernels as written; the time steps are an integer scalar p
 (``tsteps: uk.i32``, ``for t in range(tsteps)``: each value compiles once, see the README),
 except fdtd-2d's, whose count TMAX is the length of its ``_fict_`` array, as in C.
 
-adi is written in ``uk.f64`` (PolyBench's default DATA_TYPE, double) rather than the generic
-``T``: it computes ``DT = 1.0 / (DATA_TYPE) tsteps``, and the language converts an integer to
-a named type only (``uk.f64(tsteps)``); ``T(tsteps)`` is refused (unrollkit/frontend/values.py,
-``conversion``: "T(...) is not a conversion"). So adi runs on float64 arrays only.
+adi is generic like the others: its ``DT = 1.0 / (DATA_TYPE) tsteps`` is ``1.0 / T(tsteps)``,
+a conversion to the type the call binds T to (one per call), as C converts to DATA_TYPE.
 """
 import numpy as np
 
@@ -20,12 +18,12 @@ N, NX, NY, TMAX = uk.sizes("N NX NY TMAX")
 
 
 @uk.kernel
-def adi(tsteps: uk.i32, u: uk.f64[N, N], v: uk.f64[N, N], p: uk.f64[N, N], q: uk.f64[N, N]):
+def adi(tsteps: uk.i32, u: T[N, N], v: T[N, N], p: T[N, N], q: T[N, N]):
     """Alternating-direction implicit solver of a 2-D heat equation: a tridiagonal solve
     along the columns, then along the rows, per time step."""
-    DX = 1.0 / uk.f64(N)
-    DY = 1.0 / uk.f64(N)
-    DT = 1.0 / uk.f64(tsteps)
+    DX = 1.0 / T(N)
+    DY = 1.0 / T(N)
+    DT = 1.0 / T(tsteps)
     B1 = 2.0
     B2 = 1.0
     mul1 = B1 * DT / (DX * DX)
@@ -62,12 +60,11 @@ def adi(tsteps: uk.i32, u: uk.f64[N, N], v: uk.f64[N, N], p: uk.f64[N, N], q: uk
 
 
 def adi_init(s, dtype):
-    """adi's init_array: u[i, j] = (i + n - j) / n (v, p, q start at 0). Always float64
-    (the kernel's type), whatever ``dtype``."""
+    """adi's init_array: u[i, j] = (i + n - j) / n (v, p, q start at 0)."""
     n = s["N"]
     i, j = grid(n, n)
-    z = np.zeros((n, n))
-    return [int(s["TSTEPS"]), (i + n - j) / n, z.copy(), z.copy(), z.copy()]
+    z = np.zeros((n, n), dtype)
+    return [int(s["TSTEPS"]), ((i + n - j) / n).astype(dtype), z.copy(), z.copy(), z.copy()]
 
 
 def _thomas(lower, diag, upper, rhs, first, last):

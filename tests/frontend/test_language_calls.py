@@ -231,3 +231,21 @@ def test_sizes_misuse():
     with pytest.raises(uk.KernelSyntaxError, match="size 'UNUSED' is not a dimension of any array") as info:
         uk.kernel(not_a_dimension)
     assert info.value.lineno == inspect.getsourcelines(not_a_dimension)[1] + 1
+
+
+def test_jit_decorator_ir_is_the_factor_it_names(check_ir):
+    """``@uk.jit(factor=4)`` on a plain function: the kernel's loop unrolled by 4 (a cleanup
+    loop for 10 = 2 * 4 + 2), as uk.jit(uk.kernel(f), factor=4) gives."""
+    check_ir(scaled_sum.ir("transformed", np.arange(10.0), 2.0))
+    # CHECK: affine.for %{{.*}} = 0 to 8 step 4 iter_args
+    # CHECK-COUNT-4: affine.load
+    # CHECK: affine.for %{{.*}} = 8 to 10 iter_args
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_keyword_calls_match_the_interpreter(dtype):
+    """Positional, keyword and mixed calls of a jitted function all give the interpreter's
+    return value (keywords bind by parameter name before the usual checks)."""
+    x = (np.arange(11) % 5 - 2).astype(dtype)
+    want = interpret(scaled_sum.kernel, x, dtype(3))
+    assert scaled_sum(x, dtype(3)) == scaled_sum(x, scale=dtype(3)) == scaled_sum(scale=dtype(3), x=x) == want

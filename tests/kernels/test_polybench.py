@@ -13,7 +13,9 @@ Tolerances (u = unit roundoff: 1.1e-16 in f64, 6e-8 in f32):
 * solvers, whose error is amplified by the condition number: f64 1e-10, f32 2e-4 (lu,
   ludcmp, gramschmidt: observed 1e-13 and 4e-5 at MEDIUM); trisolv's L (PolyBench's data:
   off-diagonal entries as large as the diagonal, condition number 722 at N = 400) f32 1e-3
-  (observed 3e-4; cond * n * u = 1.7e-2 is the worst case).
+  (observed 3e-4; cond * n * u = 1.7e-2 is the worst case); adi, 2 tridiagonal sweeps of N
+  per time step, TSTEPS of them, f32 2e-4 (observed 7.3e-5 at MEDIUM; the same numpy
+  reference computed in float32 is 1.5e-5 off the float64 one).
 durbin and gramschmidt run on rescaled data (see their init functions): with PolyBench's own
 data their f32 results are rounding noise.
 """
@@ -26,10 +28,8 @@ from unrollkit.kernels.polybench import REGISTRY
 RTOL = {np.float64: 1e-12, np.float32: 5e-5, np.int32: 0}
 SOLVER_RTOL = {np.float64: 1e-10, np.float32: 2e-4}
 LOOSER = {"lu": SOLVER_RTOL, "ludcmp": SOLVER_RTOL, "gramschmidt": SOLVER_RTOL,
-          "durbin": SOLVER_RTOL, "cholesky": SOLVER_RTOL,
+          "durbin": SOLVER_RTOL, "cholesky": SOLVER_RTOL, "adi": SOLVER_RTOL,
           "trisolv": {np.float64: 1e-10, np.float32: 1e-3}}
-#: adi converts tsteps with uk.f64 (the language has no conversion to T): float64 only
-F64_ONLY = {"adi"}
 #: MEDIUM runs for all but seidel-2d, whose reference's row recurrence is a Python loop over
 #: every cell (16 million iterations at MEDIUM)
 NO_MEDIUM = {"seidel-2d"}
@@ -66,17 +66,16 @@ def run(name, size, dtype, perturb=False, **jit_options):
                 if isinstance(a, np.ndarray) else a for a in args]
     expected = reference(*args)
     uk.jit(kernel, **jit_options)(*args)
-    check(name, args, expected, np.float64 if name in F64_ONLY else dtype)
+    check(name, args, expected, dtype)
 
 
 def cases():
     for name in REGISTRY:
         yield name, "SMALL", np.float64
-        if name not in F64_ONLY:
-            yield name, "SMALL", np.float32
+        yield name, "SMALL", np.float32
         if name not in NO_MEDIUM:
             yield name, "MEDIUM", np.float64
-        if name not in NO_MEDIUM | F64_ONLY:
+        if name not in NO_MEDIUM:
             yield name, "MEDIUM", np.float32
         if name in INT_KERNELS:
             yield name, "SMALL", np.int32

@@ -47,6 +47,7 @@ def test_generated_kernels_cover_the_space():
     assert ", -1):" in sources and "N - m)" in sources  # backward loops, index scalars
     assert "uk.i8(w[i])" in sources or "uk.u8(w[i])" in sources  # conversions
     assert "acc += j" in sources or "acc += -(-(j))" in sources  # multi-acc's typing case
+    assert "uk.zeros(" in sources and "return total" in sources and "uk.unroll(range(" in sources
     assert "mlir{" in "".join(c.pipeline for c in cases)
     assert any(c.isolated() and not c.scenario for c in cases)  # libc or non-ASCII names
     assert {c.scenario.split(":")[0] for c in cases} >= {"", "threads", "tamper"}
@@ -58,9 +59,9 @@ def test_a_wrong_result_is_caught(monkeypatch):
     from unrollkit.tools.fuzz import Mismatch
     real_call = runtime.JitKernel.__call__
 
-    def corrupting(self, *args):
-        real_call(self, *args)
-        for a in args:
+    def corrupting(self, *args, **kwargs):  # (an odd data seed calls by keyword)
+        real_call(self, *args, **kwargs)
+        for a in args + tuple(kwargs.values()):
             if isinstance(a, np.ndarray) and a.size:
                 a.flat[0] += 1
     monkeypatch.setattr(runtime.JitKernel, "__call__", corrupting)

@@ -18,7 +18,8 @@ import pytest
 from unrollkit.codegen import cvariants as cv
 from unrollkit.tools import fuzz_cvariants, fuzz_shapes
 from unrollkit.tools.fuzz import ODD_NAMES, Case, RandomChooser, gen_case, run_case
-from unrollkit.tools.fuzz_case import Mismatch, make_data, out_of_bounds
+from unrollkit.tools.fuzz_case import Mismatch, call_by_name, make_data, out_of_bounds
+from unrollkit.tools.fuzz_language import gen_language_more
 from unrollkit.tools.fuzz_scenarios import TAMPERS
 
 
@@ -193,3 +194,29 @@ def test_c_variant_oracle_catches_a_wrong_result_and_a_write_past_the_end(monkey
     monkeypatch.setattr(cv, "build", fake_build("past"))
     with pytest.raises(Mismatch, match="wrote past the end"):
         fuzz_cvariants.run_cvariant(case)
+
+
+def test_language_constructs_against_the_interpreter():
+    """Local arrays, uk.unroll/uk.range, log/ceil/exp/sqrt, x ** y by a value, T(j) and a
+    returned scalar (`unrollkit.tools.fuzz_language`), each differential."""
+    cases = [gen_language_more(RandomChooser(s)) for s in range(24)]
+    sources = "\n".join(c.source for c in cases)
+    for construct in ("uk.zeros(M + 1, uk.T)", "uk.unroll(range(3))", "uk.range(M, unroll=",
+                      "uk.range(N, unroll=", "range(N - 1, -1, -1)", "return total", "if x[i] > s:"):
+        assert construct in sources, construct
+    assert "**" in sources and "uk.T(j)" in sources and "uk.log(" in sources
+    cases = [c for c in cases if c.variant != "auto"][:14]
+    assert _run_all(cases).count("ok") >= 5
+
+
+def test_cases_call_by_keyword_on_odd_seeds():
+    """`call_by_name`: an even seed calls positionally, an odd one passes the trailing
+    arguments by name (every argument still reaches its parameter)."""
+    case = gen_case(RandomChooser(3), isolated=False)
+    kernel, args = make_data(case)
+    seen = []
+    record = lambda *a, **kw: seen.append((len(a), sorted(kw)))  # noqa: E731
+    call_by_name(record, kernel, args, 4)
+    call_by_name(record, kernel, args, 2 * len(args) + 1)   # cut 0: everything by name
+    names = sorted(p.name for p in kernel.user_params)
+    assert not kernel.returns and seen == [(len(args), []), (0, names)]

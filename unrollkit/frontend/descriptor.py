@@ -114,8 +114,11 @@ class Math:
 class Cast:
     """``uk.f32(x)`` and the other element types called on a value: a conversion (numpy's
     ``astype``; a float to an integer saturates, NaN gives 0: see `unrollkit.ir.casts`)."""
-    to: str  # an element type name (not T)
+    to: str  # an element type name; "T" converts to the type the call binds T to
     operand: "Expr"
+    #: for ``T(x)``: the first array parameter of type T, whose element type the call binds
+    #: (one T per call: `bind` refuses arrays of different dtypes), so ``T`` resolves to it
+    like: str | None = None
 
 
 #: the math functions a kernel may call, spelled ``uk.f``, ``math.f`` or ``numpy.f`` (``abs`` also bare)
@@ -127,6 +130,15 @@ class Pow:
     """``base ** exponent`` for a literal exponent: an int (repeated products) or 0.5 (sqrt)."""
     base: "Expr"
     exponent: Union[int, float]
+
+
+@dataclass(frozen=True)
+class PowValue:
+    """``base ** exponent`` for any other exponent (a value, or a literal that `Pow` does not
+    take): ``math.powf``, numpy's ``np.power`` of floats. The base is a float; an integer
+    exponent is converted to the base's type."""
+    base: "Expr"
+    exponent: "Expr"
 
 
 @dataclass(frozen=True)
@@ -160,7 +172,7 @@ class Select:
 
 
 Expr = Union[Load, Const, Scalar, Index, Local, BinOp, Neg, Math, Pow, Compare, Logic, Not, Select,
-             Cast]
+             Cast, PowValue]
 #: expressions that are conditions (true/false), allowed only in ``if`` and ``... if c else ...``
 CONDITIONS = (Compare, Logic, Not)
 
@@ -243,6 +255,17 @@ class Param:
 
 
 @dataclass(frozen=True)
+class LocalArray:
+    """``z = uk.zeros(N, T)``: an array of the kernel's own (`unrollkit.frontend.local_arrays`),
+    zeroed where it is declared (a fill loop nest in the body), its shape affine in the sizes."""
+    name: str
+    elem: ElementType
+    shape: tuple  # of Aff over sizes and index scalars
+    like: str | None = None  # for T: the first T array parameter, as `Cast.like`
+    loc: Loc = field(compare=False, default=Loc("<kernel>", 0))
+
+
+@dataclass(frozen=True)
 class Kernel:
     """A kernel descriptor. Decorate a function with ``@unrollkit.kernel`` to get one."""
     name: str
@@ -251,6 +274,8 @@ class Kernel:
     filename: str = field(default="<kernel>")
     lineno: int = field(default=0)
     source: str = field(default="", compare=False)
+    #: the kernel's local arrays (`LocalArray`), allocated per call, not parameters
+    local_arrays: tuple = ()
 
     # -- derived facts
     @property
@@ -367,6 +392,8 @@ def expr_children(e: Expr) -> tuple:
     """The direct subexpressions of ``e`` (none for a leaf)."""
     if isinstance(e, (BinOp, Compare, Logic)):
         return (e.lhs, e.rhs)
+    if isinstance(e, PowValue):
+        return (e.base, e.exponent)
     if isinstance(e, (Neg, Math, Not, Cast)):
         return (e.operand,)
     if isinstance(e, Pow):
@@ -388,6 +415,8 @@ def map_children(e: Expr, fn) -> Expr:
     """``e`` with ``fn`` applied to each of its direct subexpressions (leaves unchanged)."""
     if isinstance(e, (BinOp, Compare, Logic)):
         return replace(e, lhs=fn(e.lhs), rhs=fn(e.rhs))
+    if isinstance(e, PowValue):
+        return replace(e, base=fn(e.base), exponent=fn(e.exponent))
     if isinstance(e, (Neg, Math, Not, Cast)):
         return replace(e, operand=fn(e.operand))
     if isinstance(e, Pow):

@@ -66,6 +66,14 @@ def range(*args, unroll: int = 1):  # noqa: A001 - the language's range with an 
     return _range(*args)
 
 
+# ---------------------------------------------------------------- local arrays
+def zeros(shape, dtype):
+    """``z = uk.zeros(N, T)`` at a kernel's top level declares a local array of zeros
+    (`unrollkit.frontend.local_arrays`). Outside a kernel it is ``np.zeros(shape, dtype)``
+    (``dtype`` an element type other than T)."""
+    return np.zeros(shape, dtype.numpy)
+
+
 # ---------------------------------------------------------------- size names linters can see
 class Size(str):
     """A size name (``"N"``) as a module-level object: ``uk.f32[N]`` is ``uk.f32["N"]``, and

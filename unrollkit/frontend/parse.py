@@ -21,6 +21,7 @@ from unrollkit.frontend.values import Conditions
 from unrollkit.frontend.semantics import value_type, variable_types
 from unrollkit.frontend import language
 from unrollkit.frontend.reverse_loops import reversed_loop
+from unrollkit.frontend.local_arrays import LocalArrays, check_top_level
 
 _AUG = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/"}
 #: the range of MLIR's ``index`` (64 bits here), which every subscript and bound is computed in
@@ -64,7 +65,7 @@ def parse_kernel(source: str, filename: str = "<kernel>", first_line: int = 1, e
     return _Parser(filename, first_line - 1, env or {}).function(funcs[0], name)
 
 
-class _Parser(Conditions):
+class _Parser(Conditions, LocalArrays):
     def __init__(self, filename: str, offset: int, env: dict):
         self.filename, self.offset, self.env = filename, offset, env
 
@@ -80,7 +81,7 @@ class _Parser(Conditions):
         a = fn.args
         if a.vararg or a.kwarg or a.kwonlyargs or a.posonlyargs or a.defaults:
             self.fail(fn, "kernel parameters must be plain positional parameters")
-        params, self.sizes = [], {}
+        params, self.sizes, self.local_arrays = [], {}, []
         for arg in a.args:
             params.append(self.param(arg))
         names = [p.name for p in params]
@@ -104,7 +105,8 @@ class _Parser(Conditions):
             stmts += (store,)
         if not any(isinstance(s, d.Store) for s in d.walk(stmts)):
             self.fail(fn, f"kernel {fn.name!r} stores to no array: it would compute nothing")
-        variable_types(stmts, {p.name: p.elem for p in params})  # a variable's type, or file:line
+        check_top_level(stmts, self.local_arrays)
+        variable_types(stmts, self.ptypes(params))  # a variable's type, or file:line
         for lp in (lp for lp in d.walk(stmts) if isinstance(lp, d.Loop) and lp.unroll):
             twins = [o for o in d.walk(stmts) if isinstance(o, d.Loop) and o.name == lp.name
                      and o.unroll != lp.unroll]
@@ -116,14 +118,18 @@ class _Parser(Conditions):
                           later.filename, later.lineno)
         return d.Kernel(name=name or fn.name, params=tuple(params), body=stmts,
                         filename=self.filename, lineno=self.offset + fn.lineno,
-                        source=ast.unparse(fn))
+                        source=ast.unparse(fn), local_arrays=tuple(self.local_arrays))
+
+    def ptypes(self, params) -> dict:
+        """{array or scalar name: element type} of the parameters and local arrays."""
+        return {**{p.name: p.elem for p in params}, **{a.name: a.elem for a in self.local_arrays}}
 
     def returned(self, ret: ast.Return, stmts, top, params):
         """``return value`` → (the hidden 1-element output parameter, the store into it)."""
         if ret.value is None:
             self.fail(ret, "a bare 'return': return a value (return acc) or nothing at all")
         value = self.expr(ret.value, (), top)
-        ptypes = {p.name: p.elem for p in params}
+        ptypes = self.ptypes(params)
         vtypes = variable_types(stmts, ptypes)
         ltypes = {s.name: vtypes[id(s)] for s in stmts if isinstance(s, d.Let)}
         ty = value_type(value, ptypes, ltypes, self.loc(ret))
@@ -194,6 +200,8 @@ class _Parser(Conditions):
         if isinstance(n, ast.Assign):
             if len(n.targets) != 1:
                 self.fail(n, "chained assignment (a = b = ...) is not supported")
+            if self.is_local_array(n):
+                return self.local_array(n, loops, locals_)
             t = n.targets[0]
             val = self.expr(n.value, loops, locals_)
             if isinstance(t, ast.Subscript):
@@ -426,7 +434,7 @@ class _Parser(Conditions):
             return d.BinOp(_BIN[type(node.op)], self.expr(node.left, loops, locals_),
                            self.expr(node.right, loops, locals_))
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Pow):
-            return d.Pow(self.expr(node.left, loops, locals_), self.exponent(node.right))
+            return self.power(node, loops, locals_)
         if isinstance(node, ast.IfExp):
             return d.Select(self.cond(node.test, loops, locals_), self.expr(node.body, loops, locals_),
                             self.expr(node.orelse, loops, locals_))

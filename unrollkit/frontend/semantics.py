@@ -32,7 +32,9 @@ def value_type(e: d.Expr, ptypes: dict, ltypes: dict, loc: d.Loc) -> ElementType
         return None
     if isinstance(e, d.Cast):
         value_type(e.operand, ptypes, ltypes, loc)  # mixed types inside are an error too
-        return BY_NAME[e.to]
+        return cast_target(e, ptypes)
+    if isinstance(e, d.PowValue):
+        return _pow_type(e, ptypes, ltypes, loc)
     if isinstance(e, d.Select):
         value_type(e.cond, ptypes, ltypes, loc)
         kids = (e.if_true, e.if_false)
@@ -57,17 +59,55 @@ def value_type(e: d.Expr, ptypes: dict, ltypes: dict, loc: d.Loc) -> ElementType
     return ty
 
 
+def _is_int(ty: ElementType | None) -> bool:
+    return ty is not None and not ty.is_float and not ty.is_generic
+
+
+#: why ``x ** y`` by a value takes float bases only
+INT_POW = ("an integer base takes an int literal exponent from 0 to 64 only (numpy raises on "
+           "an integer to a negative power, which compiled code cannot): convert the base, "
+           "e.g. uk.f64(x) ** y")
+
+
+def _pow_type(e: d.PowValue, ptypes: dict, ltypes: dict, loc: d.Loc) -> ElementType | None:
+    """The type of ``x ** y`` by a value: the base's, else a float exponent's (``2.0 **
+    alpha``); a float exponent of another type than the base is a mix; an int base an error."""
+    bt = value_type(e.base, ptypes, ltypes, loc)
+    et = value_type(e.exponent, ptypes, ltypes, loc)
+    if bt is not None and et is not None and not _is_int(et) and et != bt:
+        fail(loc, f"expression mixes element types {bt.name} and {et.name} in x ** y; "
+                  "unrollkit has no implicit conversions (an integer exponent is converted)")
+    ty = bt if bt is not None else et if not _is_int(et) else None
+    if _is_int(ty):
+        fail(loc, f"x ** y of an {ty.name} base: {INT_POW}")
+    return ty
+
+
+def exponent_type(e: d.PowValue, ty: ElementType, ptypes: dict, ltypes: dict, loc: d.Loc) -> ElementType:
+    """The type the exponent of ``x ** y`` (evaluated in ``ty``) is computed in before it is
+    converted to ``ty``: its own, or ``ty`` for literals and indices."""
+    return value_type(e.exponent, ptypes, ltypes, loc) or ty
+
+
+def cast_target(e: d.Cast, ptypes: dict) -> ElementType:
+    """The type ``uk.f32(x)`` converts to; for ``T(x)`` the type of the T array it names
+    (`d.Cast.like`): T itself before the call binds it."""
+    return ptypes[e.like] if e.like is not None else BY_NAME[e.to]
+
+
 def cast_source(e: d.Cast, ptypes: dict, ltypes: dict, loc: d.Loc) -> ElementType:
     """The type ``uk.f32(x)`` converts from: ``x``'s, or for an untyped ``x`` (literals and
     indices) the target type itself (``uk.i8(300)`` is a literal that does not fit)."""
-    return value_type(e.operand, ptypes, ltypes, loc) or BY_NAME[e.to]
+    return value_type(e.operand, ptypes, ltypes, loc) or cast_target(e, ptypes)
 
 
 def _walk_to_casts(e: d.Expr):
     """The nodes of ``e`` evaluated in its own type: not below a `d.Cast` (whose operand has
     the type it converts from)."""
     yield e
-    if not isinstance(e, d.Cast):
+    if isinstance(e, d.PowValue):  # the exponent is computed in its own type
+        yield from _walk_to_casts(e.base)
+    elif not isinstance(e, d.Cast):
         for c in d.expr_children(e):
             yield from _walk_to_casts(c)
 
@@ -81,6 +121,11 @@ def check_literals(e: d.Expr, ty: ElementType, loc: d.Loc, untyped: dict | None 
         if isinstance(x, d.Cast):
             src = cast_source(x, ptypes or {}, ltypes or {}, loc)
             check_literals(x.operand, src, loc, untyped, ptypes, ltypes)
+        if isinstance(x, d.PowValue):
+            if _is_int(ty):
+                fail(loc, f"x ** y in an {ty.name} expression: {INT_POW}")
+            et = exponent_type(x, ty, ptypes or {}, ltypes or {}, loc)
+            check_literals(x.exponent, et, loc, untyped, ptypes, ltypes)
         if isinstance(x, d.Const) and isinstance(x.value, float) and not ty.is_float:
             fail(loc, f"float literal {x.value!r} in an {ty.name} expression")
         if isinstance(x, d.Const) and d.literal_problem(x.value, ty):
@@ -112,6 +157,10 @@ def use_types(e: d.Expr, ty, ptypes: dict, ltypes: dict, loc: d.Loc):
         ty = value_type(d.BinOp("+", e.lhs, e.rhs), ptypes, ltypes, loc)
     elif isinstance(e, d.Cast):
         ty = value_type(e.operand, ptypes, ltypes, loc)  # an untyped operand: none to adopt
+    elif isinstance(e, d.PowValue):
+        yield from use_types(e.base, ty, ptypes, ltypes, loc)
+        yield from use_types(e.exponent, value_type(e.exponent, ptypes, ltypes, loc), ptypes, ltypes, loc)
+        return
     for c in d.expr_children(e):
         yield from use_types(c, ty, ptypes, ltypes, loc)
 

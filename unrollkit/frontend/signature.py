@@ -8,6 +8,7 @@ import dataclasses
 
 from unrollkit.core.dtypes import BY_NAME
 from unrollkit.core.errors import UnrollkitError
+from unrollkit.frontend.local_arrays import with_local_arrays
 from unrollkit.frontend.scalar_bounds import index_scalars
 
 #: the shape given to a size that `signature_at` is not told (``Pipeline.trace``, ``unrollkit opt``)
@@ -19,7 +20,8 @@ DEFAULT_SCALAR = 3
 @dataclasses.dataclass(frozen=True)
 class Signature:
     """What a compiled kernel is specialised on: each parameter's element type and shape, and
-    the value of each integer scalar used in a bound or subscript (`scalar_bounds`)."""
+    the value of each integer scalar used in a bound or subscript (`scalar_bounds`); then
+    the type and shape of each local array (`local_arrays.with_local_arrays`)."""
     types: tuple   # ((param, "f32"), ...)
     shapes: tuple  # ((param, (512, 300)), ...) for arrays
     values: tuple = ()  # ((param, 5), ...) for index scalars
@@ -29,7 +31,7 @@ class Signature:
         return {n: BY_NAME[t] for n, t in self.types}
 
     def shape_map(self) -> dict:
-        """{array parameter: shape tuple}."""
+        """{array parameter or local array: shape tuple}."""
         return dict(self.shapes)
 
 
@@ -62,4 +64,5 @@ def signature_at(kernel, sizes: dict, dtype: str = "f32") -> Signature:
         if not p.is_array:
             types.append((p.name, dtype if p.elem.is_generic else p.elem.name))
     values = tuple((n, int(sizes.get(n, DEFAULT_SCALAR))) for n in scalars)
-    return Signature(tuple(types), tuple(shapes), values)
+    sig = Signature(tuple(types), tuple(shapes), values)
+    return with_local_arrays(kernel, sig, sizes_of(kernel, sig))

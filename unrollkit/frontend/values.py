@@ -1,7 +1,7 @@
 """The frontend's conditions, exponents, math calls and conversions (mixed into `frontend._Parser`).
 
-Conditions are comparisons (chained ones too) joined by ``and``/``or``/``not``; the exponent
-of ``x ** n`` is a literal or global constant; a math call is ``uk.exp`` or its namesake in
+Conditions are comparisons (chained ones too) joined by ``and``/``or``/``not``; ``x ** n``
+by a small int literal is products, by any other exponent ``math.powf``; a math call is ``uk.exp`` or its namesake in
 ``math`` or ``numpy`` (`unrollkit.frontend.language`).
 """
 from __future__ import annotations
@@ -52,26 +52,34 @@ class Conditions:
         self.fail(node, f"'{ast.unparse(node)}' is not a condition: compare values with "
                         "< <= > >= == != (joined by and, or, not)")
 
-    def exponent(self, node):
-        """The literal exponent of ``x ** n`` (or a global or closure constant): an int of at
-        most `MAX_POW` in magnitude, or 0.5."""
+    def power(self, node: ast.BinOp, loops, locals_) -> d.Expr:
+        """``x ** y``: `d.Pow` for a literal (or global constant) int exponent of at most
+        `MAX_POW` in magnitude, or 0.5 (products, sqrt: exact for integers too); any other
+        exponent, a value or another literal, `d.PowValue` (``math.powf``, float bases)."""
+        base = self.expr(node.left, loops, locals_)
         try:
-            n = ast.literal_eval(node)
+            n = ast.literal_eval(node.right)
         except ValueError:  # a global or closure constant, like the other literals
-            n = self.env.get(node.id) if isinstance(node, ast.Name) else None
+            n = self.env.get(node.right.id) if isinstance(node.right, ast.Name) else None
         if type(n) is int and abs(n) <= MAX_POW or n == 0.5:
-            return n
-        self.fail(node, f"the exponent of ** must be an int literal from -{MAX_POW} to {MAX_POW} "
-                        f"or 0.5, got '{ast.unparse(node)}'")
+            return d.Pow(base, n)
+        return d.PowValue(base, self.expr(node.right, loops, locals_))
 
     def conversion(self, node, to, loops, locals_) -> d.Expr:
-        """``uk.f32(x)``: a call of element type ``to`` on one value (`unrollkit.ir.casts`)."""
+        """``uk.f32(x)``: a call of element type ``to`` on one value (`unrollkit.ir.casts`).
+        ``T(x)`` converts to the generic type: every T array of a call has one dtype (`bind`
+        refuses others), so T is one known type in each compile, PolyBench's
+        ``(DATA_TYPE)x``; it resolves through the first T array (`d.Cast.like`)."""
         if len(node.args) != 1 or node.keywords:
             self.fail(node, f"{ast.unparse(node.func)}() takes exactly one argument: the value to convert")
-        if to.is_generic:
-            self.fail(node, "T(...) is not a conversion: T is bound only at the call; convert "
-                            "to a named type such as uk.f32(x)")
-        return d.Cast(to.name, self.expr(node.args[0], loops, locals_))
+        like = None
+        if to.is_generic:  # C's (DATA_TYPE)x: T is one type per call, bound by its T arrays
+            like = next((p.name for p in self.arrays.values() if p.elem.is_generic), None)
+            if like is None:
+                self.fail(node, "T(x) converts to the type the call binds T to, but no array "
+                                "parameter has type T: annotate one as uk.T[...] or convert "
+                                "to a named type such as uk.f32(x)")
+        return d.Cast(to.name, self.expr(node.args[0], loops, locals_), like)
 
     def math_function(self, func):
         """The name in `d.MATH_FUNCTIONS` that ``func`` (uk.exp, math.exp, np.exp, exp imported

@@ -15,12 +15,12 @@ which is how passes target loops (`passes.unroll` matches ``{uk.name = "k"}``).
 from __future__ import annotations
 
 from mlir import ir
-from mlir.dialects import affine, arith, func, math, scf
+from mlir.dialects import affine, arith, func, math, memref, scf
 
 from unrollkit.frontend import descriptor as d
 from unrollkit.core.dtypes import BY_NAME, SCALAR_ABI, ElementType
 from unrollkit.frontend.conditions import affine_condition
-from unrollkit.frontend.semantics import cast_source, compare_type, variable_types
+from unrollkit.frontend.semantics import cast_source, compare_type, exponent_type, variable_types
 from unrollkit.ir.casts import convert, mlir_type
 
 LOOP_NAME_ATTR = "uk.name"
@@ -51,6 +51,9 @@ def lower(kernel: d.Kernel, sizes: dict, ptypes: dict, shapes: dict) -> ir.Modul
             for p in kernel.params:
                 if not p.is_array and scalar_abi(ptypes[p.name]) != ptypes[p.name]:
                     values[p.name] = convert(values[p.name], scalar_abi(ptypes[p.name]), ptypes[p.name])
+            for la in kernel.local_arrays:  # on the stack, zeroed by the body's fill nest
+                mt = ir.MemRefType.get(_memref_shape(shapes[la.name]), mlir_type(ptypes[la.name]))
+                values[la.name] = memref.AllocaOp(mt, [], []).result
         _Builder(kernel, sizes, ptypes, values).block(kernel.body, entry, [], {}, {})
         with ir.InsertionPoint(entry):
             func.ReturnOp([])
@@ -242,6 +245,10 @@ class _Builder:
             return math_op(e.fn, self.expr(e.operand, ty, ivs, locals_), ty)
         if isinstance(e, d.Pow):
             return power(self.expr(e.base, ty, ivs, locals_), e.exponent, ty)
+        if isinstance(e, d.PowValue):  # the exponent in its own type, converted (an int exactly)
+            et = exponent_type(e, ty, self.ptypes, self.ltypes, d.Loc("<kernel>", 0))
+            y = convert(self.expr(e.exponent, et, ivs, locals_), et, ty)
+            return powf(self.expr(e.base, ty, ivs, locals_), y, ty)
         a = self.expr(e.lhs, ty, ivs, locals_)
         b = self.expr(e.rhs, ty, ivs, locals_)
         if ty.is_float:
@@ -266,6 +273,15 @@ def math_op(fn: str, x, ty: ElementType):
     op = {"exp": math.ExpOp, "log": math.LogOp, "sqrt": math.SqrtOp, "tanh": math.TanhOp,
           "floor": math.FloorOp, "ceil": math.CeilOp}[fn]
     return op(x).result
+
+
+def powf(x, y, ty: ElementType):
+    """``math.powf(x, y)``; in f16 computed in f32 and rounded, as numpy computes it
+    (`unrollkit.ir.math_pow` expands it before LLVM)."""
+    if ty.name == "f16":
+        wide = BY_NAME["f32"]
+        return convert(powf(convert(x, ty, wide), convert(y, ty, wide), wide), wide, ty)
+    return math.PowFOp(x, y).result
 
 
 def power(x, n, ty: ElementType):

@@ -1,4 +1,5 @@
-"""``math.exp``, ``math.log`` and ``math.tanh`` as polynomials in ``arith``, before LLVM.
+"""``math.exp``, ``math.log`` and ``math.tanh`` as polynomials in ``arith``, before LLVM
+(and ``math.powf`` from them, `unrollkit.ir.math_pow`).
 
 LLVM lowers ``llvm.exp.v16f32`` to sixteen calls of the C library's scalar ``expf``: a
 vectorised loop of ``uk.exp`` ran one libm call per lane. MLIR's own polynomial
@@ -27,8 +28,10 @@ from mlir import ir
 from mlir.dialects import arith
 from mlir.dialects import math as mmath
 
+from unrollkit.ir.math_pow import pow_expansion
+
 #: the math ops rewritten here (others lower to LLVM intrinsics that are vector instructions)
-APPROXIMATED = ("math.exp", "math.log", "math.tanh")
+APPROXIMATED = ("math.exp", "math.log", "math.tanh", "math.powf")
 
 
 def approximate_math(module) -> int:
@@ -46,12 +49,26 @@ def approximate_math(module) -> int:
     visit(module.operation)
     for op in ops:
         with ir.InsertionPoint(op), op.location:
-            b = _Builder(op.operands[0].type)
-            x = op.operands[0]
-            new = {"math.exp": b.exp, "math.log": b.log, "math.tanh": b.tanh}[op.name](x)
+            if op.name == "math.powf":
+                new = _powf(op.operands[0], op.operands[1])
+            else:
+                b = _Builder(op.operands[0].type)
+                x = op.operands[0]
+                new = {"math.exp": b.exp, "math.log": b.log, "math.tanh": b.tanh}[op.name](x)
         op.results[0].replace_all_uses_with(new)
         op.erase()
     return len(ops)
+
+
+def _powf(x, y):
+    """``math.powf`` (`math_pow`); an f32 one computed in f64 and rounded once."""
+    ftype = x.type
+    vec = ftype if isinstance(ftype, ir.VectorType) else None
+    if isinstance(vec.element_type if vec else ftype, ir.F64Type):
+        return pow_expansion(_Builder(ftype), x, y)
+    wide = ir.VectorType.get(vec.shape, ir.F64Type.get()) if vec else ir.F64Type.get()
+    r = pow_expansion(_Builder(wide), arith.ExtFOp(wide, x).result, arith.ExtFOp(wide, y).result)
+    return arith.TruncFOp(ftype, r).result
 
 
 class _Builder:

@@ -12,7 +12,8 @@ import numpy as np
 from unrollkit.core.dtypes import BY_NAME, FROM_NUMPY, SUPPORTED, int_range
 from unrollkit.core.errors import ArgumentError
 from unrollkit.frontend.scalar_bounds import index_scalars
-from unrollkit.frontend.signature import Signature
+from unrollkit.frontend.local_arrays import with_local_arrays
+from unrollkit.frontend.signature import Signature, sizes_of
 
 
 def bind(k, args) -> tuple:
@@ -44,7 +45,8 @@ def bind(k, args) -> tuple:
     _check_aliasing(k, ready)
     specialised = index_scalars(k)  # integer scalars in bounds: their values specialise the code
     values = tuple((p.name, ready[i]) for i, p in enumerate(k.params) if p.name in specialised)
-    return Signature(tuple(types), tuple(shapes), values), ready
+    sig = Signature(tuple(types), tuple(shapes), values)
+    return with_local_arrays(k, sig, sizes_of(k, sig)), ready
 
 
 def _bind_array(k, p, a, generic, sizes: dict) -> tuple:

@@ -12,7 +12,7 @@ from unrollkit.analysis import kernel_bounds
 from unrollkit.frontend import descriptor as d
 from unrollkit.frontend import semantics
 from unrollkit.frontend.returns import returned, with_return_slot
-from unrollkit.frontend.semantics import cast_source, compare_type, variable_types
+from unrollkit.frontend.semantics import cast_source, compare_type, exponent_type, variable_types
 from unrollkit.frontend.signature import sizes_of
 from unrollkit.ir.casts import convert_value, wrap_int
 from unrollkit.runtime.bind import bind
@@ -31,6 +31,9 @@ def interpret(kernel: d.Kernel, *args):
     for p in kernel.params:
         if not p.is_array:
             env[p.name] = ptypes[p.name].numpy.type(env[p.name])
+    for la in kernel.local_arrays:  # (the body's fill nest zeroes them, as the code does)
+        env[la.name] = np.full(sig.shape_map()[la.name], np.nan if ptypes[la.name].is_float else 7,
+                               ptypes[la.name].numpy)
     with np.errstate(all="ignore"):  # wrap-around and inf/nan behave like machine code
         _Run(kernel, env, ptypes, sizes).block(kernel.body, dict(sizes), {})
     # outputs that were copied (aliasing) are not the caller's arrays: copy results back
@@ -121,6 +124,13 @@ class _Run:
             return cast(getattr(np, "absolute" if e.fn == "abs" else e.fn)(x))
         if isinstance(e, d.Pow):
             return self.power(self.expr(e.base, ty, ivs, locals_), e.exponent, cast)
+        if isinstance(e, d.PowValue):  # numpy's power of floats; the exponent converted first
+            et = exponent_type(e, ty, self.ptypes, self.ltypes, d.Loc("<kernel>", 0))
+            y = convert_value(self.expr(e.exponent, et, ivs, locals_), et, ty)
+            # as arrays: numpy's scalar power takes y == 0.5 as sqrt (sqrt(-inf) is NaN, C's
+            # pow(-inf, 0.5) is inf); with an array exponent it is C's pow
+            x = np.asarray([self.expr(e.base, ty, ivs, locals_)])
+            return cast(np.power(x, np.asarray([y]))[0])
         a = self.expr(e.lhs, ty, ivs, locals_)
         b = self.expr(e.rhs, ty, ivs, locals_)
         if e.op == "+":

@@ -70,6 +70,8 @@ class RowSplit:
 
 def row_split(kernel: d.Kernel) -> RowSplit | str:
     """The kernel's `RowSplit`, or a sentence saying why its outermost loop cannot be split."""
+    if kernel.local_arrays:  # one per call: the row blocks would each need their own
+        return f"the kernel has a local array ({kernel.local_arrays[0].name})"
     if len(kernel.body) != 1 or not isinstance(kernel.body[0], d.Loop):
         return "the body is not a single loop nest"
     loop = kernel.body[0]
@@ -146,7 +148,7 @@ def _bounds(loop: d.Loop):
 #: operands that `d.walk_expr` visits (loads, and indices using the split variable, included)
 KNOWN_STATEMENTS = (d.Store, d.Let, d.Loop, d.If)
 KNOWN_EXPRESSIONS = (d.Load, d.Const, d.Scalar, d.Index, d.Local, d.BinOp, d.Neg, d.Math, d.Pow,
-                     d.Compare, d.Logic, d.Not, d.Select, d.Cast)
+                     d.Compare, d.Logic, d.Not, d.Select, d.Cast, d.PowValue)
 
 
 def _values(stmt):

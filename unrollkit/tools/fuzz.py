@@ -29,10 +29,11 @@ from unrollkit.tools.fuzz_case import (BIG_FACTORS, DTYPES, FACTORS, JAM_REMAIND
                         RandomChooser, check_result, choose_variant, compile_options, lit,
                         make_data, out_of_bounds, pipeline_steps, run_in_process)
 from unrollkit.codegen import cvariants as cv
-from unrollkit.tools import fuzz_cvariants, fuzz_scenarios, fuzz_shapes
+from unrollkit.tools import fuzz_cvariants, fuzz_language, fuzz_scenarios, fuzz_shapes
 
 #: kernel shapes, weighted by repetition
-SHAPES = ("nest", "nest", "nest", "siblings", "contraction", "gemm", "divmod", "language", "types")
+SHAPES = ("nest", "nest", "nest", "siblings", "contraction", "gemm", "divmod", "language", "types",
+          "language-more")
 #: kernel names that have broken symbol tables (libc) or encoders (non-ASCII)
 ODD_NAMES = ("free", "malloc", "memcpy", "memset", "main", "aligned_alloc", "abort", "exit",
              "printf", "sqrt", "ядро", "カーネル", "noyau_é", "σ_kernel", "Kernel_ß")
@@ -52,7 +53,7 @@ def gen_case(ch, isolated: bool = True) -> Case:
     gen = {"nest": _gen_nest, "siblings": fuzz_shapes.gen_siblings,
            "contraction": fuzz_shapes.gen_contraction, "gemm": fuzz_shapes.gen_gemm,
            "divmod": fuzz_shapes.gen_divmod, "language": _gen_language,
-           "types": fuzz_shapes.gen_types}[shape]
+           "types": fuzz_shapes.gen_types, "language-more": fuzz_language.gen_language_more}[shape]
     case = gen(ch)
     if isolated and ch.int(0, 9) == 0:
         name = ch.choice(ODD_NAMES)

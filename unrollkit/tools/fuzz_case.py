@@ -164,6 +164,7 @@ def out_of_bounds(kernel, sizes: dict) -> str | None:
     """The first access of ``kernel`` outside its array at ``sizes``, found by walking every
     iteration (small sizes only), or None: the oracle for generated ``//`` subscripts."""
     shapes = {p.name: tuple(s if isinstance(s, int) else sizes[s] for s in p.shape) for p in kernel.arrays}
+    shapes |= {a.name: tuple(d.aff_eval(e, sizes) for e in a.shape) for a in kernel.local_arrays}
 
     def accesses(s):
         out = [(s.array, s.index)] if isinstance(s, d.Store) else []
@@ -220,6 +221,18 @@ def check_result(case: Case, kernel, got: list, want: list) -> None:
                            f"got {g!r}\nwant {w!r}")
 
 
+def call_by_name(f, kernel, args, seed: int):
+    """``f(*args)``, or for an odd ``seed`` its trailing arguments by keyword (Python's calling
+    convention, issue 13's item 7), in an order drawn from ``seed``."""
+    names = [p.name for p in kernel.user_params]
+    if seed % 2 == 0 or len(args) != len(names):  # (a return slot passed in: positional)
+        return f(*args)
+    cut = (seed // 2) % len(names)
+    tail = list(zip(names[cut:], args[cut:]))
+    random.Random(seed).shuffle(tail)
+    return f(*args[:cut], **dict(tail))
+
+
 def run_in_process(case: Case) -> str:
     """Run ``case`` here: ``refused`` (by the frontend or a pass, as an out-of-bounds kernel must
     be) or ``ok`` (matches the reference interpreter); else `Mismatch`."""
@@ -236,7 +249,7 @@ def run_in_process(case: Case) -> str:
     interpret(kernel, *expected)
     try:
         f = uk.jit(kernel, **compile_options(case))
-        f(*args)
+        call_by_name(f, kernel, args, case.data_seed)
     except TransformError:
         return "refused"
     check_result(case, kernel, args, expected)
