@@ -145,6 +145,34 @@ def polybench_3mm(E: T["M", "N"], A: T["M", "K"], B: T["K", "N"], F: T["N", "L"]
                 G[i, j] += E[i, k] * F[k, j]
 
 
+@uk.kernel
+def doitgen(A: T["P", "M", "K"], C4: T["K", "N"], out: T["P", "M", "N"]):
+    """PolyBench's doitgen as the contraction it computes, out[r] += A[r] @ C4 (its faithful
+    form, through a ``sum`` array, is kernels/polybench's): two M-like loops r and q."""
+    for r in range(P):
+        for q in range(M):
+            for p in range(N):
+                for s in range(K):
+                    out[r, q, p] += A[r, q, s] * C4[s, p]
+
+
+@uk.kernel
+def conv2d_1x1(W: T["M", "K"], I: T["P", "K", "H", "N"], O: T["P", "M", "H", "N"]):
+    """A 1×1 convolution, NCHW (P images, K channels in, M out, H×N pixels): O[n] += W @ I[n]
+    with the pixels (h, w) two N-like loops, coalesced into one column loop."""
+    for n in range(P):
+        for co in range(M):
+            for h in range(H):
+                for w in range(N):
+                    for ci in range(K):
+                        O[n, co, h, w] += W[co, ci] * I[n, ci, h, w]
+
+
+def _conv1x1(W, I, O):
+    p, k, h, n = I.shape
+    np.add(O, np.matmul(W, I.reshape(p, k, h * n)).reshape(O.shape), out=O)
+
+
 def _2mm(alpha, beta, tmp, A, B, C, D):
     tmp[...] = alpha * (A @ B)
     D *= beta
@@ -175,6 +203,8 @@ NUMPY = {
     "gemm_scaled_inner": _scaled,
     "polybench_2mm": _2mm,
     "polybench_3mm": _3mm,
+    "doitgen": lambda A, C4, out: np.add(out, np.tensordot(A, C4, axes=([2], [0])), out=out),
+    "conv2d_1x1": _conv1x1,
 }
 
 _MK, _KN, _MN = ("M", "K"), ("K", "N"), ("M", "N")
@@ -188,18 +218,21 @@ SHAPES = {
     "gemm_scaled_inner": ((), (), _MN, _MK, _KN),
     "polybench_2mm": ((), (), _MN, _MK, _KN, ("N", "L"), ("M", "L")),
     "polybench_3mm": (_MN, _MK, _KN, ("N", "L"), ("N", "P"), ("P", "L"), ("M", "L")),
+    "doitgen": (("P",) + _MK, _KN, ("P",) + _MN),
+    "conv2d_1x1": (_MK, ("P", "K", "H", "N"), ("P", "M", "H", "N")),
 }
 
 ALL = {k.name: k for k in (gemm_bt, gemm_bt_ikj, gemm_at, gemm_ct, gemm_renamed, batched_matmul,
                            batched_shared_b, polybench_gemm, gemm_scaled, gemm_scaled_inner,
-                           polybench_2mm, polybench_3mm)}
+                           polybench_2mm, polybench_3mm, doitgen, conv2d_1x1)}
 
 
 def arguments(name: str, sizes: dict, dtype, seed: int = 0) -> list:
     """Random arguments of kernel ``name`` at ``sizes`` (scalars: alpha 1.5, beta 0.5, exact in
-    every float type; size L, when not given, is N)."""
+    every float type; size L, when not given, is N; H, the rows of pixels of a convolution,
+    3)."""
     rng = np.random.default_rng(seed)
-    sizes = {"L": sizes["N"], **sizes}
+    sizes = {"L": sizes["N"], "H": 3, **sizes}
     out, scalars = [], iter((1.5, 0.5))
     for shape in SHAPES[name]:
         if shape == ():

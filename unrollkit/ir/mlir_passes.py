@@ -15,6 +15,8 @@ from unrollkit.ir.math_approx import approximate_math
 
 #: affine (after our passes) → LLVM dialect, bare-pointer memrefs so ``noalias`` reaches LLVM.
 LOWER_TO_LLVM = ",".join([
+    # views (`coalesce`'s memref.collapse_shape) to plain pointer arithmetic: a no-op without them
+    "expand-strided-metadata",
     "lower-affine",
     "convert-scf-to-cf",
     "canonicalize",

@@ -8,6 +8,8 @@ nest are the others (that module says which). The schedule below runs on its loo
 transposed. `derive` sizes its schedule from the host `Target` and the
 call's sizes; `GemmSchedule.pipeline` spells it with the pass library (no GEMM-only pass):
 
+    (coalesce   an N-like loop with j into one column loop: a 1×1 convolution's
+                pixels (h, w) are H·W columns, not H rows of W                     coalesce)
     tile        cache blocks: jc (NC columns of B), kc (KC of the reduction)      tile, rename
     tile        register tile: ir (MR rows), jr (NR columns), loops k, i, j      tile, rename
     pack B      the KC×NC block of B, at each kc, rows padded off the L1 set stride pack
@@ -120,6 +122,7 @@ class GemmSchedule:
         what += "; B packed transposed" if t.b_transposed else ""
         what += f"; {t.scale} folded into B's packing" if t.scale else ""
         what += "; initialisation in its own nest" if t.split else ""
+        what += f"; {t.fused}×{t.j} coalesced into the columns" if t.fused else ""
         return (f"GEMM {self.M}×{self.N}×{self.K}: register tile {self.mr}×{self.nr} "
                 f"({self.mr * -(-self.nr // self.lanes)} accumulators of {self.lanes} lanes), "
                 f"KC={self.kc}, NC={self.nc}, k unrolled ×{self.ku}, B rows padded by {self.pad}; "
@@ -139,7 +142,7 @@ class GemmSchedule:
         # starts at the outermost tiled loop); the parallel loops (batch, extra M/N-like) go
         # outside, in their source order
         first = list(t.outer) + ([k, i, j] if blocks else [i, k, j])
-        if list(t.order) != first:
+        if [x for x in t.order if x != t.fused] != first:
             steps.append(f"permute{{order={':'.join(first)}}}")
         if blocks:
             # the band runs from k to the deepest blocked loop; the point loops are then
@@ -175,6 +178,8 @@ class GemmSchedule:
         t = self.nest
         i, j, k = t.i, t.j, t.k
         steps, blocks = self._cache_blocks()
+        if t.fused:  # the pixels (h, w) of a 1×1 convolution: one column loop of H·W
+            steps.insert(0, f"coalesce{{outer={t.fused},inner={j}}}")
         # the register tile: ir → jr → k → i → j
         reg = {}
         if self.M > 1:

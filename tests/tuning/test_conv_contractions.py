@@ -1,0 +1,107 @@
+"""doitgen and convolutions as contractions (issue 12): the recogniser's roles, the schedule
+`gemm_schedule` derives for them (a 1×1 convolution's pixels coalesced into one column loop),
+and every result against numpy at odd sizes, f32 and f64. No timing."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import unrollkit as uk
+from unrollkit import T
+from unrollkit.kernels import contractions as kc
+from unrollkit.tuning.contraction import recognise
+from unrollkit.tuning.gemm_schedule import gemm_schedule
+
+TOL = {np.float32: 3e-5, np.float64: 1e-12}
+
+
+def _check(name_or_kernel, sizes, dt, ref=None):
+    name = name_or_kernel if isinstance(name_or_kernel, str) else "conv2d_1x1"
+    kernel = kc.ALL[name] if isinstance(name_or_kernel, str) else name_or_kernel
+    args = kc.arguments(name, sizes, dt, seed=sum(sizes.values()))
+    want = [np.array(a, np.float64) for a in args]
+    (ref or kc.NUMPY[name])(*want)
+    f = uk.jit(kernel, factor="auto", parallel=False)
+    f(*args)
+    assert f.last.plan.variant == "blas"
+    scale = max(1.0, float(np.abs(want[-1]).max()))
+    err = np.abs(args[-1] - want[-1]).max()
+    assert err <= TOL[dt] * scale * max(1, sizes["K"]), (name, sizes, dt, err)
+    return f
+
+
+def test_doitgen_is_a_batched_product_with_two_m_like_loops():
+    c = recognise(kc.doitgen)
+    assert c.roles == (("r", "M"), ("q", "M"), ("p", "N"), ("s", "reduction"))
+    assert (c.i, c.j, c.k, c.outer, c.fused) == ("q", "p", "s", ("r",), None)
+
+
+def test_a_pointwise_convolution_coalesces_its_pixels():
+    c = recognise(kc.conv2d_1x1)
+    assert c.roles == (("n", "N"), ("co", "M"), ("h", "N"), ("w", "N"), ("ci", "reduction"))
+    assert (c.i, c.j, c.k, c.outer, c.fused) == ("co", "w", "ci", ("n",), "h")
+    assert c.trips({"M": 4, "N": 7, "K": 3, "H": 5, "P": 2}) == (4, 35, 3)
+    args = kc.arguments("conv2d_1x1", {"P": 1, "M": 64, "K": 32, "H": 9, "N": 11}, np.float32)
+    sig, _ = uk.jit(kc.conv2d_1x1, factor="auto").signature(args)
+    s = gemm_schedule(kc.conv2d_1x1, sig)
+    assert (s.M, s.N, s.K) == (64, 99, 32)
+    assert "h×w coalesced into the columns" in s.describe()
+    assert s.pipeline().text().startswith("coalesce{outer=h,inner=w},")
+
+
+# (P, M, N, K, H): every size takes 1, 5, 17, 100 somewhere, and one larger set
+SIZES = [(1, 1, 1, 1, 1), (2, 5, 17, 5, 3), (1, 17, 100, 16, 5), (3, 100, 5, 17, 1), (1, 64, 56, 64, 56)]
+
+
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+@pytest.mark.parametrize("at", range(len(SIZES)))
+@pytest.mark.parametrize("name", ["doitgen", "conv2d_1x1"])
+def test_forms_match_numpy_at_odd_sizes(name, at, dt):
+    p, m, n, k, h = SIZES[at]
+    _check(name, {"P": p, "M": m, "N": n, "K": k, "H": h}, dt)
+
+
+@uk.kernel
+def conv_part(W: T["M", "K"], I: T["P", "K", "H", "N"], O: T["P", "M", "H", "N"]):
+    """Rows h below H - 1 only: the pixels do not cover the arrays' dimension (not coalesced)."""
+    for n in range(P):
+        for co in range(M):
+            for h in range(H - 1):
+                for w in range(N):
+                    for ci in range(K):
+                        O[n, co, h, w] += W[co, ci] * I[n, ci, h, w]
+
+
+@uk.kernel
+def conv_apart(W: T["M", "K"], I: T["P", "K", "H", "N"], O: T["P", "M", "H", "N"]):
+    """h outside co: not directly around w (not coalesced; h stays a parallel outer loop)."""
+    for n in range(P):
+        for h in range(H):
+            for co in range(M):
+                for w in range(N):
+                    for ci in range(K):
+                        O[n, co, h, w] += W[co, ci] * I[n, ci, h, w]
+
+
+def _part(W, I, O):
+    O[:, :, :-1] += np.einsum("oc,nchw->nohw", W, I[:, :, :-1])
+
+
+@pytest.mark.parametrize("kernel, ref", [(conv_part, _part), (conv_apart, None)])
+def test_pixels_that_cannot_be_coalesced_stay_two_loops_and_exact(kernel, ref):
+    c = recognise(kernel)
+    assert c is not None and c.fused is None and "h" in c.outer
+    for dt in (np.float32, np.float64):
+        _check(kernel, {"P": 2, "M": 17, "N": 5, "K": 16, "H": 4}, dt, ref)
+
+
+def test_bench_rows_of_doitgen_and_the_convolution_and_the_kernel_filter():
+    """The table's machinery at a tiny size (no timing claims): checked rows with their
+    shapes; an unknown kernel name is an error naming the kernels."""
+    from unrollkit.core.errors import UnrollkitError
+    from unrollkit.tools.bench_contractions import cli, run
+    text, rows = run((9,), ("f32",), ("doitgen", "conv2d_1x1"), rounds=1, seconds=0.0005)
+    assert "| doitgen | 8×9³ | float32 |" in text and "| conv2d_1x1 | 16ch 56² | float32 |" in text
+    assert [r["variant"] for r in rows] == ["blas", "blas"]
+    with pytest.raises(UnrollkitError, match="unknown kernel.*nonesuch.*conv2d_1x1"):
+        cli("9", "f32", 1, 0.5, None, None, None, "doitgen,nonesuch")
