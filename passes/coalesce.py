@@ -78,17 +78,19 @@ def _coalesce(outer, p: Coalesce) -> None:
         _fail(p, f"loop {p.inner!r} is not the only operation in loop {p.outer!r}")
     inner = inner[0]
     h, w = _whole(outer, p), _whole(inner, p)
-    accesses = _accesses(outer, inner, (h, w), p)
+    collapsed, substituted = _accesses(outer, inner, (h, w), p)
     fn = outer.parent
     while fn.name != "func.func":
         fn = fn.parent
-    views = {}
+    views = []
     fused = new_loop(ir.AffineMap.get(0, 0, [ir.AffineConstantExpr.get(0)]), [],
                      ir.AffineMap.get(0, 0, [ir.AffineConstantExpr.get(h * w)]), [], 1,
                      ir.InsertionPoint(outer), like=inner)
     move_body(inner, fused)
     iv_of(outer).replace_all_uses_with(iv_of(fused))
-    for op, d in accesses:
+    for op, new_map in substituted:  # its operands are the fused loop's variable now
+        op.attributes["map"] = ir.AffineMapAttr.get(new_map)
+    for op, d in collapsed:
         _retarget(op, d, _view(fn, op, d, views))
     outer.erase()
 
@@ -97,10 +99,9 @@ def _memref_of(op):
     return list(op.operands)[1 if op.name == "affine.store" else 0]
 
 
-def _accesses(outer, inner, trips: tuple, p: Coalesce) -> list:
-    """[(load or store, d)]: every use of the two loops' variables, each a subscript pair
-    (outer's alone in dimension d, inner's alone in d + 1) of a function argument whose
-    dimensions d, d + 1 are the trip counts; a TransformError for any other use."""
+def _uses(outer, inner, p: Coalesce) -> list:
+    """The loads and stores that use the two loops' variables (a TransformError for any
+    other use)."""
     found = []
     for loop in (outer, inner):
         for use in iv_of(loop).uses:
@@ -110,11 +111,21 @@ def _accesses(outer, inner, trips: tuple, p: Coalesce) -> list:
                 _fail(p, f"loop {loop_name(loop)!r}'s variable is used by {op.name}, not only as a subscript")
             if not any(op == x for x in found):
                 found.append(op)
-    out = []
+    return found
+
+
+def _accesses(outer, inner, trips: tuple, p: Coalesce) -> tuple:
+    """([(load or store, d)] to collapse, [(load or store, map)] to rewrite) over every access
+    using the loops' variables. An array is collapsed when each of its accesses has outer's
+    variable alone in some dimension d and inner's alone in d + 1 and nowhere else, dimensions
+    d, d + 1 are the trip counts, and it is a function argument accessed nowhere else (analyses
+    after this pass take two memref values for two arrays, and the view is one of them). Any
+    other access gets ``v floordiv W`` for outer's variable and ``v mod W`` for inner's (W:
+    inner's trip count, v: the fused loop's variable)."""
+    found = _uses(outer, inner, p)
+    place = {}
     for op in found:
         array = _memref_of(op)
-        if not isinstance(array, ir.BlockArgument) or array.owner.owner.operation.name != "func.func":
-            _fail(p, "an access is not to a function argument")
         amap = ir.AffineMapAttr(op.attributes["map"]).value
         idx = list(op.operands)[2 if op.name == "affine.store" else 1:]
         forms = [linear(e, amap.n_dims, idx) for e in amap.results]
@@ -123,36 +134,65 @@ def _accesses(outer, inner, trips: tuple, p: Coalesce) -> list:
         shape = ir.MemRefType(array.type).shape
         if d is None or (shape[d], shape[d + 1]) != trips or any(
                 f is None or outer in f[0] or inner in f[0] for n, f in enumerate(forms) if n not in (d, d + 1)):
-            _fail(p, f"an access to argument {array.arg_number} does not index two adjacent dimensions "
-                     f"of sizes {trips} by exactly ({p.outer}, {p.inner})")
-        out.append((op, d))
-    for array in {id(_memref_of(op)): _memref_of(op) for op, _ in out}.values():
-        # every other access to the array is refused: analyses after this pass take two memref
-        # values for two arrays, and the view is one of them
-        if any(u.owner.name != "memref.collapse_shape" and not any(u.owner == op for op, _ in out)
-               for u in array.uses):
-            _fail(p, f"argument {array.arg_number} is also accessed outside loop {p.outer!r}")
-    return out
+            d = None
+        place[op] = d
+    collapsed, substituted = [], []
+    for op in found:
+        array = _memref_of(op)
+        mine = [x for x in found if _memref_of(x) == array]
+        alone = _whole_array(array) and all(u.owner.name == "memref.collapse_shape"
+                                            or any(u.owner == x for x in mine) for u in array.uses)
+        if alone and all(place[x] is not None and place[x] == place[op] for x in mine):
+            collapsed.append((op, place[op]))
+        else:
+            substituted.append((op, _substitution(op, outer, inner, trips[1])))
+    return collapsed, substituted
 
 
-def _view(fn, op, d: int, views: dict):
-    """The argument of ``op`` with dimensions d and d + 1 collapsed into one, made once at the
-    function's entry (or found there, made for another copy of the loops)."""
+def _whole_array(v) -> bool:
+    """A function argument, or a view of one this pass made (the same elements, C order)."""
+    while isinstance(v, ir.OpResult) and v.owner.name == "memref.collapse_shape":
+        v = v.owner.operands[0]
+    return isinstance(v, ir.BlockArgument) and v.owner.owner.operation.name == "func.func"
+
+
+def _substitution(op, outer, inner, w: int):
+    """``op``'s map with outer's variable v floordiv ``w`` and inner's v mod ``w``."""
+    amap = ir.AffineMapAttr(op.attributes["map"]).value
+    idx = list(op.operands)[2 if op.name == "affine.store" else 1:]
+    dims = []
+    for n, v in enumerate(idx):
+        e = ir.AffineDimExpr.get(n)
+        dims.append(ir.AffineExpr.get_floor_div(e, w) if v == iv_of(outer)
+                    else ir.AffineExpr.get_mod(e, w) if v == iv_of(inner) else e)
+    sub = ir.AffineMap.get(amap.n_dims, amap.n_symbols, dims)
+    return ir.AffineMap.get(amap.n_dims, amap.n_symbols,
+                            [ir.AffineExpr.simplify_affine_expr(e.compose(sub), amap.n_dims, amap.n_symbols)
+                             for e in amap.results])
+
+
+def _view(fn, op, d: int, views: list):
+    """The array of ``op`` with dimensions d and d + 1 collapsed into one, made once after its
+    definition (or found there, made for another copy of the loops)."""
     array = _memref_of(op)
-    key = (array.arg_number, d)
+    for a, dd, v in views:
+        if a == array and dd == d:
+            return v
     t = ir.MemRefType(array.type)
     shape = list(t.shape)
     new = ir.MemRefType.get(shape[:d] + [shape[d] * shape[d + 1]] + shape[d + 2:], t.element_type)
-    for u in array.uses:
-        if u.owner.name == "memref.collapse_shape" and u.owner.result.type == new:
-            views.setdefault(key, u.owner.result)
-    if key not in views:
+    view = next((u.owner.result for u in array.uses
+                 if u.owner.name == "memref.collapse_shape" and u.owner.result.type == new), None)
+    if view is None:
         groups = [[n] for n in range(d)] + [[d, d + 1]] + [[n] for n in range(d + 2, len(shape))]
         i64 = ir.IntegerType.get_signless(64)
         assoc = ir.ArrayAttr.get([ir.ArrayAttr.get([ir.IntegerAttr.get(i64, n) for n in g]) for g in groups])
-        with ir.InsertionPoint.at_block_begin(fn.regions[0].blocks[0]), op.location:
-            views[key] = memref.CollapseShapeOp(new, array, assoc).result
-    return views[key]
+        where = ir.InsertionPoint.at_block_begin(fn.regions[0].blocks[0]) if isinstance(array, ir.BlockArgument) \
+            else ir.InsertionPoint.after(array.owner)
+        with where, op.location:
+            view = memref.CollapseShapeOp(new, array, assoc).result
+    views.append((array, d, view))
+    return view
 
 
 def _retarget(op, d: int, view) -> None:

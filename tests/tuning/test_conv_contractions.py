@@ -101,7 +101,7 @@ def test_bench_rows_of_doitgen_and_the_convolution_and_the_kernel_filter():
     from unrollkit.core.errors import UnrollkitError
     from unrollkit.tools.bench_contractions import cli, run
     text, rows = run((9,), ("f32",), ("doitgen", "conv2d_1x1"), rounds=1, seconds=0.0005)
-    assert "| doitgen | 8×9³ | float32 |" in text and "| conv2d_1x1 | 16ch 56² | float32 |" in text
+    assert "| doitgen | 8×9³ | float32 |" in text and "| conv2d_1x1 | 16ch 56² 1×1 | float32 |" in text
     assert [r["variant"] for r in rows] == ["blas", "blas"]
     with pytest.raises(UnrollkitError, match="unknown kernel.*nonesuch.*conv2d_1x1"):
         cli("9", "f32", 1, 0.5, None, None, None, "doitgen,nonesuch")

@@ -33,22 +33,22 @@ from unrollkit.core.errors import UnrollkitError
 DEFAULT_SIZES = (256, 512, 1024)
 DEFAULT_KERNELS = ("gemm", "gemm_bt", "gemm_bt_ikj", "gemm_at", "gemm_ct", "batched_matmul",
                    "batched_shared_b", "polybench_gemm", "polybench_2mm", "polybench_3mm", "doitgen",
-                   "conv2d_1x1")
+                   "conv2d_1x1", "conv2d_3x3")
 BATCH = 8
 #: the batch loop's name of each batched form (8 of them: `BATCH`)
 BATCHED = ("batched_matmul", "batched_shared_b", "doitgen")
 #: convolutions at size n: one image of n/4 channels in and out (at least 16) and pixels
 #: 14336/n square (7 to 56): n = 256, 512, 1024 are ResNet's 64@56², 128@28², 256@14²
-CONVOLUTIONS = ("conv2d_1x1",)
+CONVOLUTIONS = {"conv2d_1x1": 1, "conv2d_3x3": 3}  # the taps of a kernel row
 
 
 def shape(name: str, n: int) -> tuple:
     """(sizes, label for the table, flops) of kernel ``name`` at size ``n``."""
     if name in CONVOLUTIONS:
         c, px = max(16, n // 4), max(7, min(56, 14336 // n))
-        taps = 1
-        return ({"P": 1, "M": c, "K": c, "H": px, "N": px}, f"{c}ch {px}²" + (f" {taps}×{taps}" if taps > 1 else ""),
-                2.0 * c * c * px * px * taps * taps)
+        taps = CONVOLUTIONS[name]
+        return ({"P": 1, "M": c, "K": c, "H": px, "N": px, "HI": px + taps - 1, "NI": px + taps - 1},
+                f"{c}ch {px}² {taps}×{taps}", 2.0 * c * c * px * px * taps * taps)
     batch = BATCH if name in BATCHED else 1
     sizes = {"P": batch if batch > 1 else n, "M": n, "N": n, "K": n, "L": n}
     nests = len(recognise_all(_kernel(name)))  # 2mm, 3mm: two, three n³ products

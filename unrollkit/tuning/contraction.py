@@ -43,6 +43,7 @@ before.
 from __future__ import annotations
 
 import dataclasses
+import math
 
 from unrollkit.frontend import descriptor as d
 
@@ -74,6 +75,9 @@ class Contraction:
     scale: str | None = None  # the scalar parameter multiplying the product (folded into B's packing)
     fused: str | None = None  # an N-like loop walking the dimension before j's whole: coalesced with j
     fused_trip: object = None  # its trip count
+    k_loops: tuple = ()    # more reduction loops, coalesced with k (outermost first: a convolution's ci, kh)
+    k_trips: tuple = ()    # their trip counts
+    gather: bool = False   # B's subscripts add reduction loops to column loops: packed by iterations
 
     @property
     def columns(self) -> tuple:
@@ -82,9 +86,9 @@ class Contraction:
 
     def trips(self, sizes: dict) -> tuple:
         """(M, N, K) at the call's sizes."""
-        m, n, k, f = (x if isinstance(x, int) else sizes[x] if isinstance(x, str) else d.aff_eval(x, sizes)
-                      for x in (self.m, self.n, self.kk, self.fused_trip or 1))
-        return m, n * f, k
+        m, n, k, f, *more = (x if isinstance(x, int) else sizes[x] if isinstance(x, str) else d.aff_eval(x, sizes)
+                             for x in (self.m, self.n, self.kk, self.fused_trip or 1) + self.k_trips)
+        return m, n * f, k * math.prod(more)
 
     def describe(self) -> str:
         """The contraction in one line: each loop's role, and whether B is packed transposed or the
@@ -92,7 +96,8 @@ class Contraction:
         roles = ", ".join(f"{n}: {r}" for n, r in self.roles)
         extra = (" B transposed (packed transposed);" if self.b_transposed else "") + \
             (" initialisation split into its own nest;" if self.split else "") + \
-            (f" {self.fused}×{self.j} coalesced into one column loop;" if self.fused else "")
+            (f" {self.fused}×{self.j} coalesced into one column loop;" if self.fused else "") + \
+            (f" {'×'.join(self.k_loops + (self.k,))} coalesced into one reduction loop;" if self.k_loops else "")
         return f"contraction ({roles});{extra}".rstrip(";")
 
 
