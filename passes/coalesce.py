@@ -13,11 +13,15 @@ one dimension of H·W elements: ``memref.collapse_shape`` views each array that 
 loop over that dimension replaces the two.
 
 Conditions (a TransformError names the one that fails): ``inner`` is the only operation in
-``outer``'s body; both run from 0 to a constant with step 1; every use of their variables is
-a subscript of a load or store of a function argument that has ``outer``'s variable, alone, in
-some dimension d and ``inner``'s, alone, in d + 1, and nowhere else, and whose dimensions d and
-d + 1 are exactly the loops' trip counts (the loops walk each array's rows whole, so the fused
-subscript covers the flattened dimension once, in the same order).
+``outer``'s body; both run from 0 to a constant with step 1; their variables are used only in
+subscripts of loads and stores. An array is *collapsed* when every access to it has
+``outer``'s variable alone in some dimension d and ``inner``'s alone in d + 1 (and nowhere
+else), its dimensions d and d + 1 are exactly the trip counts (the loops walk its rows whole,
+so the fused subscript covers the flattened dimension once, in the same order), and it is a
+function argument (or a view this pass made of one) accessed nowhere else. Any other access
+keeps its array and reads the fused variable v as ``v floordiv W`` for ``outer``'s and
+``v mod W`` for ``inner``'s (W: ``inner``'s trip count): a convolution's
+``I[n, ci, h + kh, w + kw]``, which `pack` with ``iterations=`` then copies into a block.
 
 Before → after (``coalesce{outer=h,inner=w}``, O and I: memref<1x16x5x7xf32>)::
 

@@ -10,6 +10,7 @@ import unrollkit as uk
 from unrollkit import T
 from unrollkit.kernels import contractions as kc
 from unrollkit.tuning.contraction import recognise
+from unrollkit.tuning.convolution import recognise_conv
 from unrollkit.tuning.gemm_schedule import gemm_schedule
 
 TOL = {np.float32: 3e-5, np.float64: 1e-12}
@@ -26,7 +27,7 @@ def _check(name_or_kernel, sizes, dt, ref=None):
     assert f.last.plan.variant == "blas"
     scale = max(1.0, float(np.abs(want[-1]).max()))
     err = np.abs(args[-1] - want[-1]).max()
-    assert err <= TOL[dt] * scale * max(1, sizes["K"]), (name, sizes, dt, err)
+    assert err <= TOL[dt] * scale * max(1, sizes["K"]) * (9 if "3x3" in name else 1), (name, sizes, dt, err)
     return f
 
 
@@ -49,13 +50,30 @@ def test_a_pointwise_convolution_coalesces_its_pixels():
     assert s.pipeline().text().startswith("coalesce{outer=h,inner=w},")
 
 
+def test_a_3x3_convolution_coalesces_pixels_and_reduction_and_packs_by_iterations():
+    c = recognise_conv(kc.conv2d_3x3)
+    assert recognise(kc.conv2d_3x3) is None  # I[.., h + kh, ..]: not a plain contraction
+    assert c.roles == (("n", "N"), ("co", "M"), ("h", "N"), ("w", "N"), ("ci", "reduction"),
+                       ("kh", "reduction"), ("kw", "reduction"))
+    assert (c.i, c.j, c.k, c.outer, c.fused, c.k_loops, c.gather) == ("co", "w", "kw", ("n",), "h",
+                                                                       ("ci", "kh"), True)
+    args = kc.arguments("conv2d_3x3", {"P": 1, "M": 64, "K": 16, "H": 9, "N": 11}, np.float32)
+    sig, _ = uk.jit(kc.conv2d_3x3, factor="auto").signature(args)
+    s = gemm_schedule(kc.conv2d_3x3, sig)
+    assert (s.M, s.N, s.K) == (64, 99, 144)
+    assert "ci×kh×kw coalesced into one reduction loop" in s.nest.describe()
+    text = s.pipeline().text()
+    assert text.startswith("coalesce{outer=h,inner=w},coalesce{outer=kh,inner=kw},coalesce{outer=ci,inner=kw},")
+    assert "iterations=kw:w" in text
+
+
 # (P, M, N, K, H): every size takes 1, 5, 17, 100 somewhere, and one larger set
 SIZES = [(1, 1, 1, 1, 1), (2, 5, 17, 5, 3), (1, 17, 100, 16, 5), (3, 100, 5, 17, 1), (1, 64, 56, 64, 56)]
 
 
 @pytest.mark.parametrize("dt", [np.float32, np.float64])
 @pytest.mark.parametrize("at", range(len(SIZES)))
-@pytest.mark.parametrize("name", ["doitgen", "conv2d_1x1"])
+@pytest.mark.parametrize("name", ["doitgen", "conv2d_1x1", "conv2d_3x3"])
 def test_forms_match_numpy_at_odd_sizes(name, at, dt):
     p, m, n, k, h = SIZES[at]
     _check(name, {"P": p, "M": m, "N": n, "K": k, "H": h}, dt)
@@ -105,3 +123,53 @@ def test_bench_rows_of_doitgen_and_the_convolution_and_the_kernel_filter():
     assert [r["variant"] for r in rows] == ["blas", "blas"]
     with pytest.raises(UnrollkitError, match="unknown kernel.*nonesuch.*conv2d_1x1"):
         cli("9", "f32", 1, 0.5, None, None, None, "doitgen,nonesuch")
+
+
+@uk.kernel
+def conv_same(W: T["M", "K", 3, 3], I: T["P", "K", "H", "N"], O: T["P", "M", "H", "N"]):
+    """Rows and pixels clipped to the image (no padding array): the pixels do not cover O,
+    so not a recognised convolution; the fallback stays exact."""
+    for n in range(P):
+        for co in range(M):
+            for h in range(H - 2):
+                for w in range(N - 2):
+                    for ci in range(K):
+                        for kh in range(3):
+                            for kw in range(3):
+                                O[n, co, h, w] += W[co, ci, kh, kw] * I[n, ci, h + kh, w + kw]
+
+
+@uk.kernel
+def conv_taps_outside(W: T["M", "K", 3, 3], I: T["P", "K", "HI", "NI"], O: T["P", "M", "H", "N"]):
+    """The taps outside the pixels, the channel inside: the reductions are not one band."""
+    for n in range(P):
+        for co in range(M):
+            for kh in range(3):
+                for h in range(H):
+                    for w in range(N):
+                        for kw in range(3):
+                            for ci in range(K):
+                                O[n, co, h, w] += W[co, ci, kh, kw] * I[n, ci, h + kh, w + kw]
+
+
+def _same(W, I, O):
+    h, n = O.shape[2] - 2, O.shape[3] - 2
+    for a in range(3):
+        for b in range(3):
+            O[:, :, :h, :n] += np.einsum("oc,nchw->nohw", W[:, :, a, b], I[:, :, a:a + h, b:b + n])
+
+
+@pytest.mark.parametrize("kernel, ref", [(conv_same, _same), (conv_taps_outside, kc.NUMPY["conv2d_3x3"])])
+def test_convolutions_of_other_shapes_fall_back_and_stay_exact(kernel, ref):
+    assert recognise_conv(kernel) is None and gemm_schedule(kernel, uk.jit(kernel).signature(
+        [np.zeros((2, 2, 3, 3)), np.zeros((1, 2, 5, 5)), np.zeros((1, 2, 5, 5))])[0]) is None
+    sizes = {"P": 1, "M": 3, "N": 6, "K": 2, "H": 5}
+    args = kc.arguments("conv2d_3x3", sizes, np.float64)
+    if kernel is conv_same:
+        args[1] = np.random.default_rng(1).standard_normal((1, 2, 5, 6))
+    want = [a.copy() for a in args]
+    ref(*want)
+    f = uk.jit(kernel, factor="auto", parallel=False)
+    f(*args)
+    assert f.last.plan.variant != "blas"
+    np.testing.assert_allclose(args[-1], want[-1], rtol=1e-12, atol=1e-12)

@@ -124,6 +124,8 @@ class GemmSchedule:
         what += f"; {t.scale} folded into B's packing" if t.scale else ""
         what += "; initialisation in its own nest" if t.split else ""
         what += f"; {t.fused}×{t.j} coalesced into the columns" if t.fused else ""
+        what += f"; {'×'.join(t.k_loops + (t.k,))} coalesced into the reduction" if t.k_loops else ""
+        what += "; B packed by iterations (each block's im2col)" if t.gather else ""
         return (f"GEMM {self.M}×{self.N}×{self.K}: register tile {self.mr}×{self.nr} "
                 f"({self.mr * -(-self.nr // self.lanes)} accumulators of {self.lanes} lanes), "
                 f"KC={self.kc}, NC={self.nc}, k unrolled ×{self.ku}, B rows padded by {self.pad}; "
