@@ -173,3 +173,15 @@ def test_convolutions_of_other_shapes_fall_back_and_stay_exact(kernel, ref):
     f(*args)
     assert f.last.plan.variant != "blas"
     np.testing.assert_allclose(args[-1], want[-1], rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["conv2d_1x1", "conv2d_3x3"])
+def test_images_in_parallel_row_blocks_match_numpy(name):
+    """parallel.py slices the outermost loop (the images) and calls the kernel per block: each
+    block is a convolution of its own signature."""
+    sizes = {"P": 3, "M": 17, "N": 9, "K": 16, "H": 5}
+    args = kc.arguments(name, sizes, np.float32, seed=3)
+    want = [np.array(a, np.float64) for a in args]
+    kc.NUMPY[name](*want)
+    uk.jit(kc.ALL[name], factor="auto", parallel=True, threads=2)(*args)
+    np.testing.assert_allclose(args[-1], want[-1], rtol=1e-4, atol=TOL[np.float32] * 9 * 16 * 10)

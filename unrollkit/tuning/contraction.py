@@ -15,8 +15,9 @@ every loop ``0 ≤ v < e`` with step 1 and ``e`` affine in the sizes (``N``, ``N
     in X and Y        reduction   (loop ``k``)
     in O only         output      (the same product broadcast: parallel like a batch)
 
-A loop in none, or in one operand only, is a reduction of another shape (doitgen, conv2d):
-not recognised. The operand holding the loop that indexes O's last (unit-stride) dimension
+A loop in none, or in one operand only, is a reduction of another shape: not recognised (a
+direct convolution's ``I[n, ci, h + kh, w + kw]``, whose subscripts add two loops, is
+`unrollkit.tuning.convolution`'s). The operand holding the loop that indexes O's last (unit-stride) dimension
 is the column operand ``B``; the other is ``A`` (so ``C[j, i] += A[i, k] * B[k, j]`` swaps
 their roles). ``B``'s last subscript must be that loop, the one reduction loop in any other
 dimension (``B[k, j]``, or ``I[n, ci, h, w]`` of a 1×1 convolution: read in place or packed

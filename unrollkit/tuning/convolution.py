@@ -27,8 +27,8 @@ tile at unit stride. im2col's buffer is never larger than one block (KC × NC).
 from __future__ import annotations
 
 from unrollkit.frontend import descriptor as d
-from unrollkit.tuning.contraction import (MADE, Contraction, _adjacent, _product_loads, _rectangular,
-                                          _statements, _subscripts, _trip)
+from unrollkit.tuning.contraction import (MADE, Contraction, _adjacent, _factors, _product, _product_loads,
+                                          _rectangular, _statements, _subscripts, _trip)
 
 
 def recognise_conv(kernel: d.Kernel) -> Contraction | None:
@@ -38,7 +38,7 @@ def recognise_conv(kernel: d.Kernel) -> Contraction | None:
         return None
     path, st = stmts[0]
     loads = _product_loads(st)
-    if loads is None or len(path) < 4:
+    if loads is None or len(path) < 4 or len(_factors(_product(st))) != 2:
         return None
     loops = {lp.var: lp for lp in path}
     if len({lp.name for lp in path}) != len(path) or not all(_rectangular(lp, loops) for lp in path):
