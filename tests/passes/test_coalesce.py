@@ -58,11 +58,11 @@ def _conv_args(p, k, h, n, m, dt=np.float64):
 
 
 @pytest.mark.parametrize("dims", [(2, 3, 5, 7, 4), (1, 1, 1, 17, 1), (3, 2, 17, 1, 5)])
-def test_coalesced_pixels_match_numpy_and_collapse_the_arrays(dims):
+def test_coalesced_pixels_match_numpy_and_vectorize_across_rows(dims):
     W, I, O = _conv_args(*dims)
     want = O + np.einsum("oc,nchw->nohw", W, I)
-    f = uk.jit(pointwise, pipeline="coalesce{outer=h,inner=w},permute{order=n:co:ci:w},vectorize{loop=w,width=4},in-bounds",
-               parallel=False)
+    f = uk.jit(pointwise, parallel=False, pipeline="coalesce{outer=h,inner=w},permute{order=n:co:ci:w},"
+                                                   "vectorize{loop=w,width=4},in-bounds")
     f(W, I, O)
     np.testing.assert_allclose(O, want, rtol=1e-12, atol=1e-12)
 
