@@ -185,3 +185,12 @@ def test_images_in_parallel_row_blocks_match_numpy(name):
     kc.NUMPY[name](*want)
     uk.jit(kc.ALL[name], factor="auto", parallel=True, threads=2)(*args)
     np.testing.assert_allclose(args[-1], want[-1], rtol=1e-4, atol=TOL[np.float32] * 9 * 16 * 10)
+
+
+def test_an_input_too_small_for_the_taps_is_refused_naming_the_subscript():
+    """I needs H + 2 rows: one fewer is refused before anything runs, at the kernel's line."""
+    from unrollkit.core.errors import KernelSyntaxError
+    W, I, O = np.ones((4, 3, 3, 3)), np.ones((1, 3, 6, 7)), np.zeros((1, 4, 5, 5))
+    with pytest.raises(KernelSyntaxError, match=r"contractions.py:\d+: subscript h \+ kh of I .* out of bounds"):
+        uk.jit(kc.conv2d_3x3, factor="auto")(W, I, O)
+    assert not O.any()
