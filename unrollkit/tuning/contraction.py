@@ -80,13 +80,8 @@ class Contraction:
     k_trips: tuple = ()    # their trip counts
     gather: bool = False   # B's subscripts add reduction loops to column loops: packed by iterations
 
-    @property
-    def columns(self) -> tuple:
-        """The loops of the columns: (fused, j) when coalesced, else (j,)."""
-        return (self.fused, self.j) if self.fused else (self.j,)
-
     def trips(self, sizes: dict) -> tuple:
-        """(M, N, K) at the call's sizes."""
+        """(M, N, K) at the call's sizes (N and K of the loops coalesced into j and k together)."""
         m, n, k, f, *more = (x if isinstance(x, int) else sizes[x] if isinstance(x, str) else d.aff_eval(x, sizes)
                              for x in (self.m, self.n, self.kk, self.fused_trip or 1) + self.k_trips)
         return m, n * f, k * math.prod(more)
