@@ -145,6 +145,75 @@ def polybench_3mm(E: T["M", "N"], A: T["M", "K"], B: T["K", "N"], F: T["N", "L"]
                 G[i, j] += E[i, k] * F[k, j]
 
 
+@uk.kernel
+def doitgen(A: T["P", "M", "K"], C4: T["K", "N"], out: T["P", "M", "N"]):
+    """PolyBench's doitgen as the contraction it computes, out[r] += A[r] @ C4 (its faithful
+    form, through a ``sum`` array, is kernels/polybench's): two M-like loops r and q."""
+    for r in range(P):
+        for q in range(M):
+            for p in range(N):
+                for s in range(K):
+                    out[r, q, p] += A[r, q, s] * C4[s, p]
+
+
+@uk.kernel
+def conv2d_1x1(W: T["M", "K"], I: T["P", "K", "H", "N"], O: T["P", "M", "H", "N"]):
+    """A 1×1 convolution, NCHW (P images, K channels in, M out, H×N pixels): O[n] += W @ I[n]
+    with the pixels (h, w) two N-like loops, coalesced into one column loop."""
+    for n in range(P):
+        for co in range(M):
+            for h in range(H):
+                for w in range(N):
+                    for ci in range(K):
+                        O[n, co, h, w] += W[co, ci] * I[n, ci, h, w]
+
+
+@uk.kernel
+def conv2d_3x3(W: T["M", "K", 3, 3], I: T["P", "K", "HI", "NI"], O: T["P", "M", "H", "N"]):
+    """A 3×3 convolution, NCHW, no padding (I has H + 2 rows of N + 2 pixels): the reduction
+    is (channel, kernel row, kernel column), I's subscripts pixel + tap."""
+    for n in range(P):
+        for co in range(M):
+            for h in range(H):
+                for w in range(N):
+                    for ci in range(K):
+                        for kh in range(3):
+                            for kw in range(3):
+                                O[n, co, h, w] += W[co, ci, kh, kw] * I[n, ci, h + kh, w + kw]
+
+
+def _conv1x1(W, I, O):
+    p, k, h, n = I.shape
+    np.add(O, np.matmul(W, I.reshape(p, k, h * n)).reshape(O.shape), out=O)
+
+
+_SCRATCH = {}
+
+
+def _scratch(what: str, shape: tuple, dtype) -> np.ndarray:
+    """A buffer kept between calls (numpy's im2col and product, preallocated as a careful
+    numpy user would)."""
+    key = (what, shape, np.dtype(dtype))
+    if key not in _SCRATCH:
+        if len(_SCRATCH) > 8:  # a few shapes at a time (the bench's, the tests')
+            _SCRATCH.clear()
+        _SCRATCH[key] = np.empty(shape, dtype)
+    return _SCRATCH[key]
+
+
+def _conv3x3(W, I, O):
+    """im2col (a copy of the 3×3 windows into a preallocated buffer), then one ``@`` per image."""
+    p, m, h, n = O.shape
+    k = I.shape[1]
+    cols = _scratch("cols", (k, 3, 3, h, n), O.dtype)
+    prod = _scratch("prod", (m, h * n), O.dtype)
+    for b in range(p):
+        windows = np.lib.stride_tricks.sliding_window_view(I[b], (3, 3), axis=(1, 2))  # k, h, n, 3, 3
+        np.copyto(cols, windows.transpose(0, 3, 4, 1, 2))
+        np.matmul(W.reshape(m, k * 9), cols.reshape(k * 9, h * n), out=prod)
+        O[b] += prod.reshape(m, h, n)
+
+
 def _2mm(alpha, beta, tmp, A, B, C, D):
     tmp[...] = alpha * (A @ B)
     D *= beta
@@ -175,6 +244,9 @@ NUMPY = {
     "gemm_scaled_inner": _scaled,
     "polybench_2mm": _2mm,
     "polybench_3mm": _3mm,
+    "doitgen": lambda A, C4, out: np.add(out, np.tensordot(A, C4, axes=([2], [0])), out=out),
+    "conv2d_1x1": _conv1x1,
+    "conv2d_3x3": _conv3x3,
 }
 
 _MK, _KN, _MN = ("M", "K"), ("K", "N"), ("M", "N")
@@ -188,22 +260,27 @@ SHAPES = {
     "gemm_scaled_inner": ((), (), _MN, _MK, _KN),
     "polybench_2mm": ((), (), _MN, _MK, _KN, ("N", "L"), ("M", "L")),
     "polybench_3mm": (_MN, _MK, _KN, ("N", "L"), ("N", "P"), ("P", "L"), ("M", "L")),
+    "doitgen": (("P",) + _MK, _KN, ("P",) + _MN),
+    "conv2d_1x1": (_MK, ("P", "K", "H", "N"), ("P", "M", "H", "N")),
+    "conv2d_3x3": (_MK + (3, 3), ("P", "K", "HI", "NI"), ("P", "M", "H", "N")),
 }
 
 ALL = {k.name: k for k in (gemm_bt, gemm_bt_ikj, gemm_at, gemm_ct, gemm_renamed, batched_matmul,
                            batched_shared_b, polybench_gemm, gemm_scaled, gemm_scaled_inner,
-                           polybench_2mm, polybench_3mm)}
+                           polybench_2mm, polybench_3mm, doitgen, conv2d_1x1, conv2d_3x3)}
 
 
 def arguments(name: str, sizes: dict, dtype, seed: int = 0) -> list:
     """Random arguments of kernel ``name`` at ``sizes`` (scalars: alpha 1.5, beta 0.5, exact in
-    every float type; size L, when not given, is N)."""
+    every float type; size L, when not given, is N; H, the rows of pixels of a convolution,
+    3; a 3×3 convolution's input has HI = H + 2 rows of NI = N + 2 pixels)."""
     rng = np.random.default_rng(seed)
-    sizes = {"L": sizes["N"], **sizes}
+    sizes = {"L": sizes["N"], "H": 3, **sizes}
+    sizes = {"HI": sizes["H"] + 2, "NI": sizes["N"] + 2, **sizes}
     out, scalars = [], iter((1.5, 0.5))
     for shape in SHAPES[name]:
         if shape == ():
             out.append(next(scalars))  # a Python float (a numpy scalar takes a slower call path)
         else:
-            out.append(rng.standard_normal(tuple(sizes[s] for s in shape)).astype(dtype))
+            out.append(rng.standard_normal(tuple(sizes.get(s, s) for s in shape)).astype(dtype))
     return out

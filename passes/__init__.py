@@ -10,7 +10,7 @@ from __future__ import annotations
 from .base import REGISTRY, Pass, register  # noqa: F401  (the registry is the public face)
 # each import registers its pass(es)
 from . import (unroll, unroll_jam, tile, permute, peel, pad, split_accumulators,  # noqa: F401,E402
-               vectorize, scalar_replace, canonicalize, cse, mlir_raw, rename, pack, in_bounds,
+               vectorize, scalar_replace, canonicalize, cse, mlir_raw, rename, pack, in_bounds, coalesce,
                promote_registers)
 from .user import function_pass, is_user_pass, register_function, unregister  # noqa: E402
 

@@ -10,6 +10,12 @@ Options:
     pad (int, 0): extra elements at the end of the buffer's rows (the leading dimension), so
         that rows whose length is a multiple of 4 KiB do not all map to one cache set.
     align (int, 64): byte alignment of the buffer (one cache line; full-width vector loads).
+    iterations (str, ""): ``k:j``, two loops inside the anchor: pack by iterations instead of
+        by the array's footprint. The buffer is indexed by the values of loops k and j over the
+        anchor's body (the reduction and the columns of a GEMM): element [k, j] holds what the
+        read gives at those iterations, so the read may be any affine function of k, j and the
+        loops around the anchor (a convolution's ``I[n, c floordiv 9, v floordiv W + ...]``:
+        the im2col of one cache block, and the kernel then reads the buffer at unit stride).
     scale (bool, false): every read of the array in the body is multiplied by one scalar
         argument of the function (``alpha * B[k, j]``): store the products in the buffer and
         drop the multiplications from the body (the same multiplications, once per element
@@ -65,6 +71,7 @@ class Pack(Pass):
     pad: int = 0
     align: int = 64
     scale: bool = False
+    iterations: tuple = ()
 
     def __post_init__(self):
         for k in ("arg", "pad", "align"):
@@ -109,6 +116,8 @@ def _pack(fn, anchor, array, p: Pack) -> None:
     if any(op.name == "affine.store" for op in ops):
         _fail(p, "the loop writes the array (only inputs are packed)")
     scale = _scale_factor(fn, ops, p) if p.scale else None
+    if p.iterations:
+        return _pack_iterations(fn, anchor, array, ops, p, scale)
     outer = enclosing_loops(anchor) + [anchor]
     rank = len(ir.MemRefType(array.type).shape)
     lows, extents = _footprint(ops, outer, rank, p)
@@ -156,12 +165,18 @@ def _pack(fn, anchor, array, p: Pack) -> None:
                                           idx + ivs)
         with ir.InsertionPoint(op), op.location:
             new = affine.AffineLoadOp(et, buf, new_ops, map=new_map)
-        if scale is not None:  # the one use, scale × this element, is in the buffer already
-            (mul,) = [u.owner for u in op.result.uses]
-            mul.result.replace_all_uses_with(new.result)
-            mul.erase()
-        op.result.replace_all_uses_with(new.result)
-        op.erase()
+        _replace_read(op, new, scale)
+
+
+def _replace_read(op, new, scale) -> None:
+    """The read ``op`` replaced by the buffer's read ``new`` (with scale=true, its one use,
+    scale × this element, too: the product is in the buffer already)."""
+    if scale is not None:
+        (mul,) = [u.owner for u in op.result.uses]
+        mul.result.replace_all_uses_with(new.result)
+        mul.erase()
+    op.result.replace_all_uses_with(new.result)
+    op.erase()
 
 
 def _footprint(ops, outer: list, rank: int, p: Pack) -> tuple:
@@ -268,3 +283,74 @@ def _extreme(form, outer, p, want_max: bool):
         const += c * sub[1]
         coeffs = {k: v for k, v in coeffs.items() if v}
     _fail(p, "the loops inside are nested too deep to follow")
+
+
+def _pack_iterations(fn, anchor, array, ops, p: Pack, scale) -> None:
+    """``iterations=k:j``: buf[k - k0, j - j0] = the read at iterations (k, j), copied at each
+    iteration of the anchor; every read of the array in its body (one per copy of the nest
+    that `tile` made) must be the same function of k, j and the loops around the anchor."""
+    outer = enclosing_loops(anchor) + [anchor]
+    ivs = [iv_of(l) for l in outer]
+    reads = [_read_by_iterations(op, outer, [str(x) for x in p.iterations], p) for op in ops]
+    if any(r[0] != reads[0][0] for r in reads):
+        _fail(p, "iterations=: the body reads the array at two different subscripts")
+    lows, highs = [None, None], [None, None]
+    for _, by in reads:
+        for n, l in enumerate(by):
+            lo, hi = _extreme(({l: 1}, 0), outer, p, False), _extreme(({l: 1}, 0), outer, p, True)
+            lows[n] = lo if lows[n] is None else _join(lows[n], lo, min, p)
+            highs[n] = hi if highs[n] is None else _join(highs[n], hi, max, p)
+    if any(lo[0] != hi[0] for lo, hi in zip(lows, highs)):
+        _fail(p, "iterations=: the range of a loop varies with the loops around the anchor")
+    extents = [hi[1] - lo[1] + 1 for lo, hi in zip(lows, highs)]
+    et = ir.MemRefType(array.type).element_type
+    buf = _buffer(fn, [extents[0], extents[1] + p.pad], et, p.align, anchor.location)
+    ip = ir.InsertionPoint(list(anchor.regions[0].blocks[0].operations)[0])
+    zero = ir.AffineMap.get(0, 0, [ir.AffineConstantExpr.get(0)])
+    copy = []
+    for n in range(2):
+        ub = ir.AffineMap.get(0, 0, [ir.AffineConstantExpr.get(extents[n])])
+        copy.append(new_loop(zero, [], ub, [], 1, ip, name=f"{p.loop}.pack{p.arg}.{n}"))
+        ip = ir.InsertionPoint(list(copy[-1].regions[0].blocks[0].operations)[-1])
+    with ip, anchor.location:
+        # the read at k = k0 + a, j = j0 + b (a, b: the copy loops)
+        shift = ir.AffineMap.get(2 + len(ivs), 0, [_origin(lows[n], 2, outer) + ir.AffineDimExpr.get(n)
+                                                   for n in range(2)]
+                                 + [ir.AffineDimExpr.get(2 + n) for n in range(len(ivs))])
+        src, sops = dedup_operands(ir.AffineMap.get(2 + len(ivs), 0, [e.compose(shift) for e in reads[0][0].results]),
+                                   [iv_of(l) for l in copy] + ivs)
+        v = affine.AffineLoadOp(et, array, sops, map=src).result
+        if scale is not None:
+            v = arith.MulFOp(scale, v).result
+        affine.AffineStoreOp(v, buf, [iv_of(l) for l in copy], map=ir.AffineMap.get_identity(2))
+    rel = ir.AffineMap.get(2 + len(ivs), 0, [ir.AffineDimExpr.get(n) - _origin(lows[n], 2, outer)
+                                             for n in range(2)])
+    for op, (_, by) in zip(ops, reads):
+        new_map, new_ops = dedup_operands(rel, [iv_of(l) for l in by] + ivs)
+        with ir.InsertionPoint(op), op.location:
+            new = affine.AffineLoadOp(et, buf, new_ops, map=new_map)
+        _replace_read(op, new, scale)
+
+
+def _read_by_iterations(op, outer: list, names: list, p: Pack) -> tuple:
+    """(the read's map over (k, j, the loops around the anchor), [loop k, loop j]) of read
+    ``op`` inside the loops named ``names``."""
+    around = {loop_name(l): l for l in enclosing_loops(op) if l not in outer}
+    if len(names) != 2 or any(n not in around for n in names):
+        _fail(p, f"iterations= names two loops inside the anchor around the read, got {':'.join(names)!r}")
+    by = [around[n] for n in names]
+    by_ivs, ivs = [iv_of(l) for l in by], [iv_of(l) for l in outer]
+    amap = ir.AffineMapAttr(op.attributes["map"]).value
+    subs = []
+    for v in list(op.operands)[1:]:
+        if v in by_ivs:
+            subs.append(ir.AffineDimExpr.get(by_ivs.index(v)))
+        elif v in ivs:
+            subs.append(ir.AffineDimExpr.get(2 + ivs.index(v)))
+        else:
+            _fail(p, "iterations=: the read depends on a loop other than the two named and those "
+                     "around the anchor")
+    sub = ir.AffineMap.get(2 + len(ivs), 0, subs)
+    n = 2 + len(ivs)
+    return ir.AffineMap.get(n, 0, [ir.AffineExpr.simplify_affine_expr(e.compose(sub), n, 0)
+                                   for e in amap.results]), by

@@ -43,6 +43,7 @@ def test_generated_kernels_cover_the_space():
     sources = "\n".join(c.source for c in cases)
     assert "for j2 in range(" in sources and "unroll-jam{loop=i" in "".join(c.pipeline for c in cases)
     assert "C[i, j] += A[i, k] * B[k, j]" in sources and "A[k, i]" in sources  # contractions
+    assert "I[n, ci, h + kh, w + kw]" in sources and "I[n, ci, h, w]" in sources  # convolutions
     assert "//" in sources and "%" in sources
     assert ", -1):" in sources and "N - m)" in sources  # backward loops, index scalars
     assert "uk.i8(w[i])" in sources or "uk.u8(w[i])" in sources  # conversions

@@ -42,9 +42,11 @@ _ACCESSES = {
 }
 ACCESS_OPS = frozenset(_ACCESSES)
 
-#: operations on memrefs that touch no element (the values they make are checked at use)
+#: operations on memrefs that touch no element (the values they make are checked at use;
+#: ``memref.collapse_shape`` of a static shape is a view of the same elements whose shape has
+#: the same product, so an access proved inside the view is inside the array: `passes/coalesce.py`)
 _NO_ELEMENT = frozenset(("memref.alloc", "memref.alloca", "memref.dealloc", "memref.dim",
-                         "memref.assume_alignment", "func.func", "func.return"))
+                         "memref.assume_alignment", "memref.collapse_shape", "func.func", "func.return"))
 
 #: dialects and operations that never touch memory: their operands are not even looked at
 _PURE_DIALECTS = ("arith.", "math.", "ub.", "index.")

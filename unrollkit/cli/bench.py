@@ -100,7 +100,7 @@ def bench_cmd(
                                        "times then show cache loads)"),
         remeasure_peak: bool = typer.Option(False, "--remeasure-peak", help="measure the machine's "
                                             "peaks again (else the ones cached for this CPU)"),
-        cases: Optional[str] = typer.Option(None, "--cases", help="validate only: case names or kernels"),
+        cases: Optional[str] = typer.Option(None, "--cases", help="validate: case names or kernels; contractions: kernel names"),
         max_factor: int = typer.Option(16, "--max-factor", help="validate only: largest factor swept"),
         dry_run: bool = typer.Option(False, "--dry-run", help="validate only: compile, verify and "
                                      "choose; time nothing")):
@@ -123,7 +123,7 @@ def bench_cmd(
         bench_runtime_cmd(repeat or 15, target_ms or 20.0, out_dir, json_out, md_out, pin)
         return
     if kernel == "contractions":  # kernels/contractions.py beside numpy (unrollkit.tools.bench_contractions)
-        return bench_contractions.cli(sizes, dtype, repeat, target_ms, out_dir, md_out, json_out)
+        return bench_contractions.cli(sizes, dtype, repeat, target_ms, out_dir, md_out, json_out, cases)
     if cases or dry_run or max_factor != 16:
         raise UnrollkitError("--cases, --max-factor and --dry-run are options of `bench validate`")
     repeat, target_ms = repeat or 11, target_ms or 20.0

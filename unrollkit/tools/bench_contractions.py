@@ -32,8 +32,27 @@ from unrollkit.core.errors import UnrollkitError
 #: square sizes (every size name = n; a batch of `BATCH` for the batched forms)
 DEFAULT_SIZES = (256, 512, 1024)
 DEFAULT_KERNELS = ("gemm", "gemm_bt", "gemm_bt_ikj", "gemm_at", "gemm_ct", "batched_matmul",
-                   "batched_shared_b", "polybench_gemm", "polybench_2mm", "polybench_3mm")
+                   "batched_shared_b", "polybench_gemm", "polybench_2mm", "polybench_3mm", "doitgen",
+                   "conv2d_1x1", "conv2d_3x3")
 BATCH = 8
+#: the batch loop's name of each batched form (8 of them: `BATCH`)
+BATCHED = ("batched_matmul", "batched_shared_b", "doitgen")
+#: convolutions at size n: one image of n/4 channels in and out (at least 16) and pixels
+#: 14336/n square (7 to 56): n = 256, 512, 1024 are ResNet's 64@56², 128@28², 256@14²
+CONVOLUTIONS = {"conv2d_1x1": 1, "conv2d_3x3": 3}  # the taps of a kernel row
+
+
+def shape(name: str, n: int) -> tuple:
+    """(sizes, label for the table, flops) of kernel ``name`` at size ``n``."""
+    if name in CONVOLUTIONS:
+        c, px = max(16, n // 4), max(7, min(56, 14336 // n))
+        taps = CONVOLUTIONS[name]
+        return ({"P": 1, "M": c, "K": c, "H": px, "N": px, "HI": px + taps - 1, "NI": px + taps - 1},
+                f"{c}ch {px}² {taps}×{taps}", 2.0 * c * c * px * px * taps * taps)
+    batch = BATCH if name in BATCHED else 1
+    sizes = {"P": batch if batch > 1 else n, "M": n, "N": n, "K": n, "L": n}
+    nests = len(recognise_all(_kernel(name)))  # 2mm, 3mm: two, three n³ products
+    return sizes, (f"{batch}×{n}³" if batch > 1 else f"{n}³"), 2.0 * batch * n ** 3 * nests
 
 
 def _kernel(name: str):
@@ -83,9 +102,9 @@ def _cold_compile(name: str, sizes: dict, dtype) -> float:
 
 
 def measure(name: str, n: int, dtype, rounds: int, seconds: float, peaks: dict) -> dict:
-    """One row: the kernel at M = N = K = n (and a batch of `BATCH` for the batched forms)."""
-    batched = name.startswith("batched")
-    sizes = {"P": BATCH if batched else n, "M": n, "N": n, "K": n, "L": n}
+    """One row: the kernel at M = N = K = n (and a batch of `BATCH` for the batched forms;
+    convolutions: `shape`)."""
+    sizes, label, flops = shape(name, n)
     _check(name, sizes, dtype)
     compile_s = _cold_compile(name, sizes, dtype)
     f = uk.jit(_kernel(name), factor="auto", parallel=False)
@@ -96,11 +115,9 @@ def measure(name: str, n: int, dtype, rounds: int, seconds: float, peaks: dict) 
         got = paired({"numpy": lambda: ref(*theirs), "unrollkit": lambda: f(*ours)}, rounds, seconds)
     finally:
         blas_threads(None)
-    nests = len(recognise_all(_kernel(name)))  # 2mm, 3mm: two, three n³ products
-    flops = 2.0 * (BATCH if batched else 1) * n ** 3 * nests
     t_uk, ratio = got["unrollkit"]
     peak = peaks.get("fma", {}).get("f32" if np.dtype(dtype) == np.float32 else "f64", {}).get("gflops")
-    return {"kernel": name, "size": n, "batch": BATCH if batched else 1, "dtype": np.dtype(dtype).name,
+    return {"kernel": name, "size": n, "label": label, "dtype": np.dtype(dtype).name,
             "unrollkit_s": t_uk, "numpy_s": got["numpy"][0], "ratio": 1.0 / ratio,
             "peak_share": flops / t_uk / 1e9 / peak if peak else None, "compile_s": compile_s,
             "variant": f.last.plan.variant}
@@ -115,7 +132,7 @@ def markdown(rows: list, env: dict, command: str) -> str:
            "| kernel | size | dtype | unrollkit ms | numpy ms | ratio | % of peak | compile s |",
            "|---|---|---|---:|---:|---:|---:|---:|"]
     for r in rows:
-        size = f"{r['batch']}×{r['size']}³" if r["batch"] > 1 else f"{r['size']}³"
+        size = r["label"]
         share = f"{r['peak_share']:.0%}" if r["peak_share"] else "–"
         out.append(f"| {r['kernel']} | {size} | {r['dtype']} | {r['unrollkit_s'] * 1e3:.2f} | "
                    f"{r['numpy_s'] * 1e3:.2f} | {r['ratio']:.2f} | {share} | {r['compile_s']:.2f} |")
@@ -142,9 +159,15 @@ def run(sizes=DEFAULT_SIZES, dtypes=("f32", "f64"), kernels=DEFAULT_KERNELS, rou
 
 
 def cli(sizes: str | None, dtype: str, repeat: int | None, target_ms: float | None, out_dir,
-        md_out, json_out) -> None:
-    """``unrollkit bench contractions [--sizes 256,512] [--dtype f32,f64] [--out DIR]``: the
-    table printed, and written to DIR/CONTRACTIONS.md (rows to DIR/contractions.json)."""
+        md_out, json_out, kernels: str | None = None) -> None:
+    """``unrollkit bench contractions [--sizes 256,512] [--dtype f32,f64] [--cases gemm,doitgen]
+    [--out DIR]``: the table printed, and written to DIR/CONTRACTIONS.md (rows to
+    DIR/contractions.json); ``--cases`` keeps the named kernels only."""
+    names = tuple(x.strip() for x in kernels.split(",") if x.strip()) if kernels else DEFAULT_KERNELS
+    unknown = [x for x in names if x != "gemm" and x not in kc.ALL]
+    if unknown or not names:
+        raise UnrollkitError(f"bench contractions: unknown kernel(s) {unknown}; the kernels are gemm, "
+                             + ", ".join(kc.ALL))
 
     try:
         ns = tuple(int(x) for x in sizes.split(",")) if sizes else DEFAULT_SIZES
@@ -156,7 +179,9 @@ def cli(sizes: str | None, dtype: str, repeat: int | None, target_ms: float | No
     if out_dir is not None:
         md_out, json_out = md_out or Path(out_dir) / "CONTRACTIONS.md", json_out or Path(out_dir) / "contractions.json"
     command = "unrollkit bench contractions --sizes " + ",".join(map(str, ns)) + f" --dtype {','.join(dts)}"
-    text, rows = run(ns, dts, rounds=repeat or 11, seconds=(target_ms or 50.0) / 1000, command=command,
+    if kernels:
+        command += " --cases " + ",".join(names)
+    text, rows = run(ns, dts, names, rounds=repeat or 11, seconds=(target_ms or 50.0) / 1000, command=command,
                      progress=lambda r: print(f"{r['kernel']} {r['size']} {r['dtype']}: ratio "
                                               f"{r['ratio']:.2f}", flush=True))
     print(text)

@@ -6,7 +6,8 @@ Kernel shapes (`SHAPES`): loop nests with ``var + c`` subscripts (``|c| <= 1``, 
 margin of 1, so every access is in bounds by construction); sibling inner loops carrying
 dependences across the outer loop (unroll-and-jam's hard case); contraction-like nests
 (gemm, gemv, transposed operands, any loop order); GEMM nests sized to hit every remainder
-class of the BLAS schedule; and ``//``/``%`` subscripts that may leave the array. Kernel names
+class of the BLAS schedule; direct convolutions (1×1 to 3×3 taps) through the same schedule;
+and ``//``/``%`` subscripts that may leave the array. Kernel names
 are sometimes libc symbols or non-ASCII identifiers; some cases run from several threads while
 other signatures compile, or read back a tampered disk cache (`unrollkit.tools.fuzz_scenarios`);
 and now and then, when a C compiler is installed, a C variant of kernels/c at sizes around its
@@ -33,7 +34,7 @@ from unrollkit.tools import fuzz_cvariants, fuzz_language, fuzz_scenarios, fuzz_
 
 #: kernel shapes, weighted by repetition
 SHAPES = ("nest", "nest", "nest", "siblings", "contraction", "gemm", "divmod", "language", "types",
-          "language-more")
+          "language-more", "conv")
 #: kernel names that have broken symbol tables (libc) or encoders (non-ASCII)
 ODD_NAMES = ("free", "malloc", "memcpy", "memset", "main", "aligned_alloc", "abort", "exit",
              "printf", "sqrt", "ядро", "カーネル", "noyau_é", "σ_kernel", "Kernel_ß")
@@ -53,7 +54,8 @@ def gen_case(ch, isolated: bool = True) -> Case:
     gen = {"nest": _gen_nest, "siblings": fuzz_shapes.gen_siblings,
            "contraction": fuzz_shapes.gen_contraction, "gemm": fuzz_shapes.gen_gemm,
            "divmod": fuzz_shapes.gen_divmod, "language": _gen_language,
-           "types": fuzz_shapes.gen_types, "language-more": fuzz_language.gen_language_more}[shape]
+           "types": fuzz_shapes.gen_types, "language-more": fuzz_language.gen_language_more,
+           "conv": fuzz_shapes.gen_conv}[shape]
     case = gen(ch)
     if isolated and ch.int(0, 9) == 0:
         name = ch.choice(ODD_NAMES)

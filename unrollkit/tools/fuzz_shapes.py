@@ -8,6 +8,9 @@
   operands' subscripts drawn from the loops (gemm, gemv, transposed operands, outer products).
 * `gen_gemm`: ``C[i, j] += A[i, k] * B[k, j]`` with the BLAS schedule or the cost model, N drawn
   to hit every remainder class modulo 16 (f32) and 8 (f64) lanes, M around the register tile.
+* `gen_conv`: a direct NCHW convolution (1×1, 2×2 or 3×3 taps), the reduction loops before or
+  after the pixels', with the BLAS schedule (coalesced pixels and reduction, B packed by
+  iterations) or the cost model, pixels per row around the lanes' remainders.
 * `gen_types`: the small element types (f16, i8, u8, i16) with conversions to and from a
   wider array, and a carried scalar updated by loads, literals and loop indices (the
   ``acc += j`` that multi-acc mistyped) — wrap-around, rounding and saturation against the
@@ -112,6 +115,27 @@ def gen_gemm(ch) -> Case:
     variant = ch.choice(("blas", "blas", "blas", "auto"))
     pipeline = ch.choice(("", "", "canonicalize", "cse"))
     return Case(_def(params, body), dtype, sizes, pipeline, variant, ch.int(0, 2**16), 1)
+
+
+def gen_conv(ch) -> Case:
+    """``O[n, co, h, w] += W[co, ci(, kh, kw)] * I[n, ci, h (+ kh), w (+ kw)]``."""
+    dtype = ch.choice(("f32", "f64"))
+    T = _T[dtype]
+    taps = ch.choice((1, 2, 3))
+    pixels, reduction = ["h", "w"], ["ci"] + (["kh", "kw"] if taps > 1 else [])
+    order = ch.choice((["n", "co"], ["co", "n"])) + ch.choice((pixels + reduction, reduction + pixels))
+    size = {"n": "P", "co": "M", "ci": "K", "h": "H", "w": "N", "kh": taps, "kw": taps}
+    body = [("    " * d) + f"for {v} in range({size[v]}):" for d, v in enumerate(order)]
+    tap = (" + kh", " + kw") if taps > 1 else ("", "")
+    weight = "W[co, ci, kh, kw]" if taps > 1 else "W[co, ci]"
+    body.append("    " * len(order) + f"O[n, co, h, w] += {weight} * I[n, ci, h{tap[0]}, w{tap[1]}]")
+    params = (f'W: {T}["M", "K"' + (f", {taps}, {taps}]" if taps > 1 else "]")
+              + f', I: {T}["P", "K", "HI", "NI"], O: {T}["P", "M", "H", "N"]')
+    h, n = ch.int(1, 4), max(1, 16 * ch.int(0, 1) + ch.int(0, 15))
+    sizes = (("P", ch.int(1, 2)), ("M", ch.int(1, 7)), ("K", ch.int(1, 4)), ("H", h), ("N", n),
+             ("HI", h + taps - 1), ("NI", n + taps - 1))
+    variant = ch.choice(("blas", "blas", "auto"))
+    return Case(_def(params, body), dtype, sizes, "", variant, ch.int(0, 2**16), 1)
 
 
 def gen_divmod(ch) -> Case:

@@ -15,13 +15,19 @@ every loop ``0 ≤ v < e`` with step 1 and ``e`` affine in the sizes (``N``, ``N
     in X and Y        reduction   (loop ``k``)
     in O only         output      (the same product broadcast: parallel like a batch)
 
-A loop in none, or in one operand only, is a reduction of another shape (doitgen, conv2d):
-not recognised. The operand holding the loop that indexes O's last (unit-stride) dimension
+A loop in none, or in one operand only, is a reduction of another shape: not recognised (a
+direct convolution's ``I[n, ci, h + kh, w + kw]``, whose subscripts add two loops, is
+`unrollkit.tuning.convolution`'s). The operand holding the loop that indexes O's last (unit-stride) dimension
 is the column operand ``B``; the other is ``A`` (so ``C[j, i] += A[i, k] * B[k, j]`` swaps
-their roles). ``B``'s last two subscripts must be that loop and the one reduction loop in
-either order: ``B[k, j]`` is read in place or packed as is, ``B[j, k]`` is packed transposed
-(`passes/pack.py`). Every other loop (batch, extra M- or N-like, output-only) is parallel: it
-indexes O injectively, so it can go outside the schedule's loops in any order.
+their roles). ``B``'s last subscript must be that loop, the one reduction loop in any other
+dimension (``B[k, j]``, or ``I[n, ci, h, w]`` of a 1×1 convolution: read in place or packed
+as is), or the reduction last with the columns' loop just before it (``B[j, k]``: packed
+transposed, `passes/pack.py`). Every other loop (batch, extra M- or N-like, output-only) is
+parallel: it indexes O injectively, so it can go outside the schedule's loops in any order.
+One of them may instead join the columns: an N-like ``h`` directly around ``j`` that indexes
+the dimension before ``j``'s in both O and B, each loop covering its dimension whole, in a
+kernel of this one statement (a 1×1 convolution's pixels ``O[n, co, h, w]``):
+`passes/coalesce.py` makes ``h`` and ``j`` one loop over H·W columns (``fused``).
 
 Statements before the contraction may initialise or scale O (``C[i, j] *= beta``, in their
 own nest or as earlier statements of the contraction's loops) when each reads O only at the
@@ -38,6 +44,7 @@ before.
 from __future__ import annotations
 
 import dataclasses
+import math
 
 from unrollkit.frontend import descriptor as d
 
@@ -67,18 +74,26 @@ class Contraction:
     kernel: d.Kernel | None = dataclasses.field(default=None, compare=False, repr=False)
     split: bool = False    # statements before the contraction were moved into a nest of their own
     scale: str | None = None  # the scalar parameter multiplying the product (folded into B's packing)
+    fused: str | None = None  # an N-like loop walking the dimension before j's whole: coalesced with j
+    fused_trip: object = None  # its trip count
+    k_loops: tuple = ()    # more reduction loops, coalesced with k (outermost first: a convolution's ci, kh)
+    k_trips: tuple = ()    # their trip counts
+    gather: bool = False   # B's subscripts add reduction loops to column loops: packed by iterations
 
     def trips(self, sizes: dict) -> tuple:
-        """(M, N, K) at the call's sizes."""
-        return tuple(x if isinstance(x, int) else sizes[x] if isinstance(x, str) else d.aff_eval(x, sizes)
-                     for x in (self.m, self.n, self.kk))
+        """(M, N, K) at the call's sizes (N and K of the loops coalesced into j and k together)."""
+        m, n, k, f, *more = (x if isinstance(x, int) else sizes[x] if isinstance(x, str) else d.aff_eval(x, sizes)
+                             for x in (self.m, self.n, self.kk, self.fused_trip or 1) + self.k_trips)
+        return m, n * f, k * math.prod(more)
 
     def describe(self) -> str:
         """The contraction in one line: each loop's role, and whether B is packed transposed or the
         initialisation split into its own nest."""
         roles = ", ".join(f"{n}: {r}" for n, r in self.roles)
         extra = (" B transposed (packed transposed);" if self.b_transposed else "") + \
-            (" initialisation split into its own nest;" if self.split else "")
+            (" initialisation split into its own nest;" if self.split else "") + \
+            (f" {self.fused}×{self.j} coalesced into one column loop;" if self.fused else "") + \
+            (f" {'×'.join(self.k_loops + (self.k,))} coalesced into one reduction loop;" if self.k_loops else "")
         return f"contraction ({roles});{extra}".rstrip(";")
 
 
@@ -112,7 +127,7 @@ def recognise(kernel: d.Kernel) -> Contraction | None:
     if roles[j] != "N":
         return None
     reductions = [v for v in loops if roles[v] == "reduction"]
-    if len(reductions) != 1 or len(y) < 2 or set(y[-2:]) != {j, reductions[0]}:
+    if len(reductions) != 1 or len(y) < 2 or not _columns_last(y, j, reductions[0]):
         return None
     k = reductions[0]
     rows = [v for v in o if roles[v] == "M"]
@@ -137,13 +152,14 @@ def recognise(kernel: d.Kernel) -> Contraction | None:
     if new is None:
         return None
     pos = {p.name: n for n, p in enumerate(kernel.params)}
-    outer = tuple(names[v] for v in loops if v not in (i, j, k))
+    fused = None if prologue or scale else _coalescible(kernel, path, st, y_ld, roles, j)
+    outer = tuple(names[v] for v in loops if v not in (i, j, k, fused))
     return Contraction(names[i], names[j], names[k], tuple(lp.name for lp in path),
                        pos[x_ld.array], pos[y_ld.array], pos[st.array],
                        _trip(loops[i]), _trip(loops[j]), _trip(loops[k]), outer,
                        tuple((names[v], roles[v]) for v in loops),
                        y[-2:] == [j, k], x[-2:] == [k, i], set(x[-2:]) == {i, k}, new,
-                       bool(prologue), scale)
+                       bool(prologue), scale, fused and names[fused], fused and _trip(loops[fused]))
 
 
 # ---------------------------------------------------------------- the parts
@@ -159,6 +175,41 @@ def _roles(loops, o, x, y) -> dict | None:
     and the two operands it indexes; None when a loop indexes one operand only, or none."""
     roles = {v: _ROLES.get((v in o, v in x, v in y)) for v in loops}
     return None if None in roles.values() else roles
+
+
+def _coalescible(kernel: d.Kernel, path: tuple, st: d.Store, y_ld: d.Load, roles: dict, j):
+    """The N-like loop ``h`` that `passes/coalesce.py` may fuse with the columns' loop ``j``
+    (a 1×1 convolution's pixels ``(h, w)``), or None: O and B are indexed ``[..., h, j]`` in
+    their last two dimensions, plainly, and ``h`` and ``j`` run over those dimensions whole
+    (bounds the arrays' own size names), ``h`` just outside ``j``, no other statement."""
+    if len(list(_statements(kernel.body, ()))) != 1 or len(path) < 2 or path[-1].var == j and len(path) < 3:
+        return None
+    shapes = {p.name: p.shape for p in kernel.params}
+    h = st.index[-2].name if len(st.index) >= 2 and isinstance(st.index[-2], d.Var) else None
+    loops = {lp.var: lp for lp in path}
+    if h not in loops or roles.get(h) != "N" or not _adjacent(path, h, j):
+        return None
+    for acc in (st, y_ld):
+        if len(acc.index) < 2 or acc.index[-2:] != (d.Var(h), d.Var(j)):
+            return None
+        dims = shapes[acc.array][-2:]
+        if tuple(loops[v].upper[0] for v in (h, j)) != tuple(d.Var(x) if isinstance(x, str) else d.Lit(x)
+                                                              for x in dims):
+            return None
+    return h
+
+
+def _adjacent(path: tuple, h, j) -> bool:
+    """Whether loop ``h`` directly encloses loop ``j`` in the nest."""
+    vars_ = [lp.var for lp in path]
+    return vars_.index(h) + 1 == vars_.index(j)
+
+
+def _columns_last(y: list, j, k) -> bool:
+    """Whether B's subscripts ``y`` put the columns' loop ``j`` last (the reduction ``k`` in any
+    other dimension: ``I[n, ci, h, w]`` of a 1×1 convolution), or ``k`` last with ``j`` just
+    before it (B transposed)."""
+    return y[-1] == j and k in y or y[-2:] == [j, k]
 
 
 def _statements(body, path):

@@ -8,6 +8,8 @@ nest are the others (that module says which). The schedule below runs on its loo
 transposed. `derive` sizes its schedule from the host `Target` and the
 call's sizes; `GemmSchedule.pipeline` spells it with the pass library (no GEMM-only pass):
 
+    (coalesce   an N-like loop with j into one column loop: a 1×1 convolution's
+                pixels (h, w) are H·W columns, not H rows of W                     coalesce)
     tile        cache blocks: jc (NC columns of B), kc (KC of the reduction)      tile, rename
     tile        register tile: ir (MR rows), jr (NR columns), loops k, i, j      tile, rename
     pack B      the KC×NC block of B, at each kc, rows padded off the L1 set stride pack
@@ -58,6 +60,7 @@ import math
 
 from unrollkit.frontend import descriptor as d
 from unrollkit.tuning.contraction import Contraction, recognise_all
+from unrollkit.tuning.convolution import recognise_conv
 from unrollkit.core.errors import TransformError
 from unrollkit.codegen.pipeline import Pipeline
 from unrollkit.codegen.plan import Plan
@@ -79,7 +82,7 @@ def match_gemm(kernel: d.Kernel) -> Contraction | None:
     """The (first) contraction of ``kernel`` this schedule runs (`contraction.recognise_all`),
     or None."""
     found = recognise_all(kernel)
-    return found[0] if found else None
+    return found[0] if found else recognise_conv(kernel)
 
 
 # ---------------------------------------------------------------- the derivation
@@ -120,6 +123,9 @@ class GemmSchedule:
         what += "; B packed transposed" if t.b_transposed else ""
         what += f"; {t.scale} folded into B's packing" if t.scale else ""
         what += "; initialisation in its own nest" if t.split else ""
+        what += f"; {t.fused}×{t.j} coalesced into the columns" if t.fused else ""
+        what += f"; {'×'.join(t.k_loops + (t.k,))} coalesced into the reduction" if t.k_loops else ""
+        what += "; B packed by iterations (each block's im2col)" if t.gather else ""
         return (f"GEMM {self.M}×{self.N}×{self.K}: register tile {self.mr}×{self.nr} "
                 f"({self.mr * -(-self.nr // self.lanes)} accumulators of {self.lanes} lanes), "
                 f"KC={self.kc}, NC={self.nc}, k unrolled ×{self.ku}, B rows padded by {self.pad}; "
@@ -139,7 +145,7 @@ class GemmSchedule:
         # starts at the outermost tiled loop); the parallel loops (batch, extra M/N-like) go
         # outside, in their source order
         first = list(t.outer) + ([k, i, j] if blocks else [i, k, j])
-        if list(t.order) != first:
+        if [x for x in t.order if x != t.fused and x not in t.k_loops] != first:
             steps.append(f"permute{{order={':'.join(first)}}}")
         if blocks:
             # the band runs from k to the deepest blocked loop; the point loops are then
@@ -175,6 +181,10 @@ class GemmSchedule:
         t = self.nest
         i, j, k = t.i, t.j, t.k
         steps, blocks = self._cache_blocks()
+        # the pixels (h, w) of a convolution: one column loop of H·W; its channel and kernel
+        # rows and columns: one reduction loop
+        steps[:0] = ([f"coalesce{{outer={t.fused},inner={j}}}"] if t.fused else []) + \
+            [f"coalesce{{outer={r},inner={k}}}" for r in reversed(t.k_loops)]
         # the register tile: ir → jr → k → i → j
         reg = {}
         if self.M > 1:
@@ -189,11 +199,13 @@ class GemmSchedule:
                 order = [x + ".tile", x]
             steps.append(_tile(reg, order))
             steps += [f"rename{{loop={x}.tile,to={x}r}}" for x in (i, j) if x in reg]
-        if k in blocks or t.b_transposed:
+        if k in blocks or t.b_transposed or t.gather:
             # (a transposed B is always packed: in place, its columns j are not contiguous;
-            # at K = 1 under each register tile, the k loop's single iteration)
+            # at K = 1 under each register tile, the k loop's single iteration; a convolution's
+            # by iterations: its block's im2col)
             anchor = k + "c" if k in blocks else k
             steps.append(f"pack{{arg={t.b},loop={anchor}" + (",transpose=true" if t.b_transposed else "")
+                         + (f",iterations={k}:{j}" if t.gather else "")
                          + (",scale=true" if t.scale else "")
                          + (f",pad={self.pad}" if self.pad else "") + "}")
         if self.pack_a and i in reg and self.K > 1:
@@ -346,6 +358,9 @@ def gemm_schedule(kernel, signature, target: Target | None = None):
     """The `GemmSchedule` for ``kernel`` at a call `Signature` (`Schedules` for a kernel of
     several contraction nests), or None if it is not a contraction."""
     nests = recognise_all(kernel)
+    if nests is None:
+        conv = recognise_conv(kernel)
+        nests = (conv,) if conv is not None else None
     if nests is None:
         return None
     types = dict(signature.types)
