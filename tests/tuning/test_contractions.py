@@ -281,6 +281,16 @@ def test_bench_contractions_checks_and_tabulates():
         cli("9x", "f32", 1, 0.5, None, None, None)
 
 
+def test_bench_contractions_makes_its_out_folder(tmp_path):
+    """``--out`` into a folder that does not exist yet: made before the run (a crash after
+    minutes of measuring lost every row), then the table and the rows are written there."""
+    from unrollkit.tools.bench_contractions import cli
+    out = tmp_path / "new" / "bench"
+    cli("9", "f64", 1, 0.5, out, None, None, "batched_matmul")
+    assert "| batched_matmul | 8×9³ | float64 |" in (out / "CONTRACTIONS.md").read_text()
+    assert (out / "contractions.json").read_text().lstrip().startswith("[")
+
+
 # ---------------------------------------------------------------- random forms
 
 

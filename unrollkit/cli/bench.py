@@ -162,6 +162,9 @@ def bench_runtime_cmd(repeat: int, target_ms: float, out_dir, json_out, md_out, 
         raise UnrollkitError("bench runtime measures parallel calls: it cannot be pinned to one CPU")
     if out_dir is not None:
         md_out, json_out = md_out or out_dir / "RUNTIME.md", json_out or out_dir / "runtime.json"
+    for path in (md_out, json_out):  # before the run: a missing folder must not lose its results
+        if path is not None:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
     with console.status("measuring call overhead, parallel scaling and auto compile times"):
         text, raw = bench_runtime.run(rounds=repeat, seconds=target_ms / 1000,
                                       command="unrollkit bench runtime" + (f" --out {out_dir}" if out_dir else ""))

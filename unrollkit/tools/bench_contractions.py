@@ -178,6 +178,9 @@ def cli(sizes: str | None, dtype: str, repeat: int | None, target_ms: float | No
         raise UnrollkitError("bench contractions: --dtype is f32, f64 or f32,f64; sizes are >= 1")
     if out_dir is not None:
         md_out, json_out = md_out or Path(out_dir) / "CONTRACTIONS.md", json_out or Path(out_dir) / "contractions.json"
+    for path in (md_out, json_out):  # before the run: a missing folder must not lose its results
+        if path is not None:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
     command = "unrollkit bench contractions --sizes " + ",".join(map(str, ns)) + f" --dtype {','.join(dts)}"
     if kernels:
         command += " --cases " + ",".join(names)
