@@ -8,12 +8,14 @@ import unrollkit as uk
 from unrollkit import T, i32
 from unrollkit.runtime.interpreter import interpret
 
+N = uk.sizes("N")  # the kernels' size names, for linters
+
 
 @uk.kernel
 def scaled_steps(tsteps: i32, x: T["N"], y: T["N"]):
     dt = 1.0 / T(tsteps)
-    for i in range(N):  # noqa: F821
-        y[i] = x[i] * dt + T(i) / T(N)  # noqa: F821
+    for i in range(N):
+        y[i] = x[i] * dt + T(i) / T(N)
 
 
 @pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
@@ -40,7 +42,7 @@ def test_generic_conversion_of_an_integer_array_value():
     """T bound to int32: a float scalar's T(...) truncates toward zero as astype does."""
     @uk.kernel
     def floors(s: uk.f64, x: T["N"]):
-        for i in range(N):  # noqa: F821
+        for i in range(N):
             x[i] = x[i] + T(s)
     x, want = np.arange(4, dtype=np.int32), np.arange(4, dtype=np.int32)
     uk.jit(floors)(-2.7, x)

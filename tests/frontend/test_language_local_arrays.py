@@ -11,18 +11,20 @@ from unrollkit.frontend.local_arrays import MAX_LOCAL_BYTES
 from unrollkit.kernels.polybench import REGISTRY
 from kernel_errors import refused_at
 
+M, N = uk.sizes("M N")  # the kernels' size names, for linters
+
 HERE = __file__
 
 
 @uk.kernel
 def prefix_rows(steps: i32, x: T["M", "N"], out: T["M", "N"]):
-    acc = uk.zeros((M + 1, N), T)  # noqa: F821
+    acc = uk.zeros((M + 1, N), T)
     for s in range(steps):
-        for i in range(M):  # noqa: F821
-            for j in range(N):  # noqa: F821
+        for i in range(M):
+            for j in range(N):
                 acc[i + 1, j] = acc[i, j] + x[i, j] * T(s + 1)
-    for i in range(M):  # noqa: F821
-        for j in range(N):  # noqa: F821
+    for i in range(M):
+        for j in range(N):
             out[i, j] = acc[i + 1, j] - acc[i, j] + out[i, j]
 
 
@@ -42,8 +44,8 @@ def test_local_array_matches_the_interpreter(dtype, options):
 def test_local_array_is_zeroed_on_every_call():
     @uk.kernel
     def count(x: f64["N"], out: f64["N"]):
-        z = uk.zeros(N, f64)  # noqa: F821
-        for i in range(N):  # noqa: F821
+        z = uk.zeros(N, f64)
+        for i in range(N):
             z[i] += x[i]
             out[i] = z[i]
     f = uk.jit(count)
@@ -67,10 +69,10 @@ def test_alloca_and_fill_in_the_ir(check_ir):
 def test_an_access_past_a_local_array_is_refused():
     @uk.kernel
     def past(x: f64["N"]):
-        z = uk.zeros(N - 1, f64)  # noqa: F821
-        for i in range(N):  # noqa: F821
+        z = uk.zeros(N - 1, f64)
+        for i in range(N):
             z[i] = x[i]
-        for i in range(N - 1):  # noqa: F821
+        for i in range(N - 1):
             x[i] = z[i]
     for n in (5, 1):  # (at N = 1, z is empty)
         with pytest.raises(uk.KernelSyntaxError, match=r"subscript i of z \(dimension 0, size "
@@ -84,58 +86,58 @@ def refused(fn, message, call=None):
 
 def test_local_array_misuse_names_the_line():
     def by_loop_variable(x: f64["N"]):
-        for i in range(N):  # noqa: F821
+        for i in range(N):
             x[i] = 1.0
         z = uk.zeros(x, f64)  # MARK
         z[0] = 1.0
     refused(by_loop_variable, "the size of local array 'z' must be a size expression")
 
     def by_float(s: f64, x: f64["N"]):
-        z = uk.zeros(N + s, f64)  # noqa: F821  # MARK
-        for i in range(N):  # noqa: F821
+        z = uk.zeros(N + s, f64)  # MARK
+        for i in range(N):
             z[i] = x[i]
     refused(by_float, "must be a size expression (sizes, int literals")
 
     def in_loop(x: f64["N"]):
-        for i in range(N):  # noqa: F821
-            z = uk.zeros(N, f64)  # noqa: F821  # MARK
+        for i in range(N):
+            z = uk.zeros(N, f64)  # MARK
             z[i] = x[i]
     refused(in_loop, "local array 'z' is declared inside a loop")
 
     def in_if(x: f64["N"]):
-        if N > 2:  # noqa: F821
-            z = uk.zeros(N, f64)  # noqa: F821  # MARK
+        if N > 2:
+            z = uk.zeros(N, f64)  # MARK
             z[0] = x[0]
     refused(in_if, "local array 'z' is declared inside an 'if'")
 
     def clash(x: f64["N"]):
-        x = uk.zeros(N, f64)  # noqa: F821  # MARK
+        x = uk.zeros(N, f64)  # MARK
     refused(clash, "local array 'x' reuses the name of a parameter")
 
     def no_type(x: f64["N"]):
-        z = uk.zeros(N, "float64")  # noqa: F821  # MARK
+        z = uk.zeros(N, "float64")  # MARK
         z[0] = x[0]
     refused(no_type, "the element type of local array 'z' must be uk.f32, uk.T")
 
     def generic_without_t(x: f64["N"]):
-        z = uk.zeros(N, T)  # noqa: F821  # MARK
+        z = uk.zeros(N, T)  # MARK
         z[0] = x[0]
     refused(generic_without_t, "no array parameter has type T")
 
     def as_value(x: f64["N"]):
-        z = uk.zeros(N, f64)  # noqa: F821
+        z = uk.zeros(N, f64)
         x[0] = z  # MARK
     refused(as_value, "array 'z' used as a value")
 
 
 def test_sizes_known_only_at_the_call_are_checked_there():
     def negative(x: f64["N"]):
-        z = uk.zeros(N - 3, f64)  # noqa: F821  # MARK
+        z = uk.zeros(N - 3, f64)  # MARK
         x[0] = 1.0
     refused(negative, "would have the shape (-1,)", call=lambda k: uk.jit(k)(np.ones(2)))
 
     def huge(x: f64["N"]):
-        z = uk.zeros((N, N), f64)  # noqa: F821  # MARK
+        z = uk.zeros((N, N), f64)  # MARK
         z[0, 0] = x[0]
         x[0] = z[0, 0]
     n = int((MAX_LOCAL_BYTES / 8) ** 0.5) + 1

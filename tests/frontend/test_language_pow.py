@@ -12,6 +12,8 @@ from unrollkit import T, f32, f64, i32
 from unrollkit.runtime.interpreter import interpret
 from kernel_errors import refused_at
 
+N = uk.sizes("N")  # the kernels' size names, for linters
+
 HERE = __file__
 
 
@@ -21,7 +23,7 @@ def expect_error(fn, marker, message, call):
 
 @uk.kernel
 def power_of(x: T["N"], y: T["N"], out: T["N"]):
-    for i in range(N):  # noqa: F821
+    for i in range(N):
         out[i] = x[i] ** y[i]
 
 
@@ -82,7 +84,7 @@ def test_integer_and_index_exponents_are_converted():
     """An int exponent (an i32 array, a loop variable) of a float base: numpy's float power."""
     @uk.kernel
     def by_ints(x: f64["N"], n: i32["N"], out: f64["N"]):
-        for i in range(N):  # noqa: F821
+        for i in range(N):
             out[i] = x[i] ** n[i] + 2.0 ** -x[i] + x[i] ** i
 
     x = np.linspace(-3, 3, 9)
@@ -108,19 +110,19 @@ def test_powf_in_the_ir_and_no_libm_call(check_ir):
 
 def test_pow_misuse_names_the_line():
     def int_base(x: i32["N"], y: i32["N"]):
-        for i in range(N):  # noqa: F821
+        for i in range(N):
             x[i] = x[i] ** y[i]  # MARK
     expect_error(int_base, "# MARK", "x ** y of an i32 base: an integer base takes an int literal",
                  call=lambda k: uk.jit(k)(np.ones(3, np.int32), np.ones(3, np.int32)))
 
     def int_context(x: i32["N"], y: f32["N"]):
-        for i in range(N):  # noqa: F821
+        for i in range(N):
             x[i] = 2 ** i  # MARK
     expect_error(int_context, "# MARK", "x ** y in an i32 expression",
                  call=lambda k: uk.jit(k)(np.ones(3, np.int32), np.ones(3, np.float32)))
 
     def mixed(x: f32["N"], y: f64["N"]):
-        for i in range(N):  # noqa: F821
+        for i in range(N):
             x[i] = x[i] ** y[i]  # MARK
     expect_error(mixed, "# MARK", "mixes element types f32 and f64 in x ** y",
                  call=lambda k: uk.jit(k)(np.ones(3, np.float32), np.ones(3)))
