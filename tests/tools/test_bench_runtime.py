@@ -47,9 +47,20 @@ def test_markdown_names_the_machine_and_every_table():
            "versions": {"unrollkit": "0", "mlir": "22", "llvmlite_llvm": "22.1", "llvmlite": "0.50"},
            "blas": [{"internal_api": "openblas", "version": "0.3"}]}
     small = [(4096, False, {"parallel=False": (1e-6, 1.0), "default (auto decides)": (1e-6, 1.0)})]
-    text = bench_runtime.markdown([("call", 1e-6, 1.0)],
+    returns = [(1000, {"s = f(x, y)": (1e-6, 1.0), "g(x, y, out)": (2e-6, 2.0),
+                       "out[0] = 0; g(x, y, out)": (3e-6, 3.0)})]
+    text = bench_runtime.markdown([("call", 1e-6, 1.0)], returns,
                                   [("gemm", {"unrollkit, 1 thread": (1.0, 1.0)}, 2e9, 2)], small,
                                   [("mac 4096", 0.5, "vector-acc×1")], env, "unrollkit bench runtime")
     assert "## Call overhead" in text and "## Parallel scaling" in text and "auto" in text
     assert "## Calls too small to split" in text and "| 4,096 | no | 1 µs | 1 µs | 1.00 |" in text
     assert "| gemm | unrollkit, 1 thread | 1 s | 2.0 | 1.00 |" in text
+    assert "## A returned scalar" in text and "| 1,000 | 1 µs | 2 µs | 3 µs | 2.00 | 3.00 |" in text
+
+
+def test_the_returned_scalar_rows_check_both_forms_and_time_each():
+    rows = bench_runtime.returned_scalar(1, 0.001, quick=True)
+    assert [n for n, _ in rows] == [1000, 65536]
+    for _, contenders in rows:
+        assert list(contenders) == ["s = f(x, y)", "g(x, y, out)", "out[0] = 0; g(x, y, out)"]
+        assert all(t > 0 for t, _ in contenders.values())

@@ -1,9 +1,11 @@
 """A kernel's returned scalar: ``return acc`` stores into a hidden 1-element output array.
 
 The frontend lowers ``return value`` to a store into the extra parameter `d.RETURN_PARAM`
-(always the last). A call allocates that array, passes it like any output, and returns its
-element as a Python number. Every call path (the checked call, the native fast path, the
-packed entry point, the interpreter) then stays the one of a kernel without a return.
+(always the last). A call through the full checks allocates that array (`ReturnSlot`), passes
+it like any output, and returns its element as a Python number. Every call path (the checked
+call, the packed entry point, the interpreter) then stays the one of a kernel without a
+return. The native fast path (`unrollkit.runtime.dispatch.fast_call`) passes a zeroed slot of
+its own instead and returns the value itself: no array is made for a repeated call.
 """
 from __future__ import annotations
 

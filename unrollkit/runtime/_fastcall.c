@@ -12,6 +12,13 @@
  * Lifetime: the FastCall holds a reference to its owner (the CompiledKernel, which owns the
  * machine code), and keeps itself alive while the machine code runs with the GIL released,
  * so eviction from any cache in another thread can never free code that is running.
+ *
+ * A kernel that returns a scalar has one more parameter, the return slot (last). Called with
+ * the user's arguments only, the FastCall passes a zeroed slot of its own and returns its
+ * value as a Python float or int: no array is made for it (that allocation, and reading it
+ * back, cost more than the call itself for small kernels). Called with a return array too
+ * (as tools that pass every parameter do), it checks that array like any output and returns
+ * its element.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -21,9 +28,13 @@
 #include <stdint.h>
 #include <string.h>
 
-enum { K_ARRAY = 0, K_F32 = 1, K_F64 = 2, K_I32 = 3, K_I64 = 4 };
+enum { K_ARRAY = 0, K_F32 = 1, K_F64 = 2, K_I32 = 3, K_I64 = 4, K_RETURN = 5 };
 
 #define MAX_PARAMS 64
+
+/* the buffer formats numpy exports for the element types a kernel may return (int64: 'l' on
+ * LP64, 'q' elsewhere) */
+#define RETURN_FORMATS "efdbBhilq"
 
 static PyTypeObject FastCallType;
 
@@ -45,6 +56,7 @@ typedef struct {
     PyObject *array_type;  /* numpy.ndarray: subclasses (masked arrays, ...) take the slow path */
     PyObject *float_type;  /* numpy.floating: its scalars pass as float(x), like the full check */
     PyObject *int_type;    /* numpy.integer: its scalars pass as int(x) */
+    Py_ssize_t ret;        /* index of the return slot (K_RETURN, the last parameter), or -1 */
 } FastCall;
 
 static void FastCall_dealloc(FastCall *self) {
@@ -58,8 +70,8 @@ static void FastCall_dealloc(FastCall *self) {
 }
 
 /* FastCall(address, spec, owner, ndarray_type, floating_type, integer_type)
- * spec: a tuple with one item per parameter: ("array", format, shape tuple, is_output) or
- * ("f32" | "f64" | "i32" | "i64",). */
+ * spec: a tuple with one item per parameter: ("array", format, shape tuple, is_output),
+ * ("f32" | "f64" | "i32" | "i64",), or, last, ("return", format): a returned scalar's slot. */
 static int FastCall_init(FastCall *self, PyObject *args, PyObject *kw) {
     unsigned long long address;
     PyObject *spec, *owner, *array_type, *float_type, *int_type;
@@ -80,7 +92,7 @@ static int FastCall_init(FastCall *self, PyObject *args, PyObject *kw) {
             PyObject *shape = PyTuple_GET_ITEM(p, 2);
             if (!PyTuple_Check(shape)) goto bad;
             ndims += PyTuple_GET_SIZE(shape);
-        }
+        } else if (PyTuple_GET_SIZE(p) == 2) ndims += 1;  /* a return slot: shape (1,) */
     }
     Param *params = PyMem_Calloc(n ? n : 1, sizeof(Param));
     Py_ssize_t *shapes = PyMem_Calloc(ndims ? ndims : 1, sizeof(Py_ssize_t));
@@ -90,7 +102,7 @@ static int FastCall_init(FastCall *self, PyObject *args, PyObject *kw) {
         PyErr_NoMemory();
         return -1;
     }
-    Py_ssize_t at = 0;
+    Py_ssize_t at = 0, ret = -1;
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *p = PyTuple_GET_ITEM(spec, i);
         const char *kind = PyUnicode_AsUTF8(PyTuple_GET_ITEM(p, 0));
@@ -108,6 +120,16 @@ static int FastCall_init(FastCall *self, PyObject *args, PyObject *kw) {
                 shapes[at++] = PyLong_AsSsize_t(PyTuple_GET_ITEM(shape, d));
                 if (PyErr_Occurred()) goto bad_free;
             }
+        } else if (strcmp(kind, "return") == 0 && PyTuple_GET_SIZE(p) == 2 && i == n - 1) {
+            const char *fmt = PyUnicode_AsUTF8(PyTuple_GET_ITEM(p, 1));
+            if (!fmt || strlen(fmt) != 1 || !strchr(RETURN_FORMATS, fmt[0])) goto bad_free;
+            params[i].kind = K_RETURN;
+            strcpy(params[i].format, fmt);
+            params[i].output = 1;
+            params[i].ndim = 1;
+            params[i].shape_at = at;
+            shapes[at++] = 1;
+            ret = i;
         } else if (strcmp(kind, "f32") == 0) params[i].kind = K_F32;
         else if (strcmp(kind, "f64") == 0) params[i].kind = K_F64;
         else if (strcmp(kind, "i32") == 0) params[i].kind = K_I32;
@@ -119,6 +141,7 @@ static int FastCall_init(FastCall *self, PyObject *args, PyObject *kw) {
     self->params = params;
     self->shapes = shapes;
     self->nparams = n;
+    self->ret = ret;
     self->fn = (void (*)(void **))(uintptr_t)address;
     Py_INCREF(owner);
     Py_XSETREF(self->owner, owner);
@@ -139,6 +162,32 @@ bad:
 }
 
 typedef union { double f64; float f32; int32_t i32; int64_t i64; } Scalar;
+
+/* The returned element at p (format fmt, one of RETURN_FORMATS) as a Python float or int,
+ * as numpy's .item() gives it. */
+static PyObject *return_value(const char *fmt, const void *p) {
+    switch (fmt[0]) {
+    case 'e': {
+#if PY_VERSION_HEX >= 0x030B0000
+        double v = PyFloat_Unpack2((const char *)p, PY_LITTLE_ENDIAN);
+#else
+        double v = _PyFloat_Unpack2((const unsigned char *)p, PY_LITTLE_ENDIAN);
+#endif
+        if (v == -1.0 && PyErr_Occurred()) return NULL;
+        return PyFloat_FromDouble(v);
+    }
+    case 'f': return PyFloat_FromDouble(*(const float *)p);
+    case 'd': return PyFloat_FromDouble(*(const double *)p);
+    case 'b': return PyLong_FromLong(*(const int8_t *)p);
+    case 'B': return PyLong_FromLong(*(const uint8_t *)p);
+    case 'h': return PyLong_FromLong(*(const int16_t *)p);
+    case 'i': return PyLong_FromLong(*(const int32_t *)p);
+    case 'l': return PyLong_FromLong(*(const long *)p);
+    case 'q': return PyLong_FromLongLong(*(const long long *)p);
+    }
+    PyErr_Format(PyExc_ValueError, "FastCall: no return format %s", fmt);
+    return NULL;
+}
 
 /* A scalar argument that the full check would pass on as it is (float(a), int(a)): Python
  * floats and ints, numpy floating and integer scalars (not bools). 0: not the fast case. */
@@ -185,7 +234,7 @@ typedef struct {
 
 static void release(Prepared *c) {
     for (Py_ssize_t i = 0; i < c->got; i++)
-        if (c->fc->params[i].kind == K_ARRAY && c->views[i].obj) PyBuffer_Release(&c->views[i]);
+        if (c->views[i].obj) PyBuffer_Release(&c->views[i]);  /* (NULL: a scalar or own slot) */
     c->got = 0;
 }
 
@@ -205,13 +254,21 @@ static int matches(FastCall *fc, PyObject *argv, Prepared *c) {
     Py_ssize_t n = fc->nparams;
     c->fc = fc;
     c->got = 0;
-    if (!PyTuple_Check(argv) || PyTuple_GET_SIZE(argv) != n) return 0;
+    if (!PyTuple_Check(argv)) return 0;
+    /* without the return array: the slot is the FastCall's own (zeroed, as a new array is) */
+    int own_slot = fc->ret >= 0 && PyTuple_GET_SIZE(argv) == n - 1;
+    if (PyTuple_GET_SIZE(argv) != n && !own_slot) return 0;
     for (Py_ssize_t i = 0; i < n; i++) {
         Param *p = &fc->params[i];
-        PyObject *a = PyTuple_GET_ITEM(argv, i);
         c->views[i].obj = NULL;
         c->got = i + 1;
-        if (p->kind != K_ARRAY) {
+        if (p->kind == K_RETURN && own_slot) {
+            memset(&c->values[i], 0, sizeof(Scalar));
+            c->slots[i] = &c->values[i];
+            continue;
+        }
+        PyObject *a = PyTuple_GET_ITEM(argv, i);
+        if (p->kind != K_ARRAY && p->kind != K_RETURN) {
             if (!take_scalar(fc, p->kind, a, &c->values[i])) goto no;
             c->slots[i] = &c->values[i];
             continue;
@@ -233,10 +290,10 @@ static int matches(FastCall *fc, PyObject *argv, Prepared *c) {
     /* the machine code assumes no aliasing (noalias): overlapping arrays take the full path,
      * which copies an overlapping input and refuses overlapping outputs */
     for (Py_ssize_t i = 0; i < n; i++) {
-        if (fc->params[i].kind != K_ARRAY || c->views[i].len == 0) continue;
+        if (!c->views[i].obj || c->views[i].len == 0) continue;
         char *lo = c->views[i].buf, *hi = lo + c->views[i].len;
         for (Py_ssize_t j = i + 1; j < n; j++) {
-            if (fc->params[j].kind != K_ARRAY || c->views[j].len == 0) continue;
+            if (!c->views[j].obj || c->views[j].len == 0) continue;
             char *lo2 = c->views[j].buf, *hi2 = lo2 + c->views[j].len;
             if (lo < hi2 && lo2 < hi) goto no;
         }
@@ -247,7 +304,8 @@ no:
     return 0;
 }
 
-/* fc(args_tuple) -> True when the kernel ran, False when the arguments need the full checks */
+/* fc(args_tuple) -> False when the arguments need the full checks (nothing ran); else the
+ * kernel ran, and the result is True, or for a kernel that returns a scalar, its value */
 static PyObject *FastCall_call(FastCall *self, PyObject *args, PyObject *kw) {
     if (kw && PyDict_GET_SIZE(kw)) Py_RETURN_FALSE;
     if (PyTuple_GET_SIZE(args) != 1 || !PyTuple_Check(PyTuple_GET_ITEM(args, 0))) {
@@ -261,9 +319,11 @@ static PyObject *FastCall_call(FastCall *self, PyObject *args, PyObject *kw) {
     Py_BEGIN_ALLOW_THREADS
     fn(c.slots);
     Py_END_ALLOW_THREADS
+    PyObject *result = self->ret < 0 ? Py_NewRef(Py_True)
+                                     : return_value(self->params[self->ret].format, c.slots[self->ret]);
     release(&c);
     Py_DECREF(self);
-    Py_RETURN_TRUE;
+    return result;
 }
 
 /* ---------------------------------------------------------------- the thread pool
@@ -552,7 +612,8 @@ static PyGetSetDef FastCall_getset[] = {
 static PyTypeObject FastCallType = {
     PyVarObject_HEAD_INIT(NULL, 0)
     .tp_name = "unrollkit.runtime._fastcall.FastCall",
-    .tp_doc = "A compiled call signature's fast path: fc(args) -> True (ran) or False (full checks needed)",
+    .tp_doc = "A compiled call signature's fast path: fc(args) -> False (full checks needed), else True "
+              "(ran) or the returned scalar",
     .tp_basicsize = sizeof(FastCall),
     .tp_flags = Py_TPFLAGS_DEFAULT,
     .tp_new = PyType_GenericNew,

@@ -21,6 +21,7 @@ import numpy as np
 
 from unrollkit.core.dtypes import BY_NAME, SCALAR_ABI
 from unrollkit.codegen.to_llvm import PACKED_SUFFIX
+from unrollkit.frontend.descriptor import RETURN_PARAM
 
 try:  # optional: built at install time (see pyproject.toml, ext-modules)
     from unrollkit.runtime._fastcall import FastCall, run_split
@@ -41,9 +42,12 @@ def buffer_format(numpy_name: str) -> str:
 def fast_call(ck, kernel, sig):
     """A `FastCall` for compiled kernel ``ck`` (signature ``sig``), or None without the extension.
 
-    The `FastCall` references ``ck``, which owns the machine code, so the code outlives every
-    call made through it."""
-    spec = _spec(kernel, sig)
+    ``fc(args)`` is False when ``args`` need the full checks (nothing ran), else True, or for a
+    kernel that returns a scalar, that scalar: called with the user's arguments only, the
+    `FastCall` passes a return slot of its own (`unrollkit.frontend.returns`), so a call makes
+    no array for it. The `FastCall` references ``ck``, which owns the machine code, so the code
+    outlives every call made through it."""
+    spec = _spec(kernel, sig, own_return=True)
     if spec is None:
         return None
     fn = ck.engine.function(ck.symbol + PACKED_SUFFIX, None, [ctypes.c_void_p])
@@ -59,15 +63,18 @@ def matcher(kernel, sig):
     return None if spec is None else FastCall(0, spec, None, np.ndarray, np.floating, np.integer)
 
 
-def _spec(kernel, sig):
-    """The FastCall parameter spec of ``sig``, or None when the fast path cannot take it."""
+def _spec(kernel, sig, own_return=False):
+    """The FastCall parameter spec of ``sig``, or None when the fast path cannot take it.
+    ``own_return``: the return array, if any, is a native slot (see `fast_call`)."""
     if FastCall is None or sig.values:  # (it checks shapes, not an index scalar's value)
         return None
     types, shapes, written = dict(sig.types), sig.shape_map(), kernel.written
     spec = []
     for p in kernel.params:
         et = types[p.name]
-        if p.is_array:
+        if own_return and p.name == RETURN_PARAM and kernel.returns:
+            spec.append(("return", buffer_format(BY_NAME[et].numpy.name)))
+        elif p.is_array:
             spec.append(("array", buffer_format(BY_NAME[et].numpy.name), tuple(shapes[p.name]),
                          p.name in written))
         elif et in SCALAR_ABI:  # the native path converts to f32/i32 without f16 rounding

@@ -101,12 +101,13 @@ class JitKernel:
     def __call__(self, *args, **kwargs):
         if kwargs:  # by parameter name, as in Python
             args = bind_keywords(self.kernel, args, kwargs)
+        for fc in self._fast:  # a signature checked before, with arguments it accepts as they are
+            ran = fc(args)  # (False: not taken; True, or the returned scalar: `dispatch.fast_call`)
+            if ran is not False:
+                self.last = fc.owner
+                return None if ran is True else ran
         # a kernel that returns a value writes it into one more output array (`returns`)
         args, slot = self._slot.add(args)
-        for fc in self._fast:  # a signature checked before, with arguments it accepts as they are
-            if fc(args):
-                self.last = fc.owner
-                return returned(slot)
         for split in self._fast_split:  # the same for signatures that run in row blocks
             if split(args):
                 self.last, self._last_blocks = split.owner, split.plan

@@ -1,11 +1,13 @@
 """`unrollkit bench runtime`: what the runtime costs and gives, measured side by side.
 
-Four tables, written to ``bench/RUNTIME.md`` by ``unrollkit bench runtime --out bench/RUNTIME.md``:
+Five tables, written to ``bench/RUNTIME.md`` by ``unrollkit bench runtime --out bench/RUNTIME.md``:
 
 * **call overhead**: a jitted saxpy on 8 float32 through the public call (the native fast path,
   `unrollkit.runtime.dispatch`), the same call through the full Python checks (a `Fraction` scalar
   takes that path), a raw ctypes call of the same machine code, and numpy's ``y += a * x``
   with a preallocated temporary; MAC at 4096 through the public call against numpy.
+* **a returned scalar**: dot written ``return acc`` against the ``out[0] +=`` form, per call,
+  from 1,000 to 4M elements.
 * **parallel scaling**: GEMM, an elementwise kernel and a 2-D stencil (each of the last two
   within the last-level cache and from DRAM) at 1 thread and at every core
   (`unrollkit.runtime.parallel`), against numpy at 1 thread and at its default threads.
@@ -34,7 +36,7 @@ import unrollkit as uk
 from unrollkit.runtime import parallel
 from unrollkit.tools.bench import format_time
 from unrollkit.tools.bench_environment import environment
-from unrollkit.kernels import dot, gemm, gemv, iir, jacobi1d, layernorm, mac, softmax
+from unrollkit.kernels import dot, dot_scalar, gemm, gemv, iir, jacobi1d, layernorm, mac, softmax
 
 
 @uk.kernel
@@ -120,6 +122,34 @@ def call_overhead(rounds: int, seconds: float) -> list:
                            lambda: (np.multiply(a, b, out=t4), np.add(c, t4, out=c))},
                       rounds, seconds)
     out += [("mac, 4096 × f32: " + n, t, r) for n, (t, r) in rows.items()]
+    return out
+
+
+def returned_scalar(rounds: int, seconds: float, quick: bool = False) -> list:
+    """Rows (elements, {contender: (seconds, ratio to the first)}) of a dot product written
+    with a returned scalar (`kernels.dot_scalar`, ``s = f(x, y)``) against the ``out[0] +=``
+    form (`kernels.dot`), both ``factor="auto"`` on one thread, float32: the natural
+    spelling must cost no more than the memory accumulator. The out form is timed bare
+    (``g(x, y, out)``, its sum then wrong after the first call) and as a caller uses it
+    (``out[0] = 0`` first)."""
+    out = []
+    for n in ((1000, 65536) if quick else (1000, 4096, 65536, 262144, 1 << 20, 1 << 22)):
+        x, y = (np.random.default_rng(i).random(n).astype(np.float32) for i in range(2))
+        f = uk.jit(dot_scalar, factor="auto", parallel=False)
+        g = uk.jit(dot, factor="auto", parallel=False)
+        acc = np.zeros(1, np.float32)
+        want = float(x.astype(np.float64) @ y)
+        g(x, y, acc)
+        # float32 sums of positive terms: rounding grows like sqrt(n) (a sequential sum at 4M
+        # is ~1e-5 off); a wrong sum is off by whole terms
+        np.testing.assert_allclose([f(x, y), acc[0]], [want, want], rtol=1e-5 * max(1.0, (n / 1000) ** 0.5))
+
+        def zeroed():
+            acc[0] = 0.0
+            g(x, y, acc)
+        rows = paired({"s = f(x, y)": lambda: f(x, y), "g(x, y, out)": lambda: g(x, y, acc),
+                       "out[0] = 0; g(x, y, out)": zeroed}, rounds, seconds)
+        out.append((n, rows))
     return out
 
 
@@ -264,7 +294,8 @@ def auto_compile_times() -> list:
     return out
 
 
-def markdown(overhead: list, scale: list, small: list, compiles: list, env: dict, command: str) -> str:
+def markdown(overhead: list, returns: list, scale: list, small: list, compiles: list, env: dict,
+             command: str) -> str:
     """The three tables as ``bench/RUNTIME.md``."""
     lines = ["# Runtime: call overhead, parallel scaling, auto compile time", "",
              f"`{command}` on {env['cpu_model']} (LLVM cpu `{env['cpu']}`, {env['cpus']} CPUs), "
@@ -277,6 +308,12 @@ def markdown(overhead: list, scale: list, small: list, compiles: list, env: dict
              "## Call overhead (one call through Python, single thread)", "",
              "| call | time per call | × the fast path |", "|---|---:|---:|"]
     lines += [f"| {n} | {format_time(t)} | {r:.2f} |" for n, t, r in overhead]
+    lines += ["", "## A returned scalar against `out[0] +=` (dot, f32, `factor=\"auto\"`, one thread)", "",
+              "| elements | s = f(x, y) | g(x, y, out) | out[0] = 0; g(x, y, out) | g / f | zeroed g / f |",
+              "|---:|---:|---:|---:|---:|---:|"]
+    for n, rows in returns:
+        (tf, _), (tg, rg), (tz, rz) = rows.values()
+        lines.append(f"| {n:,} | {format_time(tf)} | {format_time(tg)} | {format_time(tz)} | {rg:.2f} | {rz:.2f} |")
     lines += ["", "## Parallel scaling (`parallel=True` vs 1 thread; numpy at 1 and at its default threads)", "",
               "| case | contender | time | GFLOP/s | × unrollkit 1 thread |", "|---|---|---:|---:|---:|"]
     for name, rows, flops, _ in scale:
@@ -297,11 +334,13 @@ def run(rounds: int = 15, seconds: float = 0.02, quick: bool = False, command: s
     """All three measurements; returns (markdown text, raw rows)."""
     env = environment(None, rounds, seconds, {})
     overhead = call_overhead(rounds, seconds)
+    returns = returned_scalar(rounds, seconds, quick)
     scale = scaling(rounds, seconds, quick)
     small = small_calls(rounds, seconds, quick)
     compiles = auto_compile_times()
-    return markdown(overhead, scale, small, compiles, env, command), {
+    return markdown(overhead, returns, scale, small, compiles, env, command), {
         "environment": env, "overhead": overhead,
+        "returned_scalar": [(n, {k: list(v) for k, v in rows.items()}) for n, rows in returns],
         "scaling": [(n, {k: list(v) for k, v in rows.items()}, fl, th) for n, rows, fl, th in scale],
         "small_calls": [(m, split, {k: list(v) for k, v in rows.items()}) for m, split, rows in small],
         "auto_compile": compiles}
