@@ -4,6 +4,8 @@ value itself, so a call makes no array; with the return array passed (as tools d
 is checked like any output. Either way the result is the checked path's."""
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 
@@ -92,3 +94,27 @@ def test_a_kernel_without_return_still_returns_none_fast():
     assert f(x) is None
     assert f._fast[0]((x,)) is True
     assert f(np.zeros(4)) is None
+
+
+def test_concurrent_fast_calls_each_get_their_own_slot():
+    # the slot lives in the call, not in the FastCall: threads calling at once (the machine
+    # code runs with the GIL released) never see each other's sums
+    rng = np.random.default_rng(3)
+    data = [(rng.random(20000), rng.random(20000)) for _ in range(4)]
+    want = [float(a @ b) for a, b in data]
+    f = uk.jit(dot_ret, factor=4)
+    f(*data[0])
+    got = [[] for _ in data]
+
+    def work(k):
+        for _ in range(200):
+            got[k].append(f(*data[k]))
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(len(data))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for k, values in enumerate(got):
+        assert len(values) == 200
+        assert values == pytest.approx([want[k]] * 200, rel=1e-12)
