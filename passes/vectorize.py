@@ -116,6 +116,17 @@ def _element_bits(loop) -> int:
     return max(bits)
 
 
+class _Name:
+    """A value's SSA name, computed when formatted (`ir.Value.get_name` is O(module size))."""
+    __slots__ = ("value",)
+
+    def __init__(self, value):
+        self.value = value
+
+    def __str__(self) -> str:
+        return self.value.get_name()
+
+
 def _fail(loop, why: str):
     raise TransformError(f"cannot vectorize loop {loop_name(loop) or '<unnamed>'!r}: {why}")
 
@@ -149,7 +160,8 @@ def _analyse(loop, width: int, allow_red: bool) -> dict:
             continue
         if op.name in ("affine.load", "affine.store"):
             acc = Access(op)
-            where = acc.memref.get_name()
+            # (the SSA name only for an error: get_name() prints the whole module to find it)
+            where = _Name(acc.memref)
             if any(f is None for f in acc.forms):
                 _fail(loop, f"a subscript of {where} is not affine in the loop variables")
             coeffs = [f[0].get(loop, 0) for f in acc.forms]
