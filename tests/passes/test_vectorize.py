@@ -39,5 +39,5 @@ def test_vectorize_refuses():
     refuses(prefix_sum, "vectorize", "loop 't'", "dependence", N=20)
     refuses(gemv, "vectorize{loop=j}", "loop 'j'", "reductions=true", M=3, N=20)
     refuses(gemm, "vectorize{loop=k}", "loop 'k'", "not innermost", M=3, K=3, N=3)
-    refuses(gemm, "permute{order=i:j:k},vectorize{loop=k}", "loop 'k'", "stride", M=3, K=3, N=3)
+    refuses(gemm, "permute{order=i:j:k},vectorize{loop=k}", "loop 'k'", "%arg1 is accessed with stride", M=3, K=3, N=3)
     refuses(mac, "unroll{factor=2},vectorize", "loop 'i'", "step is 2", N=8)
