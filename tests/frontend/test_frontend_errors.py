@@ -1,5 +1,4 @@
 """Every construct outside the kernel subset is a KernelSyntaxError citing the user's file:line."""
-import inspect
 
 import numpy as np
 import pytest
@@ -8,25 +7,12 @@ import unrollkit as uk
 from unrollkit import T, f32, i32
 from unrollkit.frontend.parse import parse_kernel
 
+from kernel_errors import expecting, line_of
+
 HERE = __file__
 
 
-def line_of(fn, marker: str) -> int:
-    lines, first = inspect.getsourcelines(fn)
-    for i, ln in enumerate(lines):
-        if marker in ln:
-            return first + i
-    raise AssertionError(marker)
-
-
-def expect(fn, marker, message):
-    with pytest.raises(uk.KernelSyntaxError) as info:
-        uk.kernel(fn)
-    err = info.value
-    assert err.filename == HERE
-    assert err.lineno == line_of(fn, marker), str(err)
-    assert str(err).startswith(f"{HERE}:{err.lineno}: ")
-    assert message in str(err), str(err)
+expect = expecting(HERE)
 
 
 def test_if_statement():

@@ -1,7 +1,6 @@
 """The kernel language (issue 13): scalars carried across iterations, ``return``, comparisons,
 ``a if c else b`` and ``if`` statements — IR (FileCheck), results against numpy and the
 reference interpreter, and an error with file:line for each misuse."""
-import inspect
 
 import numpy as np
 import pytest
@@ -10,25 +9,12 @@ import unrollkit as uk
 from unrollkit import T, f32, f64, i32, i64
 from unrollkit.runtime.interpreter import interpret
 
+from kernel_errors import expecting
+
 HERE = __file__
 
 
-def line_of(fn, marker: str) -> int:
-    lines, first = inspect.getsourcelines(fn)
-    return first + next(i for i, ln in enumerate(lines) if marker in ln)
-
-
-def expect_error(fn, marker, message, call=None):
-    """Defining ``fn`` (or, with ``call``, calling it) raises a KernelSyntaxError at the line
-    marked ``marker`` whose message contains ``message``."""
-    with pytest.raises(uk.KernelSyntaxError) as info:
-        k = uk.kernel(fn)
-        if call is not None:
-            call(k)
-    err = info.value
-    assert (err.filename, err.lineno) == (HERE, line_of(fn, marker)), str(err)
-    assert str(err).startswith(f"{HERE}:{err.lineno}: ")
-    assert message in str(err), str(err)
+expect_error = expecting(HERE)
 
 
 # ---------------------------------------------------------------- carried scalars, return

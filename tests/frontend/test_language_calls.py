@@ -9,6 +9,8 @@ import unrollkit as uk
 from unrollkit import T, f32
 from unrollkit.runtime.interpreter import interpret
 
+from kernel_errors import expecting
+
 HERE = __file__
 W = 3  # a global constant: a fixed trip count
 
@@ -87,16 +89,7 @@ def test_full_unroll_of_a_global_constant_trip_count():
     assert f.ir("transformed").count("affine.for") == 1  # t unrolled away, i remains
 
 
-def line_of(fn, marker):
-    lines, first = inspect.getsourcelines(fn)
-    return first + next(i for i, ln in enumerate(lines) if marker in ln)
-
-
-def expect_error(fn, marker, message):
-    with pytest.raises(uk.KernelSyntaxError) as info:
-        uk.kernel(fn)
-    assert (info.value.filename, info.value.lineno) == (HERE, line_of(fn, marker)), str(info.value)
-    assert message in str(info.value), str(info.value)
+expect_error = expecting(HERE)
 
 
 def test_source_unrolling_errors():

@@ -1,6 +1,5 @@
 """Loop forms of the kernel language (issue 13, item 4): negative constant steps
 (``range(N - 1, -1, -1)``), ``//`` and ``%`` by positive constants in bounds and subscripts."""
-import inspect
 
 import numpy as np
 import pytest
@@ -9,12 +8,9 @@ import unrollkit as uk
 from unrollkit import f64, i32
 from unrollkit.runtime.interpreter import interpret
 
+from kernel_errors import line_of
+
 HERE = __file__
-
-
-def line_of(fn, marker: str) -> int:
-    lines, first = inspect.getsourcelines(fn)
-    return first + next(i for i, ln in enumerate(lines) if marker in ln)
 
 
 @uk.kernel

@@ -1,7 +1,6 @@
 """Math in kernels (issue 13): uk.exp/log/sqrt/tanh/abs/floor/ceil (and math's and numpy's
 namesakes), ``x ** n``, through the MLIR math dialect; exp/log/tanh vectorise as polynomials
 (no C library call per lane); results within a few ulp of numpy; misuse is file:line."""
-import inspect
 import math
 import re
 
@@ -13,6 +12,8 @@ import unrollkit as uk
 from unrollkit import T, f32, i32
 from unrollkit.runtime.interpreter import interpret
 from unrollkit.kernels import layernorm, layernorm_numpy, softmax, softmax_numpy
+
+from kernel_errors import expecting
 
 HERE = __file__
 
@@ -168,18 +169,7 @@ def test_softmax_and_layernorm_agree_with_the_interpreter():
     np.testing.assert_allclose(y1, y2, rtol=1e-5, atol=1e-6)
 
 
-def line_of(fn, marker):
-    lines, first = inspect.getsourcelines(fn)
-    return first + next(i for i, ln in enumerate(lines) if marker in ln)
-
-
-def expect_error(fn, marker, message, call=None):
-    with pytest.raises(uk.KernelSyntaxError) as info:
-        k = uk.kernel(fn)
-        if call is not None:
-            call(k)
-    assert (info.value.filename, info.value.lineno) == (HERE, line_of(fn, marker)), str(info.value)
-    assert message in str(info.value), str(info.value)
+expect_error = expecting(HERE)
 
 
 def test_math_errors():

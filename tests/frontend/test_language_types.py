@@ -2,7 +2,6 @@
 arrays end to end, ``uk.f32(x)``-style conversions with numpy's meaning, literals that do not
 fit refused with file:line; and a carried Python number that meets typed values takes their
 type (numpy's rule for Python scalars), which ``multi-acc``'s extra accumulators rely on."""
-import inspect
 
 import numpy as np
 import pytest
@@ -11,20 +10,12 @@ import unrollkit as uk
 from unrollkit import f16, f32, f64, i8, i16, i32, u8
 from unrollkit.runtime.interpreter import interpret
 
+from kernel_errors import expecting, line_of
+
 HERE = __file__
 
 
-def line_of(fn, marker: str) -> int:
-    lines, first = inspect.getsourcelines(fn)
-    return first + next(i for i, ln in enumerate(lines) if marker in ln)
-
-
-def expect_error(fn, marker, message):
-    with pytest.raises(uk.KernelSyntaxError) as info:
-        uk.kernel(fn)
-    err = info.value
-    assert (err.filename, err.lineno) == (HERE, line_of(fn, marker)), str(err)
-    assert message in str(err), str(err)
+expect_error = expecting(HERE)
 
 
 def same(a, b):
