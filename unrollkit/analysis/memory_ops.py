@@ -119,8 +119,7 @@ def access_of(op, memo: dict | None = None) -> Access | None:
     if name.startswith("vector.transfer_"):
         attrs = op.attributes
         # the lanes depend on these attributes and types only: an unrolled body repeats them
-        key = (attrs["permutation_map"] if "permutation_map" in attrs else None,
-               attrs["in_bounds"] if "in_bounds" in attrs else None, rank, tuple(vshape))
+        key = (attrs.get("permutation_map"), attrs.get("in_bounds"), rank, tuple(vshape))
         lanes = memo.get(key)
         if lanes is None:
             lanes = memo[key] = _transfer_lanes(op, rank, vshape)
