@@ -8,8 +8,10 @@
 Each kernel runs in a fresh Python process (nothing compiled or imported before) with a fresh
 ``UNROLLKIT_CACHE_DIR``; the time is the first call ``uk.jit(kernel, factor="auto")(*args)``
 (choosing, compiling and running once), measured inside that process. The result is checked
-against the kernel's numpy reference. Prints one row per kernel: seconds, what auto chose,
-and whether the result matched. Run it from anywhere but the repository root (there
+against the kernel's numpy reference. Prints one row per kernel: seconds (wall), the CPU
+seconds of the process and its tool subprocesses (llvm-mc, llvm-mca: steadier than the wall
+time on a shared machine), the candidates whose machine code was checked, whether the result
+matched, and what auto chose. Run it from anywhere but the repository root (there
 ``python -c`` would import the source folder, without the installed kernels/passes mapping):
 the child processes run in a temporary directory.
 """
@@ -24,7 +26,7 @@ import tempfile
 
 #: what one child process runs: argv = name, size, dtype, profile-or-empty
 CHILD = r'''
-import cProfile, io, json, pstats, sys, time
+import cProfile, io, json, os, pstats, sys, time
 import numpy as np
 import unrollkit as uk
 from unrollkit.kernels.polybench import REGISTRY
@@ -34,11 +36,12 @@ args = init(sizes[size], np.dtype(dtype).type)
 expected = reference(*args)
 f = uk.jit(kernel, factor="auto")
 prof = cProfile.Profile() if profile else None
-t0 = time.perf_counter()
+t0, c0 = time.perf_counter(), os.times()
 if prof:
     prof.enable()
 f(*args)
-seconds = time.perf_counter() - t0
+seconds, c1 = time.perf_counter() - t0, os.times()
+cpu = sum(c1[:4]) - sum(c0[:4])  # this process and its finished children (llvm-mc, llvm-mca)
 if prof:
     prof.disable()
 params = [p.name for p in kernel.params]
@@ -53,7 +56,8 @@ if prof:
     s = io.StringIO()
     pstats.Stats(prof, stream=s).sort_stats("cumulative").print_stats(40)
     text = s.getvalue()
-print(json.dumps({"seconds": seconds, "choice": label, "ok": ok, "profile": text}))
+checked = sum(1 for r in choice.rows if r["checked"]) if choice is not None else 0
+print(json.dumps({"seconds": seconds, "cpu": cpu, "checked": checked, "choice": label, "ok": ok, "profile": text}))
 '''
 
 
@@ -90,12 +94,13 @@ def main(argv=None) -> int:
         from unrollkit.kernels.polybench import REGISTRY
         names = list(REGISTRY)
     print(f"first factor='auto' call, empty cache, fresh process; {a.size}, {a.dtype}")
-    print(f"{'kernel':16s} {'seconds':>8s}  {'checked':8s} choice")
+    print(f"{'kernel':16s} {'seconds':>8s} {'cpu s':>6s} {'checked':>7s}  {'result':8s} choice")
     for name in names:
         r = time_one(name, a.size, a.dtype, a.timeout)
         secs = f"{r['seconds']:8.2f}" if r["seconds"] is not None else f"{'-':>8s}"
         ok = {True: "ok", False: "WRONG", None: "-"}[r["ok"]]
-        print(f"{name:16s} {secs}  {ok:8s} {r['choice']}", flush=True)
+        cpu = f"{r['cpu']:6.2f}" if r.get("cpu") is not None else f"{'-':>6s}"
+        print(f"{name:16s} {secs} {cpu} {r.get('checked', 0):7d}  {ok:8s} {r['choice']}", flush=True)
     return 0
 
 

@@ -538,15 +538,18 @@ def test_settled_only_when_the_rest_provably_cannot_be_picked(spr):
     # an unchecked candidate preferred to the pick (fewer copies) could win
     assert not cost_model.settled([r for r in rows if r["candidate"].copies == 2],
                                   [r for r in rows if r["candidate"].copies != 2], far, spr)
-    # nothing accepted, nothing left, or a jammed row checked: not settled
+    # nothing accepted, nothing left, or a jammed row checked before its un-jammed self
+    # (whose cycles its remainder runs at): not settled
     assert not cost_model.settled([dict(r, accepted=False) for r in one], rest, far, spr)
     assert not cost_model.settled(one, [], far, spr)
     assert win["cycles"] <= max(cost_terms.memory_parts(far, spr)) * (1 + cost_model.TIE)
-    g = cost_loop.profile(gemv, {"M": 4096, "N": 4096}, 4, spr)
+    g = cost_loop.profile(gemv, {"M": 4099, "N": 4096}, 4, spr)
     grows = _rows(g, spr)
-    jam = [r for r in grows if r["candidate"].copies == 1 or r["candidate"].jam > 1][:3]
-    assert any(r["candidate"].jam > 1 for r in jam)
+    jam = [r for r in grows if r["candidate"].copies == 1 or r["candidate"].jam > 1 and r["candidate"].factor == 2]
+    assert any(r["candidate"].jam > 1 for r in jam) and g.parent_trip % 2
     assert not cost_model.settled(jam, [r for r in grows if r not in jam], g, spr)
+    plain = [r for r in grows if r["candidate"] == Candidate("affine", 2)]
+    assert cost_model.settled(jam + plain, [r for r in grows if r not in jam + plain], g, spr)
     # in cache there is no floor to reach
     near = cost_loop.profile(mac, {"N": 512}, 4, spr)
     nrows = _rows(near, spr)

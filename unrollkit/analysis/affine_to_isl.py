@@ -52,6 +52,8 @@ class ValueForms:
         self._unknown = {}  # block argument -> why it has no form (an unreadable loop)
         self._consts = {}
         self._linear = {}
+        self._keyed = {}  # value, or (map, result, operands) -> `keyed`
+        self._range_keys = {}  # frozenset of coefficients -> `range_key`
         self._templates = {}  # affine map -> per result: linear template or None
         self._dims = {}  # induction variable -> its dimension in its nest (`range_key`)
         self._zero = isl.PwAff.val_on_domain(isl.Set.universe(isl.Space.set_alloc(ctx, 0, 0)),
@@ -180,10 +182,42 @@ class ValueForms:
         if t is None:
             return None
         coeffs, offset = t
-        out = ({}, offset)
+        out = {}  # (`_combine` of each operand's shape times its coefficient, summed at once)
         for (_, i), c in coeffs.items():
-            out = _combine(out, _combine(self.linear(operands[i]), ({}, c), "mul"), "add")
-        return out
+            sub, k = self.linear(operands[i])
+            offset += c * k
+            for v, x in sub.items():
+                out[v] = out.get(v, 0) + c * x
+        return {v: x for v, x in out.items() if x}, offset
+
+    def keyed(self, value) -> tuple:
+        """`linear` of ``value`` as ``(frozenset of its coefficients, their `range_key`,
+        offset)``: what a range question over a nest needs, memoised per value (an access and
+        its unrolled copies ask it for every dimension)."""
+        got = self._keyed.get(value)
+        if got is None:
+            coeffs, offset = self.linear(value)
+            got = self._keyed[value] = self._frozen(coeffs) + (offset,)
+        return got
+
+    def keyed_result(self, amap, k: int, operands):
+        """`keyed` of result ``k`` of ``amap`` over ``operands`` (None if it divides), memoised
+        per map, result and operands."""
+        memo = (amap, k, tuple(operands))
+        got = self._keyed.get(memo, False)
+        if got is False:
+            lin = self.result_linear(amap, k, operands)
+            got = self._keyed[memo] = None if lin is None else self._frozen(lin[0]) + (lin[1],)
+        return got
+
+    def _frozen(self, coeffs: dict) -> tuple:
+        """(frozenset of ``coeffs``, its `range_key`), the key memoised per coefficient set (the
+        copies of an unrolled body share theirs; a variable's dimension never changes)."""
+        frozen = frozenset(coeffs.items())
+        key = self._range_keys.get(frozen)
+        if key is None:
+            key = self._range_keys[frozen] = self.range_key(coeffs)
+        return frozen, key
 
     def linear_form(self, coeffs) -> isl.PwAff:
         """``sum(c * v)`` as an isl function (raises `NotAffine` for a value without one)."""

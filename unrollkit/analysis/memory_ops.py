@@ -82,9 +82,15 @@ def _memref_facts(t, memo: dict):
     return facts
 
 
-def _vec_shape(t) -> list:
-    # (a type-id test: a failed cast raises, and that costs more than the whole check)
-    return list(ir.VectorType(t).shape) if t.typeid == ir.VectorType.static_typeid else []
+def _vec_shape(t, memo: dict) -> list:
+    """The shape of a vector type (``[]`` for another type), memoised by type for one walk
+    (the list is shared: not to be changed)."""
+    key = ("vector", t)
+    shape = memo.get(key)
+    if shape is None:
+        # (a type-id test: a failed cast raises, and that costs more than the whole check)
+        shape = memo[key] = list(ir.VectorType(t).shape) if t.typeid == ir.VectorType.static_typeid else []
+    return shape
 
 
 def access_of(op, memo: dict | None = None) -> Access | None:
@@ -106,9 +112,9 @@ def access_of(op, memo: dict | None = None) -> Access | None:
     if name == "affine.prefetch":
         vshape = []
     elif writes:
-        vshape = _vec_shape(ops[0].type)
+        vshape = _vec_shape(ops[0].type, memo)
     else:
-        vshape = _vec_shape(op.operation.results[0].type)
+        vshape = _vec_shape(op.operation.results[0].type, memo)
     if elem_is_vector:
         vshape = []  # one element (itself a vector) per access
     if len(vshape) > rank:
@@ -119,8 +125,7 @@ def access_of(op, memo: dict | None = None) -> Access | None:
     if name.startswith("vector.transfer_"):
         attrs = op.attributes
         # the lanes depend on these attributes and types only: an unrolled body repeats them
-        key = (attrs["permutation_map"] if "permutation_map" in attrs else None,
-               attrs["in_bounds"] if "in_bounds" in attrs else None, rank, tuple(vshape))
+        key = (attrs.get("permutation_map"), attrs.get("in_bounds"), rank, tuple(vshape))
         lanes = memo.get(key)
         if lanes is None:
             lanes = memo[key] = _transfer_lanes(op, rank, vshape)

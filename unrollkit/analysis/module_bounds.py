@@ -99,6 +99,10 @@ class _Stop(Exception):
     pass
 
 
+#: operation name -> whether the walk passes it by: pure, and holding no accesses
+_PASSED = {}
+
+
 class _Walk:
     def __init__(self, visit, only=None):
         self.ctx = isl.Context()
@@ -118,7 +122,10 @@ class _Walk:
 
     def op(self, op, nest: Nest) -> None:
         name = op_name(op)
-        if is_pure(name) and name not in _REGION_OPS:
+        passed = _PASSED.get(name)
+        if passed is None:  # (asked of every operation: remembered by name)
+            passed = _PASSED[name] = is_pure(name) and name not in _REGION_OPS
+        if passed:
             return
         if self.only is not None and len(op.operation.regions) and op.operation not in self.only:
             return
@@ -133,7 +140,8 @@ class _Walk:
                 acc = str(exc)
             if acc is not None:
                 self.visit(self, op, acc, nest)
-        elif foreign_memory_op(op):
+            return  # (an element access has no regions: MLIR's verifier holds it to none)
+        if foreign_memory_op(op):
             self.visit(self, op, None, nest)
         for region in op.operation.regions:  # any other op: its regions in the same domain
             for b in region.blocks:
@@ -168,14 +176,14 @@ class _Walk:
     def index_range(self, acc, dim: int, nest: Nest):
         """Exact (min, max) of index ``dim`` of ``acc`` over ``nest`` (None: never reached)."""
         if acc.amap is None:
-            lin = self.forms.linear(acc.indices[dim])
+            keyed = self.forms.keyed(acc.indices[dim])
         else:
-            lin = self.forms.result_linear(acc.amap, dim, acc.indices)
-        if lin is None:  # a division or modulo: its own isl form
+            keyed = self.forms.keyed_result(acc.amap, dim, acc.indices)
+        if keyed is None:  # a division or modulo: its own isl form
             forms = [self.forms.of(v) for v in acc.indices]
             return nest.range_of(self.forms.expr(acc.amap.results[dim], forms, acc.amap.n_dims))
-        coeffs, offset = lin
-        rng = nest.linear_range(frozenset(coeffs.items()), self.forms, self.forms.range_key(coeffs))
+        coeffs, key, offset = keyed
+        rng = nest.linear_range(coeffs, self.forms, key)
         return None if rng is None else (rng[0] + offset, rng[1] + offset)
 
     # -- domains

@@ -43,7 +43,7 @@ from unrollkit.tuning.cost_terms import (combine, l1_cycles, memory_cycles, memo
                          tail_cycles)
 from unrollkit.core.target import Target, host_target
 from unrollkit.frontend.signature import sizes_of
-from unrollkit.tuning import machine_check
+from unrollkit.tuning import check_floor, machine_check
 from unrollkit.codegen.compiler import compile_kernel
 from unrollkit.codegen.pipeline import Pipeline
 from unrollkit.tuning.variants import plan
@@ -323,21 +323,44 @@ def _uops_per_iteration(row) -> float:
 
 def settled(checked: list, unchecked: list, prof: LoopProfile, t: Target) -> bool:
     """Whether checking the ``unchecked`` rows cannot change what `pick` chooses (then
-    `machine_check.check_all` stops early, and the pick is the full check's). The proof: every
-    row's cycles, analytical or checked, are ``combine(core, L1, (near, far)) + tail`` (or a
-    larger chain; a jammed row's remainder blend is a mean of two such), all terms ≥ 0, so at
-    least the memory floor ``max(near, far)``, the same for every candidate. If the checked
-    pick is within `TIE` of that floor, no unchecked row can lower the best enough to push it
-    out of the tie band; if every unchecked row also comes strictly after it in `preference`,
-    none can be preferred to it there. Checked jammed rows (whose remainder may read an
-    unchecked row) are not settled. Memory-bound loops (mac, dot, saxpy, jacobi1d beyond L2)
-    are settled by their one-copy candidates."""
-    near, far = memory_parts(prof, t)
-    floor = max(near, far) * (1 - 1e-9)  # (the blend's rounding)
-    win = pick(checked)
-    if not unchecked or win is None or floor <= 0 or any(r["candidate"].jam > 1 for r in checked):
+    `machine_check.check_all` stops early, and the pick is the full check's).
+
+    The proof: each unchecked row's cycles after a check are at least its floor
+    (`check_floor.row_floor`: the loop-carried chain and the memory transfers, or its
+    prediction), a jammed row's blend with its un-jammed self at least the same blend of
+    floors (`jam_remainders`, with the values `choose` would use). An unchecked row cannot
+    change the pick if its floor is above the checked best by more than `TIE` (it can neither
+    lower the best nor enter the tie band), or if it comes after the checked pick in
+    `preference` and the pick is within `TIE` of its floor (whatever it lowers the best to, the
+    pick stays in the band, and is preferred to it there). A checked jammed row whose
+    un-jammed self is still unchecked has no final cycles yet: not settled. Memory-bound loops
+    (mac, dot, saxpy, jacobi1d beyond L2) are settled by their one-copy candidates; reductions
+    jammed into their parent (correlation, covariance, gramschmidt) once the smallest candidate
+    within the tie of the chain's floor is checked."""
+    pending = {r["candidate"] for r in unchecked}
+    if not unchecked or any(r["candidate"].jam > 1 and _unjammed(r["candidate"]) in pending
+                            for r in checked):
         return False
-    return win["cycles"] <= floor * (1 + TIE) and all(preference(r) > preference(win) for r in unchecked)
+    rows = [dict(r) for r in checked] + [dict(r, cycles=check_floor.row_floor(r, prof, t),
+                                              checked=True, accepted=True) for r in unchecked]
+    known = {r["candidate"] for r in rows}
+    # the un-jammed rows `choose` did not lead with: their analytical prediction, as there
+    outside = {_unjammed(r["candidate"]) for r in rows if r["candidate"].jam > 1} - known
+    rows += [{"candidate": c, "prediction": x, "cycles": x.cycles, "checked": False, "accepted": False}
+             for c in outside for x in [predict(prof, c, t)]]
+    jam_remainders(rows, prof)
+    done, floors = rows[:len(checked)], rows[len(checked):len(checked) + len(unchecked)]
+    win = pick(done)
+    if win is None:
+        return False
+    band = min(r["cycles"] for r in done if r["accepted"]) * (1 + TIE)
+    return all(f["cycles"] > band or (preference(f) > preference(win)
+                                      and win["cycles"] <= f["cycles"] * (1 + TIE)) for f in floors)
+
+
+def _unjammed(c: Candidate) -> Candidate:
+    """The candidate without its unroll-and-jam (whose speed a jammed one's remainder runs at)."""
+    return Candidate(c.variant, c.factor)
 
 
 # ---------------------------------------------------------------- the decision

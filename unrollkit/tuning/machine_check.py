@@ -379,6 +379,9 @@ def verdict(facts: dict, base: dict, t) -> str:
 #: run llvm-mca on candidates the code already rejects (spills, gathers) too: off, since their
 #: estimate changes no pick (only a jammed candidate's remainder reads one, and those are run)
 SIMULATE_REJECTED = False
+#: candidates compiled between two tests of `cost_model.settled` (one llvm-mc and one
+#: llvm-mca process per batch, 20–70 ms; a candidate's compile is 0.1–0.3 s)
+CHECK_BATCH = 2
 
 
 def check_all(kernel, signature, prof, rows: list, t, pipeline=None, policy=None,
@@ -392,8 +395,9 @@ def check_all(kernel, signature, prof, rows: list, t, pipeline=None, policy=None
     llvm-mc and llvm-mca run once for all the loops of a batch (a process costs 20–70 ms here).
 
     With ``settled(checked, unchecked, prof, t)`` (`cost_model.settled`): the one-copy
-    candidates go first, and when that proves the rest cannot change the pick they are left
-    unchecked (``checked`` False, not accepted)."""
+    candidates go first, then the rest `CHECK_BATCH` at a time, fewest copies first (the order
+    `cost_model.pick` prefers them in); as soon as the checked ones prove that the rest cannot
+    change the pick, the rest are left unchecked (``checked`` False, not accepted)."""
     rows = sorted(rows, key=lambda r: (r["candidate"].variant != "affine", r["candidate"].jam,
                                        r["candidate"].factor))
     # a candidate jammed by f runs (parent trip mod f) rows as its un-jammed self: that one's
@@ -411,13 +415,20 @@ def check_all(kernel, signature, prof, rows: list, t, pipeline=None, policy=None
         for r, given in zip(first, as_given):
             r.clear()
             r.update(given)
-        rest, base = rows, None
-    elif settled(first, rest, prof, t):
-        for r in rest:
-            r.update(accepted=False, why="not checked: the pick is within "
-                     "the tie of the memory bound and preferred to it (cost_model.settled)")
+        _check(rows, rows[0], None, blended, kernel, signature, prof, t, pipeline, policy)
         return
-    _check(rest, rows[0], base, blended, kernel, signature, prof, t, pipeline, policy)
+    done = list(first)
+    rest.sort(key=lambda r: (r["candidate"].copies, r["candidate"].jam, r["candidate"].variant != "affine",
+                             r["candidate"].factor))
+    while rest:
+        if settled(done, rest, prof, t):
+            for r in rest:
+                r.update(accepted=False, why="not checked: the rows checked prove it cannot change "
+                         "the pick (cost_model.settled)")
+            return
+        batch, rest = rest[:CHECK_BATCH], rest[CHECK_BATCH:]
+        _check(batch, rows[0], base, blended, kernel, signature, prof, t, pipeline, policy)
+        done += batch
 
 
 def _check(batch: list, rolled: dict, base: dict | None, blended: set, kernel, signature, prof,
