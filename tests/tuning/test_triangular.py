@@ -35,10 +35,11 @@ def _syrk_args(n, m, dt, seed=0):
 
 
 @pytest.mark.parametrize("dt", [np.float32, np.float64])
-@pytest.mark.parametrize("n, m", [(1, 5), (5, 1), (17, 257), (100, 17), (257, 100)])
+@pytest.mark.parametrize("n, m", [(1, 5), (5, 1), (17, 257), (100, 17), (128, 33), (257, 100)])
 def test_polybench_syrk_matches_numpy_at_odd_sizes(n, m, dt):
-    """Sizes below one block (1, 5, 17: the diagonal's dots only), with a strip of rows left
-    over (100, 257: NB·B < N) and both; the upper triangle stays as it was."""
+    """Sizes below one block (1, 5, 17: the corner's dots only), whole blocks only (128: B is
+    64 in f32, 32 in f64), and blocks with rows left over (100, 257: the strip and the
+    corner); the upper triangle stays as it was."""
     kernel, ref, _, _ = REGISTRY["syrk"]
     args = _syrk_args(n, m, dt)
     want = ref(*args)["C"]
@@ -82,9 +83,11 @@ def test_schedule_spells_blocks_and_packs_one_read():
     args = _syrk_args(300, 200, np.float32)
     sig, _ = uk.jit(kernel, factor="auto").signature(args)
     s = gemm_schedule(kernel, sig)
-    assert isinstance(s, TriangularSchedule) and len(s.parts) == 2  # below the diagonal, and the strip
+    # below the diagonal, the diagonal blocks (into a buffer), and the strip of rows left over
+    assert isinstance(s, TriangularSchedule) and len(s.parts) == 3
     text = s.pipeline().text()
-    assert "along=j" in text and "along=j_s" in text and "vectorize{loop=k_d" in text
+    assert all(f"along={j}" in text for j in ("j", "j_t", "j_s")) and "vectorize{loop=k_d" in text
+    assert [la.name for la in s.kernel.local_arrays] == ["diag0"]
     assert "triangular rank-k update" in s.describe()
     n, _ = s.tri.trips(sizes_of(kernel, sig))
     assert n == 300 and s.block >= 8

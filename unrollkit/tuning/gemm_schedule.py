@@ -147,8 +147,12 @@ class GemmSchedule:
         # outside, in their source order
         # (loops ``inner`` sit between k and i: one K block of a packed panel serves them all)
         first = list(t.outer) + ([k, *t.inner, i, j] if blocks else [*t.inner, i, k, j])
-        if [x for x in t.order if x != t.fused and x not in t.k_loops] != first:
-            steps.append(f"permute{{order={':'.join(first)}}}")
+        written = [x for x in t.order if x != t.fused and x not in t.k_loops]
+        if written != first:
+            # parallel loops already outermost stay out of the permutation (syrk's diagonal
+            # blocks: the block loop holds more than this nest, so it heads no perfect band)
+            n = len(t.outer) if written[:len(t.outer)] == list(t.outer) else 0
+            steps.append(f"permute{{order={':'.join(first[n:])}}}")
         if blocks:
             # the band runs from k to the deepest blocked loop; the point loops are then
             # put back in i-k-j order, which the register tile's band needs
@@ -360,12 +364,12 @@ class Schedules:
 @dataclasses.dataclass(frozen=True)
 class TriangularSchedule:
     """A triangular rank-k update (`triangular`) as its rewritten nests: the GEMM schedules of
-    the blocks below the diagonal (and of the rows left over), then the diagonal's dot
-    products vectorised ``registers`` registers wide."""
+    the blocks below the diagonal, of the diagonal blocks (into a buffer) and of the rows left
+    over, then the corner's dot products vectorised ``registers`` registers wide."""
     tri: Triangular
     kernel: object         # the rewritten kernel (every nest)
     parts: tuple           # of GemmSchedule
-    dot: str               # the diagonal's k loop
+    dot: str | None        # the corner's k loop (None: no corner)
     registers: int
     block: int
 
@@ -378,24 +382,26 @@ class TriangularSchedule:
     def why(self) -> tuple:
         """Each GEMM nest's derivation, then the blocking's."""
         return tuple(f"nest {n + 1}: {w}" for n, p in enumerate(self.parts) for w in p.why) + (
-            f"blocks of {self.block} (the register tile's columns): the diagonal's dots, two loads per "
-            f"FMA, take a share {self.block}/N of the work",)
+            f"blocks of {self.block} (the register tile's columns): each diagonal block computed whole "
+            f"into a {self.block}×{self.block} buffer (a share {self.block}/N more work, at the GEMM's speed)",)
 
     def describe(self) -> str:
         """The blocking in one line, then one line per GEMM nest."""
         t = self.tri
         head = (f"triangular rank-k update ({t.i}: rows, {t.j} ≤ {t.i}: columns, {t.k}: reduction) in "
-                f"blocks of {self.block}: {len(self.parts)} GEMM nest(s) below the diagonal, the diagonal's "
-                f"dot products vectorised ({self.registers} registers)")
+                f"blocks of {self.block}: {len(self.parts)} GEMM nest(s) (blocks below the diagonal, "
+                f"diagonal blocks into a buffer, rows left over)"
+                + (f", the corner's dot products vectorised ({self.registers} registers)" if self.dot else ""))
         return head + "".join(f"; nest {n + 1}: {p.describe()}" for n, p in enumerate(self.parts))
 
     def pipeline(self) -> Pipeline:
-        """The GEMM nests' pipelines, then the diagonal's vectorisation (and its remainder's)."""
-        out = Pipeline.parse(f"vectorize{{loop={self.dot},registers={self.registers},reductions=true}},"
-                             f"vectorize{{loop={self.dot}.rem,registers=1,reductions=true}}")
+        """The GEMM nests' pipelines, then the corner's vectorisation (and its remainder's)."""
+        out = Pipeline()
         for p in self.parts:
-            out = p.pipeline() + out
-        return out
+            out = out + p.pipeline()
+        return out + Pipeline.parse(f"vectorize{{loop={self.dot},registers={self.registers},reductions=true}},"
+                                    f"vectorize{{loop={self.dot}.rem,registers=1,reductions=true}}"
+                                    if self.dot else "")
 
 
 def triangular_schedule(tri: Triangular, sizes: dict, elem_bytes: int, target: Target | None = None):
