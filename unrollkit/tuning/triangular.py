@@ -43,24 +43,16 @@ import dataclasses
 
 from unrollkit.frontend import descriptor as d
 from unrollkit.tuning.contraction import (MADE, Contraction, _factors, _initialises, _product,
-                                          _product_loads, _rectangular, _split, _statements, _trip)
+                                          _rectangular, _split, _statements, _trip)
 
 
 @dataclasses.dataclass(frozen=True)
-class Triangular:
-    """A recognised triangular rank-k update (see the module docstring): loop names, argument
-    positions, trip counts, the product's coefficients and the statements that run before it."""
-    i: str                 # O's rows (rectangular)
-    j: str                 # O's columns, j ≤ i
-    k: str                 # the reduction
-    x: int                 # argument position of the operand read twice
-    c: int                 # argument position of the output
-    n: object              # trip counts of i and k: size names, constants or Aff
-    kk: object
-    op: str                # "+" or "-": the update
+class Term:
+    """One product of the update: ``coeff · X[i, k] · Y[j, k]`` (argument positions of the rows'
+    operand X and the columns' operand Y: the same array for syrk)."""
+    row: int
+    col: int
     coeff: tuple           # the product's scalar and constant factors
-    before: tuple          # the initialisation, in nests of its own (loops renamed <name>.init)
-    kernel: d.Kernel = dataclasses.field(compare=False, repr=False)
 
     @property
     def scale(self) -> str | None:
@@ -68,10 +60,30 @@ class Triangular:
         c = self.coeff
         return c[0].name if len(c) == 1 and isinstance(c[0], d.Scalar) else None
 
+
+@dataclasses.dataclass(frozen=True)
+class Triangular:
+    """A recognised triangular rank-k update (see the module docstring): loop names, the
+    products, argument positions, trip counts and the statements that run before it."""
+    i: str                 # O's rows (rectangular)
+    j: str                 # O's columns, j ≤ i
+    k: str                 # the reduction
+    terms: tuple           # of Term: syrk one, syr2k two
+    c: int                 # argument position of the output
+    n: object              # trip counts of i and k: size names, constants or Aff
+    kk: object
+    op: str                # "+" or "-": the update
+    before: tuple          # the initialisation, in nests of its own (loops renamed <name>.init)
+    kernel: d.Kernel = dataclasses.field(compare=False, repr=False)
+
     def trips(self, sizes: dict) -> tuple:
         """(N, K) at the call's sizes."""
         return tuple(x if isinstance(x, int) else sizes[x] if isinstance(x, str) else d.aff_eval(x, sizes)
                      for x in (self.n, self.kk))
+
+    def name(self, pos: int) -> str:
+        """The parameter name at argument position ``pos``."""
+        return self.kernel.params[pos].name
 
 
 def recognise_triangular(kernel: d.Kernel) -> Triangular | None:
@@ -80,17 +92,15 @@ def recognise_triangular(kernel: d.Kernel) -> Triangular | None:
     if not stmts or not all(isinstance(s, d.Store) for _, s in stmts):
         return None
     path, st = stmts[-1]
-    loads = _product_loads(st)
-    if loads is None or len(path) != 3 or kernel.written != {st.array}:
-        return None
-    x_ld, y_ld = loads
-    if x_ld.array != y_ld.array or x_ld.array == st.array:
+    products = _products(st)
+    if products is None or len(path) != 3 or kernel.written != {st.array} \
+            or any(ld.array == st.array for loads, _ in products for ld in loads):
         return None
     loops = {lp.var: lp for lp in path}
-    names = _roles(st, x_ld, y_ld, loops)
-    if names is None or len({lp.name for lp in path}) != 3:
+    found = {_roles(st, *loads, loops) for loads, _ in products}
+    if len(found) != 1 or None in found or len({lp.name for lp in path}) != 3:
         return None
-    i, j, k = names
+    i, j, k = found.pop()
     if not (_rectangular(loops[i], loops) and _rectangular(loops[k], loops) and _lower_triangle(loops[j], i)):
         return None
     if not all(_initialises(q, s, path, st) for q, s in stmts[:-1]):
@@ -99,13 +109,38 @@ def recognise_triangular(kernel: d.Kernel) -> Triangular | None:
     if split is None:
         return None
     pos = {p.name: n for n, p in enumerate(kernel.params)}
-    coeff = tuple(f for f in _factors(_product(st)) if not isinstance(f, d.Load))
-    return Triangular(loops[i].name, loops[j].name, loops[k].name, pos[x_ld.array], pos[st.array],
-                      _trip(loops[i]), _trip(loops[k]), st.value.op, coeff, split.body[:-1], kernel)
+    terms = []
+    for (a, b), coeff in products:
+        row, col = (a, b) if a.index[0] == d.Var(i) else (b, a)
+        terms.append(Term(pos[row.array], pos[col.array], coeff))
+    return Triangular(loops[i].name, loops[j].name, loops[k].name, tuple(terms), pos[st.array],
+                      _trip(loops[i]), _trip(loops[k]), st.value.op, split.body[:-1], kernel)
+
+
+def _products(st: d.Store) -> list | None:
+    """``[((load, load), coefficients), ...]``: the summands of ``O[..] (+|-)= p1 + p2 + ...``,
+    each a product of two loads and scalars or constants; None for any other statement."""
+    prod = _product(st)
+    if prod is None:
+        return None
+    out = []
+    for term in _summands(prod):
+        factors = _factors(term)
+        loads = tuple(f for f in factors if isinstance(f, d.Load))
+        if len(loads) != 2 or not all(isinstance(f, (d.Load, d.Scalar, d.Const)) for f in factors):
+            return None
+        out.append((loads, tuple(f for f in factors if not isinstance(f, d.Load))))
+    return out
+
+
+def _summands(e) -> list:
+    if isinstance(e, d.BinOp) and e.op == "+":
+        return _summands(e.lhs) + _summands(e.rhs)
+    return [e]
 
 
 def _roles(st: d.Store, x_ld: d.Load, y_ld: d.Load, loops: dict) -> tuple | None:
-    """(i, j, k) loop variables of ``O[i, j] ... X[i, k] · X[j, k]`` (the loads in either
+    """(i, j, k) loop variables of ``O[i, j] ... X[i, k] · Y[j, k]`` (the loads in either
     order), or None when the subscripts are not exactly these."""
     if len(st.index) != 2 or len(x_ld.index) != 2 or len(y_ld.index) != 2:
         return None
@@ -130,7 +165,8 @@ def _lower_triangle(lp: d.Loop, i: str) -> bool:
 @dataclasses.dataclass(frozen=True)
 class Nests:
     """`block_nests`: the rewritten kernel, the GEMM contractions of its rectangular nests
-    (``off``, then ``strip``; absent when empty) and the diagonal's dot loop name."""
+    (per product: below the diagonal, the diagonal blocks, the strip; absent when empty) and
+    the corner's dot loop name."""
     kernel: d.Kernel
     gemms: tuple           # of Contraction
     dot: str | None        # the corner's k loop (vectorised); None: no corner
@@ -138,44 +174,44 @@ class Nests:
 
 
 def block_nests(tri: Triangular, sizes: dict, block: int) -> Nests | None:
-    """``tri`` rewritten into the off-diagonal, strip and diagonal nests at ``sizes`` with
-    blocks of ``block`` rows and columns (see the module docstring); None when a loop name it
-    makes is taken."""
+    """``tri`` rewritten into the off-diagonal, diagonal-block, strip and corner nests at
+    ``sizes`` with blocks of ``block`` rows and columns (see the module docstring), one set of
+    GEMM nests per product; None when a loop name it makes is taken."""
     n, kk = tri.trips(sizes)
     nb, rest = n // block, n % block
-    x = tri.kernel.params[tri.x].name
-    i, j, k = tri.i, tri.j, tri.k
-    body, gemms = list(tri.before), []
+    names = [(tri.i, tri.j, tri.k)] + [(f"{tri.i}_{t}", f"{tri.j}_{t}", f"{tri.k}_{t}")
+                                       for t in range(1, len(tri.terms))]
+    body, gemms, local = list(tri.before), [], ()
     if nb >= 2:
-        jb, ib = j + ".blk", i + ".blk"
-        row, col = _at(ib, i, block), _at(jb, j, block)
-        nest = _nest(((jb, d.Lit(0), d.Lit(nb - 1)), (k, d.Lit(0), d.Lit(kk)),
-                      (ib, d.aff_add(d.Var(jb), d.Lit(1)), d.Lit(nb)), (i, d.Lit(0), d.Lit(block)),
-                      (j, d.Lit(0), d.Lit(block))), (_update(tri, x, row, col, d.Var(k)),))
-        body.append(nest)
-        gemms.append(_contraction(tri, (jb, k, ib, i, j), block, block, kk, outer=(jb,), inner=(ib,)))
-    local = ()
+        for term, (i, j, k) in zip(tri.terms, names):
+            jb, ib = j + ".blk", i + ".blk"
+            body.append(_nest(((jb, 0, nb - 1), (k, 0, kk), (ib, d.aff_add(d.Var(jb), d.Lit(1)), nb),
+                               (i, 0, block), (j, 0, block)),
+                              (_update(tri, term, _at(ib, i, block), _at(jb, j, block), d.Var(k)),)))
+            gemms.append(_contraction(tri, term, (jb, k, ib, i, j), block, block, kk, outer=(jb,), inner=(ib,)))
     if nb >= 1:
         buf = _block_buffer(tri, block)
         local = (buf,)
-        body.append(_diagonal_blocks(tri, x, buf.name, block, nb, kk))
-        ti, tj, tk = i + "_t", j + "_t", k + "_t"
-        gemms.append(dataclasses.replace(_contraction(tri, (i + ".diag", tk, ti, tj), block, block, kk,
-                                                      outer=(i + ".diag",)), c=None))
+        body.append(_diagonal_blocks(tri, names, buf.name, block, nb, kk))
+        for term, (i, j, k) in zip(tri.terms, names):
+            order = (tri.i + ".diag", k + "_t", i + "_t", j + "_t")
+            gemms.append(dataclasses.replace(_contraction(tri, term, order, block, block, kk, outer=order[:1]),
+                                             c=None))
     if nb >= 1 and rest:
-        si, sj, sk = i + "_s", j + "_s", k + "_s"
-        row = d.aff_add(d.Var(si), d.Lit(nb * block))
-        body.append(_nest(((sk, d.Lit(0), d.Lit(kk)), (si, d.Lit(0), d.Lit(rest)), (sj, d.Lit(0), d.Lit(nb * block))),
-                          (_update(tri, x, row, d.Var(sj), d.Var(sk)),)))
-        gemms.append(_contraction(tri, (sk, si, sj), rest, nb * block, kk))
-    dk = k + "_d" if rest or not nb else None
+        for term, (i, j, k) in zip(tri.terms, names):
+            si, sj, sk = i + "_s", j + "_s", k + "_s"
+            row = d.aff_add(d.Var(si), d.Lit(nb * block))
+            body.append(_nest(((sk, 0, kk), (si, 0, rest), (sj, 0, nb * block)),
+                              (_update(tri, term, row, d.Var(sj), d.Var(sk)),)))
+            gemms.append(_contraction(tri, term, (sk, si, sj), rest, nb * block, kk))
+    dk = tri.k + "_d" if rest or not nb else None
     if dk:
-        body.append(_diagonal(tri, x, (i + "_d", j + "_d", dk), nb * block, n, kk))
+        body.append(_corner(tri, (tri.i + "_d", tri.j + "_d", dk), nb * block, n, kk))
     new = dataclasses.replace(tri.kernel.with_body(tuple(body)), local_arrays=local)
     gemms = [dataclasses.replace(g, kernel=new) for g in gemms]
-    names = [lp.name for lp in new.loops()]
+    loops = [lp.name for lp in new.loops()]
     made = {f.format(i=g.i, j=g.j, k=g.k) for g in gemms for f in MADE}
-    if len(set(names)) != len(names) or made & set(names):
+    if len(set(loops)) != len(loops) or made & set(loops):
         return None
     return Nests(new, tuple(gemms), dk, block)
 
@@ -186,23 +222,24 @@ def _at(blk: str, var: str, block: int):
 
 
 def _nest(loops: tuple, body: tuple) -> d.Loop:
-    """Loops ``(name, lower, upper)``, outermost first, around ``body`` (each loop's variable
-    is its name)."""
+    """Loops ``(name, lower, upper)`` (bounds affine, or ints), outermost first, around
+    ``body`` (each loop's variable is its name)."""
     for name, lo, hi in reversed(loops):
+        lo, hi = (d.Lit(x) if isinstance(x, int) else x for x in (lo, hi))
         body = (d.Loop(name, (lo,), (hi,), 1, body, name),)
     return body[0]
 
 
-def _update(tri: Triangular, x: str, row, col, kv, out=None) -> d.Store:
-    """``O[row, col] (+|-)= X[row, k] · (alpha · X[col, k])`` (the coefficients by the columns'
+def _update(tri: Triangular, term: Term, row, col, kv, out=None) -> d.Store:
+    """``O[row, col] (+|-)= X[row, k] · (alpha · Y[col, k])`` (the coefficients by the columns'
     read when there is one scalar, for B's packing; else in the source's place); ``out``:
     ``(array, index)`` accumulating ``+=`` instead (the diagonal block's buffer)."""
-    o, where, op = out + ("+",) if out else (tri.kernel.params[tri.c].name, (row, col), tri.op)
-    xr, xc = d.Load(x, (row, kv)), d.Load(x, (col, kv))
-    if tri.scale:
-        prod = d.BinOp("*", xr, d.BinOp("*", tri.coeff[0], xc))
+    o, where, op = out + ("+",) if out else (tri.name(tri.c), (row, col), tri.op)
+    xr, xc = d.Load(tri.name(term.row), (row, kv)), d.Load(tri.name(term.col), (col, kv))
+    if term.scale:
+        prod = d.BinOp("*", xr, d.BinOp("*", term.coeff[0], xc))
     else:
-        prod = d.BinOp("*", _times(tri.coeff, xr), xc)
+        prod = d.BinOp("*", _times(term.coeff, xr), xc)
     return d.Store(o, where, d.BinOp(op, d.Load(o, where), prod))
 
 
@@ -216,23 +253,23 @@ def _block_buffer(tri: Triangular, block: int) -> d.LocalArray:
                         like=out.name if out.elem.is_generic else None)
 
 
-def _diagonal_blocks(tri: Triangular, x: str, buf: str, block: int, nb: int, kk: int) -> d.Loop:
-    """For each diagonal block: the buffer zeroed, the block's whole B × B product into it (a
-    GEMM nest, loops ``*_t``: twice the triangle's work at the GEMM's speed), then its lower
-    triangle added into the output."""
-    i, j, k, o = tri.i, tri.j, tri.k, tri.kernel.params[tri.c].name
-    blk, ti, tj, tk, zi, zj = i + ".diag", i + "_t", j + "_t", k + "_t", i + ".zero", j + ".zero"
-    zero = _nest(((zi, d.Lit(0), d.Lit(block)), (zj, d.Lit(0), d.Lit(block))),
-                 (d.Store(buf, (d.Var(zi), d.Var(zj)), d.Const(0.0)),))
-    t = (d.Var(ti), d.Var(tj))
-    product = _nest(((tk, d.Lit(0), d.Lit(kk)), (ti, d.Lit(0), d.Lit(block)), (tj, d.Lit(0), d.Lit(block))),
-                    (_update(tri, x, _at(blk, ti, block), _at(blk, tj, block), d.Var(tk), (buf, t)),))
-    ci, cj = i + ".copy", j + ".copy"
+def _diagonal_blocks(tri: Triangular, names: list, buf: str, block: int, nb: int, kk: int) -> d.Loop:
+    """For each diagonal block: the buffer zeroed, the block's whole B × B products into it
+    (a GEMM nest per product, loops ``*_t``: twice the triangle's work at the GEMM's speed),
+    then its lower triangle added into the output."""
+    i, j, o = tri.i, tri.j, tri.name(tri.c)
+    blk, zi, zj, ci, cj = i + ".diag", i + ".zero", j + ".zero", i + ".copy", j + ".copy"
+    zero = _nest(((zi, 0, block), (zj, 0, block)), (d.Store(buf, (d.Var(zi), d.Var(zj)), d.Const(0.0)),))
+    products = []
+    for term, (pi, pj, pk) in zip(tri.terms, names):
+        ti, tj, tk = pi + "_t", pj + "_t", pk + "_t"
+        products.append(_nest(((tk, 0, kk), (ti, 0, block), (tj, 0, block)),
+                              (_update(tri, term, _at(blk, ti, block), _at(blk, tj, block), d.Var(tk),
+                                       (buf, (d.Var(ti), d.Var(tj)))),)))
     where = (_at(blk, ci, block), _at(blk, cj, block))
     add = d.Store(o, where, d.BinOp(tri.op, d.Load(o, where), d.Load(buf, (d.Var(ci), d.Var(cj)))))
-    copy = d.Loop(ci, (d.Lit(0),), (d.Lit(block),), 1,
-                  (d.Loop(cj, (d.Lit(0),), (d.aff_add(d.Var(ci), d.Lit(1)),), 1, (add,), cj),), ci)
-    return d.Loop(blk, (d.Lit(0),), (d.Lit(nb),), 1, (zero, product, copy), blk)
+    copy = _nest(((ci, 0, block), (cj, 0, d.aff_add(d.Var(ci), d.Lit(1)))), (add,))
+    return _nest(((blk, 0, nb),), (zero, *products, copy))
 
 
 def _times(coeff: tuple, e):
@@ -242,27 +279,33 @@ def _times(coeff: tuple, e):
     return e
 
 
-def _diagonal(tri: Triangular, x: str, names: tuple, start: int, n: int, kk: int) -> d.Loop:
+def _corner(tri: Triangular, names: tuple, start: int, n: int, kk: int) -> d.Loop:
     """The corner ``start ≤ j ≤ i < n`` (the rows after the last full block): one dot
-    product along k per element."""
+    product along k per element and product."""
     di, dj, dk = names
-    o = tri.kernel.params[tri.c].name
+    o = tri.name(tri.c)
     taken = {p.name for p in tri.kernel.params}
-    acc = next(f"acc{n}" for n in range(len(taken) + 1) if f"acc{n}" not in taken)
-    dot = d.Let(acc, d.BinOp("+", d.Local(acc), d.BinOp("*", d.Load(x, (d.Var(di), d.Var(dk))),
-                                                        d.Load(x, (d.Var(dj), d.Var(dk))))))
+    accs = [f"acc{n}" for n in range(len(taken) + len(tri.terms)) if f"acc{n}" not in taken][:len(tri.terms)]
+    dots = tuple(d.Let(acc, d.BinOp("+", d.Local(acc), d.BinOp("*", d.Load(tri.name(t.row), (d.Var(di), d.Var(dk))),
+                                                                d.Load(tri.name(t.col), (d.Var(dj), d.Var(dk))))))
+                 for acc, t in zip(accs, tri.terms))
+    total = None
+    for acc, t in zip(accs, tri.terms):
+        part = _times(t.coeff, d.Local(acc))
+        total = part if total is None else d.BinOp("+", total, part)
     where = (d.Var(di), d.Var(dj))
-    total = _times(tri.coeff, d.Local(acc))
     store = d.Store(o, where, d.BinOp(tri.op, d.Load(o, where), total))
-    inner = (d.Let(acc, d.Const(0.0)), _nest(((dk, d.Lit(0), d.Lit(kk)),), (dot,)), store)
-    return d.Loop(di, (d.Lit(start),), (d.Lit(n),), 1,
-                  (d.Loop(dj, (d.Lit(start),), (d.aff_add(d.Var(di), d.Lit(1)),), 1, inner, dj),), di)
+    zeros = tuple(d.Let(acc, d.Const(0.0)) for acc in accs)
+    inner = zeros + (_nest(((dk, 0, kk),), dots), store)
+    return _nest(((di, start, n), (dj, start, d.aff_add(d.Var(di), d.Lit(1)))), inner)
 
 
-def _contraction(tri: Triangular, order: tuple, m: int, n: int, kk: int, outer=(), inner=()) -> Contraction:
-    """The GEMM contraction of a rectangular nest of loops ``order`` (.., k, .., i, j last)."""
+def _contraction(tri: Triangular, term: Term, order: tuple, m: int, n: int, kk: int, outer=(),
+                 inner=()) -> Contraction:
+    """The GEMM contraction of product ``term`` in a rectangular nest of loops ``order``
+    (.., k, .., i, j last)."""
     k, i, j = order[-3 - len(inner)], order[-2], order[-1]
     roles = tuple((x, "reduction" if x == k else "block" if x in outer + inner else "N" if x == j else "M")
                   for x in order)
-    return Contraction(i, j, k, order, tri.x, tri.x, tri.c, m, n, kk, outer, roles,
-                       b_transposed=True, split=bool(tri.before), scale=tri.scale, inner=inner)
+    return Contraction(i, j, k, order, term.row, term.col, tri.c, m, n, kk, outer, roles,
+                       b_transposed=True, split=bool(tri.before), scale=term.scale, inner=inner)
