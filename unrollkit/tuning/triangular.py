@@ -3,18 +3,22 @@
     for i in range(N): for k in range(K): for j in range(i + 1):
         C[i, j] += alpha * A[i, k] * A[j, k]
 
+(and syr2k's rank-2k update, ``A[j, k] * alpha * B[i, k] + B[j, k] * alpha * A[i, k]``)
 recognised from its accesses and rewritten, at the call's sizes, into nests whose big parts
 have constant, rectangular loops, so that the GEMM schedule (`gemm_schedule`) runs them.
 
-Recognised: the kernel's last statement is ``O[i, j] (+|-)= c · X[i, k] · X[j, k]`` (the two
-loads in either order, ``c`` a product of scalar parameters and constants), one array read
-twice, only ``O`` written; its loops are exactly ``i`` and ``k`` rectangular (``range(e)``,
+Recognised: the kernel's last statement is ``O[i, j] (+|-)= p1 + p2 + ...``, each product
+``c · X[i, k] · Y[j, k]`` (the two loads in either order, ``c`` a product of scalar parameters
+and constants, X and Y the same array or not, never O), only ``O`` written; its loops are
+exactly ``i`` and ``k`` rectangular (``range(e)``,
 ``e`` affine in the sizes) and ``j`` over ``range(i + 1)``, in any order that lets ``j``'s
 bound see ``i``; earlier statements may initialise or scale ``O`` (``C[i, j] *= beta``) as
 `contraction` allows for GEMM (they are moved into a nest of their own, loops ``<name>.init``).
 
 The rewrite at block size ``B`` (the register tile's columns), ``NB = N // B`` full blocks of
-rows and columns, ``R = N - NB·B`` rows left over (``⌊·⌋`` by constants, all sizes constants):
+rows and columns, ``R = N - NB·B`` rows left over (all sizes constants), shown for one product
+``X · Xᵀ`` (each further product gets GEMM nests of its own, loops ``<name>_1``, ..., and an
+accumulator of its own in the corner's dots; the diagonal blocks share the buffer):
 
     off    for jb < NB - 1, k < K, ib in (jb, NB), i < B, j < B:        (loops j.blk, k, i.blk, i, j)
                C[ib·B + i, jb·B + j] += X[ib·B + i, k] · (alpha · X[jb·B + j, k])
@@ -36,6 +40,27 @@ over k reassociated, alpha applied per product by B's packing or once per dot: t
 reassociations ``factor="auto"`` allows in reductions). Measured on a loaded 2-core znver4
 (CPU time per call, f32/f64 at 512 and f32 at 1024): 1.13–1.19× numpy's bare ``A @ A.T``
 (which numpy hands to BLAS's syrk), 81–86% of the speed of this schedule's own GEMM.
+
+Not recognised yet, the other triangular forms of PolyBench's blas (what they need):
+
+* trmm, ``B[i, j] += A[k, i] · B[k, j]`` for ``k in range(i + 1, M)``, then ``B[i, j] *= alpha``:
+  the triangle bounds the reduction (``k > i``), not the output, and the output is also an
+  operand, updated in place (row i reads rows k > i before they change). Blocked: row blocks
+  top to bottom (block I reads only the blocks below it, still as they were): the diagonal
+  block's part (A's B × B block copied with zeros on and above its diagonal into a buffer, as
+  syrk's diagonal uses one, then a rectangular B × N × B GEMM), then every block below (a
+  B × N × B GEMM in a loop over a varying count of K blocks), then the scaling. It needs a
+  recogniser that accepts the output as an operand, each reorder proved by the exact
+  dependences (the row-block loop carries them: outermost and sequential), and `pack` of an
+  array the nest also writes (today refused) for a footprint the nest does not write (a
+  disjointness check on isl).
+* symm, ``C[k, j] += alpha · B[i, j] · A[i, k]`` for ``k < i`` beside a carried ``temp2 +=
+  B[k, j] · A[i, k]``, then ``C[i, j] = beta · C[i, j] + alpha · B[i, j] · A[i, i] + alpha ·
+  temp2``: two products interleaved in one nest, one scattered into the rows k < i, which is
+  ``C = beta · C + alpha · (L + D + Lᵀ) · B`` (L: A's strict lower triangle). It needs the nest
+  distributed (scaling, ``(L + D) · B``, ``Lᵀ · B``), proved legal by the dependences (row i is
+  scaled at iteration i, before the later iterations add into it), and each product a GEMM
+  with a triangular operand, as trmm's.
 """
 from __future__ import annotations
 
