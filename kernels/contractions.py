@@ -9,6 +9,8 @@ import numpy as np
 import unrollkit.frontend as uk  # the kernel language (see unrollkit.frontend)
 from unrollkit.frontend import T
 
+from .polybench.blas import syr2k, syrk  # triangular rank-k updates, PolyBench's loops (tuning/triangular.py)
+
 
 @uk.kernel
 def gemm_bt(A: T["M", "K"], B: T["N", "K"], C: T["M", "N"]):
@@ -231,6 +233,35 @@ def _scaled(alpha, beta, C, A, B):
     C += alpha * (A @ B)
 
 
+def _syrk(alpha, beta, C, A):
+    """numpy's full ``A @ A.T`` (into a preallocated buffer: numpy hands this product of an
+    array and its own transpose to BLAS's syrk), scaled, kept on C's lower triangle."""
+    n = len(C)
+    prod = _scratch("syrk", (n, n), C.dtype)
+    np.matmul(A, A.T, out=prod)
+    prod *= alpha
+    np.copyto(C, beta * C + prod, where=_lower(n))
+
+
+def _syr2k(alpha, beta, C, A, B):
+    """numpy's two full products ``A @ B.T`` and ``B @ A.T`` (into preallocated buffers),
+    summed and scaled, kept on C's lower triangle."""
+    n = len(C)
+    prod, other = _scratch("syr2k", (n, n), C.dtype), _scratch("syr2k'", (n, n), C.dtype)
+    np.matmul(A, B.T, out=prod)
+    np.matmul(B, A.T, out=other)
+    prod += other
+    prod *= alpha
+    np.copyto(C, beta * C + prod, where=_lower(n))
+
+
+def _lower(n: int) -> np.ndarray:
+    """The lower triangle's mask (diagonal included), made once per size."""
+    if ("tri", n) not in _SCRATCH:
+        _SCRATCH["tri", n] = np.tri(n, dtype=bool)
+    return _SCRATCH["tri", n]
+
+
 NUMPY = {
     "gemm_bt": lambda A, B, C: np.add(C, A @ B.T, out=C),
     "gemm_bt_ikj": lambda A, B, C: np.add(C, A @ B.T, out=C),
@@ -247,6 +278,8 @@ NUMPY = {
     "doitgen": lambda A, C4, out: np.add(out, np.tensordot(A, C4, axes=([2], [0])), out=out),
     "conv2d_1x1": _conv1x1,
     "conv2d_3x3": _conv3x3,
+    "syrk": _syrk,
+    "syr2k": _syr2k,
 }
 
 _MK, _KN, _MN = ("M", "K"), ("K", "N"), ("M", "N")
@@ -263,11 +296,13 @@ SHAPES = {
     "doitgen": (("P",) + _MK, _KN, ("P",) + _MN),
     "conv2d_1x1": (_MK, ("P", "K", "H", "N"), ("P", "M", "H", "N")),
     "conv2d_3x3": (_MK + (3, 3), ("P", "K", "HI", "NI"), ("P", "M", "H", "N")),
+    "syrk": ((), (), ("N", "N"), ("N", "M")),
+    "syr2k": ((), (), ("N", "N"), ("N", "M"), ("N", "M")),
 }
 
 ALL = {k.name: k for k in (gemm_bt, gemm_bt_ikj, gemm_at, gemm_ct, gemm_renamed, batched_matmul,
                            batched_shared_b, polybench_gemm, gemm_scaled, gemm_scaled_inner,
-                           polybench_2mm, polybench_3mm, doitgen, conv2d_1x1, conv2d_3x3)}
+                           polybench_2mm, polybench_3mm, doitgen, conv2d_1x1, conv2d_3x3, syrk, syr2k)}
 
 
 def arguments(name: str, sizes: dict, dtype, seed: int = 0) -> list:

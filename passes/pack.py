@@ -20,6 +20,10 @@ Options:
         argument of the function (``alpha * B[k, j]``): store the products in the buffer and
         drop the multiplications from the body (the same multiplications, once per element
         copied instead of once per use: the results are bit for bit the same).
+    along (str, ""): pack only the reads inside a loop of this name whose subscripts use its
+        variable (GEMM's columns ``j``); the other reads of the array stay in place. For an
+        operand read twice with different footprints: syrk's ``A[i, k] * A[j, k]`` packs the
+        columns' read ``A[j, k]`` and reads the rows' ``A[i, k]`` in place.
 
 Why: a tile of a large array is scattered over pages and cache sets (GEMM's B panel of
 KC rows, 4 KiB apart at N = 1024, maps every row to one L1 set). Packed, the tile is one
@@ -72,6 +76,7 @@ class Pack(Pass):
     align: int = 64
     scale: bool = False
     iterations: tuple = ()
+    along: str = ""
 
     def __post_init__(self):
         for k in ("arg", "pad", "align"):
@@ -115,6 +120,10 @@ def _pack(fn, anchor, array, p: Pack) -> None:
         return  # this copy of the nest does not read the array
     if any(op.name == "affine.store" for op in ops):
         _fail(p, "the loop writes the array (only inputs are packed)")
+    if p.along:
+        ops = [op for op in ops if _varies_along(op, p.along)]
+        if not ops:
+            return  # this copy of the nest has no read along that loop
     scale = _scale_factor(fn, ops, p) if p.scale else None
     if p.iterations:
         return _pack_iterations(fn, anchor, array, ops, p, scale)
@@ -166,6 +175,12 @@ def _pack(fn, anchor, array, p: Pack) -> None:
         with ir.InsertionPoint(op), op.location:
             new = affine.AffineLoadOp(et, buf, new_ops, map=new_map)
         _replace_read(op, new, scale)
+
+
+def _varies_along(op, name: str) -> bool:
+    """Whether access ``op`` is inside a loop named ``name`` and subscripted by its variable."""
+    ivs = [iv_of(l) for l in enclosing_loops(op) if loop_name(l) == name]
+    return any(v in ivs for v in list(op.operands)[1:])
 
 
 def _replace_read(op, new, scale) -> None:

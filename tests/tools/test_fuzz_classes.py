@@ -58,6 +58,15 @@ def test_contraction_nests():
     assert "ok" in _run_all(cases)
 
 
+def test_triangular_updates():
+    """syrk and syr2k forms (tuning/triangular.py's rewrite into block nests) against the
+    interpreter: every update, sizes below, at and past the blocks, the off-diagonal nest."""
+    cases = [fuzz_shapes.gen_triangular(RandomChooser(s)) for s in range(14)]
+    assert {c.source.splitlines()[-1].strip() for c in cases} == set(fuzz_shapes.TRIANGULAR_UPDATES)
+    assert any(c.dtype == "f64" and dict(c.sizes)["N"] >= 64 for c in cases)  # (auto takes it too)
+    assert set(_run_all(cases)) == {"ok"}
+
+
 @pytest.mark.parametrize("dtype,lanes", [("f32", 16), ("f64", 8)])
 def test_gemm_remainder_classes(dtype, lanes):
     """The BLAS schedule at N = lanes + r for remainders r (each vector width of the chain 8,

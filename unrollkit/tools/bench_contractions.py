@@ -33,13 +33,16 @@ from unrollkit.core.errors import UnrollkitError
 DEFAULT_SIZES = (256, 512, 1024)
 DEFAULT_KERNELS = ("gemm", "gemm_bt", "gemm_bt_ikj", "gemm_at", "gemm_ct", "batched_matmul",
                    "batched_shared_b", "polybench_gemm", "polybench_2mm", "polybench_3mm", "doitgen",
-                   "conv2d_1x1", "conv2d_3x3")
+                   "conv2d_1x1", "conv2d_3x3", "syrk", "syr2k")
 BATCH = 8
 #: the batch loop's name of each batched form (8 of them: `BATCH`)
 BATCHED = ("batched_matmul", "batched_shared_b", "doitgen")
 #: convolutions at size n: one image of n/4 channels in and out (at least 16) and pixels
 #: 14336/n square (7 to 56): n = 256, 512, 1024 are ResNet's 64@56², 128@28², 256@14²
 CONVOLUTIONS = {"conv2d_1x1": 1, "conv2d_3x3": 3}  # the taps of a kernel row
+#: the triangular forms: their share of a square n³ product (syrk: the lower triangle of
+#: A Aᵀ; syr2k: of A Bᵀ and B Aᵀ), beside numpy's full ``A @ A.T`` (``A @ B.T`` and ``B @ A.T``)
+TRIANGULAR = {"syrk": 0.5, "syr2k": 1}
 
 
 def shape(name: str, n: int) -> tuple:
@@ -51,7 +54,8 @@ def shape(name: str, n: int) -> tuple:
                 f"{c}ch {px}² {taps}×{taps}", 2.0 * c * c * px * px * taps * taps)
     batch = BATCH if name in BATCHED else 1
     sizes = {"P": batch if batch > 1 else n, "M": n, "N": n, "K": n, "L": n}
-    nests = len(recognise_all(_kernel(name)))  # 2mm, 3mm: two, three n³ products
+    # 2mm, 3mm: two, three n³ products; syrk: the lower triangle of one (its useful flops)
+    nests = TRIANGULAR.get(name) or len(recognise_all(_kernel(name)))
     return sizes, (f"{batch}×{n}³" if batch > 1 else f"{n}³"), 2.0 * batch * n ** 3 * nests
 
 

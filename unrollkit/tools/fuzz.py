@@ -34,7 +34,7 @@ from unrollkit.tools import fuzz_cvariants, fuzz_language, fuzz_scenarios, fuzz_
 
 #: kernel shapes, weighted by repetition
 SHAPES = ("nest", "nest", "nest", "siblings", "contraction", "gemm", "divmod", "language", "types",
-          "language-more", "conv")
+          "language-more", "conv", "triangular")
 #: kernel names that have broken symbol tables (libc) or encoders (non-ASCII)
 ODD_NAMES = ("free", "malloc", "memcpy", "memset", "main", "aligned_alloc", "abort", "exit",
              "printf", "sqrt", "ядро", "カーネル", "noyau_é", "σ_kernel", "Kernel_ß")
@@ -55,7 +55,7 @@ def gen_case(ch, isolated: bool = True) -> Case:
            "contraction": fuzz_shapes.gen_contraction, "gemm": fuzz_shapes.gen_gemm,
            "divmod": fuzz_shapes.gen_divmod, "language": _gen_language,
            "types": fuzz_shapes.gen_types, "language-more": fuzz_language.gen_language_more,
-           "conv": fuzz_shapes.gen_conv}[shape]
+           "conv": fuzz_shapes.gen_conv, "triangular": fuzz_shapes.gen_triangular}[shape]
     case = gen(ch)
     if isolated and ch.int(0, 9) == 0:
         name = ch.choice(ODD_NAMES)

@@ -11,6 +11,9 @@
 * `gen_conv`: a direct NCHW convolution (1×1, 2×2 or 3×3 taps), the reduction loops before or
   after the pixels', with the BLAS schedule (coalesced pixels and reduction, B packed by
   iterations) or the cost model, pixels per row around the lanes' remainders.
+* `gen_triangular`: syrk's and syr2k's rank-k updates of a lower triangle ``j <= i`` in any
+  loop order that lets j's bound see i, with the BLAS schedule (its blocks below the diagonal,
+  diagonal blocks, strip and corner: N around one and two blocks) or the cost model.
 * `gen_types`: the small element types (f16, i8, u8, i16) with conversions to and from a
   wider array, and a carried scalar updated by loads, literals and loop indices (the
   ``acc += j`` that multi-acc mistyped) — wrap-around, rounding and saturation against the
@@ -115,6 +118,30 @@ def gen_gemm(ch) -> Case:
     variant = ch.choice(("blas", "blas", "blas", "auto"))
     pipeline = ch.choice(("", "", "canonicalize", "cse"))
     return Case(_def(params, body), dtype, sizes, pipeline, variant, ch.int(0, 2**16), 1)
+
+
+#: the update of `gen_triangular`: syrk with alpha, syrk subtracted without a coefficient, syr2k
+TRIANGULAR_UPDATES = ("C[i, j] += alpha * A[i, k] * A[j, k]", "C[i, j] -= A[j, k] * A[i, k]",
+                      "C[i, j] += A[j, k] * alpha * B[i, k] + B[j, k] * alpha * A[i, k]")
+
+
+def gen_triangular(ch) -> Case:
+    """A triangular rank-k update (see the module docstring), an optional ``C[i, j] *= beta``
+    nest first; N up to 73: the blocks are the register tile's columns (32 f64, 64 f32 with
+    AVX-512), so f64 runs every nest of the rewrite and f32 all but the off-diagonal one."""
+    dtype = ch.choice(("f32", "f64"))
+    T = _T[dtype]
+    order = ch.choice((("i", "k", "j"), ("i", "j", "k"), ("k", "i", "j")))
+    update = ch.choice(TRIANGULAR_UPDATES)
+    bounds = {"i": "range(N)", "j": "range(i + 1)", "k": "range(K)"}
+    body = ["for i in range(N):", "    for j in range(i + 1):", "        C[i, j] *= beta"] if ch.int(0, 1) else []
+    body += [("    " * d) + f"for {v} in {bounds[v]}:" for d, v in enumerate(order)]
+    body.append("    " * 3 + update)
+    params = f'alpha: {T}, beta: {T}, C: {T}["N", "N"], A: {T}["N", "K"]' + (
+        f', B: {T}["N", "K"]' if "B[" in update else "")
+    n = ch.choice((ch.int(1, 9), 32 + ch.int(0, 9), 64 + ch.int(0, 9)))
+    variant = ch.choice(("blas", "blas", "auto"))
+    return Case(_def(params, body), dtype, (("N", n), ("K", ch.int(1, 4))), "", variant, ch.int(0, 2**16), 1)
 
 
 def gen_conv(ch) -> Case:

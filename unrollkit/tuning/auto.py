@@ -6,6 +6,8 @@ plan a ``jit(kernel, factor="auto")`` holds until a signature is known.
 """
 from __future__ import annotations
 
+import dataclasses
+
 from unrollkit.codegen.backend import LLVMPolicy
 from unrollkit.codegen.compiler import compile_kernel
 from unrollkit.codegen.pipeline import Pipeline
@@ -14,6 +16,7 @@ from unrollkit.core import cache
 from unrollkit.core.errors import UnrollkitError
 from unrollkit.core.target import Target, host_target
 from unrollkit.core.versions import versions
+from unrollkit.frontend.local_arrays import with_local_arrays
 from unrollkit.frontend.signature import sizes_of
 from unrollkit.tuning.contraction import recognise_all
 from unrollkit.tuning.cost_model import Candidate, Choice, analyse, choose
@@ -32,13 +35,24 @@ def compile_gemm(kernel, signature, placeholder, target: Target | None = None):
     if got is None:
         return None
     plan, s = got
-    ck = compile_kernel(kernel, signature, plan)
+    ck = compile_kernel(kernel, _plan_signature(kernel, signature, plan), plan)
     ck.schedule = s
     why = "GEMM nest: " + s.describe() + "; " + "; ".join(s.why)
     row = {"candidate": Candidate("blas", 1), "prediction": None, "checked": False,
            "accepted": True, "why": why, "cycles": 0.0, "facts": {}}
     ck.choice = Choice(row["candidate"], 0.0, why, None, [row], target or host_target())
     return ck
+
+
+def _plan_signature(kernel, signature, plan):
+    """The signature the plan's kernel compiles at: a schedule's rewrite that declares local
+    arrays of its own (syrk's diagonal-block buffer, `triangular`) adds their types and shapes,
+    as `bind` does for the source's."""
+    extra = tuple(la for la in plan.kernel.local_arrays if la not in kernel.local_arrays)
+    if not extra:
+        return signature
+    return with_local_arrays(dataclasses.replace(plan.kernel, local_arrays=extra), signature,
+                             sizes_of(kernel, signature))
 
 
 def _cached_candidate(fields, kernel, pipeline, policy):

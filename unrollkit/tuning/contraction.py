@@ -79,6 +79,8 @@ class Contraction:
     k_loops: tuple = ()    # more reduction loops, coalesced with k (outermost first: a convolution's ci, kh)
     k_trips: tuple = ()    # their trip counts
     gather: bool = False   # B's subscripts add reduction loops to column loops: packed by iterations
+    inner: tuple = ()      # parallel loops between the K blocks and the register tile (syrk's row
+                           # blocks below a column panel: `triangular`), in nest order
 
     def trips(self, sizes: dict) -> tuple:
         """(M, N, K) at the call's sizes (N and K of the loops coalesced into j and k together)."""

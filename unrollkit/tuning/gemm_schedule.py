@@ -61,6 +61,7 @@ import math
 from unrollkit.frontend import descriptor as d
 from unrollkit.tuning.contraction import Contraction, recognise_all
 from unrollkit.tuning.convolution import recognise_conv
+from unrollkit.tuning.triangular import Triangular, block_nests, recognise_triangular
 from unrollkit.core.errors import TransformError
 from unrollkit.codegen.pipeline import Pipeline
 from unrollkit.codegen.plan import Plan
@@ -82,7 +83,7 @@ def match_gemm(kernel: d.Kernel) -> Contraction | None:
     """The (first) contraction of ``kernel`` this schedule runs (`contraction.recognise_all`),
     or None."""
     found = recognise_all(kernel)
-    return found[0] if found else recognise_conv(kernel)
+    return found[0] if found else recognise_conv(kernel) or recognise_triangular(kernel)
 
 
 # ---------------------------------------------------------------- the derivation
@@ -144,17 +145,22 @@ class GemmSchedule:
         # the nest in k-i-j order first so that both blocking loops land outside i (tile's band
         # starts at the outermost tiled loop); the parallel loops (batch, extra M/N-like) go
         # outside, in their source order
-        first = list(t.outer) + ([k, i, j] if blocks else [i, k, j])
-        if [x for x in t.order if x != t.fused and x not in t.k_loops] != first:
-            steps.append(f"permute{{order={':'.join(first)}}}")
+        # (loops ``inner`` sit between k and i: one K block of a packed panel serves them all)
+        first = list(t.outer) + ([k, *t.inner, i, j] if blocks else [*t.inner, i, k, j])
+        written = [x for x in t.order if x != t.fused and x not in t.k_loops]
+        if written != first:
+            # parallel loops already outermost stay out of the permutation (syrk's diagonal
+            # blocks: the block loop holds more than this nest, so it heads no perfect band)
+            n = len(t.outer) if written[:len(t.outer)] == list(t.outer) else 0
+            steps.append(f"permute{{order={':'.join(first[n:])}}}")
         if blocks:
             # the band runs from k to the deepest blocked loop; the point loops are then
             # put back in i-k-j order, which the register tile's band needs
-            band = [k, i, j] if j in blocks else [k]
+            band = [k, *t.inner, i, j] if j in blocks else [k]
             outer = [x + ".tile" for x in (j, k) if x in blocks]
             steps.append(_tile(blocks, outer + band))
             steps += [f"rename{{loop={x}.tile,to={x}c}}" for x in (j, k) if x in blocks]
-            steps.append(f"permute{{order={i}:{k}:{j}}}")
+            steps.append(f"permute{{order={':'.join(t.inner + (i, k, j))}}}")
         return steps, blocks
 
     def _vector_steps(self, steps: list) -> list:
@@ -207,6 +213,7 @@ class GemmSchedule:
             steps.append(f"pack{{arg={t.b},loop={anchor}" + (",transpose=true" if t.b_transposed else "")
                          + (f",iterations={k}:{j}" if t.gather else "")
                          + (",scale=true" if t.scale else "")
+                         + (f",along={j}" if t.a == t.b else "")
                          + (f",pad={self.pad}" if self.pad else "") + "}")
         if self.pack_a and i in reg and self.K > 1:
             # column-major slivers: A[i, k] is transposed by the copy, A[k, i] already is
@@ -354,16 +361,79 @@ class Schedules:
         return out
 
 
+@dataclasses.dataclass(frozen=True)
+class TriangularSchedule:
+    """A triangular rank-k update (`triangular`) as its rewritten nests: the GEMM schedules of
+    the blocks below the diagonal, of the diagonal blocks (into a buffer) and of the rows left
+    over, then the corner's dot products vectorised ``registers`` registers wide."""
+    tri: Triangular
+    kernel: object         # the rewritten kernel (every nest)
+    parts: tuple           # of GemmSchedule
+    dot: str | None        # the corner's k loop (None: no corner)
+    registers: int
+    block: int
+
+    @property
+    def nest(self) -> Triangular:
+        """The recognised update, its ``kernel`` the rewritten one (what the plan compiles)."""
+        return dataclasses.replace(self.tri, kernel=self.kernel)
+
+    @property
+    def why(self) -> tuple:
+        """Each GEMM nest's derivation, then the blocking's."""
+        return tuple(f"nest {n + 1}: {w}" for n, p in enumerate(self.parts) for w in p.why) + (
+            f"blocks of {self.block} (the register tile's columns): each diagonal block computed whole "
+            f"into a {self.block}×{self.block} buffer (a share {self.block}/N more work, at the GEMM's speed)",)
+
+    def describe(self) -> str:
+        """The blocking in one line, then one line per GEMM nest."""
+        t = self.tri
+        head = (f"triangular rank-k update ({t.i}: rows, {t.j} ≤ {t.i}: columns, {t.k}: reduction) in "
+                f"blocks of {self.block}: {len(self.parts)} GEMM nest(s) (blocks below the diagonal, "
+                f"diagonal blocks into a buffer, rows left over)"
+                + (f", the corner's dot products vectorised ({self.registers} registers)" if self.dot else ""))
+        return head + "".join(f"; nest {n + 1}: {p.describe()}" for n, p in enumerate(self.parts))
+
+    def pipeline(self) -> Pipeline:
+        """The GEMM nests' pipelines, then the corner's vectorisation (and its remainder's)."""
+        out = Pipeline()
+        for p in self.parts:
+            out = out + p.pipeline()
+        return out + Pipeline.parse(f"vectorize{{loop={self.dot},registers={self.registers},reductions=true}},"
+                                    f"vectorize{{loop={self.dot}.rem,registers=1,reductions=true}}"
+                                    if self.dot else "")
+
+
+def triangular_schedule(tri: Triangular, sizes: dict, elem_bytes: int, target: Target | None = None):
+    """The `TriangularSchedule` of ``tri`` at ``sizes``: blocks as wide as the register tile
+    (``nv`` vectors), each GEMM nest derived as any contraction; None when a size is 0 or the
+    rewrite's loop names are taken."""
+    t = target or host_target()
+    n, k = tri.trips(sizes)
+    if min(n, k) < 1:
+        return None
+    _, nv, _ = register_tile(t, elem_bytes, max(n, 2), max(n, 2))
+    block = nv * t.vector_lanes(elem_bytes, t.vector_bits)
+    nests = block_nests(tri, sizes, block)
+    if nests is None:
+        return None
+    parts = tuple(derive(g, sizes, elem_bytes, t) for g in nests.gemms)
+    return TriangularSchedule(tri, nests.kernel, parts, nests.dot, 2, block)
+
+
 def gemm_schedule(kernel, signature, target: Target | None = None):
     """The `GemmSchedule` for ``kernel`` at a call `Signature` (`Schedules` for a kernel of
-    several contraction nests), or None if it is not a contraction."""
+    several contraction nests, `TriangularSchedule` for a triangular one), or None if it is
+    not a contraction."""
     nests = recognise_all(kernel)
     if nests is None:
         conv = recognise_conv(kernel)
         nests = (conv,) if conv is not None else None
-    if nests is None:
-        return None
     types = dict(signature.types)
+    if nests is None:
+        tri = recognise_triangular(kernel)
+        elem = tri and {"f32": 4, "f64": 8}.get(types[kernel.params[tri.c].name])
+        return elem and triangular_schedule(tri, sizes_of(kernel, signature), elem, target) or None
     parts = []
     for nest in nests:
         elem = {"f32": 4, "f64": 8}.get(types[kernel.params[nest.c].name])
