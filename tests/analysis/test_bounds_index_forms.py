@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pytest
 
+from test_bounds_mutants import _exact, _scf_index
 from test_bounds_proof import pair, refusal
 
 GUARDED = '''  %c0 = arith.constant 0 : index
@@ -144,3 +145,62 @@ def test_what_touches_no_memory_of_the_caller_is_accepted():
     scf.yield %m : memref<8xf32>
   }'''
     pair(carried.replace("K", "7"), carried.replace("K", "8"))
+
+
+def test_a_parallel_band_s_variables_are_told_from_the_loop_around_it():
+    """The ranges memoised per nest are keyed by a variable's dimension: the band's second
+    variable (dimension 2) must not be taken for the outer loop's (dimension 0), whose range
+    [0, 1] was found first."""
+    band = '''  affine.for %i = 0 to 2 {
+    affine.parallel (%x, %y) = (0, 0) to (2, N) {
+      %u = affine.load %a[%i] : memref<8xf32>
+      %v = affine.load %a[%y] : memref<8xf32>
+    }
+  }'''
+    pair(band.replace("N", "8"), band.replace("N", "9"))
+
+
+def test_divsi_is_the_quotient_not_the_remainder():
+    _exact("%x = arith.divsi %i, %c2 : index", 4)                    # 8 / 2 = 4 (8 rem 2 = 0)
+
+
+@pytest.mark.parametrize("ops,reason", [
+    ("%x = arith.muli %i, %i : index", "arith.muli of an index multiplies two values that vary: not affine"),
+    ("%x = arith.ceildivsi %c9, %i : index",
+     "arith.ceildivsi of an index divides by a value that is not a nonzero constant"),
+    ("%x = arith.divsi %c9, %i : index", "arith.divsi of an index divides by a value that is not a nonzero constant"),
+    ("%x = affine.apply affine_map<(d0)[s0] -> (d0 mod s0)>(%i)[%cm2]",
+     "divides by a value that is not a positive constant"),
+], ids=["muli", "ceildivsi", "divsi", "affine-mod"])
+def test_an_index_the_proof_cannot_follow_is_refused_with_the_operation(ops, reason):
+    msg = refusal(_scf_index(ops, 20), args="%a: memref<20xf32>")
+    assert msg is not None and reason in msg, msg
+
+
+def test_affine_divisions_by_a_constant_symbol_are_exact():
+    _exact("%x = affine.apply affine_map<(d0)[s0] -> (d0 floordiv s0)>(%i)[%c2]", 4)
+    _exact("%x = affine.apply affine_map<(d0)[s0] -> (d0 mod s0)>(%i)[%c5]", 4)
+    _exact("%x = affine.apply affine_map<(d0)[s0] -> (d0 ceildiv s0)>(%i)[%c3]", 3)
+
+
+@pytest.mark.parametrize("cond,last,past", [
+    # two inequalities: i in [2, 9], the load at i - 2 in [0, 7]
+    ("affine_set<(d0) : (d0 - 2 >= 0, -d0 + K >= 0)>(%i)", 9, 10),
+    # the same with the bound as a symbol, and a constraint in parentheses
+    ("affine_set<(d0)[s0] : ((d0 - s0) * 2 >= 0, -d0 + K >= 0)>(%i)[%c2]", 9, 10),
+    # an equality: i = K
+    ("affine_set<(d0) : (d0 - 2 >= 0, d0 - K == 0)>(%i)", 9, 10),
+], ids=["two", "symbol-parentheses", "equality"])
+def test_an_affine_if_restricts_its_then_branch_to_its_set(cond, last, past):
+    def guarded(k):
+        return ("  %c2 = arith.constant 2 : index\n  affine.for %i = 0 to 12 {\n"
+                f"    affine.if {cond.replace('K', str(k))} {{\n"
+                "      %v = affine.load %a[%i - 2] : memref<8xf32>\n    }\n  }")
+    pair(guarded(last), guarded(past))
+
+
+def test_an_affine_apply_reads_its_second_symbol():
+    """``d0 + s1`` over (%i)[%c0, %c5]: the copies' memo shape names each operand, the second
+    symbol too (i + 5 for i < 3 is at most 7; for i < 4, 8)."""
+    ops = "%c5 = arith.constant 5 : index\n    %j = affine.apply affine_map<(d0)[s0, s1] -> (d0 + s1)>(%i)[%c3, %c5]"
+    pair(_index(ops, 3), _index(ops, 4))
