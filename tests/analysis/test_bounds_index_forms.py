@@ -70,9 +70,27 @@ def test_ori_leaves_the_else_branch_where_neither_holds(swap):
     pair(_guarded(cond("%c8"), False), _guarded(cond("%c9"), False))
 
 
+@pytest.mark.parametrize("op", ["andi", "ori"])
+@pytest.mark.parametrize("swap", [False, True])
+def test_a_combination_with_a_side_the_proof_cannot_read_is_not_followed(op, swap):
+    """(i < 8) and/or (i <u 10): the unsigned side is no condition the proof reads, so neither
+    is the combination: the branch keeps the loop's whole domain and i reaches 11."""
+    sides = ["slt, %i, %c8", "ult, %i, %c10"]
+    assert refusal(_guarded(_two(op, *(sides[::-1] if swap else sides)))) is not None
+
+
 def test_a_constant_condition():
     pair(_guarded("%c = arith.constant false"), _guarded("%c = arith.constant true"))
     pair(_guarded("%c = arith.constant true", False), _guarded("%c = arith.constant false", False))
+    # outside every loop: a condition over no loop variables
+    top = ("  %c9 = arith.constant 9 : index\n  %c = arith.constant B\n"
+           "  scf.if %c {\n    %v = memref.load %a[%c9] : memref<8xf32>\n  }")
+    pair(top.replace("B", "false"), top.replace("B", "true"))
+
+
+def test_an_i1_that_is_no_comparison_is_not_followed():
+    """xori of two comparisons is no condition the proof reads (nor a constant)."""
+    assert refusal(_guarded(_two("xori", "slt, %i, %c8", "slt, %i, %c10"))) is not None
 
 
 def test_an_unsigned_comparison_is_not_followed():
@@ -98,12 +116,15 @@ def _index(ops: str, n: int) -> str:
 @pytest.mark.parametrize("ops,last", [
     ("%j = affine.apply affine_map<(d0) -> (d0 + 4)>(%i)", 4),
     ("%j = affine.apply affine_map<(d0)[s0] -> (d0 + s0)>(%i)[%c3]", 5),
+    ("%j = affine.apply affine_map<(d0)[s0] -> (d0 * 2 + s0 * 2)>(%i)[%c3]", 1),   # 2i + 6
+    ("%c5 = arith.constant 5 : index\n    %j = affine.min affine_map<(d0)[s0, s1] -> (d0 + s1, 100)>(%i)[%c3, %c5]",
+     3),
     ("%j = affine.min affine_map<(d0) -> (d0, 7, 9)>(%i)", None),
     ("%j = affine.min affine_map<(d0) -> (9, d0, 7)>(%i)", None),
     ("%j = affine.min affine_map<(d0) -> (7, d0, 9)>(%i)", None),
     ("%j = affine.max affine_map<(d0) -> (d0 - 4, 0)>(%i)", 12),
     ("%j = affine.max affine_map<(d0) -> (0, d0 - 4, 1)>(%i)", 12),
-], ids=["apply", "apply-symbol", "min-first", "min-last", "min-middle", "max", "max-three"])
+], ids=["apply", "apply-symbol", "apply-scaled-symbol", "min-second-symbol", "min-first", "min-last", "min-middle", "max", "max-three"])
 def test_affine_apply_min_and_max_as_subscripts(ops, last):
     if last is None:  # a min capped at 7: any trip count; the cap one higher is refused
         assert refusal(_index(ops, 12)) is None
@@ -164,17 +185,33 @@ def test_divsi_is_the_quotient_not_the_remainder():
     _exact("%x = arith.divsi %i, %c2 : index", 4)                    # 8 / 2 = 4 (8 rem 2 = 0)
 
 
+def test_a_value_added_to_itself_or_times_zero():
+    """The memo shape of ``i + i`` is 2·i (one coefficient summed, not overwritten); ``i · 0``
+    drops i (a coefficient of 0, no division by it)."""
+    _exact("%x = arith.addi %i, %i : index", 16)
+    _exact("%z = arith.muli %i, %c0 : index\n %x = arith.addi %z, %c7 : index", 7)
+
+
 @pytest.mark.parametrize("ops,reason", [
     ("%x = arith.muli %i, %i : index", "arith.muli of an index multiplies two values that vary: not affine"),
     ("%x = arith.ceildivsi %c9, %i : index",
      "arith.ceildivsi of an index divides by a value that is not a nonzero constant"),
     ("%x = arith.divsi %c9, %i : index", "arith.divsi of an index divides by a value that is not a nonzero constant"),
     ("%x = affine.apply affine_map<(d0)[s0] -> (d0 mod s0)>(%i)[%cm2]",
-     "divides by a value that is not a positive constant"),
-], ids=["muli", "ceildivsi", "divsi", "affine-mod"])
+     "d0 mod s0 divides by a value that is not a positive constant"),
+    ("%x = affine.apply affine_map<(d0)[s0] -> (d0 ceildiv s0)>(%i)[%cm2]",
+     "d0 ceildiv s0 divides by a value that is not a positive constant"),
+    ("%x = affine.apply affine_map<(d0)[s0] -> (d0 * s0)>(%i)[%i]", "d0 * s0 multiplies two values that vary: not affine"),
+    ("%x = affine.apply affine_map<(d0)[s0] -> (d0 floordiv s0)>(%i)[%i]",
+     "d0 floordiv s0 divides by a value that is not a nonzero constant"),
+    ("%p = arith.cmpi ult, %i, %c4 : index\n %x = arith.select %p, %c7, %i : index",
+     "an index is an arith.select on a condition the proof cannot follow"),
+    ("%x = arith.shli %i, %c1 : index", "an index is computed by arith.shli, which the bounds proof does not follow"),
+], ids=["muli", "ceildivsi", "divsi", "affine-mod", "affine-ceildiv", "affine-mul", "affine-floordiv", "select",
+        "shli"])
 def test_an_index_the_proof_cannot_follow_is_refused_with_the_operation(ops, reason):
     msg = refusal(_scf_index(ops, 20), args="%a: memref<20xf32>")
-    assert msg is not None and reason in msg, msg
+    assert msg is not None and "stays in bounds: " in msg and (reason + ". The kernel") in msg, msg
 
 
 def test_affine_divisions_by_a_constant_symbol_are_exact():
