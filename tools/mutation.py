@@ -179,10 +179,11 @@ def seeded(worktree: bool, only: str | None) -> int:
 #: of tests/passes (a surviving mutant then costs seconds, not the whole folder)
 PASSES_TESTS = ["tests/passes/" + f + ".py" for f in (
     "test_remainders", "test_peel_remainders", "test_unroll_remainders", "test_tile_remainders", "test_tile_text",
-    "test_split_accumulators", "test_tile", "test_unroll", "test_peel", "test_pad",
-    "test_triangular_unroll")] + ["tests/tuning/test_gemm_tiles.py", "tests/tuning/test_gemm_schedule_steps.py",
-                                  "tests/tuning/test_gemm_schedule.py", "tests/codegen/test_macro_unroll_edges.py",
-                                  "tests/codegen/test_macro_unroll.py"]
+    "test_tile_edges", "test_split_accumulators_rules", "test_split_accumulators", "test_tile", "test_unroll",
+    "test_peel", "test_pad", "test_triangular_unroll")] + [
+        "tests/tuning/test_gemm_tiles.py", "tests/tuning/test_gemm_schedule_steps.py",
+        "tests/tuning/test_gemm_schedule.py", "tests/codegen/test_macro_unroll_edges.py",
+        "tests/codegen/test_macro_unroll_copies.py", "tests/codegen/test_macro_unroll.py"]
 #: the modules whose mistakes are silent, in groups: (modules to mutate, the tests that target
 #: them). Each group has its own staged copy (``<workdir>-<group>``) whose pyproject.toml gets a
 #: ``[tool.mutmut]`` section (mutmut only understands the src layout there): mutmut runs, per
@@ -192,8 +193,11 @@ GROUPS = {
     "bounds": (["unrollkit/analysis/nest.py", "unrollkit/analysis/affine_to_isl.py",
                 "unrollkit/analysis/memory_ops.py", "unrollkit/analysis/module_bounds.py",
                 "unrollkit/analysis/kernel_bounds.py", "unrollkit/analysis/ir_bounds.py"],
-               ["tests/analysis/test_bounds_proof.py", "tests/test_bounds_end_to_end.py",
-                "tests/analysis/test_bounds_mutants.py", "tests/analysis/test_kernel_bounds.py"]),
+               ["tests/analysis/test_bounds_index_forms.py", "tests/analysis/test_bounds_refusal_text.py",
+                "tests/analysis/test_nest_values.py", "tests/analysis/test_bounds_proof.py",
+                "tests/analysis/test_bounds_mutants.py", "tests/analysis/test_kernel_bounds.py",
+                # `access_domains` serves promote-to-registers alone
+                "tests/passes/test_promote_registers.py", "tests/test_bounds_end_to_end.py"]),
     # the exact dependence relations, the legality rules over them, and the passes' wrappers
     "legality": (["unrollkit/analysis/dependence.py", "unrollkit/analysis/legality.py",
                   "passes/dependence.py"],

@@ -4,10 +4,11 @@
 ``KILLED_BY_HAND``: a survivor of a run made before the test that kills it; each was checked
 with ``tools/mutation.py check <mutant> --tests <file>`` (the test seen failing with the mutant).
 ``NOT_REACHED``: survivors on a defensive path no test input reaches; they count as survivors.
-Session 6's verdicts are in `mutation_verdicts_s6` (merged at the end).
+Session 6's and 7's verdicts are in `mutation_verdicts_s6` and `_s7` (merged at the end).
 """
 # (run as a script's import: tools/ is on sys.path)
 import mutation_verdicts_s6 as _s6
+import mutation_verdicts_s7 as _s7
 #: mutants that behave exactly like the original (mutmut's name → why), left out of the score
 EQUIVALENT = {
     "unrollkit.passes.dependence.x_check_permutation__mutmut_5":
@@ -463,3 +464,6 @@ KILLED_BY_HAND.update({
 EQUIVALENT.update(_s6.EQUIVALENT)
 KILLED_BY_HAND.update(_s6.KILLED_BY_HAND)
 NOT_REACHED.update(_s6.NOT_REACHED)
+EQUIVALENT.update(_s7.EQUIVALENT)
+KILLED_BY_HAND.update(_s7.KILLED_BY_HAND)
+NOT_REACHED.update(_s7.NOT_REACHED)

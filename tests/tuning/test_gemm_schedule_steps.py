@@ -203,6 +203,15 @@ def test_derive_kc_on_integer_l1_blocks():
     assert tiny.kc == 1
 
 
+def test_derive_kc_falls_back_to_the_cap_as_an_integer():
+    # KC ≤ 682 (above); K = 1363 is 2 blocks of 681.5 -> 682 -> 684 rounded up to a multiple of 4,
+    # over the cap: KC falls back to the cap's multiple of 4, 680 — an integer, as tile sizes
+    # must be (a float cap made KC 680.0, which `tile` refuses)
+    s = _derive(64, 64, 1363)
+    assert s.kc == 680 and type(s.kc) is int
+    assert "k=680," in s.pipeline().text()
+
+
 def test_derive_nc_blocks_whole_register_tiles():
     s = _derive(512, 289, 512)
     # NR = 80; 512 KiB / (512 × 4 B) = 256 -> NC ≤ 240 (3 tiles); N = 289 > 240: the 240 columns
