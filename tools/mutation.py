@@ -195,6 +195,7 @@ GROUPS = {
                 "unrollkit/analysis/kernel_bounds.py", "unrollkit/analysis/ir_bounds.py"],
                ["tests/analysis/test_bounds_index_forms.py", "tests/analysis/test_bounds_refusal_text.py",
                 "tests/analysis/test_nest_values.py", "tests/analysis/test_bounds_proof.py",
+                "tests/analysis/test_transfer_attributes.py",
                 "tests/analysis/test_bounds_mutants.py", "tests/analysis/test_kernel_bounds.py",
                 # `access_domains` serves promote-to-registers alone
                 "tests/passes/test_promote_registers.py", "tests/test_bounds_end_to_end.py"]),

@@ -138,13 +138,16 @@ def access_of(op, memo: dict | None = None) -> Access | None:
 def _transfer_lanes(op, rank: int, vshape: list):
     """Extent per memref dim and the masked dims of a vector transfer: vector dim i spans
     the memref dim its permutation map names (a constant 0 result broadcasts: no extent);
-    a vector dim not marked ``in_bounds`` masks its lanes past the end of that memref dim."""
-    if "permutation_map" in op.attributes:
-        results = ir.AffineMapAttr(op.attributes["permutation_map"]).value.results
-    else:
-        results = [ir.AffineDimExpr.get(rank - len(vshape) + i) for i in range(len(vshape))]
-    flags = ([ir.BoolAttr(a).value for a in ir.ArrayAttr(op.attributes["in_bounds"])]
-             if "in_bounds" in op.attributes else [False] * len(vshape))
+    a vector dim not marked ``in_bounds`` masks its lanes past the end of that memref dim.
+
+    MLIR 22 requires both attributes (the parser fills in the defaults of the short form:
+    the minor identity, nothing in bounds), so a transfer without one is not verified IR:
+    refused, never given defaults of ours."""
+    attrs = op.attributes
+    if "permutation_map" not in attrs or "in_bounds" not in attrs:
+        raise NotAffine(f"{op_name(op)} has no permutation_map or no in_bounds attribute (not verified IR)")
+    results = ir.AffineMapAttr(attrs["permutation_map"]).value.results
+    flags = [ir.BoolAttr(a).value for a in ir.ArrayAttr(attrs["in_bounds"])]
     extents, masked = [1] * rank, set()
     for i, e in enumerate(results):
         e = e.maybe_downcast()
