@@ -105,8 +105,6 @@ EQUIVALENT = {
     "unrollkit.analysis.memory_ops.x_access_of__mutmut_69": "lanes = None: the memo never hits, the lanes are found again",
     "unrollkit.analysis.memory_ops.x_access_of__mutmut_70": "memo.get(None): as above",
     "unrollkit.analysis.memory_ops.x_access_of__mutmut_91": "writes=None: the proof never reads Access.writes",
-    "unrollkit.analysis.memory_ops.x__transfer_lanes__mutmut_34":
-        "'or' in the broadcast test: reached only for constant results (the verifier allows no other)",
     "unrollkit.analysis.module_bounds.xǁ_Walkǁindex_range__mutmut_4":
         "lin = None: every index through isl's exact form instead of the linear memo: the same range",
 }
@@ -114,11 +112,6 @@ KILLED_BY_HAND = {
     **{f"unrollkit.analysis.memory_ops.x_access_of__mutmut_{k}":
        "test_bounds_mutants.py::test_transfers_differing_only_in_in_bounds_or_map_are_judged_each_on_its_own"
        for k in (54, 58, 59, 60)},
-    **{f"unrollkit.analysis.memory_ops.x__transfer_lanes__mutmut_{k}":
-       "test_bounds_mutants.py::test_transfers_differing_only_in_in_bounds_or_map_are_judged_each_on_its_own"
-       for k in (33, 35, 36)},
-    "unrollkit.analysis.memory_ops.x__transfer_lanes__mutmut_27":
-        "test_bounds_mutants.py::test_transfers_without_attributes_are_masked_on_their_minor_dimensions",
     **{f"unrollkit.passes.peel.x_peel_loop__mutmut_{k}":
        "test_peel_remainders.py::test_peel_again_by_a_divisor_of_the_first_factor_does_nothing" for k in (12, 13, 16)},
     "unrollkit.analysis.nest.xǁNestǁloops__mutmut_18":
@@ -148,12 +141,6 @@ KILLED_BY_HAND = {
 }
 
 NOT_REACHED = {
-    **{f"unrollkit.analysis.memory_ops.x__transfer_lanes__mutmut_{k}":
-       "the defaults for a transfer without permutation_map / in_bounds: the parser materialises both "
-       "attributes on every transfer op" for k in (1, 2, 3, 8, 9, 10, 11, 12, 15, 23, 24)},
-    **{f"unrollkit.analysis.memory_ops.x__transfer_lanes__mutmut_{k}":
-       "the refusal text of a permutation map with another result: the verifier rejects such maps"
-       for k in (37, 38)},
     "unrollkit.analysis.nest.xǁNestǁ_range__mutmut_15": "the Unbounded text: every loop the proofs build is bounded",
     "unrollkit.analysis.nest.x_split_constant__mutmut_3":
         "the offset of a form of several pieces: the forms that reach range_of (floor division, mod) are one piece",
