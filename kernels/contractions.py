@@ -235,24 +235,30 @@ def _scaled(alpha, beta, C, A, B):
 
 def _syrk(alpha, beta, C, A):
     """numpy's full ``A @ A.T`` (into a preallocated buffer: numpy hands this product of an
-    array and its own transpose to BLAS's syrk), scaled, kept on C's lower triangle."""
+    array and its own transpose to BLAS's syrk), scaled into C's lower triangle in place."""
     n = len(C)
     prod = _scratch("syrk", (n, n), C.dtype)
     np.matmul(A, A.T, out=prod)
-    prod *= alpha
-    np.copyto(C, beta * C + prod, where=_lower(n))
+    _update_lower(alpha, beta, C, prod)
 
 
 def _syr2k(alpha, beta, C, A, B):
     """numpy's two full products ``A @ B.T`` and ``B @ A.T`` (into preallocated buffers),
-    summed and scaled, kept on C's lower triangle."""
+    summed and scaled into C's lower triangle in place."""
     n = len(C)
     prod, other = _scratch("syr2k", (n, n), C.dtype), _scratch("syr2k'", (n, n), C.dtype)
     np.matmul(A, B.T, out=prod)
     np.matmul(B, A.T, out=other)
     prod += other
+    _update_lower(alpha, beta, C, prod)
+
+
+def _update_lower(alpha, beta, C, prod):
+    """C = beta C + alpha prod on C's lower triangle, in place (no temporary arrays)."""
+    low = _lower(len(C))
     prod *= alpha
-    np.copyto(C, beta * C + prod, where=_lower(n))
+    np.multiply(C, beta, out=C, where=low)
+    np.add(C, prod, out=C, where=low)
 
 
 def _lower(n: int) -> np.ndarray:
