@@ -1,7 +1,8 @@
 """A vector transfer's lanes come from its ``permutation_map`` and ``in_bounds`` attributes
 (`memory_ops._transfer_lanes`). MLIR 22 requires both, so the proof never invents defaults: a
 transfer that lacks one (IR built by hand, never verified) is refused, and so is a map result
-the verifier would reject. Each refusal names what it refuses."""
+the verifier would reject. Each refusal names what it refuses. Also: an affine map whose
+operands share a loop variable adds their coefficients."""
 from __future__ import annotations
 
 import pytest
@@ -10,6 +11,8 @@ from mlir import ir
 from unrollkit.analysis.affine_to_isl import NotAffine
 from unrollkit.analysis.memory_ops import access_of
 from unrollkit.ir.ir_utils import walk_ops
+
+from test_bounds_proof import pair
 
 READ = """func.func @k(%a: memref<4x8xf32>) {
   %p = arith.constant 0.0 : f32
@@ -69,3 +72,14 @@ def test_a_broadcast_result_spans_nothing_and_a_dim_result_its_lanes():
         op.attributes["in_bounds"] = ir.ArrayAttr.get([ir.BoolAttr.get(True)])
     acc = lanes_of(rows)
     assert acc.extents == [4, 1] and acc.masked == frozenset()
+
+
+def test_a_map_whose_operands_share_a_loop_variable_sums_their_coefficients():
+    # a[%i + %j] with %j = %i + 1 is a[2i + 1]: i < 4 reaches 7 (the last element), i < 5 reaches
+    # 9. A linear form that kept only one operand's share of i would see i + 1 and accept both
+    body = """affine.for %i = 0 to {n} {{
+      %j = affine.apply affine_map<(d0) -> (d0 + 1)>(%i)
+      %v = affine.load %a[%i + %j] : memref<8xf32>
+    }}"""
+    msg = pair(body.format(n=4), body.format(n=5))
+    assert "[1, 9]" in msg, msg

@@ -99,10 +99,6 @@ class _Stop(Exception):
     pass
 
 
-#: operation name -> whether the walk passes it by: pure, and holding no accesses
-_PASSED = {}
-
-
 class _Walk:
     def __init__(self, visit, only=None):
         self.ctx = isl.Context()
@@ -110,6 +106,9 @@ class _Walk:
         self.only = only  # operations with regions to enter (None: all)
         self.forms = ValueForms(self.ctx)
         self.type_facts = {}  # memref type -> facts, for `access_of`
+        #: operation name -> whether the walk passes it by: pure, and holding no accesses (per
+        #: walk, not per process: no state outlives a proof)
+        self.passed = {}
 
     def module(self, module) -> None:
         root = Nest.root(self.ctx)
@@ -122,9 +121,9 @@ class _Walk:
 
     def op(self, op, nest: Nest) -> None:
         name = op_name(op)
-        passed = _PASSED.get(name)
+        passed = self.passed.get(name)
         if passed is None:  # (asked of every operation: remembered by name)
-            passed = _PASSED[name] = is_pure(name) and name not in _REGION_OPS
+            passed = self.passed[name] = is_pure(name) and name not in _REGION_OPS
         if passed:
             return
         if self.only is not None and len(op.operation.regions) and op.operation not in self.only:
