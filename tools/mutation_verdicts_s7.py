@@ -214,3 +214,49 @@ KILLED_BY_HAND = {
 #: survivors on a defensive path no test input reaches (counted as survivors)
 NOT_REACHED = {
 }
+
+
+# ---------------------------------------------------------------- after the merges (session 7b/c/d)
+#: functions the session's merges changed after the runs above (the proof's memo, the transfer
+#: attributes, the triangular GEMM schedule): re-run in /tmp/unrollkit-mutation-s7{b,c,d}. Earlier
+#: verdicts on their mutants name other mutations (mutmut numbers a function's mutants from its
+#: text), so `mutation_verdicts` drops them before adding the ones below.
+RERUN = (
+    "analysis.memory_ops.x_access_of", "analysis.memory_ops.x__vec_shape", "analysis.memory_ops.x__transfer_lanes",
+    "analysis.affine_to_isl.xǁValueFormsǁ__init__", "analysis.affine_to_isl.xǁValueFormsǁresult_linear",
+    "analysis.affine_to_isl.xǁValueFormsǁkeyed", "analysis.affine_to_isl.xǁValueFormsǁkeyed_result",
+    "analysis.affine_to_isl.xǁValueFormsǁ_frozen", "analysis.module_bounds.xǁ_Walkǁop",
+    "analysis.module_bounds.xǁ_Walkǁ__init__", "analysis.module_bounds.xǁ_Walkǁindex_range",
+    "tuning.gemm_schedule.x_match_gemm", "tuning.gemm_schedule.x_gemm_schedule",
+    "tuning.gemm_schedule.x_triangular_schedule", "tuning.gemm_schedule.xǁTriangularScheduleǁpipeline",
+    "tuning.gemm_schedule.xǁTriangularScheduleǁnest", "tuning.gemm_schedule.xǁGemmScheduleǁpipeline",
+    "tuning.gemm_schedule.xǁGemmScheduleǁ_cache_blocks", "tuning.gemm_schedule.xǁTriangularScheduleǁwhy",
+    "tuning.gemm_schedule.xǁTriangularScheduleǁdescribe",
+)
+
+_SLOWER = "the memo never hits: found again (slower, the same answer)"
+_EXACT = ("the memo's answer taken as 'divides' (None): the index goes through isl's exact form "
+          "instead of the linear memo (slower, the same range)")
+EQUIVALENT_RERUN = {
+    **_each("analysis.memory_ops.x__vec_shape", "2 3",
+            "the memo key's tag renamed: the memo's other keys are types, never this tuple"),
+    **_each("analysis.memory_ops.x__vec_shape", "4 5", _SLOWER),
+    **_each("analysis.memory_ops.x_access_of", "9 67", _SLOWER),
+    **_each("analysis.memory_ops.x_access_of", "54",
+            "one operand more in indices: only the map's inputs (mapped) or the first rank indices "
+            "(unmapped) are read; a mapped access's operands end with its indices"),
+    **_each("analysis.affine_to_isl.xǁValueFormsǁresult_linear", "1 2", _SLOWER),
+    **_each("analysis.affine_to_isl.xǁValueFormsǁresult_linear", "6 7",
+            "the probe's tag renamed: the template is read by operand position only"),
+    **_each("analysis.affine_to_isl.xǁValueFormsǁkeyed", "1 2", _SLOWER),
+    **_each("analysis.affine_to_isl.xǁValueFormsǁkeyed_result", "4", _SLOWER),
+    **_each("analysis.affine_to_isl.xǁValueFormsǁkeyed_result", "3 5 6 7 11 18 20", _EXACT),
+    **_each("analysis.affine_to_isl.xǁValueFormsǁ_frozen", "3 4", _SLOWER),
+    **_each("analysis.affine_to_isl.xǁValueFormsǁ_frozen", "5 6", _MEMO_KEY),
+    **_each("analysis.module_bounds.xǁ_Walkǁindex_range", "4", _EXACT),
+    **_each("analysis.module_bounds.xǁ_Walkǁindex_range", "25 28", _MEMO_KEY),
+}
+KILLED_BY_HAND_RERUN = {
+    **_each("analysis.affine_to_isl.xǁValueFormsǁresult_linear", "29",
+            "test_transfer_attributes.py::test_a_map_whose_operands_share_a_loop_variable_sums_their_coefficients"),
+}

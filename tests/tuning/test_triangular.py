@@ -5,11 +5,14 @@ against numpy at odd sizes in f32 and f64; forms that are not this update keep t
 """
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
 import unrollkit as uk
 from unrollkit import T
+from unrollkit.core.target import host_target
 from unrollkit.frontend.signature import sizes_of
 from unrollkit.kernels.polybench import REGISTRY
 from unrollkit.tuning.gemm_schedule import TriangularSchedule, gemm_schedule
@@ -115,6 +118,40 @@ def test_schedule_spells_blocks_and_packs_one_read():
     assert "triangular rank-k update" in s.describe()
     n, _ = s.tri.trips(sizes_of(kernel, sig))
     assert n == 300 and s.block >= 8
+
+
+def test_describe_names_each_nest_and_the_corner_only_when_there_is_one():
+    kernel = REGISTRY["syrk"][0]
+    with_corner = _schedule_at(kernel, 300, np.float32)
+    assert with_corner.dot is not None and 300 % with_corner.block
+    text = with_corner.describe()
+    assert text.startswith(f"triangular rank-k update (i: rows, j ≤ i: columns, k: reduction) in blocks of "
+                           f"{with_corner.block}: 3 GEMM nest(s)"), text
+    assert ", the corner's dot products vectorised (2 registers); nest 1: " in text, text
+    assert "; nest 2: " in text and "; nest 3: " in text and "nest 0" not in text and "nest 4" not in text
+    assert "vectorize{loop=k_d,reductions=true,registers=2}" in with_corner.pipeline().text()
+    exact = _schedule_at(kernel, 4 * with_corner.block, np.float32)  # whole blocks: no corner
+    assert exact.dot is None and "corner" not in exact.describe() and "XX" not in exact.describe()
+
+
+def test_the_block_is_the_given_targets_register_tile():
+    kernel = REGISTRY["syrk"][0]
+    host = host_target()
+    narrow = dataclasses.replace(host, vector_bits=256, preferred_vector_bits=256, vector_registers=16)
+    wide = dataclasses.replace(host, vector_bits=512, preferred_vector_bits=128, vector_registers=32)
+    blocks = {}
+    for name, t in (("narrow", narrow), ("wide", wide)):
+        sig, _ = uk.jit(kernel, factor="auto").signature(_syrk_args(300, 200, np.float32))
+        s = gemm_schedule(kernel, sig, target=t)
+        # the block is whole vectors of the target's widest registers (not the vectorisers' preference)
+        assert s.block % (t.vector_bits // 32) == 0, (name, s.block)
+        blocks[name] = s.block
+    assert blocks["narrow"] != blocks["wide"]
+
+
+def _schedule_at(kernel, n: int, dt):
+    sig, _ = uk.jit(kernel, factor="auto").signature(_syrk_args(n, 50, dt))
+    return gemm_schedule(kernel, sig)
 
 
 @uk.kernel
