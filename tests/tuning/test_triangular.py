@@ -149,6 +149,14 @@ def test_the_block_is_the_given_targets_register_tile():
     assert blocks["narrow"] != blocks["wide"]
 
 
+def test_variant_blas_takes_a_triangular_update():
+    kernel = REGISTRY["syrk"][0]
+    args = _syrk_args(37, 11, np.float64)
+    want = REGISTRY["syrk"].reference(*args)["C"]
+    uk.jit(kernel, variant="blas")(*args)      # match_gemm recognises it (no "is not one" refusal)
+    np.testing.assert_allclose(args[2], want, rtol=1e-12, atol=1e-12)
+
+
 def _schedule_at(kernel, n: int, dt):
     sig, _ = uk.jit(kernel, factor="auto").signature(_syrk_args(n, 50, dt))
     return gemm_schedule(kernel, sig)
