@@ -145,8 +145,15 @@ def test_the_block_is_the_given_targets_register_tile():
         s = gemm_schedule(kernel, sig, target=t)
         # the block is whole vectors of the target's widest registers (not the vectorisers' preference)
         assert s.block % (t.vector_bits // 32) == 0, (name, s.block)
+        # and every GEMM nest is derived for that target too
+        assert all(p.registers == t.vector_registers and p.elem_bytes == 4 for p in s.parts), name
         blocks[name] = s.block
     assert blocks["narrow"] != blocks["wide"]
+
+
+def test_a_double_precision_update_is_scheduled_for_8_byte_elements():
+    s = _schedule_at(REGISTRY["syrk"][0], 300, np.float64)
+    assert all(p.elem_bytes == 8 for p in s.parts) and s.block % 8 == 0
 
 
 def test_variant_blas_takes_a_triangular_update():
