@@ -224,7 +224,7 @@ def test_cases_call_by_keyword_on_odd_seeds():
     case = gen_case(RandomChooser(3), isolated=False)
     kernel, args = make_data(case)
     seen = []
-    record = lambda *a, **kw: seen.append((len(a), sorted(kw)))  # noqa: E731
+    record = lambda *a, **kw: seen.append((len(a), sorted(kw)))  # noqa: E731 - a one-line stub recorder
     call_by_name(record, kernel, args, 4)
     call_by_name(record, kernel, args, 2 * len(args) + 1)   # cut 0: everything by name
     names = sorted(p.name for p in kernel.user_params)
