@@ -55,6 +55,7 @@ class ValueForms:
         self._keyed = {}  # value, or (map, result, operands) -> `keyed`
         self._range_keys = {}  # frozenset of coefficients -> `range_key`
         self._templates = {}  # affine map -> per result: linear template or None
+        self._maps = {}  # an affine.apply's map attribute -> its affine map
         self._dims = {}  # induction variable -> its dimension in its nest (`range_key`)
         self._zero = isl.PwAff.val_on_domain(isl.Set.universe(isl.Space.set_alloc(ctx, 0, 0)),
                                              isl.Val.zero(ctx))
@@ -158,7 +159,10 @@ class ValueForms:
                 if isinstance(attr.maybe_downcast(), ir.IntegerAttr):
                     return {}, ir.IntegerAttr(attr).value
             elif name == "affine.apply":
-                amap = ir.AffineMapAttr(op.attributes["map"]).value
+                attr = op.attributes["map"]
+                amap = self._maps.get(attr)  # (unrolled copies share their maps' attributes)
+                if amap is None:
+                    amap = self._maps[attr] = ir.AffineMapAttr(attr).value
                 lin = self.result_linear(amap, 0, list(op.operation.operands))
                 if lin is not None:
                     return lin
@@ -173,12 +177,7 @@ class ValueForms:
         """`linear` of result ``k`` of ``amap`` over ``operands`` (None if it divides), through a
         per-map template (which operand with which coefficient, and the constant) read once:
         unrolled accesses share their maps."""
-        templates = self._templates.get(amap)
-        if templates is None:
-            n = amap.n_inputs
-            probe = [({("operand", i): 1}, 0) for i in range(n)]
-            templates = self._templates[amap] = [_expr_template(e, probe, amap.n_dims) for e in amap.results]
-        t = templates[k]
+        t = self._templates_of(amap)[k]
         if t is None:
             return None
         coeffs, offset = t
@@ -190,6 +189,15 @@ class ValueForms:
                 out[v] = out.get(v, 0) + c * x
         return {v: x for v, x in out.items() if x}, offset
 
+    def _templates_of(self, amap) -> list:
+        """Per result of ``amap``: its linear template over the operands, or None (it divides)."""
+        templates = self._templates.get(amap)
+        if templates is None:
+            n = amap.n_inputs
+            probe = [({("operand", i): 1}, 0) for i in range(n)]
+            templates = self._templates[amap] = [_expr_template(e, probe, amap.n_dims) for e in amap.results]
+        return templates
+
     def keyed(self, value) -> tuple:
         """`linear` of ``value`` as ``(frozenset of its coefficients, their `range_key`,
         offset)``: what a range question over a nest needs, memoised per value (an access and
@@ -199,6 +207,16 @@ class ValueForms:
             coeffs, offset = self.linear(value)
             got = self._keyed[value] = self._frozen(coeffs) + (offset,)
         return got
+
+    def keyed_results(self, amap, operands) -> list:
+        """`keyed_result` of every result of ``amap`` over ``operands``: what an access through
+        ``amap`` asks, one answer per memref dimension (each unrolled copy has operands of its
+        own, so this is not memoised; each operand's linear shape is)."""
+        out = []
+        for k in range(len(self._templates_of(amap))):
+            lin = self.result_linear(amap, k, operands)
+            out.append(None if lin is None else self._frozen(lin[0]) + (lin[1],))
+        return out
 
     def keyed_result(self, amap, k: int, operands):
         """`keyed` of result ``k`` of ``amap`` over ``operands`` (None if it divides), memoised
@@ -229,9 +247,16 @@ class ValueForms:
 
     # -- affine maps and sets
     def map_results(self, amap, operands) -> list:
-        """Each result of ``amap`` applied to the forms of ``operands`` (dims, then symbols)."""
-        forms = [self.of(v) for v in operands]
-        return [self.expr(e, forms, amap.n_dims) for e in amap.results]
+        """Each result of ``amap`` applied to the forms of ``operands`` (dims, then symbols),
+        memoised per map and operands (the loops a full unroll copies have the same bounds;
+        the list is shared: not to be changed)."""
+        operands = tuple(operands)
+        key = ("map", amap, operands)
+        got = self._keyed.get(key)
+        if got is None:
+            forms = [self.of(v) for v in operands]
+            got = self._keyed[key] = [self.expr(e, forms, amap.n_dims) for e in amap.results]
+        return got
 
     def expr(self, e, forms: list, n_dims: int) -> isl.PwAff:
         """The affine expression ``e`` as a `isl.PwAff`, given the ``forms`` of its map's operands

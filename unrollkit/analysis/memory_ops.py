@@ -19,7 +19,7 @@ from mlir.dialects import llvm
 from .affine_to_isl import NotAffine, op_name
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(slots=True)
 class Access:
     """One memory access: ``indices`` are index values, or the operands of ``amap``."""
     memref: object
@@ -69,16 +69,22 @@ def is_pure(name: str) -> bool:
     return name in _PURE_OPS or name.startswith(_PURE_DIALECTS)
 
 
-def _memref_facts(t, memo: dict):
-    """(rank, element is a vector, shape) of a memref type, None for another type; memoised by
-    type for one walk (an unrolled body accesses a few memrefs many times)."""
-    if t in memo:
-        return memo[t]
-    facts = None
-    if t.typeid == ir.MemRefType.static_typeid:
-        mt = ir.MemRefType(t)
-        facts = (mt.rank, mt.element_type.typeid == ir.VectorType.static_typeid, list(mt.shape))
-    memo[t] = facts
+def _memref_facts(mem, memo: dict):
+    """(rank, element is a vector, shape) of a memref value's type, None for another type;
+    memoised by value and by type for one walk (an unrolled body accesses a few memrefs many
+    times: the value's hash costs less than reading its type)."""
+    facts = memo.get(mem, False)
+    if facts is not False:
+        return facts
+    t = mem.type
+    facts = memo.get(t, False)
+    if facts is False:
+        facts = None
+        if t.typeid == ir.MemRefType.static_typeid:
+            mt = ir.MemRefType(t)
+            facts = (mt.rank, mt.element_type.typeid == ir.VectorType.static_typeid, list(mt.shape))
+        memo[t] = facts
+    memo[mem] = facts
     return facts
 
 
@@ -93,10 +99,23 @@ def _vec_shape(t, memo: dict) -> list:
     return shape
 
 
+def _map_of(attr, memo: dict):
+    """The affine map of an access's ``map`` attribute, memoised by attribute for one walk
+    (unrolled copies share their maps)."""
+    amap = memo.get(attr)
+    if amap is None:
+        amap = memo[attr] = ir.AffineMapAttr(attr).value
+    return amap
+
+
+#: the accesses that move one element (the memref's element type), never a vector of them
+_SCALAR = frozenset(("affine.load", "affine.store", "affine.prefetch", "memref.load", "memref.store"))
+
+
 def access_of(op, memo: dict | None = None) -> Access | None:
     """The access ``op`` makes, or None if it is not an element access (or not of a memref).
-    ``memo``: a dict kept for one walk of one module (facts by memref type, transfer lanes
-    by attributes)."""
+    ``memo``: a dict kept for one walk of one module (facts by memref value and type, maps
+    by attribute, transfer lanes by attributes)."""
     name = op_name(op)
     spec = _ACCESSES.get(name)
     if spec is None:
@@ -105,21 +124,19 @@ def access_of(op, memo: dict | None = None) -> Access | None:
     memo = {} if memo is None else memo
     ops = list(op.operands)
     mem = ops[pos]
-    facts = _memref_facts(mem.type, memo)
+    facts = _memref_facts(mem, memo)
     if facts is None:
         return None  # a transfer on a tensor: no memory
     rank, elem_is_vector, shape = facts
-    if name == "affine.prefetch":
-        vshape = []
+    if name in _SCALAR or elem_is_vector:
+        vshape = []  # one element per access (verified IR: the value has the element type)
     elif writes:
         vshape = _vec_shape(ops[0].type, memo)
     else:
-        vshape = _vec_shape(op.operation.results[0].type, memo)
-    if elem_is_vector:
-        vshape = []  # one element (itself a vector) per access
+        vshape = _vec_shape(op.results[0].type, memo)
     if len(vshape) > rank:
         raise NotAffine(f"{name} moves a {len(vshape)}-d vector through a {rank}-d memref")
-    amap = ir.AffineMapAttr(op.attributes["map"]).value if mapped else None
+    amap = _map_of(op.attributes["map"], memo) if mapped else None
     n_idx = amap.n_inputs if mapped else rank
     indices = ops[pos + 1:pos + 1 + n_idx]
     if name.startswith("vector.transfer_"):
@@ -130,9 +147,20 @@ def access_of(op, memo: dict | None = None) -> Access | None:
         if lanes is None:
             lanes = memo[key] = _transfer_lanes(op, rank, vshape)
         extents, masked = lanes
-    else:
+    elif vshape:
         extents, masked = [1] * (rank - len(vshape)) + vshape, frozenset()
+    else:
+        extents, masked = _ones(rank, memo), frozenset()
     return Access(mem, shape, amap, indices, extents, masked, writes)
+
+
+def _ones(rank: int, memo: dict) -> list:
+    """``[1] * rank``, one shared list per rank for one walk (not to be changed)."""
+    key = ("ones", rank)
+    ones = memo.get(key)
+    if ones is None:
+        ones = memo[key] = [1] * rank
+    return ones
 
 
 def _transfer_lanes(op, rank: int, vshape: list):

@@ -99,7 +99,19 @@ class _Stop(Exception):
     pass
 
 
+_ADVANCE, _SKIP, _INTERRUPT = ir.WalkResult.ADVANCE, ir.WalkResult.SKIP, ir.WalkResult.INTERRUPT
+_PRE_ORDER = ir.WalkOrder.PRE_ORDER
+
+
 class _Walk:
+    """One walk of a module: every operation visited once, in its iteration domain.
+
+    The walk goes through MLIR's own (C++) walker, one per loop body, rather than Python loops
+    over ``block.operations``: that list makes a Python view of each operation, which cost
+    about 3 µs an operation, a third of the proof of a fully unrolled micro-kernel. A callback
+    cannot raise through the walker (it would come out as a RuntimeError), so an exception is
+    kept, the walk interrupted, and the exception raised again once the walker returns."""
+
     def __init__(self, visit, only=None):
         self.ctx = isl.Context()
         self.visit = visit
@@ -109,29 +121,61 @@ class _Walk:
         #: operation name -> whether the walk passes it by: pure, and holding no accesses (per
         #: walk, not per process: no state outlives a proof)
         self.passed = {}
+        self.error = None  # an exception raised in a callback, raised again after the walk
 
     def module(self, module) -> None:
         root = Nest.root(self.ctx)
         for op in module.body.operations:
-            self.op(op, root)
+            self.walk(op.operation, root, skip_root=False)
 
     def block(self, block, nest: Nest) -> None:
         for op in block.operations:
-            self.op(op, nest)
+            self.walk(op.operation, nest, skip_root=False)
 
-    def op(self, op, nest: Nest) -> None:
-        name = op_name(op)
+    def inside(self, op, nest: Nest) -> None:
+        """Visit everything nested in ``op``'s regions in ``nest``."""
+        self.walk(op.operation, nest, skip_root=True)
+
+    def walk(self, root, nest: Nest, skip_root: bool) -> None:
+        """Visit ``root`` (unless ``skip_root``) and what it holds, in ``nest``; a region
+        operation met on the way gives its own walk its own domain."""
+        first = [skip_root]
+        passed, visit_op = self.passed, self.op
+
+        def callback(op):
+            # (called for every operation of the module: the common case, a pure operation
+            # without regions, is answered here without a further call)
+            name = op.name
+            if passed.get(name):
+                return _SKIP
+            if first[0]:
+                first[0] = False
+                return _ADVANCE
+            try:
+                return visit_op(op, name, nest)
+            except BaseException as exc:  # (re-raised below, once the walker has returned)
+                self.error = exc
+                return _INTERRUPT
+
+        root.walk(callback, _PRE_ORDER)
+        if self.error is not None:
+            raise self.error
+
+    def op(self, op, name: str, nest: Nest):
+        """Visit one operation (an `ir.Operation` named ``name``); the walker's next step: skip
+        its regions (they were walked, or hold nothing to prove) or enter them in the same
+        domain."""
         passed = self.passed.get(name)
         if passed is None:  # (asked of every operation: remembered by name)
             passed = self.passed[name] = is_pure(name) and name not in _REGION_OPS
         if passed:
-            return
-        if self.only is not None and len(op.operation.regions) and op.operation not in self.only:
-            return
+            return _SKIP
+        if self.only is not None and len(op.regions) and op not in self.only:
+            return _SKIP
         handler = _REGION_OPS.get(name)
         if handler is not None:
             handler(self, op, nest)
-            return
+            return _SKIP
         if name in ACCESS_OPS:
             try:
                 acc = access_of(op, self.type_facts)
@@ -139,12 +183,10 @@ class _Walk:
                 acc = str(exc)
             if acc is not None:
                 self.visit(self, op, acc, nest)
-            return  # (an element access has no regions: MLIR's verifier holds it to none)
+            return _SKIP  # (an element access has no regions: MLIR's verifier holds it to none)
         if foreign_memory_op(op):
             self.visit(self, op, None, nest)
-        for region in op.operation.regions:  # any other op: its regions in the same domain
-            for b in region.blocks:
-                self.block(b, nest)
+        return _ADVANCE  # any other op: its regions in the same domain
 
     # -- the proof of one access
     def prove(self, op, acc, nest: Nest) -> Refusal | None:
@@ -157,8 +199,12 @@ class _Walk:
         if min(shape, default=0) < 0:
             return Refusal(op, acc.memref, "the memref has a dynamic shape")
         try:
+            if acc.amap is None:
+                keyed = [self.forms.keyed(v) for v in acc.indices]
+            else:
+                keyed = self.forms.keyed_results(acc.amap, acc.indices)
             for dim, (n, ext) in enumerate(zip(shape, acc.extents)):
-                rng = self.index_range(acc, dim, nest)
+                rng = self.index_range(acc, dim, nest, keyed[dim])
                 if rng is None:
                     return None  # the access is never executed
                 lo, hi = rng[0], rng[1] + ext - 1
@@ -172,13 +218,10 @@ class _Walk:
             return Refusal(op, acc.memref, f"the integer set library could not bound it ({exc})")
         return None
 
-    def index_range(self, acc, dim: int, nest: Nest):
-        """Exact (min, max) of index ``dim`` of ``acc`` over ``nest`` (None: never reached)."""
-        if acc.amap is None:
-            keyed = self.forms.keyed(acc.indices[dim])
-        else:
-            keyed = self.forms.keyed_result(acc.amap, dim, acc.indices)
-        if keyed is None:  # a division or modulo: its own isl form
+    def index_range(self, acc, dim: int, nest: Nest, keyed):
+        """Exact (min, max) of index ``dim`` of ``acc`` over ``nest`` (None: never reached),
+        given its `ValueForms.keyed` shape (None: a division or modulo)."""
+        if keyed is None:  # its own isl form
             forms = [self.forms.of(v) for v in acc.indices]
             return nest.range_of(self.forms.expr(acc.amap.results[dim], forms, acc.amap.n_dims))
         coeffs, key, offset = keyed
@@ -200,8 +243,7 @@ class _Walk:
                 return self.loop_body(op, nest, f"the integer set library failed on its bounds ({exc})", ivs)
             for k, iv in enumerate(ivs):
                 self.forms.bind(iv, inner.var(nest.depth + k), nest.depth + k)
-        for b in op.operation.regions[0].blocks:
-            self.block(b, inner)
+        self.inside(op, inner)  # (each of these operations has one region)
 
 
 def _affine_for(walk: _Walk, op, nest: Nest) -> None:
@@ -291,15 +333,11 @@ def _scf_if(walk: _Walk, op, nest: Nest) -> None:
 
 def _same_domain(walk: _Walk, op, nest: Nest) -> None:
     # a region op that is pure itself (scf.execute_region, scf.reduce) but may hold accesses
-    for region in op.operation.regions:
-        for b in region.blocks:
-            walk.block(b, nest)
+    walk.inside(op, nest)
 
 
 def _func(walk: _Walk, op, nest: Nest) -> None:
-    for region in op.operation.regions:
-        for b in region.blocks:
-            walk.block(b, Nest.root(walk.ctx))
+    walk.inside(op, Nest.root(walk.ctx))
 
 
 _REGION_OPS = {"affine.for": _affine_for, "scf.for": _scf_for, "affine.parallel": _affine_parallel,
