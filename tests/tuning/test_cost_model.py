@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import unrollkit as uk
-from unrollkit.tuning import asm_facts, cost_loop, machine_check, cost_model, cost_terms
+from unrollkit.tuning import asm_facts, cost_loop, llvm_mca, machine_check, cost_model, cost_terms
 from unrollkit.core import target
 from unrollkit.tuning.cost_model import Candidate
 from unrollkit.kernels import dot, gemm, gemv, iir, jacobi1d, mac, prefix_sum
@@ -371,7 +371,7 @@ def test_validation_scoring_with_a_synthetic_clock(monkeypatch):
 
 
 def test_without_llvm_mca_the_check_uses_port_counts(monkeypatch):
-    monkeypatch.setattr(machine_check, "mca_path", lambda: None)
+    monkeypatch.setattr(llvm_mca, "mca_path", lambda: None)  # (where the runner looks it up)
     a = [vec(2048, seed=s) for s in range(3)]
     ch = cost_model.choose(mac, sig_of(mac, *a), keep=False)
     checked = [r for r in ch.rows if r["checked"] and r["facts"].get("found")]
