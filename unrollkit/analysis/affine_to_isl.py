@@ -51,9 +51,10 @@ class ValueForms:
         self._forms = {}
         self._unknown = {}  # block argument -> why it has no form (an unreadable loop)
         self._consts = {}
-        self._linear = {}
-        self._keyed = {}  # value, or (map, result, operands) -> `keyed`
-        self._range_keys = {}  # frozenset of coefficients -> `range_key`
+        self._linear = {}  # value -> (its `_Shape`, offset)
+        self._shapes = {}  # frozenset of coefficients -> its `_Shape`
+        self._plans = {}  # (affine map, operand shapes) -> `_plan`
+        self._keyed = {}  # ("map", affine map, operands) -> `map_results`
         self._templates = {}  # affine map -> per result: linear template or None
         self._maps = {}  # an affine.apply's map attribute -> its affine map
         self._dims = {}  # induction variable -> its dimension in its nest (`range_key`)
@@ -144,11 +145,26 @@ class ValueForms:
         ``v`` (induction variables, ``affine.min`` results, ...), read through affine maps and
         ``arith`` additions and multiplications by constants. Only a memo key: the copies of
         an unrolled body differ in their offsets, so one range of ``sum(c * v)`` (found by isl
-        from the values' forms) serves them all."""
-        lin = self._linear.get(value)
-        if lin is None:
-            lin = self._linear[value] = self._linear_of(value)
-        return lin
+        from the values' forms) serves them all. (The coefficients are shared: not to be
+        changed.)"""
+        shape, offset = self._entry(value)
+        return shape.coeffs, offset
+
+    def _entry(self, value) -> tuple:
+        """(`_Shape`, offset) of ``value``, memoised per value."""
+        got = self._linear.get(value)
+        if got is None:
+            coeffs, offset = self._linear_of(value)
+            got = self._linear[value] = (self._shape(coeffs), offset)
+        return got
+
+    def _shape(self, coeffs: dict) -> "_Shape":
+        """The one `_Shape` of these coefficients (interned: unrolled copies share theirs)."""
+        frozen = frozenset(coeffs.items())
+        shape = self._shapes.get(frozen)
+        if shape is None:
+            shape = self._shapes[frozen] = _Shape(coeffs, frozen)
+        return shape
 
     def _linear_of(self, value):
         if not isinstance(value, ir.BlockArgument):
@@ -174,20 +190,38 @@ class ValueForms:
         return {value: 1}, 0
 
     def result_linear(self, amap, k: int, operands):
-        """`linear` of result ``k`` of ``amap`` over ``operands`` (None if it divides), through a
-        per-map template (which operand with which coefficient, and the constant) read once:
-        unrolled accesses share their maps."""
-        t = self._templates_of(amap)[k]
-        if t is None:
+        """`linear` of result ``k`` of ``amap`` over ``operands`` (None if it divides)."""
+        entries = [self._entry(v) for v in operands]
+        step = self._plan(amap, entries)[k]
+        if step is None:
             return None
-        coeffs, offset = t
-        out = {}  # (`_combine` of each operand's shape times its coefficient, summed at once)
-        for (_, i), c in coeffs.items():
-            sub, k = self.linear(operands[i])
-            offset += c * k
-            for v, x in sub.items():
-                out[v] = out.get(v, 0) + c * x
-        return {v: x for v, x in out.items() if x}, offset
+        shape, offset, terms = step
+        for i, c in terms:
+            offset += c * entries[i][1]
+        return shape.coeffs, offset
+
+    def _plan(self, amap, entries: list) -> list:
+        """Per result of ``amap`` over operands of these (shape, offset) ``entries``: (the
+        result's `_Shape`, its constant, [(operand, coefficient)]) — its offset is the
+        constant plus each coefficient times that operand's offset — or None (it divides).
+        Memoised per map and operand shapes: unrolled copies share both, and differ only in
+        the operands' offsets."""
+        memo = (amap, tuple(shape for shape, _ in entries))
+        plan = self._plans.get(memo)
+        if plan is None:
+            plan = self._plans[memo] = []
+            for t in self._templates_of(amap):
+                if t is None:
+                    plan.append(None)
+                    continue
+                coeffs, const = t
+                out, terms = {}, []  # (each operand's shape times its coefficient, summed at once)
+                for (_, i), c in coeffs.items():
+                    terms.append((i, c))
+                    for v, x in entries[i][0].coeffs.items():
+                        out[v] = out.get(v, 0) + c * x
+                plan.append((self._shape({v: x for v, x in out.items() if x}), const, terms))
+        return plan
 
     def _templates_of(self, amap) -> list:
         """Per result of ``amap``: its linear template over the operands, or None (it divides)."""
@@ -200,42 +234,32 @@ class ValueForms:
 
     def keyed(self, value) -> tuple:
         """`linear` of ``value`` as ``(frozenset of its coefficients, their `range_key`,
-        offset)``: what a range question over a nest needs, memoised per value (an access and
-        its unrolled copies ask it for every dimension)."""
-        got = self._keyed.get(value)
-        if got is None:
-            coeffs, offset = self.linear(value)
-            got = self._keyed[value] = self._frozen(coeffs) + (offset,)
-        return got
+        offset)``: what a range question over a nest needs."""
+        shape, offset = self._entry(value)
+        return shape.frozen, self._key(shape), offset
 
     def keyed_results(self, amap, operands) -> list:
-        """`keyed_result` of every result of ``amap`` over ``operands``: what an access through
-        ``amap`` asks, one answer per memref dimension (each unrolled copy has operands of its
-        own, so this is not memoised; each operand's linear shape is)."""
+        """`keyed` of every result of ``amap`` over ``operands`` (None for one that divides):
+        what an access through ``amap`` asks, one answer per memref dimension."""
+        entries = [self._entry(v) for v in operands]
         out = []
-        for k in range(len(self._templates_of(amap))):
-            lin = self.result_linear(amap, k, operands)
-            out.append(None if lin is None else self._frozen(lin[0]) + (lin[1],))
+        for step in self._plan(amap, entries):
+            if step is None:
+                out.append(None)
+                continue
+            shape, offset, terms = step
+            for i, c in terms:
+                offset += c * entries[i][1]
+            out.append((shape.frozen, self._key(shape), offset))
         return out
 
-    def keyed_result(self, amap, k: int, operands):
-        """`keyed` of result ``k`` of ``amap`` over ``operands`` (None if it divides), memoised
-        per map, result and operands."""
-        memo = (amap, k, tuple(operands))
-        got = self._keyed.get(memo, False)
-        if got is False:
-            lin = self.result_linear(amap, k, operands)
-            got = self._keyed[memo] = None if lin is None else self._frozen(lin[0]) + (lin[1],)
-        return got
-
-    def _frozen(self, coeffs: dict) -> tuple:
-        """(frozenset of ``coeffs``, its `range_key`), the key memoised per coefficient set (the
-        copies of an unrolled body share theirs; a variable's dimension never changes)."""
-        frozen = frozenset(coeffs.items())
-        key = self._range_keys.get(frozen)
-        if key is None:
-            key = self._range_keys[frozen] = self.range_key(coeffs)
-        return frozen, key
+    def _key(self, shape: "_Shape") -> frozenset:
+        """The shape's `range_key`, found at its first range question (when every induction
+        variable in it is bound: they enclose the access that asks) and kept (a variable's
+        dimension never changes)."""
+        if shape.key is None:
+            shape.key = self.range_key(shape.coeffs)
+        return shape.key
 
     def linear_form(self, coeffs) -> isl.PwAff:
         """``sum(c * v)`` as an isl function (raises `NotAffine` for a value without one)."""
@@ -340,6 +364,17 @@ class ValueForms:
             space = isl.Space.set_alloc(self.ctx, 0, 0)
             return isl.Set.universe(space) if ir.IntegerAttr(op.attributes["value"]).value else isl.Set.empty(space)
         return None
+
+class _Shape:
+    """A linear shape ``sum(c * v)`` (no constant), interned per `ValueForms`: ``coeffs``
+    ({value: c}, no zeros; not to be changed), ``frozen`` (its items), ``key`` (its
+    `ValueForms.range_key`, once asked). Identity is equality: memo keys hash it fast."""
+
+    __slots__ = ("coeffs", "frozen", "key")
+
+    def __init__(self, coeffs: dict, frozen: frozenset):
+        self.coeffs, self.frozen, self.key = coeffs, frozen, None
+
 
 def _split_top(text: str) -> list:
     """Split at the commas outside parentheses."""
