@@ -184,11 +184,6 @@ def conv2d_3x3(W: T["M", "K", 3, 3], I: T["P", "K", "HI", "NI"], O: T["P", "M", 
                                 O[n, co, h, w] += W[co, ci, kh, kw] * I[n, ci, h + kh, w + kw]
 
 
-def _conv1x1(W, I, O):
-    p, k, h, n = I.shape
-    np.add(O, np.matmul(W, I.reshape(p, k, h * n)).reshape(O.shape), out=O)
-
-
 _SCRATCH = {}
 
 
@@ -216,21 +211,55 @@ def _conv3x3(W, I, O):
         O[b] += prod.reshape(m, h, n)
 
 
+def _conv1x1(W, I, O):
+    p, k, h, n = I.shape
+    _accumulate(_view(O, (p, W.shape[0], h * n)), W, I.reshape(p, k, h * n))
+
+
+def _view(a: np.ndarray, shape: tuple) -> np.ndarray:
+    """``a`` reshaped without a copy (an error rather than a result written into a copy)."""
+    v = a.view()
+    v.shape = shape  # (raises AttributeError when only a copy could have this shape)
+    return v
+
+
+def _product(what: str, a, b, dtype) -> np.ndarray:
+    """``a @ b`` into a buffer kept between calls (a preallocated output, as the kernel has)."""
+    out = _scratch(what, np.broadcast_shapes(a.shape[:-2], b.shape[:-2]) + (a.shape[-2], b.shape[-1]), dtype)
+    return np.matmul(a, b, out=out)
+
+
+def _accumulate(C, a, b, alpha=None):
+    """``C += alpha · (a @ b)`` in place, the product into a preallocated buffer."""
+    prod = _product("acc", a, b, C.dtype)
+    if alpha is not None:
+        prod *= alpha
+    np.add(C, prod, out=C)
+
+
 def _2mm(alpha, beta, tmp, A, B, C, D):
-    tmp[...] = alpha * (A @ B)
+    np.matmul(A, B, out=tmp)
+    tmp *= alpha
     D *= beta
-    D += tmp @ C
+    _accumulate(D, tmp, C)
 
 
 def _3mm(E, A, B, F, C, D, G):
-    E[...] = A @ B
-    F[...] = C @ D
-    G[...] = E @ F
+    np.matmul(A, B, out=E)
+    np.matmul(C, D, out=F)
+    np.matmul(E, F, out=G)
 
 
 def _scaled(alpha, beta, C, A, B):
     C *= beta
-    C += alpha * (A @ B)
+    _accumulate(C, A, B, alpha)
+
+
+def _doitgen(A, C4, out):
+    """``np.tensordot(A, C4, axes=([2], [0]))`` added to ``out``: the same BLAS call on A's rows
+    (tensordot reshapes A to (R·Q) × S and multiplies), its product preallocated."""
+    r, q, s = A.shape
+    _accumulate(_view(out, (r * q, out.shape[-1])), A.reshape(r * q, s), C4)
 
 
 def _syrk(alpha, beta, C, A):
@@ -268,20 +297,21 @@ def _lower(n: int) -> np.ndarray:
     return _SCRATCH["tri", n]
 
 
+#: every product into a preallocated buffer (`_accumulate`): numpy timed as the kernels are
 NUMPY = {
-    "gemm_bt": lambda A, B, C: np.add(C, A @ B.T, out=C),
-    "gemm_bt_ikj": lambda A, B, C: np.add(C, A @ B.T, out=C),
-    "gemm_at": lambda A, B, C: np.add(C, A.T @ B, out=C),
-    "gemm_ct": lambda A, B, C: np.add(C, (A @ B).T, out=C),
-    "gemm_renamed": lambda A, B, C: np.add(C, A @ B, out=C),
-    "batched_matmul": lambda A, B, C: np.add(C, np.matmul(A, B), out=C),
-    "batched_shared_b": lambda A, B, C: np.add(C, np.matmul(A, B), out=C),
+    "gemm_bt": lambda A, B, C: _accumulate(C, A, B.T),
+    "gemm_bt_ikj": lambda A, B, C: _accumulate(C, A, B.T),
+    "gemm_at": lambda A, B, C: _accumulate(C, A.T, B),
+    "gemm_ct": lambda A, B, C: _accumulate(C, B.T, A.T),  # (A @ B).T as the one BLAS call
+    "gemm_renamed": lambda A, B, C: _accumulate(C, A, B),
+    "batched_matmul": lambda A, B, C: _accumulate(C, A, B),
+    "batched_shared_b": lambda A, B, C: _accumulate(C, A, B),
     "polybench_gemm": _scaled,
     "gemm_scaled": _scaled,
     "gemm_scaled_inner": _scaled,
     "polybench_2mm": _2mm,
     "polybench_3mm": _3mm,
-    "doitgen": lambda A, C4, out: np.add(out, np.tensordot(A, C4, axes=([2], [0])), out=out),
+    "doitgen": _doitgen,
     "conv2d_1x1": _conv1x1,
     "conv2d_3x3": _conv3x3,
     "syrk": _syrk,

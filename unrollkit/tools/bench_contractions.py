@@ -7,9 +7,10 @@ faster; the median of per-round ratios of paired, shuffled rounds), unrollkit's 
 measured FMA peak (`unrollkit.tools.peak`), and the cold compile of that call signature (no cache).
 Every unrollkit result is checked against numpy in float64 before anything is timed.
 
-numpy's equivalents (`kernels.contractions.NUMPY`) allocate their temporaries (``A @ B.T``,
-then an add): the BLAS call dominates at these sizes, and it is the call a numpy user writes.
-unrollkit runs with ``parallel=False`` and numpy's BLAS with one thread.
+numpy's equivalents (`kernels.contractions.NUMPY`) are timed as the kernels are: every product
+into a preallocated buffer (``np.matmul(A, B.T, out=prod)``, then ``np.add(C, prod, out=C)``),
+no temporary allocated per call. unrollkit runs with ``parallel=False`` and numpy's BLAS with
+one thread.
 """
 from __future__ import annotations
 
