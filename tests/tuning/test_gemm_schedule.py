@@ -130,6 +130,23 @@ def test_cache_blocks_follow_cache_sizes():
     assert 1100 - (blocks - 1) * s3.kc > s3.kc // 2
 
 
+def test_a_transposed_read_in_place_counts_its_sliver_in_lines():
+    """A[k, i] read in place: each k's MR elements sit in a line of their own, so KC lines
+    (not MR·KC elements) fill half of L1; the untransposed product keeps the element count."""
+    from unrollkit.frontend.signature import Signature
+    from unrollkit.kernels import contractions as kc
+    t = _skx()
+    for dtype, e in (("f32", 4), ("f64", 8)):
+        sig = Signature((("A", dtype), ("B", dtype), ("C", dtype)),
+                        (("A", (1024, 1024)), ("B", (1024, 1024)), ("C", (1024, 1024))))
+        s = gs.gemm_schedule(kc.ALL["gemm_at"], sig, t)
+        plain = _sched(1024, 1024, 1024, dtype, target=t)
+        assert s.mr * e < 64 and not s.pack_a
+        assert s.kc <= (32 << 10) // 2 // 64 < plain.kc, (dtype, s.kc, plain.kc)
+        assert plain.mr * plain.kc * e <= (32 << 10) // 2
+        assert any(f"A sliver {s.kc}×64 B" in w for w in s.why)
+
+
 def test_pipeline_text_round_trips():
     p = _sched(777, 1031, 513).pipeline()
     assert Pipeline.parse(p.text()) == p

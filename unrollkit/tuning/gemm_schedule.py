@@ -39,7 +39,9 @@ The derivation (each rule names the machine fact it uses):
   loaded register (MR·nv / (MR + nv)), weighted by the fraction of the work that falls in
   full tiles at this M and N (edge tiles run smaller, slower register tiles);
 * KC: the A sliver (MR × KC) fills half of L1 (the other half for the B and C lines that
-  stream through); the K range is split into equal blocks so the last is not a sliver;
+  stream through), counted in lines when a transposed A is read in place (each k's MR
+  elements then occupy a line); the K range is split into equal blocks so the last is not a
+  sliver;
 * NC: the B block (KC × NC) fills half of L2; equal blocks, a multiple of NR, over the
   columns of whole register tiles (the partial tile's columns are a last block of their own);
 * KU (k unroll): the smallest power of two that brings the loop's own two uops (increment,
@@ -286,8 +288,18 @@ def derive(nest: GemmNest, sizes: dict, elem_bytes: int, target: Target | None =
     w = t.vector_lanes(elem_bytes, t.vector_bits)
     mr, nv, why_reg = register_tile(t, elem_bytes, M, N)
     nr = nv * w
-    # KC: the A sliver MR×KC in half of L1; equal blocks over K
-    kc_max = max(1, t.l1d_bytes // 2 // (mr * elem_bytes))
+    # KC: the A sliver MR×KC in half of L1; equal blocks over K. A transposed A (A[k, i]) read
+    # in place puts each k's MR elements in a line of their own: the sliver then spans KC
+    # lines, not MR·KC elements (gemm_at 1024³: KC 512 → 256 took f32 from 24.6 to 23.3 ms,
+    # f64 KC 344 → 256 from 49 to 45 ms, numpy 22 and 43)
+    # A is read in place: its MR rows (one line each at a time) fit the L1's ways even
+    # when K·e is a multiple of the set stride; packing it (a transposing copy per
+    # jc, kc, ir) cost 15% at 2048³ here. Pack it only when the rows could evict each other.
+    pack_a = mr > t.l1d_ways and nest.a_packable
+    sliver_row = mr * elem_bytes
+    if nest.a_transposed and not pack_a:
+        sliver_row = max(sliver_row, t.line_bytes)
+    kc_max = max(1, t.l1d_bytes // 2 // sliver_row)
     kc = _balanced(K, kc_max, 4)
     # NC: the B block KC×NC in half of L2; equal blocks, a multiple of NR, over the columns
     # of whole register tiles (N rounded down to NR): the partial tile's columns are then the
@@ -310,12 +322,9 @@ def derive(nest: GemmNest, sizes: dict, elem_bytes: int, target: Target | None =
     # walks down the rows, which would otherwise all land in one set
     row = min(nc, N) * elem_bytes
     pad = t.line_bytes // elem_bytes if row % set_stride == 0 else 0
-    # A is read in place: its MR rows (one line each at a time) fit the L1's ways even
-    # when K·e is a multiple of the set stride; packing it (a transposing copy per
-    # jc, kc, ir) cost 15% at 2048³ here. Pack it only when the rows could evict each other.
-    pack_a = mr > t.l1d_ways and nest.a_packable
     why = (why_reg,
-           f"KC={kc}: A sliver {mr}×{kc}×{elem_bytes} B ≤ L1/2 ({t.l1d_bytes // 2} B)",
+           f"KC={kc}: A sliver {kc}×{sliver_row} B ≤ L1/2 ({t.l1d_bytes // 2} B)" if sliver_row > mr * elem_bytes
+           else f"KC={kc}: A sliver {mr}×{kc}×{elem_bytes} B ≤ L1/2 ({t.l1d_bytes // 2} B)",
            f"NC={nc}: B block {kc}×{nc}×{elem_bytes} B ≤ L2/2 ({t.l2_bytes // 2} B)",
            f"k ×{ku}: loop overhead {2 / (body * ku):.1%} of a {body}-uop body")
     return GemmSchedule(nest, M, N, K, elem_bytes, w, min(mr, M), min(nr, N), kc, nc, ku, pad,
