@@ -132,7 +132,8 @@ def test_cache_blocks_follow_cache_sizes():
 
 def test_a_transposed_read_in_place_counts_its_sliver_in_lines():
     """A[k, i] read in place: each k's MR elements sit in a line of their own, so KC lines
-    (not MR·KC elements) fill half of L1; the untransposed product keeps the element count."""
+    (not MR·KC elements) fill half of L1, and no more than L2 keeps at A's row stride; the
+    untransposed product keeps the element count."""
     from unrollkit.frontend.signature import Signature
     from unrollkit.kernels import contractions as kc
     t = _skx()
@@ -145,6 +146,10 @@ def test_a_transposed_read_in_place_counts_its_sliver_in_lines():
         assert s.kc <= (32 << 10) // 2 // 64 < plain.kc, (dtype, s.kc, plain.kc)
         assert plain.mr * plain.kc * e <= (32 << 10) // 2
         assert any(f"A sliver {s.kc}×64 B" in w for w in s.why)
+        # rows 1024·e bytes apart fall in 2048 / gcd(2048, 16·e) of L2's 2048 sets, 8 ways each
+        assert s.kc <= 8 * 2048 // (16 * e), (dtype, s.kc)
+    assert gs._lines_kept(t, 8192) == 128 and gs._lines_kept(t, 8192 + 64) == 2048 * 8
+    assert gs._lines_kept(t, 100) == 2048 * 8  # not a whole number of lines apart
 
 
 def test_pipeline_text_round_trips():

@@ -59,6 +59,9 @@ class Target:
     #: associativity of the L1 data cache (sysfs); 8 when unreadable, the smallest of current
     #: x86 L1Ds, so the conservative answer for the GEMM schedule's set-conflict padding
     l1d_ways: int = 8
+    #: associativity of the L2 (sysfs; 8 when unreadable): how many lines at a large power-of-two
+    #: stride it keeps (the GEMM schedule's K blocks for an operand read down a column)
+    l2_ways: int = 8
     # -- from the family table (FAMILIES)
     fma_latency: int = 4          # cycles of a dependent FMA (and FP add/mul on Intel since Skylake)
     add_latency: int = 4
@@ -262,7 +265,7 @@ def make_target(cpu: str, features, caches: dict | None = None) -> Target:
         l2_bytes=caches.get("l2", 1 << 20), l3_bytes=caches.get("l3", 16 << 20),
         line_bytes=caches.get("line", 64),
         l3_usable_bytes=min(caches.get("l3", 16 << 20), L3_PER_CORE * max(1, caches.get("l3_sharers", 1))),
-        l1d_ways=caches.get("l1d_ways", 8) or 8,
+        l1d_ways=caches.get("l1d_ways", 8) or 8, l2_ways=caches.get("l2_ways", 8) or 8,
         **FAMILIES[fam])
 
 

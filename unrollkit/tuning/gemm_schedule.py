@@ -290,16 +290,18 @@ def derive(nest: GemmNest, sizes: dict, elem_bytes: int, target: Target | None =
     nr = nv * w
     # KC: the A sliver MR×KC in half of L1; equal blocks over K. A transposed A (A[k, i]) read
     # in place puts each k's MR elements in a line of their own: the sliver then spans KC
-    # lines, not MR·KC elements (gemm_at 1024³: KC 512 → 256 took f32 from 24.6 to 23.3 ms,
-    # f64 KC 344 → 256 from 49 to 45 ms, numpy 22 and 43)
+    # lines, not MR·KC elements, one row of A apart, and no more of them than L2 keeps at that
+    # stride (gemm_at 1024³ f32: KC 512 → 256, 24.6 → 23.3 ms; f64: 344 → 128, 49 → 46 ms;
+    # gemm_ct f64 256 → 128: 49.5 → 45.5 ms; numpy 22 and 43; 64 was slower again)
     # A is read in place: its MR rows (one line each at a time) fit the L1's ways even
     # when K·e is a multiple of the set stride; packing it (a transposing copy per
     # jc, kc, ir) cost 15% at 2048³ here. Pack it only when the rows could evict each other.
     pack_a = mr > t.l1d_ways and nest.a_packable
     sliver_row = mr * elem_bytes
+    kc_max = max(1, t.l1d_bytes // 2 // sliver_row)
     if nest.a_transposed and not pack_a:
         sliver_row = max(sliver_row, t.line_bytes)
-    kc_max = max(1, t.l1d_bytes // 2 // sliver_row)
+        kc_max = max(1, min(t.l1d_bytes // 2 // sliver_row, _lines_kept(t, _row_bytes(nest, sizes, M, elem_bytes))))
     kc = _balanced(K, kc_max, 4)
     # NC: the B block KC×NC in half of L2; equal blocks, a multiple of NR, over the columns
     # of whole register tiles (N rounded down to NR): the partial tile's columns are then the
@@ -329,6 +331,23 @@ def derive(nest: GemmNest, sizes: dict, elem_bytes: int, target: Target | None =
            f"k ×{ku}: loop overhead {2 / (body * ku):.1%} of a {body}-uop body")
     return GemmSchedule(nest, M, N, K, elem_bytes, w, min(mr, M), min(nr, N), kc, nc, ku, pad,
                         pack_a=pack_a, registers=t.vector_registers, why=why)
+
+
+def _row_bytes(nest: GemmNest, sizes: dict, M: int, elem_bytes: int) -> int:
+    """Bytes from one row of the rows' operand to the next (its last dimension's extent; M's
+    when the kernel does not say)."""
+    shape = nest.kernel.params[nest.a].shape if nest.kernel is not None else None
+    last = shape[-1] if shape else M
+    return (last if isinstance(last, int) else sizes.get(last, M)) * elem_bytes
+
+
+def _lines_kept(t: Target, stride: int) -> int:
+    """How many lines ``stride`` bytes apart L2 holds: such lines fall in every
+    (stride / line)-th set, so in sets / gcd(sets, stride / line) sets, each of its ways."""
+    sets = max(1, t.l2_bytes // t.line_bytes // t.l2_ways)
+    if stride % t.line_bytes:
+        return sets * t.l2_ways  # (not a whole number of lines apart: spread over the sets)
+    return t.l2_ways * sets // math.gcd(sets, stride // t.line_bytes)
 
 
 def _balanced(n: int, cap: int, multiple: int) -> int:
