@@ -214,6 +214,23 @@ class Pass:
         """Transform ``module`` (an ``mlir.ir.Module``) in place; refuse with `TransformError`."""
         raise NotImplementedError
 
+    #: the options naming every loop the pass reads or changes (targets, orders or makes);
+    #: without the first one set, the pass may touch any loop (see `loop_scope`)
+    scope_options: ClassVar[tuple] = ()
+
+    def loop_scope(self):
+        """The source names of every loop this pass reads or changes, or None when it may touch
+        any loop (no `scope_options`, or the first one unset: every innermost loop). A pass
+        that names its loops works only inside the top-level nests holding them, so the
+        pipeline runs it with the other nests parked (`unrollkit.codegen.nest_scope`)."""
+        if not self.scope_options or not getattr(self, self.scope_options[0]):
+            return None
+        names = set()
+        for key in self.scope_options:
+            value = getattr(self, key)
+            names.update(value if isinstance(value, tuple) else (value,) if value else ())
+        return frozenset(str(x) for x in names)
+
     @classmethod
     def options(cls) -> dict:
         """Option name → (type, default)."""
@@ -244,10 +261,17 @@ def _fmt(pname: str, key: str, v) -> str:
     return ":".join(items)
 
 
+#: operations of the nests parked while the running pass works on the others
+#: (`unrollkit.codegen.nest_scope`): the module's size is what the pass sees plus these
+PARKED_OPS: contextvars.ContextVar = contextvars.ContextVar("unrollkit_parked_ops", default=0)
+
+
 def check_code_size(what: str, loop: str, ops_after: int, env_hint: str = "UNROLLKIT_MAX_OPS",
                     block: int = 0):
     """Refuse (`CodeSizeError`) ``what`` of ``loop`` when it would leave ``ops_after``
-    operations, over the budget, or make one straight-line ``block`` longer than `max_block`."""
+    operations (in the module the pass sees: the nests parked meanwhile are added), over the
+    budget, or make one straight-line ``block`` longer than `max_block`."""
+    ops_after += PARKED_OPS.get()
     limit = max_ops()
     if ops_after > limit:
         raise CodeSizeError(
