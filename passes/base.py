@@ -261,6 +261,19 @@ def _fmt(pname: str, key: str, v) -> str:
     return ":".join(items)
 
 
+#: `Pass.loop_scope` of a pass that changes only vector transfers not yet marked in bounds
+#: (`in-bounds`): the nests holding none (`unmarked_transfer`) are parked while it runs
+UNMARKED_TRANSFERS = "<vector transfers not marked in_bounds>"
+
+
+def unmarked_transfer(op) -> bool:
+    """Whether ``op`` is a vector transfer with a dimension not marked ``in_bounds``."""
+    if op.name not in ("vector.transfer_read", "vector.transfer_write"):
+        return False
+    attrs = op.attributes
+    return "in_bounds" not in attrs or not all(ir.BoolAttr(a).value for a in ir.ArrayAttr(attrs["in_bounds"]))
+
+
 #: operations of the nests parked while the running pass works on the others
 #: (`unrollkit.codegen.nest_scope`): the module's size is what the pass sees plus these
 PARKED_OPS: contextvars.ContextVar = contextvars.ContextVar("unrollkit_parked_ops", default=0)

@@ -17,15 +17,17 @@ from unrollkit.codegen import nest_scope
 from unrollkit.codegen.pipeline import Pipeline
 from unrollkit.core.errors import CodeSizeError, TransformError
 from unrollkit.ir.ir_utils import count_ops, loop_names
-from unrollkit.passes.base import PARKED_OPS, Pass, check_code_size
+from unrollkit.passes.base import PARKED_OPS, UNMARKED_TRANSFERS, Pass, check_code_size
 
 SIZES = {"M": 7, "N": 19, "K": 5}
 #: a GEMM-like schedule per nest (the shape of the contraction scheduler's pipelines), with
 #: passes that name no loop (canonicalize) between them
-SCHEDULE = ("permute{order=i:k:j},tile{i=4,j=8,order=i.tile:j.tile:k:i:j},vectorize{loop=j,width=4},unroll{loop=i,full=true},"
-            "unroll{loop=k,factor=2},promote-to-registers{loop=k,strict=false},canonicalize,"
+SCHEDULE = ("permute{order=k:i:j},tile{j=16,k=4,order=j.tile:k.tile:k:i:j},rename{loop=j.tile,to=jc},"
+            "permute{order=i:k:j},tile{i=3,j=8,order=i.tile:j.tile:k:i:j},rename{loop=j.tile,to=jr},"
+            "vectorize{loop=j,width=4},in-bounds,unroll{loop=i,full=true},unroll{loop=k,factor=2},"
+            "promote-to-registers{loop=k,strict=false},canonicalize,"
             "interchange{a=p,b=q},tile{p=3,q=8},rename{loop=p.tile,to=pr},unroll{loop=r,factor=2},"
-            "unroll{loop=p,full=true}")
+            "unroll{loop=p,full=true},in-bounds")
 
 
 @uk.kernel
@@ -128,5 +130,34 @@ def test_loop_scope_of_the_passes_that_name_loops():
         "tile{i=4,j=8,order=i.tile:j.tile:i:j}": {"i", "j", "i.tile", "j.tile"},
         "rename{loop=i.tile,to=ic}": {"i.tile", "ic"}, "pack{arg=1,loop=kc,along=j}": {"kc", "j"},
         "interchange{a=i,b=j}": {"i", "j"}, "permute{order=k:i:j}": {"i", "j", "k"},
-        "vectorize{loop=j}": {"j"}, "promote-to-registers{loop=k}": {"k"}, "in-bounds": None,
+        "vectorize{loop=j}": {"j"}, "promote-to-registers{loop=k}": {"k"}, "in-bounds": UNMARKED_TRANSFERS,
         "canonicalize": None}
+
+
+#: two nests; only the second reads with a transfer not marked in bounds (provably in bounds)
+TWO_NESTS = """
+func.func @f(%a: memref<16xf32>, %b: memref<16xf32>) {
+  %pad = arith.constant 0.0 : f32
+  affine.for %i = 0 to 16 {
+    %v = affine.load %a[%i] : memref<16xf32>
+    affine.store %v, %b[%i] : memref<16xf32>
+  } {uk.name = "i"}
+  affine.for %j = 0 to 16 step 4 {
+    %v = vector.transfer_read %a[%j], %pad {in_bounds = [false]} : memref<16xf32>, vector<4xf32>
+    vector.transfer_write %v, %b[%j] {in_bounds = [true]} : vector<4xf32>, memref<16xf32>
+  } {uk.name = "j"}
+  return
+}"""
+
+
+def test_in_bounds_sees_the_nests_with_unmarked_transfers(monkeypatch):
+    parked = []
+    park = nest_scope.NestCensus._park
+    monkeypatch.setattr(nest_scope.NestCensus, "_park", lambda self, chosen: (
+        parked.append(sorted(n for t in chosen for n in t.names)), park(self, chosen)))
+    with ir.Context(), ir.Location.unknown():
+        module = ir.Module.parse(TWO_NESTS)
+        Pipeline.parse("in-bounds").run(module)
+        assert "in_bounds = [false]" not in str(module) and str(module).count("in_bounds = [true]") == 2
+        Pipeline.parse("in-bounds").run(module)  # nothing left to mark: both nests parked
+    assert parked == [["i"], ["i", "j"]]

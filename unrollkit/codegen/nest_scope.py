@@ -16,7 +16,8 @@ What stays exact: the operation count and loop names the pipeline records per pa
 nests' census is kept from when they were last active: nothing touches them while parked),
 the code-size budget a pass checks (`passes.base.parked_ops` adds the parked operations), and
 a pass whose loops are nowhere runs on the whole module (its error lists every loop). A pass
-that names no loop (``in-bounds``, ``canonicalize``, ``mlir{...}``) always sees everything.
+that names no loop (``canonicalize``, ``mlir{...}``) always sees everything; ``in-bounds``
+sees the nests holding a vector transfer it may mark (`passes.base.UNMARKED_TRANSFERS`).
 """
 from __future__ import annotations
 
@@ -25,8 +26,8 @@ import dataclasses
 
 from mlir import ir
 
-from unrollkit.ir.ir_utils import census
-from unrollkit.passes.base import PARKED_OPS
+from unrollkit.ir.ir_utils import census, census_flagging
+from unrollkit.passes.base import PARKED_OPS, UNMARKED_TRANSFERS, unmarked_transfer
 
 #: the attribute of a parked nest's placeholder (an ``arith.constant`` of a type no kernel uses,
 #: so no folder mistakes it for a constant it may reuse); its value indexes the parked nests
@@ -37,10 +38,12 @@ _PLACEHOLDER_BITS = 3
 @dataclasses.dataclass
 class TopOp:
     """One operation of a function body and its census: ``ops`` counts it and everything nested
-    in it; ``names`` are the source names of the loops in it."""
+    in it; ``names`` are the source names of the loops in it; ``unmarked``: whether it holds a
+    vector transfer not marked in bounds (what `in-bounds` may change)."""
     op: object
     ops: int
     names: frozenset
+    unmarked: bool = False
 
 
 class NestCensus:
@@ -83,16 +86,17 @@ class NestCensus:
                 if PLACEHOLDER_ATTR in op.attributes:
                     top.append(parked[ir.IntegerAttr(op.attributes[PLACEHOLDER_ATTR]).value])
                     continue
-                n, names = census(op)
-                top.append(TopOp(op, n + 1, frozenset(names)))
+                n, names, unmarked = census_flagging(op, unmarked_transfer)
+                top.append(TopOp(op, n + 1, frozenset(names), unmarked))
         self.top = top
 
     @contextlib.contextmanager
     def scope(self, loops):
         """Run the body with every nest that holds none of the loops named ``loops`` parked (None:
-        the whole module). Nothing is parked when no nest holds one of them (the pass then
-        reports, or skips, a missing loop as it would on the whole module). Call `recount` inside,
-        after the pass: the parked nests are put back on leaving."""
+        the whole module; `UNMARKED_TRANSFERS`: the nests holding no such transfer). With loop
+        names, nothing is parked when no nest holds one of them (the pass then reports, or
+        skips, a missing loop as it would on the whole module). Call `recount` inside, after
+        the pass: the parked nests are put back on leaving."""
         chosen = self._to_park(loops)
         if not chosen:
             yield
@@ -110,10 +114,13 @@ class NestCensus:
     def _to_park(self, loops) -> list:
         if loops is None or self.blocks is None:
             return []
-        loops = frozenset(loops)
-        if not any(t.names & loops for t in self.top):
-            return []
-        return [t for t in self.top if t.names and not t.names & loops and not len(t.op.results)]
+        if loops is UNMARKED_TRANSFERS:  # (none anywhere: the pass has nothing to do)
+            active = [t.unmarked for t in self.top]
+        else:
+            active = [bool(t.names & frozenset(loops)) for t in self.top]
+            if not any(active):
+                return []
+        return [t for t, a in zip(self.top, active) if not a and t.names and not len(t.op.results)]
 
     def _park(self, chosen: list) -> None:
         ty = ir.IntegerType.get_signless(_PLACEHOLDER_BITS)

@@ -59,17 +59,26 @@ def census(root) -> tuple[int, set]:
     """(operations nested under ``root``, the source names of its loops) in one walk: what the
     pipeline checks after every pass (a walk from Python costs ~1 µs per operation, and an
     unrolled GEMM has tens of thousands)."""
-    count, names = -1, set()  # (root itself is visited, not counted)
+    count, names, _ = census_flagging(root, None)
+    return count, names
+
+
+def census_flagging(root, flag) -> tuple[int, set, bool]:
+    """`census`, and whether ``flag(op)`` holds for an operation under ``root`` (None: never
+    asked)."""
+    count, names, flagged = -1, set(), False  # (root itself is visited, not counted)
 
     def visit(op):
-        nonlocal count
+        nonlocal count, flagged
         count += 1
         if op.name == "affine.for" and LOOP_NAME_ATTR in op.attributes:
             names.add(ir.StringAttr(op.attributes[LOOP_NAME_ATTR]).value)
+        elif flag is not None and not flagged:
+            flagged = flag(op)
         return ir.WalkResult.ADVANCE
 
     (root.operation if hasattr(root, "operation") else root).walk(visit, ir.WalkOrder.PRE_ORDER)
-    return count, names
+    return count, names, flagged
 
 
 #: loop names that a pass of the running `Pipeline` unrolled away (see `vanished`)
