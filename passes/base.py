@@ -266,9 +266,13 @@ def _fmt(pname: str, key: str, v) -> str:
 UNMARKED_TRANSFERS = "<vector transfers not marked in_bounds>"
 
 
+#: the operations `unmarked_transfer` may hold for
+TRANSFERS = frozenset({"vector.transfer_read", "vector.transfer_write"})
+
+
 def unmarked_transfer(op) -> bool:
     """Whether ``op`` is a vector transfer with a dimension not marked ``in_bounds``."""
-    if op.name not in ("vector.transfer_read", "vector.transfer_write"):
+    if op.name not in TRANSFERS:
         return False
     attrs = op.attributes
     return "in_bounds" not in attrs or not all(ir.BoolAttr(a).value for a in ir.ArrayAttr(attrs["in_bounds"]))

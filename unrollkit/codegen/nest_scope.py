@@ -27,7 +27,7 @@ import dataclasses
 from mlir import ir
 
 from unrollkit.ir.ir_utils import census, census_flagging
-from unrollkit.passes.base import PARKED_OPS, UNMARKED_TRANSFERS, unmarked_transfer
+from unrollkit.passes.base import PARKED_OPS, TRANSFERS, UNMARKED_TRANSFERS, unmarked_transfer
 
 #: the attribute of a parked nest's placeholder (an ``arith.constant`` of a type no kernel uses,
 #: so no folder mistakes it for a constant it may reuse); its value indexes the parked nests
@@ -86,7 +86,7 @@ class NestCensus:
                 if PLACEHOLDER_ATTR in op.attributes:
                     top.append(parked[ir.IntegerAttr(op.attributes[PLACEHOLDER_ATTR]).value])
                     continue
-                n, names, unmarked = census_flagging(op, unmarked_transfer)
+                n, names, unmarked = census_flagging(op, unmarked_transfer, TRANSFERS)
                 top.append(TopOp(op, n + 1, frozenset(names), unmarked))
         self.top = top
 
