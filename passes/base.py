@@ -11,7 +11,7 @@ from mlir import ir
 
 from unrollkit.core.errors import CodeSizeError, TransformError, UnrollkitError
 from unrollkit.core.target import Target, host_target
-from unrollkit.ir.ir_utils import affine_loops, is_innermost, loop_name, vanished, walk_ops
+from unrollkit.ir.ir_utils import PARKED_LOOP_NAMES, affine_loops, is_innermost, loop_name, vanished, walk_ops
 import sys
 
 REGISTRY: dict = {}
@@ -315,7 +315,7 @@ def select_loops(module, loop: str) -> list:
     if loop:
         chosen = [op for op in loops if loop_name(op) == loop]
         if not chosen:
-            names = sorted({n for n in map(loop_name, loops) if n})
+            names = sorted({n for n in map(loop_name, loops) if n} | PARKED_LOOP_NAMES.get())
             if loop.endswith(".rem") and loop[:-len(".rem")] in names:
                 return []  # the factor divided the trip count: no remainder at this size
             if vanished(module, loop):

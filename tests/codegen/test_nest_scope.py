@@ -16,7 +16,7 @@ from differential import check_against_reference, lowered_module
 from unrollkit.codegen import nest_scope
 from unrollkit.codegen.pipeline import Pipeline
 from unrollkit.core.errors import CodeSizeError, TransformError
-from unrollkit.ir.ir_utils import count_ops, loop_names
+from unrollkit.ir.ir_utils import affine_loops, count_ops, loop_name, loop_names
 from unrollkit.passes.base import PARKED_OPS, UNMARKED_TRANSFERS, Pass, check_code_size
 
 SIZES = {"M": 7, "N": 19, "K": 5}
@@ -57,7 +57,9 @@ class Looks(Pass):
         return f"looks{{loop={self.loop}}}"
 
     def apply(self, module) -> None:
-        self.seen.append((loop_names(module), PARKED_OPS.get(), count_ops(module.operation)))
+        seen = sorted({loop_name(op) for op in affine_loops(module)})
+        assert loop_names(module) == ["i", "j", "k", "p", "q", "r"]  # (parked ones too)
+        self.seen.append((seen, PARKED_OPS.get(), count_ops(module.operation)))
         if self.ask >= 0:
             check_code_size("probing", self.loop, count_ops(module.operation) + self.ask)
         if self.fail:
@@ -108,6 +110,17 @@ def test_code_size_budget_counts_the_parked_nests(monkeypatch):
     _run(Pipeline((Looks("k", ask=100),)))  # the module and 100 operations more fit
     with pytest.raises(CodeSizeError, match="probing of loop 'k'"):
         _run(Pipeline((Looks("k", ask=101),)))  # one more does not
+
+
+@pytest.mark.parametrize("pipeline, message", [
+    ("tile{i=4,zz=3}", "tile: no loop named 'zz'"), ("permute{order=k:i:zz}", "no loop named 'zz'"),
+    ("rename{loop=i,to=q}", "rename: a loop named 'q' exists already")])
+def test_a_pass_refusing_a_loop_lists_every_loop(pipeline, message):
+    with pytest.raises(TransformError) as e:
+        _run(pipeline)
+    assert message in str(e.value)
+    if "the loops are" in message:
+        assert "['i', 'j', 'k', 'p', 'q', 'r']" in str(e.value)
 
 
 def test_a_failing_scoped_pass_leaves_the_module_whole():

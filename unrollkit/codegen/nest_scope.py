@@ -14,7 +14,8 @@ the passes, over half of it walking the other two (already unrolled) nests.
 
 What stays exact: the operation count and loop names the pipeline records per pass (the parked
 nests' census is kept from when they were last active: nothing touches them while parked),
-the code-size budget a pass checks (`passes.base.parked_ops` adds the parked operations), and
+the code-size budget a pass checks (`passes.base.PARKED_OPS` adds the parked operations), the
+loops a pass lists in a message or asks `loop_names` about (`ir_utils.PARKED_LOOP_NAMES`), and
 a pass whose loops are nowhere runs on the whole module (its error lists every loop). A pass
 that names no loop (``canonicalize``, ``mlir{...}``) always sees everything; ``in-bounds``
 sees the nests holding a vector transfer it may mark (`passes.base.UNMARKED_TRANSFERS`).
@@ -26,7 +27,7 @@ import dataclasses
 
 from mlir import ir
 
-from unrollkit.ir.ir_utils import census, census_flagging
+from unrollkit.ir.ir_utils import PARKED_LOOP_NAMES, census, census_flagging
 from unrollkit.passes.base import PARKED_OPS, TRANSFERS, UNMARKED_TRANSFERS, unmarked_transfer
 
 #: the attribute of a parked nest's placeholder (an ``arith.constant`` of a type no kernel uses,
@@ -103,12 +104,14 @@ class NestCensus:
             return
         # (each parked nest leaves a placeholder in the module the pass counts)
         token = PARKED_OPS.set(sum(t.ops - 1 for t in chosen))
+        names = PARKED_LOOP_NAMES.set(frozenset().union(*(t.names for t in chosen)))
         self.parked_any = True
         try:
             self._park(chosen)
             yield
         finally:
             PARKED_OPS.reset(token)
+            PARKED_LOOP_NAMES.reset(names)
             self._unpark()
 
     def _to_park(self, loops) -> list:

@@ -50,9 +50,16 @@ def affine_loops(module) -> list:
     return walk_ops(module, "affine.for")
 
 
+#: the loop names of the nests parked while the running pass works on the others
+#: (`unrollkit.codegen.nest_scope`): still loops of the module, for `loop_names`
+PARKED_LOOP_NAMES: contextvars.ContextVar = contextvars.ContextVar("unrollkit_parked_loop_names",
+                                                                   default=frozenset())
+
+
 def loop_names(module) -> list:
-    """The source names of the loops of ``module``, sorted, each once."""
-    return sorted({n for n in map(loop_name, affine_loops(module)) if n})
+    """The source names of the loops of ``module``, sorted, each once (those of nests parked
+    meanwhile included: `PARKED_LOOP_NAMES`)."""
+    return sorted({n for n in map(loop_name, affine_loops(module)) if n} | PARKED_LOOP_NAMES.get())
 
 
 def census(root) -> tuple[int, set]:
