@@ -27,7 +27,8 @@ import dataclasses
 
 from mlir import ir
 
-from unrollkit.ir.ir_utils import PARKED_LOOP_NAMES, census, census_flagging
+from unrollkit.ir.census import census, census_flagging
+from unrollkit.ir.ir_utils import PARKED_LOOP_NAMES
 from unrollkit.passes.base import PARKED_OPS, TRANSFERS, UNMARKED_TRANSFERS, unmarked_transfer
 
 #: the attribute of a parked nest's placeholder (an ``arith.constant`` of a type no kernel uses,
