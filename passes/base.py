@@ -11,7 +11,7 @@ from mlir import ir
 
 from unrollkit.core.errors import CodeSizeError, TransformError, UnrollkitError
 from unrollkit.core.target import Target, host_target
-from unrollkit.ir.ir_utils import affine_loops, is_innermost, loop_name, vanished, walk_ops
+from unrollkit.ir.ir_utils import PARKED_LOOP_NAMES, affine_loops, is_innermost, loop_name, vanished, walk_ops
 import sys
 
 REGISTRY: dict = {}
@@ -214,6 +214,23 @@ class Pass:
         """Transform ``module`` (an ``mlir.ir.Module``) in place; refuse with `TransformError`."""
         raise NotImplementedError
 
+    #: the options naming every loop the pass reads or changes (targets, orders or makes);
+    #: without the first one set, the pass may touch any loop (see `loop_scope`)
+    scope_options: ClassVar[tuple] = ()
+
+    def loop_scope(self):
+        """The source names of every loop this pass reads or changes, or None when it may touch
+        any loop (no `scope_options`, or the first one unset: every innermost loop). A pass
+        that names its loops works only inside the top-level nests holding them, so the
+        pipeline runs it with the other nests parked (`unrollkit.codegen.nest_scope`)."""
+        if not self.scope_options or not getattr(self, self.scope_options[0]):
+            return None
+        names = set()
+        for key in self.scope_options:
+            value = getattr(self, key)
+            names.update(value if isinstance(value, tuple) else (value,) if value else ())
+        return frozenset(str(x) for x in names)
+
     @classmethod
     def options(cls) -> dict:
         """Option name → (type, default)."""
@@ -244,10 +261,34 @@ def _fmt(pname: str, key: str, v) -> str:
     return ":".join(items)
 
 
+#: `Pass.loop_scope` of a pass that changes only vector transfers not yet marked in bounds
+#: (`in-bounds`): the nests holding none (`unmarked_transfer`) are parked while it runs
+UNMARKED_TRANSFERS = "<vector transfers not marked in_bounds>"
+
+
+#: the operations `unmarked_transfer` may hold for
+TRANSFERS = frozenset({"vector.transfer_read", "vector.transfer_write"})
+
+
+def unmarked_transfer(op) -> bool:
+    """Whether ``op`` is a vector transfer with a dimension not marked ``in_bounds``."""
+    if op.name not in TRANSFERS:
+        return False
+    attrs = op.attributes
+    return "in_bounds" not in attrs or not all(ir.BoolAttr(a).value for a in ir.ArrayAttr(attrs["in_bounds"]))
+
+
+#: operations of the nests parked while the running pass works on the others
+#: (`unrollkit.codegen.nest_scope`): the module's size is what the pass sees plus these
+PARKED_OPS: contextvars.ContextVar = contextvars.ContextVar("unrollkit_parked_ops", default=0)
+
+
 def check_code_size(what: str, loop: str, ops_after: int, env_hint: str = "UNROLLKIT_MAX_OPS",
                     block: int = 0):
     """Refuse (`CodeSizeError`) ``what`` of ``loop`` when it would leave ``ops_after``
-    operations, over the budget, or make one straight-line ``block`` longer than `max_block`."""
+    operations (in the module the pass sees: the nests parked meanwhile are added), over the
+    budget, or make one straight-line ``block`` longer than `max_block`."""
+    ops_after += PARKED_OPS.get()
     limit = max_ops()
     if ops_after > limit:
         raise CodeSizeError(
@@ -274,7 +315,7 @@ def select_loops(module, loop: str) -> list:
     if loop:
         chosen = [op for op in loops if loop_name(op) == loop]
         if not chosen:
-            names = sorted({n for n in map(loop_name, loops) if n})
+            names = sorted({n for n in map(loop_name, loops) if n} | PARKED_LOOP_NAMES.get())
             if loop.endswith(".rem") and loop[:-len(".rem")] in names:
                 return []  # the factor divided the trip count: no remainder at this size
             if vanished(module, loop):

@@ -25,7 +25,7 @@ from mlir import ir
 
 from unrollkit.analysis.module_bounds import transfers_in_bounds
 
-from .base import Pass, register
+from .base import UNMARKED_TRANSFERS, Pass, register, unmarked_transfer
 
 
 @register
@@ -35,16 +35,14 @@ class InBounds(Pass):
     → after)."""
     name: ClassVar[str] = "in-bounds"
 
+    def loop_scope(self):
+        """The nests holding a transfer not yet marked: nothing else can change (`UNMARKED_TRANSFERS`)."""
+        return UNMARKED_TRANSFERS
+
     def apply(self, module) -> None:
         """Mark ``in_bounds`` every vector transfer of ``module`` whose lanes `transfers_in_bounds`
         proves inside its array."""
         for op in transfers_in_bounds(module):
-            if not _marked(op):
+            if unmarked_transfer(op):
                 n = len(ir.ArrayAttr(op.attributes["in_bounds"])) if "in_bounds" in op.attributes else 1
                 op.attributes["in_bounds"] = ir.ArrayAttr.get([ir.BoolAttr.get(True)] * n)
-
-
-def _marked(op) -> bool:
-    if "in_bounds" not in op.attributes:
-        return False
-    return all(ir.BoolAttr(a).value for a in ir.ArrayAttr(op.attributes["in_bounds"]))

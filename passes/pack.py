@@ -69,6 +69,7 @@ class Pack(Pass):
     """Pack(arg, loop, transpose, pad, align, scale): the ``pack`` pass; `register` gives it the
     module docstring (options, before → after)."""
     name: ClassVar[str] = "pack"
+    scope_options: ClassVar[tuple] = ("loop", "along", "iterations")
     arg: int = -1
     loop: str = ""
     transpose: bool = False

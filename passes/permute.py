@@ -78,6 +78,7 @@ class Permute(Pass):
     """Permute(order): the ``permute`` pass; `register` gives it the module docstring (options,
     before → after)."""
     name: ClassVar[str] = "permute"
+    scope_options: ClassVar[tuple] = ("order",)
     order: tuple = ()
 
     def __post_init__(self):
@@ -95,6 +96,7 @@ class Interchange(Pass):
     """Interchange(a, b): the ``interchange`` pass; `register` gives it the module docstring
     (options, before → after)."""
     name: ClassVar[str] = "interchange"
+    scope_options: ClassVar[tuple] = ("a", "b")
     a: str = ""
     b: str = ""
 

@@ -75,9 +75,9 @@ _WRITES = ("affine.store", "vector.transfer_write")
 @register
 @dataclasses.dataclass(frozen=True)
 class PromoteToRegisters(Pass):
-    """PromoteToRegisters(loop, strict): the ``promote-to-registers`` pass; `register` gives it the
-    module docstring (options, before → after)."""
+    """PromoteToRegisters(loop, strict): the ``promote-to-registers`` pass (`register`: docs)."""
     name: ClassVar[str] = "promote-to-registers"
+    scope_options: ClassVar[tuple] = ("loop",)
     removes_loops: ClassVar[bool] = True  # the loops of one iteration it inlines
     loop: str = ""
     strict: bool = True

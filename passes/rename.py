@@ -30,6 +30,7 @@ class Rename(Pass):
     """Rename(loop, to): the ``rename`` pass; `register` gives it the module docstring (options,
     before → after)."""
     name: ClassVar[str] = "rename"
+    scope_options: ClassVar[tuple] = ("loop", "to")  # (a nest already using ``to`` sees it)
     loop: str = ""
     to: str = ""
 

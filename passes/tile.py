@@ -68,6 +68,10 @@ class Tile(Pass):
         if len(set(names)) != len(names):
             raise TransformError(f"tile: a loop is given two sizes in {list(self.sizes)}")
 
+    def loop_scope(self):
+        """The tiled loops and every loop of ``order`` (the band's other loops, the new names)."""
+        return frozenset(k for k, _ in self.sizes) | frozenset(self.order) if self.sizes else None
+
     @classmethod
     def options(cls) -> dict:
         """Option name → (type, default): ``<loop>`` stands for the loop-name keys, one per tiled

@@ -48,6 +48,7 @@ class Unroll(Pass):
     """Unroll(factor, loop, full, up_to_factor, remainder): the ``unroll`` pass; `register` gives it
     the module docstring (options, before → after)."""
     name: ClassVar[str] = "unroll"
+    scope_options: ClassVar[tuple] = ("loop",)
     removes_loops: ClassVar[bool] = True
     factor: int = 4
     loop: str = ""

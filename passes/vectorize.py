@@ -73,6 +73,7 @@ class Vectorize(Pass):
     """Vectorize(loop, width, reductions, registers): the ``vectorize`` pass; `register` gives it
     the module docstring (options, before → after)."""
     name: ClassVar[str] = "vectorize"
+    scope_options: ClassVar[tuple] = ("loop",)
     loop: str = ""
     width: int = 8
     reductions: bool = False

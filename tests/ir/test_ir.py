@@ -5,7 +5,8 @@ from mlir import ir
 
 import unrollkit as uk
 from unrollkit.codegen.pipeline import Pipeline, lower_kernel
-from unrollkit.ir.ir_utils import census, count_ops, loop_names
+from unrollkit.ir.census import census
+from unrollkit.ir.ir_utils import count_ops, loop_names
 from unrollkit.kernels import gemm, mac, prefix_sum
 
 

@@ -18,7 +18,8 @@ from mlir import ir
 from unrollkit.core.errors import CodeSizeError, TransformError
 from unrollkit.frontend.semantics import check_types
 from unrollkit.frontend.signature import signature_at, sizes_of
-from unrollkit.ir.ir_utils import UNROLLED_AWAY, affine_loops, census, count_ops, loop_names
+from unrollkit.codegen.nest_scope import NestCensus
+from unrollkit.ir.ir_utils import UNROLLED_AWAY, affine_loops, count_ops
 from unrollkit.ir.lower_affine import LOOP_NAME_ATTR, lower
 from unrollkit.ir.mlir_passes import diagnostics, verify
 from unrollkit.passes import REGISTRY
@@ -123,17 +124,22 @@ class Pipeline:
         return steps
 
     def _run_passes(self, module, record: bool, steps: list, gone: set) -> None:
-        names = set(loop_names(module))
+        # a pass that names its loops runs with the other nests parked: its walks, the verifier
+        # and the census see its nests only (`nest_scope`); the census is kept per nest
+        nests = NestCensus(module)
+        names = nests.names()
         for i, p in enumerate(self.passes, 1):
-            t0 = time.perf_counter()
             before = names
-            try:
-                p.apply(module)
-            except (ValueError, ir.MLIRError) as exc:
-                raise TransformError(f"pass {p.text()!r} failed: {diagnostics(exc)}") from None
-            dt = time.perf_counter() - t0
-            verify(module, f"pass {p.text()!r}")
-            n, names = census(module.operation)  # one walk: the size and the loops left
+            with nests.scope(p.loop_scope()):
+                t0 = time.perf_counter()
+                try:
+                    p.apply(module)
+                except (ValueError, ir.MLIRError) as exc:
+                    raise TransformError(f"pass {p.text()!r} failed: {diagnostics(exc)}") from None
+                dt = time.perf_counter() - t0
+                verify(module, f"pass {p.text()!r}")
+                nests.recount()  # one walk of what the pass saw: the size and the loops left
+            n, names = nests.total(), nests.names()
             if getattr(p, "removes_loops", False):
                 gone.update(before - names)
             if n > max_ops():
@@ -141,6 +147,8 @@ class Pipeline:
                                     f"the code-size budget of {max_ops():,}; lower the factor, or raise "
                                     "the budget with UNROLLKIT_MAX_OPS=<n> if you really want that much code")
             steps.append(Step(i, p.text(), str(module) if record else "", dt, n))
+        if nests.parked_any:  # each pass verified what it saw: the whole function once more
+            verify(module, f"the pipeline {self.text()!r}")
 
     def trace(self, kernel, dtype: str = "f32", **sizes) -> list:
         """Lower ``kernel`` (sizes by name, 64 if not given; generic arrays of ``dtype``), run

@@ -50,26 +50,16 @@ def affine_loops(module) -> list:
     return walk_ops(module, "affine.for")
 
 
+#: the loop names of the nests parked while the running pass works on the others
+#: (`unrollkit.codegen.nest_scope`): still loops of the module, for `loop_names`
+PARKED_LOOP_NAMES: contextvars.ContextVar = contextvars.ContextVar("unrollkit_parked_loop_names",
+                                                                   default=frozenset())
+
+
 def loop_names(module) -> list:
-    """The source names of the loops of ``module``, sorted, each once."""
-    return sorted({n for n in map(loop_name, affine_loops(module)) if n})
-
-
-def census(root) -> tuple[int, set]:
-    """(operations nested under ``root``, the source names of its loops) in one walk: what the
-    pipeline checks after every pass (a walk from Python costs ~1 µs per operation, and an
-    unrolled GEMM has tens of thousands)."""
-    count, names = -1, set()  # (root itself is visited, not counted)
-
-    def visit(op):
-        nonlocal count
-        count += 1
-        if op.name == "affine.for" and LOOP_NAME_ATTR in op.attributes:
-            names.add(ir.StringAttr(op.attributes[LOOP_NAME_ATTR]).value)
-        return ir.WalkResult.ADVANCE
-
-    (root.operation if hasattr(root, "operation") else root).walk(visit, ir.WalkOrder.PRE_ORDER)
-    return count, names
+    """The source names of the loops of ``module``, sorted, each once (those of nests parked
+    meanwhile included: `PARKED_LOOP_NAMES`)."""
+    return sorted({n for n in map(loop_name, affine_loops(module)) if n} | PARKED_LOOP_NAMES.get())
 
 
 #: loop names that a pass of the running `Pipeline` unrolled away (see `vanished`)
