@@ -143,7 +143,7 @@ def test_a_transposed_read_in_place_counts_its_sliver_in_lines():
         s = gs.gemm_schedule(kc.ALL["gemm_at"], sig, t)
         plain = _sched(1024, 1024, 1024, dtype, target=t)
         assert s.mr * e < 64 and not s.pack_a
-        assert s.kc <= (32 << 10) // 2 // 64 < plain.kc, (dtype, s.kc, plain.kc)
+        assert s.kc <= (32 << 10) // 2 // 64 and s.kc < plain.kc, (dtype, s.kc, plain.kc)
         assert plain.mr * plain.kc * e <= (32 << 10) // 2
         assert any(f"A sliver {s.kc}×64 B" in w for w in s.why)
         # rows 1024·e bytes apart fall in 2048 / gcd(2048, 16·e) of L2's 2048 sets, 8 ways each

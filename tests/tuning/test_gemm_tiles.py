@@ -51,6 +51,29 @@ def test_balanced_blocks(n, cap, multiple, want):
     assert gs._balanced(n, cap, multiple) == want
 
 
+@pytest.mark.parametrize("n,cap,multiple,want", [
+    (1024, 409, 4, 256),    # 3 blocks do not divide 1024 (344, 344, 336): 4 of 256 do
+    (1024, 819, 4, 512),
+    (2048, 819, 4, 512),    # not 3 × 684
+    (1000, 409, 4, 200),    # 5 blocks of 200 (3 or 4 leave a partial one)
+    (1021, 300, 4, 256),    # prime: no exact split, _balanced's 4 blocks (256, 256, 256, 253)
+    (100, 100, 4, 100),
+])
+def test_dividing_blocks(n, cap, multiple, want):
+    assert gs._dividing(n, cap, multiple) == want
+
+
+def test_dividing_blocks_divide_or_balance():
+    for n in range(1, 400, 3):
+        for cap in (4, 16, 48, 100):
+            b = gs._dividing(n, cap, 4)
+            assert b <= max(cap, n if n <= cap else 0) or b == gs._balanced(n, cap, 4)
+            if n % b == 0 and n > cap:
+                assert n // b <= 2 * math.ceil(n / cap) and b % 4 == 0
+            elif n > cap:
+                assert b == gs._balanced(n, cap, 4)
+
+
 def test_balanced_blocks_are_few_and_not_slivers():
     for n in range(1, 300, 7):
         for cap in (4, 16, 48, 100):
@@ -120,15 +143,15 @@ def test_register_tile_with_too_few_registers_takes_the_largest_that_fits():
 def test_derive_cache_blocks_and_k_unroll(monkeypatch):
     s = _sched(2048, 2048, 2048, monkeypatch=monkeypatch)
     assert (s.mr, s.nr, s.lanes) == (5, 80, 16)
-    # KC: A sliver 5 x KC x 4 B in 16 KiB: KC <= 819; 2048 in 3 equal blocks of 683 -> 684
-    assert s.kc == 684
-    # NC: B block 684 x NC x 4 B in 512 KiB: NC <= 191 -> 160 (a multiple of 80); the 2000
-    # columns of whole tiles in 13 blocks of 154 -> 160
-    assert s.nc == 160
+    # KC: A sliver 5 x KC x 4 B in 16 KiB: KC <= 819; 3 blocks do not divide 2048, 4 of 512 do
+    assert s.kc == 512
+    # NC: B block 512 x NC x 4 B in 512 KiB: NC <= 256 -> 240 (a multiple of 80); the 2000
+    # columns of whole tiles in 9 blocks of 223 -> 240
+    assert s.nc == 240
     # k unroll: body 5·5 + 5 + 5 = 35 uops; 2/35 = 5.7% > 3%, 2/70 = 2.9%: x2
     assert s.ku == 2
-    assert s.why[1] == "KC=684: A sliver 5×684×4 B ≤ L1/2 (16384 B)"
-    assert s.why[2] == "NC=160: B block 684×160×4 B ≤ L2/2 (524288 B)"
+    assert s.why[1] == "KC=512: A sliver 5×512×4 B ≤ L1/2 (16384 B)"
+    assert s.why[2] == "NC=240: B block 512×240×4 B ≤ L2/2 (524288 B)"
     assert s.why[3] == "k ×2: loop overhead 2.9% of a 35-uop body"
 
 
