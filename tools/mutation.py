@@ -77,6 +77,9 @@ def _env(staged: Path) -> dict:
 
 # ---------------------------------------------------------------- seeded bugs
 
+#: the transformed-IR proof's tests
+_PROOF_TESTS = ["tests/analysis", "tests/test_bounds_end_to_end.py"]
+
 #: (what, repository file, text, mutated text, test selection). Each text occurs once in the file.
 SEEDED = [
     ("unroll-and-jam legality: the zero-direction / statement-order clause dropped (survivor 1)",
@@ -111,6 +114,19 @@ SEEDED = [
      "passes/split_accumulators.py",
      "                if len(parts) % 2:\n                    nxt.append(parts[-1])\n", "",
      ["tests/passes/test_remainders.py", "tests/passes", "tests/cli/test_cli_passes.py"]),
+    ("session 8 proof: an affine access's offset taken with the wrong sign",
+     "unrollkit/analysis/affine_to_isl.py",
+     "                offset += c * entries[i][1]\n            out.append",
+     "                offset -= c * entries[i][1]\n            out.append", _PROOF_TESTS),
+    ("session 8 proof: an access's plan memoised per map only, not per operand shapes",
+     "unrollkit/analysis/affine_to_isl.py", "memo = (amap, tuple(shape for shape, _ in entries))",
+     "memo = amap", _PROOF_TESTS),
+    ("session 8 proof: linear shapes interned by their values only, not their coefficients",
+     "unrollkit/analysis/affine_to_isl.py", "frozen = frozenset(coeffs.items())",
+     "frozen = frozenset(coeffs)", _PROOF_TESTS),
+    ("session 8 proof: an affine.vector_load taken for a one-element access",
+     "unrollkit/analysis/memory_ops.py", '_SCALAR = frozenset(("affine.load",',
+     '_SCALAR = frozenset(("affine.vector_load", "affine.load",', _PROOF_TESTS),
     ("cache key: plan.pragma dropped (single kill, test-order dependent)",
      "unrollkit/codegen/compiler.py", "plan.policy, plan.variant, plan.pragma,", "plan.policy, plan.variant,",
      ["tests/codegen/test_cache_key.py", "tests/core/test_code_hash.py", "tests/core/test_cache.py",

@@ -461,3 +461,24 @@ for _table in (EQUIVALENT, KILLED_BY_HAND, NOT_REACHED):
         del _table[_name]
 EQUIVALENT.update(_s7.EQUIVALENT_RERUN)
 KILLED_BY_HAND.update(_s7.KILLED_BY_HAND_RERUN)
+
+#: functions changed in session 8 (the proof walks through MLIR's own walker and interns its
+#: linear shapes; the GEMM schedule's K blocks divide K, a transposed A's sliver counts lines):
+#: their mutants are numbered anew, so no verdict on them holds until they are run again
+CHANGED_S8 = (
+    *(f"analysis.module_bounds.xǁ_Walkǁ{f}" for f in (
+        "__init__", "module", "block", "inside", "walk", "op", "prove", "index_range", "loop_body")),
+    "analysis.module_bounds.x__same_domain", "analysis.module_bounds.x__func",
+    "analysis.memory_ops.x__memref_facts", "analysis.memory_ops.x__map_of",
+    "analysis.memory_ops.x_access_of", "analysis.memory_ops.x__ones",
+    *(f"analysis.affine_to_isl.xǁValueFormsǁ{f}" for f in (
+        "__init__", "linear", "_entry", "_shape", "_linear_of", "result_linear", "_plan", "_templates_of",
+        "keyed", "keyed_results", "_key", "map_results")),
+    "analysis.nest.xǁNestǁ_loops",
+    "tuning.gemm_schedule.x_derive", "tuning.gemm_schedule.x__dividing",
+    "tuning.gemm_schedule.x__row_bytes", "tuning.gemm_schedule.x__lines_kept",
+)
+for _table in (EQUIVALENT, KILLED_BY_HAND, NOT_REACHED):
+    for _name in [n for n in _table if n.rpartition("__mutmut_")[0] in
+                  {f"unrollkit.{f}" for f in CHANGED_S8}]:
+        del _table[_name]
