@@ -1,6 +1,6 @@
 """The transformed-IR proof's shortcuts for unrolled code stay exact (`module_bounds`,
 `affine_to_isl.ValueForms.keyed`): accesses that differ only in constant offsets share one
-isl range of their common part, memoised per index value (or per map, result and operands)
+isl range of their common part, memoised per index value (or per map and operand shapes)
 and per nest — yet each access's own offset is added and checked, so one access one past the
 end among hundreds of in-bounds siblings is still refused, vector transfers lane by lane too,
 and a value's range in one domain never answers for another domain."""
@@ -127,3 +127,30 @@ def test_a_values_range_in_one_domain_does_not_answer_for_another():
 }"""
     msg = refusal(siblings, "%a: memref<4xf32>")
     assert msg is not None and "[0, 4]" in msg
+
+
+_SUM = "affine_map<(d0, d1) -> (d0 + d1)>"
+
+
+@pytest.mark.parametrize("first, second, ok", [
+    ("%j, %j", "%i, %j", False),   # 2j ≤ 8 in bounds, then i + j up to 13: refused
+    ("%j, %j", "%j, %i", False),
+    ("%i, %j", "%j, %j", False),   # refused at the first access already
+    ("%j, %j", "%c1, %j", True),   # 1 + j ≤ 5
+])
+def test_one_map_over_operands_of_other_shapes_is_planned_per_shape(first, second, ok):
+    """Accesses through one affine map share its plan only when their operands have the same
+    linear shapes: an in-bounds access through ``(d0, d1) -> (d0 + d1)`` over (j, j) must not
+    answer for the same map over (i, j), whose range leaves the array."""
+    body = "\n".join([
+        "%c1 = arith.constant 1 : index",
+        "affine.for %i = 0 to 10 {",
+        "  affine.for %j = 0 to 5 {",
+        # (the generic form keeps the map as written: `%a[%j + %j]` would parse as (d0) -> (d0 * 2))
+        f"    %u = \"affine.load\"(%a, {first}) {{map = {_SUM}}} : (memref<10xf32>, index, index) -> f32",
+        f"    %w = \"affine.load\"(%a, {second}) {{map = {_SUM}}} : (memref<10xf32>, index, index) -> f32",
+        "  }", "}"])
+    msg = refusal(body, "%a: memref<10xf32>")
+    assert (msg is None) == ok, msg
+    if not ok:
+        assert "outside [0, 9]" in msg
