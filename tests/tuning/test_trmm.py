@@ -154,7 +154,17 @@ def columns_below(A: T[M, M], B: T[M, N]):
                 B[i, j] += A[i, k] * B[k, j]
 
 
-@pytest.mark.parametrize("kernel", [rows_above, scaled_first, own_triangle, columns_below])
+@uk.kernel
+def scaled_inside_k(alpha: T, A: T[M, M], B: T[M, M]):
+    """i-k-j with a statement of row i inside the k loop: it changes the row mid-update."""
+    for i in range(M):
+        for k in range(i + 1, M):
+            for j in range(M):
+                B[i, j] += A[k, i] * B[k, j]
+            B[i, k] = alpha * B[i, k]
+
+
+@pytest.mark.parametrize("kernel", [rows_above, scaled_first, own_triangle, columns_below, scaled_inside_k])
 def test_other_forms_keep_their_path_and_compute_what_the_source_says(kernel):
     assert recognise_trmm(kernel) is None
     rng = np.random.default_rng(4)

@@ -154,6 +154,8 @@ def _elementwise(q: tuple, s: d.Store, path: tuple, st: d.Store) -> bool:
     ``[i, j']`` and reads only O there, scalars and constants."""
     if s.array != st.array or len(q) != 2 or q[0] is not path[0]:
         return False
+    if q[1] is path[1] and q[1].var != st.index[1].name:
+        return False  # inside the update's k loop (i-k-j): it would change the row mid-update
     if q[1] is not path[1] and not (_rectangular(q[1], {lp.var: lp for lp in q}) and q[1].var not in
                                     {lp.var for lp in path}):
         return False
