@@ -15,7 +15,9 @@
   loop order that lets j's bound see i, with the BLAS schedule (its blocks below the diagonal,
   diagonal blocks, strip and corner: N around one and two blocks) or the cost model; and
   trmm's product in place (``B[i, j] += A[k, i] * B[k, j]``, ``k in range(i + 1, M)``, rows
-  scaled after their update; or ``range(i)``, rows read after they change: the cost model's).
+  scaled after their update; or ``range(i)``, rows read after they change: the cost model's),
+  and symm's (``temp2``, the scattered update, either order, ``+=`` or ``-=``; or
+  ``range(i + 1)``, which reaches the row its final statement reads: the cost model's).
 * `gen_types`: the small element types (f16, i8, u8, i16) with conversions to and from a
   wider array, and a carried scalar updated by loads, literals and loop indices (the
   ``acc += j`` that multi-acc mistyped) — wrap-around, rounding and saturation against the
@@ -131,10 +133,10 @@ def gen_triangular(ch) -> Case:
     """A triangular rank-k update (see the module docstring), an optional ``C[i, j] *= beta``
     nest first; N up to 73: the blocks are the register tile's columns (32 f64, 64 f32 with
     AVX-512), so f64 runs every nest of the rewrite and f32 all but the off-diagonal one.
-    One case in three is a trmm (`gen_trmm`)."""
+    One case in three is a trmm or a symm (`gen_trmm`, `gen_symm`)."""
     dtype = ch.choice(("f32", "f64"))
     if ch.int(0, 2) == 0:
-        return gen_trmm(ch, dtype)
+        return gen_symm(ch, dtype) if ch.int(0, 1) else gen_trmm(ch, dtype)
     T = _T[dtype]
     order = ch.choice((("i", "k", "j"), ("i", "j", "k"), ("k", "i", "j")))
     update = ch.choice(TRIANGULAR_UPDATES)
@@ -168,6 +170,22 @@ def gen_trmm(ch, dtype: str) -> Case:
     params = f'alpha: {T}, A: {T}["M", "M"], B: {T}["M", "N"]'
     m = ch.choice((ch.int(1, 9), 32 + ch.int(0, 9), 64 + ch.int(0, 9)))
     variant = ch.choice(("blas", "blas", "auto")) if below != "range(i)" else "auto"
+    return Case(_def(params, body), dtype, (("M", m), ("N", ch.int(1, 9))), "", variant, ch.int(0, 2**16), 1)
+
+
+def gen_symm(ch, dtype: str) -> Case:
+    """PolyBench's symm (see the module docstring), its two inner statements in either order;
+    M around one and two blocks (as `gen_triangular`'s N), N small."""
+    T = _T[dtype]
+    below = ch.choice(("range(i)", "range(i)", "range(i + 1)"))
+    inner = [f"C[k, j] {ch.choice(('+=', '-='))} alpha * B[i, j] * A[i, k]",
+             ch.choice(("temp2 += B[k, j] * A[i, k]", "temp2 += A[i, k] * B[k, j]"))]
+    body = ["for i in range(M):", "    for j in range(N):", "        temp2 = 0.0", f"        for k in {below}:"]
+    body += ["            " + x for x in (inner if ch.int(0, 1) else inner[::-1])]
+    body.append("        C[i, j] = beta * C[i, j] + alpha * B[i, j] * A[i, i] + alpha * temp2")
+    params = f'alpha: {T}, beta: {T}, C: {T}["M", "N"], A: {T}["M", "M"], B: {T}["M", "N"]'
+    m = ch.choice((ch.int(1, 9), 32 + ch.int(0, 9), 64 + ch.int(0, 9)))
+    variant = ch.choice(("blas", "blas", "auto")) if below == "range(i)" else "auto"
     return Case(_def(params, body), dtype, (("M", m), ("N", ch.int(1, 9))), "", variant, ch.int(0, 2**16), 1)
 
 

@@ -62,7 +62,8 @@ from unrollkit.frontend import descriptor as d
 from unrollkit.tuning.contraction import Contraction, recognise_all
 from unrollkit.tuning.convolution import recognise_conv
 from unrollkit.tuning.triangular import Triangular, block_nests, recognise_triangular
-from unrollkit.tuning.triangular_trmm import Trmm, recognise_trmm, trmm_nests
+from unrollkit.tuning.triangular_symm import Symm, recognise_symm
+from unrollkit.tuning.triangular_trmm import Trmm, recognise_trmm
 from unrollkit.core.errors import TransformError
 from unrollkit.codegen.pipeline import Pipeline
 from unrollkit.codegen.plan import Plan
@@ -84,7 +85,12 @@ def match_gemm(kernel: d.Kernel) -> Contraction | None:
     """The (first) contraction of ``kernel`` this schedule runs (`contraction.recognise_all`),
     or None."""
     found = recognise_all(kernel)
-    return found[0] if found else recognise_conv(kernel) or recognise_triangular(kernel) or recognise_trmm(kernel)
+    return found[0] if found else recognise_conv(kernel) or _triangular(kernel)
+
+
+def _triangular(kernel: d.Kernel):
+    """The triangular form of ``kernel`` (syrk's, trmm's or symm's), or None."""
+    return recognise_triangular(kernel) or recognise_trmm(kernel) or recognise_symm(kernel)
 
 
 # ---------------------------------------------------------------- the derivation
@@ -368,7 +374,7 @@ class TriangularSchedule:
     nests: the GEMM schedules of the blocks below the diagonal, of syrk's diagonal blocks (into
     a buffer) and of the rows left over, then the corner's dot products vectorised
     ``registers`` registers wide, or trmm's in-place triangles vectorised along their rows."""
-    tri: Triangular | Trmm
+    tri: Triangular | Trmm | Symm
     kernel: object         # the rewritten kernel (every nest)
     parts: tuple           # of GemmSchedule
     dot: str | None        # the corner's k loop (None: no corner)
@@ -386,9 +392,8 @@ class TriangularSchedule:
     def why(self) -> tuple:
         """Each GEMM nest's derivation, then the blocking's."""
         b = self.block
-        if isinstance(self.tri, Trmm):
-            last = (f"blocks of {b} rows (the register tile's columns): each block's own triangle in place "
-                    f"(a share {b}/M of the work), vectorised {self.lanes} wide along its rows")
+        if not isinstance(self.tri, Triangular):
+            last = self.tri.blocking(b, self.lanes)
         else:
             last = (f"blocks of {b} (the register tile's columns): each diagonal block computed whole "
                     f"into a {b}×{b} buffer (a share {b}/N more work, at the GEMM's speed)")
@@ -397,7 +402,7 @@ class TriangularSchedule:
     def describe(self) -> str:
         """The blocking in one line, then one line per GEMM nest."""
         t = self.tri
-        head = t.describe(self.block) + f": {len(self.parts)} GEMM nest(s)" if isinstance(t, Trmm) else (
+        head = t.describe(self.block) + f": {len(self.parts)} GEMM nest(s)" if not isinstance(t, Triangular) else (
             f"triangular rank-k update ({t.i}: rows, {t.j} ≤ {t.i}: columns, {t.k}: reduction) in "
             f"blocks of {self.block}: {len(self.parts)} GEMM nest(s) (blocks below the diagonal, "
             f"diagonal blocks into a buffer, rows left over)"
@@ -425,7 +430,7 @@ def triangular_schedule(tri: Triangular, sizes: dict, elem_bytes: int, target: T
         return None
     _, nv, _ = register_tile(t, elem_bytes, max(n, 2), max(n, 2))
     block = nv * t.vector_lanes(elem_bytes, t.vector_bits)
-    nests = (trmm_nests if isinstance(tri, Trmm) else block_nests)(tri, sizes, block)
+    nests = block_nests(tri, sizes, block) if isinstance(tri, Triangular) else tri.nests(sizes, block)
     if nests is None:
         return None
     parts = tuple(derive(g, sizes, elem_bytes, t) for g in nests.gemms)
@@ -443,7 +448,7 @@ def gemm_schedule(kernel, signature, target: Target | None = None):
         nests = (conv,) if conv is not None else None
     types = dict(signature.types)
     if nests is None:
-        tri = recognise_triangular(kernel) or recognise_trmm(kernel)
+        tri = _triangular(kernel)
         elem = tri and {"f32": 4, "f64": 8}.get(types[kernel.params[tri.c].name])
         return elem and triangular_schedule(tri, sizes_of(kernel, signature), elem, target) or None
     parts = []

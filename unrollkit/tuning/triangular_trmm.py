@@ -18,28 +18,13 @@ Recognised: the update ``O[i, j] (+|-)= c · X[k, i] · O[k, j]`` (the loads in 
 only O at the element it writes, scalars and constants). Every other form (``k < i``, a
 descending ``i``, rows read after they change) returns None and takes the ordinary path.
 
-The rewrite at block size ``b`` (the register tile's columns), ``NB = M // b`` blocks of
-rows under ``R = M % b`` rows on top, top to bottom (a block reads only the rows below it,
-which still hold the input):
-
-    head   (R > 0) the top R rows' own triangle, in place, as the source computes it but
-           with j inside k (loops *_h):  for i < R, k in (i, R), j < N: O[i, j] += X[k, i]·O[k, j]
-    strip  (R > 0) for k < M - R, i < R, j < N: O[i, j] += X[R + k, i] · O[R + k, j]
-           a GEMM R × N × (M - R) (loops *_s): reads rows ≥ R, writes rows < R
-    blocks for each block I (loop ``<i>.blk``, rows r0 = R + I·b ...):
-           diag  its own triangle in place, as the head (loops *_t)
-           below for K in (I, NB), k < b, i < b, j < N:
-                     O[r0 + i, j] += X[R + K·b + k, r0 + i] · O[R + K·b + k, j]
-                 a GEMM of b × N × b tiles (loops ``<k>.blk``, k, i, j): B's panel of the
-                 rows below is packed (`pack{along=k}`: only the operand's read, proved by
-                 isl never to touch the rows the nest writes), A's transposed block read in place
-    scale  the final statement over all rows (loops ``<i>.scale``, ``<j>.scale``): no row is
-           read after it is scaled, in the source or here
-
-Within a row every element still sums its products in the source's order in the triangles;
-the GEMM nests reassociate the sum over k as ``factor="auto"`` allows in reductions. Unlike
-a triangular product through a zero-padded block (BLAS's, and numpy's ``tril(A, -1).T @ B``),
-no product the source does not compute is formed: an infinite B gives no NaN from ``0 · inf``.
+The rewrite at block size ``b`` (the register tile's columns) is `triangular_product`'s
+product below (``O = O + c · Lᵀ · O``, in place: ``NB = M // b`` blocks of rows under the
+``R = M % b`` rows left over on top, top to bottom, a block reading only rows below it, which
+still hold the input: each block's own triangle in place as the source computes it, the rows
+below it as GEMM nests whose panel of O is packed with ``pack{along=k}``, proved by isl never
+to touch the rows the nest writes), then the final statement over all rows (loops
+``<i>.scale``, ``<j>.scale``: no row is read after it is scaled, in the source or here).
 The legality of every reorder inside the nests is the passes' own (exact dependences on
 isl); the transformed IR's bounds proof runs as for any kernel.
 """
@@ -48,16 +33,16 @@ from __future__ import annotations
 import dataclasses
 
 from unrollkit.frontend import descriptor as d
-from unrollkit.tuning.contraction import (MADE, Contraction, _factors, _product, _rectangular, _statements,
-                                          _trip)
-from unrollkit.tuning.triangular import Nests, _nest, _times
+from unrollkit.tuning.contraction import _factors, _product, _rectangular, _statements, _trip
+from unrollkit.tuning.triangular import Nests
+from unrollkit.tuning.triangular_product import Product, finish, product_nests
 
 
 @dataclasses.dataclass(frozen=True)
 class Trmm:
     """A recognised trmm (see the module docstring): loop names, argument positions of the
     triangle X and the output O, the product's coefficients, trip counts and the final
-    elementwise statement (with the source's loop variables ``ivar``, ``jvar``)."""
+    elementwise statement (and its two loops)."""
     i: str
     j: str
     k: str
@@ -80,11 +65,14 @@ class Trmm:
         """The parameter name at argument position ``pos``."""
         return self.kernel.params[pos].name
 
-    @property
-    def scale(self) -> str | None:
-        """The one scalar parameter multiplying the product (folded into the packing), or None."""
-        c = self.coeff
-        return c[0].name if len(c) == 1 and isinstance(c[0], d.Scalar) else None
+    def nests(self, sizes: dict, block: int) -> Nests | None:
+        """The rewrite at ``sizes`` (`trmm_nests`)."""
+        return trmm_nests(self, sizes, block)
+
+    def blocking(self, block: int, lanes: int) -> str:
+        """Why the blocks, in one line."""
+        return (f"blocks of {block} rows (the register tile's columns): each block's own triangle in place "
+                f"(a share {block}/M of the work), vectorised {lanes} wide along its rows")
 
     def describe(self, block: int) -> str:
         """The blocking in one line."""
@@ -173,72 +161,11 @@ def trmm_nests(tri: Trmm, sizes: dict, block: int) -> Nests | None:
     """``tri`` rewritten into the head, strip, block and scaling nests at ``sizes`` with blocks
     of ``block`` rows (see the module docstring); None when a loop name it makes is taken."""
     m, n = tri.trips(sizes)
-    nb, rest = m // block, m % block
-    i, j, k = tri.i, tri.j, tri.k
-    body, gemms, tails = [], [], []
-    if rest:
-        body.append(_triangle(tri, (i + "_h", k + "_h", j + "_h"), d.Lit(0), rest, n))
-        tails.append(j + "_h")
-        if nb:
-            si, sj, sk = i + "_s", j + "_s", k + "_s"
-            below = d.aff_add(d.Var(sk), d.Lit(rest))
-            body.append(_nest(((sk, 0, m - rest), (si, 0, rest), (sj, 0, n)),
-                              (_update(tri, d.Var(si), d.Var(sj), below),)))
-            gemms.append(_contraction(tri, (sk, si, sj), rest, n, m - rest))
-    if nb:
-        blk, kblk = i + ".blk", k + ".blk"
-        r0 = d.aff_add(d.aff_mul(d.Var(blk), block), d.Lit(rest))
-        parts = [_triangle(tri, (i + "_t", k + "_t", j + "_t"), r0, block, n)]
-        tails.append(j + "_t")
-        if nb >= 2:
-            row = d.aff_add(r0, d.Var(i))
-            below = d.aff_add(d.aff_add(d.aff_mul(d.Var(kblk), block), d.Lit(rest)), d.Var(k))
-            parts.append(_nest(((kblk, d.aff_add(d.Var(blk), d.Lit(1)), nb), (k, 0, block), (i, 0, block),
-                                (j, 0, n)), (_update(tri, row, d.Var(j), below),)))
-            gemms.append(_contraction(tri, (blk, kblk, k, i, j), block, n, block, outer=(blk, kblk)))
-        body.append(_nest(((blk, 0, nb),), tuple(parts)))
+    out = (tri.c, tri.name(tri.c))
+    product = Product(out, (tri.x, tri.name(tri.x)), out, tri.coeff, tri.op, True, (tri.i, tri.j, tri.k))
+    body, gemms, rows = product_nests(product, m, n, block)
     if tri.final is not None:
         qi, qj = tri.final_loops
-        inner = dataclasses.replace(qj, name=j + ".scale", body=(tri.final,))
-        body.append(dataclasses.replace(qi, name=i + ".scale", body=(inner,)))
-    new = tri.kernel.with_body(tuple(body))
-    gemms = [dataclasses.replace(g, kernel=new) for g in gemms]
-    loops = [lp.name for lp in new.loops()]
-    made = {f.format(i=g.i, j=g.j, k=g.k) for g in gemms for f in MADE}
-    if len(set(loops)) != len(loops) or made & set(loops):
-        return None
-    return Nests(new, tuple(gemms), None, block, tuple(tails))
-
-
-def _update(tri: Trmm, row, col, below) -> d.Store:
-    """``O[row, col] (+|-)= X[below, row] · (alpha · O[below, col])`` (the coefficient by the
-    operand's read when it is one scalar, for its packing; else in front)."""
-    o = tri.name(tri.c)
-    xl, ol = d.Load(tri.name(tri.x), (below, row)), d.Load(o, (below, col))
-    if tri.scale:
-        prod = d.BinOp("*", xl, d.BinOp("*", tri.coeff[0], ol))
-    else:
-        prod = d.BinOp("*", _times(tri.coeff, xl), ol)
-    where = (row, col)
-    return d.Store(o, where, d.BinOp(tri.op, d.Load(o, where), prod))
-
-
-def _triangle(tri: Trmm, names: tuple, base, size: int, n: int) -> d.Loop:
-    """Rows ``base ≤ r < base + size``: each row's products with the rows after it in the
-    same range, in place, as the source computes them (row by row, top to bottom, each
-    element's sum in k's order), j inside k: a row writes only itself and reads only rows
-    after it, which change in their own turn, later."""
-    ti, tk, tj = names
-    row, below = d.aff_add(base, d.Var(ti)), d.aff_add(base, d.Var(tk))
-    upd = _update(tri, row, d.Var(tj), below)
-    return _nest(((ti, 0, size), (tk, d.aff_add(d.Var(ti), d.Lit(1)), size), (tj, 0, n)), (upd,))
-
-
-def _contraction(tri: Trmm, order: tuple, m: int, n: int, kk: int, outer=()) -> Contraction:
-    """The GEMM contraction of a rectangular nest of loops ``order`` (outer..., k, i, j): rows'
-    operand X read transposed (``X[k, i]``), columns' operand the output array itself."""
-    k, i, j = order[-3:]
-    roles = tuple((x, "reduction" if x == k else "block" if x in outer else "N" if x == j else "M")
-                  for x in order)
-    return Contraction(i, j, k, order, tri.x, tri.c, tri.c, m, n, kk, outer, roles,
-                       a_transposed=True, a_packable=True, scale=tri.scale)
+        inner = dataclasses.replace(qj, name=tri.j + ".scale", body=(tri.final,))
+        body.append(dataclasses.replace(qi, name=tri.i + ".scale", body=(inner,)))
+    return finish(tri.kernel, body, gemms, rows, block)
