@@ -370,17 +370,18 @@ class Schedules:
 
 @dataclasses.dataclass(frozen=True)
 class TriangularSchedule:
-    """A triangular rank-k update (`triangular`) or trmm (`triangular_trmm`) as its rewritten
-    nests: the GEMM schedules of the blocks below the diagonal, of syrk's diagonal blocks (into
-    a buffer) and of the rows left over, then the corner's dot products vectorised
-    ``registers`` registers wide, or trmm's in-place triangles vectorised along their rows."""
+    """A triangular rank-k update (`triangular`), trmm (`triangular_trmm`) or symm
+    (`triangular_symm`) as its rewritten nests: the GEMM schedules of the blocks off the
+    diagonal, of syrk's diagonal blocks (into a buffer) and of the rows left over, then the
+    corner's dot products vectorised ``registers`` registers wide, or trmm's and symm's
+    triangles vectorised along their rows."""
     tri: Triangular | Trmm | Symm
     kernel: object         # the rewritten kernel (every nest)
     parts: tuple           # of GemmSchedule
     dot: str | None        # the corner's k loop (None: no corner)
     registers: int
     block: int
-    rows: tuple = ()       # trmm's triangles: their column loops (vectorised ``lanes`` wide)
+    rows: tuple = ()       # trmm's, symm's triangles: their column loops (vectorised ``lanes`` wide)
     lanes: int = 1
 
     @property

@@ -41,16 +41,11 @@ reassociations ``factor="auto"`` allows in reductions). Measured on a loaded 2-c
 (CPU time per call, f32/f64 at 512 and f32 at 1024): 1.13–1.19× numpy's bare ``A @ A.T``
 (which numpy hands to BLAS's syrk), 81–86% of the speed of this schedule's own GEMM.
 
-trmm (``B[i, j] += A[k, i] · B[k, j]`` for ``k in range(i + 1, M)``, the output also the
-operand, updated in place) is `triangular_trmm`'s. Not recognised yet:
-
-* symm, ``C[k, j] += alpha · B[i, j] · A[i, k]`` for ``k < i`` beside a carried ``temp2 +=
-  B[k, j] · A[i, k]``, then ``C[i, j] = beta · C[i, j] + alpha · B[i, j] · A[i, i] + alpha ·
-  temp2``: two products interleaved in one nest, one scattered into the rows k < i, which is
-  ``C = beta · C + alpha · (L + D + Lᵀ) · B`` (L: A's strict lower triangle). It needs the nest
-  distributed (scaling, ``(L + D) · B``, ``Lᵀ · B``), proved legal by the dependences (row i is
-  scaled at iteration i, before the later iterations add into it), and each product a GEMM
-  with a triangular operand, as trmm's.
+The other triangular forms of PolyBench's blas are their own modules: trmm (``B[i, j] +=
+A[k, i] · B[k, j]`` for ``k in range(i + 1, M)``, the output also the operand, updated in
+place) is `triangular_trmm`'s, symm (the scattered ``C[k, j] += ...`` beside a carried
+``temp2``) `triangular_symm`'s, both through `triangular_product`'s blocked product with a
+triangular operand.
 """
 from __future__ import annotations
 
@@ -186,7 +181,7 @@ class Nests:
     gemms: tuple           # of Contraction
     dot: str | None        # the corner's k loop (vectorised); None: no corner
     block: int
-    rows: tuple = ()       # loops of in-place triangles vectorised along the rows (trmm's)
+    rows: tuple = ()       # column loops of triangles vectorised along the rows (trmm's, symm's)
 
 
 def block_nests(tri: Triangular, sizes: dict, block: int) -> Nests | None:
