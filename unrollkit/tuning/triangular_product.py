@@ -11,7 +11,8 @@ run top to bottom and each block's own triangle runs as the source does, row by 
 At block size ``b``, ``NB = M // b`` blocks and ``R = M % b`` rows left over (at the top
 below, at the bottom above: where no full block reads them as a reduction range that varies):
 
-    head/tail  the R rows' own triangle (loops *_h: ``for i, k in (i, R) or k < i, j``)
+    head/tail  the R rows' own triangle (loops *_h: ``for i, k in (i, R) or k < i, j``, j in
+               tiles of b columns kept in registers over k, and the rest)
     strip      (NB ≥ 1) the R rows against the rows of the blocks: a GEMM R × N × NB·b (*_s)
     blocks     for each block I (loop ``<i>.blk``): its own triangle (loops *_t) and, against
                every block on the reduction's side, a GEMM of b × N × b tiles (loops
@@ -62,9 +63,10 @@ def product_nests(p: Product, m: int, n: int, block: int) -> tuple:
     first = 0 if p.below else nb * block   # the rows left over: on top below, at the bottom above
     start = rest if p.below else 0         # the first block's first row
     body, gemms, rows = [], [], []
+    if rest > 1:
+        body.append(_triangle(p, (i + "_h", k + "_h", j + "_h"), d.Lit(first), rest, n, block))
+        rows.append(_row_loops(k + "_h", j + "_h", n, block))
     if rest:
-        body.append(_triangle(p, (i + "_h", k + "_h", j + "_h"), d.Lit(first), rest, n))
-        rows.append(j + "_h")
         if nb:
             si, sj, sk = i + "_s", j + "_s", k + "_s"
             row = d.aff_add(d.Var(si), d.Lit(first))
@@ -74,8 +76,8 @@ def product_nests(p: Product, m: int, n: int, block: int) -> tuple:
     if nb:
         blk, kblk = i + ".blk", k + ".blk"
         r0 = d.aff_add(d.aff_mul(d.Var(blk), block), d.Lit(start))
-        parts = [_triangle(p, (i + "_t", k + "_t", j + "_t"), r0, block, n)]
-        rows.append(j + "_t")
+        parts = [_triangle(p, (i + "_t", k + "_t", j + "_t"), r0, block, n, block)]
+        rows.append(_row_loops(k + "_t", j + "_t", n, block))
         if nb >= 2:
             blocks = (kblk, d.aff_add(d.Var(blk), d.Lit(1)), nb) if p.below else (kblk, 0, d.Var(blk))
             red = d.aff_add(d.aff_add(d.aff_mul(d.Var(kblk), block), d.Lit(start)), d.Var(k))
@@ -98,12 +100,13 @@ def finish(kernel: d.Kernel, body: list, gemms: list, rows: list, block: int) ->
     return Nests(new, tuple(gemms), None, block, tuple(rows))
 
 
-def _update(p: Product, row, col, red) -> d.Store:
+def _update(p: Product, row, col, red, packed: bool = True) -> d.Store:
     """``O[row, col] (+|-)= X[red, row] (or X[row, red]) · (alpha · Y[red, col])`` (the
-    coefficient by Y's read when it is one scalar, for its packing; else in front)."""
+    coefficient by Y's read when it is one scalar and Y is ``packed``, for its packing; else
+    in front, by X's read: once per k in a triangle's row, not once per column)."""
     xl = d.Load(p.x[1], (red, row) if p.below else (row, red))
     yl = d.Load(p.y[1], (red, col))
-    if p.scale:
+    if p.scale and packed:
         prod = d.BinOp("*", xl, d.BinOp("*", p.coeff[0], yl))
     else:
         prod = d.BinOp("*", _times(p.coeff, xl), yl)
@@ -111,15 +114,31 @@ def _update(p: Product, row, col, red) -> d.Store:
     return d.Store(p.o[1], where, d.BinOp(p.op, d.Load(p.o[1], where), prod))
 
 
-def _triangle(p: Product, names: tuple, base, size: int, n: int) -> d.Loop:
+def _triangle(p: Product, names: tuple, base, size: int, n: int, nr: int) -> d.Loop:
     """Rows ``base ≤ r < base + size`` against the rows of the same range on the triangle's
     side, as the source computes them (row by row, top to bottom, each element's sum in k's
-    order), j inside k: in place (below), a row writes only itself and reads only rows after
-    it, which change in their own turn, later."""
+    order; the row without any, last below or first above, left out), j inside k: in place
+    (below), a row writes only itself and reads only rows after it, which change in their own
+    turn, later. The columns in tiles of ``nr`` (loops ``<j>.blk``, k, j: each tile's row
+    kept in registers over k) and the rest (loops ``<k>_r``, ``<j>_r``)."""
     ti, tk, tj = names
-    row, red = d.aff_add(base, d.Var(ti)), d.aff_add(base, d.Var(tk))
-    ks = (tk, d.aff_add(d.Var(ti), d.Lit(1)), size) if p.below else (tk, 0, d.Var(ti))
-    return _nest(((ti, 0, size), ks, (tj, 0, n)), (_update(p, row, d.Var(tj), red),))
+    row = d.aff_add(base, d.Var(ti))
+    rows = (ti, 0, size - 1) if p.below else (ti, 1, size)
+    ks = (d.aff_add(d.Var(ti), d.Lit(1)), size) if p.below else (0, d.Var(ti))
+    full, parts = n // nr * nr, []
+    if full:
+        col = d.aff_add(d.aff_mul(d.Var(tj + ".blk"), nr), d.Var(tj))
+        parts.append(_nest(((tj + ".blk", 0, n // nr), (tk, *ks), (tj, 0, nr)),
+                           (_update(p, row, col, d.aff_add(base, d.Var(tk)), False),)))
+    if n > full:
+        kr, jr = tk + "_r", tj + "_r"
+        parts.append(_nest(((kr, *ks), (jr, full, n)), (_update(p, row, d.Var(jr), d.aff_add(base, d.Var(kr)), False),)))
+    return _nest((rows,), tuple(parts))
+
+
+def _row_loops(k: str, j: str, n: int, nr: int) -> tuple:
+    """(k loop of the column tiles, their j loop, the rest's j loop) of a triangle (None: absent)."""
+    return (k, j if n >= nr else None, j + "_r" if n % nr else None)
 
 
 def _contraction(p: Product, order: tuple, m: int, n: int, kk: int, outer=()) -> Contraction:
