@@ -62,6 +62,7 @@ from unrollkit.frontend import descriptor as d
 from unrollkit.tuning.contraction import Contraction, recognise_all
 from unrollkit.tuning.convolution import recognise_conv
 from unrollkit.tuning.triangular import Triangular, block_nests, recognise_triangular
+from unrollkit.tuning.triangular_product import row_steps
 from unrollkit.tuning.triangular_symm import Symm, recognise_symm
 from unrollkit.tuning.triangular_trmm import Trmm, recognise_trmm
 from unrollkit.core.errors import TransformError
@@ -381,7 +382,7 @@ class TriangularSchedule:
     dot: str | None        # the corner's k loop (None: no corner)
     registers: int
     block: int
-    rows: tuple = ()       # trmm's, symm's triangles: (k, column tiles' j, the rest's j) loops
+    rows: tuple = ()       # trmm's, symm's triangles: (k, j of the column tiles, k, j, count of the rest)
     lanes: int = 1
 
     @property
@@ -410,25 +411,13 @@ class TriangularSchedule:
             + (f", the corner's dot products vectorised ({self.registers} registers)" if self.dot else ""))
         return head + "".join(f"; nest {n + 1}: {p.describe()}" for n, p in enumerate(self.parts))
 
-    def _row_steps(self) -> list:
-        """trmm's and symm's triangles: each tile of columns vectorised, unrolled and kept in
-        registers over the k loop; the rest of the columns vectorised."""
-        steps = []
-        for k, j, rest in self.rows:
-            if j:
-                steps += [f"vectorize{{loop={j},width={self.lanes}}}", f"unroll{{loop={j},full=true}}",
-                          f"promote-to-registers{{loop={k},strict=false}}"]
-            if rest:
-                steps.append(f"vectorize{{loop={rest},width={self.lanes}}}")
-        return steps
-
     def pipeline(self) -> Pipeline:
         """The GEMM nests' pipelines, then the corner's vectorisation (and its remainder's) or
-        the triangles' (`_row_steps`)."""
+        the triangles' (`triangular_product.row_steps`)."""
         out = Pipeline()
         for p in self.parts:
             out = out + p.pipeline()
-        out = out + Pipeline.parse(",".join(self._row_steps()))
+        out = out + Pipeline.parse(",".join(row_steps(self.rows, self.lanes)))
         return out + Pipeline.parse(f"vectorize{{loop={self.dot},registers={self.registers},reductions=true}},"
                                     f"vectorize{{loop={self.dot}.rem,registers=1,reductions=true}}"
                                     if self.dot else "")

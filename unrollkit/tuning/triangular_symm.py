@@ -22,9 +22,10 @@ triangle, D its diagonal; its upper triangle is not read).
 
 Why the distribution is legal: no iteration before i touches row i of C (iteration i' adds
 into rows k < i' only), so the final statement at iteration i reads C's input; only the later
-iterations add into row i, after it. Every element of C therefore gets ``beta · C + alpha · B · A_ii`` + the lower part's
-products + the upper part's, as in the distributed nests; the sums are reassociated (and
-``alpha · Σ`` distributed into ``Σ alpha ·``) as ``factor="auto"`` allows in reductions.
+iterations add into row i, after it. Every element of C therefore gets ``beta · C + alpha ·
+B · A_ii``, the lower part's products and the upper part's, as in the distributed nests; the
+sums are reassociated (and ``alpha · Σ`` distributed into ``Σ alpha ·``) as ``factor="auto"``
+allows in reductions.
 
 Recognised: exactly this nest (any names, each product's loads in either order, scalar and
 constant coefficients, the ``temp2`` accumulation's and its use's): one loop ``i`` over
@@ -71,13 +72,14 @@ class Symm:
         """The distributed nests at ``sizes`` with blocks of ``block`` rows (see the module
         docstring); None when a loop name they make is taken."""
         m, n = self.trips(sizes)
-        names = {pos: (pos, self.kernel.params[pos].name) for pos in (self.c, self.a, self.b)}
-        o, x, y = names[self.c], names[self.a], names[self.b]
+        arrays = {pos: (pos, self.kernel.params[pos].name) for pos in (self.c, self.a, self.b)}
+        o, x, y = arrays[self.c], arrays[self.a], arrays[self.b]
         body = [self.first]
         rows = []
         gemms = []
-        for product in (Product(o, x, y, self.lower, "+", False, (self.i, self.j, self.k)),
-                        Product(o, x, y, self.upper, self.op, True, tuple(v + "_u" for v in (self.i, self.j, self.k)))):
+        names = (self.i, self.j, self.k)
+        for product in (Product(o, x, y, self.lower, "+", False, names),
+                        Product(o, x, y, self.upper, self.op, True, tuple(v + "_u" for v in names))):
             more, g, r = product_nests(product, m, n, block)
             body += more
             gemms += g
