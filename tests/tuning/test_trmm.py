@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from typer.testing import CliRunner
 
 import unrollkit as uk
 from unrollkit import T
+from unrollkit.cli.app import app
 from unrollkit.codegen.pipeline import Pipeline
 from unrollkit.core.errors import TransformError
 from unrollkit.kernels.polybench import REGISTRY
@@ -70,6 +72,32 @@ def test_schedule_spells_triangles_and_gemms_and_packs_only_the_rows_below():
                                    f"j: columns) in blocks of {s.block} rows")
     assert any("own triangle in place" in w for w in s.why)
     assert s.kernel.loop_names()[-2:] == ["i.scale", "j.scale"]
+
+
+TRMM_SOURCE = """import unrollkit as uk
+from unrollkit import T
+M, N = uk.sizes("M N")
+
+
+@uk.kernel
+def trmm(alpha: T, A: T[M, M], B: T[M, N]):
+    for i in range(M):
+        for j in range(N):
+            for k in range(i + 1, M):
+                B[i, j] += A[k, i] * B[k, j]
+            B[i, j] = alpha * B[i, j]
+"""
+
+
+def test_explain_prints_the_derived_schedule(tmp_path):
+    path = tmp_path / "k.py"
+    path.write_text(TRMM_SOURCE)
+    r = CliRunner().invoke(app, ["explain", f"{path}:trmm", "--size", "M=100,N=37", "--dtype", "f64", "--no-check"],
+                           env={"COLUMNS": "200"})
+    assert r.exit_code == 0, r.output
+    out = " ".join(r.output.split())
+    assert "choice: blas: GEMM nest: triangular product in place (i: rows, k > i" in out
+    assert "own triangle in place" in out and "pack{arg=2,loop=kc,along=k}" in out.replace(" ", "")
 
 
 @uk.kernel
