@@ -26,7 +26,9 @@ below it as GEMM nests whose panel of O is packed with ``pack{along=k}``, proved
 to touch the rows the nest writes), then the final statement over all rows (loops
 ``<i>.scale``, ``<j>.scale``: no row is read after it is scaled, in the source or here).
 The legality of every reorder inside the nests is the passes' own (exact dependences on
-isl); the transformed IR's bounds proof runs as for any kernel.
+isl); the transformed IR's bounds proof runs as for any kernel. Measured at 512 on a loaded
+2-core znver4 (CPU time): 1.5–1.8× numpy's full ``A.T @ B`` (twice the products) in f32 and
+f64; cold compile 0.25 s (f32), 0.6 s (f64).
 """
 from __future__ import annotations
 
