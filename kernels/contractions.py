@@ -10,6 +10,8 @@ import unrollkit.frontend as uk  # the kernel language (see unrollkit.frontend)
 from unrollkit.frontend import T
 
 from .polybench.blas import syr2k, syrk  # triangular rank-k updates, PolyBench's loops (tuning/triangular.py)
+from .polybench.blas import trmm  # triangular product in place, PolyBench's loops (tuning/triangular_trmm.py)
+from .polybench.blas import symm  # symmetric product, PolyBench's loops (tuning/triangular_symm.py)
 
 
 @uk.kernel
@@ -282,6 +284,27 @@ def _syr2k(alpha, beta, C, A, B):
     _update_lower(alpha, beta, C, prod)
 
 
+def _trmm(alpha, A, B):
+    """numpy's full ``A.T @ B`` (into a preallocated buffer; `arguments` makes A's diagonal and
+    upper triangle zero, so it is the strict lower triangle's product at the full product's
+    cost), added into B and scaled in place."""
+    prod = _scratch("trmm", B.shape, B.dtype)
+    np.matmul(A.T, B, out=prod)
+    B += prod
+    B *= alpha
+
+
+def _symm(alpha, beta, C, A, B):
+    """numpy's full ``A @ B`` (into a preallocated buffer; `arguments` makes A symmetric, so
+    it is the product with the matrix symm rebuilds from A's lower triangle), then
+    ``C = beta C + alpha prod`` in place."""
+    prod = _scratch("symm", C.shape, C.dtype)
+    np.matmul(A, B, out=prod)
+    prod *= alpha
+    C *= beta
+    C += prod
+
+
 def _update_lower(alpha, beta, C, prod):
     """C = beta C + alpha prod on C's lower triangle, in place (no temporary arrays)."""
     low = _lower(len(C))
@@ -316,6 +339,8 @@ NUMPY = {
     "conv2d_3x3": _conv3x3,
     "syrk": _syrk,
     "syr2k": _syr2k,
+    "trmm": _trmm,
+    "symm": _symm,
 }
 
 _MK, _KN, _MN = ("M", "K"), ("K", "N"), ("M", "N")
@@ -334,17 +359,22 @@ SHAPES = {
     "conv2d_3x3": (_MK + (3, 3), ("P", "K", "HI", "NI"), ("P", "M", "H", "N")),
     "syrk": ((), (), ("N", "N"), ("N", "M")),
     "syr2k": ((), (), ("N", "N"), ("N", "M"), ("N", "M")),
+    "trmm": ((), ("M", "M"), ("M", "N")),
+    "symm": ((), (), ("M", "N"), ("M", "M"), ("M", "N")),
 }
 
 ALL = {k.name: k for k in (gemm_bt, gemm_bt_ikj, gemm_at, gemm_ct, gemm_renamed, batched_matmul,
                            batched_shared_b, polybench_gemm, gemm_scaled, gemm_scaled_inner,
-                           polybench_2mm, polybench_3mm, doitgen, conv2d_1x1, conv2d_3x3, syrk, syr2k)}
+                           polybench_2mm, polybench_3mm, doitgen, conv2d_1x1, conv2d_3x3, syrk, syr2k,
+                           trmm, symm)}
 
 
 def arguments(name: str, sizes: dict, dtype, seed: int = 0) -> list:
     """Random arguments of kernel ``name`` at ``sizes`` (scalars: alpha 1.5, beta 0.5, exact in
     every float type; size L, when not given, is N; H, the rows of pixels of a convolution,
-    3; a 3×3 convolution's input has HI = H + 2 rows of NI = N + 2 pixels)."""
+    3; a 3×3 convolution's input has HI = H + 2 rows of NI = N + 2 pixels; trmm's A strictly
+    lower triangular (it reads no more of it) and symm's symmetric (it reads its lower
+    triangle): numpy's full product is then their reference)."""
     rng = np.random.default_rng(seed)
     sizes = {"L": sizes["N"], "H": 3, **sizes}
     sizes = {"HI": sizes["H"] + 2, "NI": sizes["N"] + 2, **sizes}
@@ -354,4 +384,8 @@ def arguments(name: str, sizes: dict, dtype, seed: int = 0) -> list:
             out.append(next(scalars))  # a Python float (a numpy scalar takes a slower call path)
         else:
             out.append(rng.standard_normal(tuple(sizes.get(s, s) for s in shape)).astype(dtype))
+    if name == "trmm":
+        out[1] = np.tril(out[1], -1)
+    if name == "symm":
+        out[3] = np.tril(out[3]) + np.tril(out[3], -1).T
     return out

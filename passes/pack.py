@@ -23,7 +23,9 @@ Options:
     along (str, ""): pack only the reads inside a loop of this name whose subscripts use its
         variable (GEMM's columns ``j``); the other reads of the array stay in place. For an
         operand read twice with different footprints: syrk's ``A[i, k] * A[j, k]`` packs the
-        columns' read ``A[j, k]`` and reads the rows' ``A[i, k]`` in place.
+        columns' read ``A[j, k]`` and reads the rows' ``A[i, k]`` in place; trmm's
+        ``B[i, j] += A[k, i] * B[k, j]`` packs ``B[k, j]`` with ``along=k`` (its rows k are
+        proved never written by the loop: see below).
 
 Why: a tile of a large array is scattered over pages and cache sets (GEMM's B panel of
 KC rows, 4 KiB apart at N = 1024, maps every row to one L1 set). Packed, the tile is one
@@ -35,8 +37,11 @@ variable at its extreme values, bounds followed inward), so it is affine in the 
 the anchor and must have a constant extent in every dimension (tile first: `tile` with
 ``separate=true`` gives constant-size tiles, and a separate nest for the last partial one,
 which gets its own smaller buffer). Only arrays the anchor's body reads and never writes are
-packed. The buffer is allocated once at the function's entry (``memref.alloc`` with
-``alignment``) and freed at its return; the copy loops are named ``<loop>.pack<arg>.<dim>``.
+packed, or reads of an array the body also writes whose elements isl proves it never writes in
+one execution of the anchor (select them with ``along=``: trmm's operand rows below the rows it
+updates, `unrollkit.tuning.triangular_trmm`). The buffer is allocated once at the function's
+entry (``memref.alloc`` with ``alignment``) and freed at its return; the copy loops are named
+``<loop>.pack<arg>.<dim>``.
 
 Before → after (``pack{arg=1,loop=j.tile}`` on a tiled GEMM, B: 512×512, tiles 512×64)::
 
@@ -60,6 +65,7 @@ from unrollkit.ir.ir_utils import (bound_maps, bound_operands, dedup_operands, e
 
 from .base import Pass, check_code_size, register, select_loops
 from .dependence import linear
+from unrollkit.analysis.dependence import Model
 from unrollkit.ir.ir_utils import count_ops
 
 
@@ -119,12 +125,13 @@ def _pack(fn, anchor, array, p: Pack) -> None:
            and list(op.operands)[1 if op.name == "affine.store" else 0] == array]
     if not ops:
         return  # this copy of the nest does not read the array
-    if any(op.name == "affine.store" for op in ops):
-        _fail(p, "the loop writes the array (only inputs are packed)")
+    stores = [op for op in ops if op.name == "affine.store"]
     if p.along:
         ops = [op for op in ops if _varies_along(op, p.along)]
         if not ops:
             return  # this copy of the nest has no read along that loop
+    if stores:
+        _check_unwritten(anchor, stores, ops, p)
     scale = _scale_factor(fn, ops, p) if p.scale else None
     if p.iterations:
         return _pack_iterations(fn, anchor, array, ops, p, scale)
@@ -176,6 +183,23 @@ def _pack(fn, anchor, array, p: Pack) -> None:
         with ir.InsertionPoint(op), op.location:
             new = affine.AffineLoadOp(et, buf, new_ops, map=new_map)
         _replace_read(op, new, scale)
+
+
+def _check_unwritten(anchor, stores: list, reads: list, p: Pack) -> None:
+    """Refuses to pack ``reads`` of an array the anchor's body also writes (``stores``) unless
+    isl proves that no element they read is written anywhere in one execution of the anchor
+    loop (trmm's operand rows below the rows it updates): then the copy made at each of its
+    iterations holds what the array holds at every read."""
+    if any(op.name == "affine.store" for op in reads):
+        _fail(p, "the loop writes the array where it would read the buffer (pack only the reads, "
+                 "with along=)")
+    model = Model(anchor)
+    for w in stores:
+        for r in reads:
+            pairs = model.touching(model.statement(w), model.statement(r))
+            if pairs is None or not pairs.is_empty():
+                _fail(p, "the loop writes the array and its reads are not proved disjoint from "
+                         "its writes (only inputs, or footprints it never writes, are packed)")
 
 
 def _varies_along(op, name: str) -> bool:

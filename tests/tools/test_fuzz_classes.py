@@ -61,9 +61,33 @@ def test_contraction_nests():
 def test_triangular_updates():
     """syrk and syr2k forms (tuning/triangular.py's rewrite into block nests) against the
     interpreter: every update, sizes below, at and past the blocks, the off-diagonal nest."""
-    cases = [fuzz_shapes.gen_triangular(RandomChooser(s)) for s in range(14)]
+    cases = [c for c in (fuzz_shapes.gen_triangular(RandomChooser(s)) for s in range(14)) if '["N", "N"]' in c.source]
     assert {c.source.splitlines()[-1].strip() for c in cases} == set(fuzz_shapes.TRIANGULAR_UPDATES)
     assert any(c.dtype == "f64" and dict(c.sizes)["N"] >= 64 for c in cases)  # (auto takes it too)
+    assert set(_run_all(cases)) == {"ok"}
+
+
+def _operand_triangles(symm: bool, seeds: range) -> list:
+    cases = (fuzz_shapes.gen_triangular(RandomChooser(s)) for s in seeds)
+    return [c for c in cases if '["M", "M"]' in c.source and ("temp2" in c.source) == symm]
+
+
+def test_trmm_cases():
+    """trmm forms (tuning/triangular_trmm.py's rewrite: triangles in place, GEMM nests over the
+    rows below) and the ``range(i)`` form the recogniser leaves alone, against the interpreter."""
+    cases = _operand_triangles(False, range(60))
+    assert any(c.variant == "blas" and dict(c.sizes)["M"] >= 64 for c in cases)
+    assert any("range(i):" in c.source for c in cases)
+    assert {u for u in fuzz_shapes.TRMM_UPDATES if any(u in c.source for c in cases)} == set(fuzz_shapes.TRMM_UPDATES)
+    assert set(_run_all(cases)) == {"ok"}
+
+
+def test_symm_cases():
+    """symm forms (tuning/triangular_symm.py's distribution into two triangular products) and
+    the ``range(i + 1)`` form the recogniser leaves alone, against the interpreter."""
+    cases = _operand_triangles(True, range(60))
+    assert any(c.variant == "blas" and dict(c.sizes)["M"] >= 64 for c in cases)
+    assert any("range(i + 1)" in c.source for c in cases) and any("-=" in c.source for c in cases)
     assert set(_run_all(cases)) == {"ok"}
 
 

@@ -34,7 +34,7 @@ from unrollkit.core.errors import UnrollkitError
 DEFAULT_SIZES = (256, 512, 1024)
 DEFAULT_KERNELS = ("gemm", "gemm_bt", "gemm_bt_ikj", "gemm_at", "gemm_ct", "batched_matmul",
                    "batched_shared_b", "polybench_gemm", "polybench_2mm", "polybench_3mm", "doitgen",
-                   "conv2d_1x1", "conv2d_3x3", "syrk", "syr2k")
+                   "conv2d_1x1", "conv2d_3x3", "syrk", "syr2k", "trmm", "symm")
 BATCH = 8
 #: the batch loop's name of each batched form (8 of them: `BATCH`)
 BATCHED = ("batched_matmul", "batched_shared_b", "doitgen")
@@ -42,8 +42,10 @@ BATCHED = ("batched_matmul", "batched_shared_b", "doitgen")
 #: 14336/n square (7 to 56): n = 256, 512, 1024 are ResNet's 64@56², 128@28², 256@14²
 CONVOLUTIONS = {"conv2d_1x1": 1, "conv2d_3x3": 3}  # the taps of a kernel row
 #: the triangular forms: their share of a square n³ product (syrk: the lower triangle of
-#: A Aᵀ; syr2k: of A Bᵀ and B Aᵀ), beside numpy's full ``A @ A.T`` (``A @ B.T`` and ``B @ A.T``)
-TRIANGULAR = {"syrk": 0.5, "syr2k": 1}
+#: A Aᵀ; syr2k: of A Bᵀ and B Aᵀ; trmm: the strict lower triangle of A, Lᵀ B; symm: the
+#: whole symmetric product), beside numpy's full ``A @ A.T`` (``A @ B.T`` and ``B @ A.T``;
+#: ``A.T @ B``; ``A @ B``)
+TRIANGULAR = {"syrk": 0.5, "syr2k": 1, "trmm": 0.5, "symm": 1}
 
 
 def shape(name: str, n: int) -> tuple:

@@ -13,7 +13,11 @@
   iterations) or the cost model, pixels per row around the lanes' remainders.
 * `gen_triangular`: syrk's and syr2k's rank-k updates of a lower triangle ``j <= i`` in any
   loop order that lets j's bound see i, with the BLAS schedule (its blocks below the diagonal,
-  diagonal blocks, strip and corner: N around one and two blocks) or the cost model.
+  diagonal blocks, strip and corner: N around one and two blocks) or the cost model; and
+  trmm's product in place (``B[i, j] += A[k, i] * B[k, j]``, ``k in range(i + 1, M)``, rows
+  scaled after their update; or ``range(i)``, rows read after they change: the cost model's),
+  and symm's (``temp2``, the scattered update, either order, ``+=`` or ``-=``; or
+  ``range(i + 1)``, which reaches the row its final statement reads: the cost model's).
 * `gen_types`: the small element types (f16, i8, u8, i16) with conversions to and from a
   wider array, and a carried scalar updated by loads, literals and loop indices (the
   ``acc += j`` that multi-acc mistyped) — wrap-around, rounding and saturation against the
@@ -128,8 +132,11 @@ TRIANGULAR_UPDATES = ("C[i, j] += alpha * A[i, k] * A[j, k]", "C[i, j] -= A[j, k
 def gen_triangular(ch) -> Case:
     """A triangular rank-k update (see the module docstring), an optional ``C[i, j] *= beta``
     nest first; N up to 73: the blocks are the register tile's columns (32 f64, 64 f32 with
-    AVX-512), so f64 runs every nest of the rewrite and f32 all but the off-diagonal one."""
+    AVX-512), so f64 runs every nest of the rewrite and f32 all but the off-diagonal one.
+    One case in three is a trmm or a symm (`gen_trmm`, `gen_symm`)."""
     dtype = ch.choice(("f32", "f64"))
+    if ch.int(0, 2) == 0:
+        return gen_symm(ch, dtype) if ch.int(0, 1) else gen_trmm(ch, dtype)
     T = _T[dtype]
     order = ch.choice((("i", "k", "j"), ("i", "j", "k"), ("k", "i", "j")))
     update = ch.choice(TRIANGULAR_UPDATES)
@@ -142,6 +149,44 @@ def gen_triangular(ch) -> Case:
     n = ch.choice((ch.int(1, 9), 32 + ch.int(0, 9), 64 + ch.int(0, 9)))
     variant = ch.choice(("blas", "blas", "auto"))
     return Case(_def(params, body), dtype, (("N", n), ("K", ch.int(1, 4))), "", variant, ch.int(0, 2**16), 1)
+
+
+#: the update of `gen_trmm`: PolyBench's, and subtracted with a coefficient (loads swapped)
+TRMM_UPDATES = ("B[i, j] += A[k, i] * B[k, j]", "B[i, j] -= alpha * B[k, j] * A[k, i]")
+
+
+def gen_trmm(ch, dtype: str) -> Case:
+    """trmm in i-j-k or i-k-j order (see the module docstring), the row's scaling after its
+    update or none; M around one and two blocks (as `gen_triangular`'s N), N small."""
+    T = _T[dtype]
+    order = ch.choice((("i", "j", "k"), ("i", "k", "j")))
+    below = ch.choice(("range(i + 1, M)", "range(i + 1, M)", "range(i)"))
+    bounds = {"i": "range(M)", "j": "range(N)", "k": below}
+    body = [("    " * d) + f"for {v} in {bounds[v]}:" for d, v in enumerate(order)]
+    body.append("    " * 3 + ch.choice(TRMM_UPDATES))
+    if ch.int(0, 2):
+        body += (["        B[i, j] = alpha * B[i, j]"] if order[1] == "j" else
+                 ["    for j2 in range(N):", "        B[i, j2] *= alpha"])
+    params = f'alpha: {T}, A: {T}["M", "M"], B: {T}["M", "N"]'
+    m = ch.choice((ch.int(1, 9), 32 + ch.int(0, 9), 64 + ch.int(0, 9)))
+    variant = ch.choice(("blas", "blas", "auto")) if below != "range(i)" else "auto"
+    return Case(_def(params, body), dtype, (("M", m), ("N", ch.int(1, 9))), "", variant, ch.int(0, 2**16), 1)
+
+
+def gen_symm(ch, dtype: str) -> Case:
+    """PolyBench's symm (see the module docstring), its two inner statements in either order;
+    M around one and two blocks (as `gen_triangular`'s N), N small."""
+    T = _T[dtype]
+    below = ch.choice(("range(i)", "range(i)", "range(i + 1)"))
+    inner = [f"C[k, j] {ch.choice(('+=', '-='))} alpha * B[i, j] * A[i, k]",
+             ch.choice(("temp2 += B[k, j] * A[i, k]", "temp2 += A[i, k] * B[k, j]"))]
+    body = ["for i in range(M):", "    for j in range(N):", "        temp2 = 0.0", f"        for k in {below}:"]
+    body += ["            " + x for x in (inner if ch.int(0, 1) else inner[::-1])]
+    body.append("        C[i, j] = beta * C[i, j] + alpha * B[i, j] * A[i, i] + alpha * temp2")
+    params = f'alpha: {T}, beta: {T}, C: {T}["M", "N"], A: {T}["M", "M"], B: {T}["M", "N"]'
+    m = ch.choice((ch.int(1, 9), 32 + ch.int(0, 9), 64 + ch.int(0, 9)))
+    variant = ch.choice(("blas", "blas", "auto")) if below == "range(i)" else "auto"
+    return Case(_def(params, body), dtype, (("M", m), ("N", ch.int(1, 9))), "", variant, ch.int(0, 2**16), 1)
 
 
 def gen_conv(ch) -> Case:

@@ -65,6 +65,9 @@ from unrollkit.frontend import descriptor as d
 from unrollkit.tuning.contraction import Contraction, recognise_all
 from unrollkit.tuning.convolution import recognise_conv
 from unrollkit.tuning.triangular import Triangular, block_nests, recognise_triangular
+from unrollkit.tuning.triangular_product import row_steps
+from unrollkit.tuning.triangular_symm import Symm, recognise_symm
+from unrollkit.tuning.triangular_trmm import Trmm, recognise_trmm
 from unrollkit.core.errors import TransformError
 from unrollkit.codegen.pipeline import Pipeline
 from unrollkit.codegen.plan import Plan
@@ -86,7 +89,12 @@ def match_gemm(kernel: d.Kernel) -> Contraction | None:
     """The (first) contraction of ``kernel`` this schedule runs (`contraction.recognise_all`),
     or None."""
     found = recognise_all(kernel)
-    return found[0] if found else recognise_conv(kernel) or recognise_triangular(kernel)
+    return found[0] if found else recognise_conv(kernel) or _triangular(kernel)
+
+
+def _triangular(kernel: d.Kernel):
+    """The triangular form of ``kernel`` (syrk's, trmm's or symm's), or None."""
+    return recognise_triangular(kernel) or recognise_trmm(kernel) or recognise_symm(kernel)
 
 
 # ---------------------------------------------------------------- the derivation
@@ -216,7 +224,7 @@ class GemmSchedule:
             steps.append(f"pack{{arg={t.b},loop={anchor}" + (",transpose=true" if t.b_transposed else "")
                          + (f",iterations={k}:{j}" if t.gather else "")
                          + (",scale=true" if t.scale else "")
-                         + (f",along={j}" if t.a == t.b else "")
+                         + (f",along={j}" if t.a == t.b else f",along={k}" if t.b == t.c else "")
                          + (f",pad={self.pad}" if self.pad else "") + "}")
         if self.pack_a and i in reg and self.K > 1:
             # column-major slivers: A[i, k] is transposed by the copy, A[k, i] already is
@@ -405,15 +413,19 @@ class Schedules:
 
 @dataclasses.dataclass(frozen=True)
 class TriangularSchedule:
-    """A triangular rank-k update (`triangular`) as its rewritten nests: the GEMM schedules of
-    the blocks below the diagonal, of the diagonal blocks (into a buffer) and of the rows left
-    over, then the corner's dot products vectorised ``registers`` registers wide."""
-    tri: Triangular
+    """A triangular rank-k update (`triangular`), trmm (`triangular_trmm`) or symm
+    (`triangular_symm`) as its rewritten nests: the GEMM schedules of the blocks off the
+    diagonal, of syrk's diagonal blocks (into a buffer) and of the rows left over, then the
+    corner's dot products vectorised ``registers`` registers wide, or trmm's and symm's
+    triangles vectorised along their rows."""
+    tri: Triangular | Trmm | Symm
     kernel: object         # the rewritten kernel (every nest)
     parts: tuple           # of GemmSchedule
     dot: str | None        # the corner's k loop (None: no corner)
     registers: int
     block: int
+    rows: tuple = ()       # trmm's, symm's triangles: (k, j of the column tiles, k, j, count of the rest)
+    lanes: int = 1
 
     @property
     def nest(self) -> Triangular:
@@ -423,24 +435,31 @@ class TriangularSchedule:
     @property
     def why(self) -> tuple:
         """Each GEMM nest's derivation, then the blocking's."""
-        return tuple(f"nest {n + 1}: {w}" for n, p in enumerate(self.parts) for w in p.why) + (
-            f"blocks of {self.block} (the register tile's columns): each diagonal block computed whole "
-            f"into a {self.block}×{self.block} buffer (a share {self.block}/N more work, at the GEMM's speed)",)
+        b = self.block
+        if not isinstance(self.tri, Triangular):
+            last = self.tri.blocking(b, self.lanes)
+        else:
+            last = (f"blocks of {b} (the register tile's columns): each diagonal block computed whole "
+                    f"into a {b}×{b} buffer (a share {b}/N more work, at the GEMM's speed)")
+        return tuple(f"nest {n + 1}: {w}" for n, p in enumerate(self.parts) for w in p.why) + (last,)
 
     def describe(self) -> str:
         """The blocking in one line, then one line per GEMM nest."""
         t = self.tri
-        head = (f"triangular rank-k update ({t.i}: rows, {t.j} ≤ {t.i}: columns, {t.k}: reduction) in "
-                f"blocks of {self.block}: {len(self.parts)} GEMM nest(s) (blocks below the diagonal, "
-                f"diagonal blocks into a buffer, rows left over)"
-                + (f", the corner's dot products vectorised ({self.registers} registers)" if self.dot else ""))
+        head = t.describe(self.block) + f": {len(self.parts)} GEMM nest(s)" if not isinstance(t, Triangular) else (
+            f"triangular rank-k update ({t.i}: rows, {t.j} ≤ {t.i}: columns, {t.k}: reduction) in "
+            f"blocks of {self.block}: {len(self.parts)} GEMM nest(s) (blocks below the diagonal, "
+            f"diagonal blocks into a buffer, rows left over)"
+            + (f", the corner's dot products vectorised ({self.registers} registers)" if self.dot else ""))
         return head + "".join(f"; nest {n + 1}: {p.describe()}" for n, p in enumerate(self.parts))
 
     def pipeline(self) -> Pipeline:
-        """The GEMM nests' pipelines, then the corner's vectorisation (and its remainder's)."""
+        """The GEMM nests' pipelines, then the corner's vectorisation (and its remainder's) or
+        the triangles' (`triangular_product.row_steps`)."""
         out = Pipeline()
         for p in self.parts:
             out = out + p.pipeline()
+        out = out + Pipeline.parse(",".join(row_steps(self.rows, self.lanes)))
         return out + Pipeline.parse(f"vectorize{{loop={self.dot},registers={self.registers},reductions=true}},"
                                     f"vectorize{{loop={self.dot}.rem,registers=1,reductions=true}}"
                                     if self.dot else "")
@@ -456,11 +475,12 @@ def triangular_schedule(tri: Triangular, sizes: dict, elem_bytes: int, target: T
         return None
     _, nv, _ = register_tile(t, elem_bytes, max(n, 2), max(n, 2))
     block = nv * t.vector_lanes(elem_bytes, t.vector_bits)
-    nests = block_nests(tri, sizes, block)
+    nests = block_nests(tri, sizes, block) if isinstance(tri, Triangular) else tri.nests(sizes, block)
     if nests is None:
         return None
     parts = tuple(derive(g, sizes, elem_bytes, t) for g in nests.gemms)
-    return TriangularSchedule(tri, nests.kernel, parts, nests.dot, 2, block)
+    lanes = t.vector_lanes(elem_bytes, t.vector_bits)
+    return TriangularSchedule(tri, nests.kernel, parts, nests.dot, 2, block, nests.rows, lanes)
 
 
 def gemm_schedule(kernel, signature, target: Target | None = None):
@@ -473,7 +493,7 @@ def gemm_schedule(kernel, signature, target: Target | None = None):
         nests = (conv,) if conv is not None else None
     types = dict(signature.types)
     if nests is None:
-        tri = recognise_triangular(kernel)
+        tri = _triangular(kernel)
         elem = tri and {"f32": 4, "f64": 8}.get(types[kernel.params[tri.c].name])
         return elem and triangular_schedule(tri, sizes_of(kernel, signature), elem, target) or None
     parts = []

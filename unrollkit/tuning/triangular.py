@@ -41,26 +41,11 @@ reassociations ``factor="auto"`` allows in reductions). Measured on a loaded 2-c
 (CPU time per call, f32/f64 at 512 and f32 at 1024): 1.13–1.19× numpy's bare ``A @ A.T``
 (which numpy hands to BLAS's syrk), 81–86% of the speed of this schedule's own GEMM.
 
-Not recognised yet, the other triangular forms of PolyBench's blas (what they need):
-
-* trmm, ``B[i, j] += A[k, i] · B[k, j]`` for ``k in range(i + 1, M)``, then ``B[i, j] *= alpha``:
-  the triangle bounds the reduction (``k > i``), not the output, and the output is also an
-  operand, updated in place (row i reads rows k > i before they change). Blocked: row blocks
-  top to bottom (block I reads only the blocks below it, still as they were): the diagonal
-  block's part (A's B × B block copied with zeros on and above its diagonal into a buffer, as
-  syrk's diagonal uses one, then a rectangular B × N × B GEMM), then every block below (a
-  B × N × B GEMM in a loop over a varying count of K blocks), then the scaling. It needs a
-  recogniser that accepts the output as an operand, each reorder proved by the exact
-  dependences (the row-block loop carries them: outermost and sequential), and `pack` of an
-  array the nest also writes (today refused) for a footprint the nest does not write (a
-  disjointness check on isl).
-* symm, ``C[k, j] += alpha · B[i, j] · A[i, k]`` for ``k < i`` beside a carried ``temp2 +=
-  B[k, j] · A[i, k]``, then ``C[i, j] = beta · C[i, j] + alpha · B[i, j] · A[i, i] + alpha ·
-  temp2``: two products interleaved in one nest, one scattered into the rows k < i, which is
-  ``C = beta · C + alpha · (L + D + Lᵀ) · B`` (L: A's strict lower triangle). It needs the nest
-  distributed (scaling, ``(L + D) · B``, ``Lᵀ · B``), proved legal by the dependences (row i is
-  scaled at iteration i, before the later iterations add into it), and each product a GEMM
-  with a triangular operand, as trmm's.
+The other triangular forms of PolyBench's blas are their own modules: trmm (``B[i, j] +=
+A[k, i] · B[k, j]`` for ``k in range(i + 1, M)``, the output also the operand, updated in
+place) is `triangular_trmm`'s, symm (the scattered ``C[k, j] += ...`` beside a carried
+``temp2``) `triangular_symm`'s, both through `triangular_product`'s blocked product with a
+triangular operand.
 """
 from __future__ import annotations
 
@@ -196,6 +181,7 @@ class Nests:
     gemms: tuple           # of Contraction
     dot: str | None        # the corner's k loop (vectorised); None: no corner
     block: int
+    rows: tuple = ()       # column loops of triangles vectorised along the rows (trmm's, symm's)
 
 
 def block_nests(tri: Triangular, sizes: dict, block: int) -> Nests | None:
