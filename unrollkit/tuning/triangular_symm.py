@@ -50,6 +50,7 @@ from unrollkit.frontend import descriptor as d
 from unrollkit.tuning.contraction import _factors, _product, _rectangular, _trip
 from unrollkit.tuning.triangular import Nests, _summands
 from unrollkit.tuning.triangular_product import Product, finish, product_nests
+from unrollkit.tuning.triangular_symm_rows import ROWS_BUFFER, row_block, symmetric_nests
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,6 +68,7 @@ class Symm:
     upper: tuple           # coefficients of the scattered update
     op: str                # the scattered update's "+" or "-"
     first: d.Loop          # the loops i, j around the final statement without the accumulator
+    plain: d.Loop | None   # the same without the diagonal's term too, when `symmetric_nests` applies
     m: object
     n: object
     kernel: d.Kernel = dataclasses.field(compare=False, repr=False)
@@ -80,6 +82,8 @@ class Symm:
         """The distributed nests at ``sizes`` with blocks of ``block`` rows (see the module
         docstring); None when a loop name they make is taken."""
         m, n = self.trips(sizes)
+        if self.plain is not None and m * row_block(m, block) <= ROWS_BUFFER:
+            return symmetric_nests(self, m, n, row_block(m, block))
         arrays = {pos: (pos, self.kernel.params[pos].name) for pos in (self.c, self.a, self.b)}
         o, x, y = arrays[self.c], arrays[self.a], arrays[self.b]
         body = [self.first]
@@ -134,12 +138,15 @@ def recognise_symm(kernel: d.Kernel) -> Symm | None:
     split = _final_terms(final, init.name, xa, ya, i, j)
     if (xa, ya) != (xb, yb) or len({c, xa, ya}) != 3 or kernel.written != {c} or split is None:
         return None
-    use, rest = split
-    first = dataclasses.replace(li, name=li.name + ".init", body=(
-        dataclasses.replace(lj, name=lj.name + ".init", body=(dataclasses.replace(final, value=rest),)),))
+    use, rest, diagonal, scaling = split
+    first, plain = (dataclasses.replace(li, name=li.name + ".init", body=(
+        dataclasses.replace(lj, name=lj.name + ".init", body=(dataclasses.replace(final, value=v),)),))
+        for v in (rest, scaling or d.Const(0.0)))
+    same = diagonal is not None and stores[0].value.op == "+" \
+        and len({tuple(sorted(map(repr, cs))) for cs in (use + acc, up, diagonal)}) == 1
     pos = {p.name: n for n, p in enumerate(kernel.params)}
     return Symm(li.name, lj.name, lk.name, pos[c], pos[xa], pos[ya], use + acc, up, stores[0].value.op,
-                first, _trip(li), _trip(lj), kernel)
+                first, plain if same else None, _trip(li), _trip(lj), kernel)
 
 
 def _nest_of(kernel: d.Kernel):
@@ -184,10 +191,11 @@ def _product_of(prod, want: set):
 
 
 def _final_terms(final: d.Store, t: str, x: str, y: str, i: str, j: str):
-    """(the accumulator term's coefficients, the final value without that term) of
+    """(the accumulator term's coefficients, the final value without that term, the diagonal
+    term's coefficients or None, the scaling term or None) of
     ``C[i, j] = [s · C[i, j] +] [d · Y[i, j] · X[i, i] +] c · t`` (any order), or None."""
     terms = _summands(final.value)
-    use, rest, kinds = None, [], set()
+    use, rest, kinds, diagonal, scaling = None, [], set(), None, None
     for term in terms:
         factors = _factors(term)
         coeffs = tuple(f for f in factors if isinstance(f, (d.Scalar, d.Const)))
@@ -195,10 +203,10 @@ def _final_terms(final: d.Store, t: str, x: str, y: str, i: str, j: str):
         if others == [d.Local(t)]:
             kind, use = "use", coeffs
         elif others == [d.Load(final.array, final.index)]:
-            kind = "scale"
+            kind, scaling = "scale", term
         elif sorted(map(repr, others)) == sorted(map(repr, (d.Load(y, (d.Var(i), d.Var(j))),
                                                             d.Load(x, (d.Var(i), d.Var(i)))))):
-            kind = "diagonal"
+            kind, diagonal = "diagonal", coeffs
         else:
             return None
         if kind in kinds:
@@ -211,4 +219,4 @@ def _final_terms(final: d.Store, t: str, x: str, y: str, i: str, j: str):
     value = rest[0]
     for term in rest[1:]:
         value = d.BinOp("+", value, term)
-    return use, value
+    return use, value, diagonal, scaling
