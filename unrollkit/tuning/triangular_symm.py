@@ -27,13 +27,16 @@ B · A_ii``, the lower part's products and the upper part's, as in the distribut
 sums are reassociated (and ``alpha · Σ`` distributed into ``Σ alpha ·``) as ``factor="auto"``
 allows in reductions.
 
-Speed (512, one core of a loaded 2-core znver4, CPU time): 0.74–0.91× numpy's full
-``A @ B`` into a preallocated buffer; the GEMM nests alone run at about numpy's speed, the
-four triangles of every block (a share b/M of the work each side) take ~15% of the time. The
-next step: each diagonal block as one b × N × b GEMM with the symmetric block rebuilt from
-A's lower triangle in a b × b buffer (the same products the source forms, none added), when
-the three coefficients are equal; it needs both products' blocks on the same rows (the
-lower product's left-over rows on top as well, and a strip GEMM of b × N × R per block).
+When the three products have the same coefficients and the scattered update adds
+(PolyBench's symm), `triangular_symm_rows` runs instead: blocks of rows of the symmetric
+matrix rebuilt from A's lower triangle into a stack buffer, one GEMM nest per block (no
+triangles), while that buffer fits `ROWS_BUFFER`; the distribution above is the form for
+other coefficients and larger M.
+
+Speed of the distributed form (512, one core of a loaded 2-core znver4, CPU time):
+0.74–0.91× numpy's full ``A @ B`` into a preallocated buffer; the GEMM nests alone run at
+about numpy's speed, the four triangles of every block (a share b/M of the work each side)
+take ~15% of the time.
 
 Recognised: exactly this nest (any names, each product's loads in either order, scalar and
 constant coefficients, the ``temp2`` accumulation's and its use's): one loop ``i`` over
@@ -100,11 +103,22 @@ class Symm:
 
     def blocking(self, block: int, lanes: int) -> str:
         """Why the blocks, in one line."""
+        if self.plain is not None:
+            return (f"equal coefficients: blocks of up to {4 * block} rows (multiples of the register tile's "
+                    f"{block} columns, as many as a {ROWS_BUFFER}-element stack buffer holds at M columns) of the "
+                    "symmetric matrix rebuilt from A's lower triangle, one GEMM nest each; beyond it: "
+                    f"blocks of {block} rows, their own triangles of L and Lᵀ vectorised {lanes} wide")
         return (f"blocks of {block} rows (the register tile's columns): each block's own triangles of L and "
                 f"Lᵀ (a share {block}/M of the work) vectorised {lanes} wide along its rows")
 
     def describe(self, block: int) -> str:
         """The distribution and blocking in one line."""
+        if self.plain is not None:
+            return (f"symmetric product (C = s·C + d·B·diag(A) + L·B + Lᵀ·B, L: A's strict lower triangle; "
+                    f"{self.i}: rows, {self.k}: reduction, {self.j}: columns; d, L and Lᵀ's coefficients equal): "
+                    f"the scaling in one nest, then per block of rows (a multiple of {block}) the rows of "
+                    "S = L + D + Lᵀ rebuilt from A's lower triangle into a buffer and one GEMM S·B (as the "
+                    "distributed form when the buffer would not fit the stack)")
         return (f"symmetric product (C = s·C + d·B·diag(A) + L·B + Lᵀ·B, L: A's strict lower triangle; "
                 f"{self.i}: rows, {self.k} < {self.i}: reduction, {self.j}: columns) distributed: the scaling "
                 f"and diagonal in one nest, L·B and Lᵀ·B in blocks of {block} rows, their own triangles "
