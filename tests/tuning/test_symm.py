@@ -1,8 +1,10 @@
-"""symm (unrollkit/tuning/triangular_symm.py): recognised from its accesses, distributed into
-the scaling-and-diagonal nest and two triangular products (L·B and Lᵀ·B: triangles in place of
-the blocks' own rows, GEMM nests beside them), every result against numpy at odd sizes in f32
-and f64 (A's upper triangle NaN: never read); other spellings; forms that are not this product
-keep the ordinary path and compute what the source says. No timing.
+"""symm (unrollkit/tuning/triangular_symm.py): recognised from its accesses; with equal
+coefficients its rows of the symmetric matrix rebuilt into a buffer, one GEMM per block
+(`triangular_symm_rows`), else distributed into the scaling-and-diagonal nest and two
+triangular products (L·B and Lᵀ·B: triangles in place of the blocks' own rows, GEMM nests
+beside them); every result against numpy at odd sizes in f32 and f64 (A's upper triangle
+NaN: never read); other spellings; forms that are not this product keep the ordinary path
+and compute what the source says. No timing.
 """
 from __future__ import annotations
 
@@ -41,10 +43,11 @@ def _close(got, want, dt, m):
 
 
 @pytest.mark.parametrize("dt", [np.float32, np.float64])
-@pytest.mark.parametrize("m, n", [(1, 5), (5, 1), (17, 257), (100, 17), (257, 100)])
+@pytest.mark.parametrize("m, n", [(1, 5), (5, 1), (17, 257), (100, 17), (257, 100), (701, 17)])
 def test_polybench_symm_matches_numpy_at_odd_sizes(m, n, dt):
-    """Below one block (1, 5, 17: each product's triangle only), and blocks with rows left
-    over (100, 257: triangles, strips and block GEMM nests of both products)."""
+    """Equal coefficients: the rows' form (`triangular_symm_rows`): below one block of rows
+    (1 ... 257 in f32: the rows left over only) and blocks with rows left over (257 in f64:
+    blocks of 160; 701: four blocks of 160 and 61 rows)."""
     args = _args(m, n, dt)
     want = _want(*args)
     f = uk.jit(REGISTRY["symm"][0], factor="auto", parallel=False)
