@@ -46,8 +46,8 @@ def _close(got, want, dt, m):
 @pytest.mark.parametrize("m, n", [(1, 5), (5, 1), (17, 257), (100, 17), (257, 100), (701, 17)])
 def test_polybench_symm_matches_numpy_at_odd_sizes(m, n, dt):
     """Equal coefficients: the rows' form (`triangular_symm_rows`): below one block of rows
-    (1 ... 257 in f32: the rows left over only) and blocks with rows left over (257 in f64:
-    blocks of 160; 701: four blocks of 160 and 61 rows)."""
+    (1 ... 100, 257 in f32: one block of all rows) and blocks with rows left over (257 in f64:
+    136 and 121; 701: 4 × 144 and 125 in f64, 3 × 176 and 173 in f32)."""
     args = _args(m, n, dt)
     want = _want(*args)
     f = uk.jit(REGISTRY["symm"][0], factor="auto", parallel=False)

@@ -104,8 +104,8 @@ class Symm:
     def blocking(self, block: int, lanes: int) -> str:
         """Why the blocks, in one line."""
         if self.plain is not None:
-            return (f"equal coefficients: blocks of up to {4 * block} rows (multiples of the register tile's "
-                    f"{block} columns, as many as a {ROWS_BUFFER}-element stack buffer holds at M columns) of the "
+            return (f"equal coefficients: M in equal blocks of up to {4 * block} rows (4 × the register tile's "
+                    f"{block} columns, or as many as a {ROWS_BUFFER}-element stack buffer holds at M columns) of the "
                     "symmetric matrix rebuilt from A's lower triangle, one GEMM nest each; beyond it: "
                     f"blocks of {block} rows, their own triangles of L and Lᵀ vectorised {lanes} wide")
         return (f"blocks of {block} rows (the register tile's columns): each block's own triangles of L and "
@@ -116,7 +116,7 @@ class Symm:
         if self.plain is not None:
             return (f"symmetric product (C = s·C + d·B·diag(A) + L·B + Lᵀ·B, L: A's strict lower triangle; "
                     f"{self.i}: rows, {self.k}: reduction, {self.j}: columns; d, L and Lᵀ's coefficients equal): "
-                    f"the scaling in one nest, then per block of rows (a multiple of {block}) the rows of "
+                    "the scaling in one nest, then per block of rows the rows of "
                     "S = L + D + Lᵀ rebuilt from A's lower triangle into a buffer and one GEMM S·B (as the "
                     "distributed form when the buffer would not fit the stack)")
         return (f"symmetric product (C = s·C + d·B·diag(A) + L·B + Lᵀ·B, L: A's strict lower triangle; "

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from unrollkit.frontend import descriptor as d
 from unrollkit.tuning.contraction import Contraction
+from unrollkit.tuning.gemm_blocks import _balanced
 from unrollkit.tuning.triangular import Nests, _nest, _times
 from unrollkit.tuning.triangular_product import finish
 
@@ -35,9 +36,11 @@ ROWS_BUFFER = 1 << 17
 
 
 def row_block(m: int, block: int) -> int:
-    """The rows per block: a multiple of ``block`` (the register tile's columns), up to 4, as
-    many as `ROWS_BUFFER` holds at ``m`` columns."""
-    return block * max(1, min(4, ROWS_BUFFER // (m * block)))
+    """The rows per block: M in equal blocks (multiples of a line of f64) of at most 4·``block``
+    rows (``block``: the register tile's columns) or as many as `ROWS_BUFFER` holds at ``m``
+    columns, but at least ``block`` (then M must be small enough: `triangular_symm`). Equal
+    blocks leave fewer rows over (1024: 8 × 128, one GEMM nest, not 8 × 120 and 64 in two)."""
+    return _balanced(m, max(block, min(4 * block, ROWS_BUFFER // m)), STRIP)
 
 
 def symmetric_nests(s, m: int, n: int, rows: int) -> Nests | None:
