@@ -90,10 +90,10 @@ def product_nests(p: Product, m: int, n: int, block: int) -> tuple:
     return body, gemms, rows
 
 
-def finish(kernel: d.Kernel, body: list, gemms: list, rows: list, block: int) -> Nests | None:
-    """`Nests` of ``kernel`` with ``body``, its GEMM contractions pointing at it; None when two
-    loops share a name or one takes a name the GEMM schedule makes."""
-    new = kernel.with_body(tuple(body))
+def finish(kernel: d.Kernel, body: list, gemms: list, rows: list, block: int, local: tuple = ()) -> Nests | None:
+    """`Nests` of ``kernel`` with ``body`` (and the ``local`` arrays), its GEMM contractions
+    pointing at it; None when two loops share a name or one takes a name the GEMM schedule makes."""
+    new = dataclasses.replace(kernel.with_body(tuple(body)), local_arrays=local) if local else kernel.with_body(tuple(body))
     gemms = [dataclasses.replace(g, kernel=new) for g in gemms]
     loops = [lp.name for lp in new.loops()]
     made = {f.format(i=g.i, j=g.j, k=g.k) for g in gemms for f in MADE}

@@ -27,13 +27,16 @@ B · A_ii``, the lower part's products and the upper part's, as in the distribut
 sums are reassociated (and ``alpha · Σ`` distributed into ``Σ alpha ·``) as ``factor="auto"``
 allows in reductions.
 
-Speed (512, one core of a loaded 2-core znver4, CPU time): 0.74–0.91× numpy's full
-``A @ B`` into a preallocated buffer; the GEMM nests alone run at about numpy's speed, the
-four triangles of every block (a share b/M of the work each side) take ~15% of the time. The
-next step: each diagonal block as one b × N × b GEMM with the symmetric block rebuilt from
-A's lower triangle in a b × b buffer (the same products the source forms, none added), when
-the three coefficients are equal; it needs both products' blocks on the same rows (the
-lower product's left-over rows on top as well, and a strip GEMM of b × N × R per block).
+When the three products have the same coefficients and the scattered update adds
+(PolyBench's symm), `triangular_symm_rows` runs instead: blocks of rows of the symmetric
+matrix rebuilt from A's lower triangle into a stack buffer, one GEMM nest per block (no
+triangles), while that buffer fits `ROWS_BUFFER`; the distribution above is the form for
+other coefficients and larger M.
+
+Speed of the distributed form (512, one core of a loaded 2-core znver4, CPU time):
+0.74–0.91× numpy's full ``A @ B`` into a preallocated buffer; the GEMM nests alone run at
+about numpy's speed, the four triangles of every block (a share b/M of the work each side)
+take ~15% of the time.
 
 Recognised: exactly this nest (any names, each product's loads in either order, scalar and
 constant coefficients, the ``temp2`` accumulation's and its use's): one loop ``i`` over
@@ -50,6 +53,7 @@ from unrollkit.frontend import descriptor as d
 from unrollkit.tuning.contraction import _factors, _product, _rectangular, _trip
 from unrollkit.tuning.triangular import Nests, _summands
 from unrollkit.tuning.triangular_product import Product, finish, product_nests
+from unrollkit.tuning.triangular_symm_rows import ROWS_BUFFER, row_block, symmetric_nests
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,6 +71,7 @@ class Symm:
     upper: tuple           # coefficients of the scattered update
     op: str                # the scattered update's "+" or "-"
     first: d.Loop          # the loops i, j around the final statement without the accumulator
+    plain: d.Loop | None   # the same without the diagonal's term too, when `symmetric_nests` applies
     m: object
     n: object
     kernel: d.Kernel = dataclasses.field(compare=False, repr=False)
@@ -80,6 +85,8 @@ class Symm:
         """The distributed nests at ``sizes`` with blocks of ``block`` rows (see the module
         docstring); None when a loop name they make is taken."""
         m, n = self.trips(sizes)
+        if self.plain is not None and m * row_block(m, block) <= ROWS_BUFFER:
+            return symmetric_nests(self, m, n, row_block(m, block))
         arrays = {pos: (pos, self.kernel.params[pos].name) for pos in (self.c, self.a, self.b)}
         o, x, y = arrays[self.c], arrays[self.a], arrays[self.b]
         body = [self.first]
@@ -96,11 +103,22 @@ class Symm:
 
     def blocking(self, block: int, lanes: int) -> str:
         """Why the blocks, in one line."""
+        if self.plain is not None:
+            return (f"equal coefficients: M in equal blocks of up to {4 * block} rows (4 × the register tile's "
+                    f"{block} columns, or as many as a {ROWS_BUFFER}-element stack buffer holds at M columns) of the "
+                    "symmetric matrix rebuilt from A's lower triangle, one GEMM nest each; beyond it: "
+                    f"blocks of {block} rows, their own triangles of L and Lᵀ vectorised {lanes} wide")
         return (f"blocks of {block} rows (the register tile's columns): each block's own triangles of L and "
                 f"Lᵀ (a share {block}/M of the work) vectorised {lanes} wide along its rows")
 
     def describe(self, block: int) -> str:
         """The distribution and blocking in one line."""
+        if self.plain is not None:
+            return (f"symmetric product (C = s·C + d·B·diag(A) + L·B + Lᵀ·B, L: A's strict lower triangle; "
+                    f"{self.i}: rows, {self.k}: reduction, {self.j}: columns; d, L and Lᵀ's coefficients equal): "
+                    "the scaling in one nest, then per block of rows the rows of "
+                    "S = L + D + Lᵀ rebuilt from A's lower triangle into a buffer and one GEMM S·B (as the "
+                    "distributed form when the buffer would not fit the stack)")
         return (f"symmetric product (C = s·C + d·B·diag(A) + L·B + Lᵀ·B, L: A's strict lower triangle; "
                 f"{self.i}: rows, {self.k} < {self.i}: reduction, {self.j}: columns) distributed: the scaling "
                 f"and diagonal in one nest, L·B and Lᵀ·B in blocks of {block} rows, their own triangles "
@@ -134,12 +152,15 @@ def recognise_symm(kernel: d.Kernel) -> Symm | None:
     split = _final_terms(final, init.name, xa, ya, i, j)
     if (xa, ya) != (xb, yb) or len({c, xa, ya}) != 3 or kernel.written != {c} or split is None:
         return None
-    use, rest = split
-    first = dataclasses.replace(li, name=li.name + ".init", body=(
-        dataclasses.replace(lj, name=lj.name + ".init", body=(dataclasses.replace(final, value=rest),)),))
+    use, rest, diagonal, scaling = split
+    first, plain = (dataclasses.replace(li, name=li.name + ".init", body=(
+        dataclasses.replace(lj, name=lj.name + ".init", body=(dataclasses.replace(final, value=v),)),))
+        for v in (rest, scaling or d.Const(0.0)))
+    same = diagonal is not None and stores[0].value.op == "+" \
+        and len({tuple(sorted(map(repr, cs))) for cs in (use + acc, up, diagonal)}) == 1
     pos = {p.name: n for n, p in enumerate(kernel.params)}
     return Symm(li.name, lj.name, lk.name, pos[c], pos[xa], pos[ya], use + acc, up, stores[0].value.op,
-                first, _trip(li), _trip(lj), kernel)
+                first, plain if same else None, _trip(li), _trip(lj), kernel)
 
 
 def _nest_of(kernel: d.Kernel):
@@ -184,10 +205,11 @@ def _product_of(prod, want: set):
 
 
 def _final_terms(final: d.Store, t: str, x: str, y: str, i: str, j: str):
-    """(the accumulator term's coefficients, the final value without that term) of
+    """(the accumulator term's coefficients, the final value without that term, the diagonal
+    term's coefficients or None, the scaling term or None) of
     ``C[i, j] = [s · C[i, j] +] [d · Y[i, j] · X[i, i] +] c · t`` (any order), or None."""
     terms = _summands(final.value)
-    use, rest, kinds = None, [], set()
+    use, rest, kinds, diagonal, scaling = None, [], set(), None, None
     for term in terms:
         factors = _factors(term)
         coeffs = tuple(f for f in factors if isinstance(f, (d.Scalar, d.Const)))
@@ -195,10 +217,10 @@ def _final_terms(final: d.Store, t: str, x: str, y: str, i: str, j: str):
         if others == [d.Local(t)]:
             kind, use = "use", coeffs
         elif others == [d.Load(final.array, final.index)]:
-            kind = "scale"
+            kind, scaling = "scale", term
         elif sorted(map(repr, others)) == sorted(map(repr, (d.Load(y, (d.Var(i), d.Var(j))),
                                                             d.Load(x, (d.Var(i), d.Var(i)))))):
-            kind = "diagonal"
+            kind, diagonal = "diagonal", coeffs
         else:
             return None
         if kind in kinds:
@@ -211,4 +233,4 @@ def _final_terms(final: d.Store, t: str, x: str, y: str, i: str, j: str):
     value = rest[0]
     for term in rest[1:]:
         value = d.BinOp("+", value, term)
-    return use, value
+    return use, value, diagonal, scaling
