@@ -477,6 +477,11 @@ CHANGED_S8 = (
     "analysis.nest.xǁNestǁ_loops",
     "tuning.gemm_schedule.x_derive", "tuning.gemm_schedule.x__dividing",
     "tuning.gemm_schedule.x__row_bytes", "tuning.gemm_schedule.x__lines_kept",
+    # (moved to tuning.gemm_blocks, and the helpers' trmm/symm dispatch)
+    "tuning.gemm_schedule.x_register_tile", "tuning.gemm_schedule.x__balanced",
+    "tuning.gemm_schedule.x_match_gemm", "tuning.gemm_schedule.x__triangular",
+    "tuning.gemm_schedule.x_triangular_schedule", "tuning.gemm_schedule.x_gemm_schedule",
+    *(f"tuning.gemm_schedule.xǁTriangularScheduleǁ{f}" for f in ("nest", "why", "describe", "pipeline")),
 )
 for _table in (EQUIVALENT, KILLED_BY_HAND, NOT_REACHED):
     for _name in [n for n in _table if n.rpartition("__mutmut_")[0] in
