@@ -94,8 +94,8 @@ def _have_cc() -> bool:
 
 def _have_llvm_mca() -> bool:
     """llvm-mca or llvm-mc, found as the cost model's machine-code check finds them."""
-    from unrollkit.tuning import asm_facts, machine_check
-    return machine_check.mca_path() is not None or asm_facts._tool("llvm-mc") is not None
+    from unrollkit.tuning import asm_facts, llvm_mca
+    return llvm_mca.mca_path() is not None or asm_facts._tool("llvm-mc") is not None
 
 
 #: marker → (is the tool there, reason to skip); each test also keeps its own finer skipif

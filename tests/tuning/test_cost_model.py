@@ -195,7 +195,7 @@ f:
     lp = asm_facts.hot_loop(asm_facts.functions(chained)["f"])
     assert machine_check.reloads_stored(lp)          # loads 4(%rsi,…) after storing 8(%rsi,…)
     assert machine_check._mem_ops(lp)[:2] == (2, 1)
-    text = machine_check.loop_text(lp)
+    text = llvm_mca.loop_text(lp)
     assert text.startswith(".L1:") and "jne\t.L1" in text
     spilled = asm_facts.functions(chained.replace("vmovss\t4(%rsi,%rax,4), %xmm1",
                                                   "vmovss\t16(%rsp), %xmm1  # 4-byte Reload"))["f"]
@@ -219,11 +219,11 @@ f:
 
 
 @pytest.mark.needs_llvm_mca
-@pytest.mark.skipif(machine_check.mca_path() is None, reason="llvm-mca not installed")
+@pytest.mark.skipif(llvm_mca.mca_path() is None, reason="llvm-mca not installed")
 def test_mca_sees_a_register_chain():
     chain = ".L1:\n" + "".join("\tvaddss\t%xmm1, %xmm0, %xmm0\n" for _ in range(4)) + "\tjne\t.L1\n"
     free = ".L1:\n" + "".join(f"\tvaddss\t%xmm1, %xmm{n + 2}, %xmm{n + 2}\n" for n in range(4)) + "\tjne\t.L1\n"
-    a, b = machine_check.run_mca(chain, "sapphirerapids"), machine_check.run_mca(free, "sapphirerapids")
+    a, b = llvm_mca.run_mca(chain, "sapphirerapids"), llvm_mca.run_mca(free, "sapphirerapids")
     assert a["cycles"] >= 4 * 2.5 > b["cycles"]
 
 
@@ -505,7 +505,7 @@ def test_leading_candidates_are_capped_fewest_copies_first_among_ties(spr):
 
 
 @pytest.mark.needs_llvm_mca
-@pytest.mark.skipif(machine_check.mca_path() is None, reason="llvm-mca not installed")
+@pytest.mark.skipif(llvm_mca.mca_path() is None, reason="llvm-mca not installed")
 def test_mca_regions_match_runs_alone():
     body = "".join(f"\tvaddss\t%xmm1, %xmm{n}, %xmm{n}\n" for n in (0, 0, 2, 3))
     snippets = [".L1:\n" + "".join("\tvaddss\t%xmm1, %xmm0, %xmm0\n" for _ in range(4)) + "\tjne\t.L1\n",
@@ -514,8 +514,8 @@ def test_mca_regions_match_runs_alone():
     lps = [asm_facts.hot_loop(asm_facts.functions("f:\n" + s)["f"]) for s in snippets]
     lps.append(lps[0])  # the same loop twice: simulated once
     for cpu in ("sapphirerapids", target.host_target().mca_cpu):
-        together = machine_check.run_mca_loops(lps, cpu)
-        assert together == [machine_check.run_mca(machine_check.loop_text(lp), cpu) for lp in lps]
+        together = llvm_mca.run_mca_loops(lps, cpu)
+        assert together == [llvm_mca.run_mca(llvm_mca.loop_text(lp), cpu) for lp in lps]
         assert all(m is not None for m in together) and together[0]["cycles"] > together[1]["cycles"]
 
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import unrollkit as uk
-from unrollkit.tuning import gemm_schedule as gs
+from unrollkit.tuning import gemm_blocks as gb, gemm_schedule as gs
 from unrollkit.core.errors import TransformError
 from unrollkit.kernels import dot, gemm, gemm_order
 from unrollkit.codegen.pipeline import Pipeline
@@ -148,8 +148,8 @@ def test_a_transposed_read_in_place_counts_its_sliver_in_lines():
         assert any(f"A sliver {s.kc}×64 B" in w for w in s.why)
         # rows 1024·e bytes apart fall in 2048 / gcd(2048, 16·e) of L2's 2048 sets, 8 ways each
         assert s.kc <= 8 * 2048 // (16 * e), (dtype, s.kc)
-    assert gs._lines_kept(t, 8192) == 128 and gs._lines_kept(t, 8192 + 64) == 2048 * 8
-    assert gs._lines_kept(t, 100) == 2048 * 8  # not a whole number of lines apart
+    assert gb._lines_kept(t, 8192) == 128 and gb._lines_kept(t, 8192 + 64) == 2048 * 8
+    assert gb._lines_kept(t, 100) == 2048 * 8  # not a whole number of lines apart
 
 
 def test_pipeline_text_round_trips():

@@ -16,7 +16,7 @@ from unrollkit.core.target import make_target
 from unrollkit.frontend.signature import Signature
 from unrollkit.kernels import contractions as kc, dot, gemm
 from unrollkit.codegen.pipeline import Pipeline
-from unrollkit.tuning import gemm_schedule as gs
+from unrollkit.tuning import gemm_blocks as gb, gemm_schedule as gs
 from unrollkit.tuning.variants import plan
 
 
@@ -164,25 +164,25 @@ def test_describe_and_pipeline_of_several_nests():
     (17, 1, (9, 1)),
 ])
 def test_register_tile_at_the_edges_of_its_search(M, N, want):
-    assert gs.register_tile(_target(), 4, M, N)[:2] == want
+    assert gb.register_tile(_target(), 4, M, N)[:2] == want
 
 
 def test_register_tile_reads_the_512_bit_fma_units():
     t = dataclasses.replace(_target(), fma_units_512=1)
-    mr, nv, why = gs.register_tile(t, 4, 512, 512)
+    mr, nv, why = gb.register_tile(t, 4, 512, 512)
     assert "(latency 4 × 1 units)" in why and mr * nv >= 4
 
 
 def test_register_tile_why_in_full():
     # 6×4 vectors of 16: 24 accumulators, 6·4 + 4 + 1 = 29 registers, 24 / 10 = 2.40 FMAs per
     # load, 512 rows in 86 tiles of 6 (516): 99% in full tiles
-    assert gs.register_tile(_target(), 4, 512, 512)[2] == (
+    assert gb.register_tile(_target(), 4, 512, 512)[2] == (
         "6×4·16: 24 accumulators ≥ 8 FMA chains (latency 4 × 2 units), 29 of 32 registers, "
         "2.40 FMAs per load, 99% in full tiles")
 
 
 def test_register_tile_with_three_registers_takes_one_row():
-    assert gs.register_tile(dataclasses.replace(_target(), vector_registers=3), 4, 64, 64)[:2] == (1, 1)
+    assert gb.register_tile(dataclasses.replace(_target(), vector_registers=3), 4, 64, 64)[:2] == (1, 1)
 
 
 # ---------------------------------------------------------------- derive's boundaries

@@ -12,7 +12,7 @@ import math
 
 import pytest
 
-from unrollkit.tuning import gemm_schedule as gs
+from unrollkit.tuning import gemm_blocks as gb, gemm_schedule as gs
 from unrollkit.frontend.signature import Signature
 from unrollkit.core.errors import TransformError
 from unrollkit.kernels import gemm
@@ -48,7 +48,7 @@ def _sched(m, n, k, dtype="f32", target=None, ways=8, monkeypatch=None):
     (7, 2, 1, 2),           # 4 blocks of 2 (the last one 1)
 ])
 def test_balanced_blocks(n, cap, multiple, want):
-    assert gs._balanced(n, cap, multiple) == want
+    assert gb._balanced(n, cap, multiple) == want
 
 
 @pytest.mark.parametrize("n,cap,multiple,want", [
@@ -60,25 +60,25 @@ def test_balanced_blocks(n, cap, multiple, want):
     (100, 100, 4, 100),
 ])
 def test_dividing_blocks(n, cap, multiple, want):
-    assert gs._dividing(n, cap, multiple) == want
+    assert gb._dividing(n, cap, multiple) == want
 
 
 def test_dividing_blocks_divide_or_balance():
     for n in range(1, 400, 3):
         for cap in (4, 16, 48, 100):
-            b = gs._dividing(n, cap, 4)
-            assert b <= max(cap, n if n <= cap else 0) or b == gs._balanced(n, cap, 4)
+            b = gb._dividing(n, cap, 4)
+            assert b <= max(cap, n if n <= cap else 0) or b == gb._balanced(n, cap, 4)
             if n % b == 0 and n > cap:
                 assert n // b <= 2 * math.ceil(n / cap) and b % 4 == 0
             elif n > cap:
-                assert b == gs._balanced(n, cap, 4)
+                assert b == gb._balanced(n, cap, 4)
 
 
 def test_balanced_blocks_are_few_and_not_slivers():
     for n in range(1, 300, 7):
         for cap in (4, 16, 48, 100):
             for multiple in (1, 4, 16):
-                b = gs._balanced(n, cap, multiple)
+                b = gb._balanced(n, cap, multiple)
                 assert 1 <= b <= max(cap, 1) and (b == n or b <= cap)
                 if n <= cap:
                     assert b == n
@@ -110,13 +110,13 @@ def _model_best(t, elem_bytes, M, N):
 def test_register_tile_is_a_best_tile_of_the_model(target, mn, elem_bytes):
     t = _skx() if target == "skx" else make_target("haswell", {"avx2", "avx", "fma"}, {})
     M, N = mn
-    mr, nv, why = gs.register_tile(t, elem_bytes, M, N)
+    mr, nv, why = gb.register_tile(t, elem_bytes, M, N)
     rows = _model_best(t, elem_bytes, M, N)
     assert (mr, nv) in rows, why
     best = max(rows.values())
-    assert rows[(mr, nv)] >= best * (1 - gs.TIE)
+    assert rows[(mr, nv)] >= best * (1 - gb.TIE)
     # among the tiles within TIE of the best: the widest, then the best score
-    near = [k for k, v in rows.items() if v >= best * (1 - gs.TIE)]
+    near = [k for k, v in rows.items() if v >= best * (1 - gb.TIE)]
     assert nv == max(k[1] for k in near)
     assert rows[(mr, nv)] == max(rows[k] for k in near if k[1] == nv)
     assert f"{mr}×{nv}·" in why and f"{mr * nv} accumulators" in why
@@ -124,16 +124,16 @@ def test_register_tile_is_a_best_tile_of_the_model(target, mn, elem_bytes):
 
 def test_register_tile_known_values():
     t = _skx()
-    assert gs.register_tile(t, 4, 512, 512)[:2] == (6, 4)  # the hand-written prototype's tile
-    assert gs.register_tile(t, 4, 2048, 2048)[:2] == (5, 5)
+    assert gb.register_tile(t, 4, 512, 512)[:2] == (6, 4)  # the hand-written prototype's tile
+    assert gb.register_tile(t, 4, 2048, 2048)[:2] == (5, 5)
     # even for one row, 8 FMA chains (latency 4 × 2 units) need 8 accumulators in 32 registers
-    mr, nv, _ = gs.register_tile(t, 4, 1, 512)
+    mr, nv, _ = gb.register_tile(t, 4, 1, 512)
     assert mr * nv >= 8 and mr * nv + nv + 1 <= 32
 
 
 def test_register_tile_with_too_few_registers_takes_the_largest_that_fits():
     t = dataclasses.replace(_skx(), vector_registers=8)
-    mr, nv, why = gs.register_tile(t, 4, 512, 512)
+    mr, nv, why = gb.register_tile(t, 4, 512, 512)
     assert (mr, nv) == (6, 1) and why == "8 registers cannot hide 8 FMA chains"
 
 
@@ -173,7 +173,7 @@ def test_derive_nc_covers_whole_register_tiles_only(m, n, k, monkeypatch):
     if n <= nc_max:
         assert s.nc == n
     else:
-        assert s.nc == gs._balanced(n // s.nr * s.nr, nc_max, s.nr)
+        assert s.nc == gb._balanced(n // s.nr * s.nr, nc_max, s.nr)
         assert s.nc % s.nr == 0 and s.kc * s.nc * 4 <= (1 << 20) // 2
 
 

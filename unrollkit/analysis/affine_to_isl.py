@@ -191,14 +191,22 @@ class ValueForms:
 
     def result_linear(self, amap, k: int, operands):
         """`linear` of result ``k`` of ``amap`` over ``operands`` (None if it divides)."""
+        got = self._results(amap, operands)[k]
+        return None if got is None else (got[0].coeffs, got[1])
+
+    def _results(self, amap, operands) -> list:
+        """(`_Shape`, offset) of each result of ``amap`` over ``operands``, None for one that
+        divides: the plan's constant plus each coefficient times that operand's offset."""
         entries = [self._entry(v) for v in operands]
-        step = self._plan(amap, entries)[k]
-        if step is None:
-            return None
-        shape, offset, terms = step
-        for i, c in terms:
-            offset += c * entries[i][1]
-        return shape.coeffs, offset
+        out = []
+        for step in self._plan(amap, entries):
+            if step is not None:
+                shape, offset, terms = step
+                for i, c in terms:  # (a loop, not sum(): this runs for every access)
+                    offset += c * entries[i][1]
+                step = shape, offset
+            out.append(step)
+        return out
 
     def _plan(self, amap, entries: list) -> list:
         """Per result of ``amap`` over operands of these (shape, offset) ``entries``: (the
@@ -241,17 +249,8 @@ class ValueForms:
     def keyed_results(self, amap, operands) -> list:
         """`keyed` of every result of ``amap`` over ``operands`` (None for one that divides):
         what an access through ``amap`` asks, one answer per memref dimension."""
-        entries = [self._entry(v) for v in operands]
-        out = []
-        for step in self._plan(amap, entries):
-            if step is None:
-                out.append(None)
-                continue
-            shape, offset, terms = step
-            for i, c in terms:
-                offset += c * entries[i][1]
-            out.append((shape.frozen, self._key(shape), offset))
-        return out
+        return [None if got is None else (got[0].frozen, self._key(got[0]), got[1])
+                for got in self._results(amap, operands)]
 
     def _key(self, shape: "_Shape") -> frozenset:
         """The shape's `range_key`, found at its first range question (when every induction

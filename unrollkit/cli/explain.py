@@ -14,7 +14,7 @@ from rich.table import Table
 from unrollkit.cli.app import console, example_args, parse_sizes
 from unrollkit.core.errors import UnrollkitError
 import json
-from unrollkit.tuning import machine_check, cost_model
+from unrollkit.tuning import cost_model, llvm_mca
 from unrollkit.tools.kernel_ref import resolve_kernel
 from unrollkit.runtime.jit_kernel import JitKernel
 from unrollkit.core.target import host_target
@@ -101,7 +101,7 @@ def explain_cmd(kernel: str = typer.Argument(..., help="built-in kernel name or 
               f"{t.fma_units} FMA/cycle; {t.load_ports} loads + {t.store_ports} stores/cycle; "
               f"issue {t.issue_width}; uop cache {t.uop_cache_uops}; L1d {t.l1d_bytes >> 10} KiB, "
               f"L2 {t.l2_bytes >> 10} KiB, L3 {t.l3_bytes >> 20} MiB; llvm-mca "
-              + (f"-mcpu={t.mca_cpu}" if machine_check.mca_path() else "[yellow]not found: asm port counts instead[/yellow]"),
+              + (f"-mcpu={t.mca_cpu}" if llvm_mca.mca_path() else "[yellow]not found: asm port counts instead[/yellow]"),
               highlight=False)
     out.print(candidate_table(choice, show_all or no_check))
     out.print("predicted and checked: cycles per original iteration; uops, bytes: analytical, per trip; "

@@ -275,14 +275,20 @@ def _product(st: d.Store):
 
 def _product_loads(st: d.Store):
     """The two loads of ``O[..] (+|-)= coefficients · X[..] · Y[..]``, or None."""
-    prod = _product(st)
+    got = two_loads(_product(st))
+    return None if got is None else tuple(got[0])
+
+
+def two_loads(prod) -> tuple | None:
+    """(its two loads, all its factors) when ``prod`` is a product of two loads and scalars
+    or constants; None otherwise (or for None)."""
     if prod is None:
         return None
     factors = _factors(prod)
     loads = [f for f in factors if isinstance(f, d.Load)]
     if len(loads) != 2 or not all(isinstance(f, (d.Load, d.Scalar, d.Const)) for f in factors):
         return None
-    return tuple(loads)
+    return loads, factors
 
 
 def _initialises(q: tuple, s: d.Store, path: tuple, st: d.Store) -> bool:

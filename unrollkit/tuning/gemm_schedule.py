@@ -72,9 +72,7 @@ from unrollkit.core.errors import TransformError
 from unrollkit.codegen.pipeline import Pipeline
 from unrollkit.codegen.plan import Plan
 from unrollkit.core.target import Target, host_target
-# the tile and block sizes (named here too: the tests and the mutation verdicts know them so)
-from unrollkit.tuning.gemm_blocks import TIE as TIE, _balanced as _balanced, _dividing as _dividing  # noqa: F401
-from unrollkit.tuning.gemm_blocks import _lines_kept as _lines_kept, _row_bytes, register_tile  # noqa: F401
+from unrollkit.tuning.gemm_blocks import _balanced, _dividing, _lines_kept, _row_bytes, register_tile
 from unrollkit.frontend.signature import sizes_of
 
 #: the largest share of the k loop's uops its own increment and branch may take

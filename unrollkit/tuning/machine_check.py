@@ -17,9 +17,7 @@ from __future__ import annotations
 import re
 
 from unrollkit.tuning import asm_batch, asm_facts
-# llvm-mca's runner, used here and named through this module by the CLI and the tests
-from unrollkit.tuning.llvm_mca import loop_text as loop_text, mca_path as mca_path, mca_trips as mca_trips  # noqa: F401
-from unrollkit.tuning.llvm_mca import run_mca as run_mca, run_mca_loops  # noqa: F401
+from unrollkit.tuning.llvm_mca import run_mca_loops
 from unrollkit.core.errors import UnrollkitError
 from unrollkit.tuning.cost_terms import combine, l1_cycles, memory_cycles, memory_parts, parent_chain, tail_cycles
 from unrollkit.codegen import backend

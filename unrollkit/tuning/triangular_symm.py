@@ -50,7 +50,7 @@ from __future__ import annotations
 import dataclasses
 
 from unrollkit.frontend import descriptor as d
-from unrollkit.tuning.contraction import _factors, _product, _rectangular, _trip
+from unrollkit.tuning.contraction import _factors, _product, _rectangular, _trip, two_loads
 from unrollkit.tuning.triangular import Nests, _summands
 from unrollkit.tuning.triangular_product import Product, finish, product_nests
 from unrollkit.tuning.triangular_symm_rows import ROWS_BUFFER, row_block, symmetric_nests
@@ -191,12 +191,10 @@ def _product_of(prod, want: set):
     """(X's array, Y's array, coefficients) of a product of two loads ``Y[..]`` and ``X[..]``
     subscripted by the loop variables ``want`` says ({("x", (v, w)), ("y", (v, w))}) and
     scalars or constants; None otherwise."""
-    if prod is None:
+    got = two_loads(prod)
+    if got is None:
         return None
-    factors = _factors(prod)
-    loads = [f for f in factors if isinstance(f, d.Load)]
-    if len(loads) != 2 or not all(isinstance(f, (d.Load, d.Scalar, d.Const)) for f in factors):
-        return None
+    loads, factors = got
     subs = {role: tuple(d.Var(v) for v in vs) for role, vs in want}
     for x_ld, y_ld in (loads, loads[::-1]):
         if x_ld.index == subs["x"] and y_ld.index == subs["y"]:
