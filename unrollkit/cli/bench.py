@@ -12,11 +12,13 @@ from typing import List, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from unrollkit.tools import bench
 from unrollkit.tools import bench_report as report
 from unrollkit.cli.app import console
+from unrollkit.tools.bench_environment import blas_forced
 from unrollkit.core.errors import UnrollkitError
 from unrollkit.tools.bench_workload import is_builtin, size_names
 from unrollkit.tools.kernel_ref import resolve_kernel
@@ -109,6 +111,9 @@ def bench_cmd(
     each of the command's options inline, with its help text.)"""
     if repeat is not None and repeat < 1:
         raise UnrollkitError("--repeat must be at least 1")
+    forced = blas_forced()
+    if forced:
+        console.print("[yellow]warning:[/yellow] " + escape(forced), highlight=False)
     if kernel == "validate":
         if sizes or size or variants or compilers or plot_out or wide or factors != "1,2,4,8" \
                 or dtype != "f32":

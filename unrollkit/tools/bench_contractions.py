@@ -26,6 +26,7 @@ from unrollkit.kernels import contractions as kc, gemm
 import unrollkit as uk
 from unrollkit.tuning.contraction import recognise_all
 from unrollkit.tools import peak
+from unrollkit.tools.bench_environment import blas_forced, blas_info, blas_text
 import json
 from pathlib import Path
 from unrollkit.core.errors import UnrollkitError
@@ -135,7 +136,8 @@ def markdown(rows: list, env: dict, command: str) -> str:
     out = ["# Contractions beside numpy (single thread)", "",
            f"`{command}` on {env['cpu']} ({env['when']}); FMA peak {env['peak']}. ratio = numpy's "
            "time / unrollkit's (≥ 1: as fast or faster), the median of paired rounds; "
-           "compile = cold compile of the signature.", "",
+           f"compile = cold compile of the signature. numpy's BLAS: {env['blas']}.", "",
+           *([f"**Warning**: {env['forced']}", ""] if env.get("forced") else []),
            "| kernel | size | dtype | unrollkit ms | numpy ms | ratio | % of peak | compile s |",
            "|---|---|---|---:|---:|---:|---:|---:|"]
     for r in rows:
@@ -161,7 +163,8 @@ def run(sizes=DEFAULT_SIZES, dtypes=("f32", "f64"), kernels=DEFAULT_KERNELS, rou
     fma = peaks.get("fma", {})
     env = {"cpu": f"{platform.processor() or platform.machine()} ({peaks.get('cpu', '?')})",
            "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-           "peak": ", ".join(f"{k} {v['gflops']:.0f} GFLOP/s" for k, v in fma.items())}
+           "peak": ", ".join(f"{k} {v['gflops']:.0f} GFLOP/s" for k, v in fma.items()),
+           "blas": blas_text(blas_info()), "forced": blas_forced()}
     return markdown(rows, env, command), rows
 
 

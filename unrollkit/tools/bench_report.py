@@ -12,6 +12,7 @@ from rich.table import Table
 
 from unrollkit.tools import bench
 from unrollkit.core.errors import UnrollkitError
+from unrollkit.tools.bench_environment import blas_text
 from unrollkit.tools.peak import roofline
 
 #: (header, justify, in the 80-column table): the columns of a row
@@ -165,6 +166,7 @@ def markdown(kernel: str, dtype: str, sizes: list, rows: list, env: dict, works:
            f"MLIR {env['versions'].get('mlir')}, {env.get('time')}; median of {env.get('repeat')} "
            f"samples of ≥ {env.get('target_sample_s', 0) * 1000:g} ms; spread = half the "
            "interquartile range; spills = stack stores/loads in the hot loop.", "", LEGEND, ""]
+    out += [f"numpy's BLAS: {blas_text(env.get('blas', []))}.", ""]
     for size in sizes:
         out += sweep(kernel, size, [r for r in rows if r.size == size])
     for size in sizes:
