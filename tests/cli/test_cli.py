@@ -39,6 +39,30 @@ def test_ir_of_an_unknown_kernel_lists_the_builtins():
         resolve_kernel("nosuch")
 
 
+def test_a_kernel_named_by_module_and_its_import_errors(tmp_path):
+    """package.module:function imports the module (a package's file with relative imports);
+    an error while importing a kernel file names its file and line, not a traceback."""
+    from unrollkit.core.errors import UnrollkitError
+    from unrollkit.tools.kernel_ref import resolve_kernel
+    assert resolve_kernel("unrollkit.kernels.contractions:gemm_bt").name == "gemm_bt"
+    import unrollkit.kernels as kernels
+    package_file = f"{kernels.__path__[0]}/contractions.py"
+    with pytest.raises(UnrollkitError, match=r"contractions.py:\d+: ImportError.*package.module:function"):
+        resolve_kernel(f"{package_file}:gemm_bt")
+    bad = tmp_path / "bad.py"
+    bad.write_text("import unrollkit as uk\nx = 1 / 0\n")
+    with pytest.raises(UnrollkitError, match=r"bad.py:2: ZeroDivisionError"):
+        resolve_kernel(f"{bad}:f")
+    with pytest.raises(UnrollkitError, match="no module named 'nosuch.mod'"):
+        resolve_kernel("nosuch.mod:f")
+    with pytest.raises(UnrollkitError, match="kernel file 'missing.py' not found"):
+        resolve_kernel("missing.py:f")
+    with pytest.raises(UnrollkitError, match="has no kernel named 'nope'"):
+        resolve_kernel("unrollkit.kernels.contractions:nope")
+    r = runner.invoke(app, ["explain", f"{package_file}:gemm_bt", "--size", "M=8,N=8,K=8"])
+    assert isinstance(r.exception, UnrollkitError) and "ImportError" in str(r.exception)
+
+
 def test_sizes_must_be_name_value_pairs():
     code, out = run("ir", "mac", "--size", "64")
     assert code != 0
