@@ -64,6 +64,7 @@ from unrollkit.ir.ir_utils import (bound_maps, bound_operands, dedup_operands, e
                                 loop_name, new_loop, step_of, walk_ops)
 
 from .base import Pass, check_code_size, register, select_loops
+from .pack_rows import copy_by_rows, row_width
 from .dependence import linear
 from unrollkit.analysis.dependence import Model
 from unrollkit.ir.ir_utils import count_ops
@@ -382,6 +383,18 @@ def _pack_iterations(fn, anchor, array, ops, p: Pack, scale) -> None:
     et = ir.MemRefType(array.type).element_type
     buf = _buffer(fn, [extents[0], extents[1] + p.pad], et, p.align, anchor.location)
     ip = ir.InsertionPoint(list(anchor.regions[0].blocks[0].operations)[0])
+    width = row_width(reads[0][0])
+    if width is not None and extents[1] > 1:
+        ip, (src, sops), (dst, dops) = copy_by_rows(ip, reads[0][0], width, extents,
+                                                    [_origin(lows[n], 0, outer) for n in range(2)],
+                                                    ivs, f"{p.loop}.pack{p.arg}")
+        with ip, anchor.location:
+            v = affine.AffineLoadOp(et, array, sops, map=src).result
+            if scale is not None:
+                v = arith.MulFOp(scale, v).result
+            affine.AffineStoreOp(v, buf, dops, map=dst)
+        _read_buffer(ops, reads, buf, et, lows, outer, ivs, scale)
+        return
     zero = ir.AffineMap.get(0, 0, [ir.AffineConstantExpr.get(0)])
     copy = []
     for n in range(2):
@@ -399,6 +412,11 @@ def _pack_iterations(fn, anchor, array, ops, p: Pack, scale) -> None:
         if scale is not None:
             v = arith.MulFOp(scale, v).result
         affine.AffineStoreOp(v, buf, [iv_of(l) for l in copy], map=ir.AffineMap.get_identity(2))
+    _read_buffer(ops, reads, buf, et, lows, outer, ivs, scale)
+
+
+def _read_buffer(ops, reads, buf, et, lows, outer, ivs, scale) -> None:
+    """Each read of the body reads ``buf`` at (k − k0, j − j0) instead."""
     rel = ir.AffineMap.get(2 + len(ivs), 0, [ir.AffineDimExpr.get(n) - _origin(lows[n], 2, outer)
                                              for n in range(2)])
     for op, (_, by) in zip(ops, reads):
