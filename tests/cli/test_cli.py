@@ -132,3 +132,11 @@ def test_explain_all_on_a_gemm_keeps_the_schedule_as_the_choice():
     choices = [ln for ln in out.splitlines() if ln.startswith("choice:")]
     assert len(choices) == 1 and choices[0].startswith("choice: blas: GEMM nest")
     assert "not what jit runs for this GEMM nest" in out
+
+
+def test_ir_with_factor_auto_prints_what_jit_auto_runs():
+    code, out = run("ir", "gemm", "--factor", "auto", "--size", "M=64,N=64,K=64")
+    assert code == 0 and "vector.transfer_read" in out and "memref.alloc" in out  # the packed GEMM
+    from unrollkit.core.errors import UnrollkitError
+    r = runner.invoke(app, ["ir", "mac", "--factor", "four"])
+    assert isinstance(r.exception, UnrollkitError) and "positive integer or auto" in str(r.exception)

@@ -57,7 +57,8 @@ def example_args(kernel, sizes: dict, dtype: str = "f32"):
 
 @app.command("ir")
 def ir_cmd(kernel: str = typer.Argument(..., help="built-in kernel name or path/to/file.py:function"),
-           factor: int = typer.Option(1, "--factor", help="unroll factor of the innermost loops"),
+           factor: str = typer.Option("1", "--factor", help="unroll factor of the innermost loops, "
+                                      "or auto: what jit(factor=\"auto\") runs"),
            stage: str = typer.Option("transformed", "--stage",
                                      help="affine | transformed | llvm | llvm-opt | asm"),
            variant: str = typer.Option("affine", "--variant", help="none, llvm-auto, pragma, macro, "
@@ -66,9 +67,19 @@ def ir_cmd(kernel: str = typer.Argument(..., help="built-in kernel name or path/
            dtype: str = typer.Option("f32", "--dtype")):
     """Print a kernel's code at one stage."""
     k = resolve_kernel(kernel)
-    f = uk.jit(k, factor=factor, variant=variant)
+    f = uk.jit(k, factor=_factor(factor), variant=variant)
     args = example_args(k, parse_sizes(k, size), dtype)
     typer.echo(f.ir(stage, *args))
+
+
+def _factor(text: str):
+    """``--factor``: a positive integer or ``auto``."""
+    if text.strip() == "auto":
+        return "auto"
+    try:
+        return int(text)
+    except ValueError:
+        raise UnrollkitError(f"--factor takes a positive integer or auto, got {text!r}") from None
 
 
 @cache_app.command("info")
