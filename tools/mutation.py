@@ -118,7 +118,7 @@ SEEDED = [
      "unrollkit/analysis/affine_to_isl.py",
      "offset += c * entries[i][1]", "offset -= c * entries[i][1]", _PROOF_TESTS),
     ("session 8 proof: an access's plan memoised per map only, not per operand shapes",
-     "unrollkit/analysis/affine_to_isl.py", "memo = (amap, tuple(shape for shape, _ in entries))",
+     "unrollkit/analysis/affine_to_isl.py", "memo = tuple(memo)",
      "memo = amap", _PROOF_TESTS),
     ("session 8 proof: linear shapes interned by their values only, not their coefficients",
      "unrollkit/analysis/affine_to_isl.py", "frozen = frozenset(coeffs.items())",
