@@ -1,5 +1,5 @@
 """The transformed-IR proof's shortcuts for unrolled code stay exact (`module_bounds`,
-`affine_to_isl.ValueForms.keyed`): accesses that differ only in constant offsets share one
+`affine_to_isl.ValueForms.index_shapes`): accesses that differ only in constant offsets share one
 isl range of their common part, memoised per index value (or per map and operand shapes)
 and per nest — yet each access's own offset is added and checked, so one access one past the
 end among hundreds of in-bounds siblings is still refused, vector transfers lane by lane too,

@@ -191,6 +191,11 @@ class ValueForms:
                     return self._shape(lin[0]), lin[1]
         return self._shape({value: 1}), 0
 
+    def result_linear(self, amap, k: int, operands):
+        """`linear` of result ``k`` of ``amap`` over ``operands`` (None if it divides)."""
+        got = self._results(amap, operands)[k]
+        return None if got is None else (got[0].coeffs, got[1])
+
     def _results(self, amap, operands) -> list:
         """(`_Shape`, offset) of each result of ``amap`` over ``operands``, None for one that
         divides."""
@@ -215,7 +220,7 @@ class ValueForms:
         """Per result of ``amap`` over operands of these (shape, offset) ``entries``: (the
         result's `_Shape`, its constant, [(operand, coefficient)]) — its offset is the
         constant plus each coefficient times that operand's offset — or None (it divides).
-        Memoised by `_results` per map and operand shapes: unrolled copies share both, and
+        Memoised by `_plan_of` per map and operand shapes: unrolled copies share both, and
         differ only in the operands' offsets."""
         plan = []
         for t in self._templates_of(amap):

@@ -137,7 +137,8 @@ def access_of(op, memo: dict | None = None, name: str | None = None) -> Access |
 def _kind(op, key: tuple) -> tuple:
     """(affine map or None, number of index operands, extents per memref dim, masked dims)
     of the access ``op``, from its `access_of` memo ``key``: (name, memref rank, vector
-    type or None, then the map attribute, or a transfer's permutation map and in_bounds)."""
+    type or None, then the map attribute, or a transfer's permutation map and in_bounds).
+    The accesses of one kind share its lists: not to be changed."""
     name, rank, vtype = key[:3]
     vshape = [] if vtype is None else _vec_shape(vtype)
     if len(vshape) > rank:
