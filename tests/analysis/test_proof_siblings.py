@@ -1,5 +1,5 @@
 """The transformed-IR proof's shortcuts for unrolled code stay exact (`module_bounds`,
-`affine_to_isl.ValueForms.keyed`): accesses that differ only in constant offsets share one
+`affine_to_isl.ValueForms.index_shapes`): accesses that differ only in constant offsets share one
 isl range of their common part, memoised per index value (or per map and operand shapes)
 and per nest — yet each access's own offset is added and checked, so one access one past the
 end among hundreds of in-bounds siblings is still refused, vector transfers lane by lane too,
@@ -99,6 +99,26 @@ def test_vector_transfer_one_lane_past_the_end_among_siblings_is_refused():
     assert msg is not None and "vector.transfer_read" in msg and "[29, 64]" in msg
     # not marked in bounds, the lanes past the end are masked off: accepted
     assert refusal(transfers(29, in_bounds=False), "%a: memref<64xf32>") is None
+
+
+@pytest.mark.parametrize("first, second", [
+    ("%pad : memref<64xf32>, vector<4xf32>", "%pad {in_bounds = [true]} : memref<64xf32>, vector<4xf32>"),
+    ("%pad {in_bounds = [true]} : memref<64xf32>, vector<2xf32>",
+     "%pad {in_bounds = [true]} : memref<64xf32>, vector<4xf32>"),
+])
+def test_a_transfers_lanes_are_its_own_not_a_siblings(first, second):
+    """What `access_of` memoises for the transfers of an unrolled body (lanes, masked dims) is
+    keyed by every attribute and type it is read from: a masked transfer, or a narrower one,
+    reading at 62 is inside 64 elements; the next one, in bounds and 4 lanes wide at the same
+    index, reaches 65 and is refused."""
+    body = "\n".join([
+        "%pad = arith.constant 0.0 : f32",
+        "%c62 = arith.constant 62 : index",
+        f"%u = vector.transfer_read %a[%c62], {first}",
+        f"%w = vector.transfer_read %a[%c62], {second}"])
+    assert refusal(body.replace("%w = ", "// "), "%a: memref<64xf32>") is None
+    msg = refusal(body, "%a: memref<64xf32>")
+    assert msg is not None and "index range [62, 65] in dimension 0, outside [0, 63]" in msg, msg
 
 
 def test_a_values_range_in_one_domain_does_not_answer_for_another():

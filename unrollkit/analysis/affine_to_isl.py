@@ -154,8 +154,7 @@ class ValueForms:
         """(`_Shape`, offset) of ``value``, memoised per value."""
         got = self._linear.get(value)
         if got is None:
-            coeffs, offset = self._linear_of(value)
-            got = self._linear[value] = (self._shape(coeffs), offset)
+            got = self._linear[value] = self._linear_of(value)
         return got
 
     def _shape(self, coeffs: dict) -> "_Shape":
@@ -166,28 +165,31 @@ class ValueForms:
             shape = self._shapes[frozen] = _Shape(coeffs, frozen)
         return shape
 
-    def _linear_of(self, value):
+    def _linear_of(self, value) -> tuple:
+        """(`_Shape`, offset) of ``value``: read through its defining operation, or the value
+        itself (coefficient 1) when that operation is not one `linear` follows."""
         if not isinstance(value, ir.BlockArgument):
             op = value.owner
-            name = op_name(op)
-            if name == "arith.constant":
-                attr = op.attributes["value"]
-                if isinstance(attr.maybe_downcast(), ir.IntegerAttr):
-                    return {}, ir.IntegerAttr(attr).value
-            elif name == "affine.apply":
+            name = op.name
+            if name == "affine.apply":  # (first: an unrolled body holds many)
                 attr = op.attributes["map"]
                 amap = self._maps.get(attr)  # (unrolled copies share their maps' attributes)
                 if amap is None:
                     amap = self._maps[attr] = ir.AffineMapAttr(attr).value
-                lin = self.result_linear(amap, 0, list(op.operation.operands))
-                if lin is not None:
-                    return lin
+                plan, entries = self._plan_of(amap, op.operands)
+                got = _offset(plan[0], entries)
+                if got is not None:  # (None: the map divides)
+                    return got
+            elif name == "arith.constant":
+                attr = op.attributes["value"]
+                if isinstance(attr.maybe_downcast(), ir.IntegerAttr):
+                    return self._shape({}), ir.IntegerAttr(attr).value
             elif name in ("arith.addi", "arith.subi", "arith.muli") and _int_width(value.type) == 64:
-                a, b = (self.linear(v) for v in op.operation.operands)
+                a, b = (self.linear(v) for v in op.operands)
                 lin = _combine(a, b, name[6:9])
                 if lin is not None:
-                    return lin
-        return {value: 1}, 0
+                    return self._shape(lin[0]), lin[1]
+        return self._shape({value: 1}), 0
 
     def result_linear(self, amap, k: int, operands):
         """`linear` of result ``k`` of ``amap`` over ``operands`` (None if it divides)."""
@@ -196,39 +198,42 @@ class ValueForms:
 
     def _results(self, amap, operands) -> list:
         """(`_Shape`, offset) of each result of ``amap`` over ``operands``, None for one that
-        divides: the plan's constant plus each coefficient times that operand's offset."""
-        entries = [self._entry(v) for v in operands]
-        out = []
-        for step in self._plan(amap, entries):
-            if step is not None:
-                shape, offset, terms = step
-                for i, c in terms:  # (a loop, not sum(): this runs for every access)
-                    offset += c * entries[i][1]
-                step = shape, offset
-            out.append(step)
-        return out
+        divides."""
+        plan, entries = self._plan_of(amap, operands)
+        return [_offset(step, entries) for step in plan]
+
+    def _plan_of(self, amap, operands) -> tuple:
+        """(`_plan` of ``amap`` over ``operands``, the operands' (shape, offset) entries)."""
+        linear, entry = self._linear, self._entry
+        entries, memo = [], [amap]  # (one loop builds both: this runs for every access)
+        for v in operands:
+            got = linear.get(v) or entry(v)
+            entries.append(got)
+            memo.append(got[0])
+        memo = tuple(memo)
+        plan = self._plans.get(memo)
+        if plan is None:
+            plan = self._plans[memo] = self._plan(amap, entries)
+        return plan, entries
 
     def _plan(self, amap, entries: list) -> list:
         """Per result of ``amap`` over operands of these (shape, offset) ``entries``: (the
         result's `_Shape`, its constant, [(operand, coefficient)]) — its offset is the
         constant plus each coefficient times that operand's offset — or None (it divides).
-        Memoised per map and operand shapes: unrolled copies share both, and differ only in
-        the operands' offsets."""
-        memo = (amap, tuple(shape for shape, _ in entries))
-        plan = self._plans.get(memo)
-        if plan is None:
-            plan = self._plans[memo] = []
-            for t in self._templates_of(amap):
-                if t is None:
-                    plan.append(None)
-                    continue
-                coeffs, const = t
-                out, terms = {}, []  # (each operand's shape times its coefficient, summed at once)
-                for (_, i), c in coeffs.items():
-                    terms.append((i, c))
-                    for v, x in entries[i][0].coeffs.items():
-                        out[v] = out.get(v, 0) + c * x
-                plan.append((self._shape({v: x for v, x in out.items() if x}), const, terms))
+        Memoised by `_plan_of` per map and operand shapes: unrolled copies share both, and
+        differ only in the operands' offsets."""
+        plan = []
+        for t in self._templates_of(amap):
+            if t is None:
+                plan.append(None)
+                continue
+            coeffs, const = t
+            out, terms = {}, []  # (each operand's shape times its coefficient, summed at once)
+            for (_, i), c in coeffs.items():
+                terms.append((i, c))
+                for v, x in entries[i][0].coeffs.items():
+                    out[v] = out.get(v, 0) + c * x
+            plan.append((self._shape({v: x for v, x in out.items() if x}), const, terms))
         return plan
 
     def _templates_of(self, amap) -> list:
@@ -240,19 +245,16 @@ class ValueForms:
             templates = self._templates[amap] = [_expr_template(e, probe, amap.n_dims) for e in amap.results]
         return templates
 
-    def keyed(self, value) -> tuple:
-        """`linear` of ``value`` as ``(frozenset of its coefficients, their `range_key`,
-        offset)``: what a range question over a nest needs."""
-        shape, offset = self._entry(value)
-        return shape.frozen, self._key(shape), offset
+    def index_shapes(self, amap, operands) -> list:
+        """Per memref dimension of an access: ``(_Shape, offset)`` of its index (`linear`,
+        with the shape interned), or None for one that divides. ``operands``: the index values
+        themselves (``amap`` None) or the operands of ``amap``."""
+        if amap is None:
+            linear, entry = self._linear, self._entry
+            return [linear.get(v) or entry(v) for v in operands]  # (a hit without a call)
+        return self._results(amap, operands)
 
-    def keyed_results(self, amap, operands) -> list:
-        """`keyed` of every result of ``amap`` over ``operands`` (None for one that divides):
-        what an access through ``amap`` asks, one answer per memref dimension."""
-        return [None if got is None else (got[0].frozen, self._key(got[0]), got[1])
-                for got in self._results(amap, operands)]
-
-    def _key(self, shape: "_Shape") -> frozenset:
+    def shape_key(self, shape: "_Shape") -> frozenset:
         """The shape's `range_key`, found at its first range question (when every induction
         variable in it is bound: they enclose the access that asks) and kept (a variable's
         dimension never changes)."""
@@ -373,6 +375,18 @@ class _Shape:
 
     def __init__(self, coeffs: dict, frozen: frozenset):
         self.coeffs, self.frozen, self.key = coeffs, frozen, None
+
+
+def _offset(step, entries: list):
+    """(`_Shape`, offset) of one result of a `ValueForms._plan` ``step`` over the operands'
+    (shape, offset) ``entries``: its constant plus each coefficient times that operand's
+    offset (None for a step that divides)."""
+    if step is None:
+        return None
+    shape, offset, terms = step
+    for i, c in terms:  # (a loop, not sum(): this runs for every access)
+        offset += c * entries[i][1]
+    return shape, offset
 
 
 def _split_top(text: str) -> list:

@@ -88,35 +88,22 @@ def _memref_facts(mem, memo: dict):
     return facts
 
 
-def _vec_shape(t, memo: dict) -> list:
-    """The shape of a vector type (``[]`` for another type), memoised by type for one walk
-    (the list is shared: not to be changed)."""
-    key = ("vector", t)
-    shape = memo.get(key)
-    if shape is None:
-        # (a type-id test: a failed cast raises, and that costs more than the whole check)
-        shape = memo[key] = list(ir.VectorType(t).shape) if t.typeid == ir.VectorType.static_typeid else []
-    return shape
-
-
-def _map_of(attr, memo: dict):
-    """The affine map of an access's ``map`` attribute, memoised by attribute for one walk
-    (unrolled copies share their maps)."""
-    amap = memo.get(attr)
-    if amap is None:
-        amap = memo[attr] = ir.AffineMapAttr(attr).value
-    return amap
+def _vec_shape(t) -> list:
+    """The shape of a vector type (``[]`` for another type)."""
+    # (a type-id test: a failed cast raises, and that costs more than the whole check)
+    return list(ir.VectorType(t).shape) if t.typeid == ir.VectorType.static_typeid else []
 
 
 #: the accesses that move one element (the memref's element type), never a vector of them
 _SCALAR = frozenset(("affine.load", "affine.store", "affine.prefetch", "memref.load", "memref.store"))
 
 
-def access_of(op, memo: dict | None = None) -> Access | None:
+def access_of(op, memo: dict | None = None, name: str | None = None) -> Access | None:
     """The access ``op`` makes, or None if it is not an element access (or not of a memref).
-    ``memo``: a dict kept for one walk of one module (facts by memref value and type, maps
-    by attribute, transfer lanes by attributes)."""
-    name = op_name(op)
+    ``memo``: a dict kept for one walk of one module (facts by memref value and type, the
+    rest by the attributes and types it is read from); ``name``: the operation's name, if
+    the caller has it."""
+    name = op.operation.name if name is None else name
     spec = _ACCESSES.get(name)
     if spec is None:
         return None
@@ -128,39 +115,41 @@ def access_of(op, memo: dict | None = None) -> Access | None:
     if facts is None:
         return None  # a transfer on a tensor: no memory
     rank, elem_is_vector, shape = facts
+    # one element per access (verified IR: the value has the element type), else the lanes of
+    # a vector type. What the accesses of an unrolled body share is found once per walk,
+    # keyed by everything it is read from.
     if name in _SCALAR or elem_is_vector:
-        vshape = []  # one element per access (verified IR: the value has the element type)
-    elif writes:
-        vshape = _vec_shape(ops[0].type, memo)
+        vtype = None
     else:
-        vshape = _vec_shape(op.results[0].type, memo)
-    if len(vshape) > rank:
-        raise NotAffine(f"{name} moves a {len(vshape)}-d vector through a {rank}-d memref")
-    amap = _map_of(op.attributes["map"], memo) if mapped else None
-    n_idx = amap.n_inputs if mapped else rank
-    indices = ops[pos + 1:pos + 1 + n_idx]
+        vtype = ops[0].type if writes else op.results[0].type
     if name.startswith("vector.transfer_"):
         attrs = op.attributes
-        # the lanes depend on these attributes and types only: an unrolled body repeats them
-        key = (attrs.get("permutation_map"), attrs.get("in_bounds"), rank, tuple(vshape))
-        lanes = memo.get(key)
-        if lanes is None:
-            lanes = memo[key] = _transfer_lanes(op, rank, vshape)
-        extents, masked = lanes
-    elif vshape:
-        extents, masked = [1] * (rank - len(vshape)) + vshape, frozenset()
+        key = (name, rank, vtype, attrs.get("permutation_map"), attrs.get("in_bounds"))
     else:
-        extents, masked = _ones(rank, memo), frozenset()
-    return Access(mem, shape, amap, indices, extents, masked, writes)
+        key = (name, rank, vtype, op.attributes["map"] if mapped else None)
+    kind = memo.get(key)
+    if kind is None:
+        kind = memo[key] = _kind(op, key)
+    amap, n_idx, extents, masked = kind
+    return Access(mem, shape, amap, ops[pos + 1:pos + 1 + n_idx], extents, masked, writes)
 
 
-def _ones(rank: int, memo: dict) -> list:
-    """``[1] * rank``, one shared list per rank for one walk (not to be changed)."""
-    key = ("ones", rank)
-    ones = memo.get(key)
-    if ones is None:
-        ones = memo[key] = [1] * rank
-    return ones
+def _kind(op, key: tuple) -> tuple:
+    """(affine map or None, number of index operands, extents per memref dim, masked dims)
+    of the access ``op``, from its `access_of` memo ``key``: (name, memref rank, vector
+    type or None, then the map attribute, or a transfer's permutation map and in_bounds).
+    The accesses of one kind share its lists: not to be changed."""
+    name, rank, vtype = key[:3]
+    vshape = [] if vtype is None else _vec_shape(vtype)
+    if len(vshape) > rank:
+        raise NotAffine(f"{name} moves a {len(vshape)}-d vector through a {rank}-d memref")
+    if name.startswith("vector.transfer_"):
+        return (None, rank) + _transfer_lanes(op, rank, vshape)
+    extents = [1] * (rank - len(vshape)) + vshape
+    if _ACCESSES[name][2]:
+        amap = ir.AffineMapAttr(key[3]).value
+        return amap, amap.n_inputs, extents, frozenset()
+    return None, rank, extents, frozenset()
 
 
 def _transfer_lanes(op, rank: int, vshape: list):

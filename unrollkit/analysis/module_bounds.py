@@ -140,7 +140,7 @@ class _Walk:
         """Visit ``root`` (unless ``skip_root``) and what it holds, in ``nest``; a region
         operation met on the way gives its own walk its own domain."""
         first = [skip_root]
-        passed, visit_op = self.passed, self.op
+        passed, visit_op, visit_access = self.passed, self.op, self.access
 
         def callback(op):
             # (called for every operation of the module: the common case, a pure operation
@@ -152,6 +152,8 @@ class _Walk:
                 first[0] = False
                 return _ADVANCE
             try:
+                if name in ACCESS_OPS:  # (the most common operation to prove: one call less)
+                    return visit_access(op, name, nest)
                 return visit_op(op, name, nest)
             except BaseException as exc:  # (re-raised below, once the walker has returned)
                 self.error = exc
@@ -176,17 +178,20 @@ class _Walk:
         if handler is not None:
             handler(self, op, nest)
             return _SKIP
-        if name in ACCESS_OPS:
-            try:
-                acc = access_of(op, self.type_facts)
-            except NotAffine as exc:
-                acc = str(exc)
-            if acc is not None:
-                self.visit(self, op, acc, nest)
-            return _SKIP  # (an element access has no regions: MLIR's verifier holds it to none)
         if foreign_memory_op(op):
             self.visit(self, op, None, nest)
         return _ADVANCE  # any other op: its regions in the same domain
+
+    def access(self, op, name: str, nest: Nest):
+        """Visit the element access ``op`` (named ``name``, one of `ACCESS_OPS`); the walker's
+        next step."""
+        try:
+            acc = access_of(op, self.type_facts, name)
+        except NotAffine as exc:
+            acc = str(exc)
+        if acc is not None:
+            self.visit(self, op, acc, nest)
+        return _SKIP  # (an element access has no regions: MLIR's verifier holds it to none)
 
     # -- the proof of one access
     def prove(self, op, acc, nest: Nest) -> Refusal | None:
@@ -198,16 +203,20 @@ class _Walk:
         shape = acc.shape
         if min(shape, default=0) < 0:
             return Refusal(op, acc.memref, "the memref has a dynamic shape")
+        forms, known = self.forms, nest.ranges
         try:
-            if acc.amap is None:
-                keyed = [self.forms.keyed(v) for v in acc.indices]
-            else:
-                keyed = self.forms.keyed_results(acc.amap, acc.indices)
-            for dim, (n, ext) in enumerate(zip(shape, acc.extents)):
-                rng = self.index_range(acc, dim, nest, keyed[dim])
+            indices = forms.index_shapes(acc.amap, acc.indices)
+            for dim, (n, ext, index) in enumerate(zip(shape, acc.extents, indices)):
+                if index is None:  # a division or modulo: its own isl form
+                    rng, offset = self.divided_range(acc, dim, nest), 0
+                else:  # sum(c * v) + offset: the range of sum(c * v) is shared by unrolled copies
+                    lin, offset = index
+                    rng = known.get(lin.key, False)  # (the common case: known, no call)
+                    if rng is False:
+                        rng = nest.linear_range(lin.frozen, forms, forms.shape_key(lin))
                 if rng is None:
                     return None  # the access is never executed
-                lo, hi = rng[0], rng[1] + ext - 1
+                lo, hi = rng[0] + offset, rng[1] + offset + ext - 1
                 if dim in acc.masked:
                     hi = min(hi, n - 1)  # lanes past the end are masked off, not the start
                 if lo < 0 or hi >= n:
@@ -218,15 +227,11 @@ class _Walk:
             return Refusal(op, acc.memref, f"the integer set library could not bound it ({exc})")
         return None
 
-    def index_range(self, acc, dim: int, nest: Nest, keyed):
+    def divided_range(self, acc, dim: int, nest: Nest):
         """Exact (min, max) of index ``dim`` of ``acc`` over ``nest`` (None: never reached),
-        given its `ValueForms.keyed` shape (None: a division or modulo)."""
-        if keyed is None:  # its own isl form
-            forms = [self.forms.of(v) for v in acc.indices]
-            return nest.range_of(self.forms.expr(acc.amap.results[dim], forms, acc.amap.n_dims))
-        coeffs, key, offset = keyed
-        rng = nest.linear_range(coeffs, self.forms, key)
-        return None if rng is None else (rng[0] + offset, rng[1] + offset)
+        an index that divides (no linear shape): its own isl form."""
+        forms = [self.forms.of(v) for v in acc.indices]
+        return nest.range_of(self.forms.expr(acc.amap.results[dim], forms, acc.amap.n_dims))
 
     # -- domains
     def loop_body(self, op, nest: Nest, bounds: list, ivs: list) -> None:

@@ -17,11 +17,13 @@ import islpy as isl
 class Nest:
     """The iteration domain at one place of a loop nest (``depth`` enclosing loop variables)."""
 
-    __slots__ = ("ctx", "depth", "domain", "_ranges", "_children")
+    __slots__ = ("ctx", "depth", "domain", "ranges", "_children")
 
     def __init__(self, ctx: isl.Context, depth: int, domain: isl.Set):
         self.ctx, self.depth, self.domain = ctx, depth, domain
-        self._ranges = {}  # memo: base PwAff's text -> (min, max) | None, see `range_of`
+        #: memo: base PwAff's text (`range_of`) or a linear shape's range key (`linear_range`)
+        #: -> (min, max) | None; the proof reads the second kind directly
+        self.ranges = {}
         self._children = {}  # memo: a band's bounds as text -> its body's Nest, see `loops`
 
     @classmethod
@@ -104,9 +106,9 @@ class Nest:
         base, offset = split_constant(pa)
         # keyed by text: an isl object's hash may change as isl normalises it in place
         key = base.to_str()
-        rng = self._ranges.get(key, False)
+        rng = self.ranges.get(key, False)
         if rng is False:
-            rng = self._ranges[key] = self._range(base)
+            rng = self.ranges[key] = self._range(base)
         return None if rng is None else (rng[0] + offset, rng[1] + offset)
 
     def linear_range(self, coeffs: frozenset, forms, key=None):
@@ -115,9 +117,9 @@ class Nest:
         `ValueForms.range_key` names induction variables by dimension): the copies of an
         unrolled body, which differ only in constant offsets, need no isl work after the first."""
         key = coeffs if key is None else key
-        rng = self._ranges.get(key, False)
+        rng = self.ranges.get(key, False)
         if rng is False:
-            rng = self._ranges[key] = self._range(self.lift(forms.linear_form(coeffs)))
+            rng = self.ranges[key] = self._range(self.lift(forms.linear_form(coeffs)))
         return rng
 
     def _range(self, pa: isl.PwAff):
