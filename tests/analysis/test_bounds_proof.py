@@ -395,3 +395,31 @@ def test_sibling_bands_with_different_bounds_are_not_shared():
     same_step = ("affine.for %k = 0 to 8 { %v = affine.load %a[%k] : memref<8xf32> }\n"
                  "affine.for %m = 0 to 8 { %w = affine.load %a[%m] : memref<8xf32> }")
     pair(same_step, same_step.replace("%m = 0 to 8", "%m = 0 to 9"))
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_the_collector_is_paused_for_the_proof_only(enabled, monkeypatch):
+    """The proof pauses Python's cyclic collector (each collection walks the whole process's
+    heap) and leaves it as it found it, also when a refusal or an error ends the proof."""
+    import gc
+    from unrollkit.analysis import module_bounds
+    seen = []
+    real = module_bounds._first_refusal
+
+    def spy(module):
+        seen.append(gc.isenabled())
+        return real(module)
+
+    monkeypatch.setattr(module_bounds, "_first_refusal", spy)
+    (gc.enable if enabled else gc.disable)()
+    try:
+        assert refusal("affine.for %i = 0 to 8 { %v = affine.load %a[%i + 1] : memref<8xf32> }") is not None
+        assert refusal("affine.for %i = 0 to 8 { %v = affine.load %a[%i] : memref<8xf32> }") is None
+        assert gc.isenabled() == enabled
+        monkeypatch.setattr(module_bounds, "_first_refusal", lambda m: 1 / 0)
+        with pytest.raises(ZeroDivisionError):
+            refusal("%c = arith.constant 0 : index")
+        assert gc.isenabled() == enabled
+    finally:
+        gc.enable()
+    assert seen == [False, False]

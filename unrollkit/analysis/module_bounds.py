@@ -12,6 +12,7 @@ walk does not know is "not proved": the caller refuses it.
 from __future__ import annotations
 
 import dataclasses
+import gc
 
 import islpy as isl
 from mlir import ir
@@ -41,7 +42,23 @@ class Refusal:
 
 
 def first_refusal(module) -> Refusal | None:
-    """The first access of ``module`` not proved in bounds (None: every access is)."""
+    """The first access of ``module`` not proved in bounds (None: every access is).
+
+    Python's cyclic garbage collector is paused for the proof: it allocates tens of thousands
+    of small objects (tuples, dicts, isl handles), none of them in cycles that outlive it, and
+    each collection they trigger walks the whole heap of the process, a cost that grows with
+    whatever else the process holds (a test session, an application) rather than with the
+    module. A 7,000-operation module took 19–25 ms with it and 15–19 ms without."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        return _first_refusal(module)
+    finally:
+        if was:
+            gc.enable()
+
+
+def _first_refusal(module) -> Refusal | None:
     found = []
 
     def visit(walk, op, acc, nest):
