@@ -423,3 +423,16 @@ def test_the_collector_is_paused_for_the_proof_only(enabled, monkeypatch):
     finally:
         gc.enable()
     assert seen == [False, False]
+
+
+def test_a_compiled_call_leaves_the_collector_on():
+    """A jit call proves its kernel twice (descriptor, transformed IR): the application's
+    collector is on afterwards, as before."""
+    import gc
+    import numpy as np
+    from unrollkit.kernels import dot
+    assert gc.isenabled()
+    x = np.arange(37.0)
+    out = np.zeros(1)
+    uk.jit(dot, factor=4)(x, x, out)
+    assert out[0] == float(x @ x) and gc.isenabled()
