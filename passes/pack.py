@@ -198,12 +198,12 @@ def _copy_loops(ip, extents: list, p: Pack, block: int) -> tuple:
         return iv_of(l)
 
     zero, name = _const_map(0), f"{p.loop}.pack{p.arg}"
-    inner = range(rank - 2, rank) if squared else range(rank, rank)
-    for d in range(inner.start):
+    split = rank - 2 if squared else rank  # the squares' loops go between these dimensions
+    for d in range(split):
         ivs[d] = loop(zero, [], _const_map(extents[d]), [], 1, f"{name}.{d}")
     starts = {d: loop(zero, [], _const_map(extents[d]), [], block, f"{name}.{d}.square") for d in squared}
     d0 = ir.AffineDimExpr.get(0)
-    for d in inner:
+    for d in range(split, rank):
         if d not in starts:
             ivs[d] = loop(zero, [], _const_map(extents[d]), [], 1, f"{name}.{d}")
             continue
@@ -383,36 +383,32 @@ def _pack_iterations(fn, anchor, array, ops, p: Pack, scale) -> None:
     et = ir.MemRefType(array.type).element_type
     buf = _buffer(fn, [extents[0], extents[1] + p.pad], et, p.align, anchor.location)
     ip = ir.InsertionPoint(list(anchor.regions[0].blocks[0].operations)[0])
+    origins = [_origin(lows[n], 0, outer) for n in range(2)]
     width = row_width(reads[0][0])
-    if width is not None and extents[1] > 1:
-        ip, (src, sops), (dst, dops) = copy_by_rows(ip, reads[0][0], width, extents,
-                                                    [_origin(lows[n], 0, outer) for n in range(2)],
-                                                    ivs, f"{p.loop}.pack{p.arg}")
-        with ip, anchor.location:
-            v = affine.AffineLoadOp(et, array, sops, map=src).result
-            if scale is not None:
-                v = arith.MulFOp(scale, v).result
-            affine.AffineStoreOp(v, buf, dops, map=dst)
-        _read_buffer(ops, reads, buf, et, lows, outer, ivs, scale)
-        return
-    zero = ir.AffineMap.get(0, 0, [ir.AffineConstantExpr.get(0)])
-    copy = []
-    for n in range(2):
-        ub = ir.AffineMap.get(0, 0, [ir.AffineConstantExpr.get(extents[n])])
-        copy.append(new_loop(zero, [], ub, [], 1, ip, name=f"{p.loop}.pack{p.arg}.{n}"))
-        ip = ir.InsertionPoint(list(copy[-1].regions[0].blocks[0].operations)[-1])
+    copy = copy_by_rows if width is not None else _copy_by_columns
+    ip, (src, sops), (dst, dops) = copy(ip, reads[0][0], width, extents, origins, ivs, f"{p.loop}.pack{p.arg}")
     with ip, anchor.location:
-        # the read at k = k0 + a, j = j0 + b (a, b: the copy loops)
-        shift = ir.AffineMap.get(2 + len(ivs), 0, [_origin(lows[n], 2, outer) + ir.AffineDimExpr.get(n)
-                                                   for n in range(2)]
-                                 + [ir.AffineDimExpr.get(2 + n) for n in range(len(ivs))])
-        src, sops = dedup_operands(ir.AffineMap.get(2 + len(ivs), 0, [e.compose(shift) for e in reads[0][0].results]),
-                                   [iv_of(l) for l in copy] + ivs)
         v = affine.AffineLoadOp(et, array, sops, map=src).result
         if scale is not None:
             v = arith.MulFOp(scale, v).result
-        affine.AffineStoreOp(v, buf, [iv_of(l) for l in copy], map=ir.AffineMap.get_identity(2))
+        affine.AffineStoreOp(v, buf, dops, map=dst)
     _read_buffer(ops, reads, buf, et, lows, outer, ivs, scale)
+
+
+def _copy_by_columns(ip, read, _width, extents: list, origins: list, ivs: list, name: str) -> tuple:
+    """The copy loops at ``ip`` (a over extents[0], b over extents[1]) and, inside them, as
+    `pack_rows.copy_by_rows` gives them: (insertion point, (load map, operands), (store map,
+    operands)), the array as ``read`` gives it at k = k0 + a, j = j0 + b, stored at (a, b)."""
+    copy = []
+    for n in range(2):
+        copy.append(new_loop(_const_map(0), [], _const_map(extents[n]), [], 1, ip, name=f"{name}.{n}"))
+        ip = ir.InsertionPoint(list(copy[-1].regions[0].blocks[0].operations)[-1])
+    n = len(ivs)
+    shift = ir.AffineMap.get(2 + n, 0, [origins[d].shift_dims(n, 2) + ir.AffineDimExpr.get(d) for d in range(2)]
+                             + [ir.AffineDimExpr.get(2 + d) for d in range(n)])
+    load = dedup_operands(ir.AffineMap.get(2 + n, 0, [e.compose(shift) for e in read.results]),
+                          [iv_of(l) for l in copy] + ivs)
+    return ip, load, (ir.AffineMap.get_identity(2), [iv_of(l) for l in copy])
 
 
 def _read_buffer(ops, reads, buf, et, lows, outer, ivs, scale) -> None:

@@ -153,7 +153,7 @@ def test_gemm_schedule_carries_every_accumulator(n, dt):
     tile narrower than its width, keeps its stores until lowering drops it); the result matches
     numpy."""
     from mlir import ir
-    from unrollkit.ir.ir_utils import affine_loops, loop_name, never_runs, walk_ops
+    from unrollkit.ir.ir_utils import affine_loops, enclosing_loops, loop_name, never_runs, walk_ops
     rng = np.random.default_rng(n)
     A, B = rng.standard_normal((n, n + 3)).astype(dt), rng.standard_normal((n + 3, n + 1)).astype(dt)
     C = np.zeros((n, n + 1), dt)
@@ -170,14 +170,6 @@ def test_gemm_schedule_carries_every_accumulator(n, dt):
             assert len(op.results) > 0
             dead = [x for x in walk_ops(op) if x.name == "affine.for" and never_runs(x)]
             writes = [x for x in walk_ops(op) if x.name in ("affine.store", "vector.transfer_write")
-                      and x.operands[1] == c and not any(_inside(x, d) for d in dead)]
+                      and x.operands[1] == c and not any(d in enclosing_loops(x) for d in dead)]
             assert not writes, writes[0]
 
-
-def _inside(op, loop) -> bool:
-    p = op.parent
-    while p is not None:
-        if p == loop:
-            return True
-        p = p.parent
-    return False

@@ -28,7 +28,7 @@ def resolve_kernel(ref: str) -> Kernel:
         spec = importlib.util.spec_from_file_location(f"_uk_user_{p.stem}", p)
         mod = importlib.util.module_from_spec(spec)
         _importing(where, lambda: spec.loader.exec_module(mod))
-    elif where.endswith(".py") or "/" in where or not where.replace(".", "").replace("_", "").isalnum():
+    elif where.endswith(".py") or not all(part.isidentifier() for part in where.split(".")):
         raise UnrollkitError(f"kernel file {where!r} not found")
     else:
         mod = _importing(where, lambda: importlib.import_module(where))
